@@ -1,0 +1,255 @@
+//! The decision function: given a tenant's policy, a tool and a request's method, host, port
+//! and path, allow or deny with a reason code, the rule that decided and the policy owner.
+//! Pure: no I/O, no clock, no allocation on the allow path beyond the path normalisation.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::policy::host::Host;
+use crate::policy::model::{DenyEntry, EgressRule, Mode, Tenant, Tool};
+use crate::policy::path;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Allow,
+    Deny,
+}
+
+/// Machine-readable reason codes. Stable: they appear in deny responses, logs, provenance
+/// and policy tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    Allowed,
+    UnknownTool,
+    InvalidPath,
+    HostDenied,
+    HostNotAllowed,
+    PortNotAllowed,
+    MethodNotAllowed,
+    PathNotAllowed,
+}
+
+impl Reason {
+    pub const ALL: [Reason; 8] = [
+        Reason::Allowed,
+        Reason::UnknownTool,
+        Reason::InvalidPath,
+        Reason::HostDenied,
+        Reason::HostNotAllowed,
+        Reason::PortNotAllowed,
+        Reason::MethodNotAllowed,
+        Reason::PathNotAllowed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Allowed => "allowed",
+            Reason::UnknownTool => "unknown_tool",
+            Reason::InvalidPath => "invalid_path",
+            Reason::HostDenied => "host_denied",
+            Reason::HostNotAllowed => "host_not_allowed",
+            Reason::PortNotAllowed => "port_not_allowed",
+            Reason::MethodNotAllowed => "method_not_allowed",
+            Reason::PathNotAllowed => "path_not_allowed",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Reason> {
+        Reason::ALL.into_iter().find(|r| r.as_str() == code)
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What is known of a request when it is decided. At CONNECT time only host and port are
+/// known; method and path are `None` and only host and port are checked.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub method: Option<&'a str>,
+    pub host: &'a Host,
+    pub port: u16,
+    /// The request target as sent (origin form, query included); normalised here.
+    pub path: Option<&'a str>,
+}
+
+/// An allow or deny, with everything a deny response, a log line or a review needs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Decision<'p> {
+    pub verdict: Verdict,
+    pub reason: Reason,
+    pub tenant: &'p str,
+    pub tool: String,
+    /// The rule that allowed, or the rule that came closest to allowing.
+    #[serde(rename = "rule", serialize_with = "rule_id")]
+    pub rule: Option<&'p EgressRule>,
+    pub owner: Option<&'p str>,
+    /// False in `report` mode: a deny is logged, not enforced.
+    pub enforced: bool,
+    pub message: String,
+}
+
+impl Decision<'_> {
+    /// Whether the request must be stopped.
+    pub fn blocks(&self) -> bool {
+        self.verdict == Verdict::Deny && self.enforced
+    }
+
+    pub fn rule_id(&self) -> Option<&str> {
+        self.rule.map(|r| r.id.as_str())
+    }
+}
+
+fn rule_id<S: serde::Serializer>(rule: &Option<&EgressRule>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_some(&rule.map(|r| r.id.as_str()))
+}
+
+/// How far one rule got with one request: the checks run in this order and each only
+/// matters if the ones before it passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RuleMatch {
+    pub host: bool,
+    pub port: bool,
+    pub method: bool,
+    pub path: bool,
+}
+
+impl RuleMatch {
+    fn all(self) -> bool {
+        self.host && self.port && self.method && self.path
+    }
+
+    /// How many checks passed before the first failure.
+    fn depth(self) -> u8 {
+        [self.host, self.port, self.method, self.path]
+            .iter()
+            .take_while(|passed| **passed)
+            .count() as u8
+    }
+
+    fn deny_reason(self) -> Reason {
+        match self.depth() {
+            0 => Reason::HostNotAllowed,
+            1 => Reason::PortNotAllowed,
+            2 => Reason::MethodNotAllowed,
+            _ => Reason::PathNotAllowed,
+        }
+    }
+}
+
+/// Checks one rule against a request whose path is already normalised.
+pub fn evaluate(rule: &EgressRule, request: &Request<'_>, path: Option<&str>) -> RuleMatch {
+    RuleMatch {
+        host: rule.hosts.iter().any(|p| p.matches(request.host)),
+        port: rule.ports.contains(&request.port),
+        method: match (&rule.methods, request.method) {
+            (Some(methods), Some(method)) => methods.contains(method),
+            _ => true,
+        },
+        path: match (&rule.paths, path) {
+            (Some(prefixes), Some(path)) => prefixes.iter().any(|p| p.matches(path)),
+            _ => true,
+        },
+    }
+}
+
+/// Decides one request for one tool of one tenant.
+pub fn decide<'p>(tenant: &'p Tenant, tool: &str, request: &Request<'_>) -> Decision<'p> {
+    let deny = |reason, rule, message: String| Decision {
+        verdict: Verdict::Deny,
+        reason,
+        tenant: &tenant.id,
+        tool: tool.to_owned(),
+        rule,
+        owner: tenant.owner.as_deref(),
+        enforced: tenant.tool(tool).map_or(tenant.mode, |t| t.mode) == Mode::Enforce,
+        message,
+    };
+    if let Some(entry) = globally_denied(tenant, request.host) {
+        return deny(
+            Reason::HostDenied,
+            None,
+            format!("{} is on the global deny list: {}", request.host, entry.reason),
+        );
+    }
+    let Some(tool_policy) = tenant.tool(tool) else {
+        return deny(
+            Reason::UnknownTool,
+            None,
+            format!("tenant {} has no tool {tool:?}", tenant.id),
+        );
+    };
+    let path = match request.path.map(path::normalize) {
+        Some(None) => {
+            return deny(
+                Reason::InvalidPath,
+                None,
+                "request target is not an absolute path".to_owned(),
+            );
+        }
+        Some(Some(path)) => Some(path),
+        None => None,
+    };
+    match first_match(tool_policy, request, path.as_deref()) {
+        Ok(rule) => Decision {
+            verdict: Verdict::Allow,
+            reason: Reason::Allowed,
+            message: format!("allowed by rule {}", rule.id),
+            rule: Some(rule),
+            ..deny(Reason::Allowed, None, String::new())
+        },
+        Err((reason, closest)) => deny(reason, closest, deny_message(reason, request, path.as_deref())),
+    }
+}
+
+/// The first rule that allows, or the deny reason of the rule that came closest.
+fn first_match<'p>(
+    tool: &'p Tool,
+    request: &Request<'_>,
+    path: Option<&str>,
+) -> Result<&'p EgressRule, (Reason, Option<&'p EgressRule>)> {
+    let mut closest: Option<(RuleMatch, &EgressRule)> = None;
+    for rule in &tool.rules {
+        let result = evaluate(rule, request, path);
+        if result.all() {
+            return Ok(rule);
+        }
+        if closest.is_none_or(|(best, _)| result.depth() > best.depth()) {
+            closest = Some((result, rule));
+        }
+    }
+    match closest {
+        Some((result, rule)) if result.depth() > 0 => Err((result.deny_reason(), Some(rule))),
+        _ => Err((Reason::HostNotAllowed, None)),
+    }
+}
+
+fn globally_denied<'p>(tenant: &'p Tenant, host: &Host) -> Option<&'p DenyEntry> {
+    tenant
+        .deny
+        .entries
+        .iter()
+        .find(|entry| entry.hosts.iter().any(|p| p.matches(host)))
+}
+
+fn deny_message(reason: Reason, request: &Request<'_>, path: Option<&str>) -> String {
+    match reason {
+        Reason::PortNotAllowed => format!("port {} is not allowed for {}", request.port, request.host),
+        Reason::MethodNotAllowed => format!(
+            "method {} is not allowed for {}",
+            request.method.unwrap_or("?"),
+            request.host
+        ),
+        Reason::PathNotAllowed => format!("path {} is not allowed for {}", path.unwrap_or("?"), request.host),
+        _ => format!("host {} is not allowed for this tool", request.host),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,130 @@
+use proptest::prelude::*;
+
+use super::*;
+
+fn pattern(text: &str) -> HostPattern {
+    HostPattern::parse(text).expect("valid pattern")
+}
+
+fn host(text: &str) -> Host {
+    Host::parse(text).expect("valid host")
+}
+
+/// One DNS label: lowercase letters and digits, not starting or ending with `-`.
+fn label() -> impl Strategy<Value = String> {
+    "[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?"
+}
+
+fn name() -> impl Strategy<Value = String> {
+    prop::collection::vec(label(), 2..5).prop_map(|labels| labels.join("."))
+}
+
+/// The same name with its ASCII letters' case changed at random.
+fn recase(name: &str, flips: &[bool]) -> String {
+    name.chars()
+        .zip(flips.iter().cycle())
+        .map(|(c, flip)| if *flip { c.to_ascii_uppercase() } else { c })
+        .collect()
+}
+
+proptest! {
+    #[test]
+    fn exact_patterns_ignore_case_and_one_trailing_dot(n in name(), flips in prop::collection::vec(any::<bool>(), 1..8), dot in any::<bool>()) {
+        let mut sent = recase(&n, &flips);
+        if dot { sent.push('.'); }
+        prop_assert!(pattern(&n).matches(&host(&sent)));
+    }
+
+    #[test]
+    fn wildcard_matches_every_strict_subdomain(suffix in name(), sub in prop::collection::vec(label(), 1..3)) {
+        let full = format!("{}.{}", sub.join("."), suffix);
+        prop_assert!(pattern(&format!("*.{suffix}")).matches(&host(&full)));
+    }
+
+    #[test]
+    fn wildcard_never_matches_apex_or_glued_names(suffix in name(), glue in label()) {
+        let wildcard = pattern(&format!("*.{suffix}"));
+        prop_assert!(!wildcard.matches(&host(&suffix)));
+        prop_assert!(!wildcard.matches(&host(&format!("{glue}{suffix}"))));
+        prop_assert!(!wildcard.matches(&host(&format!("{suffix}.{glue}"))));
+    }
+
+    #[test]
+    fn covers_agrees_with_matches(suffix in name(), sub in label(), deeper in label()) {
+        let wide = pattern(&format!("*.{suffix}"));
+        let narrow = pattern(&format!("*.{sub}.{suffix}"));
+        let exact = pattern(&format!("{deeper}.{sub}.{suffix}"));
+        let probe = host(&format!("{deeper}.{sub}.{suffix}"));
+        prop_assert!(wide.covers(&narrow) && narrow.matches(&probe) && wide.matches(&probe));
+        prop_assert!(wide.covers(&exact) && !narrow.covers(&wide));
+    }
+
+    #[test]
+    fn uppercase_patterns_are_rejected_with_the_lowercase_fix(n in name(), flips in prop::collection::vec(any::<bool>(), 1..8)) {
+        let upper = recase(&n, &flips);
+        prop_assume!(upper != n);
+        let error = HostPattern::parse(&upper).expect_err("uppercase must be rejected");
+        prop_assert_eq!(error.fix(), Some(n.as_str()));
+    }
+}
+
+#[test]
+fn punycode_and_unicode_hosts_meet() {
+    let p = pattern("xn--bcher-kva.example");
+    assert!(p.matches(&host("bücher.example")));
+    assert!(p.matches(&host("XN--BCHER-KVA.example.")));
+    let error = HostPattern::parse("bücher.example").expect_err("unicode must be rejected");
+    assert_eq!(error.fix(), Some("xn--bcher-kva.example"));
+}
+
+#[test]
+fn ip_literals_in_any_notation_normalise_before_matching() {
+    let loopback = pattern("127.0.0.1");
+    for notation in ["127.0.0.1", "2130706433", "0x7f.1", "0177.0.0.1", "127.1"] {
+        assert!(loopback.matches(&host(notation)), "{notation}");
+    }
+    assert!(pattern("::1").matches(&host("[::1]")));
+    assert!(!loopback.matches(&host("localhost")));
+    assert_eq!(
+        HostPattern::parse("0x7f.1").map_err(|e| e.fix().map(str::to_owned)),
+        Err(Some("127.0.0.1".to_owned()))
+    );
+}
+
+#[test]
+fn names_with_scheme_port_or_path_are_rejected_with_the_bare_host() {
+    for text in [
+        "https://api.github.com/repos",
+        "api.github.com:443",
+        "user@api.github.com",
+    ] {
+        let error = HostPattern::parse(text).expect_err(text);
+        assert_eq!(error.fix(), Some("api.github.com"), "{text}");
+    }
+}
+
+#[test]
+fn only_prefix_wildcards_are_accepted() {
+    assert!(matches!(
+        HostPattern::parse("api.*.com"),
+        Err(HostPatternError::BadWildcard { .. })
+    ));
+    assert!(matches!(
+        HostPattern::parse("*"),
+        Err(HostPatternError::BadWildcard { .. })
+    ));
+    assert_eq!(
+        HostPattern::parse("*example.com").map_err(|e| e.fix().map(str::to_owned)),
+        Err(Some("*.example.com".to_owned()))
+    );
+}
+
+#[test]
+fn public_suffix_wildcards_are_flagged() {
+    for broad in ["*.com", "*.co.uk", "*.github.io"] {
+        assert!(pattern(broad).is_public_suffix_wildcard(), "{broad}");
+    }
+    for fine in ["*.example.com", "*.example.co.uk", "api.com"] {
+        assert!(!pattern(fine).is_public_suffix_wildcard(), "{fine}");
+    }
+}

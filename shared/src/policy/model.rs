@@ -1,0 +1,205 @@
+//! The validated policy model: what the proxy, the broker and the CLI act on. Every value
+//! here has been checked; nothing refers back to TOML.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use serde::Serialize;
+
+use super::host::HostPattern;
+use super::path::PathPrefix;
+pub use super::syntax::{CredentialSourceKind, Expect, Mode, Traffic};
+
+/// Every tenant's policy, with the defaults already folded in.
+#[derive(Debug, Clone, Default)]
+pub struct PolicySet {
+    pub tenants: BTreeMap<String, Tenant>,
+    pub deny: Arc<DenyList>,
+}
+
+impl PolicySet {
+    pub fn tenant(&self, id: &str) -> Option<&Tenant> {
+        self.tenants.get(id)
+    }
+}
+
+/// Hosts no tenant may reach, from the defaults file.
+#[derive(Debug, Clone, Default)]
+pub struct DenyList {
+    pub entries: Vec<DenyEntry>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DenyEntry {
+    pub hosts: Vec<HostPattern>,
+    pub reason: String,
+}
+
+/// Where an entity was written, for explanations and reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Origin {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    pub id: String,
+    pub owner: Option<String>,
+    pub mode: Mode,
+    pub tools: Vec<Tool>,
+    pub budgets: Budgets,
+    pub detectors: DetectorSettings,
+    pub tests: Vec<InlineTest>,
+    /// The global deny list, shared with every other tenant of the set.
+    pub deny: Arc<DenyList>,
+    pub origin: Origin,
+}
+
+impl Tenant {
+    pub fn tool(&self, name: &str) -> Option<&Tool> {
+        self.tools.iter().find(|t| t.name == name)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Tool {
+    pub name: String,
+    /// The tenant's mode unless the tool overrides it.
+    pub mode: Mode,
+    pub rules: Vec<EgressRule>,
+    pub credentials: Vec<CredentialGrant>,
+    /// The tenant's detector settings with the tool's applied on top.
+    pub detectors: DetectorSettings,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone)]
+pub struct EgressRule {
+    pub id: String,
+    pub hosts: Vec<HostPattern>,
+    pub ports: BTreeSet<u16>,
+    /// `None` means any method.
+    pub methods: Option<BTreeSet<String>>,
+    /// `None` means any path.
+    pub paths: Option<Vec<PathPrefix>>,
+    pub traffic: Traffic,
+    pub allow_private: Vec<IpNet>,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialGrant {
+    pub name: String,
+    pub source: CredentialSource,
+    pub ttl: Duration,
+    pub delivery: Delivery,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialSource {
+    VaultKv {
+        path: String,
+        field: String,
+    },
+    VaultDatabase {
+        role: String,
+    },
+    VaultToken {
+        role: Option<String>,
+        policies: Vec<String>,
+    },
+}
+
+impl CredentialSource {
+    pub fn kind(&self) -> CredentialSourceKind {
+        match self {
+            Self::VaultKv { .. } => CredentialSourceKind::VaultKv,
+            Self::VaultDatabase { .. } => CredentialSourceKind::VaultDatabase,
+            Self::VaultToken { .. } => CredentialSourceKind::VaultToken,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    Direct,
+    Inject {
+        header: String,
+        /// The header value with `{value}` where the credential goes.
+        format: String,
+        hosts: Vec<HostPattern>,
+    },
+}
+
+/// Limits at each scope. `None` is unlimited.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Budgets {
+    pub invocation: Limits,
+    pub session: Limits,
+    pub tenant: Limits,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    pub requests: Option<u64>,
+    pub bytes_out: Option<u64>,
+    pub bytes_in: Option<u64>,
+    pub max_response: Option<u64>,
+    pub wall_clock: Option<Duration>,
+    pub concurrent_connections: Option<u64>,
+    pub requests_per_minute: Option<u64>,
+    pub tool_calls: Option<u64>,
+}
+
+impl Limits {
+    /// `self` where set, else `fallback`: a tenant's limits over the defaults.
+    pub fn or(self, fallback: Limits) -> Limits {
+        Limits {
+            requests: self.requests.or(fallback.requests),
+            bytes_out: self.bytes_out.or(fallback.bytes_out),
+            bytes_in: self.bytes_in.or(fallback.bytes_in),
+            max_response: self.max_response.or(fallback.max_response),
+            wall_clock: self.wall_clock.or(fallback.wall_clock),
+            concurrent_connections: self.concurrent_connections.or(fallback.concurrent_connections),
+            requests_per_minute: self.requests_per_minute.or(fallback.requests_per_minute),
+            tool_calls: self.tool_calls.or(fallback.tool_calls),
+        }
+    }
+}
+
+/// Which detectors run, and where named detectors are exempted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DetectorSettings {
+    pub enabled: BTreeSet<String>,
+    pub exemptions: Vec<Exemption>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exemption {
+    pub hosts: Vec<HostPattern>,
+    pub detectors: BTreeSet<String>,
+    pub reason: String,
+}
+
+/// A request with the decision it must get.
+#[derive(Debug, Clone)]
+pub struct InlineTest {
+    pub name: String,
+    pub tool: String,
+    pub method: String,
+    pub url: url::Url,
+    pub expect: Expect,
+    pub reason: Option<String>,
+    pub origin: Origin,
+}

@@ -1,0 +1,220 @@
+//! The JSON Schema of the policy files, generated from the syntax types. The loader checks
+//! every file against it before anything else, which is how *every* unknown key, missing key
+//! and wrong type in a file is reported in one run (serde stops at the first).
+
+use std::sync::OnceLock;
+
+use jsonschema::error::{TypeKind, ValidationErrorKind};
+use jsonschema::paths::LocationSegment;
+use serde_json::Value;
+
+use super::diag::Reporter;
+use super::pointer::{Pointer, Segment};
+use super::syntax::{DefaultsFile, TenantFile};
+
+/// Which kind of policy file a schema describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Tenant,
+    Defaults,
+}
+
+/// The schema of one kind of file, as JSON.
+pub fn schema(kind: FileKind) -> Value {
+    let schema = match kind {
+        FileKind::Tenant => schemars::schema_for!(TenantFile),
+        FileKind::Defaults => schemars::schema_for!(DefaultsFile),
+    };
+    schema.to_value()
+}
+
+/// Reports every way `document` departs from the schema of `kind`.
+pub(crate) fn check(kind: FileKind, document: &Value, reporter: &mut Reporter<'_>) {
+    let (schema, validator) = compiled(kind);
+    for error in validator.iter_errors(document) {
+        let at = to_pointer(error.instance_path());
+        report(
+            schema,
+            &at,
+            error.kind(),
+            error.instance(),
+            &error.to_string(),
+            reporter,
+        );
+    }
+}
+
+fn compiled(kind: FileKind) -> &'static (Value, jsonschema::Validator) {
+    static TENANT: OnceLock<(Value, jsonschema::Validator)> = OnceLock::new();
+    static DEFAULTS: OnceLock<(Value, jsonschema::Validator)> = OnceLock::new();
+    let cell = match kind {
+        FileKind::Tenant => &TENANT,
+        FileKind::Defaults => &DEFAULTS,
+    };
+    cell.get_or_init(|| {
+        let schema = schema(kind);
+        // The schema is generated from our own types at build time; failing to compile it is
+        // a programming error that every test would catch.
+        #[allow(clippy::expect_used)]
+        let validator = jsonschema::validator_for(&schema).expect("generated schema compiles");
+        (schema, validator)
+    })
+}
+
+fn to_pointer(location: &jsonschema::paths::Location) -> Pointer {
+    let mut pointer = Pointer::root();
+    for segment in location.segments() {
+        pointer.push(match segment {
+            LocationSegment::Property(key) => Segment::Key(key.into_owned()),
+            LocationSegment::Index(index) => Segment::Index(index),
+        });
+    }
+    pointer
+}
+
+fn report(
+    schema: &Value,
+    at: &Pointer,
+    kind: &ValidationErrorKind,
+    instance: &Value,
+    fallback: &str,
+    reporter: &mut Reporter<'_>,
+) {
+    match kind {
+        ValidationErrorKind::AdditionalProperties { unexpected } => {
+            let known = known_keys(schema, at);
+            for key in unexpected {
+                let fix = closest(key, known.iter().map(String::as_str))
+                    .map(|k| format!("did you mean `{k}`?"))
+                    .or_else(|| {
+                        (!known.is_empty()).then(|| format!("allowed keys here: {}", known.join(", ")))
+                    });
+                reporter.error_at_key("unknown-key", &at.key(key), format!("unknown key `{key}`"), fix);
+            }
+        }
+        ValidationErrorKind::Required { property } => {
+            let name = property.as_str().unwrap_or_default();
+            reporter.error(
+                "missing-key",
+                at,
+                format!("missing required key `{name}`"),
+                Some(format!("add `{name} = ...`")),
+            );
+        }
+        ValidationErrorKind::Type { kind } => {
+            let expected = match kind {
+                TypeKind::Single(t) => t.to_string(),
+                TypeKind::Multiple(set) => set.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(" or "),
+            };
+            let message = format!(
+                "expected {}, found {}",
+                toml_type(&expected),
+                found_type(instance)
+            );
+            reporter.error_at_key("wrong-type", at, message, None);
+        }
+        ValidationErrorKind::Enum { options } => {
+            let options: Vec<&str> = options
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            let fix = instance
+                .as_str()
+                .and_then(|given| closest(given, options.iter().copied()))
+                .map(|o| format!("did you mean \"{o}\"?"));
+            let quoted: Vec<String> = options.iter().map(|o| format!("\"{o}\"")).collect();
+            reporter.error(
+                "invalid-value",
+                at,
+                format!("expected one of {}", quoted.join(", ")),
+                fix,
+            );
+        }
+        ValidationErrorKind::Minimum { limit } | ValidationErrorKind::Maximum { limit } => {
+            reporter.error(
+                "out-of-range",
+                at,
+                format!("{instance} is out of range (limit {limit})"),
+                None,
+            );
+        }
+        ValidationErrorKind::AnyOf { .. } | ValidationErrorKind::OneOfNotValid { .. } => {
+            let message = match instance {
+                Value::Number(_) => "number out of range here".to_owned(),
+                _ => format!(
+                    "expected a byte count or a size such as \"10MiB\", found {}",
+                    found_type(instance)
+                ),
+            };
+            reporter.error("wrong-type", at, message, None);
+        }
+        _ => reporter.error("invalid-value", at, fallback.to_owned(), None),
+    }
+}
+
+/// The keys the schema allows in the table at `at`, to suggest a fix for an unknown one.
+fn known_keys(schema: &Value, at: &Pointer) -> Vec<String> {
+    let mut node = resolve(schema, schema);
+    for segment in at.segments() {
+        let next = match segment {
+            Segment::Key(key) => node.get("properties").and_then(|p| p.get(key)),
+            Segment::Index(_) => node.get("items"),
+        };
+        match next {
+            Some(next) => node = resolve(schema, next),
+            None => return Vec::new(),
+        }
+    }
+    node.get("properties")
+        .and_then(Value::as_object)
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// Follows `$ref` and the `anyOf: [X, null]` that optional fields become.
+fn resolve<'s>(root: &'s Value, mut node: &'s Value) -> &'s Value {
+    loop {
+        if let Some(reference) = node.get("$ref").and_then(Value::as_str) {
+            let path = reference.trim_start_matches('#');
+            match root.pointer(path) {
+                Some(target) => node = target,
+                None => return node,
+            }
+        } else if let Some(branch) = node.get("anyOf").and_then(Value::as_array).and_then(|branches| {
+            branches
+                .iter()
+                .find(|b| b.get("type") != Some(&Value::from("null")))
+        }) {
+            node = branch;
+        } else {
+            return node;
+        }
+    }
+}
+
+/// The candidate closest to `given`, if it is close enough to be a likely typo.
+pub(crate) fn closest<'c>(given: &str, candidates: impl Iterator<Item = &'c str>) -> Option<&'c str> {
+    candidates
+        .map(|c| (strsim::jaro_winkler(given, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+fn toml_type(json_type: &str) -> String {
+    json_type.replace("object", "table").replace("number", "float")
+}
+
+fn found_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "nothing",
+        Value::Bool(_) => "a boolean",
+        Value::Number(n) if n.is_f64() => "a float",
+        Value::Number(_) => "an integer",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "a table",
+    }
+}
