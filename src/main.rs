@@ -1,1 +1,50 @@
-fn main() {}
+//! The `tollgate` command line. Thin: parsing arguments, calling into the crates, printing.
+#![forbid(unsafe_code)]
+
+mod dev;
+mod policy;
+mod revision;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tollgate",
+    version,
+    about = "Egress-inspecting proxy and secrets broker for AI-agent tools"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check, test, diff and explain tenant policies.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
+    /// Run Tollgate on one machine with embedded defaults.
+    Dev(dev::DevArgs),
+}
+
+/// Exit codes: 0 success, 1 the policies have errors or a test failed, 2 misuse.
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Policy(command) => policy::run(command),
+        Command::Dev(args) => dev::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -113,6 +113,8 @@ pub(crate) struct Reporter<'a> {
     file: &'a SourceFile,
     root: &'a Spanned<DeTable<'a>>,
     json: &'a serde_json::Value,
+    /// Values already reported by an earlier stage; later findings under them are dropped.
+    suppressed: Vec<Pointer>,
     pub(crate) out: Vec<Diagnostic>,
 }
 
@@ -126,8 +128,14 @@ impl<'a> Reporter<'a> {
             file,
             root,
             json,
+            suppressed: Vec::new(),
             out: Vec::new(),
         }
+    }
+
+    /// Drops later findings at or under these pointers (already reported differently).
+    pub(crate) fn suppress(&mut self, pointers: Vec<Pointer>) {
+        self.suppressed.extend(pointers);
     }
 
     /// An error about the value at `at`.
@@ -175,6 +183,9 @@ impl<'a> Reporter<'a> {
         message: String,
         fix: Option<String>,
     ) {
+        if self.suppressed.iter().any(|p| at.starts_with(p)) {
+            return;
+        }
         let located = locate(self.root, at);
         let offset = match (at_key, located.key) {
             (true, Some(key)) => key.start,

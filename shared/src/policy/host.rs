@@ -160,7 +160,15 @@ impl Host {
         if trimmed.is_empty() || trimmed.ends_with('.') {
             return Err(error("empty label".to_owned()));
         }
-        match url::Host::parse(trimmed).map_err(|e| error(e.to_string()))? {
+        // IPv6 arrives bracketed from URLs and Host headers, bare from CONNECT targets.
+        let bracketed;
+        let input = if trimmed.contains(':') && !trimmed.starts_with('[') {
+            bracketed = format!("[{trimmed}]");
+            &bracketed
+        } else {
+            trimmed
+        };
+        match url::Host::parse(input).map_err(|e| error(e.to_string()))? {
             url::Host::Domain(name) => Ok(Self::Name(name)),
             url::Host::Ipv4(ip) => Ok(Self::Ip(IpAddr::V4(ip))),
             url::Host::Ipv6(ip) => Ok(Self::Ip(IpAddr::V6(ip))),
@@ -250,6 +258,16 @@ fn check_name(text: &str, name: &str) -> Result<(), HostPatternError> {
                 label: label.to_owned(),
             });
         }
+    }
+    // A numeric last label makes the whole name an IPv4 address to URL parsers.
+    if name
+        .rsplit('.')
+        .next()
+        .is_some_and(|last| lenient_ipv4(last).is_some())
+    {
+        return Err(HostPatternError::BadLabel {
+            label: name.rsplit('.').next().unwrap_or_default().to_owned(),
+        });
     }
     // Punycode labels must decode; `xn--` followed by garbage is not a name.
     if name.split('.').any(|l| l.starts_with("xn--"))

@@ -40,10 +40,7 @@ pub fn run(set: &PolicySet) -> Report {
 }
 
 fn run_one(tenant: &Tenant, test: &InlineTest) -> Option<Failure> {
-    let host = test
-        .url
-        .host_str()
-        .and_then(|h| Host::parse(h.trim_start_matches('[').trim_end_matches(']')).ok());
+    let host = test.url.host_str().and_then(|h| Host::parse(h).ok());
     let path = match test.url.query() {
         Some(q) => format!("{}?{q}", test.url.path()),
         None => test.url.path().to_owned(),

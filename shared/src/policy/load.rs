@@ -11,6 +11,7 @@ use toml::de::DeTable;
 
 use super::diag::{self, Diagnostic, Reporter, Severity};
 use super::model::{DenyList, PolicySet, Tenant};
+use super::pointer::Pointer;
 use super::schema::{self, FileKind};
 use super::source::{LineCol, SourceFile, table_to_json};
 use super::validate::{self, Defaults};
@@ -150,23 +151,16 @@ fn parse<T: DeserializeOwned, M>(
     }
     let json = table_to_json(root.get_ref());
     let mut reporter = Reporter::new(file, &root, &json);
-    schema::check(kind, &json, &mut reporter);
-    let model = if reporter.has_errors() {
-        None
-    } else {
-        match serde_json::from_value::<T>(json.clone()) {
+    let model = schema::check(kind, &json, &mut reporter).and_then(|(repaired, touched)| {
+        reporter.suppress(touched);
+        match serde_json::from_value::<T>(repaired) {
             Ok(syntax) => Some(validate(syntax, &mut reporter)),
             Err(e) => {
-                reporter.error(
-                    "invalid-value",
-                    &super::pointer::Pointer::root(),
-                    e.to_string(),
-                    None,
-                );
+                reporter.error("invalid-value", &Pointer::root(), e.to_string(), None);
                 None
             }
         }
-    };
+    });
     let failed = reporter.has_errors();
     diagnostics.append(&mut reporter.out);
     model.filter(|_| !failed)

@@ -36,6 +36,11 @@ impl Pointer {
         &self.0
     }
 
+    /// Whether `prefix` is this pointer or one of its ancestors.
+    pub fn starts_with(&self, prefix: &Pointer) -> bool {
+        self.0.starts_with(&prefix.0)
+    }
+
     pub fn push(&mut self, segment: Segment) {
         self.0.push(segment);
     }

@@ -28,19 +28,119 @@ pub fn schema(kind: FileKind) -> Value {
     schema.to_value()
 }
 
-/// Reports every way `document` departs from the schema of `kind`.
-pub(crate) fn check(kind: FileKind, document: &Value, reporter: &mut Reporter<'_>) {
+/// Reports every way `document` departs from the schema of `kind`, and returns a repaired
+/// copy for the later stages when one can be made: unknown keys dropped, wrong values and
+/// missing keys replaced by neutral ones. The pointers it touched are returned too, so that
+/// later stages do not report the same mistake again.
+pub(crate) fn check(
+    kind: FileKind,
+    document: &Value,
+    reporter: &mut Reporter<'_>,
+) -> Option<(Value, Vec<Pointer>)> {
     let (schema, validator) = compiled(kind);
-    for error in validator.iter_errors(document) {
-        let at = to_pointer(error.instance_path());
-        report(
-            schema,
-            &at,
-            error.kind(),
-            error.instance(),
-            &error.to_string(),
-            reporter,
-        );
+    let mut repaired = document.clone();
+    let mut touched = Vec::new();
+    for round in 0..4 {
+        let errors: Vec<_> = validator.iter_errors(&repaired).collect();
+        if errors.is_empty() {
+            return Some((repaired, touched));
+        }
+        let mut patches = Vec::new();
+        for error in &errors {
+            let at = to_pointer(error.instance_path());
+            if round == 0 {
+                report(
+                    schema,
+                    &at,
+                    error.kind(),
+                    error.instance(),
+                    &error.to_string(),
+                    reporter,
+                );
+            }
+            patches.extend(repair(schema, &at, error.kind()));
+        }
+        for (at, value) in patches {
+            apply(&mut repaired, &at, value);
+            touched.push(at);
+        }
+    }
+    None
+}
+
+/// How to take one schema error out of the document: the pointer to replace (or, with
+/// `None`, remove) and the neutral value to put there.
+fn repair(schema: &Value, at: &Pointer, kind: &ValidationErrorKind) -> Vec<(Pointer, Option<Value>)> {
+    match kind {
+        ValidationErrorKind::AdditionalProperties { unexpected } => {
+            unexpected.iter().map(|key| (at.key(key), None)).collect()
+        }
+        ValidationErrorKind::Required { property } => {
+            let key = at.key(property.as_str().unwrap_or_default());
+            let value = node_at(schema, &key).map_or(Value::Null, |n| neutral(schema, n));
+            vec![(key, Some(value))]
+        }
+        _ => vec![(
+            at.clone(),
+            Some(node_at(schema, at).map_or(Value::Null, |n| neutral(schema, n))),
+        )],
+    }
+}
+
+fn apply(document: &mut Value, at: &Pointer, value: Option<Value>) {
+    let Some((last, parent)) = at.segments().split_last() else {
+        return;
+    };
+    let mut here = document;
+    for segment in parent {
+        let next = match segment {
+            Segment::Key(key) => here.get_mut(key.as_str()),
+            Segment::Index(index) => here.get_mut(*index),
+        };
+        match next {
+            Some(next) => here = next,
+            None => return,
+        }
+    }
+    match (last, here, value) {
+        (Segment::Key(key), Value::Object(map), Some(value)) => {
+            map.insert(key.clone(), value);
+        }
+        (Segment::Key(key), Value::Object(map), None) => {
+            map.remove(key);
+        }
+        (Segment::Index(index), Value::Array(items), Some(value)) if *index < items.len() => {
+            items[*index] = value;
+        }
+        _ => {}
+    }
+}
+
+/// A value of the schema's type that carries no meaning of its own.
+fn neutral(schema: &Value, node: &Value) -> Value {
+    let node = resolve(schema, node);
+    if let Some(first) = node.get("enum").and_then(Value::as_array).and_then(|e| e.first()) {
+        return first.clone();
+    }
+    let kind = match node.get("type") {
+        Some(Value::Array(types)) => types.iter().filter_map(Value::as_str).find(|t| *t != "null"),
+        Some(t) => t.as_str(),
+        None => None,
+    };
+    match kind {
+        Some("string") => Value::from(""),
+        Some("integer" | "number") => Value::from(node.get("minimum").and_then(Value::as_u64).unwrap_or(0)),
+        Some("boolean") => Value::Bool(false),
+        Some("array") => Value::Array(Vec::new()),
+        Some("object") => Value::Object(serde_json::Map::new()),
+        _ => match node
+            .get("anyOf")
+            .or_else(|| node.get("oneOf"))
+            .and_then(|b| b.get(0))
+        {
+            Some(branch) => neutral(schema, branch),
+            None => Value::Null,
+        },
     }
 }
 
@@ -156,21 +256,24 @@ fn report(
 
 /// The keys the schema allows in the table at `at`, to suggest a fix for an unknown one.
 fn known_keys(schema: &Value, at: &Pointer) -> Vec<String> {
+    node_at(schema, at)
+        .and_then(|node| resolve(schema, node).get("properties"))
+        .and_then(Value::as_object)
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// The subschema describing the value at `at`.
+fn node_at<'s>(schema: &'s Value, at: &Pointer) -> Option<&'s Value> {
     let mut node = resolve(schema, schema);
     for segment in at.segments() {
         let next = match segment {
             Segment::Key(key) => node.get("properties").and_then(|p| p.get(key)),
             Segment::Index(_) => node.get("items"),
-        };
-        match next {
-            Some(next) => node = resolve(schema, next),
-            None => return Vec::new(),
-        }
+        }?;
+        node = resolve(schema, next);
     }
-    node.get("properties")
-        .and_then(Value::as_object)
-        .map(|p| p.keys().cloned().collect())
-        .unwrap_or_default()
+    Some(node)
 }
 
 /// Follows `$ref` and the `anyOf: [X, null]` that optional fields become.

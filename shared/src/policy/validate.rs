@@ -17,7 +17,7 @@ use super::model::{
     Exemption, InlineTest, Limits, Tenant, Tool,
 };
 use super::path::PathPrefix;
-use super::pointer::Pointer;
+use super::pointer::{Pointer, Segment};
 use super::schema::closest;
 use super::syntax as s;
 use crate::decision::Reason;
@@ -259,16 +259,6 @@ fn rule(section: s::EgressRuleSection, at: &Pointer, r: &mut Reporter<'_>) -> Eg
         );
     }
     let hosts = host_list(&hosts, &at.key("hosts"), r);
-    for (i, host) in hosts.iter().enumerate() {
-        if host.is_public_suffix_wildcard() {
-            r.lint(
-                Lint::BroadWildcard,
-                &at.key("hosts").index(i),
-                format!("`{host}` matches every name under a public suffix"),
-                Some("name the organisation's domain, e.g. `*.example.com`".to_owned()),
-            );
-        }
-    }
     EgressRule {
         id,
         hosts,
@@ -294,6 +284,18 @@ pub(crate) fn host_list(hosts: &[String], at: &Pointer, r: &mut Reporter<'_>) ->
         .iter()
         .enumerate()
         .filter_map(|(i, text)| match HostPattern::parse(text) {
+            Ok(pattern)
+                if pattern.is_public_suffix_wildcard()
+                    && at.segments().first() == Some(&Segment::Key("tools".to_owned())) =>
+            {
+                r.lint(
+                    Lint::BroadWildcard,
+                    &at.index(i),
+                    format!("`{pattern}` matches every name under a public suffix"),
+                    Some("name the organisation's domain, e.g. `*.example.com`".to_owned()),
+                );
+                Some(pattern)
+            }
             Ok(pattern) => Some(pattern),
             Err(e) => {
                 let fix = e.fix().map(|f| format!("use \"{f}\""));
