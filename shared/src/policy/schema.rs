@@ -25,7 +25,38 @@ pub fn schema(kind: FileKind) -> Value {
         FileKind::Tenant => schemars::schema_for!(TenantFile),
         FileKind::Defaults => schemars::schema_for!(DefaultsFile),
     };
-    schema.to_value()
+    let mut value = schema.to_value();
+    strip_null(&mut value);
+    value
+}
+
+/// TOML has no null: an optional key is absent, never `null`. Dropping the null branches
+/// schemars adds for `Option` keeps optional tables plain `$ref`s, so the validator reports
+/// errors inside them instead of one opaque "matches no branch of anyOf".
+fn strip_null(value: &mut Value) {
+    let Value::Object(map) = value else {
+        if let Value::Array(items) = value {
+            items.iter_mut().for_each(strip_null);
+        }
+        return;
+    };
+    if let Some(Value::Array(types)) = map.get_mut("type") {
+        types.retain(|t| t != "null");
+        if let [only] = types.as_slice() {
+            let only = only.clone();
+            map.insert("type".to_owned(), only);
+        }
+    }
+    let is_null = |b: &Value| b.get("type") == Some(&Value::from("null"));
+    if let Some(Value::Array(branches)) = map.get("anyOf")
+        && branches.len() == 2
+        && branches.iter().any(is_null)
+        && let Some(Value::Object(kept)) = branches.iter().find(|b| !is_null(b)).cloned()
+    {
+        map.remove("anyOf");
+        map.extend(kept);
+    }
+    map.values_mut().for_each(strip_null);
 }
 
 /// Reports every way `document` departs from the schema of `kind`, and returns a repaired
