@@ -219,7 +219,7 @@ fn explain(dir: &Path, tenant_id: &str, tool: &str, method: &str, target: &str) 
             let m = decision::evaluate(rule, &request, normalized.as_deref());
             let mark = |ok: bool| if ok { "yes" } else { "no" };
             println!(
-                "  rule {:<20} {}  host {:<3} port {:<3} method {:<3} path {:<3}",
+                "  rule {:<20} {}  host {:<3} port {:<3} method {:<3} path {}",
                 rule.id,
                 rule.origin,
                 mark(m.host),

@@ -15,7 +15,10 @@ pub(crate) fn load(rev: &str, dir: &Path) -> Result<Loaded> {
     )
     .with_context(|| format!("{rev:?} is neither a directory nor a git revision"))?;
     let commit = commit.trim();
-    let listing = git(dir, &["ls-tree", "-r", "--name-only", commit, "--", "."])?;
+    let listing = git(
+        dir,
+        &["ls-tree", "-r", "--name-only", "--full-name", commit, "--", "."],
+    )?;
     let mut defaults = None;
     let mut tenants = Vec::new();
     for path in listing.lines() {

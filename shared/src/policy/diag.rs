@@ -161,8 +161,7 @@ impl<'a> Reporter<'a> {
     /// Where the value at `at` was written.
     pub(crate) fn origin(&self, at: &Pointer) -> super::model::Origin {
         let located = locate(self.root, at);
-        let LineCol { line, column } =
-            LineCol::of(&self.file.text, located.key.unwrap_or(located.value).start);
+        let LineCol { line, column } = LineCol::of(&self.file.text, located.value.start);
         super::model::Origin {
             file: self.file.name.clone(),
             line,

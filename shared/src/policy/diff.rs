@@ -111,12 +111,9 @@ fn tenant_changes(before: Option<&Tenant>, after: Option<&Tenant>, out: &mut Vec
                     ),
                 );
             }
-            let tenant_detector_changes = detector_changes(&b.detectors, &a.detectors);
-            out.extend(tenant_detector_changes.iter().map(|(e, t)| Change {
-                effect: *e,
-                scope: scope.to_owned(),
-                text: t.clone(),
-            }));
+            for (effect, text) in detector_changes(&b.detectors, &a.detectors) {
+                push(out, effect, scope, text);
+            }
             budget_changes(&b.budgets.invocation, &a.budgets.invocation, "invocation", out);
             budget_changes(&b.budgets.session, &a.budgets.session, "session", out);
             budget_changes(&b.budgets.tenant, &a.budgets.tenant, "tenant", out);
@@ -124,8 +121,9 @@ fn tenant_changes(before: Option<&Tenant>, after: Option<&Tenant>, out: &mut Vec
             for name in names {
                 let mut tool_out = Vec::new();
                 tool_changes(b.tool(name), a.tool(name), &mut tool_out);
-                // A tenant-wide detector change shows once, at tenant scope, not in every tool.
-                tool_out.retain(|c| !tenant_detector_changes.iter().any(|(_, t)| *t == c.text));
+                // A tenant-wide change (mode, detectors) that a tool inherits shows once, at
+                // tenant scope, not again in every tool.
+                tool_out.retain(|c| !out.iter().any(|t| t.scope == scope && t.text == c.text));
                 out.extend(tool_out);
             }
         }
