@@ -79,10 +79,7 @@ fn for_each_value(
 ) -> bool {
     match value {
         toml_edit::Value::InlineTable(table) => {
-            visit(table)
-                || table
-                    .iter_mut()
-                    .any(|(_, mut child)| for_each_value(&mut child, visit))
+            visit(table) || table.iter_mut().any(|(_, child)| for_each_value(child, visit))
         }
         toml_edit::Value::Array(array) => array.iter_mut().any(|child| for_each_value(child, visit)),
         _ => false,

@@ -463,8 +463,11 @@ fn detector_changes(before: &DetectorSettings, after: &DetectorSettings) -> Vec<
     out
 }
 
+/// A limit's name, its value before and after, and how to show a value.
+type BudgetField = (&'static str, Option<u128>, Option<u128>, fn(u128) -> String);
+
 fn budget_changes(b: &Limits, a: &Limits, scope_name: &str, out: &mut Vec<Change>) {
-    let fields: [(&str, Option<u128>, Option<u128>, fn(u128) -> String); 8] = [
+    let fields: [BudgetField; 8] = [
         (
             "requests",
             b.requests.map(u128::from),

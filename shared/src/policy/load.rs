@@ -119,7 +119,7 @@ pub fn load_sources(defaults: Option<SourceFile>, mut tenants: Vec<SourceFile>) 
     diag::sort(&mut diagnostics);
     let clean = !diagnostics.iter().any(Diagnostic::is_error);
     Loaded {
-        policies: clean.then(|| PolicySet {
+        policies: clean.then_some(PolicySet {
             tenants: set,
             deny: defaults.deny,
         }),
