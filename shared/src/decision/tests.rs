@@ -1,5 +1,7 @@
 use std::path::PathBuf;
 
+use proptest::prelude::*;
+
 use super::*;
 use crate::policy::{SourceFile, load_sources};
 
@@ -227,5 +229,25 @@ fn reason_codes_round_trip_and_serialize_as_their_code() {
             serde_json::to_value(reason).expect("serialize"),
             serde_json::Value::from(reason.as_str())
         );
+    }
+}
+
+proptest! {
+    /// A rule allows exactly the ports it lists, at CONNECT time and per request alike.
+    #[test]
+    fn ports_are_allowed_exactly_as_listed(listed in prop::collection::btree_set(1u16.., 1..5), probe in 1u16..) {
+        let ports: Vec<String> = listed.iter().map(u16::to_string).collect();
+        let text = format!(
+            "version = 1\n[tenant]\nid = \"p\"\nowner = \"o\"\n[[tools]]\nname = \"x\"\n[[tools.egress]]\nid = \"r\"\nhosts = [\"*.example.com\"]\nports = [{}]\n",
+            ports.join(", ")
+        );
+        let loaded = load_sources(None, vec![SourceFile { name: PathBuf::from("tenants/p.toml"), text }]);
+        let set = loaded.policies.expect("valid policy");
+        let tenant = set.tenant("p").expect("tenant");
+        for port in listed.iter().copied().chain([probe]) {
+            let expected = if listed.contains(&port) { Reason::Allowed } else { Reason::PortNotAllowed };
+            prop_assert_eq!(decide_str(tenant, "x", None, "a.example.com", port, None).reason, expected);
+            prop_assert_eq!(decide_str(tenant, "x", Some("GET"), "A.Example.COM.", port, Some("/")).reason, expected);
+        }
     }
 }

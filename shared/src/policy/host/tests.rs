@@ -66,6 +66,18 @@ proptest! {
     }
 
     #[test]
+    fn unicode_names_match_their_punycode_pattern(labels in prop::collection::vec("[a-zäöüéßñçø]{1,8}", 1..3), tld in "[a-z]{2,4}") {
+        let unicode = format!("{}.{tld}", labels.join("."));
+        let ascii = idna::domain_to_ascii(&unicode).expect("valid IDN");
+        let pattern = pattern(&ascii);
+        prop_assert!(pattern.matches(&host(&unicode)));
+        prop_assert!(pattern.matches(&host(&ascii.to_ascii_uppercase())));
+        let wildcard = HostPattern::parse(&format!("*.{ascii}")).expect("wildcard");
+        let below = host(&format!("www.{unicode}"));
+        prop_assert!(wildcard.matches(&below));
+    }
+
+    #[test]
     fn uppercase_patterns_are_rejected_with_the_lowercase_fix(n in name(), flips in prop::collection::vec(any::<bool>(), 1..8)) {
         let upper = recase(&n, &flips);
         prop_assume!(upper != n);
