@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::model::{
-    CredentialGrant, CredentialSource, Delivery, DetectorSettings, Limits, Mode, PolicySet, Tenant, Tool,
-    Traffic,
+    CredentialGrant, CredentialSource, Delivery, DetectorSettings, LimitUnit, Limits, Mode, PolicySet,
+    Tenant, Tool, Traffic,
 };
 
 /// Whether a change gives a tool more reach or less.
@@ -463,61 +463,13 @@ fn detector_changes(before: &DetectorSettings, after: &DetectorSettings) -> Vec<
     out
 }
 
-/// A limit's name, its value before and after, and how to show a value.
-type BudgetField = (&'static str, Option<u128>, Option<u128>, fn(u128) -> String);
-
 fn budget_changes(b: &Limits, a: &Limits, scope_name: &str, out: &mut Vec<Change>) {
-    let fields: [BudgetField; 8] = [
-        (
-            "requests",
-            b.requests.map(u128::from),
-            a.requests.map(u128::from),
-            |v| v.to_string(),
-        ),
-        (
-            "bytes out",
-            b.bytes_out.map(u128::from),
-            a.bytes_out.map(u128::from),
-            bytes,
-        ),
-        (
-            "bytes in",
-            b.bytes_in.map(u128::from),
-            a.bytes_in.map(u128::from),
-            bytes,
-        ),
-        (
-            "largest response",
-            b.max_response.map(u128::from),
-            a.max_response.map(u128::from),
-            bytes,
-        ),
-        (
-            "wall clock",
-            b.wall_clock.map(|d| d.as_millis()),
-            a.wall_clock.map(|d| d.as_millis()),
-            millis,
-        ),
-        (
-            "concurrent connections",
-            b.concurrent_connections.map(u128::from),
-            a.concurrent_connections.map(u128::from),
-            |v| v.to_string(),
-        ),
-        (
-            "requests per minute",
-            b.requests_per_minute.map(u128::from),
-            a.requests_per_minute.map(u128::from),
-            |v| v.to_string(),
-        ),
-        (
-            "tool calls",
-            b.tool_calls.map(u128::from),
-            a.tool_calls.map(u128::from),
-            |v| v.to_string(),
-        ),
-    ];
-    for (what, before, after, show) in fields {
+    for ((what, before, unit), (_, after, _)) in b.entries().into_iter().zip(a.entries()) {
+        let show = |v: u128| match unit {
+            LimitUnit::Count => v.to_string(),
+            LimitUnit::Bytes => bytes(v),
+            LimitUnit::Millis => millis(v),
+        };
         let (effect, text) = match (before, after) {
             (Some(x), Some(y)) if y > x => {
                 (Effect::Widens, format!("raised from {} to {}", show(x), show(y)))

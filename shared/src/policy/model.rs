@@ -162,7 +162,43 @@ pub struct Limits {
     pub tool_calls: Option<u64>,
 }
 
+/// How a limit's value reads to a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitUnit {
+    Count,
+    Bytes,
+    Millis,
+}
+
 impl Limits {
+    /// Every limit with its name and unit, durations in milliseconds: one list for the code
+    /// that reports, compares or enforces limits one by one.
+    pub fn entries(&self) -> [(&'static str, Option<u128>, LimitUnit); 8] {
+        let count = |v: Option<u64>| v.map(u128::from);
+        [
+            ("requests", count(self.requests), LimitUnit::Count),
+            ("bytes out", count(self.bytes_out), LimitUnit::Bytes),
+            ("bytes in", count(self.bytes_in), LimitUnit::Bytes),
+            ("largest response", count(self.max_response), LimitUnit::Bytes),
+            (
+                "wall clock",
+                self.wall_clock.map(|d| d.as_millis()),
+                LimitUnit::Millis,
+            ),
+            (
+                "concurrent connections",
+                count(self.concurrent_connections),
+                LimitUnit::Count,
+            ),
+            (
+                "requests per minute",
+                count(self.requests_per_minute),
+                LimitUnit::Count,
+            ),
+            ("tool calls", count(self.tool_calls), LimitUnit::Count),
+        ]
+    }
+
     /// `self` where set, else `fallback`: a tenant's limits over the defaults.
     pub fn or(self, fallback: Limits) -> Limits {
         Limits {

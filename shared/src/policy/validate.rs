@@ -17,7 +17,7 @@ use super::model::{
     Exemption, InlineTest, Limits, Tenant, Tool,
 };
 use super::path::PathPrefix;
-use super::pointer::{Pointer, Segment};
+use super::pointer::Pointer;
 use super::schema::closest;
 use super::syntax as s;
 use crate::decision::Reason;
@@ -54,7 +54,7 @@ pub(crate) fn defaults(file: s::DefaultsFile, r: &mut Reporter<'_>) -> Defaults 
             let s::DenySection { hosts, reason } = entry;
             require_reason(&reason, &at, r);
             DenyEntry {
-                hosts: host_list(&hosts, &at.key("hosts"), r),
+                hosts: host_list(&hosts, &at.key("hosts"), r, HostsFor::Denial),
                 reason,
             }
         })
@@ -258,7 +258,7 @@ fn rule(section: s::EgressRuleSection, at: &Pointer, r: &mut Reporter<'_>) -> Eg
             Some(format!("remove `{key}` or set `traffic = \"inspect\"`")),
         );
     }
-    let hosts = host_list(&hosts, &at.key("hosts"), r);
+    let hosts = host_list(&hosts, &at.key("hosts"), r, HostsFor::Access);
     EgressRule {
         id,
         hosts,
@@ -271,7 +271,15 @@ fn rule(section: s::EgressRuleSection, at: &Pointer, r: &mut Reporter<'_>) -> Eg
     }
 }
 
-pub(crate) fn host_list(hosts: &[String], at: &Pointer, r: &mut Reporter<'_>) -> Vec<HostPattern> {
+/// What a host list is for: lists that grant access get the broad-wildcard lint; the global
+/// deny list may be as broad as it likes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HostsFor {
+    Access,
+    Denial,
+}
+
+fn host_list(hosts: &[String], at: &Pointer, r: &mut Reporter<'_>, purpose: HostsFor) -> Vec<HostPattern> {
     if hosts.is_empty() {
         r.error(
             "empty-list",
@@ -284,10 +292,7 @@ pub(crate) fn host_list(hosts: &[String], at: &Pointer, r: &mut Reporter<'_>) ->
         .iter()
         .enumerate()
         .filter_map(|(i, text)| match HostPattern::parse(text) {
-            Ok(pattern)
-                if pattern.is_public_suffix_wildcard()
-                    && at.segments().first() == Some(&Segment::Key("tools".to_owned())) =>
-            {
+            Ok(pattern) if pattern.is_public_suffix_wildcard() && purpose == HostsFor::Access => {
                 r.lint(
                     Lint::BroadWildcard,
                     &at.index(i),
@@ -596,7 +601,7 @@ fn inject_delivery(section: s::InjectSection, at: &Pointer, r: &mut Reporter<'_>
             Some("e.g. \"Bearer {value}\"".to_owned()),
         );
     }
-    let hosts = host_list(&hosts, &at.key("hosts"), r);
+    let hosts = host_list(&hosts, &at.key("hosts"), r, HostsFor::Access);
     (token && format.matches("{value}").count() == 1).then_some(Delivery::Inject {
         header,
         format,
@@ -773,7 +778,7 @@ fn detectors(
         } = exemption;
         require_reason(&reason, &at, r);
         settings.exemptions.push(Exemption {
-            hosts: host_list(&hosts, &at.key("hosts"), r),
+            hosts: host_list(&hosts, &at.key("hosts"), r, HostsFor::Access),
             detectors: detector_ids(&detectors, &at.key("detectors"), r)
                 .into_iter()
                 .collect(),
