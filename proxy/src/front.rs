@@ -52,15 +52,48 @@ impl ServerApp for FrontDoor {
             Ok(head) if head.method.eq_ignore_ascii_case("CONNECT") => {
                 self.connect(*l4, head, shutdown).await
             }
-            Ok(head) => {
-                l4.rewind(&head.buffer);
-                self.serve_http(l4, shutdown).await;
-            }
+            Ok(head) => match misdirected(&head) {
+                Some(denial) => {
+                    let _ = l4.write_all(&denial.to_http1()).await;
+                    let _ = l4.shutdown().await;
+                }
+                None => {
+                    l4.rewind(&head.buffer);
+                    self.serve_http(l4, shutdown).await;
+                }
+            },
             Err(error) => refuse_head(&mut *l4, error).await,
         }
         self.gate.metrics.open_connections.dec();
         None
     }
+}
+
+/// An absolute-form request whose Host names another server than its target: 421 here, on
+/// the connection's first request (pingora refuses later ones while parsing, with a 400).
+fn misdirected(head: &Head) -> Option<Denial> {
+    let target: http::Uri = head.target.parse().ok()?;
+    let authority = target.authority()?;
+    let host = std::str::from_utf8(head.header("host")?).ok()?;
+    let default_port = if target.scheme_str() == Some("https") {
+        443
+    } else {
+        80
+    };
+    let normalise = |text: &str| {
+        let (name, port) = split_authority(text).unwrap_or((text, default_port));
+        (
+            Host::parse(name.trim_start_matches('[').trim_end_matches(']')).ok(),
+            port,
+        )
+    };
+    (normalise(authority.as_str()) != normalise(host)).then(|| {
+        Denial::new(
+            421,
+            "misdirected_request",
+            format!("Host {host} does not match the request target {authority}"),
+        )
+    })
 }
 
 async fn refuse_head<W: AsyncWrite + Unpin>(stream: &mut W, error: HeadError) {

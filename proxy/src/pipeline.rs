@@ -118,49 +118,27 @@ impl Pipeline {
 
     /// Checks a plain absolute-form HTTP request (no tunnel).
     async fn plain(&self, header: &RequestHeader, ctx: &mut RequestCtx) -> Result<(), Denial> {
-        let identity = self
-            .gate
-            .authenticate(header.headers.get("proxy-authorization").map(|v| v.as_bytes()))
-            .await?;
-        match header.uri.scheme_str() {
-            Some("http") => {}
-            Some(_) => {
-                return Err(Denial::new(
-                    400,
-                    "bad_request",
-                    "only http:// URLs may be sent in absolute form; use CONNECT for https",
-                )
-                .for_identity(&identity));
-            }
-            None => {
-                return Err(Denial::new(
-                    400,
-                    "bad_request",
-                    "this is a proxy: send absolute-form requests or CONNECT",
-                )
-                .for_identity(&identity));
-            }
-        }
-        let Some((host, port, _)) = request_authority(header, 80) else {
-            return Err(
-                Denial::new(400, "bad_request", "the URL names no valid host").for_identity(&identity)
-            );
+        let credentials = header.headers.get("proxy-authorization").map(|v| v.as_bytes());
+        let identity = self.gate.authenticate(credentials).await?;
+        let bad = |message: &str| Denial::new(400, "bad_request", message).for_identity(&identity);
+        // pingora keeps an absolute-form target verbatim in the raw path and only the path
+        // in `uri`; pingora itself refuses a Host that differs from the target's authority.
+        let target = std::str::from_utf8(header.raw_path())
+            .ok()
+            .and_then(|t| t.parse::<http::Uri>().ok());
+        let Some(target) = target.filter(|t| t.authority().is_some()) else {
+            return Err(bad("this is a proxy: send absolute-form requests or CONNECT"));
         };
-        if let Some(host_header) = header
-            .headers
-            .get(http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-        {
-            let (named, named_port) = split_authority(host_header).unwrap_or((host_header, 80));
-            if Host::parse(named).ok().as_ref() != Some(&host) || named_port != port {
-                return Err(Denial::new(
-                    421,
-                    "misdirected_request",
-                    format!("Host {host_header} does not match the URL's host {host}:{port}"),
-                )
-                .for_identity(&identity));
-            }
+        if target.scheme_str() != Some("http") {
+            return Err(bad(
+                "only http:// URLs may be sent in absolute form; use CONNECT for https",
+            ));
         }
+        let authority = target.authority().map_or("", |a| a.as_str());
+        let (host_text, port) = split_authority(authority).unwrap_or((authority, 80));
+        let Ok(host) = Host::parse(host_text.trim_start_matches('[').trim_end_matches(']')) else {
+            return Err(bad("the URL names no valid host"));
+        };
         let path = path_and_query(header);
         let allowed = self
             .gate
