@@ -271,3 +271,68 @@ impl fmt::Display for Exceeded {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exceeded(budget: Budget, scope: Scope, retry_ms: Option<u64>) -> Exceeded {
+        Exceeded {
+            budget,
+            scope,
+            limit: 1,
+            used: 1,
+            requested: 1,
+            retry_after: retry_ms.map(Duration::from_millis),
+        }
+    }
+
+    #[test]
+    fn a_budget_that_never_refills_is_reported_before_a_rate() {
+        let rate = exceeded(Budget::RequestsPerMinute, Scope::Invocation, Some(5_000));
+        let total = exceeded(Budget::Requests, Scope::Tenant, None);
+        let slots = exceeded(Budget::ConcurrentConnections, Scope::Session, None);
+        assert_eq!(Exceeded::most_binding([rate, total, slots]), Some(total));
+        assert_eq!(Exceeded::most_binding([rate, slots]), Some(slots));
+    }
+
+    #[test]
+    fn of_two_rates_the_longer_wait_is_reported() {
+        let short = exceeded(Budget::RequestsPerMinute, Scope::Invocation, Some(1_000));
+        let long = exceeded(Budget::RequestsPerMinute, Scope::Tenant, Some(30_000));
+        assert_eq!(Exceeded::most_binding([short, long]), Some(long));
+        assert_eq!(Exceeded::most_binding([]), None);
+    }
+
+    #[test]
+    fn retry_after_rounds_up_to_whole_seconds() {
+        assert_eq!(retry_after_secs(Duration::from_millis(1)), 1);
+        assert_eq!(retry_after_secs(Duration::from_millis(1_000)), 1);
+        assert_eq!(retry_after_secs(Duration::from_millis(1_001)), 2);
+        assert_eq!(retry_after_secs(Duration::ZERO), 0);
+    }
+
+    #[test]
+    fn the_smallest_max_response_applies() {
+        let mut budgets = Budgets::default();
+        budgets.invocation.max_response = Some(500);
+        budgets.session.max_response = Some(50);
+        let plan = Plan::new(Subject::new("t", "s", "i"), &budgets);
+        assert_eq!(plan.max_response(), Some((50, Scope::Session)));
+        let none = Plan::new(Subject::new("t", "s", "i"), &Budgets::default());
+        assert_eq!(none.max_response(), None);
+    }
+
+    #[test]
+    fn the_429_body_names_budget_scope_limit_use_and_wait() {
+        let e = exceeded(Budget::RequestsPerMinute, Scope::Tenant, Some(1_500));
+        let body = serde_json::to_value(e).expect("serializes");
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "budget": "requests_per_minute", "scope": "tenant", "limit": 1, "used": 1,
+                "requested": 1, "retry_after_secs": 2
+            })
+        );
+    }
+}
