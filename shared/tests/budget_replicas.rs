@@ -285,3 +285,27 @@ async fn slot_of_a_replica_that_died_frees_itself_when_its_lease_expires() {
         .await
         .expect("settled");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_store_created_while_redis_is_down_works_once_it_is_up() {
+    let mut server = RedisServer::not_started();
+    let clock = Arc::new(ManualClock::new(T0));
+    let meter = redis_meter(&server, &clock);
+    let plan = Arc::new(Plan::new(Subject::new("t-late", "s", "i"), &Budgets::default()));
+    match meter.admit(&plan).await {
+        Err(BudgetError::Store(StoreError::Unavailable { .. })) => {}
+        other => panic!("expected to fail closed before Redis is up, got {other:?}"),
+    }
+    server.restart();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let settled = loop {
+        match meter.admit(&plan).await {
+            Ok(r) => break r.settle().await.expect("settled"),
+            Err(_) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await
+            }
+            Err(other) => panic!("did not connect once Redis was up: {other}"),
+        };
+    };
+    assert_eq!(settled.bytes_out, 0);
+}

@@ -315,3 +315,46 @@ impl InProcessStore {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::budget::model::Subject;
+    use crate::policy::model::Budgets;
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime")
+            .block_on(f)
+    }
+
+    #[test]
+    fn finished_sessions_are_forgotten_once_idle_but_live_ones_are_kept() {
+        let store = InProcessStore::new(Duration::from_secs(3_600));
+        let budgets = Budgets::default();
+        let plan = |s: &str| Plan::new(Subject::new("t", s, s), &budgets);
+        block_on(async {
+            let live = plan("live");
+            let Admission::Admitted { lease, .. } = store.admit(&live, 0).await.expect("admit") else {
+                panic!("admitted without limits");
+            };
+            for i in 0..10 {
+                let done = plan(&format!("done-{i}"));
+                if let Admission::Admitted { lease, .. } = store.admit(&done, 0).await.expect("admit") {
+                    store.release(&done, lease, 0, 0).await.expect("release");
+                }
+            }
+            // Tenant + (session + invocation) for each of the 11 sessions.
+            assert_eq!(store.scopes_held(), 23);
+            let later = 3_600_000;
+            for _ in 0..SWEEP_EVERY {
+                store.usage(&live, later).await.expect("usage");
+            }
+            // The request still in flight keeps its three scopes; the rest sat idle for
+            // the TTL (reads do not count as activity).
+            assert_eq!(store.scopes_held(), 3);
+            store.release(&live, lease, 0, later).await.expect("release");
+        });
+    }
+}

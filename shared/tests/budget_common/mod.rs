@@ -19,18 +19,23 @@ pub struct RedisServer {
 
 impl RedisServer {
     pub fn start() -> RedisServer {
+        let mut server = RedisServer::not_started();
+        server.restart();
+        server
+    }
+
+    /// A free port and a directory, with no server on it yet.
+    pub fn not_started() -> RedisServer {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free loopback port")
             .port();
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut server = RedisServer {
+        RedisServer {
             child: None,
             dir,
             port,
-        };
-        server.restart();
-        server
+        }
     }
 
     pub fn url(&self) -> String {
