@@ -1,8 +1,10 @@
 //! The `tollgate` command line. Thin: parsing arguments, calling into the crates, printing.
 #![forbid(unsafe_code)]
 
+mod ca;
 mod dev;
 mod policy;
+mod proxy;
 mod revision;
 
 use std::process::ExitCode;
@@ -27,6 +29,11 @@ enum Command {
     Policy(policy::PolicyCommand),
     /// Run Tollgate on one machine with embedded defaults.
     Dev(dev::DevArgs),
+    /// Run the intercepting egress proxy.
+    Proxy(proxy::ProxyArgs),
+    /// Create the interception CA and show how clients trust it.
+    #[command(subcommand)]
+    Ca(ca::CaCommand),
 }
 
 /// Exit codes: 0 success, 1 the policies have errors or a test failed, 2 misuse.
@@ -39,6 +46,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Policy(command) => policy::run(command),
         Command::Dev(args) => dev::run(args),
+        Command::Proxy(args) => proxy::run(args),
+        Command::Ca(command) => ca::run(command),
     };
     match result {
         Ok(code) => code,

@@ -1,5 +1,21 @@
 //! The Tollgate egress proxy: the front door (CONNECT and absolute-form requests, proxy
-//! authentication), TLS interception, the per-request pipeline, the resolver with its SSRF
-//! guard, inspection, budgets and credential injection. Decisions come from
-//! `tollgate_shared::decision`. Built in the proxy issue; empty until then.
+//! authentication), TLS interception with minted certificates, the per-request pipeline on
+//! pingora, the resolver with its SSRF guard, metrics and policy reload. Decisions come from
+//! `tollgate_shared::decision`.
 #![forbid(unsafe_code)]
+
+pub mod ca;
+pub mod config;
+pub mod front;
+pub mod gate;
+pub mod guard;
+pub mod head;
+pub mod identity;
+pub mod intercepted;
+pub mod metrics;
+pub mod mint;
+pub mod pipeline;
+pub mod policies;
+pub mod rescue;
+pub mod resolve;
+pub mod server;

@@ -1,0 +1,158 @@
+//! The proxy's configuration file (TOML, strict), with defaults that run on one machine.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProxyConfig {
+    /// Where clients connect (`HTTPS_PROXY`): CONNECT and absolute-form HTTP on one port.
+    pub listen: String,
+    /// The policy directory (defaults.toml, tenants/).
+    pub policies: PathBuf,
+    /// Static proxy credentials: user, SHA-256 of the secret, tenant, session, tool.
+    pub identities: PathBuf,
+    /// The interception CA made by `tollgate ca init`.
+    pub ca_dir: PathBuf,
+    /// Extra PEM roots trusted for upstreams, on top of the webpki roots.
+    pub upstream_ca: Option<PathBuf>,
+    /// Prometheus metrics endpoint; none if unset.
+    pub metrics_listen: Option<String>,
+    /// Worker threads for the proxy.
+    pub threads: usize,
+    pub resolver: ResolverConfig,
+    pub limits: Limits,
+    pub certificates: Certificates,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:3128".to_owned(),
+            policies: PathBuf::from("policies"),
+            identities: PathBuf::from("identities.toml"),
+            ca_dir: PathBuf::from(".tollgate/ca"),
+            upstream_ca: None,
+            metrics_listen: None,
+            threads: 1,
+            resolver: ResolverConfig::default(),
+            limits: Limits::default(),
+            certificates: Certificates::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ResolverConfig {
+    /// Nameservers (`ip:port`); the system's when empty.
+    pub nameservers: Vec<SocketAddr>,
+    /// Names answered without any lookup (tests, private deployments).
+    pub hosts: HashMap<String, Vec<IpAddr>>,
+    #[serde(with = "humantime_serde_opt")]
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest request head accepted (front door), in bytes.
+    pub max_header_bytes: usize,
+    /// Time a client has to send a complete request head (slowloris bound).
+    #[serde(with = "humantime_serde")]
+    pub head_timeout: Duration,
+    /// Idle time after which a tunnel or connection is closed.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// Time to wait for the upstream to answer.
+    #[serde(with = "humantime_serde")]
+    pub upstream_timeout: Duration,
+    /// Open client connections one identity may hold.
+    pub max_connections_per_identity: usize,
+    /// Bound on graceful shutdown.
+    #[serde(with = "humantime_serde")]
+    pub graceful_shutdown: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_header_bytes: 16 * 1024,
+            head_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(5),
+            upstream_timeout: Duration::from_secs(30),
+            max_connections_per_identity: 64,
+            graceful_shutdown: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Certificates {
+    /// Validity of minted leaves; they are cached for half of it.
+    #[serde(with = "humantime_serde")]
+    pub validity: Duration,
+    pub cache_size: u64,
+}
+
+impl Default for Certificates {
+    fn default() -> Self {
+        Self {
+            validity: Duration::from_secs(24 * 3600),
+            cache_size: 10_000,
+        }
+    }
+}
+
+impl ProxyConfig {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })
+    }
+}
+
+mod humantime_serde {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+mod humantime_serde_opt {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        let text = Option::<String>::deserialize(d)?;
+        text.map(|t| humantime::parse_duration(&t).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}

@@ -1,0 +1,246 @@
+//! The front door: every client connection starts here. pingora cannot tunnel CONNECT, so
+//! the first request head is ours: read it within size and time bounds, authenticate the
+//! caller, decide the CONNECT target before anything is resolved, resolve it and run the
+//! SSRF guard, answer 200, then either splice bytes (tunnel-only rules) or terminate TLS with
+//! a minted certificate and hand the decrypted stream to the pingora pipeline. Plain
+//! absolute-form HTTP goes to the pipeline untouched.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use pingora_core::apps::ServerApp;
+use pingora_core::protocols::Stream;
+use pingora_core::protocols::l4::stream::Stream as L4Stream;
+use pingora_core::protocols::raw_connect::ProxyDigest;
+use pingora_core::server::ShutdownWatch;
+use pingora_http::ResponseHeader;
+use pingora_proxy::HttpProxy;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tollgate_shared::policy::host::Host;
+use tollgate_shared::policy::model::Traffic;
+use tracing::{debug, info};
+
+use crate::gate::{Gate, Tunnel};
+use crate::head::{Head, HeadError, read_head, split_authority};
+use crate::identity::Identity;
+use crate::intercepted::Intercepted;
+use crate::pipeline::Pipeline;
+use crate::rescue::Denial;
+
+pub struct FrontDoor {
+    pub gate: Arc<Gate>,
+    pub pipeline: Arc<HttpProxy<Pipeline>>,
+}
+
+impl std::fmt::Debug for FrontDoor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrontDoor").finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl ServerApp for FrontDoor {
+    async fn process_new(self: &Arc<Self>, stream: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
+        let Ok(mut l4) = stream.into_any().downcast::<L4Stream>() else {
+            return None;
+        };
+        self.gate.metrics.open_connections.inc();
+        let limits = &self.gate.limits;
+        match read_head(&mut *l4, limits.max_header_bytes, limits.head_timeout).await {
+            Ok(head) if head.method.eq_ignore_ascii_case("CONNECT") => {
+                self.connect(*l4, head, shutdown).await
+            }
+            Ok(head) => match misdirected(&head) {
+                Some(denial) => {
+                    let _ = l4.write_all(&denial.to_http1()).await;
+                    let _ = l4.shutdown().await;
+                }
+                None => {
+                    l4.rewind(&head.buffer);
+                    self.serve_http(l4, shutdown).await;
+                }
+            },
+            Err(error) => refuse_head(&mut *l4, error).await,
+        }
+        self.gate.metrics.open_connections.dec();
+        None
+    }
+}
+
+/// An absolute-form request whose Host names another server than its target: 421 here, on
+/// the connection's first request (pingora refuses later ones while parsing, with a 400).
+fn misdirected(head: &Head) -> Option<Denial> {
+    let target: http::Uri = head.target.parse().ok()?;
+    let authority = target.authority()?;
+    let host = std::str::from_utf8(head.header("host")?).ok()?;
+    let default_port = if target.scheme_str() == Some("https") {
+        443
+    } else {
+        80
+    };
+    let normalise = |text: &str| {
+        let (name, port) = split_authority(text).unwrap_or((text, default_port));
+        (
+            Host::parse(name.trim_start_matches('[').trim_end_matches(']')).ok(),
+            port,
+        )
+    };
+    (normalise(authority.as_str()) != normalise(host)).then(|| {
+        Denial::new(
+            421,
+            "misdirected_request",
+            format!("Host {host} does not match the request target {authority}"),
+        )
+    })
+}
+
+async fn refuse_head<W: AsyncWrite + Unpin>(stream: &mut W, error: HeadError) {
+    let denial = match &error {
+        HeadError::TooLarge { .. } => Denial::new(431, "header_too_large", error.to_string()),
+        HeadError::Timeout(_) => Denial::new(408, "request_timeout", error.to_string()),
+        HeadError::Malformed(_) => Denial::new(400, "bad_request", error.to_string()),
+        HeadError::Closed | HeadError::Io(_) => return,
+    };
+    debug!(%error, "request head refused");
+    let _ = stream.write_all(&denial.to_http1()).await;
+    let _ = stream.shutdown().await;
+}
+
+impl FrontDoor {
+    async fn serve_http(&self, stream: Box<L4Stream>, shutdown: &ShutdownWatch) {
+        let mut next: Option<Stream> = Some(stream);
+        while let Some(stream) = next.take() {
+            next = self.pipeline.process_new(stream, shutdown).await;
+        }
+    }
+
+    async fn connect(&self, mut stream: L4Stream, head: Head, shutdown: &ShutdownWatch) {
+        match self.open_tunnel(&head).await {
+            Err(denial) => {
+                let _ = stream.write_all(&denial.to_http1()).await;
+                let _ = stream.shutdown().await;
+            }
+            Ok((tunnel, traffic, slot)) => {
+                let established = stream
+                    .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+                    .await;
+                // pingora's stream buffers writes; the client waits for this line.
+                if established.is_err() || stream.flush().await.is_err() {
+                    return;
+                }
+                stream.rewind(&head.buffer[head.head_len..]);
+                match traffic {
+                    Traffic::Tunnel => self.splice(stream, &tunnel).await,
+                    Traffic::Inspect => self.intercept(stream, tunnel, shutdown).await,
+                }
+                drop(slot);
+            }
+        }
+    }
+
+    /// Authenticates, decides and resolves a CONNECT target. A denied host is never resolved.
+    async fn open_tunnel(
+        &self,
+        head: &Head,
+    ) -> Result<(Tunnel, Traffic, crate::gate::ConnectionSlot), Denial> {
+        let identity = self.gate.authenticate(head.header("proxy-authorization")).await?;
+        let Some((host_text, port)) = split_authority(&head.target) else {
+            return Err(Denial::new(
+                400,
+                "bad_request",
+                format!("CONNECT target {:?} is not host:port", head.target),
+            )
+            .for_identity(&identity));
+        };
+        let host = Host::parse(host_text)
+            .map_err(|e| Denial::new(400, "bad_request", e.to_string()).for_identity(&identity))?;
+        let allowed = self.gate.decide(&identity, None, &host, port, None)?;
+        let addr = self
+            .gate
+            .destination(&host, port, &allowed)
+            .await
+            .map_err(|d| d.for_identity(&identity))?;
+        let slot = self.gate.connections.acquire(&identity.user).ok_or_else(|| {
+            Denial::new(
+                429,
+                "too_many_connections",
+                "this identity has too many open connections",
+            )
+            .for_identity(&identity)
+        })?;
+        info!(tenant = %identity.tenant, tool = %identity.tool, %host, port, %addr, rule = allowed.rule.as_deref().unwrap_or("-"), "tunnel opened");
+        Ok((
+            Tunnel {
+                identity,
+                host,
+                port,
+                addr,
+                sni: None,
+            },
+            allowed.traffic,
+            slot,
+        ))
+    }
+
+    /// Tunnel-only rules: bytes pass through unseen (still allowlisted and counted).
+    async fn splice(&self, mut client: L4Stream, tunnel: &Tunnel) {
+        let Ok(Ok(mut upstream)) =
+            tokio::time::timeout(self.gate.limits.connect_timeout, TcpStream::connect(tunnel.addr)).await
+        else {
+            info!(addr = %tunnel.addr, "tunnel upstream unreachable");
+            return;
+        };
+        if let Ok((out, back)) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
+            self.gate.metrics.bytes.with_label_values(&["out"]).inc_by(out);
+            self.gate.metrics.bytes.with_label_values(&["in"]).inc_by(back);
+        }
+    }
+
+    /// Terminates the client's TLS with a leaf for the CONNECT host (also when the client
+    /// sent no SNI or another name; a different SNI gets 421 on every request).
+    async fn intercept(&self, stream: L4Stream, mut tunnel: Tunnel, shutdown: &ShutdownWatch) {
+        let started = Instant::now();
+        let acceptor = tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream);
+        let limits = &self.gate.limits;
+        let Ok(Ok(start)) = tokio::time::timeout(limits.head_timeout, acceptor).await else {
+            debug!("no TLS client hello");
+            return;
+        };
+        tunnel.sni = start.client_hello().server_name().map(str::to_owned);
+        let config = match self.gate.minter.config_for(&tunnel.host.to_string()) {
+            Ok(config) => config,
+            Err(error) => {
+                tracing::error!(%error, host = %tunnel.host, "cannot mint a certificate");
+                return;
+            }
+        };
+        self.gate
+            .metrics
+            .certs_minted
+            .set(i64::try_from(self.gate.minter.minted()).unwrap_or(i64::MAX));
+        self.gate
+            .metrics
+            .cert_cache_entries
+            .set(i64::try_from(self.gate.minter.cached()).unwrap_or(i64::MAX));
+        let Ok(Ok(tls)) = tokio::time::timeout(limits.head_timeout, start.into_stream(config)).await else {
+            debug!(host = %tunnel.host, "client TLS handshake failed");
+            return;
+        };
+        self.gate
+            .metrics
+            .handshake_seconds
+            .observe(started.elapsed().as_secs_f64());
+        let identity: Identity = tunnel.identity.clone();
+        let Ok(established) = ResponseHeader::build(200, None) else {
+            return;
+        };
+        let digest = ProxyDigest::new(Box::new(established), Some(Box::new(tunnel)));
+        let mut next: Option<Stream> = Some(Box::new(Intercepted::new(tls, digest)));
+        while let Some(stream) = next.take() {
+            next = self.pipeline.process_new(stream, shutdown).await;
+        }
+        debug!(tenant = %identity.tenant, tool = %identity.tool, "tunnel closed");
+    }
+}

@@ -1,0 +1,165 @@
+//! Who is calling: the tenant, session and tool behind a proxy credential. The source is a
+//! trait so that the broker-backed, per-invocation source can replace the static file.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use async_trait::async_trait;
+use ring::digest::{SHA256, digest};
+use serde::Deserialize;
+use thiserror::Error;
+
+/// The caller of one proxied request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The proxy user name: the invocation id once the broker issues credentials.
+    pub user: String,
+    pub tenant: String,
+    pub session: String,
+    pub tool: String,
+}
+
+/// Resolves proxy credentials to an identity; `None` means the credentials are not valid.
+#[async_trait]
+pub trait IdentitySource: Send + Sync + std::fmt::Debug {
+    async fn authenticate(&self, user: &str, secret: &str) -> Option<Identity>;
+}
+
+#[derive(Debug, Error)]
+pub enum IdentityError {
+    #[error("cannot read identities file {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("identities file {path}: {message}")]
+    Parse { path: String, message: String },
+}
+
+/// Identities from a file that stores only SHA-256 hashes of the (high-entropy) secrets.
+#[derive(Debug, Default)]
+pub struct StaticIdentities {
+    by_user: HashMap<String, (Vec<u8>, Identity)>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    identity: Vec<Entry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Entry {
+    user: String,
+    /// Hex SHA-256 of the secret; `tollgate proxy hash-secret` prints it.
+    secret_sha256: String,
+    tenant: String,
+    session: String,
+    tool: String,
+}
+
+impl StaticIdentities {
+    pub fn load(path: &Path) -> Result<Self, IdentityError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| IdentityError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        let file: File = toml::from_str(&text).map_err(|e| IdentityError::Parse {
+            path: shown.clone(),
+            message: e.to_string(),
+        })?;
+        let mut by_user = HashMap::new();
+        for Entry {
+            user,
+            secret_sha256,
+            tenant,
+            session,
+            tool,
+        } in file.identity
+        {
+            let hash = decode_hex(&secret_sha256)
+                .filter(|h| h.len() == 32)
+                .ok_or_else(|| IdentityError::Parse {
+                    path: shown.clone(),
+                    message: format!("identity {user:?}: secret_sha256 must be 64 hex digits"),
+                })?;
+            let identity = Identity {
+                user: user.clone(),
+                tenant,
+                session,
+                tool,
+            };
+            if by_user.insert(user.clone(), (hash, identity)).is_some() {
+                return Err(IdentityError::Parse {
+                    path: shown,
+                    message: format!("identity {user:?} is listed twice"),
+                });
+            }
+        }
+        Ok(Self { by_user })
+    }
+}
+
+#[async_trait]
+impl IdentitySource for StaticIdentities {
+    async fn authenticate(&self, user: &str, secret: &str) -> Option<Identity> {
+        let (expected, identity) = self.by_user.get(user)?;
+        let actual = digest(&SHA256, secret.as_bytes());
+        // Compare every byte so the time taken does not depend on where they differ.
+        let difference = expected
+            .iter()
+            .zip(actual.as_ref())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        (difference == 0 && expected.len() == actual.as_ref().len()).then(|| identity.clone())
+    }
+}
+
+/// Hex SHA-256 of a secret, as stored in the identities file.
+pub fn hash_secret(secret: &str) -> String {
+    digest(&SHA256, secret.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn only_the_right_secret_authenticates() {
+        let dir = std::env::temp_dir().join(format!("tg-ident-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("identities.toml");
+        let text = format!(
+            "[[identity]]\nuser = \"inv-1\"\nsecret_sha256 = \"{}\"\ntenant = \"acme\"\nsession = \"s1\"\ntool = \"gh\"\n",
+            hash_secret("correct horse battery staple")
+        );
+        std::fs::write(&path, text).expect("write");
+        let source = StaticIdentities::load(&path).expect("load");
+        let identity = source
+            .authenticate("inv-1", "correct horse battery staple")
+            .await
+            .expect("valid");
+        assert_eq!((identity.tenant.as_str(), identity.tool.as_str()), ("acme", "gh"));
+        assert!(source.authenticate("inv-1", "wrong").await.is_none());
+        assert!(
+            source
+                .authenticate("inv-2", "correct horse battery staple")
+                .await
+                .is_none()
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

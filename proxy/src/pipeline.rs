@@ -1,0 +1,322 @@
+//! The per-request pipeline on pingora: for intercepted tunnels, every request's authority
+//! and SNI must name the CONNECT target (421 otherwise) and each request is decided by
+//! method and path; for plain absolute-form HTTP, each request is authenticated, decided,
+//! resolved and guarded on its own. Upstream TLS is always verified with SNI set.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use pingora_core::protocols::ALPN;
+use pingora_core::upstreams::peer::HttpPeer;
+use pingora_error::{Error, ErrorSource, ErrorType, Result};
+use pingora_http::{RequestHeader, ResponseHeader};
+use pingora_proxy::{FailToProxy, ProxyHttp, Session};
+use tollgate_shared::policy::host::Host;
+use tracing::debug;
+
+use crate::gate::{Gate, Tunnel};
+use crate::head::split_authority;
+use crate::identity::Identity;
+use crate::rescue::Denial;
+
+#[derive(Debug)]
+pub struct Pipeline {
+    pub gate: Arc<Gate>,
+}
+
+/// What one request learned on its way through the filters.
+#[derive(Debug, Default)]
+pub struct RequestCtx {
+    identity: Option<Identity>,
+    upstream: Option<Upstream>,
+    started: Option<Instant>,
+}
+
+#[derive(Debug)]
+struct Upstream {
+    addr: SocketAddr,
+    tls: bool,
+    sni: String,
+    authority: String,
+}
+
+fn tunnel_of(session: &Session) -> Option<&Tunnel> {
+    session
+        .digest()?
+        .proxy_digest
+        .as_ref()?
+        .user_data
+        .as_ref()?
+        .downcast_ref::<Tunnel>()
+}
+
+/// The host and port a request names: `:authority` (h2), else an absolute URI, else Host.
+fn request_authority(header: &RequestHeader, default_port: u16) -> Option<(Host, u16, String)> {
+    let text = match header.uri.authority() {
+        Some(authority) => authority.as_str().to_owned(),
+        None => header.headers.get(http::header::HOST)?.to_str().ok()?.to_owned(),
+    };
+    let (host, port) =
+        split_authority(&text).unwrap_or((text.trim_start_matches('[').trim_end_matches(']'), default_port));
+    Some((Host::parse(host).ok()?, port, text))
+}
+
+fn path_and_query(header: &RequestHeader) -> String {
+    header
+        .uri
+        .path_and_query()
+        .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned())
+}
+
+impl Pipeline {
+    /// Checks a request inside an intercepted tunnel.
+    fn in_tunnel(&self, tunnel: &Tunnel, header: &RequestHeader, ctx: &mut RequestCtx) -> Result<(), Denial> {
+        let identity = &tunnel.identity;
+        let misdirected = |what: String| Denial::new(421, "misdirected_request", what).for_identity(identity);
+        let sni_host = tunnel.sni.as_deref().map(Host::parse);
+        if let Some(sni) = sni_host {
+            if sni.ok().as_ref() != Some(&tunnel.host) {
+                return Err(misdirected(format!(
+                    "TLS SNI {:?} does not name the CONNECT target {}",
+                    tunnel.sni.as_deref().unwrap_or_default(),
+                    tunnel.host
+                )));
+            }
+        }
+        match request_authority(header, tunnel.port) {
+            Some((host, port, _)) if host == tunnel.host && port == tunnel.port => {}
+            Some((_, _, text)) => {
+                return Err(misdirected(format!(
+                    "request for {text} inside a tunnel to {}:{}",
+                    tunnel.host, tunnel.port
+                )));
+            }
+            None => {
+                return Err(Denial::new(400, "bad_request", "request names no host").for_identity(identity));
+            }
+        }
+        let path = path_and_query(header);
+        self.gate.decide(
+            identity,
+            Some(header.method.as_str()),
+            &tunnel.host,
+            tunnel.port,
+            Some(&path),
+        )?;
+        ctx.identity = Some(identity.clone());
+        ctx.upstream = Some(Upstream {
+            addr: tunnel.addr,
+            tls: true,
+            sni: tunnel.host.to_string(),
+            authority: authority_text(&tunnel.host, tunnel.port, 443),
+        });
+        Ok(())
+    }
+
+    /// Checks a plain absolute-form HTTP request (no tunnel).
+    async fn plain(&self, header: &RequestHeader, ctx: &mut RequestCtx) -> Result<(), Denial> {
+        let credentials = header.headers.get("proxy-authorization").map(|v| v.as_bytes());
+        let identity = self.gate.authenticate(credentials).await?;
+        let bad = |message: &str| Denial::new(400, "bad_request", message).for_identity(&identity);
+        // pingora keeps an absolute-form target verbatim in the raw path and only the path
+        // in `uri`; pingora itself refuses a Host that differs from the target's authority.
+        let target = std::str::from_utf8(header.raw_path())
+            .ok()
+            .and_then(|t| t.parse::<http::Uri>().ok());
+        let Some(target) = target.filter(|t| t.authority().is_some()) else {
+            return Err(bad("this is a proxy: send absolute-form requests or CONNECT"));
+        };
+        if target.scheme_str() != Some("http") {
+            return Err(bad(
+                "only http:// URLs may be sent in absolute form; use CONNECT for https",
+            ));
+        }
+        let authority = target.authority().map_or("", |a| a.as_str());
+        let (host_text, port) = split_authority(authority).unwrap_or((authority, 80));
+        let Ok(host) = Host::parse(host_text.trim_start_matches('[').trim_end_matches(']')) else {
+            return Err(bad("the URL names no valid host"));
+        };
+        let path = path_and_query(header);
+        let allowed = self
+            .gate
+            .decide(&identity, Some(header.method.as_str()), &host, port, Some(&path))?;
+        let addr = self
+            .gate
+            .destination(&host, port, &allowed)
+            .await
+            .map_err(|d| d.for_identity(&identity))?;
+        ctx.upstream = Some(Upstream {
+            addr,
+            tls: false,
+            sni: host.to_string(),
+            authority: authority_text(&host, port, 80),
+        });
+        ctx.identity = Some(identity);
+        Ok(())
+    }
+}
+
+fn authority_text(host: &Host, port: u16, default_port: u16) -> String {
+    let host = match host {
+        Host::Ip(std::net::IpAddr::V6(v6)) => format!("[{v6}]"),
+        other => other.to_string(),
+    };
+    if port == default_port {
+        host
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// Writes a denial through pingora.
+pub async fn respond(session: &mut Session, denial: &Denial) -> Result<()> {
+    let body = denial.body();
+    let mut header = ResponseHeader::build(denial.status, Some(4))?;
+    header.insert_header("content-type", "application/json")?;
+    header.insert_header("x-tollgate-reason", denial.reason)?;
+    header.insert_header("content-length", body.len().to_string())?;
+    for (name, value) in denial.extra_headers() {
+        header.insert_header(name, value)?;
+    }
+    session.write_response_header(Box::new(header), false).await?;
+    session.write_response_body(Some(Bytes::from(body)), true).await
+}
+
+#[async_trait]
+impl ProxyHttp for Pipeline {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> Self::CTX {
+        RequestCtx::default()
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut Self::CTX) -> Result<bool> {
+        ctx.started = Some(Instant::now());
+        let header = session.req_header().clone();
+        let outcome = match tunnel_of(session) {
+            Some(tunnel) => self.in_tunnel(tunnel, &header, ctx),
+            None => self.plain(&header, ctx).await,
+        };
+        match outcome {
+            Ok(()) => Ok(false),
+            Err(denial) => {
+                respond(session, &denial).await?;
+                Ok(true)
+            }
+        }
+    }
+
+    async fn upstream_peer(&self, _session: &mut Session, ctx: &mut Self::CTX) -> Result<Box<HttpPeer>> {
+        let Some(upstream) = &ctx.upstream else {
+            return Error::e_explain(
+                ErrorType::InternalError,
+                "no upstream chosen for an admitted request",
+            );
+        };
+        let mut peer = HttpPeer::new(upstream.addr, upstream.tls, upstream.sni.clone());
+        let limits = &self.gate.limits;
+        peer.options.connection_timeout = Some(limits.connect_timeout);
+        peer.options.total_connection_timeout = Some(limits.connect_timeout);
+        peer.options.read_timeout = Some(limits.upstream_timeout);
+        peer.options.write_timeout = Some(limits.upstream_timeout);
+        peer.options.idle_timeout = Some(limits.idle_timeout);
+        peer.options.verify_cert = true;
+        peer.options.verify_hostname = true;
+        if upstream.tls {
+            peer.options.alpn = ALPN::H2H1;
+        }
+        Ok(Box::new(peer))
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        _session: &mut Session,
+        request: &mut RequestHeader,
+        ctx: &mut Self::CTX,
+    ) -> Result<()> {
+        // Credentials for the proxy never travel further.
+        request.remove_header("proxy-authorization");
+        request.remove_header("proxy-connection");
+        if let Some(upstream) = &ctx.upstream {
+            // Origin form upstream, and a Host that names what was checked.
+            let origin_form = request
+                .uri
+                .path_and_query()
+                .map_or("/", |p| p.as_str())
+                .to_owned();
+            if let Ok(uri) = origin_form.parse() {
+                request.set_uri(uri);
+            }
+            request.insert_header("host", upstream.authority.as_str())?;
+        }
+        Ok(())
+    }
+
+    async fn upstream_response_filter(
+        &self,
+        _session: &mut Session,
+        _response: &mut ResponseHeader,
+        ctx: &mut Self::CTX,
+    ) -> Result<()> {
+        if let Some(started) = ctx.started {
+            self.gate
+                .metrics
+                .upstream_seconds
+                .observe(started.elapsed().as_secs_f64());
+        }
+        Ok(())
+    }
+
+    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut Self::CTX) -> FailToProxy {
+        let timed_out = matches!(
+            e.etype(),
+            ErrorType::ConnectTimedout | ErrorType::ReadTimedout | ErrorType::WriteTimedout
+        );
+        let denial = match e.esource() {
+            ErrorSource::Upstream if timed_out => Denial::new(504, "upstream_timeout", e.to_string()),
+            ErrorSource::Upstream => Denial::new(502, "upstream_failed", e.to_string()),
+            ErrorSource::Downstream => {
+                debug!(error = %e, "client went away");
+                return FailToProxy {
+                    error_code: 0,
+                    can_reuse_downstream: false,
+                };
+            }
+            _ if matches!(e.etype(), ErrorType::ConnectTimedout) => {
+                Denial::new(504, "upstream_timeout", e.to_string())
+            }
+            _ => Denial::new(502, "upstream_failed", e.to_string()),
+        };
+        let denial = match &ctx.identity {
+            Some(identity) => denial.for_identity(identity),
+            None => denial,
+        };
+        self.gate.metrics.decision(false, denial.reason);
+        let status = denial.status;
+        if respond(session, &denial).await.is_err() {
+            return FailToProxy {
+                error_code: 0,
+                can_reuse_downstream: false,
+            };
+        }
+        FailToProxy {
+            error_code: status,
+            can_reuse_downstream: false,
+        }
+    }
+
+    async fn logging(&self, session: &mut Session, _e: Option<&Error>, _ctx: &mut Self::CTX) {
+        let metrics = &self.gate.metrics;
+        metrics
+            .bytes
+            .with_label_values(&["in"])
+            .inc_by(session.body_bytes_sent() as u64);
+        metrics
+            .bytes
+            .with_label_values(&["out"])
+            .inc_by(session.body_bytes_read() as u64);
+    }
+}

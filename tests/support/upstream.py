@@ -1,0 +1,72 @@
+"""A test origin: echoes each request as JSON (method, path, host, headers, body).
+
+usage: upstream.py HOST PORT (tls CERT KEY | plain | silent)
+Prints "ready PORT" once listening (PORT 0 picks a free port). `silent` accepts
+connections and never answers, for upstream timeouts.
+"""
+import http.server
+import json
+import socket
+import ssl
+import sys
+import threading
+import time
+
+
+class Echo(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def answer(self):
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else b""
+        out = json.dumps({
+            "method": self.command,
+            "path": self.path,
+            "host": self.headers.get("host"),
+            "headers": {k.lower(): v for k, v in self.headers.items()},
+            "body": body.decode("latin1"),
+        }).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = answer
+
+    def log_message(self, *args):
+        pass
+
+
+class Server(http.server.ThreadingHTTPServer):
+    address_family = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET
+    daemon_threads = True
+
+
+def silent(host, port):
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(64)
+    print("ready", sock.getsockname()[1], flush=True)
+    held = []
+    while True:
+        conn, _ = sock.accept()
+        held.append(conn)
+
+
+def main():
+    host, port, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    if mode == "silent":
+        return silent(host, port)
+    server = Server((host, port), Echo)
+    if mode == "tls":
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(sys.argv[4], sys.argv[5])
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    print("ready", server.server_address[1], flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
