@@ -309,3 +309,11 @@ async fn redis_store_created_while_redis_is_down_works_once_it_is_up() {
     };
     assert_eq!(settled.bytes_out, 0);
 }
+
+#[test]
+fn redis_store_outside_a_runtime_is_an_error_not_a_panic() {
+    match RedisStore::connect(&RedisConfig::new("redis://127.0.0.1:1/")) {
+        Err(StoreError::Unexpected { detail, .. }) => assert!(detail.contains("Tokio runtime")),
+        other => panic!("expected an error, got {other:?}"),
+    }
+}

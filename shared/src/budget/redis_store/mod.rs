@@ -97,6 +97,9 @@ impl RedisStore {
     /// Sets up the connection without waiting for Redis: a store created while Redis is
     /// down fails closed until it comes up. Must run inside a Tokio runtime.
     pub fn connect(config: &RedisConfig) -> Result<RedisStore, StoreError> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(unexpected("RedisStore::connect runs only inside a Tokio runtime"));
+        }
         let client = ::redis::Client::open(config.url.as_str()).map_err(unexpected)?;
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(config.connect_timeout))
