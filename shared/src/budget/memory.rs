@@ -1,0 +1,360 @@
+//! The in-process store, the default: one mutex over every counter, so each operation is
+//! atomic across the three scopes of a plan. Exact under any concurrency within one process;
+//! for several proxy replicas use [`crate::budget::RedisStore`].
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::model::{Budget, Direction, Exceeded, Plan, RATE_WINDOW_MS, Scope, duration_ms};
+use super::store::{Admission, BudgetStore, ByteCharge, Charged, LeaseId, StoreError, StoreHealth};
+use super::usage::{ScopeUsage, Usage};
+
+/// How often (in operations) idle scopes are swept out.
+const SWEEP_EVERY: u64 = 1024;
+
+#[derive(Debug)]
+pub struct InProcessStore {
+    state: Mutex<State>,
+    idle_ttl_ms: u64,
+    ops: AtomicU64,
+}
+
+impl Default for InProcessStore {
+    fn default() -> Self {
+        InProcessStore::new(Duration::from_secs(24 * 3600))
+    }
+}
+
+impl InProcessStore {
+    /// `idle_ttl`: a scope with nothing in flight and no activity for this long is forgotten
+    /// (a finished session), as Redis keys expire.
+    pub fn new(idle_ttl: Duration) -> InProcessStore {
+        InProcessStore {
+            state: Mutex::new(State::default()),
+            idle_ttl_ms: duration_ms(idle_ttl).max(RATE_WINDOW_MS),
+            ops: AtomicU64::new(0),
+        }
+    }
+
+    /// How many scopes are held: finished sessions leave once idle.
+    pub fn scopes_held(&self) -> usize {
+        self.lock(0).scopes.len()
+    }
+
+    fn lock(&self, now_ms: u64) -> MutexGuard<'_, State> {
+        // Each operation checks before it changes anything, so a panic elsewhere while the
+        // lock was held cannot have left a half-applied change: the state is usable.
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.ops.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
+            state.sweep(now_ms, self.idle_ttl_ms);
+        }
+        state
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    scopes: HashMap<Key, Counters>,
+    next_lease: LeaseId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    scope: Scope,
+    tenant: Arc<str>,
+    id: Arc<str>,
+}
+
+impl Key {
+    fn of(plan: &Plan, scope: Scope) -> Key {
+        let s = &plan.subject;
+        let id = match scope {
+            Scope::Invocation => s.invocation.clone(),
+            Scope::Session => s.session.clone(),
+            Scope::Tenant => Arc::from(""),
+        };
+        Key {
+            scope,
+            tenant: s.tenant.clone(),
+            id,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    requests: u64,
+    bytes_out: u64,
+    bytes_in: u64,
+    tool_calls: u64,
+    started_ms: Option<u64>,
+    live: HashSet<LeaseId>,
+    /// Admission times in the rate window, oldest first; kept only where a rate is limited.
+    window: VecDeque<u64>,
+    touched_ms: u64,
+}
+
+impl State {
+    fn counters(&mut self, plan: &Plan, scope: Scope, now_ms: u64) -> &mut Counters {
+        let c = self.scopes.entry(Key::of(plan, scope)).or_default();
+        c.touched_ms = now_ms;
+        while c.window.front().is_some_and(|t| t + RATE_WINDOW_MS <= now_ms) {
+            c.window.pop_front();
+        }
+        c
+    }
+
+    fn sweep(&mut self, now_ms: u64, idle_ttl_ms: u64) {
+        self.scopes
+            .retain(|_, c| !c.live.is_empty() || now_ms.saturating_sub(c.touched_ms) < idle_ttl_ms);
+    }
+}
+
+impl Counters {
+    fn usage(&self, plan: &Plan, scope: Scope, now_ms: u64) -> ScopeUsage {
+        let started = plan.started_ms(scope).or(self.started_ms);
+        ScopeUsage {
+            requests: self.requests,
+            bytes_out: self.bytes_out,
+            bytes_in: self.bytes_in,
+            tool_calls: self.tool_calls,
+            in_flight: self.live.len() as u64,
+            in_window: self
+                .window
+                .iter()
+                .filter(|t| *t + RATE_WINDOW_MS > now_ms)
+                .count() as u64,
+            elapsed_ms: started.map_or(0, |s| now_ms.saturating_sub(s)),
+        }
+    }
+
+    /// Every budget of `scope` that one more request would exceed.
+    fn refusals(&self, plan: &Plan, scope: Scope, now_ms: u64, out: &mut Vec<Exceeded>) {
+        let usage = self.usage(plan, scope, now_ms);
+        let exceeded = |budget, limit, used, requested, retry_after| Exceeded {
+            budget,
+            scope,
+            limit,
+            used,
+            requested,
+            retry_after,
+        };
+        if let Some(limit) = plan.limit(scope, Budget::WallClock) {
+            // Before the first admission the clock has not started: elapsed is 0.
+            if usage.elapsed_ms >= limit {
+                out.push(exceeded(Budget::WallClock, limit, usage.elapsed_ms, 0, None));
+            }
+        }
+        for (budget, used) in [
+            (Budget::Requests, usage.requests),
+            (Budget::ConcurrentConnections, usage.in_flight),
+        ] {
+            if let Some(limit) = plan.limit(scope, budget).filter(|l| used >= *l) {
+                out.push(exceeded(budget, limit, used, 1, None));
+            }
+        }
+        if let Some(limit) = plan.limit(scope, Budget::RequestsPerMinute) {
+            let used = self.window.len() as u64;
+            if used >= limit {
+                let retry = rate_retry_after(&self.window, limit, now_ms);
+                out.push(exceeded(Budget::RequestsPerMinute, limit, used, 1, retry));
+            }
+        }
+    }
+
+    fn admit(&mut self, plan: &Plan, scope: Scope, lease: LeaseId, now_ms: u64) {
+        self.requests += 1;
+        self.started_ms.get_or_insert(now_ms);
+        self.live.insert(lease);
+        if plan.limit(scope, Budget::RequestsPerMinute).is_some() {
+            self.window.push_back(now_ms);
+        }
+    }
+
+    fn bytes(&mut self, direction: Direction) -> &mut u64 {
+        match direction {
+            Direction::Out => &mut self.bytes_out,
+            Direction::In => &mut self.bytes_in,
+        }
+    }
+}
+
+/// When the window will hold fewer than `limit` admissions: when the admission at position
+/// `len - limit` (oldest first) leaves it. `None` if it never will (a limit of zero).
+fn rate_retry_after(window: &VecDeque<u64>, limit: u64, now_ms: u64) -> Option<Duration> {
+    let index = (window.len() as u64).checked_sub(limit)?;
+    let leaves = window.get(usize::try_from(index).ok()?)? + RATE_WINDOW_MS;
+    (limit > 0).then(|| Duration::from_millis(leaves.saturating_sub(now_ms)))
+}
+
+const NAME: &str = "in-process";
+
+#[async_trait]
+impl BudgetStore for InProcessStore {
+    async fn admit(&self, plan: &Plan, now_ms: u64) -> Result<Admission, StoreError> {
+        let mut state = self.lock(now_ms);
+        let mut refused = Vec::new();
+        for scope in Scope::ALL {
+            state
+                .counters(plan, scope, now_ms)
+                .refusals(plan, scope, now_ms, &mut refused);
+        }
+        if !refused.is_empty() {
+            return Ok(Admission::Refused(refused));
+        }
+        state.next_lease += 1;
+        let lease = state.next_lease;
+        let mut usage = Usage::default();
+        for scope in Scope::ALL {
+            let c = state.counters(plan, scope, now_ms);
+            c.admit(plan, scope, lease, now_ms);
+            usage.scopes[scope.index()] = c.usage(plan, scope, now_ms);
+        }
+        Ok(Admission::Admitted { lease, usage })
+    }
+
+    async fn charge(&self, plan: &Plan, charge: ByteCharge, now_ms: u64) -> Result<Charged, StoreError> {
+        let budget = charge.direction.budget();
+        let mut state = self.lock(now_ms);
+        let mut granted = charge.bytes;
+        let mut exceeded = None;
+        for scope in Scope::ALL {
+            let used = *state.counters(plan, scope, now_ms).bytes(charge.direction);
+            let Some(limit) = plan.limit(scope, budget) else {
+                continue;
+            };
+            let left = limit.saturating_sub(used);
+            if left < granted {
+                granted = left;
+                exceeded = Some(Exceeded {
+                    budget,
+                    scope,
+                    limit,
+                    used,
+                    requested: charge.bytes,
+                    retry_after: None,
+                });
+            }
+        }
+        if charge.whole && exceeded.is_some() {
+            granted = 0;
+        }
+        for scope in Scope::ALL {
+            *state.counters(plan, scope, now_ms).bytes(charge.direction) += granted;
+        }
+        Ok(Charged { granted, exceeded })
+    }
+
+    async fn release(
+        &self,
+        plan: &Plan,
+        lease: LeaseId,
+        refund_out: u64,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        self.release_now(plan, lease, refund_out, now_ms);
+        Ok(())
+    }
+
+    fn release_detached(&self, plan: Arc<Plan>, lease: LeaseId, refund_out: u64, now_ms: u64) {
+        self.release_now(&plan, lease, refund_out, now_ms);
+    }
+
+    async fn admit_tool_call(&self, plan: &Plan, now_ms: u64) -> Result<Result<u64, Exceeded>, StoreError> {
+        let mut state = self.lock(now_ms);
+        let c = state.counters(plan, Scope::Session, now_ms);
+        if let Some(limit) = plan.limit(Scope::Session, Budget::ToolCalls) {
+            if c.tool_calls >= limit {
+                return Ok(Err(Exceeded {
+                    budget: Budget::ToolCalls,
+                    scope: Scope::Session,
+                    limit,
+                    used: c.tool_calls,
+                    requested: 1,
+                    retry_after: None,
+                }));
+            }
+        }
+        c.tool_calls += 1;
+        Ok(Ok(c.tool_calls))
+    }
+
+    async fn usage(&self, plan: &Plan, now_ms: u64) -> Result<Usage, StoreError> {
+        let state = self.lock(now_ms);
+        let mut usage = Usage::default();
+        for scope in Scope::ALL {
+            if let Some(c) = state.scopes.get(&Key::of(plan, scope)) {
+                usage.scopes[scope.index()] = c.usage(plan, scope, now_ms);
+            }
+        }
+        Ok(usage)
+    }
+
+    fn health(&self) -> StoreHealth {
+        StoreHealth {
+            store: NAME,
+            unavailable_total: 0,
+            reachable: true,
+        }
+    }
+}
+
+impl InProcessStore {
+    fn release_now(&self, plan: &Plan, lease: LeaseId, refund_out: u64, now_ms: u64) {
+        let mut state = self.lock(now_ms);
+        for scope in Scope::ALL {
+            let c = state.counters(plan, scope, now_ms);
+            // Refund only with the first release of the lease: releasing twice is harmless.
+            if c.live.remove(&lease) {
+                c.bytes_out = c.bytes_out.saturating_sub(refund_out);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::budget::model::Subject;
+    use crate::policy::model::Budgets;
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime")
+            .block_on(f)
+    }
+
+    #[test]
+    fn finished_sessions_are_forgotten_once_idle_but_live_ones_are_kept() {
+        let store = InProcessStore::new(Duration::from_secs(3_600));
+        let budgets = Budgets::default();
+        let plan = |s: &str| Plan::new(Subject::new("t", s, s), &budgets);
+        block_on(async {
+            let live = plan("live");
+            let Admission::Admitted { lease, .. } = store.admit(&live, 0).await.expect("admit") else {
+                panic!("admitted without limits");
+            };
+            for i in 0..10 {
+                let done = plan(&format!("done-{i}"));
+                if let Admission::Admitted { lease, .. } = store.admit(&done, 0).await.expect("admit") {
+                    store.release(&done, lease, 0, 0).await.expect("release");
+                }
+            }
+            // Tenant + (session + invocation) for each of the 11 sessions.
+            assert_eq!(store.scopes_held(), 23);
+            let later = 3_600_000;
+            for _ in 0..SWEEP_EVERY {
+                store.usage(&live, later).await.expect("usage");
+            }
+            // The request still in flight keeps its three scopes; the rest sat idle for
+            // the TTL (reads do not count as activity).
+            assert_eq!(store.scopes_held(), 3);
+            store.release(&live, lease, 0, later).await.expect("release");
+        });
+    }
+}
