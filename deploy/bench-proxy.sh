@@ -19,6 +19,7 @@ LOADGEN="$REPO/target/release/examples/loadgen"
 WORK="$(mktemp -d)"
 cleanup() { kill "${PROXY_PID:-}" "${NGINX_PID:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
+[ -n "${KEEP:-}" ] && trap - EXIT
 cd "$WORK"
 
 # Origin certificates (their own CA) and nginx.
@@ -26,6 +27,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ori
 openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout origin.key -out origin.csr -subj "/CN=bench.test" 2>/dev/null
 printf "subjectAltName=DNS:bench.test\n" > san.cnf
 openssl x509 -req -in origin.csr -CA origin-ca.pem -CAkey origin-ca.key -CAcreateserial -out origin.pem -days 2 -extfile san.cnf 2>/dev/null
+chmod 755 "$WORK"
 mkdir -p www logs && head -c 1024 /dev/zero | tr '\0' 'x' > www/1k
 NGINX_PORT=18443
 cat > nginx.conf <<CONF
@@ -39,7 +41,6 @@ http {
   keepalive_timeout 120s;
   server {
     listen 127.0.0.1:$NGINX_PORT ssl;
-    http2 off;
     ssl_certificate $WORK/origin.pem;
     ssl_certificate_key $WORK/origin.key;
     root $WORK/www;

@@ -241,6 +241,8 @@ fn explain(dir: &Path, tenant_id: &str, tool: &str, method: &str, target: &str) 
         decision.reason,
         decision.rule_id().unwrap_or("-")
     );
-    println!("  {}", decision.message);
+    if decision.verdict == decision::Verdict::Deny {
+        println!("  {}", decision.message);
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -109,8 +109,8 @@ impl Gate {
         self.metrics.decision(allowed, decision.reason.as_str());
         if decision.blocks() {
             info!(tenant = %identity.tenant, tool = %identity.tool, host = %host, port, method = method.unwrap_or("CONNECT"), reason = %decision.reason, rule = decision.rule_id().unwrap_or("-"), "denied");
-            let mut denial =
-                Denial::new(403, decision.reason.as_str(), decision.message.clone()).for_identity(identity);
+            let mut denial = Denial::new(403, decision.reason.as_str(), decision.message.to_string())
+                .for_identity(identity);
             denial.rule = decision.rule_id().map(str::to_owned);
             denial.owner = decision.owner.map(str::to_owned);
             return Err(denial);

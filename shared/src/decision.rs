@@ -3,6 +3,7 @@
 //! Pure: no I/O and no clock, so the proxy can call it for every request and tests can call it
 //! without any set-up.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::Serialize;
@@ -86,14 +87,15 @@ pub struct Decision<'p> {
     pub verdict: Verdict,
     pub reason: Reason,
     pub tenant: &'p str,
-    pub tool: String,
+    pub tool: Cow<'p, str>,
     /// The rule that allowed, or the rule that came closest to allowing.
     #[serde(rename = "rule", serialize_with = "rule_id")]
     pub rule: Option<&'p EgressRule>,
     pub owner: Option<&'p str>,
     /// False in `report` mode: a deny is logged, not enforced.
     pub enforced: bool,
-    pub message: String,
+    /// Why, in words; built only for denials (an allow says which rule allowed it).
+    pub message: Cow<'static, str>,
 }
 
 impl Decision<'_> {
@@ -162,24 +164,23 @@ pub fn evaluate(rule: &EgressRule, request: &Request<'_>, path: Option<&str>) ->
 
 /// Decides one request for one tool of one tenant.
 pub fn decide<'p>(tenant: &'p Tenant, tool: &str, request: &Request<'_>) -> Decision<'p> {
-    let deny = |reason, rule, message: String| Decision {
-        verdict: Verdict::Deny,
+    let tool_policy = tenant.tool(tool);
+    let decision = |verdict, reason, rule, message: Cow<'static, str>| Decision {
+        verdict,
         reason,
         tenant: &tenant.id,
-        tool: tool.to_owned(),
+        tool: tool_policy.map_or_else(|| Cow::Owned(tool.to_owned()), |t| Cow::Borrowed(t.name.as_str())),
         rule,
         owner: tenant.owner.as_deref(),
-        enforced: tenant.tool(tool).map_or(tenant.mode, |t| t.mode) == Mode::Enforce,
+        enforced: tool_policy.map_or(tenant.mode, |t| t.mode) == Mode::Enforce,
         message,
     };
+    let deny = |reason, rule, message: String| decision(Verdict::Deny, reason, rule, Cow::Owned(message));
     if let Some(entry) = globally_denied(tenant, request.host) {
-        return deny(
-            Reason::HostDenied,
-            None,
-            format!("{} is on the global deny list: {}", request.host, entry.reason),
-        );
+        let message = format!("{} is on the global deny list: {}", request.host, entry.reason);
+        return deny(Reason::HostDenied, None, message);
     }
-    let Some(tool_policy) = tenant.tool(tool) else {
+    let Some(tool_policy) = tool_policy else {
         return deny(
             Reason::UnknownTool,
             None,
@@ -198,13 +199,12 @@ pub fn decide<'p>(tenant: &'p Tenant, tool: &str, request: &Request<'_>) -> Deci
         None => None,
     };
     match first_match(tool_policy, request, path.as_deref()) {
-        Ok(rule) => Decision {
-            verdict: Verdict::Allow,
-            reason: Reason::Allowed,
-            message: format!("allowed by rule {}", rule.id),
-            rule: Some(rule),
-            ..deny(Reason::Allowed, None, String::new())
-        },
+        Ok(rule) => decision(
+            Verdict::Allow,
+            Reason::Allowed,
+            Some(rule),
+            Cow::Borrowed("allowed"),
+        ),
         Err((reason, closest)) => deny(reason, closest, deny_message(reason, request, path.as_deref())),
     }
 }
