@@ -342,6 +342,27 @@ impl Proxy {
     }
 }
 
+impl Proxy {
+    /// Sends SIGTERM and waits up to `limit` for the process to exit.
+    pub fn terminate_and_wait(&self, limit: Duration) -> bool {
+        let Some(process) = &self.process else {
+            return true;
+        };
+        let pid = process.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if !Path::new(&format!("/proc/{pid}")).exists()
+                || std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z "))
+            {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+}
+
 impl Drop for Proxy {
     fn drop(&mut self) {
         self.process.take();
