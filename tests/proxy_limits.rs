@@ -181,3 +181,38 @@ fn graceful_shutdown_ends_within_its_bound() {
         started.elapsed()
     );
 }
+
+#[test]
+fn an_upstream_with_an_untrusted_certificate_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let subdir = |name: &str| {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(&path).expect("mkdir");
+        path
+    };
+    let trusted = OriginCerts::new(&subdir("trusted"), &["api.test"]);
+    let rogue = OriginCerts::new(&subdir("rogue"), &["api.test"]);
+    let origin = Origin::tls(HOST, "127.0.0.2", 0, &rogue);
+    let spec = ProxySpec {
+        tenant_policy: &policy(origin.port),
+        origin_ca: &trusted.ca,
+        hosts: &[("api.test", "127.0.0.2")],
+        nameservers: &[],
+        extra: "",
+    };
+    let proxy = Proxy::start(HOST, &spec);
+    let output = proxy.curl(
+        HOST,
+        &[
+            "-w",
+            "\n%{http_code}",
+            &format!("https://api.test:{}/", origin.port),
+        ],
+    );
+    let out = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        out.ends_with("\n502"),
+        "an origin whose certificate chains to no trusted root must not be talked to: {out}"
+    );
+    assert!(out.contains("\"source\":\"upstream\""), "{out}");
+}
