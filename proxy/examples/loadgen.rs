@@ -27,7 +27,17 @@ struct Args {
 }
 
 fn parse_args() -> Args {
-    let mut args = Args { target: String::new(), addr: String::new(), ca: String::new(), proxy: None, auth: None, path: "/1k".into(), connections: 16, seconds: 10, rate: None };
+    let mut args = Args {
+        target: String::new(),
+        addr: String::new(),
+        ca: String::new(),
+        proxy: None,
+        auth: None,
+        path: "/1k".into(),
+        connections: 16,
+        seconds: 10,
+        rate: None,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().unwrap_or_default();
@@ -51,7 +61,11 @@ trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 async fn open(args: &Args, tls: &tokio_rustls::TlsConnector) -> std::io::Result<Box<dyn Io>> {
-    let host = args.target.rsplit_once(':').map_or(args.target.as_str(), |(h, _)| h).to_owned();
+    let host = args
+        .target
+        .rsplit_once(':')
+        .map_or(args.target.as_str(), |(h, _)| h)
+        .to_owned();
     let mut tcp = match &args.proxy {
         Some(proxy) => TcpStream::connect(proxy).await?,
         None => TcpStream::connect(&args.addr).await?,
@@ -59,7 +73,10 @@ async fn open(args: &Args, tls: &tokio_rustls::TlsConnector) -> std::io::Result<
     tcp.set_nodelay(true)?;
     if args.proxy.is_some() {
         let auth = base64::engine::general_purpose::STANDARD.encode(args.auth.clone().unwrap_or_default());
-        let head = format!("CONNECT {0} HTTP/1.1\r\nHost: {0}\r\nProxy-Authorization: Basic {auth}\r\n\r\n", args.target);
+        let head = format!(
+            "CONNECT {0} HTTP/1.1\r\nHost: {0}\r\nProxy-Authorization: Basic {auth}\r\n\r\n",
+            args.target
+        );
         tcp.write_all(head.as_bytes()).await?;
         let mut buf = Vec::new();
         let mut byte = [0u8; 1];
@@ -93,7 +110,11 @@ async fn get(stream: &mut Box<dyn Io>, request: &[u8], buf: &mut Vec<u8>) -> std
             if !head.starts_with("http/1.1 200") {
                 return Err(std::io::Error::other(head));
             }
-            let length: usize = head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
             while buf.len() < end + 4 + length {
                 let n = stream.read(&mut chunk).await?;
                 if n == 0 {
@@ -114,15 +135,18 @@ async fn main() {
     for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
         roots.add(cert.expect("cert")).expect("add");
     }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let config =
+        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
     let tls = tokio_rustls::TlsConnector::from(Arc::new(config));
     let request = format!("GET {} HTTP/1.1\r\nHost: {}\r\n\r\n", args.path, args.target).into_bytes();
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
-    let interval = args.rate.map(|r| Duration::from_secs_f64(args.connections as f64 / r));
+    let interval = args
+        .rate
+        .map(|r| Duration::from_secs_f64(args.connections as f64 / r));
     let mut tasks = Vec::new();
     for _ in 0..args.connections {
         let (args, tls, request) = (args.clone(), tls.clone(), request.clone());
@@ -164,9 +188,16 @@ async fn main() {
         all.extend(latencies);
         errors += e;
     }
-    let seconds = started.elapsed().as_secs_f64().min(args.seconds as f64).max(0.001);
+    let seconds = started
+        .elapsed()
+        .as_secs_f64()
+        .min(args.seconds as f64)
+        .max(0.001);
     all.sort();
-    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).map_or(0, |d| d.as_micros());
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .map_or(0, |d| d.as_micros())
+    };
     println!(
         "{{\"requests\": {}, \"errors\": {errors}, \"rps\": {:.0}, \"p50_us\": {}, \"p99_us\": {}}}",
         all.len(),

@@ -1,0 +1,426 @@
+//! Egress budgets in the proxy: one [`Meter`] per process (in-process store, or Redis shared
+//! by every replica), one [`Plan`] per invocation, and per request an [`Exchange`] that was
+//! admitted before the upstream connection was made and is charged as bytes move.
+//!
+//! Requests, rate, concurrency and wall clock are checked by [`Metering::admit`]. A declared
+//! request body (and the request head) is reserved whole before any of it leaves. A response
+//! is charged when its head arrives: head plus declared `Content-Length`, granted as far as the
+//! budgets allow; the body is then forwarded up to the grant and cut there. A response without
+//! a declared length is forwarded against what was left at admission and charged when it ends
+//! (see [`Exchange::finish`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use moka::sync::Cache;
+use pingora_http::{RequestHeader, ResponseHeader};
+use tollgate_shared::budget::{
+    Budget, BudgetError, BudgetHook, Exceeded, InProcessStore, Meter, Plan, RedisConfig, RedisStore,
+    Reservation, Scope, StoreError, Subject, SystemClock,
+};
+use tollgate_shared::policy::model::Budgets;
+use tracing::{info, warn};
+
+use crate::config::{BudgetConfig, BudgetStoreKind};
+use crate::identity::Identity;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BudgetConfigError {
+    #[error("[budgets] store = \"memory\" with a redis URL: drop `redis` or set store = \"redis\"")]
+    MemoryWithRedis,
+    #[error("[budgets] store = \"redis\" needs `redis = \"redis://host:port\"`")]
+    RedisWithoutUrl,
+    #[error("[budgets] redis: {0}")]
+    Redis(StoreError),
+    #[error("[budgets] cannot check the redis settings: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// Which store to open, resolved from the configuration.
+#[derive(Debug, Clone)]
+enum StoreSpec {
+    Memory { idle_ttl: Duration },
+    Redis(RedisConfig),
+}
+
+impl StoreSpec {
+    fn from_config(config: &BudgetConfig) -> Result<StoreSpec, BudgetConfigError> {
+        let kind = config.store.unwrap_or(match config.redis {
+            Some(_) => BudgetStoreKind::Redis,
+            None => BudgetStoreKind::Memory,
+        });
+        match (kind, &config.redis) {
+            (BudgetStoreKind::Memory, None) => Ok(StoreSpec::Memory {
+                idle_ttl: config.idle_ttl,
+            }),
+            (BudgetStoreKind::Memory, Some(_)) => Err(BudgetConfigError::MemoryWithRedis),
+            (BudgetStoreKind::Redis, None) => Err(BudgetConfigError::RedisWithoutUrl),
+            (BudgetStoreKind::Redis, Some(url)) => {
+                let mut redis = RedisConfig::new(url.clone());
+                redis.prefix = config.key_prefix.clone();
+                redis.idle_ttl = config.idle_ttl;
+                redis.response_timeout = config.store_timeout;
+                redis.connect_timeout = config.store_timeout;
+                Ok(StoreSpec::Redis(redis))
+            }
+        }
+    }
+
+    /// Opens the store. The Redis connection's background task runs on the calling runtime,
+    /// so this runs on the runtime that serves requests, on first use.
+    fn open(&self) -> Result<Arc<dyn tollgate_shared::budget::BudgetStore>, StoreError> {
+        Ok(match self {
+            StoreSpec::Memory { idle_ttl } => Arc::new(InProcessStore::new(*idle_ttl)),
+            StoreSpec::Redis(config) => Arc::new(RedisStore::connect(config)?),
+        })
+    }
+
+    /// Catches a malformed Redis URL before the proxy listens (nothing is dialled).
+    fn check(&self) -> Result<(), BudgetConfigError> {
+        let StoreSpec::Redis(config) = self else {
+            return Ok(());
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(BudgetConfigError::Runtime)?;
+        runtime
+            .block_on(async { RedisStore::connect(config).map(drop) })
+            .map_err(BudgetConfigError::Redis)
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            StoreSpec::Memory { .. } => "memory",
+            StoreSpec::Redis(_) => "redis",
+        }
+    }
+}
+
+/// The plan of one invocation, with what it was built from.
+#[derive(Debug)]
+struct CachedPlan {
+    budgets: Budgets,
+    plan: Arc<Plan>,
+}
+
+/// The proxy's budget enforcement: the meter and the per-invocation plans.
+#[derive(Debug)]
+pub struct Metering {
+    spec: StoreSpec,
+    hook: Arc<dyn BudgetHook>,
+    meter: tokio::sync::OnceCell<Meter>,
+    plans: Cache<String, Arc<CachedPlan>>,
+}
+
+impl Metering {
+    pub fn new(config: &BudgetConfig, hook: Arc<dyn BudgetHook>) -> Result<Metering, BudgetConfigError> {
+        let spec = StoreSpec::from_config(config)?;
+        spec.check()?;
+        info!(store = spec.name(), "budget store configured");
+        Ok(Metering {
+            spec,
+            hook,
+            meter: tokio::sync::OnceCell::new(),
+            plans: Cache::builder()
+                .max_capacity(config.plan_cache_size)
+                .time_to_idle(config.idle_ttl)
+                .build(),
+        })
+    }
+
+    async fn meter(&self) -> Result<&Meter, BudgetError> {
+        self.meter
+            .get_or_try_init(|| async {
+                let store = self.spec.open()?;
+                Ok::<_, BudgetError>(Meter::with_parts(
+                    store,
+                    Arc::new(SystemClock),
+                    Some(Arc::clone(&self.hook)),
+                ))
+            })
+            .await
+    }
+
+    /// The invocation's plan: the same one for all its requests while the policy's budgets
+    /// for its tenant stay the same; rebuilt from the current policy when they change.
+    fn plan(&self, identity: &Identity, budgets: &Budgets) -> Arc<Plan> {
+        let subject = Subject::new(&identity.tenant, &identity.session, &identity.user);
+        if let Some(cached) = self.plans.get(&identity.user) {
+            if &cached.budgets == budgets && cached.plan.subject == subject {
+                return Arc::clone(&cached.plan);
+            }
+        }
+        let plan = Arc::new(Plan::new(subject, budgets));
+        self.plans.insert(
+            identity.user.clone(),
+            Arc::new(CachedPlan {
+                budgets: budgets.clone(),
+                plan: Arc::clone(&plan),
+            }),
+        );
+        plan
+    }
+
+    /// Before the upstream connection: counts the request at every scope or refuses it
+    /// (requests, rate, concurrency, wall clock), then refuses it too when a byte budget is
+    /// already spent, so that nothing leaves for an answer that could not be delivered.
+    pub async fn admit(&self, identity: &Identity, budgets: &Budgets) -> Result<Exchange, BudgetError> {
+        let plan = self.plan(identity, budgets);
+        let reservation = self.meter().await?.admit(&plan).await?;
+        if let Some(spent) = spent_byte_budget(&reservation) {
+            self.hook.on_event(&tollgate_shared::budget::BudgetEvent::Denied {
+                plan: &plan,
+                exceeded: &spent,
+            });
+            return Err(BudgetError::Exceeded(spent));
+        }
+        Ok(Exchange::new(reservation))
+    }
+}
+
+/// A bytes-in or bytes-out budget with nothing left at admission, at the widest scope.
+fn spent_byte_budget(reservation: &Reservation) -> Option<Exceeded> {
+    let remaining = reservation.remaining();
+    let usage = reservation.usage_at_admission();
+    [Budget::BytesIn, Budget::BytesOut]
+        .into_iter()
+        .find_map(|budget| {
+            let left = remaining
+                .entries
+                .iter()
+                .filter(|l| l.budget == budget && l.remaining == 0)
+                .max_by_key(|l| l.scope)?;
+            Some(Exceeded {
+                budget,
+                scope: left.scope,
+                limit: left.limit,
+                used: usage.scope(left.scope).used(budget).unwrap_or(left.limit),
+                requested: 1,
+                retry_after: None,
+            })
+        })
+}
+
+/// How much of a response may still be forwarded.
+#[derive(Debug, Clone, Copy)]
+struct Allowance {
+    /// Body bytes that may still reach the client.
+    left: u64,
+    /// The budget that ends the body at `left`, if the body goes beyond it.
+    limit: Option<Exceeded>,
+    /// Charged when the head arrived (declared length); otherwise charged at the end.
+    prepaid: bool,
+}
+
+/// One admitted request's budget state, from admission until it is settled.
+#[derive(Debug)]
+pub struct Exchange {
+    reservation: Reservation,
+    response: Option<Allowance>,
+    /// Body bytes forwarded without a declared length, charged at the end.
+    unpaid_in: u64,
+    /// A cut happened in the middle of a chunk: the next chunk aborts the response.
+    cut: Option<Exceeded>,
+    /// A cut the meter has not seen (a body of unknown length), for the metrics.
+    unmetered_cut: Option<Exceeded>,
+}
+
+impl Exchange {
+    fn new(reservation: Reservation) -> Exchange {
+        Exchange {
+            reservation,
+            response: None,
+            unpaid_in: 0,
+            cut: None,
+            unmetered_cut: None,
+        }
+    }
+
+    /// Before anything leaves: reserves the request head and its declared body whole, or
+    /// refuses the request.
+    pub async fn reserve_request(&mut self, head: &RequestHeader) -> Result<(), BudgetError> {
+        let declared = content_length(&head.headers).unwrap_or(0);
+        self.reservation
+            .reserve_out(request_head_len(head).saturating_add(declared))
+            .await
+    }
+
+    /// Request bytes (the head as sent upstream, or a body chunk) about to leave. Returns
+    /// how many may; fewer than `bytes` means the rest is cut.
+    pub async fn charge_out(&mut self, bytes: usize) -> Result<(usize, Option<Exceeded>), BudgetError> {
+        let charge = self.reservation.charge_out(bytes as u64).await?;
+        let granted = usize::try_from(charge.granted).unwrap_or(bytes);
+        Ok((granted, charge.exceeded))
+    }
+
+    /// Response bytes of a tunnel (opaque to the proxy) about to reach the client.
+    pub async fn charge_in(&mut self, bytes: usize) -> Result<(usize, Option<Exceeded>), BudgetError> {
+        let charge = self.reservation.charge_in(bytes as u64).await?;
+        let granted = usize::try_from(charge.granted).unwrap_or(bytes);
+        Ok((granted, charge.exceeded))
+    }
+
+    /// The response head arrived: charges it with its declared body. Refuses the response
+    /// if not even its head fits.
+    pub async fn response_head(&mut self, head: &ResponseHeader) -> Result<(), BudgetError> {
+        let head_len = response_head_len(head);
+        let declared = content_length(&head.headers);
+        let charge = self
+            .reservation
+            .charge_in(head_len.saturating_add(declared.unwrap_or(0)))
+            .await?;
+        if charge.granted < head_len {
+            let exceeded = charge.exceeded.unwrap_or(Exceeded {
+                budget: Budget::BytesIn,
+                scope: Scope::Invocation,
+                limit: 0,
+                used: 0,
+                requested: head_len,
+                retry_after: None,
+            });
+            return Err(BudgetError::Exceeded(exceeded));
+        }
+        self.response = Some(match declared {
+            Some(_) => Allowance {
+                left: charge.granted - head_len,
+                limit: charge.exceeded,
+                prepaid: true,
+            },
+            None => self.unknown_length_allowance(),
+        });
+        Ok(())
+    }
+
+    /// For a body of unknown length: the tightest of the largest-response cap and what was
+    /// left of the bytes-in budgets at admission, less what this request already used.
+    fn unknown_length_allowance(&self) -> Allowance {
+        let remaining = self.reservation.remaining();
+        let used = self.reservation.bytes_in();
+        let candidates = [Budget::MaxResponse, Budget::BytesIn]
+            .into_iter()
+            .filter_map(|b| remaining.tightest(b))
+            .map(|l| {
+                let left = l.remaining.saturating_sub(used);
+                let exceeded = Exceeded {
+                    budget: l.budget,
+                    scope: l.scope,
+                    limit: l.limit,
+                    used: l.limit.saturating_sub(left),
+                    requested: 0,
+                    retry_after: None,
+                };
+                (left, exceeded)
+            });
+        match candidates.min_by_key(|(left, _)| *left) {
+            Some((left, exceeded)) => Allowance {
+                left,
+                limit: Some(exceeded),
+                prepaid: false,
+            },
+            None => Allowance {
+                left: u64::MAX,
+                limit: None,
+                prepaid: false,
+            },
+        }
+    }
+
+    /// A response body chunk about to reach the client. Forwards up to the allowance; the
+    /// chunk that crosses it is truncated and the response aborted (at once when the chunk
+    /// ends the stream, as a short final chunk could otherwise read as a complete body).
+    pub fn response_body(&mut self, body: &mut Option<Bytes>, end_of_stream: bool) -> Result<(), Exceeded> {
+        if let Some(cut) = self.cut {
+            *body = None;
+            return Err(cut);
+        }
+        let (Some(chunk), Some(allowance)) = (body.as_mut(), self.response.as_mut()) else {
+            return Ok(());
+        };
+        let len = chunk.len() as u64;
+        if len <= allowance.left {
+            allowance.left -= len;
+            if !allowance.prepaid {
+                self.unpaid_in += len;
+            }
+            return Ok(());
+        }
+        let granted = allowance.left;
+        allowance.left = 0;
+        let prepaid = allowance.prepaid;
+        if !prepaid {
+            self.unpaid_in += granted;
+        }
+        let mut exceeded = allowance.limit.unwrap_or(Exceeded {
+            budget: Budget::BytesIn,
+            scope: Scope::Invocation,
+            limit: 0,
+            used: 0,
+            requested: len,
+            retry_after: None,
+        });
+        exceeded.requested = len;
+        if !prepaid {
+            self.unmetered_cut = Some(exceeded);
+        }
+        info!(budget = %exceeded.budget, scope = exceeded.scope.as_str(), limit = exceeded.limit, forwarded = granted, "budget.response_cut");
+        if granted == 0 || end_of_stream {
+            *body = None;
+            return Err(exceeded);
+        }
+        chunk.truncate(usize::try_from(granted).unwrap_or(0));
+        self.cut = Some(exceeded);
+        Ok(())
+    }
+
+    /// A cut of a body of unknown length, once: the meter only sees its bytes at the end.
+    pub fn take_unmetered_cut(&mut self) -> Option<Exceeded> {
+        self.unmetered_cut.take()
+    }
+
+    /// The exchange ended (completed, cut, or failed): charges what was forwarded without a
+    /// declared length, then frees the concurrency slot and gives back unsent reserved bytes.
+    pub async fn finish(mut self) {
+        if self.unpaid_in > 0 {
+            if let Err(e) = self.reservation.charge_in(self.unpaid_in).await {
+                warn!(error = %e, "cannot charge a streamed response");
+            }
+        }
+        if let Err(e) = self.reservation.settle().await {
+            // The reservation's drop releases it in the background instead.
+            warn!(error = %e, "budget settlement failed");
+        }
+    }
+}
+
+/// The `Content-Length` a head declares.
+pub fn content_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get(http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn headers_len(headers: &http::HeaderMap) -> u64 {
+    headers
+        .iter()
+        .map(|(name, value)| (name.as_str().len() + value.len() + 4) as u64)
+        .sum::<u64>()
+        + 2
+}
+
+/// The request head's size as HTTP/1.1 would send it: what bytes-out counts for a head.
+pub fn request_head_len(head: &RequestHeader) -> u64 {
+    let target = head.uri.path_and_query().map_or(1, |p| p.as_str().len());
+    (head.method.as_str().len() + 1 + target + " HTTP/1.1\r\n".len()) as u64 + headers_len(&head.headers)
+}
+
+/// The response head's size as HTTP/1.1 would send it: what bytes-in counts for a head.
+pub fn response_head_len(head: &ResponseHeader) -> u64 {
+    let reason = head.status.canonical_reason().map_or(0, str::len);
+    ("HTTP/1.1 200 \r\n".len() + reason) as u64 + headers_len(&head.headers)
+}
