@@ -327,13 +327,26 @@ impl Exchange {
         }
     }
 
-    /// A response body chunk about to reach the client. Forwards up to the allowance; the
-    /// chunk that crosses it is truncated and the response aborted (at once when the chunk
-    /// ends the stream, as a short final chunk could otherwise read as a complete body).
-    pub fn response_body(&mut self, body: &mut Option<Bytes>, end_of_stream: bool) -> Result<(), Exceeded> {
+    /// A response body chunk about to reach the client. Forwards up to the allowance and
+    /// truncates the chunk that crosses it; after that nothing more is forwarded and the
+    /// response is aborted (`Err`). Pingora writes a response head with the body chunks of the
+    /// same batch, so while the head has not been sent (`head_sent`) the abort waits for the
+    /// end of the stream and then ends the exchange before anything was written: the caller
+    /// answers with the refusal instead. A final chunk is never forwarded short, as a short
+    /// final chunk could read as a complete body.
+    pub fn response_body(
+        &mut self,
+        body: &mut Option<Bytes>,
+        end_of_stream: bool,
+        head_sent: bool,
+    ) -> Result<(), Exceeded> {
         if let Some(cut) = self.cut {
             *body = None;
-            return Err(cut);
+            return if head_sent || end_of_stream {
+                Err(cut)
+            } else {
+                Ok(())
+            };
         }
         let (Some(chunk), Some(allowance)) = (body.as_mut(), self.response.as_mut()) else {
             return Ok(());
@@ -349,28 +362,38 @@ impl Exchange {
         let granted = allowance.left;
         allowance.left = 0;
         let prepaid = allowance.prepaid;
-        if !prepaid {
-            self.unpaid_in += granted;
-        }
-        let mut exceeded = allowance.limit.unwrap_or(Exceeded {
-            budget: Budget::BytesIn,
-            scope: Scope::Invocation,
-            limit: 0,
-            used: 0,
-            requested: len,
-            retry_after: None,
-        });
-        exceeded.requested = len;
+        let exceeded = match allowance.limit {
+            Some(exceeded) if prepaid => exceeded,
+            Some(exceeded) => Exceeded {
+                requested: len,
+                ..exceeded
+            },
+            None => Exceeded {
+                budget: Budget::BytesIn,
+                scope: Scope::Invocation,
+                limit: 0,
+                used: 0,
+                requested: len,
+                retry_after: None,
+            },
+        };
+        self.cut = Some(exceeded);
+        info!(budget = %exceeded.budget, scope = exceeded.scope.as_str(), limit = exceeded.limit, forwarded = granted, "budget.response_cut");
         if !prepaid {
             self.unmetered_cut = Some(exceeded);
         }
-        info!(budget = %exceeded.budget, scope = exceeded.scope.as_str(), limit = exceeded.limit, forwarded = granted, "budget.response_cut");
         if granted == 0 || end_of_stream {
             *body = None;
-            return Err(exceeded);
+            return if head_sent || end_of_stream {
+                Err(exceeded)
+            } else {
+                Ok(())
+            };
+        }
+        if !prepaid {
+            self.unpaid_in += granted;
         }
         chunk.truncate(usize::try_from(granted).unwrap_or(0));
-        self.cut = Some(exceeded);
         Ok(())
     }
 

@@ -361,7 +361,7 @@ impl ProxyHttp for Pipeline {
 
     fn response_body_filter(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         body: &mut Option<Bytes>,
         end_of_stream: bool,
         ctx: &mut Self::CTX,
@@ -369,7 +369,8 @@ impl ProxyHttp for Pipeline {
         let Some(exchange) = ctx.exchange.as_mut() else {
             return Ok(None);
         };
-        let outcome = exchange.response_body(body, end_of_stream);
+        let head_sent = session.response_written().is_some();
+        let outcome = exchange.response_body(body, end_of_stream, head_sent);
         if let Some(cut) = exchange.take_unmetered_cut() {
             self.gate
                 .metrics
@@ -378,13 +379,18 @@ impl ProxyHttp for Pipeline {
                 .with_label_values(&[cut.budget.as_str(), cut.scope.as_str()])
                 .inc();
         }
-        match outcome {
-            Ok(()) => Ok(None),
-            Err(exceeded) => Err(Error::explain(
+        let Err(exceeded) = outcome else {
+            return Ok(None);
+        };
+        if head_sent {
+            // Abort: the client sees a response that ends short, never a complete one.
+            return Err(Error::explain(
                 ErrorType::Custom("budget"),
                 format!("response cut off: {exceeded}"),
-            )),
+            ));
         }
+        // Nothing reached the client yet: it gets the refusal instead.
+        Err(self.refuse(ctx, &tollgate_shared::budget::BudgetError::Exceeded(exceeded)))
     }
 
     async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut Self::CTX) -> FailToProxy {

@@ -2,6 +2,8 @@
 //! (Python), the `tollgate proxy` process, network namespaces, and real clients.
 #![allow(dead_code, unreachable_pub)] // shared by several test binaries, each using a part
 
+pub mod redis;
+
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
