@@ -447,3 +447,153 @@ pub fn response_head_len(head: &ResponseHeader) -> u64 {
     let reason = head.status.canonical_reason().map_or(0, str::len);
     ("HTTP/1.1 200 \r\n".len() + reason) as u64 + headers_len(&head.headers)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tollgate_shared::policy::model::Limits;
+
+    fn config(store: Option<BudgetStoreKind>, redis: Option<&str>) -> BudgetConfig {
+        BudgetConfig {
+            store,
+            redis: redis.map(str::to_owned),
+            ..BudgetConfig::default()
+        }
+    }
+
+    #[test]
+    fn the_store_follows_the_redis_url_and_contradictions_are_refused() {
+        let memory = StoreSpec::from_config(&config(None, None)).expect("memory");
+        assert_eq!(memory.name(), "memory");
+        let redis = StoreSpec::from_config(&config(None, Some("redis://127.0.0.1:1/"))).expect("redis");
+        assert_eq!(redis.name(), "redis");
+        assert!(matches!(
+            StoreSpec::from_config(&config(Some(BudgetStoreKind::Memory), Some("redis://x/"))),
+            Err(BudgetConfigError::MemoryWithRedis)
+        ));
+        assert!(matches!(
+            StoreSpec::from_config(&config(Some(BudgetStoreKind::Redis), None)),
+            Err(BudgetConfigError::RedisWithoutUrl)
+        ));
+        let bad = StoreSpec::from_config(&config(None, Some("http://not-redis/"))).expect("spec");
+        assert!(matches!(bad.check(), Err(BudgetConfigError::Redis(_))));
+    }
+
+    #[test]
+    fn a_stray_key_in_budgets_is_an_error() {
+        let parsed: Result<crate::config::ProxyConfig, _> =
+            toml::from_str("[budgets]\nreddis = \"redis://x/\"\n");
+        assert!(parsed.is_err());
+        let parsed: crate::config::ProxyConfig =
+            toml::from_str("[budgets]\nredis = \"redis://127.0.0.1:6379/\"\nidle_ttl = \"1h\"\n")
+                .expect("valid");
+        assert_eq!(parsed.budgets.idle_ttl, Duration::from_secs(3600));
+    }
+
+    fn identity() -> Identity {
+        Identity {
+            user: "inv-1".to_owned(),
+            tenant: "t".to_owned(),
+            session: "s".to_owned(),
+            tool: "fetch".to_owned(),
+        }
+    }
+
+    /// An exchange admitted under `limits` at the invocation scope, its response head
+    /// (declaring `declared` body bytes) already charged.
+    async fn exchange(limits: Limits, declared: Option<u64>) -> (Metering, Exchange) {
+        let metering = Metering::new(&BudgetConfig::default(), Arc::new(NoHook)).expect("metering");
+        let budgets = Budgets {
+            invocation: limits,
+            ..Budgets::default()
+        };
+        let mut exchange = metering.admit(&identity(), &budgets).await.expect("admitted");
+        let mut head = ResponseHeader::build(200, None).expect("head");
+        if let Some(len) = declared {
+            head.insert_header("content-length", len.to_string())
+                .expect("header");
+        }
+        exchange.response_head(&head).await.expect("head fits");
+        (metering, exchange)
+    }
+
+    #[derive(Debug)]
+    struct NoHook;
+    impl BudgetHook for NoHook {
+        fn on_event(&self, _event: &tollgate_shared::budget::BudgetEvent<'_>) {}
+    }
+
+    fn chunk(len: usize) -> Option<Bytes> {
+        Some(Bytes::from(vec![b'x'; len]))
+    }
+
+    fn cap(max_response: u64) -> Limits {
+        Limits {
+            max_response: Some(max_response),
+            ..Limits::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn after_the_head_was_sent_the_crossing_chunk_is_truncated_and_the_next_aborts() {
+        let head_len = response_head_len(&{
+            let mut h = ResponseHeader::build(200, None).expect("head");
+            h.insert_header("content-length", "300").expect("header");
+            h
+        });
+        let (_m, mut ex) = exchange(cap(head_len + 150), Some(300)).await;
+        let mut first = chunk(100);
+        assert!(ex.response_body(&mut first, false, true).is_ok());
+        assert_eq!(first.map(|b| b.len()), Some(100));
+        let mut second = chunk(100);
+        assert!(ex.response_body(&mut second, false, true).is_ok());
+        assert_eq!(second.map(|b| b.len()), Some(50), "truncated at the cap");
+        let mut third = chunk(100);
+        let cut = ex.response_body(&mut third, true, true).expect_err("aborted");
+        assert_eq!(third, None);
+        assert_eq!(cut.budget, Budget::MaxResponse);
+    }
+
+    #[tokio::test]
+    async fn before_the_head_was_sent_the_cut_waits_for_the_end_of_the_batch() {
+        let (_m, mut ex) = exchange(cap(100), Some(1000)).await;
+        let mut first = chunk(500);
+        assert!(ex.response_body(&mut first, false, false).is_ok());
+        assert!(first.is_some_and(|b| b.len() < 100));
+        let mut rest = chunk(500);
+        assert!(
+            ex.response_body(&mut rest, true, false).is_err(),
+            "the end aborts"
+        );
+        assert_eq!(rest, None);
+    }
+
+    #[tokio::test]
+    async fn a_final_chunk_is_never_forwarded_short() {
+        let (_m, mut ex) = exchange(cap(100), Some(1000)).await;
+        let mut only = chunk(1000);
+        assert!(ex.response_body(&mut only, true, true).is_err());
+        assert_eq!(only, None);
+    }
+
+    #[tokio::test]
+    async fn a_body_of_unknown_length_is_cut_at_what_was_left_and_charged_at_the_end() {
+        let limits = Limits {
+            bytes_in: Some(1000),
+            ..Limits::default()
+        };
+        let (metering, mut ex) = exchange(limits, None).await;
+        let mut big = chunk(5000);
+        assert!(ex.response_body(&mut big, false, true).is_ok());
+        let forwarded = big.map_or(0, |b| b.len() as u64);
+        assert!(forwarded > 0 && forwarded < 1000);
+        assert_eq!(ex.take_unmetered_cut().map(|e| e.budget), Some(Budget::BytesIn));
+        ex.finish().await;
+        let budgets = Budgets {
+            invocation: limits,
+            ..Budgets::default()
+        };
+        let refused = metering.admit(&identity(), &budgets).await.expect_err("spent");
+        assert!(matches!(refused, BudgetError::Exceeded(e) if e.budget == Budget::BytesIn && e.used == 1000));
+    }
+}
