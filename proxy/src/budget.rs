@@ -170,6 +170,10 @@ impl Metering {
         let plan = self.plan(identity, budgets);
         let reservation = self.meter().await?.admit(&plan).await?;
         if let Some(spent) = spent_byte_budget(&reservation) {
+            info!(
+                tenant = %identity.tenant, invocation = %identity.user, budget = %spent.budget,
+                scope = spent.scope.as_str(), limit = spent.limit, "budget.denied"
+            );
             self.hook.on_event(&tollgate_shared::budget::BudgetEvent::Denied {
                 plan: &plan,
                 exceeded: &spent,
