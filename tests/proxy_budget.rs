@@ -455,3 +455,24 @@ fn a_redis_outage_fails_closed_and_recovers_without_a_restart() {
     }
     assert_eq!(metric(&b.proxy, "tollgate_budget_store_up"), Some(1.0));
 }
+
+#[test]
+fn a_client_that_dies_mid_exchange_frees_its_concurrency_slot() {
+    let b = Bench::new("[budgets.invocation]\nconcurrent_connections = 1\n", "");
+    // The client gives up after 1 s; the origin would answer only after 8 s.
+    let gone = fetch(&b.proxy, &["--max-time", "1", &b.url("/slow/8000")]);
+    assert_ne!(gone.exit, Some(0), "{gone:?}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let next = b.get("/");
+        if next.status == 200 {
+            break;
+        }
+        next.assert_over("concurrent_connections", "invocation");
+        assert!(
+            Instant::now() < deadline,
+            "the slot stayed held after the client left: {next:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
