@@ -36,6 +36,7 @@ pub struct ProxyConfig {
     pub resolver: ResolverConfig,
     pub limits: Limits,
     pub certificates: Certificates,
+    pub budgets: BudgetConfig,
 }
 
 impl Default for ProxyConfig {
@@ -51,6 +52,7 @@ impl Default for ProxyConfig {
             resolver: ResolverConfig::default(),
             limits: Limits::default(),
             certificates: Certificates::default(),
+            budgets: BudgetConfig::default(),
         }
     }
 }
@@ -117,6 +119,47 @@ impl Default for Certificates {
         Self {
             validity: Duration::from_secs(24 * 3600),
             cache_size: 10_000,
+        }
+    }
+}
+
+/// Where budget counters live: in this process (the default), or in Redis so that several
+/// proxy replicas share them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BudgetConfig {
+    /// `memory` or `redis`; `redis` when a `redis` URL is given and this is unset.
+    pub store: Option<BudgetStoreKind>,
+    /// `redis://host:port/db` of the shared store.
+    pub redis: Option<String>,
+    /// Prefix of every Redis key.
+    pub key_prefix: String,
+    /// Counters of a scope with no activity for this long are forgotten (a finished session).
+    #[serde(with = "humantime_serde")]
+    pub idle_ttl: Duration,
+    /// How long one store operation may take before the request fails closed (Redis).
+    #[serde(with = "humantime_serde")]
+    pub store_timeout: Duration,
+    /// Per-invocation budget plans kept in memory.
+    pub plan_cache_size: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BudgetStoreKind {
+    Memory,
+    Redis,
+}
+
+impl Default for BudgetConfig {
+    fn default() -> Self {
+        Self {
+            store: None,
+            redis: None,
+            key_prefix: "tollgate:budget".to_owned(),
+            idle_ttl: Duration::from_secs(24 * 3600),
+            store_timeout: Duration::from_millis(500),
+            plan_cache_size: 100_000,
         }
     }
 }

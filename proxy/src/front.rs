@@ -22,12 +22,14 @@ use tollgate_shared::policy::host::Host;
 use tollgate_shared::policy::model::Traffic;
 use tracing::{debug, info};
 
+use crate::budget::Exchange;
 use crate::gate::{Gate, Tunnel};
 use crate::head::{Head, HeadError, read_head, split_authority};
 use crate::identity::Identity;
 use crate::intercepted::Intercepted;
 use crate::pipeline::Pipeline;
 use crate::rescue::Denial;
+use crate::splice;
 
 pub struct FrontDoor {
     pub gate: Arc<Gate>,
@@ -123,6 +125,20 @@ impl FrontDoor {
                 let _ = stream.shutdown().await;
             }
             Ok((tunnel, traffic, slot)) => {
+                // Tunnel-only traffic is one request for the budgets, admitted before the
+                // upstream is dialled; intercepted traffic is admitted request by request.
+                let exchange = match traffic {
+                    Traffic::Tunnel => match self.gate.admit(&tunnel.identity).await {
+                        Ok(exchange) => Some(exchange),
+                        Err(denial) => {
+                            self.gate.metrics.decision(false, denial.reason);
+                            let _ = stream.write_all(&denial.to_http1()).await;
+                            let _ = stream.shutdown().await;
+                            return;
+                        }
+                    },
+                    Traffic::Inspect => None,
+                };
                 let established = stream
                     .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
                     .await;
@@ -131,9 +147,9 @@ impl FrontDoor {
                     return;
                 }
                 stream.rewind(&head.buffer[head.head_len..]);
-                match traffic {
-                    Traffic::Tunnel => self.splice(stream, &tunnel).await,
-                    Traffic::Inspect => self.intercept(stream, tunnel, shutdown).await,
+                match exchange {
+                    Some(exchange) => self.splice(stream, &tunnel, exchange).await,
+                    None => self.intercept(stream, tunnel, shutdown).await,
                 }
                 drop(slot);
             }
@@ -184,17 +200,29 @@ impl FrontDoor {
         ))
     }
 
-    /// Tunnel-only rules: bytes pass through unseen (still allowlisted and counted).
-    async fn splice(&self, mut client: L4Stream, tunnel: &Tunnel) {
-        let Ok(Ok(mut upstream)) =
+    /// Tunnel-only rules: bytes pass through unseen (still allowlisted, admitted against the
+    /// budgets as one request before the upstream is dialled, and charged as they are copied).
+    async fn splice(&self, client: L4Stream, tunnel: &Tunnel, exchange: Exchange) {
+        let Ok(Ok(upstream)) =
             tokio::time::timeout(self.gate.limits.connect_timeout, TcpStream::connect(tunnel.addr)).await
         else {
             info!(addr = %tunnel.addr, "tunnel upstream unreachable");
+            exchange.finish().await;
             return;
         };
-        if let Ok((out, back)) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
-            self.gate.metrics.bytes.with_label_values(&["out"]).inc_by(out);
-            self.gate.metrics.bytes.with_label_values(&["in"]).inc_by(back);
+        let moved = splice::metered(client, upstream, exchange, self.gate.limits.idle_timeout).await;
+        self.gate
+            .metrics
+            .bytes
+            .with_label_values(&["out"])
+            .inc_by(moved.out);
+        self.gate
+            .metrics
+            .bytes
+            .with_label_values(&["in"])
+            .inc_by(moved.back);
+        if let Some(cut) = moved.cut {
+            info!(tenant = %tunnel.identity.tenant, budget = %cut.budget, scope = cut.scope.as_str(), "tunnel cut at its budget");
         }
     }
 

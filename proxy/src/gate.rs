@@ -11,6 +11,7 @@ use tollgate_shared::policy::host::Host;
 use tollgate_shared::policy::model::Traffic;
 use tracing::{info, warn};
 
+use crate::budget::{Exchange, Metering};
 use crate::config::Limits;
 use crate::guard;
 use crate::head::basic_credentials;
@@ -29,6 +30,7 @@ pub struct Gate {
     pub metrics: Metrics,
     pub limits: Limits,
     pub connections: ConnectionLimiter,
+    pub budgets: Metering,
 }
 
 impl std::fmt::Debug for Gate {
@@ -125,6 +127,24 @@ impl Gate {
             traffic: rule.map_or(Traffic::Inspect, |r| r.traffic),
             allow_private: rule.map(|r| r.allow_private.clone()).unwrap_or_default(),
         })
+    }
+
+    /// Admits one request (or one tunnel) against the tenant's budgets, before the upstream
+    /// connection is made: `429 budget_exceeded`, or `503` when the store cannot answer.
+    pub async fn admit(&self, identity: &Identity) -> Result<Exchange, Denial> {
+        let set = self.policies.current();
+        let Some(tenant) = set.tenant(&identity.tenant) else {
+            return Err(Denial::new(
+                403,
+                "unknown_tenant",
+                format!("no policy for tenant {}", identity.tenant),
+            )
+            .for_identity(identity));
+        };
+        self.budgets
+            .admit(identity, &tenant.budgets)
+            .await
+            .map_err(|e| Denial::from_budget(&e).for_identity(identity))
     }
 
     /// Resolves `host` and picks the first address the SSRF guard lets through. The caller

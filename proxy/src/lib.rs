@@ -4,6 +4,7 @@
 //! `tollgate_shared::decision`.
 #![forbid(unsafe_code)]
 
+pub mod budget;
 pub mod ca;
 pub mod config;
 pub mod front;
@@ -19,3 +20,4 @@ pub mod policies;
 pub mod rescue;
 pub mod resolve;
 pub mod server;
+pub mod splice;

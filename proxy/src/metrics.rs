@@ -1,7 +1,11 @@
 //! Prometheus metrics: requests by decision and reason, bytes, handshake and upstream latency,
-//! certificate minting and cache, DNS lookups, policy reloads.
+//! certificate minting and cache, DNS lookups, policy reloads, budget refusals, cut-offs and
+//! the budget store's availability.
 
-use prometheus::{Encoder, Histogram, HistogramOpts, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
+use tollgate_shared::budget::{BudgetEvent, BudgetHook};
 
 #[derive(Debug)]
 pub struct Metrics {
@@ -17,6 +21,95 @@ pub struct Metrics {
     pub dns_lookups: IntGauge,
     pub reloads: IntCounterVec,
     pub open_connections: IntGauge,
+    pub budget: BudgetMetrics,
+}
+
+/// Budget figures, fed by every budget event (see [`BudgetHook`]).
+#[derive(Debug, Clone)]
+pub struct BudgetMetrics {
+    /// Requests or declared bodies refused, by budget and scope.
+    pub denials: IntCounterVec,
+    /// Streams cut where a budget ended, by budget and scope.
+    pub cuts: IntCounterVec,
+    /// Operations that failed closed because the store did not answer, by reason.
+    pub store_failures: IntCounterVec,
+    /// 1 while the last store operation succeeded, 0 after one failed.
+    pub store_up: IntGauge,
+    pub admitted: IntCounter,
+}
+
+impl BudgetMetrics {
+    fn new(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let denials = IntCounterVec::new(
+            Opts::new(
+                "budget_denials_total",
+                "Requests refused over budget, by budget and scope",
+            ),
+            &["budget", "scope"],
+        )?;
+        let cuts = IntCounterVec::new(
+            Opts::new(
+                "budget_cuts_total",
+                "Streams cut off at a budget, by budget and scope",
+            ),
+            &["budget", "scope"],
+        )?;
+        let store_failures = IntCounterVec::new(
+            Opts::new(
+                "budget_store_unavailable_total",
+                "Budget operations that failed closed because the store did not answer, by reason",
+            ),
+            &["reason"],
+        )?;
+        let store_up = IntGauge::new(
+            "budget_store_up",
+            "1 while the budget store answers, 0 after a failure",
+        )?;
+        let admitted = IntCounter::new("budget_admitted_total", "Requests admitted by the budget meter")?;
+        store_up.set(1);
+        registry.register(Box::new(denials.clone()))?;
+        registry.register(Box::new(cuts.clone()))?;
+        registry.register(Box::new(store_failures.clone()))?;
+        registry.register(Box::new(store_up.clone()))?;
+        registry.register(Box::new(admitted.clone()))?;
+        Ok(Self {
+            denials,
+            cuts,
+            store_failures,
+            store_up,
+            admitted,
+        })
+    }
+}
+
+impl BudgetHook for BudgetMetrics {
+    fn on_event(&self, event: &BudgetEvent<'_>) {
+        match event {
+            BudgetEvent::Admitted { .. } => {
+                self.admitted.inc();
+                self.store_up.set(1);
+            }
+            BudgetEvent::Denied { exceeded, .. } => {
+                self.store_up.set(1);
+                self.denials
+                    .with_label_values(&[exceeded.budget.as_str(), exceeded.scope.as_str()])
+                    .inc();
+            }
+            BudgetEvent::Charged {
+                exceeded: Some(e), ..
+            } => self
+                .cuts
+                .with_label_values(&[e.budget.as_str(), e.scope.as_str()])
+                .inc(),
+            BudgetEvent::StoreFailed { error, .. } => {
+                self.store_up.set(0);
+                self.store_failures.with_label_values(&[error.reason()]).inc();
+            }
+            BudgetEvent::Charged { .. }
+            | BudgetEvent::Settled { .. }
+            | BudgetEvent::ToolCallAdmitted { .. } => {}
+        }
+    }
 }
 
 impl Metrics {
@@ -63,6 +156,7 @@ impl Metrics {
         registry.register(Box::new(dns_lookups.clone()))?;
         registry.register(Box::new(reloads.clone()))?;
         registry.register(Box::new(open_connections.clone()))?;
+        let budget = BudgetMetrics::new(&registry)?;
         Ok(Self {
             registry,
             requests,
@@ -75,6 +169,7 @@ impl Metrics {
             dns_lookups,
             reloads,
             open_connections,
+            budget,
         })
     }
 

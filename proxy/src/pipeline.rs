@@ -1,7 +1,9 @@
 //! The per-request pipeline on pingora: for intercepted tunnels, every request's authority
 //! and SNI must name the CONNECT target (421 otherwise) and each request is decided by
 //! method and path; for plain absolute-form HTTP, each request is authenticated, decided,
-//! resolved and guarded on its own. Upstream TLS is always verified with SNI set.
+//! resolved and guarded on its own. Upstream TLS is always verified with SNI set. Every
+//! allowed request is admitted against its budgets before the upstream connection is made,
+//! and its bytes are charged as they move (see [`crate::budget`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,6 +19,7 @@ use pingora_proxy::{FailToProxy, ProxyHttp, Session};
 use tollgate_shared::policy::host::Host;
 use tracing::debug;
 
+use crate::budget::{Exchange, request_head_len};
 use crate::gate::{Gate, Tunnel};
 use crate::head::split_authority;
 use crate::identity::Identity;
@@ -33,6 +36,16 @@ pub struct RequestCtx {
     identity: Option<Identity>,
     upstream: Option<Upstream>,
     started: Option<Instant>,
+    /// The admitted request's budget state, settled in `logging`.
+    exchange: Option<Exchange>,
+    /// A budget refusal after admission (a body or a response head over budget), answered
+    /// by `fail_to_proxy` if no response has started.
+    refusal: Option<Denial>,
+}
+
+/// The pingora error that ends a request refused or cut by a budget.
+fn budget_error(denial: &Denial) -> Box<Error> {
+    Error::explain(ErrorType::Custom("budget"), denial.message.clone())
 }
 
 #[derive(Debug)]
@@ -159,6 +172,34 @@ impl Pipeline {
     }
 }
 
+impl Pipeline {
+    /// Before the upstream connection: the request is counted (or refused) at every scope,
+    /// and its head and declared body are reserved whole (or refused) before any of it leaves.
+    async fn admit(&self, header: &RequestHeader, ctx: &mut RequestCtx) -> Result<(), Denial> {
+        let Some(identity) = &ctx.identity else {
+            return Ok(());
+        };
+        let mut exchange = self.gate.admit(identity).await?;
+        if let Err(e) = exchange.reserve_request(header).await {
+            exchange.finish().await;
+            return Err(Denial::from_budget(&e).for_identity(identity));
+        }
+        ctx.exchange = Some(exchange);
+        Ok(())
+    }
+
+    /// Remembers a refusal for `fail_to_proxy` and returns the error that ends the request.
+    fn refuse(&self, ctx: &mut RequestCtx, error: &tollgate_shared::budget::BudgetError) -> Box<Error> {
+        let mut denial = Denial::from_budget(error);
+        if let Some(identity) = &ctx.identity {
+            denial = denial.for_identity(identity);
+        }
+        let failure = budget_error(&denial);
+        ctx.refusal = Some(denial);
+        failure
+    }
+}
+
 fn authority_text(host: &Host, port: u16, default_port: u16) -> String {
     let host = match host {
         Host::Ip(std::net::IpAddr::V6(v6)) => format!("[{v6}]"),
@@ -199,6 +240,12 @@ impl ProxyHttp for Pipeline {
         let outcome = match tunnel_of(session) {
             Some(tunnel) => self.in_tunnel(tunnel, &header, ctx),
             None => self.plain(&header, ctx).await,
+        };
+        let outcome = match outcome {
+            Ok(()) => self.admit(&header, ctx).await.inspect_err(|denial| {
+                self.gate.metrics.decision(false, denial.reason);
+            }),
+            Err(denial) => Err(denial),
         };
         match outcome {
             Ok(()) => Ok(false),
@@ -252,13 +299,50 @@ impl ProxyHttp for Pipeline {
             }
             request.insert_header("host", upstream.authority.as_str())?;
         }
+        if let Some(exchange) = ctx.exchange.as_mut() {
+            let head = request_head_len(request);
+            let charged = exchange
+                .charge_out(usize::try_from(head).unwrap_or(usize::MAX))
+                .await;
+            match charged {
+                Ok((_, None)) => {}
+                Ok((_, Some(exceeded))) => {
+                    return Err(self.refuse(ctx, &tollgate_shared::budget::BudgetError::Exceeded(exceeded)));
+                }
+                Err(e) => return Err(self.refuse(ctx, &e)),
+            }
+        }
         Ok(())
+    }
+
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut Self::CTX,
+    ) -> Result<()> {
+        let (Some(exchange), Some(chunk)) = (ctx.exchange.as_mut(), body.as_ref()) else {
+            return Ok(());
+        };
+        // A body that crosses bytes-out is cut: the crossing chunk does not leave.
+        match exchange.charge_out(chunk.len()).await {
+            Ok((_, None)) => Ok(()),
+            Ok((_, Some(exceeded))) => {
+                *body = None;
+                Err(self.refuse(ctx, &tollgate_shared::budget::BudgetError::Exceeded(exceeded)))
+            }
+            Err(e) => {
+                *body = None;
+                Err(self.refuse(ctx, &e))
+            }
+        }
     }
 
     async fn upstream_response_filter(
         &self,
         _session: &mut Session,
-        _response: &mut ResponseHeader,
+        response: &mut ResponseHeader,
         ctx: &mut Self::CTX,
     ) -> Result<()> {
         if let Some(started) = ctx.started {
@@ -267,10 +351,66 @@ impl ProxyHttp for Pipeline {
                 .upstream_seconds
                 .observe(started.elapsed().as_secs_f64());
         }
+        if let Some(exchange) = ctx.exchange.as_mut() {
+            if let Err(e) = exchange.response_head(response).await {
+                return Err(self.refuse(ctx, &e));
+            }
+        }
         Ok(())
     }
 
+    fn response_body_filter(
+        &self,
+        session: &mut Session,
+        body: &mut Option<Bytes>,
+        end_of_stream: bool,
+        ctx: &mut Self::CTX,
+    ) -> Result<Option<std::time::Duration>> {
+        let Some(exchange) = ctx.exchange.as_mut() else {
+            return Ok(None);
+        };
+        let head_sent = session.response_written().is_some();
+        let outcome = exchange.response_body(body, end_of_stream, head_sent);
+        if let Some(cut) = exchange.take_unmetered_cut() {
+            self.gate
+                .metrics
+                .budget
+                .cuts
+                .with_label_values(&[cut.budget.as_str(), cut.scope.as_str()])
+                .inc();
+        }
+        let Err(exceeded) = outcome else {
+            return Ok(None);
+        };
+        if head_sent {
+            // Abort: the client sees a response that ends short, never a complete one.
+            return Err(Error::explain(
+                ErrorType::Custom("budget"),
+                format!("response cut off: {exceeded}"),
+            ));
+        }
+        // Nothing reached the client yet: it gets the refusal instead.
+        Err(self.refuse(ctx, &tollgate_shared::budget::BudgetError::Exceeded(exceeded)))
+    }
+
     async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut Self::CTX) -> FailToProxy {
+        if session.response_written().is_some() {
+            // Mid-response (a cut, or an upstream that died): abort, never write a second head.
+            debug!(error = %e, "response aborted after its head was sent");
+            return FailToProxy {
+                error_code: 0,
+                can_reuse_downstream: false,
+            };
+        }
+        if let Some(denial) = ctx.refusal.take() {
+            self.gate.metrics.decision(false, denial.reason);
+            let status = denial.status;
+            let written = respond(session, &denial).await.is_ok();
+            return FailToProxy {
+                error_code: if written { status } else { 0 },
+                can_reuse_downstream: false,
+            };
+        }
         let timed_out = matches!(
             e.etype(),
             ErrorType::ConnectTimedout | ErrorType::ReadTimedout | ErrorType::WriteTimedout
@@ -308,7 +448,10 @@ impl ProxyHttp for Pipeline {
         }
     }
 
-    async fn logging(&self, session: &mut Session, _e: Option<&Error>, _ctx: &mut Self::CTX) {
+    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut Self::CTX) {
+        if let Some(exchange) = ctx.exchange.take() {
+            exchange.finish().await;
+        }
         let metrics = &self.gate.metrics;
         metrics
             .bytes

@@ -4,6 +4,7 @@
 //! HTTP/1.1 before pingora takes over) and the pipeline (pingora sessions) render through it.
 
 use serde::Serialize;
+use tollgate_shared::budget::{BudgetError, Exceeded, retry_after_secs};
 
 use crate::identity::Identity;
 
@@ -20,13 +21,34 @@ pub struct Denial {
     pub owner: Option<String>,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub caller: Option<Box<Caller>>,
-    /// Where the fault lies: `policy`, `client` or `upstream` (never mistaken for each other).
-    pub source: &'static str,
+    /// Where the fault lies: `policy`, `client`, `upstream` or `proxy` (never mistaken for
+    /// each other).
+    pub source: Source,
+    /// For `budget_exceeded`: which budget, at which scope, its limit, what was used, what
+    /// was asked for and `retry_after_secs` when a window will refill.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<Box<Exceeded>>,
+}
+
+/// Where the fault behind an answer lies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// The policy (allowlist, detectors, budgets) refused the request.
+    Policy,
+    /// The client sent something malformed or misdirected.
+    Client,
+    /// The upstream failed or timed out.
+    Upstream,
+    /// The proxy itself could not decide (its budget store did not answer).
+    Proxy,
 }
 
 /// Who sent the refused request.
 #[derive(Debug, Clone, Serialize)]
 pub struct Caller {
+    /// The proxy user: the invocation id once the broker issues credentials.
+    pub invocation: String,
     pub tenant: String,
     pub tool: String,
     pub session: String,
@@ -35,9 +57,9 @@ pub struct Caller {
 impl Denial {
     pub fn new(status: u16, reason: &'static str, message: impl Into<String>) -> Self {
         let source = match status {
-            502..=504 => "upstream",
-            400 | 407 | 408 | 421 | 431 => "client",
-            _ => "policy",
+            502..=504 => Source::Upstream,
+            400 | 407 | 408 | 421 | 431 => Source::Client,
+            _ => Source::Policy,
         };
         Self {
             status,
@@ -47,11 +69,24 @@ impl Denial {
             owner: None,
             caller: None,
             source,
+            budget: None,
         }
+    }
+
+    /// An over-budget refusal (`429 budget_exceeded`) or a budget store that cannot answer
+    /// (`503`, failing closed).
+    pub fn from_budget(error: &BudgetError) -> Self {
+        let mut denial = Self::new(error.http_status(), error.reason(), error.to_string());
+        match error {
+            BudgetError::Exceeded(exceeded) => denial.budget = Some(Box::new(*exceeded)),
+            BudgetError::Store(_) => denial.source = Source::Proxy,
+        }
+        denial
     }
 
     pub fn for_identity(mut self, identity: &Identity) -> Self {
         self.caller = Some(Box::new(Caller {
+            invocation: identity.user.clone(),
             tenant: identity.tenant.clone(),
             tool: identity.tool.clone(),
             session: identity.session.clone(),
@@ -65,11 +100,15 @@ impl Denial {
     }
 
     /// Extra headers this kind of answer needs.
-    pub fn extra_headers(&self) -> Vec<(&'static str, &'static str)> {
-        match self.status {
-            407 => vec![("proxy-authenticate", "Basic realm=\"tollgate\"")],
-            _ => Vec::new(),
+    pub fn extra_headers(&self) -> Vec<(&'static str, String)> {
+        let mut headers = Vec::new();
+        if self.status == 407 {
+            headers.push(("proxy-authenticate", "Basic realm=\"tollgate\"".to_owned()));
         }
+        if let Some(wait) = self.budget.as_ref().and_then(|b| b.retry_after) {
+            headers.push(("retry-after", retry_after_secs(wait).to_string()));
+        }
+        headers
     }
 
     /// The whole response as raw HTTP/1.1, for the front door; the connection is closed after.

@@ -16,6 +16,7 @@ use thiserror::Error;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing::{error, info, warn};
 
+use crate::budget::{BudgetConfigError, Metering};
 use crate::ca::{Authority, CaError};
 use crate::config::ProxyConfig;
 use crate::front::FrontDoor;
@@ -39,6 +40,8 @@ pub enum StartError {
     Resolver(#[from] ResolveError),
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
+    #[error(transparent)]
+    Budgets(#[from] BudgetConfigError),
     #[error("upstream roots: {0}")]
     Roots(String),
 }
@@ -53,6 +56,8 @@ pub fn build(config: &ProxyConfig) -> Result<Server, StartError> {
         hosts: config.resolver.hosts.clone(),
         timeout: config.resolver.timeout,
     })?;
+    let metrics = Metrics::new()?;
+    let budgets = Metering::new(&config.budgets, Arc::new(metrics.budget.clone()))?;
     let gate = Arc::new(Gate {
         policies: Arc::clone(&policies),
         identities: Arc::new(StaticIdentities::load(&config.identities)?),
@@ -62,9 +67,10 @@ pub fn build(config: &ProxyConfig) -> Result<Server, StartError> {
             config.certificates.validity,
             config.certificates.cache_size,
         )?,
-        metrics: Metrics::new()?,
+        metrics,
         limits: config.limits.clone(),
         connections: ConnectionLimiter::new(config.limits.max_connections_per_identity),
+        budgets,
     });
     let mut conf = ServerConf {
         threads: config.threads.max(1),

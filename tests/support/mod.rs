@@ -2,6 +2,8 @@
 //! (Python), the `tollgate proxy` process, network namespaces, and real clients.
 #![allow(dead_code, unreachable_pub)] // shared by several test binaries, each using a part
 
+pub mod redis;
+
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -335,7 +337,12 @@ impl Proxy {
     pub fn metrics(&self, place: Place<'_>) -> String {
         let output = place
             .command("curl")
-            .args(["-sS", &format!("http://127.0.0.1:{}/metrics", self.metrics_port)])
+            .args([
+                "-sS",
+                "--max-time",
+                "5",
+                &format!("http://127.0.0.1:{}/metrics", self.metrics_port),
+            ])
             .output()
             .expect("curl");
         String::from_utf8_lossy(&output.stdout).into_owned()

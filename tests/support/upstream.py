@@ -3,6 +3,10 @@
 usage: upstream.py HOST PORT (tls CERT KEY | plain | silent)
 Prints "ready PORT" once listening (PORT 0 picks a free port). `silent` accepts
 connections and never answers, for upstream timeouts.
+
+Paths ending in `/big/N` answer N bytes of "x" (with Content-Length); `/slow/MS` waits MS
+milliseconds before answering; `/seen` answers how many other requests (and body bytes)
+this origin has received, so a test can prove a request never reached it.
 """
 import http.server
 import json
@@ -13,12 +17,34 @@ import threading
 import time
 
 
+SEEN = {"requests": 0, "body_bytes": 0}
+SEEN_LOCK = threading.Lock()
+
+
 class Echo(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
+    def reply(self, out, content_type="application/json"):
+        self.send_response(200)
+        self.send_header("content-type", content_type)
+        self.send_header("content-length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
     def answer(self):
+        if self.path.endswith("/seen"):
+            with SEEN_LOCK:
+                return self.reply(json.dumps(SEEN).encode())
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
+        with SEEN_LOCK:
+            SEEN["requests"] += 1
+            SEEN["body_bytes"] += len(body)
+        head, _, last = self.path.rpartition("/")
+        if head.endswith("/big") and last.isdigit():
+            return self.reply(b"x" * int(last), "application/octet-stream")
+        if head.endswith("/slow") and last.isdigit():
+            time.sleep(int(last) / 1000)
         out = json.dumps({
             "method": self.command,
             "path": self.path,
