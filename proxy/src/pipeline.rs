@@ -236,13 +236,13 @@ impl ProxyHttp for Pipeline {
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Self::CTX) -> Result<bool> {
         ctx.started = Some(Instant::now());
-        let header = session.req_header().clone();
+        let header = session.req_header();
         let outcome = match tunnel_of(session) {
-            Some(tunnel) => self.in_tunnel(tunnel, &header, ctx),
-            None => self.plain(&header, ctx).await,
+            Some(tunnel) => self.in_tunnel(tunnel, header, ctx),
+            None => self.plain(header, ctx).await,
         };
         let outcome = match outcome {
-            Ok(()) => self.admit(&header, ctx).await.inspect_err(|denial| {
+            Ok(()) => self.admit(header, ctx).await.inspect_err(|denial| {
                 self.gate.metrics.decision(false, denial.reason);
             }),
             Err(denial) => Err(denial),
@@ -288,14 +288,17 @@ impl ProxyHttp for Pipeline {
         request.remove_header("proxy-authorization");
         request.remove_header("proxy-connection");
         if let Some(upstream) = &ctx.upstream {
-            // Origin form upstream, and a Host that names what was checked.
-            let origin_form = request
-                .uri
-                .path_and_query()
-                .map_or("/", |p| p.as_str())
-                .to_owned();
-            if let Ok(uri) = origin_form.parse() {
-                request.set_uri(uri);
+            // Origin form upstream (an absolute-form target is kept verbatim by pingora until
+            // the URI is set again), and a Host that names what was checked.
+            if !request.raw_path().starts_with(b"/") {
+                let origin_form = request
+                    .uri
+                    .path_and_query()
+                    .map_or("/", |p| p.as_str())
+                    .to_owned();
+                if let Ok(uri) = origin_form.parse() {
+                    request.set_uri(uri);
+                }
             }
             request.insert_header("host", upstream.authority.as_str())?;
         }
