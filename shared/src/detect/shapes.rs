@@ -1,0 +1,216 @@
+//! Detectors that work on the shape of a token rather than a literal prefix: generic
+//! `key=`/`token=`/`secret=` assignments of random-looking values, Twilio API keys, WIF
+//! private keys, payment card numbers and BIP-39 seed phrases.
+
+use std::collections::HashMap;
+
+use super::rules::checks::{
+    base58check, bip39_checksum, bip39_words, card_network, is_placeholder, looks_random, luhn,
+};
+
+/// Words in a key name that make its value a credential.
+const KEY_WORDS: &[&str] = &[
+    "secret", "token", "password", "passwd", "pwd", "apikey", "accesskey", "privatekey",
+    "credential", "authkey", "signingkey", "masterkey", "clientkey",
+];
+
+/// Key names that contain one of those words but hold something else.
+const NOT_KEYS: &[&str] = &[
+    "pagetoken", "nexttoken", "continuationtoken", "cursortoken", "csrf", "xsrf", "nonce",
+    "tokentype", "tokenizer", "publickey", "pubkey", "idempotency", "maxtokens", "tokens",
+    "tokenurl", "tokenendpoint", "secreturl", "passwordpolicy", "passwordreset",
+];
+
+/// Whether a key name (any case, with `_`, `-` or `.` separators) names a credential.
+pub(crate) fn is_secret_key_name(name: &[u8]) -> bool {
+    let normal: String = name
+        .iter()
+        .filter(|b| !matches!(b, b'_' | b'-' | b'.'))
+        .map(|b| b.to_ascii_lowercase() as char)
+        .collect();
+    (normal == "key" || KEY_WORDS.iter().any(|w| normal.contains(w)))
+        && !NOT_KEYS.iter().any(|w| normal.contains(w))
+}
+
+/// A value at `start..end` assigned to a key named like a credential (`key=`, `"token": "`,
+/// `SECRET = '`...), judged random enough to be one.
+pub(crate) fn generic_assignment(data: &[u8], start: usize, end: usize) -> bool {
+    let value = trim_padding(&data[start..end]);
+    if !looks_random(value) || is_placeholder(value) || value.len() > 512 {
+        return false;
+    }
+    key_before(data, start).is_some_and(is_secret_key_name)
+}
+
+fn trim_padding(value: &[u8]) -> &[u8] {
+    let end = value.iter().rposition(|&b| b != b'=').map_or(0, |p| p + 1);
+    &value[..end]
+}
+
+/// The key name in front of an assignment that ends just before `at`.
+fn key_before(data: &[u8], at: usize) -> Option<&[u8]> {
+    let mut i = skip_back(data, at, |b| matches!(b, b'"' | b'\'' | b'\\' | b' ' | b'\t'));
+    let operator = skip_back(data, i, |b| matches!(b, b'=' | b':' | b'>'));
+    if operator == i || i - operator > 2 {
+        return None;
+    }
+    i = skip_back(data, operator, |b| matches!(b, b'"' | b'\'' | b'\\' | b' ' | b'\t'));
+    let name_start = skip_back(data, i, |b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    (i - name_start > 0 && i - name_start <= 64).then(|| &data[name_start..i])
+}
+
+fn skip_back(data: &[u8], mut i: usize, keep: impl Fn(u8) -> bool) -> usize {
+    let floor = i.saturating_sub(80);
+    while i > floor && keep(data[i - 1]) {
+        i -= 1;
+    }
+    i
+}
+
+/// `SK` followed by 32 hex digits, as a whole run.
+pub(crate) fn twilio_key(run: &[u8]) -> bool {
+    run.len() == 34 && run.starts_with(b"SK") && run[2..].iter().all(u8::is_ascii_hexdigit)
+}
+
+/// Wallet import format: 51 or 52 base58 characters starting 5, K or L, with a valid checksum.
+pub(crate) fn wif_key(run: &[u8]) -> bool {
+    matches!(run.len(), 51 | 52) && matches!(run[0], b'5' | b'K' | b'L') && base58check(run)
+}
+
+/// Card numbers: 13 to 19 digits, optionally grouped by single spaces or dashes, with a valid
+/// Luhn digit and a major network's prefix. Calls `f(start, end)` for each.
+pub(crate) fn cards(data: &[u8], mut f: impl FnMut(usize, usize, &[u8])) {
+    let mut i = 0;
+    while i < data.len() {
+        if !data[i].is_ascii_digit() || (i > 0 && data[i - 1].is_ascii_alphanumeric()) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut digits = Vec::with_capacity(19);
+        while i < data.len() && digits.len() <= 19 {
+            match data[i] {
+                b'0'..=b'9' => digits.push(data[i]),
+                b' ' | b'-' if data.get(i + 1).is_some_and(u8::is_ascii_digit) => {}
+                _ => break,
+            }
+            i += 1;
+        }
+        let boundary = i == data.len() || !data[i].is_ascii_alphanumeric();
+        if boundary && (13..=19).contains(&digits.len()) && card_network(&digits) && luhn(&digits) && !is_placeholder(&digits) {
+            f(start, i, &digits);
+        }
+    }
+}
+
+/// The BIP-39 English list, indexed for lookups.
+#[derive(Debug)]
+pub(crate) struct SeedWords(HashMap<&'static str, u16>);
+
+impl SeedWords {
+    pub(crate) fn new() -> Self {
+        Self(
+            bip39_words()
+                .into_iter()
+                .enumerate()
+                .map(|(i, w)| (w, i as u16))
+                .collect(),
+        )
+    }
+
+    /// Runs of 12 to 24 list words separated by whitespace whose checksum holds; quotes and
+    /// punctuation around a word end the run there.
+    pub(crate) fn phrases(&self, data: &[u8], mut f: impl FnMut(usize, usize)) {
+        let mut run: Vec<(u16, usize, usize)> = Vec::new();
+        let mut i = 0;
+        while i < data.len() {
+            if data[i].is_ascii_whitespace() {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < data.len() && !data[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            let token = &data[start..i];
+            let lead = token.iter().take_while(|b| !b.is_ascii_lowercase()).count();
+            let tail = token.iter().rev().take_while(|b| !b.is_ascii_lowercase()).count();
+            if lead > 0 {
+                check_run(&run, &mut f);
+                run.clear();
+            }
+            match self.index(token.get(lead..token.len().saturating_sub(tail)).unwrap_or(&[])) {
+                Some(index) => run.push((index, start + lead, i - tail)),
+                None => {
+                    check_run(&run, &mut f);
+                    run.clear();
+                }
+            }
+            if tail > 0 {
+                check_run(&run, &mut f);
+                run.clear();
+            }
+        }
+        check_run(&run, &mut f);
+    }
+
+    fn index(&self, word: &[u8]) -> Option<u16> {
+        if !(3..=8).contains(&word.len()) || !word.iter().all(u8::is_ascii_lowercase) {
+            return None;
+        }
+        std::str::from_utf8(word).ok().and_then(|w| self.0.get(w).copied())
+    }
+}
+
+fn check_run(run: &[(u16, usize, usize)], f: &mut impl FnMut(usize, usize)) {
+    if run.len() < 12 {
+        return;
+    }
+    for len in [24, 21, 18, 15, 12] {
+        if run.len() < len {
+            continue;
+        }
+        for from in 0..=run.len().saturating_sub(len) {
+            let window = &run[from..from + len];
+            let indices: Vec<u16> = window.iter().map(|w| w.0).collect();
+            if window.len() == len && bip39_checksum(&indices) {
+                f(window[0].1, window[len - 1].2);
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_names() {
+        for yes in ["api_key", "API-KEY", "clientSecret", "auth.token", "key", "DB_PASSWORD"] {
+            assert!(is_secret_key_name(yes.as_bytes()), "{yes}");
+        }
+        for no in ["pageToken", "csrf_token", "public_key", "monkey", "max_tokens", "id"] {
+            assert!(!is_secret_key_name(no.as_bytes()), "{no}");
+        }
+    }
+
+    #[test]
+    fn assignment_forms() {
+        let value = "Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3";
+        for form in ["api_key={v}", "\"api_key\": \"{v}\"", "API_KEY = '{v}'", "api_key=>{v}", r#"\"api_key\":\"{v}"#] {
+            let text = form.replace("{v}", value);
+            let start = text.find(value).expect("value present");
+            assert!(generic_assignment(text.as_bytes(), start, start + value.len()), "{text}");
+        }
+        let text = format!("user {value}");
+        assert!(!generic_assignment(text.as_bytes(), 5, 5 + value.len()));
+    }
+
+    #[test]
+    fn card_grouping() {
+        let mut found = Vec::new();
+        cards(b"a 5425-3283-6791-6013 b 4539979262243931x", |s, e, _| found.push((s, e)));
+        assert_eq!(found, vec![(2, 21)]);
+    }
+}
