@@ -59,10 +59,7 @@ pub const CATALOG: &[DetectorInfo] = &[
         "known-secret",
         "values an operator listed and values Tollgate issued",
     ),
-    on(
-        "dns-exfiltration",
-        "high-entropy or encoded labels in a hostname",
-    ),
+    on("dns-exfiltration", "high-entropy or encoded labels in a hostname"),
     optional("crypto-private-key", "cryptocurrency private keys"),
     optional("seed-phrase", "BIP-39 seed phrases"),
     optional("payment-card", "payment card numbers (Luhn-checked)"),

@@ -6,12 +6,12 @@
 use crate::policy::host::{Host, HostPattern};
 use crate::policy::model::DetectorSettings;
 
+use super::DetectError;
 use super::catalog::{CATALOG, DetectorSet};
 use super::known::KnownSecrets;
 use super::prefilter::RuleSet;
 use super::secret::{Fingerprint, FingerprintKey};
 use super::shapes::SeedWords;
-use super::DetectError;
 
 /// Bounds on the work one scan may do. Past them the outcome is [`super::Unjudged`], never a
 /// silent pass.
@@ -91,7 +91,10 @@ pub struct Scope<'a> {
 
 impl<'a> Scope<'a> {
     pub fn new(detectors: DetectorSet) -> Self {
-        Self { detectors, known: &[] }
+        Self {
+            detectors,
+            known: &[],
+        }
     }
 
     pub fn with_known(self, known: &'a [&'a KnownSecrets]) -> Self {

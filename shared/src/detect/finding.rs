@@ -22,7 +22,9 @@ pub enum Location {
     Header(String),
     /// Offset of the start of the outermost span that held the secret: in the body as sent,
     /// or, under a content-encoding, in the decoded body.
-    Body { offset: u64 },
+    Body {
+        offset: u64,
+    },
 }
 
 impl fmt::Display for Location {

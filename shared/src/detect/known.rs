@@ -56,7 +56,10 @@ impl KnownSecrets {
         let mut patterns = Vec::new();
         for (index, value) in values.iter().enumerate() {
             if value.len() < MIN_KNOWN_LEN {
-                return Err(KnownSecretError::TooShort { index, len: value.len() });
+                return Err(KnownSecretError::TooShort {
+                    index,
+                    len: value.len(),
+                });
             }
             for (text, encoding) in variants(value.expose()) {
                 if !texts.contains(&text) {
@@ -75,7 +78,11 @@ impl KnownSecrets {
                     .map_err(|e| KnownSecretError::Build(e.to_string()))?,
             )
         };
-        Ok(Self { automaton, patterns, values })
+        Ok(Self {
+            automaton,
+            patterns,
+            values,
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -94,7 +101,11 @@ impl KnownSecrets {
         let Some(automaton) = &self.automaton else { return };
         for m in automaton.find_iter(data) {
             let (value, encoding) = self.patterns[m.pattern().as_usize()];
-            out.push(KnownHit { value, start: m.start(), encoding });
+            out.push(KnownHit {
+                value,
+                start: m.start(),
+                encoding,
+            });
         }
     }
 }
@@ -115,10 +126,16 @@ fn variants(value: &[u8]) -> Vec<(Vec<u8>, Option<Encoding>)> {
         out.push((core, Some(Encoding::Base64)));
         out.push((url, Some(Encoding::Base64)));
     }
-    let lower: Vec<u8> = value.iter().flat_map(|b| format!("{b:02x}").into_bytes()).collect();
+    let lower: Vec<u8> = value
+        .iter()
+        .flat_map(|b| format!("{b:02x}").into_bytes())
+        .collect();
     out.push((lower.to_ascii_uppercase(), Some(Encoding::Hex)));
     out.push((lower, Some(Encoding::Hex)));
-    let all: Vec<u8> = value.iter().flat_map(|b| format!("%{b:02X}").into_bytes()).collect();
+    let all: Vec<u8> = value
+        .iter()
+        .flat_map(|b| format!("%{b:02X}").into_bytes())
+        .collect();
     out.push((all.to_ascii_lowercase(), Some(Encoding::Percent)));
     out.push((all, Some(Encoding::Percent)));
     let reserved: Vec<u8> = value
@@ -155,7 +172,11 @@ mod tests {
             blob.extend_from_slice(value);
             blob.extend_from_slice(b"tail");
             let b64 = STANDARD_NO_PAD.encode(&blob);
-            assert_eq!(hits(&set, b64.as_bytes()), vec![Some(Encoding::Base64)], "prefix {prefix:?}");
+            assert_eq!(
+                hits(&set, b64.as_bytes()),
+                vec![Some(Encoding::Base64)],
+                "prefix {prefix:?}"
+            );
         }
         let hex: String = value.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(hits(&set, hex.as_bytes()), vec![Some(Encoding::Hex)]);

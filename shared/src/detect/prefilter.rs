@@ -105,6 +105,9 @@ impl RuleSet {
             if rule.boundary && !at_boundary(data, start, end) {
                 continue;
             }
+            if rule.check == Check::AwsKeyId && is_sigv4_credential(&data[..start]) {
+                continue;
+            }
             let value = caps.iter().skip(1).flatten().last().unwrap_or(whole);
             let value_span = (from + value.start(), from + value.end());
             if passes(rule, &data[start..end], &data[value_span.0..value_span.1]) {
@@ -117,6 +120,12 @@ impl RuleSet {
             }
         }
     }
+}
+
+fn is_sigv4_credential(before: &[u8]) -> bool {
+    let tail = &before[before.len().saturating_sub(13)..];
+    let lower = tail.to_ascii_lowercase();
+    lower.ends_with(b"credential=") || lower.ends_with(b"credential%3d")
 }
 
 fn at_boundary(data: &[u8], start: usize, end: usize) -> bool {
@@ -146,9 +155,10 @@ fn passes(rule: &Rule, whole: &[u8], value: &[u8]) -> bool {
     match rule.check {
         Check::None => true,
         Check::GithubCrc => github_crc(value),
-        Check::Base58Check => base58check(value),
+        Check::Base58 => base58check(value),
         Check::Random => looks_random(value),
         Check::MixedCase => mixed_case(value),
+        Check::AwsKeyId => true,
         Check::Password => !is_weak_password(value),
         Check::UrlAuthority => {
             let scheme_end = memchr::memmem::find(whole, b"://").unwrap_or(0);

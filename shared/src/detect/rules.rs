@@ -12,7 +12,7 @@ pub(crate) enum Check {
     /// GitHub and npm tokens: the last six characters are the base62 CRC32 of the rest.
     GithubCrc,
     /// Bitcoin-style base58 with a double-SHA-256 checksum.
-    Base58Check,
+    Base58,
     /// Looks random (entropy and character mix); for values without a fixed format.
     Random,
     /// Mixed upper and lower case (tokens made of letters only).
@@ -21,6 +21,9 @@ pub(crate) enum Check {
     Password,
     /// `://` seen: only worth the regex when the authority holds `user:pass@`.
     UrlAuthority,
+    /// An AWS key ID, except as the `Credential=` of a SigV4 signature (presigned URLs and
+    /// `Authorization` headers carry the ID, which is not a secret, by design).
+    AwsKeyId,
 }
 
 #[derive(Debug)]
@@ -78,18 +81,12 @@ impl Rule {
         self
     }
 
-    const fn examples(
-        mut self,
-        matches: &'static [&'static str],
-        rejects: &'static [&'static str],
-    ) -> Self {
+    const fn examples(mut self, matches: &'static [&'static str], rejects: &'static [&'static str]) -> Self {
         self.matches = matches;
         self.rejects = rejects;
         self
     }
 }
-
-
 
 pub(crate) static RULES: &[Rule] = &[
     rule(
@@ -99,6 +96,7 @@ pub(crate) static RULES: &[Rule] = &[
         r"(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}",
     )
     .reach(0, 20)
+    .check(Check::AwsKeyId)
     .examples(
         &["AKIAZ7XQ2MLP4RT6WQ3N", "id=ASIAY3JKL5MNB2VCX7QW&x=1"],
         &[
@@ -106,6 +104,7 @@ pub(crate) static RULES: &[Rule] = &[
             "AKIA1234",
             "XAKIAZ7XQ2MLP4RT6WQ3N",
             "AKIAZ7XQ2MLP4RT6WQ3NZZ",
+            "X-Amz-Credential=AKIAZ7XQ2MLP4RT6WQ3N%2F20261127%2Fus-east-1%2Fs3%2Faws4_request",
         ],
     ),
     rule(
@@ -442,7 +441,7 @@ pub(crate) static RULES: &[Rule] = &[
         r"[xt]prv[1-9A-HJ-NP-Za-km-z]{107,108}",
     )
     .reach(0, 112)
-    .check(Check::Base58Check)
+    .check(Check::Base58)
     .examples(
         &["xprv9s21ZrQH143K4PoW8cAXTiwUzLk7b2fHWiVKtXhnUL8sesaL2tQp8QcjV6a4f8hB7A4eHjCBDNDLWVwaXTgqN96YqkuKDFn8pv842KNar67"],
         &["xprv9s21ZrQH143K4PoW8cAXTiwUzLk7b2fHWiVKtXhnUL8sesaL2tQp8QcjV6a4f8hB7A4eHjCBDNDLWVwaXTgqN96YqkuKDFn8pv842KNar68"],
@@ -475,6 +474,7 @@ pub(crate) fn is_database_scheme(scheme: &str) -> bool {
     )
 }
 
+#[cfg(test)]
 /// Examples for detectors that are not regex rules (they work on token shapes); checked by
 /// the same test as the rules.
 pub(crate) struct ShapeExamples {
@@ -483,11 +483,18 @@ pub(crate) struct ShapeExamples {
     pub rejects: &'static [&'static str],
 }
 
+#[cfg(test)]
 pub(crate) static SHAPE_EXAMPLES: &[ShapeExamples] = &[
     ShapeExamples {
         detector: "twilio-key",
-        matches: &["SK2b8f4c1e9a7d3f5b0c6e8a2d4f1b7c9e", "TWILIO_API_KEY=SK0f1e2d3c4b5a69788796a5b4c3d2e1f0"],
-        rejects: &["SK2b8f4c1e9a7d3f5b0c6e8a2d4f1b7c9", "ASK2b8f4c1e9a7d3f5b0c6e8a2d4f1b7c9e"],
+        matches: &[
+            "SK2b8f4c1e9a7d3f5b0c6e8a2d4f1b7c9e",
+            "TWILIO_API_KEY=SK0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+        ],
+        rejects: &[
+            "SK2b8f4c1e9a7d3f5b0c6e8a2d4f1b7c9",
+            "ASK2b8f4c1e9a7d3f5b0c6e8a2d4f1b7c9e",
+        ],
     },
     ShapeExamples {
         detector: "generic-secret",
@@ -514,7 +521,11 @@ pub(crate) static SHAPE_EXAMPLES: &[ShapeExamples] = &[
     },
     ShapeExamples {
         detector: "seed-phrase",
-        matches: &["tip cage clay convince false narrow rifle exhibit amateur tourist ring load"],
+        matches: &[
+            "tip cage clay convince false narrow rifle exhibit amateur tourist ring load",
+            r#"{"m":"words:\ntip cage clay convince false narrow rifle exhibit amateur tourist ring load\n"}"#,
+            "q=tip%20cage%20clay%20convince%20false%20narrow%20rifle%20exhibit%20amateur%20tourist%20ring%20load",
+        ],
         rejects: &[
             "tip cage clay convince false narrow rifle exhibit amateur tourist ring ring",
             "abandon ability able about above absent absorb abstract absurd abuse access",

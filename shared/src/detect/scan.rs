@@ -15,7 +15,7 @@ use super::engine::{Engine, Scope, detector_id};
 use super::finding::{Encoding, EncodingChain, Finding, Location, Outcome, SECRET_DETECTED, Unjudged};
 use super::prefilter::Hit;
 use super::runs::{for_each_run, token_around};
-use super::shapes::{cards, generic_assignment, twilio_key, wif_key};
+use super::shapes::{cards, generic_assignment, pieces, twilio_key, wif_key};
 
 /// Where findings of a layer are placed.
 #[derive(Debug, Clone, Copy)]
@@ -73,7 +73,13 @@ impl<'a> Walk<'a> {
         self.scope.detectors.contains(id)
     }
 
-    pub(crate) fn report(&mut self, detector: &'static str, value: &[u8], offset: u64, chain: &EncodingChain) {
+    pub(crate) fn report(
+        &mut self,
+        detector: &'static str,
+        value: &[u8],
+        offset: u64,
+        chain: &EncodingChain,
+    ) {
         let location = match &self.place {
             Place::Fixed(location) => location.clone(),
             Place::Body => Location::Body { offset },
@@ -86,7 +92,9 @@ impl<'a> Walk<'a> {
             fingerprint: self.engine.fingerprint(value),
         };
         let seen = self.outcome.findings.iter().any(|f| {
-            f.detector == finding.detector && f.fingerprint == finding.fingerprint && f.location == finding.location
+            f.detector == finding.detector
+                && f.fingerprint == finding.fingerprint
+                && f.location == finding.location
         });
         if !seen {
             debug!(detector, location = %finding.location, encoding = %finding.encoding, fingerprint = %finding.fingerprint, "secret detected");
@@ -120,7 +128,12 @@ impl<'a> Walk<'a> {
         let mut hits: Vec<Hit> = Vec::new();
         self.engine.rules.scan(data, self.scope.detectors, &mut hits);
         for hit in hits {
-            self.report(detector_id(hit.detector), &data[hit.start..hit.end], origin.at(hit.start), chain);
+            self.report(
+                detector_id(hit.detector),
+                &data[hit.start..hit.end],
+                origin.at(hit.start),
+                chain,
+            );
         }
     }
 
@@ -144,21 +157,29 @@ impl<'a> Walk<'a> {
     fn run(&mut self, data: &[u8], start: usize, end: usize, origin: Origin, chain: &EncodingChain) {
         let run = &data[start..end];
         if self.enabled("generic-secret") && generic_assignment(data, start, end) {
-            let value = run.strip_suffix(b"==").or_else(|| run.strip_suffix(b"=")).unwrap_or(run);
+            let value = run
+                .strip_suffix(b"==")
+                .or_else(|| run.strip_suffix(b"="))
+                .unwrap_or(run);
             self.report("generic-secret", value, origin.at(start), chain);
         }
-        if self.enabled("twilio-key") && twilio_key(run) {
-            self.report("twilio-key", run, origin.at(start), chain);
-        }
-        if self.enabled("crypto-private-key") && wif_key(run) {
-            self.report("crypto-private-key", run, origin.at(start), chain);
+        for (at, piece) in pieces(run) {
+            if self.enabled("twilio-key") && twilio_key(piece) {
+                self.report("twilio-key", piece, origin.at(start + at), chain);
+            }
+            if self.enabled("crypto-private-key") && wif_key(piece) {
+                self.report("crypto-private-key", piece, origin.at(start + at), chain);
+            }
         }
         let decoded = decode_hex_run(run)
             .map(|d| (d, Encoding::Hex))
             .or_else(|| decode_delimited_hex(run).map(|d| (d, Encoding::Hex)))
             .or_else(|| {
                 let hex_only = run.iter().all(u8::is_ascii_hexdigit);
-                (!hex_only).then(|| decode_run(run)).flatten().map(|d| (d, Encoding::Base64))
+                (!hex_only)
+                    .then(|| decode_run(run))
+                    .flatten()
+                    .map(|d| (d, Encoding::Base64))
             });
         if let Some((bytes, encoding)) = decoded {
             self.blob(bytes, encoding, origin.child(start), chain);
@@ -177,7 +198,9 @@ impl<'a> Walk<'a> {
                 }
                 Err(InflateError::TooLarge) => self.unjudged(Unjudged::DecompressionBomb { limit }),
                 // Looked compressed but is not: judge it as what it is.
-                Err(InflateError::Corrupt) if is_meaningful(&bytes) => self.descend(bytes, encoding, origin, chain),
+                Err(InflateError::Corrupt) if is_meaningful(&bytes) => {
+                    self.descend(bytes, encoding, origin, chain)
+                }
                 Err(InflateError::Corrupt) => {}
             }
             return;
@@ -187,14 +210,24 @@ impl<'a> Walk<'a> {
         }
     }
 
-    pub(crate) fn descend(&mut self, bytes: Vec<u8>, encoding: Encoding, origin: Origin, chain: &EncodingChain) {
+    pub(crate) fn descend(
+        &mut self,
+        bytes: Vec<u8>,
+        encoding: Encoding,
+        origin: Origin,
+        chain: &EncodingChain,
+    ) {
         let depth = chain.depth() + 1;
         if depth > self.engine.limits.max_depth {
-            self.unjudged(Unjudged::TooDeep { depth: self.engine.limits.max_depth });
+            self.unjudged(Unjudged::TooDeep {
+                depth: self.engine.limits.max_depth,
+            });
             return;
         }
         if bytes.len() > self.budget {
-            self.unjudged(Unjudged::TooLarge { limit: self.engine.limits.max_decoded });
+            self.unjudged(Unjudged::TooLarge {
+                limit: self.engine.limits.max_decoded,
+            });
             return;
         }
         self.budget -= bytes.len();
@@ -218,18 +251,11 @@ impl<'a> Walk<'a> {
                 self.descend(decoded, Encoding::Escape, origin.child(start), chain);
             }
         }
-        if data.is_ascii() {
-            return;
-        }
-        let mut next = 0;
-        for (at, _) in data.iter().enumerate().filter(|(_, b)| **b >= 0x80) {
-            if at < next {
-                continue;
-            }
-            let (start, end) = token_around(data, at);
-            next = end;
-            if let Some(folded) = unicode::fold(&data[start..end]) {
-                self.descend(folded, Encoding::Unicode, origin.child(start), chain);
+        // Folding applies to the whole layer: a disguised secret may span tokens
+        // (`-\u{200b}----BEGIN RSA PRIVATE KEY-----`).
+        if let Some(first) = data.iter().position(|&b| b >= 0x80) {
+            if let Some(folded) = unicode::fold(data) {
+                self.descend(folded, Encoding::Unicode, origin.child(first), chain);
             }
         }
     }
@@ -267,7 +293,9 @@ impl<'a> Walk<'a> {
         }
         if self.enabled("seed-phrase") {
             let mut found = Vec::new();
-            self.engine.seeds.phrases(data, |start, end| found.push((start, end)));
+            self.engine
+                .seeds
+                .phrases(data, |start, end| found.push((start, end)));
             for (start, end) in found {
                 self.report("seed-phrase", &data[start..end], origin.at(start), chain);
             }
@@ -280,7 +308,12 @@ impl<'a> Walk<'a> {
         let mut data = Cow::Borrowed(body);
         let mut chain = EncodingChain::default();
         let codings: Vec<&str> = content_encoding
-            .map(|h| h.split(',').map(str::trim).filter(|t| !t.is_empty() && !t.eq_ignore_ascii_case("identity")).collect())
+            .map(|h| {
+                h.split(',')
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty() && !t.eq_ignore_ascii_case("identity"))
+                    .collect()
+            })
             .unwrap_or_default();
         for token in codings.iter().rev() {
             let Some(codec) = Codec::from_header(token) else {
@@ -308,7 +341,12 @@ impl<'a> Walk<'a> {
             match part.transfer {
                 Transfer::Identity => {}
                 Transfer::Base64 => {
-                    let compact: Vec<u8> = part.content.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
+                    let compact: Vec<u8> = part
+                        .content
+                        .iter()
+                        .copied()
+                        .filter(|b| !b.is_ascii_whitespace())
+                        .collect();
                     if let Some(bytes) = decode_run(&compact) {
                         self.blob(bytes, Encoding::Base64, origin, &chain);
                     }
@@ -331,4 +369,3 @@ fn codec_encoding(codec: Codec) -> Encoding {
         Codec::Zstd => Encoding::Zstd,
     }
 }
-

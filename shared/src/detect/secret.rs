@@ -65,8 +65,7 @@ impl FingerprintKey {
     }
 
     pub fn fingerprint(&self, value: &[u8]) -> Fingerprint {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0)
-            .expect("HMAC takes keys of any length"); // invariant of HMAC, not of input
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes keys of any length"); // invariant of HMAC, not of input
         mac.update(value);
         let tag = mac.finalize().into_bytes();
         let mut out = [0u8; 16];

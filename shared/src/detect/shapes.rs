@@ -10,15 +10,44 @@ use super::rules::checks::{
 
 /// Words in a key name that make its value a credential.
 const KEY_WORDS: &[&str] = &[
-    "secret", "token", "password", "passwd", "pwd", "apikey", "accesskey", "privatekey",
-    "credential", "authkey", "signingkey", "masterkey", "clientkey",
+    "secret",
+    "token",
+    "password",
+    "passwd",
+    "pwd",
+    "apikey",
+    "accesskey",
+    "privatekey",
+    "credential",
+    "authkey",
+    "signingkey",
+    "masterkey",
+    "clientkey",
 ];
 
 /// Key names that contain one of those words but hold something else.
 const NOT_KEYS: &[&str] = &[
-    "pagetoken", "nexttoken", "continuationtoken", "cursortoken", "csrf", "xsrf", "nonce",
-    "tokentype", "tokenizer", "publickey", "pubkey", "idempotency", "maxtokens", "tokens",
-    "tokenurl", "tokenendpoint", "secreturl", "passwordpolicy", "passwordreset",
+    "pagetoken",
+    "nexttoken",
+    "continuationtoken",
+    "cursortoken",
+    "csrf",
+    "xsrf",
+    "nonce",
+    "tokentype",
+    "tokenizer",
+    "publickey",
+    "pubkey",
+    "idempotency",
+    "maxtokens",
+    "tokens",
+    "tokenurl",
+    "tokenendpoint",
+    "secreturl",
+    "passwordpolicy",
+    "passwordreset",
+    // SigV4 `X-Amz-Credential`: key ID, date, region and service; public by design.
+    "amzcredential",
 ];
 
 /// Whether a key name (any case, with `_`, `-` or `.` separators) names a credential.
@@ -54,8 +83,12 @@ fn key_before(data: &[u8], at: usize) -> Option<&[u8]> {
     if operator == i || i - operator > 2 {
         return None;
     }
-    i = skip_back(data, operator, |b| matches!(b, b'"' | b'\'' | b'\\' | b' ' | b'\t'));
-    let name_start = skip_back(data, i, |b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    i = skip_back(data, operator, |b| {
+        matches!(b, b'"' | b'\'' | b'\\' | b' ' | b'\t')
+    });
+    let name_start = skip_back(data, i, |b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
+    });
     (i - name_start > 0 && i - name_start <= 64).then(|| &data[name_start..i])
 }
 
@@ -67,14 +100,24 @@ fn skip_back(data: &[u8], mut i: usize, keep: impl Fn(u8) -> bool) -> usize {
     i
 }
 
-/// `SK` followed by 32 hex digits, as a whole run.
-pub(crate) fn twilio_key(run: &[u8]) -> bool {
-    run.len() == 34 && run.starts_with(b"SK") && run[2..].iter().all(u8::is_ascii_hexdigit)
+/// The alphanumeric pieces of a run (runs also hold `/ + - _`), with their offsets.
+pub(crate) fn pieces(run: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+    let mut offset = 0;
+    run.split(|b| !b.is_ascii_alphanumeric()).map(move |piece| {
+        let at = offset;
+        offset += piece.len() + 1;
+        (at, piece)
+    })
+}
+
+/// `SK` followed by 32 hex digits.
+pub(crate) fn twilio_key(piece: &[u8]) -> bool {
+    piece.len() == 34 && piece.starts_with(b"SK") && piece[2..].iter().all(u8::is_ascii_hexdigit)
 }
 
 /// Wallet import format: 51 or 52 base58 characters starting 5, K or L, with a valid checksum.
-pub(crate) fn wif_key(run: &[u8]) -> bool {
-    matches!(run.len(), 51 | 52) && matches!(run[0], b'5' | b'K' | b'L') && base58check(run)
+pub(crate) fn wif_key(piece: &[u8]) -> bool {
+    matches!(piece.len(), 51 | 52) && matches!(piece[0], b'5' | b'K' | b'L') && base58check(piece)
 }
 
 /// Card numbers: 13 to 19 digits, optionally grouped by single spaces or dashes, with a valid
@@ -97,7 +140,12 @@ pub(crate) fn cards(data: &[u8], mut f: impl FnMut(usize, usize, &[u8])) {
             i += 1;
         }
         let boundary = i == data.len() || !data[i].is_ascii_alphanumeric();
-        if boundary && (13..=19).contains(&digits.len()) && card_network(&digits) && luhn(&digits) && !is_placeholder(&digits) {
+        if boundary
+            && (13..=19).contains(&digits.len())
+            && card_network(&digits)
+            && luhn(&digits)
+            && !is_placeholder(&digits)
+        {
             f(start, i, &digits);
         }
     }
@@ -118,38 +166,39 @@ impl SeedWords {
         )
     }
 
-    /// Runs of 12 to 24 list words separated by whitespace whose checksum holds; quotes and
-    /// punctuation around a word end the run there.
+    /// Runs of 12 to 24 list words whose checksum holds. Words are maximal runs of lowercase
+    /// letters; between two words of a phrase there may be only whitespace or the escapes
+    /// `\n`, `\r`, `\t` (a phrase inside a JSON string).
     pub(crate) fn phrases(&self, data: &[u8], mut f: impl FnMut(usize, usize)) {
         let mut run: Vec<(u16, usize, usize)> = Vec::new();
         let mut i = 0;
+        let mut gap_start = 0;
         while i < data.len() {
-            if data[i].is_ascii_whitespace() {
+            if !data[i].is_ascii_lowercase() {
                 i += 1;
                 continue;
             }
-            let start = i;
-            while i < data.len() && !data[i].is_ascii_whitespace() {
+            // `\nword`: the escape's letter is not part of the word.
+            let escaped = i > 0 && data[i - 1] == b'\\' && matches!(data[i], b'n' | b'r' | b't');
+            let start = if escaped { i + 1 } else { i };
+            i += 1;
+            while i < data.len() && data[i].is_ascii_lowercase() {
                 i += 1;
             }
-            let token = &data[start..i];
-            let lead = token.iter().take_while(|b| !b.is_ascii_lowercase()).count();
-            let tail = token.iter().rev().take_while(|b| !b.is_ascii_lowercase()).count();
-            if lead > 0 {
+            if start >= i {
+                continue;
+            }
+            let glued = (!escaped && start > 0 && data[start - 1].is_ascii_alphanumeric())
+                || (i < data.len() && data[i].is_ascii_alphanumeric());
+            let word = if glued { None } else { self.index(&data[start..i]) };
+            if !soft_gap(&data[gap_start..start]) || word.is_none() {
                 check_run(&run, &mut f);
                 run.clear();
             }
-            match self.index(token.get(lead..token.len().saturating_sub(tail)).unwrap_or(&[])) {
-                Some(index) => run.push((index, start + lead, i - tail)),
-                None => {
-                    check_run(&run, &mut f);
-                    run.clear();
-                }
+            if let Some(index) = word {
+                run.push((index, start, i));
             }
-            if tail > 0 {
-                check_run(&run, &mut f);
-                run.clear();
-            }
+            gap_start = i;
         }
         check_run(&run, &mut f);
     }
@@ -158,8 +207,23 @@ impl SeedWords {
         if !(3..=8).contains(&word.len()) || !word.iter().all(u8::is_ascii_lowercase) {
             return None;
         }
-        std::str::from_utf8(word).ok().and_then(|w| self.0.get(w).copied())
+        std::str::from_utf8(word)
+            .ok()
+            .and_then(|w| self.0.get(w).copied())
     }
+}
+
+/// Whitespace and `\n`-style escapes only (and not empty).
+fn soft_gap(gap: &[u8]) -> bool {
+    let mut i = 0;
+    while i < gap.len() {
+        match gap[i] {
+            b' ' | b'\t' | b'\n' | b'\r' => i += 1,
+            b'\\' if matches!(gap.get(i + 1), Some(b'n' | b'r' | b't')) => i += 2,
+            _ => return false,
+        }
+    }
+    !gap.is_empty()
 }
 
 fn check_run(run: &[(u16, usize, usize)], f: &mut impl FnMut(usize, usize)) {
@@ -187,10 +251,24 @@ mod tests {
 
     #[test]
     fn key_names() {
-        for yes in ["api_key", "API-KEY", "clientSecret", "auth.token", "key", "DB_PASSWORD"] {
+        for yes in [
+            "api_key",
+            "API-KEY",
+            "clientSecret",
+            "auth.token",
+            "key",
+            "DB_PASSWORD",
+        ] {
             assert!(is_secret_key_name(yes.as_bytes()), "{yes}");
         }
-        for no in ["pageToken", "csrf_token", "public_key", "monkey", "max_tokens", "id"] {
+        for no in [
+            "pageToken",
+            "csrf_token",
+            "public_key",
+            "monkey",
+            "max_tokens",
+            "id",
+        ] {
             assert!(!is_secret_key_name(no.as_bytes()), "{no}");
         }
     }
@@ -198,10 +276,19 @@ mod tests {
     #[test]
     fn assignment_forms() {
         let value = "Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3";
-        for form in ["api_key={v}", "\"api_key\": \"{v}\"", "API_KEY = '{v}'", "api_key=>{v}", r#"\"api_key\":\"{v}"#] {
+        for form in [
+            "api_key={v}",
+            "\"api_key\": \"{v}\"",
+            "API_KEY = '{v}'",
+            "api_key=>{v}",
+            r#"\"api_key\":\"{v}"#,
+        ] {
             let text = form.replace("{v}", value);
             let start = text.find(value).expect("value present");
-            assert!(generic_assignment(text.as_bytes(), start, start + value.len()), "{text}");
+            assert!(
+                generic_assignment(text.as_bytes(), start, start + value.len()),
+                "{text}"
+            );
         }
         let text = format!("user {value}");
         assert!(!generic_assignment(text.as_bytes(), 5, 5 + value.len()));
@@ -210,7 +297,9 @@ mod tests {
     #[test]
     fn card_grouping() {
         let mut found = Vec::new();
-        cards(b"a 5425-3283-6791-6013 b 4539979262243931x", |s, e, _| found.push((s, e)));
+        cards(b"a 5425-3283-6791-6013 b 4539979262243931x", |s, e, _| {
+            found.push((s, e))
+        });
         assert_eq!(found, vec![(2, 21)]);
     }
 }

@@ -47,6 +47,8 @@ pub struct BodyScanner<'a> {
     mode: Mode,
     buf: Vec<u8>,
     buf_start: u64,
+    /// Everything before this has been judged (scanned with its full context).
+    judged: u64,
     released: u64,
     reported: Vec<Finding>,
     unjudged: Option<Unjudged>,
@@ -61,8 +63,10 @@ impl Engine {
         content_encoding: Option<&str>,
         content_type: Option<&str>,
     ) -> BodyScanner<'a> {
-        let encoded = content_encoding
-            .is_some_and(|e| e.split(',').any(|t| !t.trim().is_empty() && !t.trim().eq_ignore_ascii_case("identity")));
+        let encoded = content_encoding.is_some_and(|e| {
+            e.split(',')
+                .any(|t| !t.trim().is_empty() && !t.trim().eq_ignore_ascii_case("identity"))
+        });
         let multipart = content_type.and_then(boundary).is_some();
         let mode = if encoded || multipart {
             Mode::Whole {
@@ -78,6 +82,7 @@ impl Engine {
             mode,
             buf: Vec::new(),
             buf_start: 0,
+            judged: 0,
             released: 0,
             reported: Vec::new(),
             unjudged: None,
@@ -88,12 +93,17 @@ impl Engine {
 impl BodyScanner<'_> {
     pub fn push(&mut self, chunk: &[u8]) -> Step {
         self.buf.extend_from_slice(chunk);
-        let held = self.end() - self.released;
+        let held = self.end() - self.judged;
         if held > (self.engine.limits.max_held + self.engine.limits.hold_back) as u64 {
-            return self.step(Outcome {
-                findings: Vec::new(),
-                unjudged: Some(Unjudged::TooLarge { limit: self.engine.limits.max_held }),
-            }, None);
+            return self.step(
+                Outcome {
+                    findings: Vec::new(),
+                    unjudged: Some(Unjudged::TooLarge {
+                        limit: self.engine.limits.max_held,
+                    }),
+                },
+                None,
+            );
         }
         match self.mode {
             Mode::Windowed => self.advance(false),
@@ -105,7 +115,10 @@ impl BodyScanner<'_> {
     pub fn finish(mut self) -> Step {
         match &self.mode {
             Mode::Windowed => self.advance(true),
-            Mode::Whole { content_encoding, content_type } => {
+            Mode::Whole {
+                content_encoding,
+                content_type,
+            } => {
                 let mut walk = Walk::new(self.engine, self.scope, Place::Body);
                 walk.body(&self.buf, content_encoding.as_deref(), content_type.as_deref());
                 let end = self.end();
@@ -124,7 +137,7 @@ impl BodyScanner<'_> {
         let cut = if last { end } else { self.cut(end) };
         // Rescanning costs the held window each time: wait until a quarter of it can go.
         let worth = (self.engine.limits.hold_back / 4).max(1) as u64;
-        if cut <= self.released || (!last && cut - self.released < worth) {
+        if cut <= self.judged || (!last && cut - self.judged < worth) {
             return self.step(Outcome::default(), None);
         }
         let from = self.window_start();
@@ -132,19 +145,20 @@ impl BodyScanner<'_> {
         let mut walk = Walk::new(self.engine, self.scope, Place::Body);
         walk.layer(window, Origin::Exact(from), &EncodingChain::default());
         let outcome = walk.finish();
+        self.judged = cut;
         let step = self.step(outcome, Some(cut));
-        self.forget_before(self.released.saturating_sub(self.engine.limits.context as u64));
+        self.forget_before(self.judged.saturating_sub(self.engine.limits.context as u64));
         step
     }
 
     /// The start of the token holding the byte `hold_back` from the end.
     fn cut(&self, end: u64) -> u64 {
         let candidate = end.saturating_sub(self.engine.limits.hold_back as u64);
-        if candidate <= self.released {
-            return self.released;
+        if candidate <= self.judged {
+            return self.judged;
         }
         let rel = (candidate - self.buf_start) as usize;
-        let floor = (self.released - self.buf_start) as usize;
+        let floor = (self.judged - self.buf_start) as usize;
         let start = self.buf[floor..rel]
             .iter()
             .rposition(|&b| is_delimiter(b))
@@ -152,17 +166,20 @@ impl BodyScanner<'_> {
         self.buf_start + start as u64
     }
 
-    /// Released bytes re-read for context, starting at a token boundary.
+    /// Judged bytes re-read for context, starting at a token boundary.
     fn window_start(&self) -> u64 {
-        let from = self.released.saturating_sub(self.engine.limits.context as u64).max(self.buf_start);
+        let from = self
+            .judged
+            .saturating_sub(self.engine.limits.context as u64)
+            .max(self.buf_start);
         let lo = (from - self.buf_start) as usize;
-        let hi = (self.released - self.buf_start) as usize;
+        let hi = (self.judged - self.buf_start) as usize;
         if lo == 0 && self.buf_start == 0 {
             return 0;
         }
         match self.buf[lo..hi].iter().position(|&b| is_delimiter(b)) {
             Some(p) => self.buf_start + (lo + p + 1) as u64,
-            None => self.released,
+            None => self.judged,
         }
     }
 
@@ -174,7 +191,7 @@ impl BodyScanner<'_> {
         }
     }
 
-    /// Records an outcome; releases up to `cut` only if nothing was ever found.
+    /// Records an outcome; releases up to `cut` (just judged) only if nothing was ever found.
     fn step(&mut self, outcome: Outcome, cut: Option<u64>) -> Step {
         let fresh: Vec<Finding> = outcome
             .findings

@@ -35,8 +35,17 @@ impl Engine {
         walk.layer(userinfo.as_bytes(), Origin::Span(0), &EncodingChain::default());
         if let Some((_, password)) = userinfo.split_once(':') {
             let weak = super::prefilter::is_weak_password(password.as_bytes());
-            if scope.detectors.contains("url-credentials") && password.len() >= 3 && !weak && !is_placeholder(password.as_bytes()) {
-                walk.report("url-credentials", password.as_bytes(), 0, &EncodingChain::default());
+            if scope.detectors.contains("url-credentials")
+                && password.len() >= 3
+                && !weak
+                && !is_placeholder(password.as_bytes())
+            {
+                walk.report(
+                    "url-credentials",
+                    password.as_bytes(),
+                    0,
+                    &EncodingChain::default(),
+                );
             }
         }
         walk.finish()
@@ -170,5 +179,10 @@ fn split_url(url: &str) -> UrlParts<'_> {
         None => ("", rest),
     };
     let userinfo = authority.rsplit_once('@').map(|(u, _)| u);
-    UrlParts { userinfo, path, query, fragment }
+    UrlParts {
+        userinfo,
+        path,
+        query,
+        fragment,
+    }
 }

@@ -54,7 +54,11 @@ fn every_rule_example_matches_and_every_counterexample_does_not() {
 #[test]
 fn every_rule_has_examples_both_ways_and_a_catalogued_detector() {
     for rule in RULES.iter().filter(|r| r.name != "aws-key-pair") {
-        assert!(!rule.matches.is_empty() && !rule.rejects.is_empty(), "{}", rule.name);
+        assert!(
+            !rule.matches.is_empty() && !rule.rejects.is_empty(),
+            "{}",
+            rule.name
+        );
     }
     for rule in RULES {
         assert!(lookup(rule.detector).is_some(), "{}", rule.name);
@@ -72,7 +76,11 @@ fn key_id_and_secret_pair_reports_both() {
     let e = engine();
     let text = b"AKIAZ7XQ2MLP4RT6WQ3N:kZ3n8Qe1Vx0b7Lr2Tg5Hw9Pm4Ys6Cu3Df1Ja8Ko2";
     let found = body(&e, text);
-    let aws = found.findings.iter().filter(|f| f.detector == "aws-access-key").count();
+    let aws = found
+        .findings
+        .iter()
+        .filter(|f| f.detector == "aws-access-key")
+        .count();
     assert_eq!(aws, 2, "{found:?}");
 }
 
@@ -92,7 +100,13 @@ fn secrets_are_seen_through_each_encoding() {
     let zero_width: String = GITHUB.chars().flat_map(|c| [c, '\u{200b}']).collect();
     let fullwidth: String = GITHUB
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { char::from_u32(c as u32 + 0xfee0).unwrap_or(c) } else { c })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                char::from_u32(c as u32 + 0xfee0).unwrap_or(c)
+            } else {
+                c
+            }
+        })
         .collect();
     let homoglyph = GITHUB.replacen('p', "р", 1);
     let cases: Vec<(String, &str)> = vec![
@@ -128,7 +142,12 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 fn compressed_bodies_and_compressed_blobs() {
     let e = engine();
     let payload = format!("{{\"note\":\"{GITHUB}\"}}");
-    let found = e.scan_body(all(), Some("gzip"), Some("application/json"), &gzip(payload.as_bytes()));
+    let found = e.scan_body(
+        all(),
+        Some("gzip"),
+        Some("application/json"),
+        &gzip(payload.as_bytes()),
+    );
     assert_eq!(found.findings[0].encoding.to_string(), "gzip");
     let nested = STANDARD.encode(gzip(payload.as_bytes()));
     let found = body(&e, format!("{{\"blob\":\"{nested}\"}}").as_bytes());
@@ -140,12 +159,18 @@ fn compressed_bodies_and_compressed_blobs() {
 
 #[test]
 fn decompression_bombs_and_depth_get_their_own_outcome() {
-    let limits = Limits { max_inflated: 1 << 20, ..Limits::default() };
+    let limits = Limits {
+        max_inflated: 1 << 20,
+        ..Limits::default()
+    };
     let e = Engine::with_limits(FingerprintKey::new(vec![1u8; 16]).expect("ok"), limits).expect("ok");
     let bomb = gzip(&vec![b'a'; 4 << 20]);
     let out = e.scan_body(all(), Some("gzip"), None, &bomb);
     assert_eq!(out.unjudged, Some(Unjudged::DecompressionBomb { limit: 1 << 20 }));
-    assert_eq!(out.unjudged.map(Unjudged::reason_code), Some("decompression_bomb"));
+    assert_eq!(
+        out.unjudged.map(Unjudged::reason_code),
+        Some("decompression_bomb")
+    );
     let mut deep = GITHUB.to_owned();
     for _ in 0..10 {
         deep = STANDARD.encode(format!("x {deep} y"));
@@ -162,13 +187,27 @@ fn decompression_bombs_and_depth_get_their_own_outcome() {
 fn multipart_parts_are_decoded_with_their_transfer_encoding() {
     let e = engine();
     let encoded = STANDARD.encode(format!("config\n{GITHUB}\n"));
-    let wrapped: Vec<&str> = encoded.as_bytes().chunks(10).map(|c| std::str::from_utf8(c).unwrap_or("")).collect();
+    let wrapped: Vec<&str> = encoded
+        .as_bytes()
+        .chunks(10)
+        .map(|c| std::str::from_utf8(c).unwrap_or(""))
+        .collect();
     let body = format!(
         "--b0\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.txt\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n--b0--\r\n",
         wrapped.join("\r\n")
     );
-    let out = e.scan_body(all(), None, Some("multipart/form-data; boundary=b0"), body.as_bytes());
-    assert!(out.findings.iter().any(|f| f.encoding.to_string() == "multipart>base64"), "{out:?}");
+    let out = e.scan_body(
+        all(),
+        None,
+        Some("multipart/form-data; boundary=b0"),
+        body.as_bytes(),
+    );
+    assert!(
+        out.findings
+            .iter()
+            .any(|f| f.encoding.to_string() == "multipart>base64"),
+        "{out:?}"
+    );
 }
 
 #[test]
@@ -183,12 +222,22 @@ fn url_locations() {
     ];
     for (url, location) in cases {
         let out = e.scan_url(all(), &url);
-        let f = out.findings.iter().find(|f| f.detector == "github-token").unwrap_or_else(|| panic!("{url}"));
+        let f = out
+            .findings
+            .iter()
+            .find(|f| f.detector == "github-token")
+            .unwrap_or_else(|| panic!("{url}"));
         assert_eq!(f.location.to_string(), location);
     }
     let out = e.scan_url(all(), "https://deploy:Vq7pZ2xK9mLr@git.example.org/repo.git");
     assert_eq!(detectors(&out), vec!["url-credentials"]);
-    assert!(e.scan_url(all(), "https://example.com/users/550e8400-e29b-41d4-a716-446655440000?page=2").is_clean());
+    assert!(
+        e.scan_url(
+            all(),
+            "https://example.com/users/550e8400-e29b-41d4-a716-446655440000?page=2"
+        )
+        .is_clean()
+    );
 }
 
 #[test]
@@ -199,7 +248,10 @@ fn header_values_and_credential_headers() {
     let out = e.scan_header(all(), "X-Api-Key", b"Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5");
     assert_eq!(detectors(&out), vec!["generic-secret"]);
     assert!(e.scan_header(all(), "Accept", b"application/json").is_clean());
-    assert!(e.scan_header(all(), "X-Request-Id", b"550e8400-e29b-41d4-a716-446655440000").is_clean());
+    assert!(
+        e.scan_header(all(), "X-Request-Id", b"550e8400-e29b-41d4-a716-446655440000")
+            .is_clean()
+    );
 }
 
 #[test]
@@ -210,7 +262,12 @@ fn hostnames() {
     assert!(detectors(&out).contains(&"dns-exfiltration"), "{out:?}");
     let out = e.scan_hostname(all(), "k3j9x2m8q7w1z5c4v6b0n8m2l4p6.cdn.example.com");
     assert!(detectors(&out).contains(&"dns-exfiltration"), "{out:?}");
-    for benign in ["api.github.com", "my-service-production-eu.example.com", "d1a2b3c4d5e6f7.cloudfront.net", "example.com"] {
+    for benign in [
+        "api.github.com",
+        "my-service-production-eu.example.com",
+        "d1a2b3c4d5e6f7.cloudfront.net",
+        "example.com",
+    ] {
         assert!(e.scan_hostname(all(), benign).is_clean(), "{benign}");
     }
 }
@@ -223,8 +280,16 @@ fn known_secrets_in_their_forms() {
     let scope = Scope::new(DetectorSet::defaults()).with_known(&sets);
     let encoded = STANDARD.encode("Authorization: tgph_00112233445566778899");
     let out = e.scan_body(scope, None, None, format!("x={encoded}").as_bytes());
-    assert!(out.findings.iter().any(|f| f.detector == "known-secret"), "{out:?}");
-    let out = e.scan_body(Scope::new(DetectorSet::defaults()), None, None, encoded.as_bytes());
+    assert!(
+        out.findings.iter().any(|f| f.detector == "known-secret"),
+        "{out:?}"
+    );
+    let out = e.scan_body(
+        Scope::new(DetectorSet::defaults()),
+        None,
+        None,
+        encoded.as_bytes(),
+    );
     assert!(!out.findings.iter().any(|f| f.detector == "known-secret"));
 }
 
@@ -246,15 +311,24 @@ fn policy_exemptions_apply_per_host() {
     assert!(!gh.contains("github-token") && gh.contains("jwt"));
     assert!(other.contains("github-token"));
     let e = engine();
-    assert!(e.scan_body(Scope::new(gh), None, None, GITHUB.as_bytes()).is_clean());
-    assert!(!e.scan_body(Scope::new(other), None, None, GITHUB.as_bytes()).is_clean());
+    assert!(
+        e.scan_body(Scope::new(gh), None, None, GITHUB.as_bytes())
+            .is_clean()
+    );
+    assert!(
+        !e.scan_body(Scope::new(other), None, None, GITHUB.as_bytes())
+            .is_clean()
+    );
 }
 
 #[test]
 fn nothing_printable_holds_the_value() {
     let e = engine();
     let out = body(&e, format!("a={GITHUB}").as_bytes());
-    let printed = format!("{out:?} {}", serde_json::to_string(&out.findings).expect("serialises"));
+    let printed = format!(
+        "{out:?} {}",
+        serde_json::to_string(&out.findings).expect("serialises")
+    );
     assert!(!out.findings.is_empty());
     assert!(!printed.contains(&GITHUB[4..20]), "{printed}");
     assert!(!format!("{e:?}").contains("07070707"));
@@ -265,13 +339,24 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self, bound: usize) -> usize {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((self.0 >> 33) as usize) % bound.max(1)
     }
 }
 
 fn filler(rng: &mut Lcg, len: usize) -> Vec<u8> {
-    const WORDS: &[&str] = &["lorem ", "ipsum ", "{\"k\": 12}, ", "dolor ", "sit\n", "amet, ", "x=1&y=2 "];
+    const WORDS: &[&str] = &[
+        "lorem ",
+        "ipsum ",
+        "{\"k\": 12}, ",
+        "dolor ",
+        "sit\n",
+        "amet, ",
+        "x=1&y=2 ",
+    ];
     let mut out = Vec::new();
     while out.len() < len {
         out.extend_from_slice(WORDS[rng.next(WORDS.len())].as_bytes());
@@ -290,7 +375,10 @@ fn streamed_bodies_never_release_a_byte_of_a_secret() {
         STANDARD.encode(format!("k={GITHUB}")),
         GITHUB.bytes().map(|b| format!("%{b:02x}")).collect(),
         GITHUB.chars().map(|c| format!("\\u{:04x}", c as u32)).collect(),
-        format!("-----BEGIN RSA PRIVATE KEY-----\n{}\n", "MIIEowIBAAKCAQEA3Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5Hh8Nq2Tu7Xe4Pa9Mb1L"),
+        format!(
+            "-----BEGIN RSA PRIVATE KEY-----\n{}\n",
+            "MIIEowIBAAKCAQEA3Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5Hh8Nq2Tu7Xe4Pa9Mb1L"
+        ),
     ];
     for trial in 0..120 {
         let form = &forms[trial % forms.len()];
@@ -312,11 +400,17 @@ fn streamed_bodies_never_release_a_byte_of_a_secret() {
             let step = scanner.push(chunk);
             assert!(step.release_to >= upstream, "release never goes back");
             upstream = step.release_to;
-            assert!(upstream <= secret_at, "trial {trial}: released {upstream} > secret at {secret_at}");
+            assert!(
+                upstream <= secret_at,
+                "trial {trial}: released {upstream} > secret at {secret_at}"
+            );
             found.extend(step.findings);
         }
         let step = scanner.finish();
-        assert!(step.release_to <= secret_at, "trial {trial}: finish released the secret");
+        assert!(
+            step.release_to <= secret_at,
+            "trial {trial}: finish released the secret"
+        );
         found.extend(step.findings);
         assert!(!found.is_empty(), "trial {trial}: secret not reported");
     }
@@ -332,7 +426,10 @@ fn clean_streams_are_released_entirely_and_progressively() {
     for chunk in data.chunks(16 << 10) {
         progressive = scanner.push(chunk).release_to;
     }
-    assert!(progressive >= (data.len() - 16_384 - 4096) as u64, "released {progressive}");
+    assert!(
+        progressive >= (data.len() - 16_384 - 4096) as u64,
+        "released {progressive}"
+    );
     let last = scanner.finish();
     assert_eq!(last.release_to, data.len() as u64);
     assert!(last.findings.is_empty());
@@ -340,7 +437,10 @@ fn clean_streams_are_released_entirely_and_progressively() {
 
 #[test]
 fn an_endless_token_is_too_large_to_judge() {
-    let limits = Limits { max_held: 64 << 10, ..Limits::default() };
+    let limits = Limits {
+        max_held: 64 << 10,
+        ..Limits::default()
+    };
     let e = Engine::with_limits(FingerprintKey::new(vec![1u8; 16]).expect("ok"), limits).expect("ok");
     let mut scanner = e.body_scanner(all(), None, None);
     let mut last = Step::default();
@@ -367,4 +467,3 @@ fn compressed_streams_are_held_whole_and_judged_at_the_end() {
     scanner.push(&clean);
     assert_eq!(scanner.finish().release_to, clean.len() as u64);
 }
-

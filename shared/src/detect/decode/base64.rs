@@ -39,7 +39,12 @@ pub(crate) fn decode_run(run: &[u8]) -> Option<Vec<u8>> {
         if !is_texty(&head, 75) && super::sniff_compression(&head).is_none() {
             return None;
         }
-        let usable = aligned.len() - aligned.len() % 4 + if aligned.len() % 4 >= 2 { aligned.len() % 4 } else { 0 };
+        let usable = aligned.len() - aligned.len() % 4
+            + if aligned.len() % 4 >= 2 {
+                aligned.len() % 4
+            } else {
+                0
+            };
         LENIENT.decode(&aligned[..usable]).ok()
     })
 }
@@ -49,10 +54,10 @@ fn trim_padding(run: &[u8]) -> &[u8] {
     &run[..end]
 }
 
-/// Plain hex of at least 16 bytes, optionally behind `0x`.
+/// Plain hex of at least 12 bytes, optionally behind `0x`.
 pub(crate) fn decode_hex_run(run: &[u8]) -> Option<Vec<u8>> {
     let digits = run.strip_prefix(b"0x").unwrap_or(run);
-    if digits.len() < 32 || digits.len() % 2 != 0 || !digits.iter().all(u8::is_ascii_hexdigit) {
+    if digits.len() < 24 || digits.len() % 2 != 0 || !digits.iter().all(u8::is_ascii_hexdigit) {
         return None;
     }
     pairs(digits.chunks(2))
@@ -114,7 +119,8 @@ mod tests {
         let text = b"the quick brown fox jumps over the lazy dog";
         let std = base64::engine::general_purpose::STANDARD.encode(text);
         assert_eq!(decode_run(std.as_bytes()).as_deref(), Some(&text[..]));
-        let url = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b"\xfb\xff~~ text text text text text");
+        let url =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b"\xfb\xff~~ text text text text text");
         assert!(decode_run(url.as_bytes()).is_some());
         let prefixed = format!("/upload/{std}");
         let decoded = decode_run(prefixed.as_bytes()).expect("some alignment works");
@@ -129,16 +135,28 @@ mod tests {
 
     #[test]
     fn hex_forms() {
-        assert_eq!(decode_hex_run(b"68656c6c6f20776f726c642068656c6c6f").as_deref(), Some(&b"hello world hello"[..]));
+        assert_eq!(
+            decode_hex_run(b"68656c6c6f20776f726c642068656c6c6f").as_deref(),
+            Some(&b"hello world hello"[..])
+        );
         assert_eq!(decode_hex_run(b"abc"), None);
         let delimited = b"68:65:6c:6c:6f:20:77:6f:72:6c:64:20:68:65:6c:6c";
-        assert_eq!(decode_delimited_hex(delimited).as_deref(), Some(&b"hello world hell"[..]));
-        assert_eq!(decode_delimited_hex(b"68:65-6c:6c:6f:20:77:6f:72:6c:64:20:68:65:6c:6c"), None);
+        assert_eq!(
+            decode_delimited_hex(delimited).as_deref(),
+            Some(&b"hello world hell"[..])
+        );
+        assert_eq!(
+            decode_delimited_hex(b"68:65-6c:6c:6f:20:77:6f:72:6c:64:20:68:65:6c:6c"),
+            None
+        );
     }
 
     #[test]
     fn base32_round_trip() {
-        assert_eq!(decode_base32(b"nbswy3dpeb3w64tmmq").as_deref(), Some(&b"hello world"[..]));
+        assert_eq!(
+            decode_base32(b"nbswy3dpeb3w64tmmq").as_deref(),
+            Some(&b"hello world"[..])
+        );
         assert_eq!(decode_base32(b"not base32!"), None);
     }
 }

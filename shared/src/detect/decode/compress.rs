@@ -74,7 +74,10 @@ mod tests {
         let gz = enc.finish().expect("in memory");
         assert_eq!(inflate(Codec::Gzip, &gz, 2 << 20).map(|v| v.len()), Ok(1 << 20));
         assert_eq!(inflate(Codec::Gzip, &gz, 1000), Err(InflateError::TooLarge));
-        assert_eq!(inflate(Codec::Gzip, b"not gzip", 1000), Err(InflateError::Corrupt));
+        assert_eq!(
+            inflate(Codec::Gzip, b"not gzip", 1000),
+            Err(InflateError::Corrupt)
+        );
     }
 
     #[test]
@@ -82,10 +85,16 @@ mod tests {
         let mut raw = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
         raw.write_all(b"hello raw deflate").expect("in memory");
         let raw = raw.finish().expect("in memory");
-        assert_eq!(inflate(Codec::Deflate, &raw, 100).as_deref(), Ok(&b"hello raw deflate"[..]));
+        assert_eq!(
+            inflate(Codec::Deflate, &raw, 100).as_deref(),
+            Ok(&b"hello raw deflate"[..])
+        );
         let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
         z.write_all(b"hello zlib").expect("in memory");
         let z = z.finish().expect("in memory");
-        assert_eq!(inflate(Codec::Deflate, &z, 100).as_deref(), Ok(&b"hello zlib"[..]));
+        assert_eq!(
+            inflate(Codec::Deflate, &z, 100).as_deref(),
+            Ok(&b"hello zlib"[..])
+        );
     }
 }

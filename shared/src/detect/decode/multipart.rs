@@ -84,6 +84,9 @@ mod tests {
         assert_eq!(parts[1].content, b"aGVs\r\nbG8=");
         assert_eq!(&body[parts[0].offset..parts[0].offset + 5], b"hello");
         assert_eq!(boundary("text/plain"), None);
-        assert_eq!(boundary("multipart/mixed; boundary=\"q q\""), Some("q q".to_owned()));
+        assert_eq!(
+            boundary("multipart/mixed; boundary=\"q q\""),
+            Some("q q".to_owned())
+        );
     }
 }

@@ -7,11 +7,7 @@ use unicode_normalization::UnicodeNormalization;
 /// The folded text, or `None` when folding changes nothing.
 pub(crate) fn fold(data: &[u8]) -> Option<Vec<u8>> {
     let text = String::from_utf8_lossy(data);
-    let folded: String = text
-        .nfkc()
-        .filter(|c| !is_invisible(*c))
-        .map(homoglyph)
-        .collect();
+    let folded: String = text.nfkc().filter(|c| !is_invisible(*c)).map(homoglyph).collect();
     (folded.as_bytes() != data).then(|| folded.into_bytes())
 }
 
@@ -26,14 +22,61 @@ fn is_invisible(c: char) -> bool {
 /// Letters that render like ASCII ones in common fonts.
 fn homoglyph(c: char) -> char {
     match c {
-        'а' => 'a', 'в' => 'B', 'е' => 'e', 'к' => 'k', 'м' => 'M', 'н' => 'H', 'о' => 'o',
-        'р' => 'p', 'с' => 'c', 'т' => 'T', 'у' => 'y', 'х' => 'x', 'ѕ' => 's', 'і' => 'i',
-        'ј' => 'j', 'ԁ' => 'd', 'ɡ' => 'g', 'һ' => 'h', 'ԛ' => 'q', 'ԝ' => 'w',
-        'А' => 'A', 'В' => 'B', 'Е' => 'E', 'К' => 'K', 'М' => 'M', 'Н' => 'H', 'О' => 'O',
-        'Р' => 'P', 'С' => 'C', 'Т' => 'T', 'Х' => 'X', 'Ѕ' => 'S', 'І' => 'I', 'Ј' => 'J',
-        'α' => 'a', 'ο' => 'o', 'ν' => 'v', 'ι' => 'i', 'κ' => 'k', 'ρ' => 'p', 'τ' => 't',
-        'Α' => 'A', 'Β' => 'B', 'Ε' => 'E', 'Ζ' => 'Z', 'Η' => 'H', 'Ι' => 'I', 'Κ' => 'K',
-        'Μ' => 'M', 'Ν' => 'N', 'Ο' => 'O', 'Ρ' => 'P', 'Τ' => 'T', 'Υ' => 'Y', 'Χ' => 'X',
+        'а' => 'a',
+        'в' => 'B',
+        'е' => 'e',
+        'к' => 'k',
+        'м' => 'M',
+        'н' => 'H',
+        'о' => 'o',
+        'р' => 'p',
+        'с' => 'c',
+        'т' => 'T',
+        'у' => 'y',
+        'х' => 'x',
+        'ѕ' => 's',
+        'і' => 'i',
+        'ј' => 'j',
+        'ԁ' => 'd',
+        'ɡ' => 'g',
+        'һ' => 'h',
+        'ԛ' => 'q',
+        'ԝ' => 'w',
+        'А' => 'A',
+        'В' => 'B',
+        'Е' => 'E',
+        'К' => 'K',
+        'М' => 'M',
+        'Н' => 'H',
+        'О' => 'O',
+        'Р' => 'P',
+        'С' => 'C',
+        'Т' => 'T',
+        'Х' => 'X',
+        'Ѕ' => 'S',
+        'І' => 'I',
+        'Ј' => 'J',
+        'α' => 'a',
+        'ο' => 'o',
+        'ν' => 'v',
+        'ι' => 'i',
+        'κ' => 'k',
+        'ρ' => 'p',
+        'τ' => 't',
+        'Α' => 'A',
+        'Β' => 'B',
+        'Ε' => 'E',
+        'Ζ' => 'Z',
+        'Η' => 'H',
+        'Ι' => 'I',
+        'Κ' => 'K',
+        'Μ' => 'M',
+        'Ν' => 'N',
+        'Ο' => 'O',
+        'Ρ' => 'P',
+        'Τ' => 'T',
+        'Υ' => 'Y',
+        'Χ' => 'X',
         '‐' | '‑' | '‒' | '–' | '—' | '−' => '-',
         other => other,
     }

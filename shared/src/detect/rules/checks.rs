@@ -98,7 +98,9 @@ pub(crate) fn looks_random(value: &[u8]) -> bool {
     let alphabet = if hex {
         16.0
     } else {
-        26.0 * (lower as u8 + upper as u8) as f64 + 10.0 * (digits > 0) as u8 as f64 + 2.0 * other as u8 as f64
+        26.0 * (lower as u8 + upper as u8) as f64
+            + 10.0 * (digits > 0) as u8 as f64
+            + 2.0 * other as u8 as f64
     };
     let ceiling = f64::log2(alphabet).min((value.len() as f64).log2());
     entropy(value) >= 0.72 * ceiling
@@ -123,8 +125,18 @@ pub(crate) fn is_placeholder(value: &[u8]) -> bool {
 }
 
 const PLACEHOLDER_WORDS: &[&str] = &[
-    "example", "placeholder", "redacted", "changeme", "your_", "your-", "yourkey", "insert",
-    "dummy", "xxxxxx", "******", "....",
+    "example",
+    "placeholder",
+    "redacted",
+    "changeme",
+    "your_",
+    "your-",
+    "yourkey",
+    "insert",
+    "dummy",
+    "xxxxxx",
+    "******",
+    "....",
 ];
 
 /// Published example credentials (AWS, Stripe, jwt.io, Slack, Azurite, test card numbers).
