@@ -426,6 +426,29 @@ def negatives():
         "static-assets-cdn-01.example.org", "api-eu.sentry.io", "o123456.ingest.sentry.io",
     ]:
         N("host", host)
+    out.extend(harder_negatives())
+    return out
+
+
+RUSSIAN = "Отчёт готов, результаты сохранены в папке проекта; проверьте раздел с ошибками и повторите запуск."
+GREEK = "Η αναφορά είναι έτοιμη και τα αποτελέσματα αποθηκεύτηκαν στον φάκελο του έργου."
+
+
+def harder_negatives():
+    """Benign traffic added after the detectors were tuned on the rest (kept as a check)."""
+    out = []
+    N = lambda where, data, **kw: out.append(entry("negative", None, where, data, **kw))
+    for _ in range(30):
+        N("body", json.dumps({"messages": [{"role": "user", "content": R.choice([RUSSIAN, GREEK])}]}, ensure_ascii=False), content_type="application/json")
+        N("body", json.dumps({"note": base64.b64encode(R.choice(["Please rotate the api key and the access token next week.", "The password policy requires 12 characters."]).encode()).decode()}), content_type="application/json")
+        N("body", json.dumps({"ciphertext": base64.b64encode(bytes(R.randrange(256) for _ in range(R.randrange(64, 512)))).decode(), "iv": base64.b64encode(bytes(R.randrange(256) for _ in range(12))).decode()}), content_type="application/json")
+        N("body", f"apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - env:\n    - name: API_KEY\n      valueFrom:\n        secretKeyRef:\n          name: app-secrets\n          key: api-key\n  image: registry.example.org/app@sha256:{rand('0123456789abcdef', 64)}\n", content_type="application/yaml")
+        N("body", 'import os\ntoken = os.environ["GITHUB_TOKEN"]\nsecret = get_secret("prod/db")\nAPI_KEY="$API_KEY"\npassword = ""\n', content_type="text/x-python")
+        N("body", f"version https://git-lfs.github.com/spec/v1\noid sha256:{rand('0123456789abcdef', 64)}\nsize {R.randrange(10**7)}\n", content_type="text/plain")
+        N("body", json.dumps({"Key": f"uploads/{R.randrange(2020, 2027)}/{uuid()}.png", "cache_key": f"v1-deps-{rand('0123456789abcdef', 40)}", "idempotency_key": uuid(), "etag": rand("0123456789abcdef", 32)}), content_type="application/json")
+        N("body", gz(json.dumps([{"id": uuid(), "sha": rand("0123456789abcdef", 40)} for _ in range(20)]).encode()), content_encoding="gzip", content_type="application/json")
+        N("url", f"https://www.google.com/search?q={urllib.parse.quote_plus(R.choice([RUSSIAN, GREEK])[:40])}&ei={rand(URLSAFE, 22)}&ved={rand(URLSAFE, 40)}")
+        N("header", f"_ga=GA1.2.{R.randrange(10**9)}.{R.randrange(10**9)}; _gid=GA1.2.{R.randrange(10**9)}; theme=dark", header="Cookie")
     return out
 
 

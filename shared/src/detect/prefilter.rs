@@ -81,6 +81,11 @@ impl RuleSet {
     pub(crate) fn scan(&self, data: &[u8], enabled: DetectorSet, out: &mut Vec<Hit>) {
         let mut done_to = vec![0usize; RULES.len()];
         for anchor in self.anchors.find_iter(data) {
+            // `://` is everywhere; only an authority with `user:pass@` is worth a regex.
+            let url = data[anchor.start()..].starts_with(b"://");
+            if url && !authority_has_password(&data[anchor.start()..]) {
+                continue;
+            }
             for &index in &self.anchor_rules[anchor.pattern().as_usize()] {
                 if enabled.has_index(self.detectors[index]) {
                     self.confirm(index, data, anchor.start(), &mut done_to[index], out);
@@ -91,9 +96,6 @@ impl RuleSet {
 
     fn confirm(&self, index: usize, data: &[u8], at: usize, done_to: &mut usize, out: &mut Vec<Hit>) {
         let rule = &RULES[index];
-        if rule.check == Check::UrlAuthority && !authority_has_password(&data[at..]) {
-            return;
-        }
         let from = at.saturating_sub(rule.before).max(*done_to);
         let to = (at + rule.after).min(data.len());
         if from >= to {

@@ -19,7 +19,7 @@ pub(crate) enum Check {
     MixedCase,
     /// A password that is not a documentation stand-in such as `password`.
     Password,
-    /// `://` seen: only worth the regex when the authority holds `user:pass@`.
+    /// A URL password under a scheme that is not a database (those have their own rule).
     UrlAuthority,
     /// An AWS key ID, except as the `Credential=` of a SigV4 signature (presigned URLs and
     /// `Authorization` headers carry the ID, which is not a secret, by design).
@@ -189,11 +189,10 @@ pub(crate) static RULES: &[Rule] = &[
     rule(
         "slack-token",
         "slack-token",
-        &["xoxb-", "xoxp-", "xoxa-", "xoxo-", "xoxs-", "xoxr-", "xoxe-", "xapp-"],
+        &["xox", "xapp-"],
         r"xox[abposre](?:\.xox[abposre])?-(?:[0-9]{6,}-){1,3}[0-9A-Za-z]{20,64}|xapp-\d-[A-Z0-9]{9,}-\d{10,}-[a-f0-9]{32,}",
     )
     .reach(0, 160)
-    .check(Check::Random)
     .examples(
         &[
             "xoxb-2418653891-5529011387-Zk3Pq8Rw2Xv7Lm4Nt9Bs1Yc6",
@@ -222,10 +221,10 @@ pub(crate) static RULES: &[Rule] = &[
     rule(
         "stripe",
         "stripe-key",
-        &["sk_live_", "sk_test_", "rk_live_", "rk_test_"],
+        &["k_live_", "k_test_"],
         r"[sr]k_(?:live|test)_[0-9A-Za-z]{24,99}",
     )
-    .reach(0, 110)
+    .reach(1, 110)
     .check(Check::Random)
     .examples(
         &[
@@ -391,14 +390,10 @@ pub(crate) static RULES: &[Rule] = &[
     rule(
         "database-url",
         "database-url",
-        &[
-            "postgres://", "postgresql://", "mysql://", "mariadb://", "mongodb://",
-            "mongodb+srv://", "redis://", "rediss://", "amqp://", "amqps://", "mssql://",
-            "sqlserver://", "clickhouse://",
-        ],
+        &["://"],
         DATABASE_URL,
     )
-    .reach(0, 320)
+    .reach(16, 320)
     .unbounded()
     .check(Check::Password)
     .examples(

@@ -29,31 +29,77 @@ static RUN: [bool; 256] = run_table();
 /// Calls `f(start, end)` for each maximal run of [`is_run_byte`] bytes at least `MIN_RUN`
 /// long, `end` extended over trailing `=` padding.
 pub(crate) fn for_each_run(data: &[u8], mut f: impl FnMut(usize, usize)) {
+    for_each_stretch(data, &RUN, MIN_RUN, |start, end| {
+        f(start, with_padding(data, end))
+    });
+}
+
+const fn phrase_table() -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_lowercase() || matches!(c, b' ' | b'\t' | b'\r' | b'\n' | b'\\');
+        b += 1;
+    }
+    table
+}
+
+static PHRASE: [bool; 256] = phrase_table();
+
+/// Stretches of lowercase words and whitespace (escaped or not) long enough for a 12-word
+/// seed phrase.
+pub(crate) fn for_each_phrase_stretch(data: &[u8], f: impl FnMut(usize, usize)) {
+    for_each_stretch(data, &PHRASE, 12 * 4 - 1, f);
+}
+
+const fn card_table() -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_digit() || c == b' ' || c == b'-';
+        b += 1;
+    }
+    table
+}
+
+static CARD: [bool; 256] = card_table();
+
+/// Stretches of digits, spaces and dashes long enough for a card number of 15 or more digits
+/// (13- and 14-digit numbers, no longer issued, are not looked for).
+pub(crate) fn for_each_card_stretch(data: &[u8], f: impl FnMut(usize, usize)) {
+    for_each_stretch(data, &CARD, 15, f);
+}
+
+/// Maximal stretches of `table` bytes at least `min` (>= 15) long. Any such stretch covers a
+/// whole aligned 8-byte word, so only those words are tested on the common path.
+fn for_each_stretch(data: &[u8], table: &[bool; 256], min: usize, mut f: impl FnMut(usize, usize)) {
     let mut word = 0;
     let mut next_free = 0;
     while word + 8 <= data.len() {
         let w = &data[word..word + 8];
         // Branch-free on the common path: one test per eight bytes.
-        let all = RUN[w[0] as usize]
-            & RUN[w[1] as usize]
-            & RUN[w[2] as usize]
-            & RUN[w[3] as usize]
-            & RUN[w[4] as usize]
-            & RUN[w[5] as usize]
-            & RUN[w[6] as usize]
-            & RUN[w[7] as usize];
+        let all = table[w[0] as usize]
+            & table[w[1] as usize]
+            & table[w[2] as usize]
+            & table[w[3] as usize]
+            & table[w[4] as usize]
+            & table[w[5] as usize]
+            & table[w[6] as usize]
+            & table[w[7] as usize];
         if all && word >= next_free {
             let mut start = word;
-            while start > next_free && RUN[data[start - 1] as usize] {
+            while start > next_free && table[data[start - 1] as usize] {
                 start -= 1;
             }
             let mut end = word + 8;
-            while end < data.len() && RUN[data[end] as usize] {
+            while end < data.len() && table[data[end] as usize] {
                 end += 1;
             }
             next_free = end;
-            if end - start >= MIN_RUN {
-                f(start, with_padding(data, end));
+            if end - start >= min {
+                f(start, end);
             }
         }
         word += 8;

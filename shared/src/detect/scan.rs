@@ -14,7 +14,7 @@ use super::decode::{percent, sniff_compression, unicode};
 use super::engine::{Engine, Scope, detector_id};
 use super::finding::{Encoding, EncodingChain, Finding, Location, Outcome, SECRET_DETECTED, Unjudged};
 use super::prefilter::Hit;
-use super::runs::{for_each_run, token_around};
+use super::runs::{for_each_card_stretch, for_each_phrase_stretch, for_each_run, token_around};
 use super::shapes::{cards, generic_assignment, pieces, twilio_key, wif_key};
 
 /// Where findings of a layer are placed.
@@ -46,9 +46,21 @@ pub(crate) enum Place {
     Body,
 }
 
+/// The scope's detectors this walk checks by hand, looked up once.
+#[derive(Debug, Clone, Copy)]
+struct Enabled {
+    known: bool,
+    generic: bool,
+    twilio: bool,
+    crypto: bool,
+    card: bool,
+    seed: bool,
+}
+
 pub(crate) struct Walk<'a> {
     engine: &'a Engine,
     scope: Scope<'a>,
+    on: Enabled,
     place: Place,
     budget: usize,
     outcome: Outcome,
@@ -56,9 +68,19 @@ pub(crate) struct Walk<'a> {
 
 impl<'a> Walk<'a> {
     pub(crate) fn new(engine: &'a Engine, scope: Scope<'a>, place: Place) -> Self {
+        let has = |id| scope.detectors.contains(id);
+        let on = Enabled {
+            known: has("known-secret") && !scope.known.is_empty(),
+            generic: has("generic-secret"),
+            twilio: has("twilio-key"),
+            crypto: has("crypto-private-key"),
+            card: has("payment-card"),
+            seed: has("seed-phrase"),
+        };
         Self {
             engine,
             scope,
+            on,
             place,
             budget: engine.limits.max_decoded,
             outcome: Outcome::default(),
@@ -67,10 +89,6 @@ impl<'a> Walk<'a> {
 
     pub(crate) fn finish(self) -> Outcome {
         self.outcome
-    }
-
-    fn enabled(&self, id: &str) -> bool {
-        self.scope.detectors.contains(id)
     }
 
     pub(crate) fn report(
@@ -116,7 +134,7 @@ impl<'a> Walk<'a> {
         for_each_run(data, |start, end| self.run(data, start, end, origin, chain));
         self.tokens(data, origin, chain);
         self.colon_hex(data, origin, chain);
-        if memchr::memmem::find(data, b"=\n").is_some() || memchr::memmem::find(data, b"=\r\n").is_some() {
+        if has_soft_break(data) {
             if let Some(decoded) = quoted_printable(data) {
                 self.descend(decoded, Encoding::QuotedPrintable, origin.child(0), chain);
             }
@@ -138,7 +156,7 @@ impl<'a> Walk<'a> {
     }
 
     fn known(&mut self, data: &[u8], origin: Origin, chain: &EncodingChain) {
-        if !self.enabled("known-secret") {
+        if !self.on.known {
             return;
         }
         let sets = self.scope.known;
@@ -156,18 +174,19 @@ impl<'a> Walk<'a> {
 
     fn run(&mut self, data: &[u8], start: usize, end: usize, origin: Origin, chain: &EncodingChain) {
         let run = &data[start..end];
-        if self.enabled("generic-secret") && generic_assignment(data, start, end) {
+        if self.on.generic && generic_assignment(data, start, end) {
             let value = run
                 .strip_suffix(b"==")
                 .or_else(|| run.strip_suffix(b"="))
                 .unwrap_or(run);
             self.report("generic-secret", value, origin.at(start), chain);
         }
-        for (at, piece) in pieces(run) {
-            if self.enabled("twilio-key") && twilio_key(piece) {
+        let shapes = self.on.twilio || self.on.crypto;
+        for (at, piece) in pieces(run).filter(|_| shapes) {
+            if self.on.twilio && twilio_key(piece) {
                 self.report("twilio-key", piece, origin.at(start + at), chain);
             }
-            if self.enabled("crypto-private-key") && wif_key(piece) {
+            if self.on.crypto && wif_key(piece) {
                 self.report("crypto-private-key", piece, origin.at(start + at), chain);
             }
         }
@@ -284,18 +303,28 @@ impl<'a> Walk<'a> {
     }
 
     fn optional_shapes(&mut self, data: &[u8], origin: Origin, chain: &EncodingChain) {
-        if self.enabled("payment-card") {
+        if self.on.card {
             let mut found = Vec::new();
-            cards(data, |start, _, digits| found.push((start, digits.to_vec())));
+            for_each_card_stretch(data, |from, to| {
+                // One byte either side, so the boundary checks see the neighbours.
+                let from = from.saturating_sub(1);
+                let to = (to + 1).min(data.len());
+                cards(&data[from..to], |start, _, digits| {
+                    found.push((from + start, digits.to_vec()))
+                });
+            });
             for (start, digits) in found {
                 self.report("payment-card", &digits, origin.at(start), chain);
             }
         }
-        if self.enabled("seed-phrase") {
+        if self.on.seed {
             let mut found = Vec::new();
-            self.engine
-                .seeds
-                .phrases(data, |start, end| found.push((start, end)));
+            for_each_phrase_stretch(data, |from, to| {
+                let stretch = &data[from..to];
+                self.engine
+                    .seeds
+                    .phrases(stretch, |start, end| found.push((from + start, from + end)));
+            });
             for (start, end) in found {
                 self.report("seed-phrase", &data[start..end], origin.at(start), chain);
             }
@@ -359,6 +388,15 @@ impl<'a> Walk<'a> {
             }
         }
     }
+}
+
+/// A quoted-printable soft line break: `=` at the end of a line.
+fn has_soft_break(data: &[u8]) -> bool {
+    memchr::memchr_iter(b'\n', data).any(|at| match at {
+        0 => false,
+        1 => data[0] == b'=',
+        _ => data[at - 1] == b'=' || (data[at - 1] == b'\r' && data[at - 2] == b'='),
+    })
 }
 
 fn codec_encoding(codec: Codec) -> Encoding {

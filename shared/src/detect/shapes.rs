@@ -65,10 +65,10 @@ pub(crate) fn is_secret_key_name(name: &[u8]) -> bool {
 /// `SECRET = '`...), judged random enough to be one.
 pub(crate) fn generic_assignment(data: &[u8], start: usize, end: usize) -> bool {
     let value = trim_padding(&data[start..end]);
-    if !looks_random(value) || is_placeholder(value) || value.len() > 512 {
-        return false;
-    }
-    key_before(data, start).is_some_and(is_secret_key_name)
+    value.len() <= 512
+        && key_before(data, start).is_some_and(is_secret_key_name)
+        && looks_random(value)
+        && !is_placeholder(value)
 }
 
 fn trim_padding(value: &[u8]) -> &[u8] {
@@ -125,30 +125,49 @@ pub(crate) fn wif_key(piece: &[u8]) -> bool {
 pub(crate) fn cards(data: &[u8], mut f: impl FnMut(usize, usize, &[u8])) {
     let mut i = 0;
     while i < data.len() {
+        if i + 8 <= data.len() && !has_digit(&data[i..i + 8]) {
+            i += 8;
+            continue;
+        }
         if !data[i].is_ascii_digit() || (i > 0 && data[i - 1].is_ascii_alphanumeric()) {
             i += 1;
             continue;
         }
         let start = i;
-        let mut digits = Vec::with_capacity(19);
-        while i < data.len() && digits.len() <= 19 {
+        let mut buf = [0u8; 20];
+        let mut n = 0;
+        while i < data.len() && n < buf.len() {
             match data[i] {
-                b'0'..=b'9' => digits.push(data[i]),
+                b'0'..=b'9' => {
+                    buf[n] = data[i];
+                    n += 1;
+                }
                 b' ' | b'-' if data.get(i + 1).is_some_and(u8::is_ascii_digit) => {}
                 _ => break,
             }
             i += 1;
         }
+        let digits = &buf[..n];
         let boundary = i == data.len() || !data[i].is_ascii_alphanumeric();
         if boundary
             && (13..=19).contains(&digits.len())
-            && card_network(&digits)
-            && luhn(&digits)
-            && !is_placeholder(&digits)
+            && card_network(digits)
+            && luhn(digits)
+            && !is_placeholder(digits)
         {
-            f(start, i, &digits);
+            f(start, i, digits);
         }
     }
+}
+
+/// Whether any of eight bytes is an ASCII digit, tested on all eight at once.
+fn has_digit(eight: &[u8]) -> bool {
+    let mut word = [0u8; 8];
+    word.copy_from_slice(eight);
+    // Digits are the bytes that become 0..=9 when XORed with 0x30.
+    let t = u64::from_le_bytes(word) ^ 0x3030_3030_3030_3030;
+    let below_ten = t.wrapping_sub(0x0a0a_0a0a_0a0a_0a0a) & !t & 0x8080_8080_8080_8080;
+    below_ten != 0
 }
 
 /// The BIP-39 English list, indexed for lookups.
@@ -170,7 +189,9 @@ impl SeedWords {
     /// letters; between two words of a phrase there may be only whitespace or the escapes
     /// `\n`, `\r`, `\t` (a phrase inside a JSON string).
     pub(crate) fn phrases(&self, data: &[u8], mut f: impl FnMut(usize, usize)) {
-        let mut run: Vec<(u16, usize, usize)> = Vec::new();
+        // Streaks of short lowercase words first; the list is consulted only for streaks of
+        // twelve or more, which prose seldom has.
+        let mut streak: Vec<(usize, usize)> = Vec::new();
         let mut i = 0;
         let mut gap_start = 0;
         while i < data.len() {
@@ -190,17 +211,33 @@ impl SeedWords {
             }
             let glued = (!escaped && start > 0 && data[start - 1].is_ascii_alphanumeric())
                 || (i < data.len() && data[i].is_ascii_alphanumeric());
-            let word = if glued { None } else { self.index(&data[start..i]) };
-            if !soft_gap(&data[gap_start..start]) || word.is_none() {
-                check_run(&run, &mut f);
-                run.clear();
+            let candidate = !glued && (3..=8).contains(&(i - start));
+            if !candidate || !soft_gap(&data[gap_start..start]) {
+                self.close(data, &mut streak, &mut f);
             }
-            if let Some(index) = word {
-                run.push((index, start, i));
+            if candidate {
+                streak.push((start, i));
             }
             gap_start = i;
         }
-        check_run(&run, &mut f);
+        self.close(data, &mut streak, &mut f);
+    }
+
+    fn close(&self, data: &[u8], streak: &mut Vec<(usize, usize)>, f: &mut impl FnMut(usize, usize)) {
+        if streak.len() >= 12 {
+            let mut run = Vec::with_capacity(streak.len());
+            for &(start, end) in streak.iter() {
+                match self.index(&data[start..end]) {
+                    Some(index) => run.push((index, start, end)),
+                    None => {
+                        check_run(&run, f);
+                        run.clear();
+                    }
+                }
+            }
+            check_run(&run, f);
+        }
+        streak.clear();
     }
 
     fn index(&self, word: &[u8]) -> Option<u16> {

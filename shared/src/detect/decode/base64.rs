@@ -21,7 +21,9 @@ const PROBE: usize = 48;
 /// carry a prefix that is not part of the encoding (`/upload/aGVsbG8...`).
 pub(crate) fn decode_run(run: &[u8]) -> Option<Vec<u8>> {
     let body = trim_padding(run);
-    if body.len() < 16 {
+    // 20 characters carry 15 bytes; anything shorter holds no secret worth decoding. Runs of
+    // hex digits and dashes (UUIDs, hashes) are hex, not base64.
+    if body.len() < 20 || body.iter().all(|b| b.is_ascii_hexdigit() || *b == b'-') {
         return None;
     }
     let normal: Vec<u8> = body

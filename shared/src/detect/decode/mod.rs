@@ -15,6 +15,13 @@ pub(crate) fn is_texty(data: &[u8], percent: usize) -> bool {
     if data.len() < 8 {
         return false;
     }
+    if data.is_ascii() {
+        let good = data
+            .iter()
+            .filter(|&&b| (0x20..0x7f).contains(&b) || matches!(b, b'\t' | b'\n' | b'\r'))
+            .count();
+        return good * 100 >= data.len() * percent;
+    }
     let good: usize = data
         .utf8_chunks()
         .map(|chunk| {
