@@ -272,7 +272,11 @@ impl<'a> Walk<'a> {
         }
         // Folding applies to the whole layer: a disguised secret may span tokens
         // (`-\u{200b}----BEGIN RSA PRIVATE KEY-----`).
-        if let Some(first) = data.iter().position(|&b| b >= 0x80) {
+        // `is_ascii` works a word at a time; the position search runs only when it fails.
+        let first = (!data.is_ascii())
+            .then(|| data.iter().position(|&b| b >= 0x80))
+            .flatten();
+        if let Some(first) = first {
             if let Some(folded) = unicode::fold(data) {
                 self.descend(folded, Encoding::Unicode, origin.child(first), chain);
             }

@@ -52,13 +52,19 @@ const NOT_KEYS: &[&str] = &[
 
 /// Whether a key name (any case, with `_`, `-` or `.` separators) names a credential.
 pub(crate) fn is_secret_key_name(name: &[u8]) -> bool {
-    let normal: String = name
-        .iter()
-        .filter(|b| !matches!(b, b'_' | b'-' | b'.'))
-        .map(|b| b.to_ascii_lowercase() as char)
-        .collect();
-    (normal == "key" || KEY_WORDS.iter().any(|w| normal.contains(w)))
-        && !NOT_KEYS.iter().any(|w| normal.contains(w))
+    if name.len() < 3 || name.len() > 64 {
+        return false;
+    }
+    let mut buf = [0u8; 64];
+    let mut n = 0;
+    for &b in name.iter().filter(|b| !matches!(b, b'_' | b'-' | b'.')) {
+        buf[n] = b.to_ascii_lowercase();
+        n += 1;
+    }
+    let normal = &buf[..n];
+    let has = |w: &str| normal.windows(w.len()).any(|x| x == w.as_bytes());
+    // A bare `key` is too often an object, cache or sort key to judge by name alone.
+    KEY_WORDS.iter().any(|w| has(w)) && !NOT_KEYS.iter().any(|w| has(w))
 }
 
 /// A value at `start..end` assigned to a key named like a credential (`key=`, `"token": "`,
@@ -288,14 +294,7 @@ mod tests {
 
     #[test]
     fn key_names() {
-        for yes in [
-            "api_key",
-            "API-KEY",
-            "clientSecret",
-            "auth.token",
-            "key",
-            "DB_PASSWORD",
-        ] {
+        for yes in ["api_key", "API-KEY", "clientSecret", "auth.token", "DB_PASSWORD"] {
             assert!(is_secret_key_name(yes.as_bytes()), "{yes}");
         }
         for no in [
@@ -304,6 +303,7 @@ mod tests {
             "public_key",
             "monkey",
             "max_tokens",
+            "Key",
             "id",
         ] {
             assert!(!is_secret_key_name(no.as_bytes()), "{no}");

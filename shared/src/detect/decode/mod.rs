@@ -22,17 +22,34 @@ pub(crate) fn is_texty(data: &[u8], percent: usize) -> bool {
             .count();
         return good * 100 >= data.len() * percent;
     }
-    let good: usize = data
-        .utf8_chunks()
-        .map(|chunk| {
-            chunk
-                .valid()
-                .chars()
-                .filter(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r'))
-                .map(char::len_utf8)
-                .sum::<usize>()
-        })
-        .sum();
+    // Invalid UTF-8 is skipped but counted; random bytes exhaust the allowance within a few
+    // bytes, so only text pays for a full pass. A misaligned prefix costs a few bad bytes.
+    let allowed = data.len() * (100 - percent.min(100)) / 100;
+    let printable = |text: &str| -> usize {
+        text.chars()
+            .filter(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r'))
+            .map(char::len_utf8)
+            .sum()
+    };
+    let (mut good, mut bad, mut rest) = (0, 0, data);
+    loop {
+        match std::str::from_utf8(rest) {
+            Ok(text) => {
+                good += printable(text);
+                break;
+            }
+            Err(e) => {
+                let (valid, after) = rest.split_at(e.valid_up_to());
+                good += printable(std::str::from_utf8(valid).unwrap_or_default());
+                let skip = e.error_len().unwrap_or(after.len());
+                bad += skip;
+                if bad > allowed {
+                    return false;
+                }
+                rest = &after[skip..];
+            }
+        }
+    }
     good * 100 >= data.len() * percent
 }
 

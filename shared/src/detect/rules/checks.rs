@@ -115,13 +115,14 @@ pub(crate) fn is_placeholder(value: &[u8]) -> bool {
     if DOCUMENTED.iter().any(|d| value == d.as_bytes()) {
         return true;
     }
+    // Values are short (a token), so plain window comparisons beat building searchers.
     let lower: Vec<u8> = value.to_ascii_lowercase();
-    let has = |needle: &str| memchr::memmem::find(&lower, needle.as_bytes()).is_some();
-    PLACEHOLDER_WORDS.iter().any(|w| has(w))
+    let has = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).any(|w| w == needle);
+    PLACEHOLDER_WORDS.iter().any(|w| has(&lower, w.as_bytes()))
         || value.windows(8).any(|w| w.iter().all(|&b| b == w[0]))
         || value.contains(&b'<')
-        || memchr::memmem::find(value, b"${").is_some()
-        || memchr::memmem::find(value, b"{{").is_some()
+        || has(value, b"${")
+        || has(value, b"{{")
 }
 
 const PLACEHOLDER_WORDS: &[&str] = &[
