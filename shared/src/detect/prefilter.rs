@@ -101,23 +101,39 @@ impl RuleSet {
         if from >= to {
             return;
         }
-        for caps in self.regexes[index].captures_iter(&data[from..to]) {
-            let Some(whole) = caps.get(0) else { continue };
-            let (start, end) = (from + whole.start(), from + whole.end());
+        let regex = &self.regexes[index];
+        let window = &data[from..to];
+        // Capture groups cost a second engine; most rules have none.
+        let spans: Vec<((usize, usize), (usize, usize))> = if regex.captures_len() == 1 {
+            regex
+                .find_iter(window)
+                .map(|m| ((m.start(), m.end()), (m.start(), m.end())))
+                .collect()
+        } else {
+            regex
+                .captures_iter(window)
+                .filter_map(|caps| {
+                    let whole = caps.get(0)?;
+                    let value = caps.iter().skip(1).flatten().last().unwrap_or(whole);
+                    Some(((whole.start(), whole.end()), (value.start(), value.end())))
+                })
+                .collect()
+        };
+        for ((start, end), (value_start, value_end)) in spans {
+            let (start, end) = (from + start, from + end);
+            let (value_start, value_end) = (from + value_start, from + value_end);
             if rule.boundary && !at_boundary(data, start, end) {
                 continue;
             }
             if rule.check == Check::AwsKeyId && is_sigv4_credential(&data[..start]) {
                 continue;
             }
-            let value = caps.iter().skip(1).flatten().last().unwrap_or(whole);
-            let value_span = (from + value.start(), from + value.end());
-            if passes(rule, &data[start..end], &data[value_span.0..value_span.1]) {
+            if passes(rule, &data[start..end], &data[value_start..value_end]) {
                 *done_to = end;
                 out.push(Hit {
                     detector: self.detectors[index],
-                    start: value_span.0,
-                    end: value_span.1,
+                    start: value_start,
+                    end: value_end,
                 });
             }
         }

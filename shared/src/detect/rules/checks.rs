@@ -2,6 +2,9 @@
 //! base58check, Luhn, BIP-39), randomness, and the placeholders and documented example values
 //! that look like secrets but are not.
 
+use std::sync::OnceLock;
+
+use aho_corasick::AhoCorasick;
 use sha2::{Digest, Sha256};
 
 const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -112,17 +115,33 @@ pub(crate) fn mixed_case(value: &[u8]) -> bool {
 
 /// Values vendors print in their documentation, and shapes people type as placeholders.
 pub(crate) fn is_placeholder(value: &[u8]) -> bool {
-    if DOCUMENTED.iter().any(|d| value == d.as_bytes()) {
-        return true;
+    placeholder_words().is_match(value)
+        || has_long_repeat(value)
+        || DOCUMENTED.iter().any(|d| value == d.as_bytes())
+}
+
+fn placeholder_words() -> &'static AhoCorasick {
+    static WORDS: OnceLock<AhoCorasick> = OnceLock::new();
+    WORDS.get_or_init(|| {
+        let mut words: Vec<&str> = PLACEHOLDER_WORDS.to_vec();
+        words.extend(["<", "${", "{{"]);
+        AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(words)
+            .expect("a handful of short literals always compiles") // invariant: fixed input
+    })
+}
+
+/// Eight or more of the same character in a row (`xxxxxxxx`, `00000000`).
+fn has_long_repeat(value: &[u8]) -> bool {
+    let mut run = 0;
+    for (i, &b) in value.iter().enumerate() {
+        run = if i > 0 && value[i - 1] == b { run + 1 } else { 1 };
+        if run >= 8 {
+            return true;
+        }
     }
-    // Values are short (a token), so plain window comparisons beat building searchers.
-    let lower: Vec<u8> = value.to_ascii_lowercase();
-    let has = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).any(|w| w == needle);
-    PLACEHOLDER_WORDS.iter().any(|w| has(&lower, w.as_bytes()))
-        || value.windows(8).any(|w| w.iter().all(|&b| b == w[0]))
-        || value.contains(&b'<')
-        || has(value, b"${")
-        || has(value, b"{{")
+    false
 }
 
 const PLACEHOLDER_WORDS: &[&str] = &[
