@@ -131,7 +131,12 @@ impl<'a> Walk<'a> {
     pub(crate) fn layer(&mut self, data: &[u8], origin: Origin, chain: &EncodingChain) {
         self.rules(data, origin, chain);
         self.known(data, origin, chain);
-        for_each_run(data, |start, end| self.run(data, start, end, origin, chain));
+        let mut runs = Vec::new();
+        for_each_run(data, |start, end| runs.push((start, end)));
+        for &(start, end) in &runs {
+            self.run(data, start, end, origin, chain);
+        }
+        self.wrapped(data, &runs, origin, chain);
         self.tokens(data, origin, chain);
         self.colon_hex(data, origin, chain);
         if has_soft_break(data) {
@@ -202,6 +207,32 @@ impl<'a> Walk<'a> {
             });
         if let Some((bytes, encoding)) = decoded {
             self.blob(bytes, encoding, origin.child(start), chain);
+        }
+    }
+
+    /// Base64 wrapped over lines of equal length (`base64` and MIME wrap at 76), joined and
+    /// decoded as one: a secret may straddle a line break.
+    fn wrapped(&mut self, data: &[u8], runs: &[(usize, usize)], origin: Origin, chain: &EncodingChain) {
+        let mut i = 0;
+        while i < runs.len() {
+            let width = runs[i].1 - runs[i].0;
+            let mut j = i;
+            while j + 1 < runs.len()
+                && runs[j].1 - runs[j].0 == width
+                && is_line_break(&data[runs[j].1..runs[j + 1].0])
+            {
+                j += 1;
+            }
+            if j > i && is_wrap_width(width) {
+                let joined: Vec<u8> = runs[i..=j]
+                    .iter()
+                    .flat_map(|&(s, e)| data[s..e].iter().copied())
+                    .collect();
+                if let Some(bytes) = decode_run(&joined) {
+                    self.blob(bytes, Encoding::Base64, origin.child(runs[i].0), chain);
+                }
+            }
+            i = j + 1;
         }
     }
 
@@ -392,6 +423,15 @@ impl<'a> Walk<'a> {
             }
         }
     }
+}
+
+fn is_line_break(gap: &[u8]) -> bool {
+    gap == b"\n" || gap == b"\r\n"
+}
+
+/// Line widths base64 wrappers use: a multiple of four, at least 40.
+pub(crate) fn is_wrap_width(width: usize) -> bool {
+    width >= 40 && width % 4 == 0
 }
 
 /// A quoted-printable soft line break: `=` at the end of a line.

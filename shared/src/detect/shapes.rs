@@ -177,8 +177,13 @@ fn has_digit(eight: &[u8]) -> bool {
 }
 
 /// The BIP-39 English list, indexed for lookups.
-#[derive(Debug)]
 pub(crate) struct SeedWords(HashMap<&'static str, u16>);
+
+impl std::fmt::Debug for SeedWords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SeedWords({} words)", self.0.len())
+    }
+}
 
 impl SeedWords {
     pub(crate) fn new() -> Self {

@@ -14,8 +14,8 @@
 use super::decode::multipart::boundary;
 use super::engine::{Engine, Scope};
 use super::finding::{EncodingChain, Finding, Outcome, Unjudged};
-use super::runs::is_delimiter;
-use super::scan::{Origin, Place, Walk};
+use super::runs::{is_delimiter, is_run_byte};
+use super::scan::{Origin, Place, Walk, is_wrap_width};
 
 /// What a push or finish allows and found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -39,8 +39,8 @@ enum Mode {
 }
 
 /// Scans one request body chunk by chunk. Holds its own copy of the bytes it has not released
-/// yet (plus a little context); the caller forwards bytes only up to `release_to`.
-#[derive(Debug)]
+/// yet (plus a little context); the caller forwards bytes only up to `release_to`. Its Debug
+/// output shows offsets and counts, never the held bytes.
 pub struct BodyScanner<'a> {
     engine: &'a Engine,
     scope: Scope<'a>,
@@ -52,6 +52,19 @@ pub struct BodyScanner<'a> {
     released: u64,
     reported: Vec<Finding>,
     unjudged: Option<Unjudged>,
+}
+
+impl std::fmt::Debug for BodyScanner<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BodyScanner")
+            .field("mode", &self.mode)
+            .field("held", &self.buf.len())
+            .field("judged", &self.judged)
+            .field("released", &self.released)
+            .field("findings", &self.reported.len())
+            .field("unjudged", &self.unjudged)
+            .finish()
+    }
 }
 
 impl Engine {
@@ -159,11 +172,34 @@ impl BodyScanner<'_> {
         }
         let rel = (candidate - self.buf_start) as usize;
         let floor = (self.judged - self.buf_start) as usize;
-        let start = self.buf[floor..rel]
+        let mut start = self.buf[floor..rel]
             .iter()
             .rposition(|&b| is_delimiter(b))
             .map_or(floor, |p| floor + p + 1);
+        // Lines of wrapped base64 are decoded together: keep the whole block.
+        while let Some(previous) = self.wrapped_line_before(floor, start) {
+            start = previous;
+        }
         self.buf_start + start as u64
+    }
+
+    /// The start of the line before the one at `start`, when both look like wrapped base64
+    /// (the earlier one a full line of run bytes of a wrap width).
+    fn wrapped_line_before(&self, floor: usize, start: usize) -> Option<usize> {
+        let before = &self.buf[floor..start];
+        let line_end = if before.ends_with(b"\r\n") {
+            start - 2
+        } else if before.ends_with(b"\n") {
+            start - 1
+        } else {
+            return None;
+        };
+        let line_start = self.buf[floor..line_end]
+            .iter()
+            .rposition(|&b| !is_run_byte(b))
+            .map_or(floor, |p| floor + p + 1);
+        let whole_line = line_start == floor || self.buf[line_start - 1] == b'\n';
+        (whole_line && line_start < line_end && is_wrap_width(line_end - line_start)).then_some(line_start)
     }
 
     /// Judged bytes re-read for context, starting at a token boundary.

@@ -334,6 +334,56 @@ fn nothing_printable_holds_the_value() {
     assert!(!format!("{e:?}").contains("07070707"));
 }
 
+#[test]
+fn a_scanner_holding_a_secret_does_not_print_it() {
+    let e = engine();
+    let mut scanner = e.body_scanner(all(), None, None);
+    scanner.push(format!("x {GITHUB}").as_bytes());
+    let printed = format!("{scanner:?} {e:?}");
+    assert!(!printed.contains(&GITHUB[4..20]), "{printed}");
+    assert!(printed.len() < 2000, "{printed}");
+}
+
+#[test]
+fn wrapped_base64_is_joined_across_lines() {
+    let e = engine();
+    let text = format!("{}\n{GITHUB}\n{}", "a".repeat(50), "b".repeat(80));
+    let encoded = STANDARD.encode(text);
+    let wrapped: Vec<&str> = encoded
+        .as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).unwrap_or(""))
+        .collect();
+    let body = format!("file follows\n{}\n", wrapped.join("\n"));
+    let out = e.scan_body(all(), None, Some("text/plain"), body.as_bytes());
+    assert!(
+        out.findings
+            .iter()
+            .any(|f| f.detector == "github-token" && f.encoding.to_string() == "base64"),
+        "{out:?}"
+    );
+    // Streamed in small chunks with a short hold-back, no line of the block goes out before
+    // the block is judged.
+    let limits = Limits {
+        hold_back: 64,
+        context: 32,
+        ..Limits::default()
+    };
+    let small = Engine::with_limits(FingerprintKey::new(vec![1u8; 16]).expect("ok"), limits).expect("ok");
+    let mut scanner = small.body_scanner(all(), None, None);
+    let mut released = 0;
+    let mut found = false;
+    for chunk in body.as_bytes().chunks(13) {
+        let step = scanner.push(chunk);
+        released = step.release_to;
+        found |= !step.findings.is_empty();
+    }
+    let last = scanner.finish();
+    found |= !last.findings.is_empty();
+    assert!(found);
+    assert!(released <= "file follows\n".len() as u64 && last.release_to <= "file follows\n".len() as u64);
+}
+
 /// A deterministic generator for chunk sizes and offsets.
 struct Lcg(u64);
 
