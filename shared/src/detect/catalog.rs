@@ -1,5 +1,8 @@
 //! The catalogue of secret detectors a policy can switch on, off or exempt. Policies are
 //! checked against it, so a misspelt detector id is an error rather than a silent no-op.
+//! [`DetectorSet`] is the compact form the engine works with.
+
+use std::fmt;
 
 /// One detector a policy may name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +59,7 @@ pub const CATALOG: &[DetectorInfo] = &[
         "known-secret",
         "values an operator listed and values Tollgate issued",
     ),
+    on("dns-exfiltration", "high-entropy or encoded labels in a hostname"),
     optional("crypto-private-key", "cryptocurrency private keys"),
     optional("seed-phrase", "BIP-39 seed phrases"),
     optional("payment-card", "payment card numbers (Luhn-checked)"),
@@ -68,4 +72,72 @@ pub fn lookup(id: &str) -> Option<&'static DetectorInfo> {
 /// The detectors that run when nothing switches them.
 pub fn default_enabled() -> impl Iterator<Item = &'static str> {
     CATALOG.iter().filter(|d| d.default_on).map(|d| d.id)
+}
+
+/// A set of detectors, one bit per [`CATALOG`] entry.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+pub struct DetectorSet(u64);
+
+// One bit per catalogue entry must fit.
+const _: () = assert!(CATALOG.len() <= 64);
+
+impl DetectorSet {
+    pub const fn empty() -> Self {
+        Self(0)
+    }
+
+    /// Every detector, optional ones included.
+    pub fn all() -> Self {
+        Self((1u64 << CATALOG.len()) - 1)
+    }
+
+    /// The detectors that run when nothing switches them.
+    pub fn defaults() -> Self {
+        Self::from_ids(default_enabled())
+    }
+
+    /// Ids not in the catalogue are ignored: policies are validated against it before this.
+    pub fn from_ids<'a>(ids: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut set = Self::empty();
+        for id in ids {
+            if let Some(index) = index_of(id) {
+                set.0 |= 1 << index;
+            }
+        }
+        set
+    }
+
+    pub fn contains(self, id: &str) -> bool {
+        index_of(id).is_some_and(|i| self.has_index(i))
+    }
+
+    pub(crate) fn has_index(self, index: usize) -> bool {
+        self.0 & (1 << index) != 0
+    }
+
+    pub fn without(self, other: DetectorSet) -> Self {
+        Self(self.0 & !other.0)
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn ids(self) -> impl Iterator<Item = &'static str> {
+        CATALOG
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| self.has_index(*i))
+            .map(|(_, d)| d.id)
+    }
+}
+
+impl fmt::Debug for DetectorSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.ids()).finish()
+    }
+}
+
+pub(crate) fn index_of(id: &str) -> Option<usize> {
+    CATALOG.iter().position(|d| d.id == id)
 }

@@ -1,0 +1,468 @@
+#!/usr/bin/env python3
+"""Writes the labelled detection corpus: positives.jsonl and negatives.jsonl.
+
+Deterministic (fixed seed, gzip mtime 0). Positives are built here from the published token
+formats (checksums computed with Python's own zlib/hashlib), never by calling the Rust code
+under test. Brotli and zstd samples need the `brotli` and `zstandard` Python packages; without
+them those samples are left out and the script says so.
+
+Each line: {"id", "label": "positive"|"negative", "expect": detector id or null, "where":
+"body"|"url"|"header"|"host", "header": name, "content_encoding", "content_type", and the
+input as "text" or, when it is not UTF-8, "base64"}.
+
+Run from the repository root: python3 shared/corpus/generate.py
+"""
+
+import base64
+import gzip
+import hashlib
+import io
+import json
+import os
+import random
+import string
+import sys
+import urllib.parse
+import zlib
+
+try:
+    import brotli
+except ImportError:
+    brotli = None
+try:
+    import zstandard
+except ImportError:
+    zstandard = None
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+R = random.Random(20261127)
+ALNUM = string.ascii_letters + string.digits
+B62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
+B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+URLSAFE = ALNUM + "-_"
+
+
+def rand(alphabet, n):
+    return "".join(R.choice(alphabet) for _ in range(n))
+
+
+def b62(n, width=6):
+    out = ""
+    while n:
+        out = B62[n % 62] + out
+        n //= 62
+    return out.rjust(width, "0")
+
+
+def crc_token(prefix):
+    body = rand(ALNUM, 30)
+    return prefix + body + b62(zlib.crc32(body.encode()))
+
+
+def b58check(payload):
+    data = payload + hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4]
+    n = int.from_bytes(data, "big")
+    out = ""
+    while n:
+        out = B58[n % 58] + out
+        n //= 58
+    return "1" * (len(data) - len(data.lstrip(b"\0"))) + out
+
+
+def luhn_complete(prefix, length):
+    digits = prefix + "".join(str(R.randrange(10)) for _ in range(length - len(prefix) - 1))
+    total = 0
+    for i, d in enumerate(reversed(digits + "0")):
+        v = int(d)
+        if i % 2 == 1:
+            v *= 2
+            v -= 9 if v > 9 else 0
+        total += v
+    return digits + str((10 - total % 10) % 10)
+
+
+WORDS = [w.strip() for w in open(os.path.join(HERE, "..", "src", "detect", "rules", "bip39-english.txt"))]
+
+
+def seed_phrase(words):
+    ent_bits = words * 11 * 32 // 33
+    ent = bytes(R.randrange(256) for _ in range(ent_bits // 8))
+    check = bin(hashlib.sha256(ent).digest()[0])[2:].zfill(8)[: words * 11 - ent_bits]
+    bits = bin(int.from_bytes(ent, "big"))[2:].zfill(ent_bits) + check
+    return " ".join(WORDS[int(bits[i : i + 11], 2)] for i in range(0, len(bits), 11))
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def pem(kind, lines=8):
+    body = base64.b64encode(bytes(R.randrange(256) for _ in range(48 * lines))).decode()
+    wrapped = "\n".join(body[i : i + 64] for i in range(0, len(body), 64))
+    label = f"{kind} PRIVATE KEY" if kind else "PRIVATE KEY"
+    return f"-----BEGIN {label}-----\n{wrapped}\n-----END {label}-----\n"
+
+
+def openssh_key():
+    raw = b"openssh-key-v1\0" + bytes(R.randrange(256) for _ in range(300))
+    body = base64.b64encode(raw).decode()
+    wrapped = "\n".join(body[i : i + 70] for i in range(0, len(body), 70))
+    return f"-----BEGIN OPENSSH PRIVATE KEY-----\n{wrapped}\n-----END OPENSSH PRIVATE KEY-----\n"
+
+
+def jwt():
+    header = b64url(json.dumps({"alg": R.choice(["HS256", "RS256", "ES256"]), "typ": "JWT"}).encode())
+    claims = {"sub": f"user-{R.randrange(10**6)}", "exp": 1900000000 + R.randrange(10**6), "scope": "repo"}
+    payload = b64url(json.dumps(claims).encode())
+    sig = b64url(bytes(R.randrange(256) for _ in range(32)))
+    return f"{header}.{payload}.{sig}"
+
+
+def service_account():
+    return json.dumps(
+        {
+            "type": "service_account",
+            "project_id": f"proj-{rand(string.ascii_lowercase, 6)}",
+            "private_key_id": rand("0123456789abcdef", 40),
+            "private_key": pem(""),
+            "client_email": "svc@proj.iam.gserviceaccount.com",
+        },
+        indent=2,
+    )
+
+
+def password():
+    return rand(ALNUM, 10) + R.choice("!*~") + rand(ALNUM, 5)
+
+
+# Secrets by detector; each call makes a fresh value.
+SECRETS = {
+    "aws-access-key": [
+        lambda: "AKIA" + rand("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16),
+        lambda: "aws_secret_access_key = " + rand(ALNUM + "/+", 40),
+    ],
+    "github-token": [
+        lambda: crc_token("ghp_"),
+        lambda: crc_token("gho_"),
+        lambda: crc_token("ghs_"),
+        lambda: "github_pat_" + rand(ALNUM, 22) + "_" + rand(ALNUM, 59),
+    ],
+    "gitlab-token": [lambda: "glpat-" + rand(URLSAFE, 20)],
+    "slack-token": [lambda: f"xoxb-{R.randrange(10**10, 10**12)}-{R.randrange(10**10, 10**12)}-{rand(ALNUM, 24)}"],
+    "slack-webhook": [
+        lambda: f"https://hooks.slack.com/services/T{rand(string.ascii_uppercase + string.digits, 8)}/B{rand(string.ascii_uppercase + string.digits, 10)}/{rand(ALNUM, 24)}"
+    ],
+    "stripe-key": [lambda: "sk_live_" + rand(ALNUM, R.choice([24, 34, 99])), lambda: "rk_live_" + rand(ALNUM, 34)],
+    "openai-key": [
+        lambda: "sk-proj-" + rand(URLSAFE, 156),
+        lambda: "sk-" + rand(ALNUM, 20) + "T3BlbkFJ" + rand(ALNUM, 20),
+    ],
+    "anthropic-key": [lambda: "sk-ant-api03-" + rand(URLSAFE, 93) + "AA"],
+    "google-api-key": [lambda: "AIza" + rand(URLSAFE, 35)],
+    "gcp-service-account": [service_account],
+    "azure-storage": [
+        lambda: "DefaultEndpointsProtocol=https;AccountName=acct"
+        + rand(string.ascii_lowercase, 6)
+        + ";AccountKey="
+        + base64.b64encode(bytes(R.randrange(256) for _ in range(64))).decode()
+        + ";EndpointSuffix=core.windows.net"
+    ],
+    "twilio-key": [lambda: "SK" + rand("0123456789abcdef", 32)],
+    "sendgrid-key": [lambda: "SG." + rand(URLSAFE, 22) + "." + rand(URLSAFE, 43)],
+    "npm-token": [lambda: crc_token("npm_")],
+    "pypi-token": [lambda: "pypi-AgEIcHlwaS5vcmc" + rand(URLSAFE, 150)],
+    "dockerhub-token": [lambda: "dckr_pat_" + rand(URLSAFE, 27)],
+    "huggingface-token": [lambda: "hf_" + rand(string.ascii_letters, 34)],
+    "jwt": [jwt],
+    "private-key": [lambda: pem("RSA"), lambda: pem("EC", 3), openssh_key],
+    "database-url": [
+        lambda: f"postgres://app:{password()}@db-{R.randrange(99)}.internal:5432/app",
+        lambda: f"mongodb+srv://svc:{password()}@cluster0.{rand(string.ascii_lowercase, 5)}.mongodb.net/prod",
+        lambda: f"mysql://root:{password()}@10.0.0.{R.randrange(255)}/shop",
+    ],
+    "url-credentials": [lambda: f"https://deploy:{password()}@git.{rand(string.ascii_lowercase, 6)}.org/repo.git"],
+    "generic-secret": [
+        lambda: "api_key=" + rand(ALNUM, 32),
+        lambda: '"client_secret": "' + rand(ALNUM + "-_", 40) + '"',
+        lambda: "SERVICE_TOKEN=" + rand("0123456789abcdef", 40),
+    ],
+    "crypto-private-key": [
+        lambda: b58check(b"\x80" + bytes(R.randrange(256) for _ in range(32)) + b"\x01"),
+        lambda: b58check(bytes.fromhex("0488ADE4") + bytes(9) + bytes(R.randrange(256) for _ in range(32)) + b"\0" + bytes(R.randrange(256) for _ in range(32))),
+    ],
+    "seed-phrase": [lambda: seed_phrase(12), lambda: seed_phrase(24)],
+    "payment-card": [
+        lambda: luhn_complete(R.choice(["4539", "4716", "4929"]), 16),
+        lambda: luhn_complete(R.choice(["51", "53", "55"]), 16),
+        lambda: luhn_complete(R.choice(["34", "37"]), 15),
+    ],
+}
+
+HOMOGLYPHS = {"a": "а", "e": "е", "o": "о", "p": "р", "c": "с", "x": "х", "s": "ѕ", "i": "і", "k": "к"}
+
+
+def entry(label, expect, where, data, **extra):
+    item = {"label": label, "expect": expect, "where": where}
+    item.update({k: v for k, v in extra.items() if v is not None})
+    if isinstance(data, bytes):
+        try:
+            item["text"] = data.decode("utf-8")
+        except UnicodeDecodeError:
+            item["base64"] = base64.b64encode(data).decode()
+    else:
+        item["text"] = data
+    return item
+
+
+def gz(data):
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as f:
+        f.write(data)
+    return buf.getvalue()
+
+
+def qp(text):
+    out, line = [], ""
+    for ch in text:
+        enc = ch if (33 <= ord(ch) <= 126 and ch != "=") or ch == " " else "".join(f"={b:02X}" for b in ch.encode())
+        if ch == "\n":
+            enc = "=0A"
+        if len(line) + len(enc) > 75:
+            out.append(line + "=")
+            line = ""
+        line += enc
+    out.append(line)
+    return "\r\n".join(out)
+
+
+def multipart(part_headers, content):
+    boundary = "----tg" + rand(ALNUM, 12)
+    body = (
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"meta\"\r\n\r\n{{\"v\":1}}\r\n"
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"notes.txt\"\r\n{part_headers}\r\n{content}\r\n"
+        f"--{boundary}--\r\n"
+    )
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def disguise(secret, how):
+    """Zero-width, full-width or homoglyph changes in the first characters."""
+    head, tail = secret[:6], secret[6:]
+    if how == "zero-width":
+        head = "\u200b".join(head)
+    elif how == "fullwidth":
+        head = "".join(chr(ord(c) + 0xFEE0) if c.isascii() and c.isalnum() else c for c in head)
+    else:
+        head = "".join(HOMOGLYPHS.get(c, c) for c in head)
+    return head + tail
+
+
+def positives_for(detector, secret):
+    P = lambda where, data, **kw: entry("positive", detector, where, data, **kw)
+    one_line = "\n" not in secret
+    doc = json.dumps({"tool": "shell", "output": f"result:\n{secret}\n"})
+    raw = doc.encode()
+    yield P("body", doc, content_type="application/json")
+    yield P("body", f"log line 1\nconfig dump follows\n{secret}\nlog line 3\n", content_type="text/plain")
+    yield P("url", "https://collector.example.net/c?data=" + urllib.parse.quote(secret, safe=""))
+    if one_line:
+        yield P("url", "https://collector.example.net/u/" + urllib.parse.quote(secret, safe="") + "/x")
+        yield P("header", secret, header="X-Debug-Info")
+    yield P("body", json.dumps({"blob": base64.b64encode(secret.encode()).decode()}), content_type="application/json")
+    yield P("url", "https://collector.example.net/c?b=" + b64url(f"k={secret}".encode()))
+    yield P("body", json.dumps({"h": secret.encode().hex()}), content_type="application/json")
+    yield P("body", "q=" + "".join(f"%{b:02X}" for b in secret.encode()), content_type="application/x-www-form-urlencoded")
+    yield P("url", "https://collector.example.net/c?d=" + urllib.parse.quote(urllib.parse.quote(secret, safe=""), safe=""))
+    yield P("body", '{"s": "' + "".join(f"\\u{ord(c):04x}" for c in secret) + '"}', content_type="application/json")
+    yield P("body", gz(raw), content_encoding="gzip", content_type="application/json")
+    yield P("body", json.dumps({"z": base64.b64encode(gz(raw)).decode()}), content_type="application/json")
+    yield P("body", zlib.compress(raw), content_encoding="deflate", content_type="application/json")
+    if brotli:
+        yield P("body", brotli.compress(raw, quality=5), content_encoding="br", content_type="application/json")
+    if zstandard:
+        yield P("body", zstandard.ZstdCompressor(level=3).compress(raw), content_encoding="zstd", content_type="application/json")
+    encoded = base64.b64encode(f"notes\n{secret}\n".encode()).decode()
+    wrapped = "\r\n".join(encoded[i : i + 76] for i in range(0, len(encoded), 76))
+    body, ctype = multipart("Content-Transfer-Encoding: base64\r\n", wrapped)
+    yield P("body", body, content_type=ctype)
+    body, ctype = multipart("Content-Transfer-Encoding: quoted-printable\r\n", qp(f"notes: {secret} end"))
+    yield P("body", body, content_type=ctype)
+    for how in ("zero-width", "fullwidth", "homoglyph"):
+        disguised = disguise(secret, how)
+        if disguised != secret:
+            yield P("body", json.dumps({"t": disguised}, ensure_ascii=False), content_type="application/json")
+
+
+def host_positives():
+    for _ in range(12):
+        secret = SECRETS["aws-access-key"][0]() + ":" + rand(ALNUM, 12)
+        h = secret.encode().hex()
+        labels = [h[i : i + 60] for i in range(0, len(h), 60)]
+        yield entry("positive", "dns-exfiltration", "host", ".".join(labels) + ".t.example.com")
+    for _ in range(8):
+        data = base64.b32encode(f"user=admin;pw={password()}".encode()).decode().rstrip("=").lower()
+        yield entry("positive", "dns-exfiltration", "host", data[:60] + ".x.example.net")
+
+
+def positives():
+    out = []
+    for detector, makers in SECRETS.items():
+        for make in makers:
+            for _ in range(2 if len(makers) > 1 else 3):
+                out.extend(positives_for(detector, make()))
+    out.extend(host_positives())
+    return out
+
+
+# ---------------------------------------------------------------- negatives
+
+
+def uuid():
+    h = rand("0123456789abcdef", 32)
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:]}"
+
+
+def png_b64(n):
+    data = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(R.randrange(256) for _ in range(n))
+    return base64.b64encode(data).decode()
+
+
+def minified_js():
+    names = [rand(string.ascii_lowercase, 1) for _ in range(8)]
+    parts = []
+    for _ in range(R.randrange(20, 60)):
+        a, b, c = R.sample(names, 3)
+        parts.append(
+            R.choice(
+                [
+                    f"function {a}({b},{c}){{return {b}.map(function(e){{return e*{c}}})}}",
+                    f"var {a}={b}||{{}};{a}.{rand(string.ascii_lowercase, 6)}=!0;",
+                    f'{a}.exports={{key:"{rand(string.ascii_lowercase, 5)}",token:{b}.t,secret:!1}};',
+                    f"if({a}<{R.randrange(100)}){{{b}+={c}}}else{{{b}-={c}}}",
+                    f'{a}=document.querySelector("#{rand(string.ascii_lowercase, 7)}");',
+                ]
+            )
+        )
+    mapping = ";".join(",".join(rand("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", R.choice([4, 5, 6])) for _ in range(8)) for _ in range(6))
+    return "".join(parts) + f'\n//# sourceMappingURL=data:application/json;charset=utf-8;base64,{base64.b64encode(json.dumps({"version": 3, "mappings": mapping}).encode()).decode()}'
+
+
+DOCUMENTED = [
+    "AKIAIOSFODNN7EXAMPLE",
+    "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+    "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;",
+    "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX",
+    "OPENAI_API_KEY=sk-proj-your-api-key-here",
+    "ANTHROPIC_API_KEY=sk-ant-api03-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    "GITHUB_TOKEN=ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    "card: 4242 4242 4242 4242, exp 12/34, cvc 123",
+    "test card 4111111111111111",
+    "postgres://user:password@localhost:5432/mydb",
+    "DATABASE_URL=postgres://postgres:${POSTGRES_PASSWORD}@db:5432/app",
+    "curl -u username:<password> https://api.example.com",
+    "api_key=YOUR_API_KEY",
+    '{"api_key": "<your key>", "token": "REPLACE_ME"}',
+]
+
+
+def negatives():
+    out = []
+    N = lambda where, data, **kw: out.append(entry("negative", None, where, data, **kw))
+    for _ in range(60):
+        N("url", f"https://api.example.com/v2/users/{uuid()}/orders/{uuid()}?include=items&page={R.randrange(9)}")
+        N("body", json.dumps({"id": uuid(), "request_id": uuid(), "parent": uuid(), "ok": True}), content_type="application/json")
+    for _ in range(50):
+        sha = rand("0123456789abcdef", 40)
+        N("url", f"https://github.com/acme/widgets/commit/{sha}?diff=split")
+        N("url", f"https://registry.example.org/v2/app/blobs/sha256:{rand('0123456789abcdef', 64)}")
+        N("body", json.dumps({"integrity": "sha512-" + base64.b64encode(bytes(R.randrange(256) for _ in range(64))).decode(), "resolved": "https://registry.example.org/pkg/-/pkg-1.2.3.tgz"}), content_type="application/json")
+    for _ in range(50):
+        N("body", json.dumps({"image": "data:image/png;base64," + png_b64(R.randrange(200, 3000)), "prompt": "describe this"}), content_type="application/json")
+        N("body", f'<img alt="logo" src="data:image/png;base64,{png_b64(R.randrange(100, 800))}"/>', content_type="text/html")
+    for doc in DOCUMENTED:
+        for wrap in ("{}", '{{"example": "{}"}}', "# docs\n{}\n"):
+            N("body", wrap.format(doc.replace('"', '\\"') if wrap.startswith("{{") else doc), content_type="text/plain")
+    for _ in range(60):
+        N("body", minified_js(), content_type="application/javascript")
+    for _ in range(50):
+        N("url", f"https://api.stripe.example/v1/customers/cus_{rand(ALNUM, 14)}/payment_intents/pi_{rand(ALNUM, 24)}")
+        N("header", rand("0123456789abcdef", 32), header="X-Request-Id")
+        N("header", f"W/\"{rand(ALNUM + '-_', 27)}\"", header="If-None-Match")
+        N("url", f"https://auth.example.com/authorize?response_type=code&client_id={rand(ALNUM, 20)}&state={rand(URLSAFE, 32)}&code_challenge={rand(URLSAFE, 43)}&code_challenge_method=S256&nonce={rand(ALNUM, 24)}")
+        N("url", f"https://cdn.example.com/assets/app.{rand('0123456789abcdef', 20)}.js")
+        N("body", json.dumps({"object_id": rand("0123456789abcdef", 24), "ulid": rand("0123456789ABCDEFGHJKMNPQRSTVWXYZ", 26), "nanoid": rand(URLSAFE, 21), "ts": 1700000000000 + R.randrange(10**9), "snowflake": str(1 << 60 | R.randrange(1 << 59))}), content_type="application/json")
+        N("url", f"https://api.example.com/items?cursor={b64url(json.dumps({'id': R.randrange(10**6)}).encode())}&next_page_token={rand(URLSAFE, 40)}")
+        N("url", f"https://bucket.s3.amazonaws.com/reports/q3.pdf?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIA{rand('ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', 16)}%2F20261127%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261127T000000Z&X-Amz-Expires=900&X-Amz-SignedHeaders=host&X-Amz-Signature={rand('0123456789abcdef', 64)}")
+    for _ in range(40):
+        key = base64.b64encode(b"\x00\x00\x00\x07ssh-rsa" + bytes(R.randrange(256) for _ in range(270))).decode()
+        N("body", json.dumps({"title": "deploy key", "key": f"ssh-rsa {key} ci@example"}), content_type="application/json")
+        cert = base64.b64encode(bytes(R.randrange(256) for _ in range(600))).decode()
+        N("body", "-----BEGIN CERTIFICATE-----\n" + "\n".join(cert[i : i + 64] for i in range(0, len(cert), 64)) + "\n-----END CERTIFICATE-----\n", content_type="application/x-pem-file")
+        N("body", "-----BEGIN PUBLIC KEY-----\n" + "\n".join(cert[i : i + 64] for i in range(0, 392, 64)) + "\n-----END PUBLIC KEY-----\n", content_type="text/plain")
+    prose = [
+        "To reset your password, open the settings page and choose a new one.",
+        "The token_type is bearer and the access token expires in 3600 seconds.",
+        "Set max_tokens to 4096 and temperature to 0.2 for this request.",
+        "Secrets should live in a vault, never in source control or in logs.",
+        "Use the api_key parameter described in the authentication guide.",
+    ]
+    for _ in range(50):
+        text = " ".join(R.choice(prose) for _ in range(R.randrange(3, 12)))
+        N("body", json.dumps({"messages": [{"role": "user", "content": text}], "max_tokens": 1024, "token_type": "bearer"}), content_type="application/json")
+        N("body", gz(text.encode()), content_encoding="gzip", content_type="text/plain")
+        N("body", "q=" + urllib.parse.quote_plus(text) + "&lang=en", content_type="application/x-www-form-urlencoded")
+    for _ in range(30):
+        N("url", f"ssh://git@github.com/acme/{rand(string.ascii_lowercase, 8)}.git")
+        N("url", f"https://user@example.com/profile/{rand(string.ascii_lowercase, 6)}")
+        N("url", f"https://example.com/@{rand(string.ascii_lowercase, 7)}/posts/{R.randrange(10**6)}")
+        N("body", f"Order {R.randrange(10**15, 10**16)} shipped; tracking 1Z{rand(string.ascii_uppercase + string.digits, 16)}; call +1 555 {R.randrange(1000, 9999)} {R.randrange(1000, 9999)}", content_type="text/plain")
+    for host in [
+        "api.github.com", "uploads.github.com", "d1a2b3c4d5e6f7.cloudfront.net", "my-service-production-eu-west-1.example.com",
+        "ec2-54-123-45-67.compute-1.amazonaws.com", "abcdef123456.execute-api.us-east-1.amazonaws.com",
+        "storage.googleapis.com", "lh3.googleusercontent.com", "project-git-feature-login-acme.vercel.app",
+        "acme-prod-app-7f9c.herokuapp.com", "xn--bcher-kva.example", "www.example.co.uk",
+        "static-assets-cdn-01.example.org", "api-eu.sentry.io", "o123456.ingest.sentry.io",
+    ]:
+        N("host", host)
+    out.extend(harder_negatives())
+    return out
+
+
+RUSSIAN = "Отчёт готов, результаты сохранены в папке проекта; проверьте раздел с ошибками и повторите запуск."
+GREEK = "Η αναφορά είναι έτοιμη και τα αποτελέσματα αποθηκεύτηκαν στον φάκελο του έργου."
+
+
+def harder_negatives():
+    """Benign traffic added after the detectors were tuned on the rest (kept as a check)."""
+    out = []
+    N = lambda where, data, **kw: out.append(entry("negative", None, where, data, **kw))
+    for _ in range(30):
+        N("body", json.dumps({"messages": [{"role": "user", "content": R.choice([RUSSIAN, GREEK])}]}, ensure_ascii=False), content_type="application/json")
+        N("body", json.dumps({"note": base64.b64encode(R.choice(["Please rotate the api key and the access token next week.", "The password policy requires 12 characters."]).encode()).decode()}), content_type="application/json")
+        N("body", json.dumps({"ciphertext": base64.b64encode(bytes(R.randrange(256) for _ in range(R.randrange(64, 512)))).decode(), "iv": base64.b64encode(bytes(R.randrange(256) for _ in range(12))).decode()}), content_type="application/json")
+        N("body", f"apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - env:\n    - name: API_KEY\n      valueFrom:\n        secretKeyRef:\n          name: app-secrets\n          key: api-key\n  image: registry.example.org/app@sha256:{rand('0123456789abcdef', 64)}\n", content_type="application/yaml")
+        N("body", 'import os\ntoken = os.environ["GITHUB_TOKEN"]\nsecret = get_secret("prod/db")\nAPI_KEY="$API_KEY"\npassword = ""\n', content_type="text/x-python")
+        N("body", f"version https://git-lfs.github.com/spec/v1\noid sha256:{rand('0123456789abcdef', 64)}\nsize {R.randrange(10**7)}\n", content_type="text/plain")
+        N("body", json.dumps({"Key": f"uploads/{R.randrange(2020, 2027)}/{uuid()}.png", "cache_key": f"v1-deps-{rand('0123456789abcdef', 40)}", "idempotency_key": uuid(), "etag": rand("0123456789abcdef", 32)}), content_type="application/json")
+        N("body", gz(json.dumps([{"id": uuid(), "sha": rand("0123456789abcdef", 40)} for _ in range(20)]).encode()), content_encoding="gzip", content_type="application/json")
+        N("url", f"https://www.google.com/search?q={urllib.parse.quote_plus(R.choice([RUSSIAN, GREEK])[:40])}&ei={rand(URLSAFE, 22)}&ved={rand(URLSAFE, 40)}")
+        N("header", f"_ga=GA1.2.{R.randrange(10**9)}.{R.randrange(10**9)}; _gid=GA1.2.{R.randrange(10**9)}; theme=dark", header="Cookie")
+    return out
+
+
+def write(name, items):
+    path = os.path.join(HERE, name)
+    with open(path, "w") as f:
+        for i, item in enumerate(items):
+            item = {"id": f"{name.split('.')[0]}-{i:04d}", **item}
+            f.write(json.dumps(item, ensure_ascii=False, sort_keys=True) + "\n")
+    print(f"{path}: {len(items)} entries")
+
+
+if __name__ == "__main__":
+    if not (brotli and zstandard):
+        print("note: brotli/zstandard not installed; br and zstd samples left out", file=sys.stderr)
+    write("positives.jsonl", positives())
+    write("negatives.jsonl", negatives())

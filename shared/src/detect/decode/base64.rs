@@ -1,0 +1,164 @@
+//! Base64 (standard and URL-safe, padded or not, at any alignment inside a run), hex (plain
+//! or with `:`/`-`/space delimiters), and base32 (for DNS labels).
+
+use base64::Engine as _;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+
+use super::is_texty;
+use super::percent::hex_value;
+
+const LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
+);
+
+/// How many characters the probe decodes before committing to a full decode.
+const PROBE: usize = 48;
+
+/// Decodes a run as base64 if some alignment of it yields text or compressed data: a run may
+/// carry a prefix that is not part of the encoding (`/upload/aGVsbG8...`).
+pub(crate) fn decode_run(run: &[u8]) -> Option<Vec<u8>> {
+    let body = trim_padding(run);
+    // 20 characters carry 15 bytes; anything shorter holds no secret worth decoding. Runs of
+    // hex digits and dashes (UUIDs, hashes) are hex, not base64.
+    if body.len() < 20 || body.iter().all(|b| b.is_ascii_hexdigit() || *b == b'-') {
+        return None;
+    }
+    let normal: Vec<u8> = body
+        .iter()
+        .map(|&b| match b {
+            b'-' => b'+',
+            b'_' => b'/',
+            other => other,
+        })
+        .collect();
+    (0..4).find_map(|skip| {
+        let aligned = normal.get(skip..)?;
+        let probe = &aligned[..aligned.len().min(PROBE) / 4 * 4];
+        let head = LENIENT.decode(probe).ok()?;
+        if !is_texty(&head, 75) && super::sniff_compression(&head).is_none() {
+            return None;
+        }
+        let usable = aligned.len() - aligned.len() % 4
+            + if aligned.len() % 4 >= 2 {
+                aligned.len() % 4
+            } else {
+                0
+            };
+        LENIENT.decode(&aligned[..usable]).ok()
+    })
+}
+
+fn trim_padding(run: &[u8]) -> &[u8] {
+    let end = run.iter().rposition(|&b| b != b'=').map_or(0, |p| p + 1);
+    &run[..end]
+}
+
+/// Plain hex of at least 12 bytes, optionally behind `0x`.
+pub(crate) fn decode_hex_run(run: &[u8]) -> Option<Vec<u8>> {
+    let digits = run.strip_prefix(b"0x").unwrap_or(run);
+    if digits.len() < 24 || digits.len() % 2 != 0 || !digits.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    pairs(digits.chunks(2))
+}
+
+/// Hex pairs joined by one delimiter (`de:ad:be:ef`, `de-ad-be-ef`, `de ad be ef`).
+pub(crate) fn decode_delimited_hex(data: &[u8]) -> Option<Vec<u8>> {
+    if data.len() < 47 || (data.len() + 1) % 3 != 0 {
+        return None;
+    }
+    let delimiter = data[2];
+    if !matches!(delimiter, b':' | b'-' | b' ') {
+        return None;
+    }
+    if data.iter().skip(2).step_by(3).any(|&b| b != delimiter) {
+        return None;
+    }
+    pairs(data.chunks(3).map(|c| &c[..2]))
+}
+
+fn pairs<'a>(chunks: impl Iterator<Item = &'a [u8]>) -> Option<Vec<u8>> {
+    chunks
+        .map(|p| Some(hex_value(p[0])? << 4 | hex_value(p[1])?))
+        .collect()
+}
+
+/// RFC 4648 base32 without padding, either case (DNS labels are case-insensitive).
+pub(crate) fn decode_base32(text: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() * 5 / 8);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for &c in text {
+        let v = match c.to_ascii_lowercase() {
+            b'a'..=b'z' => c.to_ascii_lowercase() - b'a',
+            b'2'..=b'7' => c - b'2' + 26,
+            _ => return None,
+        } as u32;
+        acc = (acc << 5) | v;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+/// Text from a run decoded as hex or base64, whichever applies.
+pub(crate) fn is_meaningful(decoded: &[u8]) -> bool {
+    is_texty(decoded, 85) || super::sniff_compression(decoded).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_in_both_alphabets_and_any_alignment() {
+        let text = b"the quick brown fox jumps over the lazy dog";
+        let std = base64::engine::general_purpose::STANDARD.encode(text);
+        assert_eq!(decode_run(std.as_bytes()).as_deref(), Some(&text[..]));
+        let url =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b"\xfb\xff~~ text text text text text");
+        assert!(decode_run(url.as_bytes()).is_some());
+        let prefixed = format!("/upload/{std}");
+        let decoded = decode_run(prefixed.as_bytes()).expect("some alignment works");
+        assert!(decoded.ends_with(b"lazy dog"));
+    }
+
+    #[test]
+    fn random_runs_do_not_decode_to_text() {
+        assert_eq!(decode_run(b"550e8400-e29b-41d4-a716-446655440000"), None);
+        assert_eq!(decode_run(b"Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5Hh8Nq2"), None);
+    }
+
+    #[test]
+    fn hex_forms() {
+        assert_eq!(
+            decode_hex_run(b"68656c6c6f20776f726c642068656c6c6f").as_deref(),
+            Some(&b"hello world hello"[..])
+        );
+        assert_eq!(decode_hex_run(b"abc"), None);
+        let delimited = b"68:65:6c:6c:6f:20:77:6f:72:6c:64:20:68:65:6c:6c";
+        assert_eq!(
+            decode_delimited_hex(delimited).as_deref(),
+            Some(&b"hello world hell"[..])
+        );
+        assert_eq!(
+            decode_delimited_hex(b"68:65-6c:6c:6f:20:77:6f:72:6c:64:20:68:65:6c:6c"),
+            None
+        );
+    }
+
+    #[test]
+    fn base32_round_trip() {
+        assert_eq!(
+            decode_base32(b"nbswy3dpeb3w64tmmq").as_deref(),
+            Some(&b"hello world"[..])
+        );
+        assert_eq!(decode_base32(b"not base32!"), None);
+    }
+}

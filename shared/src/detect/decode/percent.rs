@@ -1,0 +1,51 @@
+//! Percent-encoding (RFC 3986), one level per call; repeated encodings peel off one layer at
+//! a time through the engine's recursion, so each shows in the encoding chain.
+
+/// Decodes every `%XX`; `None` when there is none.
+pub(crate) fn decode(data: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(data.len());
+    let mut changed = false;
+    let mut i = 0;
+    while i < data.len() {
+        if data[i] == b'%' && i + 2 < data.len() {
+            if let (Some(h), Some(l)) = (hex_value(data[i + 1]), hex_value(data[i + 2])) {
+                out.push(h << 4 | l);
+                changed = true;
+                i += 3;
+                continue;
+            }
+        }
+        out.push(data[i]);
+        i += 1;
+    }
+    changed.then_some(out)
+}
+
+/// `%` followed by two hex digits at `at`.
+pub(crate) fn is_escape_at(data: &[u8], at: usize) -> bool {
+    at + 2 < data.len() && hex_value(data[at + 1]).is_some() && hex_value(data[at + 2]).is_some()
+}
+
+pub(crate) fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_one_level() {
+        assert_eq!(decode(b"a%41%2fb"), Some(b"aA/b".to_vec()));
+        assert_eq!(decode(b"%2541"), Some(b"%41".to_vec()));
+        assert_eq!(decode(b"plain"), None);
+        assert_eq!(decode(b"100%"), None);
+        assert_eq!(decode(b"%4"), None);
+        assert_eq!(decode(b"%zz"), None);
+    }
+}

@@ -1,0 +1,46 @@
+//! Secret detection for egress: the catalogue of detectors policies may name, the rules behind
+//! them, the decoders that see through encodings, known-secret matching, and the engine the
+//! proxy drives for URLs, headers, hostnames and streamed bodies. Findings carry a keyed
+//! fingerprint of what matched, never the value.
+//!
+//! The proxy builds one [`Engine`] per process, one [`PolicyDetectors`] per policy, and per
+//! request a [`Scope`]; then calls [`Engine::scan_url`], [`Engine::scan_header`],
+//! [`Engine::scan_hostname`], and drives a [`BodyScanner`] from [`Engine::body_scanner`].
+
+mod catalog;
+pub mod corpus;
+mod decode;
+mod engine;
+mod finding;
+mod known;
+mod prefilter;
+mod rules;
+mod runs;
+mod scan;
+mod secret;
+mod shapes;
+mod stream;
+mod surface;
+
+#[cfg(test)]
+mod tests;
+
+pub use catalog::{CATALOG, DetectorInfo, DetectorSet, default_enabled, lookup};
+pub use engine::{Engine, Limits, PolicyDetectors, Scope};
+pub use finding::{Encoding, EncodingChain, Finding, Location, Outcome, SECRET_DETECTED, Unjudged};
+pub use known::{KnownSecretError, KnownSecrets, MIN_KNOWN_LEN};
+pub use secret::{Fingerprint, FingerprintKey, SecretBytes, SecretError};
+pub use stream::{BodyScanner, Step};
+
+/// Why the engine could not be built: a rule that does not compile or names a detector the
+/// catalogue lacks. Both are bugs in this crate, caught by its tests.
+#[derive(Debug, thiserror::Error)]
+pub enum DetectError {
+    #[error("rule {rule}: {message}")]
+    BadRule { rule: &'static str, message: String },
+    #[error("rule {rule} names detector {detector:?}, which is not in the catalogue")]
+    UnknownDetector {
+        rule: &'static str,
+        detector: &'static str,
+    },
+}

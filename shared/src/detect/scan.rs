@@ -1,0 +1,453 @@
+//! One scan: the walk over a piece of a request and everything decoded from it. Each layer
+//! runs the rule prefilter, known-secret matching and the shape detectors, then hands each
+//! encoded span to its decoder and walks the result one level deeper, within the limits.
+
+use std::borrow::Cow;
+
+use tracing::debug;
+
+use super::decode::base64::{decode_delimited_hex, decode_hex_run, decode_run, is_meaningful};
+use super::decode::compress::{Codec, InflateError, inflate};
+use super::decode::escape::{quoted_printable, unescape};
+use super::decode::multipart::{Transfer, boundary, parts};
+use super::decode::{percent, sniff_compression, unicode};
+use super::engine::{Engine, Scope, detector_id};
+use super::finding::{Encoding, EncodingChain, Finding, Location, Outcome, SECRET_DETECTED, Unjudged};
+use super::prefilter::Hit;
+use super::runs::{for_each_card_stretch, for_each_phrase_stretch, for_each_run, token_around};
+use super::shapes::{cards, generic_assignment, pieces, twilio_key, wif_key};
+
+/// Where findings of a layer are placed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Origin {
+    /// Offsets in this layer are offsets in the body, from `base`.
+    Exact(u64),
+    /// Everything in this layer came from the span starting at this body offset.
+    Span(u64),
+}
+
+impl Origin {
+    fn at(self, pos: usize) -> u64 {
+        match self {
+            Self::Exact(base) => base + pos as u64,
+            Self::Span(offset) => offset,
+        }
+    }
+
+    fn child(self, pos: usize) -> Self {
+        Self::Span(self.at(pos))
+    }
+}
+
+/// Which part of the request is being scanned.
+#[derive(Debug, Clone)]
+pub(crate) enum Place {
+    Fixed(Location),
+    Body,
+}
+
+/// The scope's detectors this walk checks by hand, looked up once.
+#[derive(Debug, Clone, Copy)]
+struct Enabled {
+    known: bool,
+    generic: bool,
+    twilio: bool,
+    crypto: bool,
+    card: bool,
+    seed: bool,
+}
+
+pub(crate) struct Walk<'a> {
+    engine: &'a Engine,
+    scope: Scope<'a>,
+    on: Enabled,
+    place: Place,
+    budget: usize,
+    outcome: Outcome,
+}
+
+impl<'a> Walk<'a> {
+    pub(crate) fn new(engine: &'a Engine, scope: Scope<'a>, place: Place) -> Self {
+        let has = |id| scope.detectors.contains(id);
+        let on = Enabled {
+            known: has("known-secret") && !scope.known.is_empty(),
+            generic: has("generic-secret"),
+            twilio: has("twilio-key"),
+            crypto: has("crypto-private-key"),
+            card: has("payment-card"),
+            seed: has("seed-phrase"),
+        };
+        Self {
+            engine,
+            scope,
+            on,
+            place,
+            budget: engine.limits.max_decoded,
+            outcome: Outcome::default(),
+        }
+    }
+
+    pub(crate) fn finish(self) -> Outcome {
+        self.outcome
+    }
+
+    pub(crate) fn report(
+        &mut self,
+        detector: &'static str,
+        value: &[u8],
+        offset: u64,
+        chain: &EncodingChain,
+    ) {
+        let location = match &self.place {
+            Place::Fixed(location) => location.clone(),
+            Place::Body => Location::Body { offset },
+        };
+        let finding = Finding {
+            reason: SECRET_DETECTED,
+            detector,
+            location,
+            encoding: chain.clone(),
+            fingerprint: self.engine.fingerprint(value),
+        };
+        let seen = self.outcome.findings.iter().any(|f| {
+            f.detector == finding.detector
+                && f.fingerprint == finding.fingerprint
+                && f.location == finding.location
+        });
+        if !seen {
+            debug!(detector, location = %finding.location, encoding = %finding.encoding, fingerprint = %finding.fingerprint, "secret detected");
+            self.outcome.findings.push(finding);
+        }
+    }
+
+    pub(crate) fn unjudged(&mut self, why: Unjudged) {
+        if self.outcome.unjudged.is_none() {
+            debug!(reason = why.reason_code(), "cannot judge within bounds");
+            self.outcome.unjudged = Some(why);
+        }
+    }
+
+    /// Everything this walk checks, on `data` and what decodes from it.
+    pub(crate) fn layer(&mut self, data: &[u8], origin: Origin, chain: &EncodingChain) {
+        self.rules(data, origin, chain);
+        self.known(data, origin, chain);
+        let mut runs = Vec::new();
+        for_each_run(data, |start, end| runs.push((start, end)));
+        for &(start, end) in &runs {
+            self.run(data, start, end, origin, chain);
+        }
+        self.wrapped(data, &runs, origin, chain);
+        self.tokens(data, origin, chain);
+        self.colon_hex(data, origin, chain);
+        if has_soft_break(data) {
+            if let Some(decoded) = quoted_printable(data) {
+                self.descend(decoded, Encoding::QuotedPrintable, origin.child(0), chain);
+            }
+        }
+        self.optional_shapes(data, origin, chain);
+    }
+
+    fn rules(&mut self, data: &[u8], origin: Origin, chain: &EncodingChain) {
+        let mut hits: Vec<Hit> = Vec::new();
+        self.engine.rules.scan(data, self.scope.detectors, &mut hits);
+        for hit in hits {
+            self.report(
+                detector_id(hit.detector),
+                &data[hit.start..hit.end],
+                origin.at(hit.start),
+                chain,
+            );
+        }
+    }
+
+    fn known(&mut self, data: &[u8], origin: Origin, chain: &EncodingChain) {
+        if !self.on.known {
+            return;
+        }
+        let sets = self.scope.known;
+        let mut hits = Vec::new();
+        for set in sets {
+            hits.clear();
+            set.scan(data, &mut hits);
+            for hit in &hits {
+                let chain = hit.encoding.map_or_else(|| chain.clone(), |e| chain.then(e));
+                let value = set.value(hit.value).expose();
+                self.report("known-secret", value, origin.at(hit.start), &chain);
+            }
+        }
+    }
+
+    fn run(&mut self, data: &[u8], start: usize, end: usize, origin: Origin, chain: &EncodingChain) {
+        let run = &data[start..end];
+        if self.on.generic && generic_assignment(data, start, end) {
+            let value = run
+                .strip_suffix(b"==")
+                .or_else(|| run.strip_suffix(b"="))
+                .unwrap_or(run);
+            self.report("generic-secret", value, origin.at(start), chain);
+        }
+        let shapes = self.on.twilio || self.on.crypto;
+        for (at, piece) in pieces(run).filter(|_| shapes) {
+            if self.on.twilio && twilio_key(piece) {
+                self.report("twilio-key", piece, origin.at(start + at), chain);
+            }
+            if self.on.crypto && wif_key(piece) {
+                self.report("crypto-private-key", piece, origin.at(start + at), chain);
+            }
+        }
+        let decoded = decode_hex_run(run)
+            .map(|d| (d, Encoding::Hex))
+            .or_else(|| decode_delimited_hex(run).map(|d| (d, Encoding::Hex)))
+            .or_else(|| {
+                let hex_only = run.iter().all(u8::is_ascii_hexdigit);
+                (!hex_only)
+                    .then(|| decode_run(run))
+                    .flatten()
+                    .map(|d| (d, Encoding::Base64))
+            });
+        if let Some((bytes, encoding)) = decoded {
+            self.blob(bytes, encoding, origin.child(start), chain);
+        }
+    }
+
+    /// Base64 wrapped over lines of equal length (`base64` and MIME wrap at 76), joined and
+    /// decoded as one: a secret may straddle a line break.
+    fn wrapped(&mut self, data: &[u8], runs: &[(usize, usize)], origin: Origin, chain: &EncodingChain) {
+        let mut i = 0;
+        while i < runs.len() {
+            let width = runs[i].1 - runs[i].0;
+            let mut j = i;
+            while j + 1 < runs.len()
+                && runs[j].1 - runs[j].0 == width
+                && is_line_break(&data[runs[j].1..runs[j + 1].0])
+            {
+                j += 1;
+            }
+            if j > i && is_wrap_width(width) {
+                let joined: Vec<u8> = runs[i..=j]
+                    .iter()
+                    .flat_map(|&(s, e)| data[s..e].iter().copied())
+                    .collect();
+                if let Some(bytes) = decode_run(&joined) {
+                    self.blob(bytes, Encoding::Base64, origin.child(runs[i].0), chain);
+                }
+            }
+            i = j + 1;
+        }
+    }
+
+    /// Decoded bytes from base64 or hex: compressed data is inflated, text is walked, and
+    /// anything else (images, random ids) is dropped.
+    fn blob(&mut self, bytes: Vec<u8>, encoding: Encoding, origin: Origin, chain: &EncodingChain) {
+        if let Some(codec) = sniff_compression(&bytes) {
+            let limit = self.engine.limits.max_inflated.min(self.budget);
+            match inflate(codec, &bytes, limit) {
+                Ok(inflated) => {
+                    let chain = chain.then(encoding);
+                    self.descend(inflated, codec_encoding(codec), origin, &chain);
+                }
+                Err(InflateError::TooLarge) => self.unjudged(Unjudged::DecompressionBomb { limit }),
+                // Looked compressed but is not: judge it as what it is.
+                Err(InflateError::Corrupt) if is_meaningful(&bytes) => {
+                    self.descend(bytes, encoding, origin, chain)
+                }
+                Err(InflateError::Corrupt) => {}
+            }
+            return;
+        }
+        if is_meaningful(&bytes) {
+            self.descend(bytes, encoding, origin, chain);
+        }
+    }
+
+    pub(crate) fn descend(
+        &mut self,
+        bytes: Vec<u8>,
+        encoding: Encoding,
+        origin: Origin,
+        chain: &EncodingChain,
+    ) {
+        let depth = chain.depth() + 1;
+        if depth > self.engine.limits.max_depth {
+            self.unjudged(Unjudged::TooDeep {
+                depth: self.engine.limits.max_depth,
+            });
+            return;
+        }
+        if bytes.len() > self.budget {
+            self.unjudged(Unjudged::TooLarge {
+                limit: self.engine.limits.max_decoded,
+            });
+            return;
+        }
+        self.budget -= bytes.len();
+        self.layer(&bytes, origin, &chain.then(encoding));
+    }
+
+    /// Tokens holding `%XX`, backslash escapes or non-ASCII characters are decoded whole.
+    fn tokens(&mut self, data: &[u8], origin: Origin, chain: &EncodingChain) {
+        let mut next = 0;
+        for at in memchr::memchr2_iter(b'%', b'\\', data) {
+            if at < next || (data[at] == b'%' && !percent::is_escape_at(data, at)) {
+                continue;
+            }
+            let (start, end) = token_around(data, at);
+            next = end;
+            let token = &data[start..end];
+            if let Some(decoded) = percent::decode(token) {
+                self.descend(decoded, Encoding::Percent, origin.child(start), chain);
+            }
+            if let Some(decoded) = unescape(token) {
+                self.descend(decoded, Encoding::Escape, origin.child(start), chain);
+            }
+        }
+        // Folding applies to the whole layer: a disguised secret may span tokens
+        // (`-\u{200b}----BEGIN RSA PRIVATE KEY-----`).
+        // `is_ascii` works a word at a time; the position search runs only when it fails.
+        let first = (!data.is_ascii())
+            .then(|| data.iter().position(|&b| b >= 0x80))
+            .flatten();
+        if let Some(first) = first {
+            if let Some(folded) = unicode::fold(data) {
+                self.descend(folded, Encoding::Unicode, origin.child(first), chain);
+            }
+        }
+    }
+
+    /// Hex bytes joined by colons (`de:ad:be:ef:...`), which runs do not cover.
+    fn colon_hex(&mut self, data: &[u8], origin: Origin, chain: &EncodingChain) {
+        let mut next = 0;
+        for at in memchr::memchr_iter(b':', data) {
+            if at < next || at < 2 || at + 3 >= data.len() {
+                continue;
+            }
+            let hex = |i: usize| data[i].is_ascii_hexdigit();
+            if !(hex(at - 2) && hex(at - 1) && hex(at + 1) && hex(at + 2) && data[at + 3] == b':') {
+                continue;
+            }
+            let start = at - 2;
+            let mut end = at + 3;
+            while end + 2 < data.len() && data[end] == b':' && hex(end + 1) && hex(end + 2) {
+                end += 3;
+            }
+            next = end;
+            if let Some(bytes) = decode_delimited_hex(&data[start..end]) {
+                self.blob(bytes, Encoding::Hex, origin.child(start), chain);
+            }
+        }
+    }
+
+    fn optional_shapes(&mut self, data: &[u8], origin: Origin, chain: &EncodingChain) {
+        if self.on.card {
+            let mut found = Vec::new();
+            for_each_card_stretch(data, |from, to| {
+                // One byte either side, so the boundary checks see the neighbours.
+                let from = from.saturating_sub(1);
+                let to = (to + 1).min(data.len());
+                cards(&data[from..to], |start, _, digits| {
+                    found.push((from + start, digits.to_vec()))
+                });
+            });
+            for (start, digits) in found {
+                self.report("payment-card", &digits, origin.at(start), chain);
+            }
+        }
+        if self.on.seed {
+            let mut found = Vec::new();
+            for_each_phrase_stretch(data, |from, to| {
+                let stretch = &data[from..to];
+                self.engine
+                    .seeds
+                    .phrases(stretch, |start, end| found.push((from + start, from + end)));
+            });
+            for (start, end) in found {
+                self.report("seed-phrase", &data[start..end], origin.at(start), chain);
+            }
+        }
+    }
+
+    /// A whole request body: content-encodings undone, then walked; multipart parts with a
+    /// transfer encoding are decoded as a whole.
+    pub(crate) fn body(&mut self, body: &[u8], content_encoding: Option<&str>, content_type: Option<&str>) {
+        let mut data = Cow::Borrowed(body);
+        let mut chain = EncodingChain::default();
+        let codings: Vec<&str> = content_encoding
+            .map(|h| {
+                h.split(',')
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty() && !t.eq_ignore_ascii_case("identity"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for token in codings.iter().rev() {
+            let Some(codec) = Codec::from_header(token) else {
+                self.unjudged(Unjudged::Undecodable);
+                return;
+            };
+            let limit = self.engine.limits.max_inflated;
+            match inflate(codec, &data, limit) {
+                Ok(inflated) => data = Cow::Owned(inflated),
+                Err(InflateError::TooLarge) => return self.unjudged(Unjudged::DecompressionBomb { limit }),
+                Err(InflateError::Corrupt) => return self.unjudged(Unjudged::Undecodable),
+            }
+            chain = chain.then(codec_encoding(codec));
+        }
+        self.layer(&data, Origin::Exact(0), &chain);
+        if let Some(boundary) = content_type.and_then(boundary) {
+            self.multipart(&data, &boundary, &chain);
+        }
+    }
+
+    fn multipart(&mut self, data: &[u8], boundary: &str, chain: &EncodingChain) {
+        let chain = chain.then(Encoding::Multipart);
+        for part in parts(data, boundary) {
+            let origin = Origin::Span(part.offset as u64);
+            match part.transfer {
+                Transfer::Identity => {}
+                Transfer::Base64 => {
+                    let compact: Vec<u8> = part
+                        .content
+                        .iter()
+                        .copied()
+                        .filter(|b| !b.is_ascii_whitespace())
+                        .collect();
+                    if let Some(bytes) = decode_run(&compact) {
+                        self.blob(bytes, Encoding::Base64, origin, &chain);
+                    }
+                }
+                Transfer::QuotedPrintable => {
+                    if let Some(bytes) = quoted_printable(part.content) {
+                        self.descend(bytes, Encoding::QuotedPrintable, origin, &chain);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn is_line_break(gap: &[u8]) -> bool {
+    gap == b"\n" || gap == b"\r\n"
+}
+
+/// Line widths base64 wrappers use: a multiple of four, at least 40.
+pub(crate) fn is_wrap_width(width: usize) -> bool {
+    width >= 40 && width % 4 == 0
+}
+
+/// A quoted-printable soft line break: `=` at the end of a line.
+fn has_soft_break(data: &[u8]) -> bool {
+    memchr::memchr_iter(b'\n', data).any(|at| match at {
+        0 => false,
+        1 => data[0] == b'=',
+        _ => data[at - 1] == b'=' || (data[at - 1] == b'\r' && data[at - 2] == b'='),
+    })
+}
+
+fn codec_encoding(codec: Codec) -> Encoding {
+    match codec {
+        Codec::Gzip => Encoding::Gzip,
+        Codec::Deflate => Encoding::Deflate,
+        Codec::Brotli => Encoding::Brotli,
+        Codec::Zstd => Encoding::Zstd,
+    }
+}

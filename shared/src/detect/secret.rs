@@ -1,0 +1,141 @@
+//! Secret values and their keyed fingerprints. A value never prints: Debug shows its length,
+//! and memory is zeroed on drop. Findings and logs carry the fingerprint, an HMAC-SHA-256 under
+//! a key only Tollgate holds, so equal secrets can be correlated without being revealed.
+
+use std::fmt;
+
+use hmac::{Hmac, Mac};
+use serde::{Serialize, Serializer};
+use sha2::Sha256;
+use zeroize::Zeroize;
+
+/// Bytes that must not be shown.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretBytes(Vec<u8>);
+
+impl Drop for SecretBytes {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl SecretBytes {
+    pub fn new(value: impl Into<Vec<u8>>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value itself, for matching; named so every use is easy to find.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretBytes({} bytes)", self.0.len())
+    }
+}
+
+/// The HMAC key for fingerprints.
+#[derive(Clone)]
+pub struct FingerprintKey(Vec<u8>);
+
+impl Drop for FingerprintKey {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl FingerprintKey {
+    /// At least 16 bytes, from the deployment's secret store; shorter keys are refused.
+    pub fn new(key: impl Into<Vec<u8>>) -> Result<Self, SecretError> {
+        let key = key.into();
+        if key.len() < 16 {
+            return Err(SecretError::KeyTooShort { len: key.len() });
+        }
+        Ok(Self(key))
+    }
+
+    pub fn fingerprint(&self, value: &[u8]) -> Fingerprint {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes keys of any length"); // invariant of HMAC, not of input
+        mac.update(value);
+        let tag = mac.finalize().into_bytes();
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&tag[..16]);
+        Fingerprint(out)
+    }
+}
+
+impl fmt::Debug for FingerprintKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("FingerprintKey(..)")
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SecretError {
+    #[error("fingerprint key is {len} bytes; use at least 16 random bytes")]
+    KeyTooShort { len: usize },
+}
+
+/// First 128 bits of HMAC-SHA-256(key, value), shown as `fp:` and 32 hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Fingerprint([u8; 16]);
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("fp:")?;
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl Serialize for Fingerprint {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_value() {
+        let secret = SecretBytes::new(b"hunter2-hunter2".to_vec());
+        let key = FingerprintKey::new(b"0123456789abcdef0123".to_vec()).expect("long enough");
+        assert_eq!(format!("{secret:?}"), "SecretBytes(15 bytes)");
+        assert!(!format!("{key:?}").contains("0123"));
+    }
+
+    #[test]
+    fn fingerprints_depend_on_key_and_value() {
+        let a = FingerprintKey::new(vec![1u8; 32]).expect("long enough");
+        let b = FingerprintKey::new(vec![2u8; 32]).expect("long enough");
+        assert_eq!(a.fingerprint(b"x"), a.fingerprint(b"x"));
+        assert_ne!(a.fingerprint(b"x"), a.fingerprint(b"y"));
+        assert_ne!(a.fingerprint(b"x"), b.fingerprint(b"x"));
+        assert_eq!(a.fingerprint(b"x").to_string().len(), 3 + 32);
+    }
+
+    #[test]
+    fn short_keys_are_refused() {
+        assert_eq!(
+            FingerprintKey::new(vec![0u8; 8]).err(),
+            Some(SecretError::KeyTooShort { len: 8 })
+        );
+    }
+}

@@ -1,0 +1,347 @@
+//! Detectors that work on the shape of a token rather than a literal prefix: generic
+//! `key=`/`token=`/`secret=` assignments of random-looking values, Twilio API keys, WIF
+//! private keys, payment card numbers and BIP-39 seed phrases.
+
+use std::collections::HashMap;
+
+use super::rules::checks::{
+    base58check, bip39_checksum, bip39_words, card_network, is_placeholder, looks_random, luhn,
+};
+
+/// Words in a key name that make its value a credential.
+const KEY_WORDS: &[&str] = &[
+    "secret",
+    "token",
+    "password",
+    "passwd",
+    "pwd",
+    "apikey",
+    "accesskey",
+    "privatekey",
+    "credential",
+    "authkey",
+    "signingkey",
+    "masterkey",
+    "clientkey",
+];
+
+/// Key names that contain one of those words but hold something else.
+const NOT_KEYS: &[&str] = &[
+    "pagetoken",
+    "nexttoken",
+    "continuationtoken",
+    "cursortoken",
+    "csrf",
+    "xsrf",
+    "nonce",
+    "tokentype",
+    "tokenizer",
+    "publickey",
+    "pubkey",
+    "idempotency",
+    "maxtokens",
+    "tokens",
+    "tokenurl",
+    "tokenendpoint",
+    "secreturl",
+    "passwordpolicy",
+    "passwordreset",
+    // SigV4 `X-Amz-Credential`: key ID, date, region and service; public by design.
+    "amzcredential",
+];
+
+/// Whether a key name (any case, with `_`, `-` or `.` separators) names a credential.
+pub(crate) fn is_secret_key_name(name: &[u8]) -> bool {
+    if name.len() < 3 || name.len() > 64 {
+        return false;
+    }
+    let mut buf = [0u8; 64];
+    let mut n = 0;
+    for &b in name.iter().filter(|b| !matches!(b, b'_' | b'-' | b'.')) {
+        buf[n] = b.to_ascii_lowercase();
+        n += 1;
+    }
+    let normal = &buf[..n];
+    let has = |w: &str| normal.windows(w.len()).any(|x| x == w.as_bytes());
+    // A bare `key` is too often an object, cache or sort key to judge by name alone.
+    KEY_WORDS.iter().any(|w| has(w)) && !NOT_KEYS.iter().any(|w| has(w))
+}
+
+/// A value at `start..end` assigned to a key named like a credential (`key=`, `"token": "`,
+/// `SECRET = '`...), judged random enough to be one.
+pub(crate) fn generic_assignment(data: &[u8], start: usize, end: usize) -> bool {
+    let value = trim_padding(&data[start..end]);
+    value.len() <= 512
+        && key_before(data, start).is_some_and(is_secret_key_name)
+        && looks_random(value)
+        && !is_placeholder(value)
+}
+
+fn trim_padding(value: &[u8]) -> &[u8] {
+    let end = value.iter().rposition(|&b| b != b'=').map_or(0, |p| p + 1);
+    &value[..end]
+}
+
+/// The key name in front of an assignment that ends just before `at`.
+fn key_before(data: &[u8], at: usize) -> Option<&[u8]> {
+    let mut i = skip_back(data, at, |b| matches!(b, b'"' | b'\'' | b'\\' | b' ' | b'\t'));
+    let operator = skip_back(data, i, |b| matches!(b, b'=' | b':' | b'>'));
+    if operator == i || i - operator > 2 {
+        return None;
+    }
+    i = skip_back(data, operator, |b| {
+        matches!(b, b'"' | b'\'' | b'\\' | b' ' | b'\t')
+    });
+    let name_start = skip_back(data, i, |b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
+    });
+    (i - name_start > 0 && i - name_start <= 64).then(|| &data[name_start..i])
+}
+
+fn skip_back(data: &[u8], mut i: usize, keep: impl Fn(u8) -> bool) -> usize {
+    let floor = i.saturating_sub(80);
+    while i > floor && keep(data[i - 1]) {
+        i -= 1;
+    }
+    i
+}
+
+/// The alphanumeric pieces of a run (runs also hold `/ + - _`), with their offsets.
+pub(crate) fn pieces(run: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+    let mut offset = 0;
+    run.split(|b| !b.is_ascii_alphanumeric()).map(move |piece| {
+        let at = offset;
+        offset += piece.len() + 1;
+        (at, piece)
+    })
+}
+
+/// `SK` followed by 32 hex digits.
+pub(crate) fn twilio_key(piece: &[u8]) -> bool {
+    piece.len() == 34 && piece.starts_with(b"SK") && piece[2..].iter().all(u8::is_ascii_hexdigit)
+}
+
+/// Wallet import format: 51 or 52 base58 characters starting 5, K or L, with a valid checksum.
+pub(crate) fn wif_key(piece: &[u8]) -> bool {
+    matches!(piece.len(), 51 | 52) && matches!(piece[0], b'5' | b'K' | b'L') && base58check(piece)
+}
+
+/// Card numbers: 13 to 19 digits, optionally grouped by single spaces or dashes, with a valid
+/// Luhn digit and a major network's prefix. Calls `f(start, end)` for each.
+pub(crate) fn cards(data: &[u8], mut f: impl FnMut(usize, usize, &[u8])) {
+    let mut i = 0;
+    while i < data.len() {
+        if i + 8 <= data.len() && !has_digit(&data[i..i + 8]) {
+            i += 8;
+            continue;
+        }
+        if !data[i].is_ascii_digit() || (i > 0 && data[i - 1].is_ascii_alphanumeric()) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut buf = [0u8; 20];
+        let mut n = 0;
+        while i < data.len() && n < buf.len() {
+            match data[i] {
+                b'0'..=b'9' => {
+                    buf[n] = data[i];
+                    n += 1;
+                }
+                b' ' | b'-' if data.get(i + 1).is_some_and(u8::is_ascii_digit) => {}
+                _ => break,
+            }
+            i += 1;
+        }
+        let digits = &buf[..n];
+        let boundary = i == data.len() || !data[i].is_ascii_alphanumeric();
+        if boundary
+            && (13..=19).contains(&digits.len())
+            && card_network(digits)
+            && luhn(digits)
+            && !is_placeholder(digits)
+        {
+            f(start, i, digits);
+        }
+    }
+}
+
+/// Whether any of eight bytes is an ASCII digit, tested on all eight at once.
+fn has_digit(eight: &[u8]) -> bool {
+    let mut word = [0u8; 8];
+    word.copy_from_slice(eight);
+    // Digits are the bytes that become 0..=9 when XORed with 0x30.
+    let t = u64::from_le_bytes(word) ^ 0x3030_3030_3030_3030;
+    let below_ten = t.wrapping_sub(0x0a0a_0a0a_0a0a_0a0a) & !t & 0x8080_8080_8080_8080;
+    below_ten != 0
+}
+
+/// The BIP-39 English list, indexed for lookups.
+pub(crate) struct SeedWords(HashMap<&'static str, u16>);
+
+impl std::fmt::Debug for SeedWords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SeedWords({} words)", self.0.len())
+    }
+}
+
+impl SeedWords {
+    pub(crate) fn new() -> Self {
+        Self(
+            bip39_words()
+                .into_iter()
+                .enumerate()
+                .map(|(i, w)| (w, i as u16))
+                .collect(),
+        )
+    }
+
+    /// Runs of 12 to 24 list words whose checksum holds. Words are maximal runs of lowercase
+    /// letters; between two words of a phrase there may be only whitespace or the escapes
+    /// `\n`, `\r`, `\t` (a phrase inside a JSON string).
+    pub(crate) fn phrases(&self, data: &[u8], mut f: impl FnMut(usize, usize)) {
+        // Streaks of short lowercase words first; the list is consulted only for streaks of
+        // twelve or more, which prose seldom has.
+        let mut streak: Vec<(usize, usize)> = Vec::new();
+        let mut i = 0;
+        let mut gap_start = 0;
+        while i < data.len() {
+            if !data[i].is_ascii_lowercase() {
+                i += 1;
+                continue;
+            }
+            // `\nword`: the escape's letter is not part of the word.
+            let escaped = i > 0 && data[i - 1] == b'\\' && matches!(data[i], b'n' | b'r' | b't');
+            let start = if escaped { i + 1 } else { i };
+            i += 1;
+            while i < data.len() && data[i].is_ascii_lowercase() {
+                i += 1;
+            }
+            if start >= i {
+                continue;
+            }
+            let glued = (!escaped && start > 0 && data[start - 1].is_ascii_alphanumeric())
+                || (i < data.len() && data[i].is_ascii_alphanumeric());
+            let candidate = !glued && (3..=8).contains(&(i - start));
+            if !candidate || !soft_gap(&data[gap_start..start]) {
+                self.close(data, &mut streak, &mut f);
+            }
+            if candidate {
+                streak.push((start, i));
+            }
+            gap_start = i;
+        }
+        self.close(data, &mut streak, &mut f);
+    }
+
+    fn close(&self, data: &[u8], streak: &mut Vec<(usize, usize)>, f: &mut impl FnMut(usize, usize)) {
+        if streak.len() >= 12 {
+            let mut run = Vec::with_capacity(streak.len());
+            for &(start, end) in streak.iter() {
+                match self.index(&data[start..end]) {
+                    Some(index) => run.push((index, start, end)),
+                    None => {
+                        check_run(&run, f);
+                        run.clear();
+                    }
+                }
+            }
+            check_run(&run, f);
+        }
+        streak.clear();
+    }
+
+    fn index(&self, word: &[u8]) -> Option<u16> {
+        if !(3..=8).contains(&word.len()) || !word.iter().all(u8::is_ascii_lowercase) {
+            return None;
+        }
+        std::str::from_utf8(word)
+            .ok()
+            .and_then(|w| self.0.get(w).copied())
+    }
+}
+
+/// Whitespace and `\n`-style escapes only (and not empty).
+fn soft_gap(gap: &[u8]) -> bool {
+    let mut i = 0;
+    while i < gap.len() {
+        match gap[i] {
+            b' ' | b'\t' | b'\n' | b'\r' => i += 1,
+            b'\\' if matches!(gap.get(i + 1), Some(b'n' | b'r' | b't')) => i += 2,
+            _ => return false,
+        }
+    }
+    !gap.is_empty()
+}
+
+fn check_run(run: &[(u16, usize, usize)], f: &mut impl FnMut(usize, usize)) {
+    if run.len() < 12 {
+        return;
+    }
+    for len in [24, 21, 18, 15, 12] {
+        if run.len() < len {
+            continue;
+        }
+        for from in 0..=run.len().saturating_sub(len) {
+            let window = &run[from..from + len];
+            let indices: Vec<u16> = window.iter().map(|w| w.0).collect();
+            if window.len() == len && bip39_checksum(&indices) {
+                f(window[0].1, window[len - 1].2);
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_names() {
+        for yes in ["api_key", "API-KEY", "clientSecret", "auth.token", "DB_PASSWORD"] {
+            assert!(is_secret_key_name(yes.as_bytes()), "{yes}");
+        }
+        for no in [
+            "pageToken",
+            "csrf_token",
+            "public_key",
+            "monkey",
+            "max_tokens",
+            "Key",
+            "id",
+        ] {
+            assert!(!is_secret_key_name(no.as_bytes()), "{no}");
+        }
+    }
+
+    #[test]
+    fn assignment_forms() {
+        let value = "Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3";
+        for form in [
+            "api_key={v}",
+            "\"api_key\": \"{v}\"",
+            "API_KEY = '{v}'",
+            "api_key=>{v}",
+            r#"\"api_key\":\"{v}"#,
+        ] {
+            let text = form.replace("{v}", value);
+            let start = text.find(value).expect("value present");
+            assert!(
+                generic_assignment(text.as_bytes(), start, start + value.len()),
+                "{text}"
+            );
+        }
+        let text = format!("user {value}");
+        assert!(!generic_assignment(text.as_bytes(), 5, 5 + value.len()));
+    }
+
+    #[test]
+    fn card_grouping() {
+        let mut found = Vec::new();
+        cards(b"a 5425-3283-6791-6013 b 4539979262243931x", |s, e, _| {
+            found.push((s, e))
+        });
+        assert_eq!(found, vec![(2, 21)]);
+    }
+}

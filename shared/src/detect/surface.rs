@@ -1,0 +1,188 @@
+//! One-shot scans of the parts of a request that arrive whole: the URL (userinfo, path, query,
+//! fragment), a header value, and the hostname (whose labels can carry data out through DNS).
+
+use super::decode::base64::{decode_base32, decode_hex_run, decode_run, is_meaningful};
+use super::decode::is_texty;
+use super::engine::{Engine, Scope};
+use super::finding::{Encoding, EncodingChain, Location, Outcome};
+use super::rules::checks::{entropy, is_placeholder, looks_random};
+use super::scan::{Origin, Place, Walk};
+use super::shapes::is_secret_key_name;
+
+impl Engine {
+    /// A request URL in absolute form (`https://user:pass@host/path?query#fragment`) or origin
+    /// form (`/path?query`). The host is not scanned here; see [`Engine::scan_hostname`].
+    pub fn scan_url(&self, scope: Scope<'_>, url: &str) -> Outcome {
+        let parts = split_url(url);
+        let mut outcome = Outcome::default();
+        if let Some(userinfo) = parts.userinfo {
+            outcome.merge(self.scan_userinfo(scope, userinfo));
+        }
+        for (location, text) in [
+            (Location::UrlPath, parts.path),
+            (Location::UrlQuery, parts.query),
+            (Location::UrlFragment, parts.fragment),
+        ] {
+            if !text.is_empty() {
+                outcome.merge(self.scan_fixed(scope, location, text.as_bytes()));
+            }
+        }
+        outcome
+    }
+
+    fn scan_userinfo(&self, scope: Scope<'_>, userinfo: &str) -> Outcome {
+        let mut walk = Walk::new(self, scope, Place::Fixed(Location::UrlUserinfo));
+        walk.layer(userinfo.as_bytes(), Origin::Span(0), &EncodingChain::default());
+        if let Some((_, password)) = userinfo.split_once(':') {
+            let weak = super::prefilter::is_weak_password(password.as_bytes());
+            if scope.detectors.contains("url-credentials")
+                && password.len() >= 3
+                && !weak
+                && !is_placeholder(password.as_bytes())
+            {
+                walk.report(
+                    "url-credentials",
+                    password.as_bytes(),
+                    0,
+                    &EncodingChain::default(),
+                );
+            }
+        }
+        walk.finish()
+    }
+
+    /// One header value. Besides every detector, a header whose name says it carries a
+    /// credential (`x-api-key`, `authorization`, `private-token`) is reported by
+    /// `generic-secret` when its value looks random.
+    pub fn scan_header(&self, scope: Scope<'_>, name: &str, value: &[u8]) -> Outcome {
+        let lower = name.to_ascii_lowercase();
+        let mut walk = Walk::new(self, scope, Place::Fixed(Location::Header(lower.clone())));
+        walk.layer(value, Origin::Span(0), &EncodingChain::default());
+        if scope.detectors.contains("generic-secret") && credential_header(&lower) {
+            let token = credential_of(value);
+            if looks_random(token) && !is_placeholder(token) {
+                walk.report("generic-secret", token, 0, &EncodingChain::default());
+            }
+        }
+        walk.finish()
+    }
+
+    /// A whole body already in memory. `content_encoding` and `content_type` are the request's
+    /// headers of those names.
+    pub fn scan_body(
+        &self,
+        scope: Scope<'_>,
+        content_encoding: Option<&str>,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Outcome {
+        let mut walk = Walk::new(self, scope, Place::Body);
+        walk.body(body, content_encoding, content_type);
+        walk.finish()
+    }
+
+    /// A hostname under an allowed wildcard. Labels left of the registrable domain that are
+    /// long and random, or that decode (hex, base32, base64) to text, are DNS-style
+    /// exfiltration (`dns-exfiltration`); secrets spelt in them are reported by their own
+    /// detectors.
+    pub fn scan_hostname(&self, scope: Scope<'_>, host: &str) -> Outcome {
+        let host = host.trim_end_matches('.');
+        let registrable = psl::domain_str(host).unwrap_or(host);
+        let sub = host.strip_suffix(registrable).unwrap_or("").trim_end_matches('.');
+        let mut walk = Walk::new(self, scope, Place::Fixed(Location::UrlHost));
+        if sub.is_empty() {
+            return walk.finish();
+        }
+        let chain = EncodingChain::default();
+        walk.layer(sub.as_bytes(), Origin::Span(0), &chain);
+        let joined: Vec<u8> = sub.bytes().filter(|&b| b != b'.' && b != b'-').collect();
+        let mut candidates: Vec<&[u8]> = sub.split('.').map(str::as_bytes).collect();
+        if candidates.len() > 1 {
+            candidates.push(&joined);
+        }
+        let decoded = candidates.into_iter().find_map(decode_label);
+        if let Some((bytes, encoding)) = decoded {
+            walk.descend(bytes, encoding, Origin::Span(0), &chain);
+            if scope.detectors.contains("dns-exfiltration") {
+                walk.report("dns-exfiltration", sub.as_bytes(), 0, &chain.then(encoding));
+            }
+        } else if scope.detectors.contains("dns-exfiltration") && sub.split('.').any(random_label) {
+            walk.report("dns-exfiltration", sub.as_bytes(), 0, &chain);
+        }
+        walk.finish()
+    }
+
+    fn scan_fixed(&self, scope: Scope<'_>, location: Location, text: &[u8]) -> Outcome {
+        let mut walk = Walk::new(self, scope, Place::Fixed(location));
+        walk.layer(text, Origin::Span(0), &EncodingChain::default());
+        walk.finish()
+    }
+}
+
+/// Subdomain data that decodes to text: hex or base32 of at least 16 bytes.
+fn decode_label(label: &[u8]) -> Option<(Vec<u8>, Encoding)> {
+    let joined: Vec<u8> = label.iter().copied().filter(|&b| b != b'-').collect();
+    if joined.len() < 24 {
+        return None;
+    }
+    let lower = joined.to_ascii_lowercase();
+    if let Some(bytes) = decode_hex_run(&lower).filter(|b| is_texty(b, 90)) {
+        return Some((bytes, Encoding::Hex));
+    }
+    if let Some(bytes) = decode_base32(&lower).filter(|b| is_texty(b, 90)) {
+        return Some((bytes, Encoding::Base32));
+    }
+    decode_run(&joined)
+        .filter(|b| is_meaningful(b))
+        .map(|b| (b, Encoding::Base64))
+}
+
+/// A label long and random enough to be data rather than a name: 24+ characters, letters and
+/// digits mixed, and a high entropy.
+fn random_label(label: &str) -> bool {
+    let bytes: Vec<u8> = label.bytes().filter(|&b| b != b'-').collect();
+    let digits = bytes.iter().filter(|b| b.is_ascii_digit()).count();
+    let letters = bytes.iter().filter(|b| b.is_ascii_alphabetic()).count();
+    bytes.len() >= 24 && digits >= 4 && letters >= 4 && entropy(&bytes) >= 3.7
+}
+
+fn credential_header(name: &str) -> bool {
+    matches!(name, "authorization" | "proxy-authorization" | "private-token")
+        || is_secret_key_name(name.as_bytes())
+}
+
+/// The credential in a header value: after an auth scheme (`Bearer`, `token`, `Basic`...).
+fn credential_of(value: &[u8]) -> &[u8] {
+    let trimmed = value.trim_ascii();
+    match trimmed.iter().position(|&b| b == b' ') {
+        Some(space) => trimmed[space + 1..].trim_ascii(),
+        None => trimmed,
+    }
+}
+
+struct UrlParts<'a> {
+    userinfo: Option<&'a str>,
+    path: &'a str,
+    query: &'a str,
+    fragment: &'a str,
+}
+
+/// Split by hand, not by a URL parser: the raw bytes are what leaves, and parsers normalise.
+fn split_url(url: &str) -> UrlParts<'_> {
+    let (rest, fragment) = url.split_once('#').unwrap_or((url, ""));
+    let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let (authority, path) = match rest.split_once("://") {
+        Some((_, after)) => match after.find('/') {
+            Some(slash) => (&after[..slash], &after[slash..]),
+            None => (after, ""),
+        },
+        None => ("", rest),
+    };
+    let userinfo = authority.rsplit_once('@').map(|(u, _)| u);
+    UrlParts {
+        userinfo,
+        path,
+        query,
+        fragment,
+    }
+}

@@ -1,0 +1,519 @@
+//! Engine tests: every rule's examples, each location and encoding, Debug hygiene, policy
+//! exemptions, and the streaming no-byte-released property.
+
+use std::io::Write;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+
+use super::rules::{RULES, SHAPE_EXAMPLES};
+use super::*;
+
+pub(super) fn engine() -> Engine {
+    Engine::new(FingerprintKey::new(vec![7u8; 32]).expect("long enough")).expect("rules compile")
+}
+
+fn all() -> Scope<'static> {
+    Scope::new(DetectorSet::all())
+}
+
+fn body(e: &Engine, data: &[u8]) -> Outcome {
+    e.scan_body(all(), None, None, data)
+}
+
+fn detectors(outcome: &Outcome) -> Vec<&'static str> {
+    outcome.findings.iter().map(|f| f.detector).collect()
+}
+
+const GITHUB: &str = "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";
+
+#[test]
+fn every_rule_example_matches_and_every_counterexample_does_not() {
+    let e = engine();
+    let mut failures = Vec::new();
+    let examples = RULES
+        .iter()
+        .map(|r| (r.detector, r.matches, r.rejects))
+        .chain(SHAPE_EXAMPLES.iter().map(|s| (s.detector, s.matches, s.rejects)));
+    for (detector, matches, rejects) in examples {
+        let only = Scope::new(DetectorSet::from_ids([detector]));
+        for example in matches {
+            if !detectors(&e.scan_body(only, None, None, example.as_bytes())).contains(&detector) {
+                failures.push(format!("{detector} missed {example:?}"));
+            }
+        }
+        for example in rejects {
+            if detectors(&e.scan_body(only, None, None, example.as_bytes())).contains(&detector) {
+                failures.push(format!("{detector} matched {example:?}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn every_rule_has_examples_both_ways_and_a_catalogued_detector() {
+    for rule in RULES.iter().filter(|r| r.name != "aws-key-pair") {
+        assert!(
+            !rule.matches.is_empty() && !rule.rejects.is_empty(),
+            "{}",
+            rule.name
+        );
+    }
+    for rule in RULES {
+        assert!(lookup(rule.detector).is_some(), "{}", rule.name);
+    }
+    for id in default_enabled().chain(CATALOG.iter().map(|d| d.id)) {
+        let covered = RULES.iter().any(|r| r.detector == id)
+            || SHAPE_EXAMPLES.iter().any(|s| s.detector == id)
+            || matches!(id, "known-secret" | "dns-exfiltration");
+        assert!(covered, "{id} has no rule or examples");
+    }
+}
+
+#[test]
+fn key_id_and_secret_pair_reports_both() {
+    let e = engine();
+    let text = b"AKIAZ7XQ2MLP4RT6WQ3N:kZ3n8Qe1Vx0b7Lr2Tg5Hw9Pm4Ys6Cu3Df1Ja8Ko2";
+    let found = body(&e, text);
+    let aws = found
+        .findings
+        .iter()
+        .filter(|f| f.detector == "aws-access-key")
+        .count();
+    assert_eq!(aws, 2, "{found:?}");
+}
+
+#[test]
+fn secrets_are_seen_through_each_encoding() {
+    let e = engine();
+    let secret = GITHUB.as_bytes();
+    let b64 = STANDARD.encode(format!("token: {GITHUB}"));
+    let b64url = URL_SAFE_NO_PAD.encode(format!("{{\"t\":\"{GITHUB}\"}}"));
+    let hex: String = GITHUB.bytes().map(|b| format!("{b:02x}")).collect();
+    let colon_hex: Vec<String> = GITHUB.bytes().map(|b| format!("{b:02X}")).collect();
+    let pct: String = GITHUB.bytes().map(|b| format!("%{b:02X}")).collect();
+    let pct2 = pct.replace('%', "%25");
+    let json: String = GITHUB.chars().map(|c| format!("\\u{:04x}", c as u32)).collect();
+    let js: String = GITHUB.bytes().map(|b| format!("\\x{b:02x}")).collect();
+    let qp = format!("=\r\n{}=\r\n{}", &GITHUB[..20], &GITHUB[20..]).replace("_", "=5F");
+    let zero_width: String = GITHUB.chars().flat_map(|c| [c, '\u{200b}']).collect();
+    let fullwidth: String = GITHUB
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                char::from_u32(c as u32 + 0xfee0).unwrap_or(c)
+            } else {
+                c
+            }
+        })
+        .collect();
+    let homoglyph = GITHUB.replacen('p', "р", 1);
+    let cases: Vec<(String, &str)> = vec![
+        (b64, "base64"),
+        (format!("/upload/{b64url}"), "base64"),
+        (hex, "hex"),
+        (colon_hex.join(":"), "hex"),
+        (pct, "percent"),
+        (pct2, "percent>percent"),
+        (json, "escape"),
+        (js, "escape"),
+        (qp, "quoted-printable"),
+        (zero_width, "unicode"),
+        (fullwidth, "unicode"),
+        (homoglyph, "unicode"),
+    ];
+    for (text, chain) in cases {
+        let found = body(&e, text.as_bytes());
+        let hit = found.findings.iter().find(|f| f.detector == "github-token");
+        let hit = hit.unwrap_or_else(|| panic!("missed {chain}: {text}"));
+        assert_eq!(hit.encoding.to_string(), chain, "{text}");
+        assert_eq!(hit.fingerprint, e.fingerprint(secret));
+    }
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(data).expect("in memory");
+    enc.finish().expect("in memory")
+}
+
+#[test]
+fn compressed_bodies_and_compressed_blobs() {
+    let e = engine();
+    let payload = format!("{{\"note\":\"{GITHUB}\"}}");
+    let found = e.scan_body(
+        all(),
+        Some("gzip"),
+        Some("application/json"),
+        &gzip(payload.as_bytes()),
+    );
+    assert_eq!(found.findings[0].encoding.to_string(), "gzip");
+    let nested = STANDARD.encode(gzip(payload.as_bytes()));
+    let found = body(&e, format!("{{\"blob\":\"{nested}\"}}").as_bytes());
+    assert_eq!(found.findings[0].encoding.to_string(), "base64>gzip");
+    let outer = gzip(format!("data={nested}").as_bytes());
+    let found = e.scan_body(all(), Some("gzip"), None, &outer);
+    assert_eq!(found.findings[0].encoding.to_string(), "gzip>base64>gzip");
+}
+
+#[test]
+fn decompression_bombs_and_depth_get_their_own_outcome() {
+    let limits = Limits {
+        max_inflated: 1 << 20,
+        ..Limits::default()
+    };
+    let e = Engine::with_limits(FingerprintKey::new(vec![1u8; 16]).expect("ok"), limits).expect("ok");
+    let bomb = gzip(&vec![b'a'; 4 << 20]);
+    let out = e.scan_body(all(), Some("gzip"), None, &bomb);
+    assert_eq!(out.unjudged, Some(Unjudged::DecompressionBomb { limit: 1 << 20 }));
+    assert_eq!(
+        out.unjudged.map(Unjudged::reason_code),
+        Some("decompression_bomb")
+    );
+    let mut deep = GITHUB.to_owned();
+    for _ in 0..10 {
+        deep = STANDARD.encode(format!("x {deep} y"));
+    }
+    let out = body(&e, deep.as_bytes());
+    assert!(matches!(out.unjudged, Some(Unjudged::TooDeep { .. })), "{out:?}");
+    let out = e.scan_body(all(), Some("compress"), None, b"whatever");
+    assert_eq!(out.unjudged, Some(Unjudged::Undecodable));
+    let out = e.scan_body(all(), Some("gzip"), None, b"not gzip at all");
+    assert_eq!(out.unjudged, Some(Unjudged::Undecodable));
+}
+
+#[test]
+fn multipart_parts_are_decoded_with_their_transfer_encoding() {
+    let e = engine();
+    let encoded = STANDARD.encode(format!("config\n{GITHUB}\n"));
+    let wrapped: Vec<&str> = encoded
+        .as_bytes()
+        .chunks(10)
+        .map(|c| std::str::from_utf8(c).unwrap_or(""))
+        .collect();
+    let body = format!(
+        "--b0\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.txt\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n--b0--\r\n",
+        wrapped.join("\r\n")
+    );
+    let out = e.scan_body(
+        all(),
+        None,
+        Some("multipart/form-data; boundary=b0"),
+        body.as_bytes(),
+    );
+    assert!(
+        out.findings
+            .iter()
+            .any(|f| f.encoding.to_string() == "multipart>base64"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn url_locations() {
+    let e = engine();
+    let cases = [
+        (format!("https://api.example.com/v1/{GITHUB}/x"), "url.path"),
+        (format!("https://api.example.com/v1?q={GITHUB}"), "url.query"),
+        (format!("https://api.example.com/v1#{GITHUB}"), "url.fragment"),
+        (format!("https://{GITHUB}@api.example.com/"), "url.userinfo"),
+        (format!("/v1?q={}", STANDARD.encode(GITHUB)), "url.query"),
+    ];
+    for (url, location) in cases {
+        let out = e.scan_url(all(), &url);
+        let f = out
+            .findings
+            .iter()
+            .find(|f| f.detector == "github-token")
+            .unwrap_or_else(|| panic!("{url}"));
+        assert_eq!(f.location.to_string(), location);
+    }
+    let out = e.scan_url(all(), "https://deploy:Vq7pZ2xK9mLr@git.example.org/repo.git");
+    assert_eq!(detectors(&out), vec!["url-credentials"]);
+    assert!(
+        e.scan_url(
+            all(),
+            "https://example.com/users/550e8400-e29b-41d4-a716-446655440000?page=2"
+        )
+        .is_clean()
+    );
+}
+
+#[test]
+fn header_values_and_credential_headers() {
+    let e = engine();
+    let out = e.scan_header(all(), "X-Forwarded-Note", format!("token {GITHUB}").as_bytes());
+    assert_eq!(out.findings[0].location.to_string(), "header.x-forwarded-note");
+    let out = e.scan_header(all(), "X-Api-Key", b"Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5");
+    assert_eq!(detectors(&out), vec!["generic-secret"]);
+    assert!(e.scan_header(all(), "Accept", b"application/json").is_clean());
+    assert!(
+        e.scan_header(all(), "X-Request-Id", b"550e8400-e29b-41d4-a716-446655440000")
+            .is_clean()
+    );
+}
+
+#[test]
+fn hostnames() {
+    let e = engine();
+    let hex: String = "my aws key is here".bytes().map(|b| format!("{b:02x}")).collect();
+    let out = e.scan_hostname(all(), &format!("{hex}.tunnel.example.com"));
+    assert!(detectors(&out).contains(&"dns-exfiltration"), "{out:?}");
+    let out = e.scan_hostname(all(), "k3j9x2m8q7w1z5c4v6b0n8m2l4p6.cdn.example.com");
+    assert!(detectors(&out).contains(&"dns-exfiltration"), "{out:?}");
+    for benign in [
+        "api.github.com",
+        "my-service-production-eu.example.com",
+        "d1a2b3c4d5e6f7.cloudfront.net",
+        "example.com",
+    ] {
+        assert!(e.scan_hostname(all(), benign).is_clean(), "{benign}");
+    }
+}
+
+#[test]
+fn known_secrets_in_their_forms() {
+    let e = engine();
+    let set = KnownSecrets::new([SecretBytes::new(b"tgph_00112233445566778899".to_vec())]).expect("ok");
+    let sets = [&set];
+    let scope = Scope::new(DetectorSet::defaults()).with_known(&sets);
+    let encoded = STANDARD.encode("Authorization: tgph_00112233445566778899");
+    let out = e.scan_body(scope, None, None, format!("x={encoded}").as_bytes());
+    assert!(
+        out.findings.iter().any(|f| f.detector == "known-secret"),
+        "{out:?}"
+    );
+    let out = e.scan_body(
+        Scope::new(DetectorSet::defaults()),
+        None,
+        None,
+        encoded.as_bytes(),
+    );
+    assert!(!out.findings.iter().any(|f| f.detector == "known-secret"));
+}
+
+#[test]
+fn policy_exemptions_apply_per_host() {
+    use crate::policy::host::{Host, HostPattern};
+    use crate::policy::model::{DetectorSettings, Exemption};
+    let settings = DetectorSettings {
+        enabled: default_enabled().map(str::to_owned).collect(),
+        exemptions: vec![Exemption {
+            hosts: vec![HostPattern::parse("api.github.com").expect("valid")],
+            detectors: ["github-token".to_owned()].into(),
+            reason: "the tool's own token to its own API".to_owned(),
+        }],
+    };
+    let policy = PolicyDetectors::new(&settings);
+    let gh = policy.for_host(&Host::parse("api.github.com").expect("valid"));
+    let other = policy.for_host(&Host::parse("evil.example").expect("valid"));
+    assert!(!gh.contains("github-token") && gh.contains("jwt"));
+    assert!(other.contains("github-token"));
+    let e = engine();
+    assert!(
+        e.scan_body(Scope::new(gh), None, None, GITHUB.as_bytes())
+            .is_clean()
+    );
+    assert!(
+        !e.scan_body(Scope::new(other), None, None, GITHUB.as_bytes())
+            .is_clean()
+    );
+}
+
+#[test]
+fn nothing_printable_holds_the_value() {
+    let e = engine();
+    let out = body(&e, format!("a={GITHUB}").as_bytes());
+    let printed = format!(
+        "{out:?} {}",
+        serde_json::to_string(&out.findings).expect("serialises")
+    );
+    assert!(!out.findings.is_empty());
+    assert!(!printed.contains(&GITHUB[4..20]), "{printed}");
+    assert!(!format!("{e:?}").contains("07070707"));
+}
+
+#[test]
+fn a_scanner_holding_a_secret_does_not_print_it() {
+    let e = engine();
+    let mut scanner = e.body_scanner(all(), None, None);
+    scanner.push(format!("x {GITHUB}").as_bytes());
+    let printed = format!("{scanner:?} {e:?}");
+    assert!(!printed.contains(&GITHUB[4..20]), "{printed}");
+    assert!(printed.len() < 2000, "{printed}");
+}
+
+#[test]
+fn wrapped_base64_is_joined_across_lines() {
+    let e = engine();
+    let text = format!("{}\n{GITHUB}\n{}", "a".repeat(50), "b".repeat(80));
+    let encoded = STANDARD.encode(text);
+    let wrapped: Vec<&str> = encoded
+        .as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).unwrap_or(""))
+        .collect();
+    let body = format!("file follows\n{}\n", wrapped.join("\n"));
+    let out = e.scan_body(all(), None, Some("text/plain"), body.as_bytes());
+    assert!(
+        out.findings
+            .iter()
+            .any(|f| f.detector == "github-token" && f.encoding.to_string() == "base64"),
+        "{out:?}"
+    );
+    // Streamed in small chunks with a short hold-back, no line of the block goes out before
+    // the block is judged.
+    let limits = Limits {
+        hold_back: 64,
+        context: 32,
+        ..Limits::default()
+    };
+    let small = Engine::with_limits(FingerprintKey::new(vec![1u8; 16]).expect("ok"), limits).expect("ok");
+    let mut scanner = small.body_scanner(all(), None, None);
+    let mut released = 0;
+    let mut found = false;
+    for chunk in body.as_bytes().chunks(13) {
+        let step = scanner.push(chunk);
+        released = step.release_to;
+        found |= !step.findings.is_empty();
+    }
+    let last = scanner.finish();
+    found |= !last.findings.is_empty();
+    assert!(found);
+    assert!(released <= "file follows\n".len() as u64 && last.release_to <= "file follows\n".len() as u64);
+}
+
+/// A deterministic generator for chunk sizes and offsets.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, bound: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 33) as usize) % bound.max(1)
+    }
+}
+
+fn filler(rng: &mut Lcg, len: usize) -> Vec<u8> {
+    const WORDS: &[&str] = &[
+        "lorem ",
+        "ipsum ",
+        "{\"k\": 12}, ",
+        "dolor ",
+        "sit\n",
+        "amet, ",
+        "x=1&y=2 ",
+    ];
+    let mut out = Vec::new();
+    while out.len() < len {
+        out.extend_from_slice(WORDS[rng.next(WORDS.len())].as_bytes());
+    }
+    out
+}
+
+/// The upstream sees only bytes up to `release_to`; it must never see a byte of the secret,
+/// wherever the chunk boundaries fall, and the secret must be reported.
+#[test]
+fn streamed_bodies_never_release_a_byte_of_a_secret() {
+    let e = engine();
+    let mut rng = Lcg(42);
+    let forms = [
+        GITHUB.to_owned(),
+        STANDARD.encode(format!("k={GITHUB}")),
+        GITHUB.bytes().map(|b| format!("%{b:02x}")).collect(),
+        GITHUB.chars().map(|c| format!("\\u{:04x}", c as u32)).collect(),
+        format!(
+            "-----BEGIN RSA PRIVATE KEY-----\n{}\n",
+            "MIIEowIBAAKCAQEA3Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5Hh8Nq2Tu7Xe4Pa9Mb1L"
+        ),
+    ];
+    for trial in 0..120 {
+        let form = &forms[trial % forms.len()];
+        let before = rng.next(20_000);
+        let after = rng.next(20_000);
+        let mut data = filler(&mut rng, before);
+        let secret_at = data.len() as u64;
+        data.extend_from_slice(form.as_bytes());
+        data.push(b' ');
+        data.extend(filler(&mut rng, after));
+        let mut scanner = e.body_scanner(all(), None, Some("text/plain"));
+        let mut upstream = 0u64;
+        let mut found = Vec::new();
+        let mut at = 0;
+        while at < data.len() {
+            let n = 1 + rng.next(if trial % 3 == 0 { 7 } else { 9000 });
+            let chunk = &data[at..(at + n).min(data.len())];
+            at += chunk.len();
+            let step = scanner.push(chunk);
+            assert!(step.release_to >= upstream, "release never goes back");
+            upstream = step.release_to;
+            assert!(
+                upstream <= secret_at,
+                "trial {trial}: released {upstream} > secret at {secret_at}"
+            );
+            found.extend(step.findings);
+        }
+        let step = scanner.finish();
+        assert!(
+            step.release_to <= secret_at,
+            "trial {trial}: finish released the secret"
+        );
+        found.extend(step.findings);
+        assert!(!found.is_empty(), "trial {trial}: secret not reported");
+    }
+}
+
+#[test]
+fn clean_streams_are_released_entirely_and_progressively() {
+    let e = engine();
+    let mut rng = Lcg(7);
+    let data = filler(&mut rng, 200_000);
+    let mut scanner = e.body_scanner(all(), None, None);
+    let mut progressive = 0;
+    for chunk in data.chunks(16 << 10) {
+        progressive = scanner.push(chunk).release_to;
+    }
+    assert!(
+        progressive >= (data.len() - 16_384 - 4096) as u64,
+        "released {progressive}"
+    );
+    let last = scanner.finish();
+    assert_eq!(last.release_to, data.len() as u64);
+    assert!(last.findings.is_empty());
+}
+
+#[test]
+fn an_endless_token_is_too_large_to_judge() {
+    let limits = Limits {
+        max_held: 64 << 10,
+        ..Limits::default()
+    };
+    let e = Engine::with_limits(FingerprintKey::new(vec![1u8; 16]).expect("ok"), limits).expect("ok");
+    let mut scanner = e.body_scanner(all(), None, None);
+    let mut last = Step::default();
+    for _ in 0..10 {
+        last = scanner.push(&[b'A'; 16 << 10]);
+    }
+    assert_eq!(last.unjudged, Some(Unjudged::TooLarge { limit: 64 << 10 }));
+    assert_eq!(last.release_to, 0);
+}
+
+#[test]
+fn compressed_streams_are_held_whole_and_judged_at_the_end() {
+    let e = engine();
+    let gz = gzip(format!("{{\"x\":\"{GITHUB}\"}}").as_bytes());
+    let mut scanner = e.body_scanner(all(), Some("gzip"), None);
+    for chunk in gz.chunks(5) {
+        assert_eq!(scanner.push(chunk).release_to, 0);
+    }
+    let end = scanner.finish();
+    assert_eq!(end.release_to, 0);
+    assert_eq!(end.findings[0].encoding.to_string(), "gzip");
+    let clean = gzip(b"{\"x\": 1}");
+    let mut scanner = e.body_scanner(all(), Some("gzip"), None);
+    scanner.push(&clean);
+    assert_eq!(scanner.finish().release_to, clean.len() as u64);
+}
