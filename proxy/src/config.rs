@@ -31,6 +31,10 @@ pub struct ProxyConfig {
     pub upstream_ca: Option<PathBuf>,
     /// Prometheus metrics endpoint; none if unset.
     pub metrics_listen: Option<String>,
+    /// A file holding the key (at least 16 bytes) for the fingerprints that findings carry,
+    /// so that the same secret has the same fingerprint across restarts and replicas; a
+    /// random key per process when unset.
+    pub fingerprint_key: Option<PathBuf>,
     /// Worker threads for the proxy.
     pub threads: usize,
     pub resolver: ResolverConfig,
@@ -48,6 +52,7 @@ impl Default for ProxyConfig {
             ca_dir: PathBuf::from(".tollgate/ca"),
             upstream_ca: None,
             metrics_listen: None,
+            fingerprint_key: None,
             threads: 1,
             resolver: ResolverConfig::default(),
             limits: Limits::default(),

@@ -173,6 +173,7 @@ impl FrontDoor {
         let host = Host::parse(host_text)
             .map_err(|e| Denial::new(400, "bad_request", e.to_string()).for_identity(&identity))?;
         let allowed = self.gate.decide(&identity, None, &host, port, None)?;
+        self.gate.inspect_hostname(&identity, &host)?;
         let addr = self
             .gate
             .destination(&host, port, &allowed)

@@ -16,6 +16,7 @@ use crate::config::Limits;
 use crate::guard;
 use crate::head::basic_credentials;
 use crate::identity::{Identity, IdentitySource};
+use crate::inspect::{self, Inspection};
 use crate::metrics::Metrics;
 use crate::mint::Minter;
 use crate::policies::PolicyStore;
@@ -31,6 +32,9 @@ pub struct Gate {
     pub limits: Limits,
     pub connections: ConnectionLimiter,
     pub budgets: Metering,
+    /// The secret detection engine: one per process, shared by every request and borrowed
+    /// for the whole life of each streamed body.
+    pub engine: &'static tollgate_shared::detect::Engine,
 }
 
 impl std::fmt::Debug for Gate {
@@ -127,6 +131,38 @@ impl Gate {
             traffic: rule.map_or(Traffic::Inspect, |r| r.traffic),
             allow_private: rule.map(|r| r.allow_private.clone()).unwrap_or_default(),
         })
+    }
+
+    /// Judges a hostname for secrets before it is resolved (DNS-style exfiltration).
+    pub fn inspect_hostname(&self, identity: &Identity, host: &Host) -> Result<(), Denial> {
+        let snapshot = self.policies.current();
+        match Inspection::for_request(&snapshot, identity, host) {
+            Some(inspection) => {
+                self.count_findings(inspect::hostname(self.engine, inspection, identity, host))
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Judges a decrypted request's target and headers; returns the inspection that its body
+    /// must pass as it streams.
+    pub fn inspect_head(
+        &self,
+        identity: &Identity,
+        host: &Host,
+        target: &str,
+        headers: &http::HeaderMap,
+    ) -> Result<Option<Inspection>, Denial> {
+        let snapshot = self.policies.current();
+        let Some(inspection) = Inspection::for_request(&snapshot, identity, host) else {
+            return Ok(None);
+        };
+        self.count_findings(inspect::head(self.engine, inspection, identity, target, headers))?;
+        Ok(Some(inspection))
+    }
+
+    fn count_findings(&self, verdict: Result<(), Denial>) -> Result<(), Denial> {
+        verdict.inspect_err(|denial| self.metrics.decision(false, denial.reason))
     }
 
     /// Admits one request (or one tunnel) against the tenant's budgets, before the upstream

@@ -23,6 +23,7 @@ use crate::budget::{Exchange, request_head_len};
 use crate::gate::{Gate, Tunnel};
 use crate::head::split_authority;
 use crate::identity::Identity;
+use crate::inspect::BodyGate;
 use crate::rescue::Denial;
 
 #[derive(Debug)]
@@ -38,6 +39,8 @@ pub struct RequestCtx {
     started: Option<Instant>,
     /// The admitted request's budget state, settled in `logging`.
     exchange: Option<Exchange>,
+    /// The request body's inspection: what may be released upstream so far.
+    body: Option<BodyGate>,
     /// A budget refusal after admission (a body or a response head over budget), answered
     /// by `fail_to_proxy` if no response has started.
     refusal: Option<Denial>,
@@ -119,6 +122,10 @@ impl Pipeline {
             tunnel.port,
             Some(&path),
         )?;
+        let inspection = self
+            .gate
+            .inspect_head(identity, &tunnel.host, &path, &header.headers)?;
+        ctx.body = inspection.map(|i| BodyGate::new(self.gate.engine, i, &header.headers));
         ctx.identity = Some(identity.clone());
         ctx.upstream = Some(Upstream {
             addr: tunnel.addr,
@@ -156,6 +163,12 @@ impl Pipeline {
         let allowed = self
             .gate
             .decide(&identity, Some(header.method.as_str()), &host, port, Some(&path))?;
+        self.gate.inspect_hostname(&identity, &host)?;
+        let raw_target = String::from_utf8_lossy(header.raw_path());
+        let inspection = self
+            .gate
+            .inspect_head(&identity, &host, &raw_target, &header.headers)?;
+        ctx.body = inspection.map(|i| BodyGate::new(self.gate.engine, i, &header.headers));
         let addr = self
             .gate
             .destination(&host, port, &allowed)
@@ -322,9 +335,21 @@ impl ProxyHttp for Pipeline {
         &self,
         _session: &mut Session,
         body: &mut Option<Bytes>,
-        _end_of_stream: bool,
+        end_of_stream: bool,
         ctx: &mut Self::CTX,
     ) -> Result<()> {
+        // Inspection first: only what it releases is charged and sent.
+        if let (Some(gate), Some(identity)) = (ctx.body.as_mut(), ctx.identity.as_ref()) {
+            match gate.pass(body.take(), end_of_stream, identity) {
+                Ok(released) => *body = released,
+                Err(denial) => {
+                    self.gate.metrics.decision(false, denial.reason);
+                    let failure = Error::explain(ErrorType::Custom("inspection"), denial.message.clone());
+                    ctx.refusal = Some(denial);
+                    return Err(failure);
+                }
+            }
+        }
         let (Some(exchange), Some(chunk)) = (ctx.exchange.as_mut(), body.as_ref()) else {
             return Ok(());
         };

@@ -1,16 +1,54 @@
 //! The policy set in force, swapped whole on reload. A reload validates the new set first; a
 //! broken edit is rejected with its diagnostics logged and the old set stays in force.
 
+use std::collections::HashMap;
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
+use tollgate_shared::detect::PolicyDetectors;
 use tollgate_shared::policy::{Diagnostic, PolicySet, load_dir};
 
 #[derive(Debug)]
 pub struct PolicyStore {
     dir: PathBuf,
-    current: RwLock<Arc<PolicySet>>,
+    current: RwLock<Arc<Snapshot>>,
+}
+
+/// One loaded policy set, with what the proxy derives from it once per load rather than per
+/// request: each tool's detector settings in the engine's form.
+#[derive(Debug)]
+pub struct Snapshot {
+    set: PolicySet,
+    /// tenant → tool → detectors.
+    detectors: HashMap<String, HashMap<String, PolicyDetectors>>,
+}
+
+impl Snapshot {
+    fn new(set: PolicySet) -> Self {
+        let tools = |t: &tollgate_shared::policy::model::Tenant| {
+            t.tools
+                .iter()
+                .map(|tool| (tool.name.clone(), PolicyDetectors::new(&tool.detectors)))
+                .collect()
+        };
+        let detectors = set.tenants.values().map(|t| (t.id.clone(), tools(t))).collect();
+        Self { set, detectors }
+    }
+
+    /// The detector settings of one tenant's tool.
+    pub fn detectors(&self, tenant: &str, tool: &str) -> Option<&PolicyDetectors> {
+        self.detectors.get(tenant)?.get(tool)
+    }
+}
+
+impl Deref for Snapshot {
+    type Target = PolicySet;
+
+    fn deref(&self) -> &PolicySet {
+        &self.set
+    }
 }
 
 /// Why a reload did not take effect.
@@ -26,11 +64,11 @@ impl PolicyStore {
         let set = load(dir)?;
         Ok(Self {
             dir: dir.to_owned(),
-            current: RwLock::new(Arc::new(set)),
+            current: RwLock::new(Arc::new(Snapshot::new(set))),
         })
     }
 
-    pub fn current(&self) -> Arc<PolicySet> {
+    pub fn current(&self) -> Arc<Snapshot> {
         // A poisoned lock only means a writer panicked between two whole sets; the value
         // inside is still one of them.
         Arc::clone(&self.current.read().unwrap_or_else(|e| e.into_inner()))
@@ -40,7 +78,7 @@ impl PolicyStore {
     pub fn reload(&self) -> Result<usize, ReloadError> {
         let set = load(&self.dir)?;
         let tenants = set.tenants.len();
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(set);
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(Snapshot::new(set));
         Ok(tenants)
     }
 

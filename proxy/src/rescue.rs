@@ -28,6 +28,10 @@ pub struct Denial {
     /// was asked for and `retry_after_secs` when a window will refill.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub budget: Option<Box<Exceeded>>,
+    /// For `secret_detected`: the detector, where, through which encodings, and the keyed
+    /// fingerprint of the value (never the value).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub detected: Option<Box<crate::inspect::Detected>>,
 }
 
 /// Where the fault behind an answer lies.
@@ -70,6 +74,7 @@ impl Denial {
             caller: None,
             source,
             budget: None,
+            detected: None,
         }
     }
 

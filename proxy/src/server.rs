@@ -14,6 +14,7 @@ use pingora_core::services::background::{BackgroundService, background_service};
 use pingora_core::services::listening::Service;
 use thiserror::Error;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tollgate_shared::detect::{Engine, FingerprintKey};
 use tracing::{error, info, warn};
 
 use crate::budget::{BudgetConfigError, Metering};
@@ -42,6 +43,8 @@ pub enum StartError {
     Metrics(#[from] prometheus::Error),
     #[error(transparent)]
     Budgets(#[from] BudgetConfigError),
+    #[error("secret detection: {0}")]
+    Detection(String),
     #[error("upstream roots: {0}")]
     Roots(String),
 }
@@ -71,6 +74,7 @@ pub fn build(config: &ProxyConfig) -> Result<Server, StartError> {
         limits: config.limits.clone(),
         connections: ConnectionLimiter::new(config.limits.max_connections_per_identity),
         budgets,
+        engine: detection_engine(config)?,
     });
     let mut conf = ServerConf {
         threads: config.threads.max(1),
@@ -110,6 +114,25 @@ pub fn build(config: &ProxyConfig) -> Result<Server, StartError> {
     server.add_service(background_service("policy reloader", Reloader { gate }));
     info!(listen = %config.listen, policies = %config.policies.display(), "tollgate proxy starting");
     Ok(server)
+}
+
+/// The detection engine, built once and kept for the life of the process (streamed bodies
+/// borrow it across pingora's callbacks).
+fn detection_engine(config: &ProxyConfig) -> Result<&'static Engine, StartError> {
+    let key = match &config.fingerprint_key {
+        Some(path) => {
+            std::fs::read(path).map_err(|e| StartError::Detection(format!("{}: {e}", path.display())))?
+        }
+        None => {
+            let mut key = vec![0u8; 32];
+            ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut key)
+                .map_err(|_| StartError::Detection("no randomness for the fingerprint key".to_owned()))?;
+            key
+        }
+    };
+    let key = FingerprintKey::new(key).map_err(|e| StartError::Detection(e.to_string()))?;
+    let engine = Engine::new(key).map_err(|e| StartError::Detection(e.to_string()))?;
+    Ok(Box::leak(Box::new(engine)))
 }
 
 /// webpki roots plus the configured extra bundle, written once as the PEM file pingora's

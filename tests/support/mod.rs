@@ -37,6 +37,12 @@ pub struct Process {
     child: Child,
 }
 
+impl Process {
+    pub fn new(child: Child) -> Self {
+        Self { child }
+    }
+}
+
 impl Drop for Process {
     fn drop(&mut self) {
         let _ = self.child.kill();

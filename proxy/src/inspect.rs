@@ -1,0 +1,216 @@
+//! Secret inspection of what a tool sends: the CONNECT hostname (before it is ever resolved,
+//! since a lookup would already carry the data out), each request's URL and header values,
+//! and request bodies as they stream. A body is forwarded only up to what the engine has
+//! judged; the rest is held back, so no byte of a detected secret reaches the upstream.
+//! Findings carry a keyed fingerprint, never the value.
+
+use bytes::{Bytes, BytesMut};
+use serde::Serialize;
+use tollgate_shared::detect::{BodyScanner, DetectorSet, Engine, Finding, Outcome, Scope, Step};
+use tollgate_shared::policy::host::Host;
+use tollgate_shared::policy::model::Mode;
+use tracing::warn;
+
+use crate::identity::Identity;
+use crate::policies::Snapshot;
+use crate::rescue::Denial;
+
+/// What one request is inspected for, from its tool's policy.
+#[derive(Debug, Clone, Copy)]
+pub struct Inspection {
+    pub detectors: DetectorSet,
+    /// `report` mode logs findings instead of blocking.
+    pub enforce: bool,
+}
+
+impl Inspection {
+    /// The detectors that apply to `identity`'s tool for a request to `host`; `None` when
+    /// the tenant or tool is unknown (the decision has refused those already).
+    pub fn for_request(snapshot: &Snapshot, identity: &Identity, host: &Host) -> Option<Self> {
+        let tenant = snapshot.tenant(&identity.tenant)?;
+        let tool = tenant.tool(&identity.tool)?;
+        let detectors = snapshot
+            .detectors(&identity.tenant, &identity.tool)?
+            .for_host(host);
+        Some(Self {
+            detectors,
+            enforce: tool.mode == Mode::Enforce,
+        })
+    }
+
+    fn scope(self) -> Scope<'static> {
+        Scope::new(self.detectors)
+    }
+}
+
+/// The details a secret denial carries.
+#[derive(Debug, Clone, Serialize)]
+pub struct Detected {
+    pub detector: &'static str,
+    pub location: String,
+    pub encoding: String,
+    pub fingerprint: String,
+}
+
+/// Turns a scan outcome into a verdict: a denial in enforce mode, a log line in report mode.
+pub fn verdict(outcome: Outcome, inspection: Inspection, identity: &Identity) -> Result<(), Denial> {
+    if outcome.is_clean() {
+        return Ok(());
+    }
+    if let Some(finding) = outcome.findings.first() {
+        log_finding(finding, identity, inspection.enforce);
+        if inspection.enforce {
+            return Err(secret_denial(finding, identity));
+        }
+    }
+    if let Some(unjudged) = outcome.unjudged {
+        warn!(tenant = %identity.tenant, tool = %identity.tool, reason = unjudged.reason_code(), enforced = inspection.enforce, "request could not be judged within the inspection bounds");
+        if inspection.enforce {
+            return Err(Denial::new(
+                403,
+                unjudged.reason_code(),
+                "the request is too large or too deeply encoded to inspect",
+            )
+            .for_identity(identity));
+        }
+    }
+    Ok(())
+}
+
+fn log_finding(finding: &Finding, identity: &Identity, enforced: bool) {
+    warn!(
+        tenant = %identity.tenant,
+        tool = %identity.tool,
+        detector = finding.detector,
+        location = %finding.location,
+        encoding = %finding.encoding,
+        fingerprint = %finding.fingerprint,
+        enforced,
+        "secret detected in egress"
+    );
+}
+
+fn secret_denial(finding: &Finding, identity: &Identity) -> Denial {
+    let mut denial = Denial::new(
+        403,
+        finding.reason,
+        format!("a {} secret was found in {}", finding.detector, finding.location),
+    )
+    .for_identity(identity);
+    denial.detected = Some(Box::new(Detected {
+        detector: finding.detector,
+        location: finding.location.to_string(),
+        encoding: finding.encoding.to_string(),
+        fingerprint: finding.fingerprint.to_string(),
+    }));
+    denial
+}
+
+/// The hostname, judged before it is resolved.
+pub fn hostname(
+    engine: &Engine,
+    inspection: Inspection,
+    identity: &Identity,
+    host: &Host,
+) -> Result<(), Denial> {
+    match host {
+        Host::Name(name) => verdict(
+            engine.scan_hostname(inspection.scope(), name),
+            inspection,
+            identity,
+        ),
+        Host::Ip(_) => Ok(()),
+    }
+}
+
+/// The request target and every header value (the proxy's own credentials excepted: they
+/// never travel further).
+pub fn head(
+    engine: &Engine,
+    inspection: Inspection,
+    identity: &Identity,
+    target: &str,
+    headers: &http::HeaderMap,
+) -> Result<(), Denial> {
+    let mut outcome = engine.scan_url(inspection.scope(), target);
+    for (name, value) in headers {
+        if name == "proxy-authorization" {
+            continue;
+        }
+        outcome.merge(engine.scan_header(inspection.scope(), name.as_str(), value.as_bytes()));
+        if !outcome.findings.is_empty() {
+            break;
+        }
+    }
+    verdict(outcome, inspection, identity)
+}
+
+/// A request body being streamed: bytes are released only as far as the scanner allows.
+#[derive(Debug)]
+pub struct BodyGate {
+    scanner: Option<BodyScanner<'static>>,
+    inspection: Inspection,
+    held: BytesMut,
+    released: u64,
+}
+
+impl BodyGate {
+    pub fn new(engine: &'static Engine, inspection: Inspection, headers: &http::HeaderMap) -> Self {
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let scanner = engine.body_scanner(
+            inspection.scope(),
+            header("content-encoding"),
+            header("content-type"),
+        );
+        Self {
+            scanner: Some(scanner),
+            inspection,
+            held: BytesMut::new(),
+            released: 0,
+        }
+    }
+
+    /// Takes the next chunk (and whether it is the last) and returns what may be forwarded
+    /// now; an `Err` means the request must be stopped, with nothing more released.
+    pub fn pass(
+        &mut self,
+        chunk: Option<Bytes>,
+        end: bool,
+        identity: &Identity,
+    ) -> Result<Option<Bytes>, Denial> {
+        let Some(scanner) = self.scanner.as_mut() else {
+            return Ok(chunk);
+        };
+        let mut step = Step::default();
+        if let Some(chunk) = &chunk {
+            self.held.extend_from_slice(chunk);
+            step = scanner.push(chunk);
+        }
+        if end {
+            if let Some(scanner) = self.scanner.take() {
+                let last = scanner.finish();
+                step.findings.extend(last.findings);
+                step.unjudged = step.unjudged.or(last.unjudged);
+                step.release_to = step.release_to.max(last.release_to);
+            }
+        }
+        let clean = step.findings.is_empty() && step.unjudged.is_none();
+        if !clean {
+            let outcome = Outcome {
+                findings: std::mem::take(&mut step.findings),
+                unjudged: step.unjudged,
+            };
+            verdict(outcome, self.inspection, identity)?;
+            // Report mode: log once, then stop inspecting and pass everything through.
+            self.scanner = None;
+            return Ok(Some(self.held.split().freeze()));
+        }
+        let releasable = usize::try_from(step.release_to.saturating_sub(self.released))
+            .unwrap_or(usize::MAX)
+            .min(self.held.len());
+        self.released += releasable as u64;
+        // An empty chunk, not `None`: pingora reads `None` as the end of the body and would
+        // terminate the upstream request while bytes are still held.
+        Ok(Some(self.held.split_to(releasable).freeze()))
+    }
+}
