@@ -476,3 +476,29 @@ fn a_client_that_dies_mid_exchange_frees_its_concurrency_slot() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+#[test]
+fn the_remaining_budget_header_is_shown_only_when_the_policy_opts_in() {
+    let b = Bench::new(
+        "[budgets]\nshow_remaining = true\n[budgets.invocation]\nrequests = 5\n[budgets.session]\nrequests = 3\n",
+        "",
+    );
+    let first = b.get("/");
+    assert_eq!(first.status, 200);
+    assert_eq!(
+        first.header("x-tollgate-budget-remaining").as_deref(),
+        Some("requests=2"),
+        "the tightest scope (session: 3 - 1) is shown"
+    );
+    let second = b.get("/");
+    assert_eq!(
+        second.header("x-tollgate-budget-remaining").as_deref(),
+        Some("requests=1")
+    );
+    let quiet = Bench::new("[budgets.invocation]\nrequests = 5\n", "");
+    assert_eq!(
+        quiet.get("/").header("x-tollgate-budget-remaining"),
+        None,
+        "off unless the policy opts in"
+    );
+}

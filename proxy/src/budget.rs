@@ -180,7 +180,7 @@ impl Metering {
             });
             return Err(BudgetError::Exceeded(spent));
         }
-        Ok(Exchange::new(reservation))
+        Ok(Exchange::new(reservation, budgets.show_remaining))
     }
 }
 
@@ -229,17 +229,27 @@ pub struct Exchange {
     cut: Option<Exceeded>,
     /// A cut the meter has not seen (a body of unknown length), for the metrics.
     unmetered_cut: Option<Exceeded>,
+    /// The policy opted in to telling the tool what is left.
+    show_remaining: bool,
 }
 
 impl Exchange {
-    fn new(reservation: Reservation) -> Exchange {
+    fn new(reservation: Reservation, show_remaining: bool) -> Exchange {
         Exchange {
             reservation,
             response: None,
             unpaid_in: 0,
             cut: None,
             unmetered_cut: None,
+            show_remaining,
         }
+    }
+
+    /// The `x-tollgate-budget-remaining` value, when the policy opted in: the tightest
+    /// remainder of each limited budget at admission, this request included.
+    pub fn remaining_header(&self) -> Option<String> {
+        let value = self.reservation.remaining().header_value();
+        (self.show_remaining && !value.is_empty()).then_some(value)
     }
 
     /// Before anything leaves: reserves the request head and its declared body whole, or

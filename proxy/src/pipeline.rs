@@ -387,6 +387,18 @@ impl ProxyHttp for Pipeline {
         Ok(())
     }
 
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        response: &mut ResponseHeader,
+        ctx: &mut Self::CTX,
+    ) -> Result<()> {
+        if let Some(value) = ctx.exchange.as_ref().and_then(Exchange::remaining_header) {
+            response.insert_header("x-tollgate-budget-remaining", value)?;
+        }
+        Ok(())
+    }
+
     fn response_body_filter(
         &self,
         session: &mut Session,

@@ -43,6 +43,7 @@ fn budgets() -> Budgets {
             concurrent_connections: Some(512),
             ..Limits::default()
         },
+        show_remaining: false,
     }
 }
 

@@ -493,6 +493,7 @@ async fn admission_is_all_or_nothing_across_scopes(f: Fixture) {
             requests: Some(100),
             ..Limits::default()
         },
+        show_remaining: false,
     };
     let plan = Arc::new(Plan::new(Subject::new("t-atomic", "s", "i"), &budgets));
     let held = f.admit(&plan).await;

@@ -117,6 +117,15 @@ fn tenant_changes(before: Option<&Tenant>, after: Option<&Tenant>, out: &mut Vec
             budget_changes(&b.budgets.invocation, &a.budgets.invocation, "invocation", out);
             budget_changes(&b.budgets.session, &a.budgets.session, "session", out);
             budget_changes(&b.budgets.tenant, &a.budgets.tenant, "tenant", out);
+            if b.budgets.show_remaining != a.budgets.show_remaining {
+                let state = if a.budgets.show_remaining { "on" } else { "off" };
+                push(
+                    out,
+                    Effect::Neutral,
+                    scope,
+                    format!("remaining-budget header switched {state}"),
+                );
+            }
             let names: BTreeSet<&str> = b.tools.iter().chain(&a.tools).map(|t| t.name.as_str()).collect();
             for name in names {
                 let mut tool_out = Vec::new();

@@ -148,6 +148,8 @@ pub struct Budgets {
     pub invocation: Limits,
     pub session: Limits,
     pub tenant: Limits,
+    /// Tell the tool what is left, in a response header.
+    pub show_remaining: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -155,6 +155,9 @@ pub struct BudgetsSection {
     pub session: Option<LimitsSection>,
     /// Limits for the whole tenant.
     pub tenant: Option<LimitsSection>,
+    /// Show the tool what is left of its budgets in an `x-tollgate-budget-remaining` response
+    /// header (`requests=12, bytes_out=1048576`). Off unless a policy turns it on.
+    pub show_remaining: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]

@@ -106,6 +106,7 @@ pub(crate) fn tenant(file: s::TenantFile, stem: &str, defaults: &Defaults, r: &m
         mode,
         budgets: merge_budgets(
             budgets(&budget_section, &root.key("budgets"), r),
+            budget_section.show_remaining,
             &defaults.budgets,
         ),
         detectors: tenant_detectors,
@@ -647,6 +648,7 @@ fn budgets(section: &s::BudgetsSection, at: &Pointer, r: &mut Reporter<'_>) -> B
         invocation,
         session,
         tenant,
+        show_remaining,
     } = section;
     let mut scope = |name: &str, limits: &Option<s::LimitsSection>| {
         limits
@@ -658,6 +660,7 @@ fn budgets(section: &s::BudgetsSection, at: &Pointer, r: &mut Reporter<'_>) -> B
         invocation: scope("invocation", invocation),
         session: scope("session", session),
         tenant: scope("tenant", tenant),
+        show_remaining: show_remaining.unwrap_or(false),
     }
 }
 
@@ -734,11 +737,14 @@ fn check_limit(value: u128, absurd: u128, at: &Pointer, r: &mut Reporter<'_>) {
     }
 }
 
-fn merge_budgets(own: Budgets, defaults: &Budgets) -> Budgets {
+/// A tenant's budgets over the defaults: limits field by field, and `show_remaining` as the
+/// tenant says if it says anything.
+fn merge_budgets(own: Budgets, explicit_show: Option<bool>, defaults: &Budgets) -> Budgets {
     Budgets {
         invocation: own.invocation.or(defaults.invocation),
         session: own.session.or(defaults.session),
         tenant: own.tenant.or(defaults.tenant),
+        show_remaining: explicit_show.unwrap_or(defaults.show_remaining),
     }
 }
 
