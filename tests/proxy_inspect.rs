@@ -4,59 +4,19 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::UdpSocket;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use base64::Engine as _;
+use support::recording::Recorder;
 use support::{OriginCerts, Place, Proxy, ProxySpec, SECRET, USER, connect_head, parse_answer, raw};
 
 const HOST: Place<'static> = Place::Host;
 /// Shaped like an AWS access key id; random, so no allowlist of documented examples hides it.
 const AWS_KEY: &str = "AKIAQ3XK7M2PZR5TLW4N";
 const STRIPE_KEY: &str = "sk_live_51Hx9QmZt7Lk2VbN8cR4sWp6yD3fGa";
-
-struct Recorder {
-    _process: support::Process,
-    port: u16,
-    record: PathBuf,
-}
-
-impl Recorder {
-    fn start(certs: &OriginCerts, dir: &std::path::Path) -> Self {
-        let record = dir.join("received.bin");
-        std::fs::write(&record, b"").expect("record file");
-        let mut child = Command::new("python3")
-            .arg(support::repo().join("tests/support/recorder.py"))
-            .args(["127.0.0.2", "0"])
-            .arg(&certs.cert)
-            .arg(&certs.key)
-            .arg(&record)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("recorder");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("ready");
-        let port = line
-            .trim()
-            .strip_prefix("ready ")
-            .and_then(|p| p.parse().ok())
-            .expect("port");
-        Self {
-            _process: support::Process::new(child),
-            port,
-            record,
-        }
-    }
-
-    fn received(&self) -> Vec<u8> {
-        std::fs::read(&self.record).expect("record")
-    }
-}
 
 struct Bench {
     proxy: Proxy,
@@ -67,7 +27,7 @@ struct Bench {
 fn bench(tool_extra: &str, nameservers: &[String]) -> Bench {
     let dir = tempfile::tempdir().expect("tempdir");
     let certs = OriginCerts::new(dir.path(), &["api.test"]);
-    let recorder = Recorder::start(&certs, dir.path());
+    let recorder = Recorder::tls(&certs, dir.path(), "received.bin");
     let policy = format!(
         "version = 1\n[tenant]\nid = \"t\"\nowner = \"o@t.example\"\n[[tools]]\nname = \"fetch\"\n{tool_extra}\n[[tools.egress]]\nid = \"api\"\nhosts = [\"api.test\"]\nports = [{}]\nallow_private = [\"127.0.0.0/8\"]\n[[tools.egress]]\nid = \"wild\"\nhosts = [\"*.wild.test\"]\n",
         recorder.port

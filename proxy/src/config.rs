@@ -35,6 +35,9 @@ pub struct ProxyConfig {
     /// so that the same secret has the same fingerprint across restarts and replicas; a
     /// random key per process when unset.
     pub fingerprint_key: Option<PathBuf>,
+    /// A file of secret values (one per line, `#` comments) that no request may carry, in
+    /// any location, plain or base64-, hex- or percent-encoded (`known-secret` detector).
+    pub known_secrets: Option<PathBuf>,
     /// Worker threads for the proxy.
     pub threads: usize,
     pub resolver: ResolverConfig,
@@ -53,6 +56,7 @@ impl Default for ProxyConfig {
             upstream_ca: None,
             metrics_listen: None,
             fingerprint_key: None,
+            known_secrets: None,
             threads: 1,
             resolver: ResolverConfig::default(),
             limits: Limits::default(),

@@ -89,11 +89,17 @@ fn misdirected(head: &Head) -> Option<Denial> {
             port,
         )
     };
-    (normalise(authority.as_str()) != normalise(host)).then(|| {
+    // Userinfo is no part of the server's name, and may hold a password: compare and report
+    // host and port only.
+    let target = match authority.port_u16() {
+        Some(port) => format!("{}:{port}", authority.host()),
+        None => authority.host().to_owned(),
+    };
+    (normalise(&target) != normalise(host)).then(|| {
         Denial::new(
             421,
             "misdirected_request",
-            format!("Host {host} does not match the request target {authority}"),
+            format!("Host {host} does not match the request target {target}"),
         )
     })
 }

@@ -19,7 +19,7 @@ use crate::identity::{Identity, IdentitySource};
 use crate::inspect::{self, Inspection};
 use crate::metrics::Metrics;
 use crate::mint::Minter;
-use crate::policies::PolicyStore;
+use crate::policies::{PolicyStore, Snapshot};
 use crate::rescue::Denial;
 use crate::resolve::Resolver;
 
@@ -35,6 +35,9 @@ pub struct Gate {
     /// The secret detection engine: one per process, shared by every request and borrowed
     /// for the whole life of each streamed body.
     pub engine: &'static tollgate_shared::detect::Engine,
+    /// Known-secret sets every request is checked against (the operator's list); kept for
+    /// the life of the process like the engine.
+    pub known: &'static [&'static tollgate_shared::detect::KnownSecrets],
 }
 
 impl std::fmt::Debug for Gate {
@@ -136,7 +139,7 @@ impl Gate {
     /// Judges a hostname for secrets before it is resolved (DNS-style exfiltration).
     pub fn inspect_hostname(&self, identity: &Identity, host: &Host) -> Result<(), Denial> {
         let snapshot = self.policies.current();
-        match Inspection::for_request(&snapshot, identity, host) {
+        match self.inspection(&snapshot, identity, host) {
             Some(inspection) => {
                 self.count_findings(inspect::hostname(self.engine, inspection, identity, host))
             }
@@ -154,11 +157,15 @@ impl Gate {
         headers: &http::HeaderMap,
     ) -> Result<Option<Inspection>, Denial> {
         let snapshot = self.policies.current();
-        let Some(inspection) = Inspection::for_request(&snapshot, identity, host) else {
+        let Some(inspection) = self.inspection(&snapshot, identity, host) else {
             return Ok(None);
         };
         self.count_findings(inspect::head(self.engine, inspection, identity, target, headers))?;
         Ok(Some(inspection))
+    }
+
+    fn inspection(&self, snapshot: &Snapshot, identity: &Identity, host: &Host) -> Option<Inspection> {
+        Inspection::for_request(snapshot, identity, host).map(|i| i.with_known(self.known))
     }
 
     fn count_findings(&self, verdict: Result<(), Denial>) -> Result<(), Denial> {

@@ -6,7 +6,9 @@
 
 use bytes::{Bytes, BytesMut};
 use serde::Serialize;
-use tollgate_shared::detect::{BodyScanner, DetectorSet, Engine, Finding, Outcome, Scope, Step};
+use tollgate_shared::detect::{
+    BodyScanner, DetectorSet, Engine, Finding, KnownSecrets, Outcome, Scope, Step,
+};
 use tollgate_shared::policy::host::Host;
 use tollgate_shared::policy::model::Mode;
 use tracing::warn;
@@ -21,6 +23,9 @@ pub struct Inspection {
     pub detectors: DetectorSet,
     /// `report` mode logs findings instead of blocking.
     pub enforce: bool,
+    /// Known-secret sets matched by the `known-secret` detector; they live as long as the
+    /// process, since streamed bodies borrow them across pingora's callbacks.
+    pub known: &'static [&'static KnownSecrets],
 }
 
 impl Inspection {
@@ -35,11 +40,17 @@ impl Inspection {
         Some(Self {
             detectors,
             enforce: tool.mode == Mode::Enforce,
+            known: &[],
         })
     }
 
+    /// The same inspection, also matching the values in `known`.
+    pub fn with_known(self, known: &'static [&'static KnownSecrets]) -> Self {
+        Self { known, ..self }
+    }
+
     fn scope(self) -> Scope<'static> {
-        Scope::new(self.detectors)
+        Scope::new(self.detectors).with_known(self.known)
     }
 }
 

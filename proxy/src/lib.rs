@@ -14,6 +14,7 @@ pub mod head;
 pub mod identity;
 pub mod inspect;
 pub mod intercepted;
+pub mod known;
 pub mod metrics;
 pub mod mint;
 pub mod pipeline;

@@ -14,7 +14,7 @@ use pingora_core::services::background::{BackgroundService, background_service};
 use pingora_core::services::listening::Service;
 use thiserror::Error;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tollgate_shared::detect::{Engine, FingerprintKey};
+use tollgate_shared::detect::{Engine, FingerprintKey, KnownSecrets};
 use tracing::{error, info, warn};
 
 use crate::budget::{BudgetConfigError, Metering};
@@ -23,6 +23,7 @@ use crate::config::ProxyConfig;
 use crate::front::FrontDoor;
 use crate::gate::{ConnectionLimiter, Gate};
 use crate::identity::{IdentityError, StaticIdentities};
+use crate::known::{self, KnownListError};
 use crate::metrics::Metrics;
 use crate::mint::Minter;
 use crate::pipeline::Pipeline;
@@ -45,6 +46,8 @@ pub enum StartError {
     Budgets(#[from] BudgetConfigError),
     #[error("secret detection: {0}")]
     Detection(String),
+    #[error(transparent)]
+    KnownSecrets(#[from] KnownListError),
     #[error("upstream roots: {0}")]
     Roots(String),
 }
@@ -75,6 +78,7 @@ pub fn build(config: &ProxyConfig) -> Result<Server, StartError> {
         connections: ConnectionLimiter::new(config.limits.max_connections_per_identity),
         budgets,
         engine: detection_engine(config)?,
+        known: known_secrets(config)?,
     });
     let mut conf = ServerConf {
         threads: config.threads.max(1),
@@ -133,6 +137,17 @@ fn detection_engine(config: &ProxyConfig) -> Result<&'static Engine, StartError>
     let key = FingerprintKey::new(key).map_err(|e| StartError::Detection(e.to_string()))?;
     let engine = Engine::new(key).map_err(|e| StartError::Detection(e.to_string()))?;
     Ok(Box::leak(Box::new(engine)))
+}
+
+/// The operator's known-secret list, loaded once and kept for the life of the process
+/// (streamed bodies borrow it, as they borrow the engine). Only its size is logged.
+fn known_secrets(config: &ProxyConfig) -> Result<&'static [&'static KnownSecrets], StartError> {
+    let Some(path) = &config.known_secrets else {
+        return Ok(&[]);
+    };
+    let set: &'static KnownSecrets = Box::leak(Box::new(known::load(path)?));
+    info!(path = %path.display(), values = set.len(), "known secrets loaded");
+    Ok(Box::leak(Box::new([set])))
 }
 
 /// webpki roots plus the configured extra bundle, written once as the PEM file pingora's

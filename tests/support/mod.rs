@@ -2,6 +2,7 @@
 //! (Python), the `tollgate proxy` process, network namespaces, and real clients.
 #![allow(dead_code, unreachable_pub)] // shared by several test binaries, each using a part
 
+pub mod recording;
 pub mod redis;
 
 use std::io::{BufRead, BufReader};

@@ -2,6 +2,7 @@
 complete request with 200. Proves what did, and did not, reach the upstream.
 
 usage: recorder.py HOST PORT CERT KEY RECORD_FILE   (PORT 0 picks one; prints "ready PORT")
+CERT and KEY "-" serve plain HTTP instead of TLS.
 """
 import socket
 import ssl
@@ -51,9 +52,11 @@ def serve(conn):
         conn.close()
 
 
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(cert, key)
-ctx.set_alpn_protocols(["http/1.1"])
+ctx = None
+if cert != "-":
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    ctx.set_alpn_protocols(["http/1.1"])
 sock = socket.socket(socket.AF_INET)
 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 sock.bind((host, port))
@@ -62,7 +65,7 @@ print("ready", sock.getsockname()[1], flush=True)
 while True:
     raw, _ = sock.accept()
     try:
-        conn = ctx.wrap_socket(raw, server_side=True)
+        conn = ctx.wrap_socket(raw, server_side=True) if ctx else raw
     except (ssl.SSLError, OSError):
         raw.close()
         continue
