@@ -110,8 +110,9 @@ impl<'a> Walk<'a> {
             fingerprint: self.engine.fingerprint(value),
         };
         let seen = self.outcome.findings.iter().any(|f| {
-            f.detector == finding.detector
-                && f.fingerprint == finding.fingerprint
+            // Fingerprints first: they almost always differ, and compare as 16 bytes.
+            f.fingerprint == finding.fingerprint
+                && f.detector == finding.detector
                 && f.location == finding.location
         });
         if !seen {
