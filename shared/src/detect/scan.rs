@@ -187,8 +187,10 @@ impl<'a> Walk<'a> {
                 .unwrap_or(run);
             self.report("generic-secret", value, origin.at(start), chain);
         }
-        let shapes = self.on.twilio || self.on.crypto;
-        for (at, piece) in pieces(run).filter(|_| shapes) {
+        // Twilio keys start `SK`; WIF keys are 51 characters or more. Other runs skip the split.
+        let twilio = self.on.twilio && memchr::memmem::find(run, b"SK").is_some();
+        let wif = self.on.crypto && run.len() >= 51;
+        for (at, piece) in pieces(run).filter(|_| twilio || wif) {
             if self.on.twilio && twilio_key(piece) {
                 self.report("twilio-key", piece, origin.at(start + at), chain);
             }
@@ -323,7 +325,8 @@ impl<'a> Walk<'a> {
                 continue;
             }
             let hex = |i: usize| data[i].is_ascii_hexdigit();
-            if !(hex(at - 2) && hex(at - 1) && hex(at + 1) && hex(at + 2) && data[at + 3] == b':') {
+            // The second colon first: JSON and URLs have colons everywhere, this shape rarely.
+            if !(data[at + 3] == b':' && hex(at + 1) && hex(at + 2) && hex(at - 2) && hex(at - 1)) {
                 continue;
             }
             let start = at - 2;
