@@ -14,7 +14,9 @@ use super::decode::{percent, sniff_compression, unicode};
 use super::engine::{Engine, Scope, detector_id};
 use super::finding::{Encoding, EncodingChain, Finding, Location, Outcome, SECRET_DETECTED, Unjudged};
 use super::prefilter::Hit;
-use super::runs::{for_each_card_stretch, for_each_phrase_stretch, for_each_run, token_around};
+use super::runs::{
+    for_each_card_stretch, for_each_colon_hex_stretch, for_each_phrase_stretch, for_each_run, token_around,
+};
 use super::shapes::{cards, generic_assignment, pieces, twilio_key, wif_key};
 
 /// Where findings of a layer are placed.
@@ -317,26 +319,33 @@ impl<'a> Walk<'a> {
         }
     }
 
-    /// Hex bytes joined by colons (`de:ad:be:ef:...`), which runs do not cover.
+    /// Hex bytes joined by colons (`de:ad:be:ef:...`), which runs do not cover; looked for
+    /// only inside stretches of hex digits and colons.
     fn colon_hex(&mut self, data: &[u8], origin: Origin, chain: &EncodingChain) {
-        let mut next = 0;
-        for at in memchr::memchr_iter(b':', data) {
-            if at < next || at < 2 || at + 3 >= data.len() {
+        let mut stretches = Vec::new();
+        for_each_colon_hex_stretch(data, |start, end| stretches.push((start, end)));
+        for (from, to) in stretches {
+            let stretch = &data[from..to];
+            // Skip a ragged start (`x1:de:ad...`) to the first `hh:` pair.
+            let pair_at = |i: usize| {
+                stretch[i] != b':'
+                    && stretch[i + 1] != b':'
+                    && stretch[i + 2] == b':'
+                    && (i == 0 || stretch[i - 1] == b':')
+            };
+            let Some(first) = (0..stretch.len().saturating_sub(2)).find(|&i| pair_at(i)) else {
                 continue;
-            }
-            let hex = |i: usize| data[i].is_ascii_hexdigit();
-            // The second colon first: JSON and URLs have colons everywhere, this shape rarely.
-            if !(data[at + 3] == b':' && hex(at + 1) && hex(at + 2) && hex(at - 2) && hex(at - 1)) {
-                continue;
-            }
-            let start = at - 2;
-            let mut end = at + 3;
-            while end + 2 < data.len() && data[end] == b':' && hex(end + 1) && hex(end + 2) {
+            };
+            let mut end = first + 2;
+            while end + 2 < stretch.len()
+                && stretch[end] == b':'
+                && stretch[end + 1] != b':'
+                && stretch[end + 2] != b':'
+            {
                 end += 3;
             }
-            next = end;
-            if let Some(bytes) = decode_delimited_hex(&data[start..end]) {
-                self.blob(bytes, Encoding::Hex, origin.child(start), chain);
+            if let Some(bytes) = decode_delimited_hex(&stretch[first..end]) {
+                self.blob(bytes, Encoding::Hex, origin.child(from + first), chain);
             }
         }
     }
