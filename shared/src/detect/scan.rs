@@ -200,16 +200,18 @@ impl<'a> Walk<'a> {
                 self.report("crypto-private-key", piece, origin.at(start + at), chain);
             }
         }
-        let decoded = decode_hex_run(run)
-            .map(|d| (d, Encoding::Hex))
-            .or_else(|| decode_delimited_hex(run).map(|d| (d, Encoding::Hex)))
-            .or_else(|| {
-                let hex_only = run.iter().all(u8::is_ascii_hexdigit);
-                (!hex_only)
-                    .then(|| decode_run(run))
-                    .flatten()
-                    .map(|d| (d, Encoding::Base64))
-            });
+        // One look at the alphabet decides which decoders can apply: UUIDs and hashes (hex
+        // digits and dashes only) are the commonest runs and decode to nothing.
+        let digits = run.strip_prefix(b"0x").unwrap_or(run);
+        let hex_or_dash = digits.iter().all(|b| b.is_ascii_hexdigit() || *b == b'-');
+        let has_dash = hex_or_dash && run.contains(&b'-');
+        let decoded = if !hex_or_dash {
+            decode_run(run).map(|d| (d, Encoding::Base64))
+        } else if !has_dash {
+            decode_hex_run(run).map(|d| (d, Encoding::Hex))
+        } else {
+            decode_delimited_hex(run).map(|d| (d, Encoding::Hex))
+        };
         if let Some((bytes, encoding)) = decoded {
             self.blob(bytes, encoding, origin.child(start), chain);
         }
