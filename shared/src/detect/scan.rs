@@ -3,6 +3,7 @@
 //! encoded span to its decoder and walks the result one level deeper, within the limits.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 
 use tracing::debug;
 
@@ -17,6 +18,7 @@ use super::prefilter::Hit;
 use super::runs::{
     for_each_card_stretch, for_each_colon_hex_stretch, for_each_phrase_stretch, for_each_run, token_around,
 };
+use super::secret::Fingerprint;
 use super::shapes::{cards, generic_assignment, pieces, twilio_key, wif_key};
 
 /// Where findings of a layer are placed.
@@ -66,6 +68,8 @@ pub(crate) struct Walk<'a> {
     place: Place,
     budget: usize,
     outcome: Outcome,
+    /// Findings already reported, by what makes them the same: value, detector and place.
+    seen: HashSet<(Fingerprint, &'static str, Location)>,
 }
 
 impl<'a> Walk<'a> {
@@ -86,6 +90,7 @@ impl<'a> Walk<'a> {
             place,
             budget: engine.limits.max_decoded,
             outcome: Outcome::default(),
+            seen: HashSet::new(),
         }
     }
 
@@ -111,13 +116,9 @@ impl<'a> Walk<'a> {
             encoding: chain.clone(),
             fingerprint: self.engine.fingerprint(value),
         };
-        let seen = self.outcome.findings.iter().any(|f| {
-            // Fingerprints first: they almost always differ, and compare as 16 bytes.
-            f.fingerprint == finding.fingerprint
-                && f.detector == finding.detector
-                && f.location == finding.location
-        });
-        if !seen {
+        // A set, not a scan of the list: secret-dense bodies produce hundreds of findings.
+        let key = (finding.fingerprint, finding.detector, finding.location.clone());
+        if self.seen.insert(key) {
             debug!(detector, location = %finding.location, encoding = %finding.encoding, fingerprint = %finding.fingerprint, "secret detected");
             self.outcome.findings.push(finding);
         }
