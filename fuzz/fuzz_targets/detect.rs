@@ -13,14 +13,21 @@ use tollgate_shared::detect::{DetectorSet, Engine, FingerprintKey, Limits, Locat
 fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE.get_or_init(|| {
-        let limits = Limits { max_decoded: 1 << 20, max_inflated: 1 << 20, max_held: 1 << 20, ..Limits::default() };
+        let limits = Limits {
+            max_decoded: 1 << 20,
+            max_inflated: 1 << 20,
+            max_held: 1 << 20,
+            ..Limits::default()
+        };
         let key = FingerprintKey::new(vec![5u8; 32]).expect("key is long enough");
         Engine::with_limits(key, limits).expect("rules compile")
     })
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&selector, body)) = data.split_first() else { return };
+    let Some((&selector, body)) = data.split_first() else {
+        return;
+    };
     let engine = engine();
     let scope = Scope::new(DetectorSet::all());
     let encoding = ["gzip", "deflate", "br", "zstd", "identity"][selector as usize % 5];

@@ -19,6 +19,9 @@ pub(crate) struct Hit {
     pub end: usize,
 }
 
+const MAX_RULES: usize = 64;
+const _: () = assert!(RULES.len() <= MAX_RULES);
+
 pub(crate) struct RuleSet {
     anchors: AhoCorasick,
     /// For each anchor pattern, the rules it starts.
@@ -79,7 +82,8 @@ impl RuleSet {
 
     /// Every rule match in `data` from an enabled detector.
     pub(crate) fn scan(&self, data: &[u8], enabled: DetectorSet, out: &mut Vec<Hit>) {
-        let mut done_to = vec![0usize; RULES.len()];
+        // On the stack: scans of small decoded layers are frequent.
+        let mut done_to = [0usize; MAX_RULES];
         for anchor in self.anchors.find_iter(data) {
             // `://` is everywhere; only an authority with `user:pass@` is worth a regex.
             let url = data[anchor.start()..].starts_with(b"://");

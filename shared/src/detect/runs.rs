@@ -14,93 +14,92 @@ pub(crate) const fn is_run_byte(b: u8) -> bool {
         || b == b'_'
 }
 
-const fn run_table() -> [bool; 256] {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        table[b] = is_run_byte(b as u8);
-        b += 1;
-    }
-    table
-}
-
-static RUN: [bool; 256] = run_table();
-
 /// Calls `f(start, end)` for each maximal run of [`is_run_byte`] bytes at least `MIN_RUN`
 /// long, `end` extended over trailing `=` padding.
 pub(crate) fn for_each_run(data: &[u8], mut f: impl FnMut(usize, usize)) {
-    for_each_stretch(data, &RUN, MIN_RUN, |start, end| {
+    for_each_stretch(data, is_run_byte, MIN_RUN, |start, end| {
         f(start, with_padding(data, end))
     });
 }
 
-const fn phrase_table() -> [bool; 256] {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        table[b] = c.is_ascii_lowercase() || matches!(c, b' ' | b'\t' | b'\r' | b'\n' | b'\\');
-        b += 1;
-    }
-    table
+const fn is_phrase_byte(b: u8) -> bool {
+    b.is_ascii_lowercase() || matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b'\\')
 }
-
-static PHRASE: [bool; 256] = phrase_table();
 
 /// Stretches of lowercase words and whitespace (escaped or not) long enough for a 12-word
 /// seed phrase.
 pub(crate) fn for_each_phrase_stretch(data: &[u8], f: impl FnMut(usize, usize)) {
-    for_each_stretch(data, &PHRASE, 12 * 4 - 1, f);
+    for_each_stretch(data, is_phrase_byte, 12 * 4 - 1, f);
 }
 
-const fn card_table() -> [bool; 256] {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        table[b] = c.is_ascii_digit() || c == b' ' || c == b'-';
-        b += 1;
-    }
-    table
+const fn is_card_byte(b: u8) -> bool {
+    b.is_ascii_digit() || b == b' ' || b == b'-'
 }
-
-static CARD: [bool; 256] = card_table();
 
 /// Stretches of digits, spaces and dashes long enough for a card number of 15 or more digits
 /// (13- and 14-digit numbers, no longer issued, are not looked for).
 pub(crate) fn for_each_card_stretch(data: &[u8], f: impl FnMut(usize, usize)) {
-    for_each_stretch(data, &CARD, 15, f);
+    for_each_stretch(data, is_card_byte, 15, f);
 }
 
-/// Maximal stretches of `table` bytes at least `min` (>= 15) long. Any such stretch covers a
-/// whole aligned 8-byte word, so only those words are tested on the common path.
-fn for_each_stretch(data: &[u8], table: &[bool; 256], min: usize, mut f: impl FnMut(usize, usize)) {
-    let mut word = 0;
+const fn is_colon_hex_byte(b: u8) -> bool {
+    b.is_ascii_hexdigit() || b == b':'
+}
+
+/// Stretches of hex digits and colons long enough for 16 colon-joined bytes.
+pub(crate) fn for_each_colon_hex_stretch(data: &[u8], f: impl FnMut(usize, usize)) {
+    for_each_stretch(data, is_colon_hex_byte, 16 * 3 - 1, f);
+}
+
+const ALL_SET: u64 = 0x0101_0101_0101_0101;
+
+/// Maximal stretches of `class` bytes at least `min` (>= 15) long. Any such stretch covers a
+/// whole aligned 8-byte word, so only aligned words are tested on the common path: the class
+/// of 64 bytes at a time goes into a flag array (a loop the compiler vectorises), and each
+/// word whose eight flags are all set starts a scalar expansion.
+fn for_each_stretch(
+    data: &[u8],
+    class: impl Fn(u8) -> bool + Copy,
+    min: usize,
+    mut f: impl FnMut(usize, usize),
+) {
     let mut next_free = 0;
+    let mut expand = |word: usize, next_free: &mut usize| {
+        if word < *next_free {
+            return;
+        }
+        let mut start = word;
+        while start > *next_free && class(data[start - 1]) {
+            start -= 1;
+        }
+        let mut end = word + 8;
+        while end < data.len() && class(data[end]) {
+            end += 1;
+        }
+        *next_free = end;
+        if end - start >= min {
+            f(start, end);
+        }
+    };
+    let mut flags = [0u8; 64];
+    let blocks = data.len() / 64;
+    for block in 0..blocks {
+        let base = block * 64;
+        for (flag, &b) in flags.iter_mut().zip(&data[base..base + 64]) {
+            *flag = class(b) as u8;
+        }
+        for (k, group) in flags.chunks_exact(8).enumerate() {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(group);
+            if u64::from_le_bytes(word) == ALL_SET {
+                expand(base + 8 * k, &mut next_free);
+            }
+        }
+    }
+    let mut word = blocks * 64;
     while word + 8 <= data.len() {
-        let w = &data[word..word + 8];
-        // Branch-free on the common path: one test per eight bytes.
-        let all = table[w[0] as usize]
-            & table[w[1] as usize]
-            & table[w[2] as usize]
-            & table[w[3] as usize]
-            & table[w[4] as usize]
-            & table[w[5] as usize]
-            & table[w[6] as usize]
-            & table[w[7] as usize];
-        if all && word >= next_free {
-            let mut start = word;
-            while start > next_free && table[data[start - 1] as usize] {
-                start -= 1;
-            }
-            let mut end = word + 8;
-            while end < data.len() && table[data[end] as usize] {
-                end += 1;
-            }
-            next_free = end;
-            if end - start >= min {
-                f(start, end);
-            }
+        if data[word..word + 8].iter().all(|&b| class(b)) {
+            expand(word, &mut next_free);
         }
         word += 8;
     }
@@ -114,7 +113,7 @@ fn with_padding(data: &[u8], end: usize) -> usize {
         padded += 1;
     }
     // `key=value` is not padding: padding is followed by a non-run byte.
-    if padded > end && padded < data.len() && RUN[data[padded] as usize] {
+    if padded > end && padded < data.len() && is_run_byte(data[padded]) {
         return end;
     }
     padded
@@ -205,6 +204,38 @@ mod tests {
             i += 1;
         }
         assert_eq!(runs(data), naive);
+    }
+
+    #[test]
+    fn block_search_agrees_with_a_naive_one_on_random_text() {
+        let alphabet = b"aZ09+/-_ .%=\n";
+        let mut state = 99u64;
+        for trial in 0..300 {
+            let len = (trial * 7) % 700;
+            let data: Vec<u8> = (0..len)
+                .map(|_| {
+                    state = state
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    // Long stretches of one class now and then.
+                    let pick = (state >> 33) as usize;
+                    if pick % 5 == 0 { b' ' } else { alphabet[pick % 4] }
+                })
+                .collect();
+            let mut naive = Vec::new();
+            let mut i = 0;
+            while i < data.len() {
+                let s = i;
+                while i < data.len() && is_run_byte(data[i]) {
+                    i += 1;
+                }
+                if i - s >= MIN_RUN {
+                    naive.push((s, with_padding(&data, i)));
+                }
+                i += 1;
+            }
+            assert_eq!(runs(&data), naive, "trial {trial}");
+        }
     }
 
     #[test]

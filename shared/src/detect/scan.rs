@@ -3,6 +3,7 @@
 //! encoded span to its decoder and walks the result one level deeper, within the limits.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 
 use tracing::debug;
 
@@ -14,7 +15,10 @@ use super::decode::{percent, sniff_compression, unicode};
 use super::engine::{Engine, Scope, detector_id};
 use super::finding::{Encoding, EncodingChain, Finding, Location, Outcome, SECRET_DETECTED, Unjudged};
 use super::prefilter::Hit;
-use super::runs::{for_each_card_stretch, for_each_phrase_stretch, for_each_run, token_around};
+use super::runs::{
+    for_each_card_stretch, for_each_colon_hex_stretch, for_each_phrase_stretch, for_each_run, token_around,
+};
+use super::secret::Fingerprint;
 use super::shapes::{cards, generic_assignment, pieces, twilio_key, wif_key};
 
 /// Where findings of a layer are placed.
@@ -64,6 +68,8 @@ pub(crate) struct Walk<'a> {
     place: Place,
     budget: usize,
     outcome: Outcome,
+    /// Findings already reported, by what makes them the same: value, detector and place.
+    seen: HashSet<(Fingerprint, &'static str, Location)>,
 }
 
 impl<'a> Walk<'a> {
@@ -84,6 +90,7 @@ impl<'a> Walk<'a> {
             place,
             budget: engine.limits.max_decoded,
             outcome: Outcome::default(),
+            seen: HashSet::new(),
         }
     }
 
@@ -109,12 +116,9 @@ impl<'a> Walk<'a> {
             encoding: chain.clone(),
             fingerprint: self.engine.fingerprint(value),
         };
-        let seen = self.outcome.findings.iter().any(|f| {
-            f.detector == finding.detector
-                && f.fingerprint == finding.fingerprint
-                && f.location == finding.location
-        });
-        if !seen {
+        // A set, not a scan of the list: secret-dense bodies produce hundreds of findings.
+        let key = (finding.fingerprint, finding.detector, finding.location.clone());
+        if self.seen.insert(key) {
             debug!(detector, location = %finding.location, encoding = %finding.encoding, fingerprint = %finding.fingerprint, "secret detected");
             self.outcome.findings.push(finding);
         }
@@ -186,8 +190,10 @@ impl<'a> Walk<'a> {
                 .unwrap_or(run);
             self.report("generic-secret", value, origin.at(start), chain);
         }
-        let shapes = self.on.twilio || self.on.crypto;
-        for (at, piece) in pieces(run).filter(|_| shapes) {
+        // Twilio keys start `SK`; WIF keys are 51 characters or more. Other runs skip the split.
+        let twilio = self.on.twilio && memchr::memmem::find(run, b"SK").is_some();
+        let wif = self.on.crypto && run.len() >= 51;
+        for (at, piece) in pieces(run).filter(|_| twilio || wif) {
             if self.on.twilio && twilio_key(piece) {
                 self.report("twilio-key", piece, origin.at(start + at), chain);
             }
@@ -195,16 +201,18 @@ impl<'a> Walk<'a> {
                 self.report("crypto-private-key", piece, origin.at(start + at), chain);
             }
         }
-        let decoded = decode_hex_run(run)
-            .map(|d| (d, Encoding::Hex))
-            .or_else(|| decode_delimited_hex(run).map(|d| (d, Encoding::Hex)))
-            .or_else(|| {
-                let hex_only = run.iter().all(u8::is_ascii_hexdigit);
-                (!hex_only)
-                    .then(|| decode_run(run))
-                    .flatten()
-                    .map(|d| (d, Encoding::Base64))
-            });
+        // One look at the alphabet decides which decoders can apply: UUIDs and hashes (hex
+        // digits and dashes only) are the commonest runs and decode to nothing.
+        let digits = run.strip_prefix(b"0x").unwrap_or(run);
+        let hex_or_dash = digits.iter().all(|b| b.is_ascii_hexdigit() || *b == b'-');
+        let has_dash = hex_or_dash && run.contains(&b'-');
+        let decoded = if !hex_or_dash {
+            decode_run(run).map(|d| (d, Encoding::Base64))
+        } else if !has_dash {
+            decode_hex_run(run).map(|d| (d, Encoding::Hex))
+        } else {
+            decode_delimited_hex(run).map(|d| (d, Encoding::Hex))
+        };
         if let Some((bytes, encoding)) = decoded {
             self.blob(bytes, encoding, origin.child(start), chain);
         }
@@ -314,25 +322,33 @@ impl<'a> Walk<'a> {
         }
     }
 
-    /// Hex bytes joined by colons (`de:ad:be:ef:...`), which runs do not cover.
+    /// Hex bytes joined by colons (`de:ad:be:ef:...`), which runs do not cover; looked for
+    /// only inside stretches of hex digits and colons.
     fn colon_hex(&mut self, data: &[u8], origin: Origin, chain: &EncodingChain) {
-        let mut next = 0;
-        for at in memchr::memchr_iter(b':', data) {
-            if at < next || at < 2 || at + 3 >= data.len() {
+        let mut stretches = Vec::new();
+        for_each_colon_hex_stretch(data, |start, end| stretches.push((start, end)));
+        for (from, to) in stretches {
+            let stretch = &data[from..to];
+            // Skip a ragged start (`x1:de:ad...`) to the first `hh:` pair.
+            let pair_at = |i: usize| {
+                stretch[i] != b':'
+                    && stretch[i + 1] != b':'
+                    && stretch[i + 2] == b':'
+                    && (i == 0 || stretch[i - 1] == b':')
+            };
+            let Some(first) = (0..stretch.len().saturating_sub(2)).find(|&i| pair_at(i)) else {
                 continue;
-            }
-            let hex = |i: usize| data[i].is_ascii_hexdigit();
-            if !(hex(at - 2) && hex(at - 1) && hex(at + 1) && hex(at + 2) && data[at + 3] == b':') {
-                continue;
-            }
-            let start = at - 2;
-            let mut end = at + 3;
-            while end + 2 < data.len() && data[end] == b':' && hex(end + 1) && hex(end + 2) {
+            };
+            let mut end = first + 2;
+            while end + 2 < stretch.len()
+                && stretch[end] == b':'
+                && stretch[end + 1] != b':'
+                && stretch[end + 2] != b':'
+            {
                 end += 3;
             }
-            next = end;
-            if let Some(bytes) = decode_delimited_hex(&data[start..end]) {
-                self.blob(bytes, Encoding::Hex, origin.child(start), chain);
+            if let Some(bytes) = decode_delimited_hex(&stretch[first..end]) {
+                self.blob(bytes, Encoding::Hex, origin.child(from + first), chain);
             }
         }
     }

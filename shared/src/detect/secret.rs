@@ -44,28 +44,28 @@ impl fmt::Debug for SecretBytes {
     }
 }
 
-/// The HMAC key for fingerprints.
+/// The HMAC key for fingerprints. Only the keyed hash state is kept (the key's inner and outer
+/// pads, already hashed), so each fingerprint costs two hash blocks instead of four.
 #[derive(Clone)]
-pub struct FingerprintKey(Vec<u8>);
-
-impl Drop for FingerprintKey {
-    fn drop(&mut self) {
-        self.0.zeroize();
-    }
-}
+pub struct FingerprintKey(Hmac<Sha256>);
 
 impl FingerprintKey {
     /// At least 16 bytes, from the deployment's secret store; shorter keys are refused.
     pub fn new(key: impl Into<Vec<u8>>) -> Result<Self, SecretError> {
-        let key = key.into();
+        let mut key = key.into();
         if key.len() < 16 {
-            return Err(SecretError::KeyTooShort { len: key.len() });
+            let len = key.len();
+            key.zeroize();
+            return Err(SecretError::KeyTooShort { len });
         }
-        Ok(Self(key))
+        let mac = <Hmac<Sha256> as Mac>::new_from_slice(&key);
+        key.zeroize();
+        // HMAC accepts keys of any length; the error arm cannot happen.
+        mac.map(Self).map_err(|_| SecretError::KeyTooShort { len: 0 })
     }
 
     pub fn fingerprint(&self, value: &[u8]) -> Fingerprint {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes keys of any length"); // invariant of HMAC, not of input
+        let mut mac = self.0.clone();
         mac.update(value);
         let tag = mac.finalize().into_bytes();
         let mut out = [0u8; 16];

@@ -112,7 +112,8 @@ fn secrets_are_seen_through_each_encoding() {
     let cases: Vec<(String, &str)> = vec![
         (b64, "base64"),
         (format!("/upload/{b64url}"), "base64"),
-        (hex, "hex"),
+        (hex.clone(), "hex"),
+        (format!("0x{hex}"), "hex"),
         (colon_hex.join(":"), "hex"),
         (pct, "percent"),
         (pct2, "percent>percent"),
