@@ -709,7 +709,7 @@ fn bodies_that_cannot_be_judged_are_blocked_with_their_own_reason() {
 /// Gaps found end to end, kept as failing cases (run with `--run-ignored only`) until the
 /// engine or the proxy closes them; see the notes on each.
 #[test]
-#[ignore = "known gaps: fragment and userinfo never judged, space-delimited hex missed, multipart not in the chain, known-secret base64 over-matches"]
+#[ignore = "known gaps: fragment and userinfo never judged, space-delimited hex missed, multipart not in the chain"]
 fn known_gaps() {
     let b = bench();
     let cases = vec![
@@ -753,14 +753,20 @@ fn known_gaps() {
         case("hex, space-delimited", "body@", "hex", |v| {
             text(format!("dump: {}\n", hex_with(v, " ")))
         }),
-        // The base64 forms of a known value omit its trailing partial sextet, so a value that
-        // differs only in the low bits of its last byte (…4417 vs …4418) matches too.
-        known_case(
-            "known, base64, control one character away",
-            "header.x-payload",
-            "base64",
-            |v| header("X-Payload", STANDARD.encode(format!("vault:{v}"))),
-        ),
     ];
+    run(&b, &cases);
+}
+
+/// A known value's base64 form is matched with the bits it shares with its neighbours, so a
+/// value one character away (…4417 listed, …4418 sent) passes as the control.
+#[test]
+fn a_known_secret_in_base64_is_matched_exactly() {
+    let b = bench();
+    let cases = vec![known_case(
+        "known, base64, control one character away",
+        "header.x-payload",
+        "base64",
+        |v| header("X-Payload", STANDARD.encode(format!("vault:{v}"))),
+    )];
     run(&b, &cases);
 }

@@ -19,7 +19,7 @@ pub const MIN_KNOWN_LEN: usize = 8;
 pub struct KnownSecrets {
     automaton: Option<AhoCorasick>,
     /// For each automaton pattern: which value, seen through which encoding.
-    patterns: Vec<(usize, Option<Encoding>)>,
+    patterns: Vec<Pattern>,
     values: Vec<SecretBytes>,
 }
 
@@ -39,6 +39,52 @@ pub enum KnownSecretError {
     TooShort { index: usize, len: usize },
     #[error("cannot compile the known-secret matcher: {0}")]
     Build(String),
+}
+
+/// One automaton pattern: which value, through which encoding, and for base64 the bits the
+/// value shares with the characters on either side.
+#[derive(Debug, Clone, Copy)]
+struct Pattern {
+    value: usize,
+    encoding: Option<Encoding>,
+    edges: Edges,
+}
+
+/// In base64 a value embedded at an offset shares its first and last characters with the
+/// data around it. The automaton matches only the characters the value fills alone; these
+/// are the value's remaining bits, checked in the characters just before and after a match,
+/// so that a value differing only in those bits does not match (no false positive).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Edges {
+    /// The value's top `head_bits` bits are the low bits of the character before the match.
+    head_bits: u8,
+    head: u8,
+    /// The value's low `tail_bits` bits are the top bits of the character after the match.
+    tail_bits: u8,
+    tail: u8,
+}
+
+impl Edges {
+    fn hold(self, data: &[u8], start: usize, end: usize) -> bool {
+        let sextet_at = |i: Option<usize>| i.and_then(|i| data.get(i)).and_then(|&c| sextet(c));
+        let head = self.head_bits == 0
+            || sextet_at(start.checked_sub(1)).is_some_and(|s| s & ((1 << self.head_bits) - 1) == self.head);
+        let tail = self.tail_bits == 0
+            || sextet_at(Some(end)).is_some_and(|s| s >> (6 - self.tail_bits) == self.tail);
+        head && tail
+    }
+}
+
+/// The 6-bit value of a base64 character, either alphabet.
+fn sextet(c: u8) -> Option<u8> {
+    match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'+' | b'-' => Some(62),
+        b'/' | b'_' => Some(63),
+        _ => None,
+    }
 }
 
 /// A match of a known value: the bytes matched and the encoding they were in.
@@ -61,10 +107,14 @@ impl KnownSecrets {
                     len: value.len(),
                 });
             }
-            for (text, encoding) in variants(value.expose()) {
+            for (text, encoding, edges) in variants(value.expose()) {
                 if !texts.contains(&text) {
                     texts.push(text);
-                    patterns.push((index, encoding));
+                    patterns.push(Pattern {
+                        value: index,
+                        encoding,
+                        edges,
+                    });
                 }
             }
         }
@@ -100,12 +150,14 @@ impl KnownSecrets {
     pub(crate) fn scan(&self, data: &[u8], out: &mut Vec<KnownHit>) {
         let Some(automaton) = &self.automaton else { return };
         for m in automaton.find_iter(data) {
-            let (value, encoding) = self.patterns[m.pattern().as_usize()];
-            out.push(KnownHit {
-                value,
-                start: m.start(),
-                encoding,
-            });
+            let pattern = self.patterns[m.pattern().as_usize()];
+            if pattern.edges.hold(data, m.start(), m.end()) {
+                out.push(KnownHit {
+                    value: pattern.value,
+                    start: m.start(),
+                    encoding: pattern.encoding,
+                });
+            }
         }
     }
 }
@@ -113,8 +165,9 @@ impl KnownSecrets {
 /// The value and its encoded forms. Base64 of a value embedded in a longer encoded string
 /// depends on its offset modulo 3, so each offset contributes the characters that depend on
 /// the value's bytes alone.
-fn variants(value: &[u8]) -> Vec<(Vec<u8>, Option<Encoding>)> {
-    let mut out = vec![(value.to_vec(), None)];
+fn variants(value: &[u8]) -> Vec<(Vec<u8>, Option<Encoding>, Edges)> {
+    let plain = Edges::default();
+    let mut out = vec![(value.to_vec(), None, plain)];
     for shift in 0..3usize {
         let mut padded = vec![0u8; shift];
         padded.extend_from_slice(value);
@@ -123,21 +176,32 @@ fn variants(value: &[u8]) -> Vec<(Vec<u8>, Option<Encoding>)> {
         let last = (padded.len() * 8) / 6;
         let core = encoded.as_bytes()[first..last].to_vec();
         let url = URL_SAFE_NO_PAD.encode(&padded).as_bytes()[first..last].to_vec();
-        out.push((core, Some(Encoding::Base64)));
-        out.push((url, Some(Encoding::Base64)));
+        // Bit counts are below 8 and the masked values fit in a byte.
+        let head_bits = (first * 6 - shift * 8) as u8;
+        let tail_bits = (padded.len() * 8 - last * 6) as u8;
+        let edges = Edges {
+            head_bits,
+            head: value
+                .first()
+                .map_or(0, |b| b.checked_shr(8 - u32::from(head_bits)).unwrap_or(0)),
+            tail_bits,
+            tail: value.last().map_or(0, |b| b & ((1u16 << tail_bits) - 1) as u8),
+        };
+        out.push((core, Some(Encoding::Base64), edges));
+        out.push((url, Some(Encoding::Base64), edges));
     }
     let lower: Vec<u8> = value
         .iter()
         .flat_map(|b| format!("{b:02x}").into_bytes())
         .collect();
-    out.push((lower.to_ascii_uppercase(), Some(Encoding::Hex)));
-    out.push((lower, Some(Encoding::Hex)));
+    out.push((lower.to_ascii_uppercase(), Some(Encoding::Hex), plain));
+    out.push((lower, Some(Encoding::Hex), plain));
     let all: Vec<u8> = value
         .iter()
         .flat_map(|b| format!("%{b:02X}").into_bytes())
         .collect();
-    out.push((all.to_ascii_lowercase(), Some(Encoding::Percent)));
-    out.push((all, Some(Encoding::Percent)));
+    out.push((all.to_ascii_lowercase(), Some(Encoding::Percent), plain));
+    out.push((all, Some(Encoding::Percent), plain));
     let reserved: Vec<u8> = value
         .iter()
         .flat_map(|&b| {
@@ -148,13 +212,34 @@ fn variants(value: &[u8]) -> Vec<(Vec<u8>, Option<Encoding>)> {
             }
         })
         .collect();
-    out.push((reserved, Some(Encoding::Percent)));
+    out.push((reserved, Some(Encoding::Percent), plain));
     out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn base64_matches_check_the_bits_shared_with_neighbours() {
+        let set = KnownSecrets::new([SecretBytes::new(b"secret-value-4417".to_vec())]).expect("long enough");
+        for prefix in ["", "a", "ab"] {
+            for (candidate, expected) in [
+                ("secret-value-4417", 1),
+                ("secret-value-4418", 0),
+                ("tecret-value-4417", 0),
+            ] {
+                let blob = format!("{prefix}{candidate} and the rest");
+                for encoded in [STANDARD_NO_PAD.encode(&blob), URL_SAFE_NO_PAD.encode(&blob)] {
+                    let base64_hits = hits(&set, encoded.as_bytes())
+                        .into_iter()
+                        .filter(|e| *e == Some(Encoding::Base64))
+                        .count();
+                    assert_eq!(base64_hits, expected, "{candidate:?} after {prefix:?}");
+                }
+            }
+        }
+    }
 
     fn hits(set: &KnownSecrets, data: &[u8]) -> Vec<Option<Encoding>> {
         let mut out = Vec::new();
