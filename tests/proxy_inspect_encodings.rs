@@ -706,15 +706,13 @@ fn bodies_that_cannot_be_judged_are_blocked_with_their_own_reason() {
     );
 }
 
-/// Gaps found end to end, kept as failing cases (run with `--run-ignored only`) until the
-/// engine or the proxy closes them; see the notes on each.
+/// Cases that were gaps end to end until the proxy and engine closed them: the fragment and
+/// userinfo of an absolute-form target (judged by the front door, since pingora drops or
+/// refuses them before the pipeline), multipart parts named in the chain, space-joined hex.
 #[test]
-#[ignore = "known gaps: fragment and userinfo never judged, space-delimited hex missed, multipart not in the chain"]
-fn known_gaps() {
+fn url_parts_multipart_and_spaced_hex_are_judged() {
     let b = bench();
     let cases = vec![
-        // The proxy drops the fragment before forwarding (nothing leaks), but inspects the
-        // parsed path, so the fragment is never judged and the request passes.
         case(
             "fragment, absolute-form plain http",
             "url.fragment",
@@ -725,8 +723,8 @@ fn known_gaps() {
                 ))
             },
         ),
-        // pingora refuses an absolute-form target with userinfo with its own 400 (nothing
-        // leaks), before inspection: never `secret_detected`, and the control fails alike.
+        // A target may not carry userinfo at all (see the test below); the control sends
+        // the same request without it.
         case(
             "userinfo, absolute-form plain http",
             "url.userinfo",
@@ -736,9 +734,12 @@ fn known_gaps() {
                     "GET http://deploy:{v}@plain.test:{{port}}/ HTTP/1.1\r\nHost: plain.test:{{port}}\r\n{{auth}}\r\nConnection: close\r\n\r\n"
                 ))
             },
-        ),
-        // The secret in a multipart part is found, but the chain reads `plain`, not
-        // `multipart`.
+        )
+        .control_with(|_| {
+            Request::Plain(
+                "GET http://plain.test:{port}/ HTTP/1.1\r\nHost: plain.test:{port}\r\n{auth}\r\nConnection: close\r\n\r\n".to_owned(),
+            )
+        }),
         case("multipart file part", "body@", "multipart", |v| {
             let body = format!(
                 "--tgboundary\r\nContent-Disposition: form-data; name=\"comment\"\r\n\r\nhello\r\n--tgboundary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"notes.txt\"\r\nContent-Type: text/plain\r\n\r\nref {v}\n\r\n--tgboundary--\r\n"
@@ -749,7 +750,6 @@ fn known_gaps() {
                 body.into_bytes(),
             )
         }),
-        // Hex with colons is decoded; with spaces it is not.
         case("hex, space-delimited", "body@", "hex", |v| {
             text(format!("dump: {}\n", hex_with(v, " ")))
         }),
@@ -769,4 +769,20 @@ fn a_known_secret_in_base64_is_matched_exactly() {
         |v| header("X-Payload", STANDARD.encode(format!("vault:{v}"))),
     )];
     run(&b, &cases);
+}
+
+/// No request target may carry userinfo (RFC 9110 4.2.4): a bare user name, no secret in it,
+/// is still refused, as a client error.
+#[test]
+fn benign_userinfo_in_a_target_is_refused_as_a_client_error() {
+    let b = bench();
+    let request = Request::Plain(
+        "GET http://deploy@plain.test:{port}/ HTTP/1.1\r\nHost: plain.test:{port}\r\n{auth}\r\nConnection: close\r\n\r\n".to_owned(),
+    );
+    let (status, body) = send(&b, &request);
+    assert_eq!(
+        (status, body["reason"].as_str(), body["source"].as_str()),
+        (400, Some("bad_request"), Some("client")),
+        "{body}"
+    );
 }

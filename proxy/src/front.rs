@@ -54,7 +54,7 @@ impl ServerApp for FrontDoor {
             Ok(head) if head.method.eq_ignore_ascii_case("CONNECT") => {
                 self.connect(*l4, head, shutdown).await
             }
-            Ok(head) => match misdirected(&head) {
+            Ok(head) => match self.judge_target(&head).await.or_else(|| misdirected(&head)) {
                 Some(denial) => {
                     let _ = l4.write_all(&denial.to_http1()).await;
                     let _ = l4.shutdown().await;
@@ -68,6 +68,42 @@ impl ServerApp for FrontDoor {
         }
         self.gate.metrics.open_connections.dec();
         None
+    }
+}
+
+impl FrontDoor {
+    /// The parts of an absolute-form target that pingora drops (the fragment) or refuses
+    /// with its own 400 (userinfo) before the pipeline could inspect them are judged here, on
+    /// the connection's first request: a secret in them is `secret_detected`; userinfo without
+    /// one is still refused, since no request target may carry it (RFC 9110 4.2.4).
+    async fn judge_target(&self, head: &Head) -> Option<Denial> {
+        let (_, rest) = head.target.split_once("://")?;
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let userinfo = authority.contains('@');
+        if !userinfo && !head.target.contains('#') {
+            return None;
+        }
+        let identity = match self.gate.authenticate(head.header("proxy-authorization")).await {
+            Ok(identity) => identity,
+            Err(denial) => return Some(denial),
+        };
+        let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        let (host, _) = split_authority(host_port).unwrap_or((host_port, 80));
+        let host = Host::parse(host.trim_start_matches('[').trim_end_matches(']')).ok()?;
+        if let Err(denial) = self
+            .gate
+            .inspect_head(&identity, &host, &head.target, &http::HeaderMap::new())
+        {
+            return Some(denial);
+        }
+        userinfo.then(|| {
+            Denial::new(
+                400,
+                "bad_request",
+                "a request target may not carry userinfo; send credentials in a header",
+            )
+            .for_identity(&identity)
+        })
     }
 }
 

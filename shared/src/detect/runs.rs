@@ -42,13 +42,15 @@ pub(crate) fn for_each_card_stretch(data: &[u8], f: impl FnMut(usize, usize)) {
     for_each_stretch(data, is_card_byte, 15, f);
 }
 
-const fn is_colon_hex_byte(b: u8) -> bool {
-    b.is_ascii_hexdigit() || b == b':'
-}
-
-/// Stretches of hex digits and colons long enough for 16 colon-joined bytes.
-pub(crate) fn for_each_colon_hex_stretch(data: &[u8], f: impl FnMut(usize, usize)) {
-    for_each_stretch(data, is_colon_hex_byte, 16 * 3 - 1, f);
+/// Stretches of hex digits and `delimiter`s long enough for 16 delimiter-joined bytes
+/// (`de:ad:be:ef...`, `de ad be ef ...`).
+pub(crate) fn for_each_delimited_hex_stretch(data: &[u8], delimiter: u8, f: impl FnMut(usize, usize)) {
+    for_each_stretch(
+        data,
+        move |b: u8| b.is_ascii_hexdigit() || b == delimiter,
+        16 * 3 - 1,
+        f,
+    );
 }
 
 const ALL_SET: u64 = 0x0101_0101_0101_0101;

@@ -16,7 +16,8 @@ use super::engine::{Engine, Scope, detector_id};
 use super::finding::{Encoding, EncodingChain, Finding, Location, Outcome, SECRET_DETECTED, Unjudged};
 use super::prefilter::Hit;
 use super::runs::{
-    for_each_card_stretch, for_each_colon_hex_stretch, for_each_phrase_stretch, for_each_run, token_around,
+    for_each_card_stretch, for_each_delimited_hex_stretch, for_each_phrase_stretch, for_each_run,
+    token_around,
 };
 use super::secret::Fingerprint;
 use super::shapes::{cards, generic_assignment, pieces, twilio_key, wif_key};
@@ -142,7 +143,9 @@ impl<'a> Walk<'a> {
         }
         self.wrapped(data, &runs, origin, chain);
         self.tokens(data, origin, chain);
-        self.colon_hex(data, origin, chain);
+        for delimiter in [b':', b' '] {
+            self.delimited_hex(data, delimiter, origin, chain);
+        }
         if has_soft_break(data) {
             if let Some(decoded) = quoted_printable(data) {
                 self.descend(decoded, Encoding::QuotedPrintable, origin.child(0), chain);
@@ -322,28 +325,28 @@ impl<'a> Walk<'a> {
         }
     }
 
-    /// Hex bytes joined by colons (`de:ad:be:ef:...`), which runs do not cover; looked for
-    /// only inside stretches of hex digits and colons.
-    fn colon_hex(&mut self, data: &[u8], origin: Origin, chain: &EncodingChain) {
+    /// Hex bytes joined by a delimiter (`de:ad:be:ef:...`, `de ad be ef ...`), which runs do
+    /// not cover; looked for only inside stretches of hex digits and that delimiter.
+    fn delimited_hex(&mut self, data: &[u8], delimiter: u8, origin: Origin, chain: &EncodingChain) {
         let mut stretches = Vec::new();
-        for_each_colon_hex_stretch(data, |start, end| stretches.push((start, end)));
+        for_each_delimited_hex_stretch(data, delimiter, |start, end| stretches.push((start, end)));
         for (from, to) in stretches {
             let stretch = &data[from..to];
             // Skip a ragged start (`x1:de:ad...`) to the first `hh:` pair.
             let pair_at = |i: usize| {
-                stretch[i] != b':'
-                    && stretch[i + 1] != b':'
-                    && stretch[i + 2] == b':'
-                    && (i == 0 || stretch[i - 1] == b':')
+                stretch[i] != delimiter
+                    && stretch[i + 1] != delimiter
+                    && stretch[i + 2] == delimiter
+                    && (i == 0 || stretch[i - 1] == delimiter)
             };
             let Some(first) = (0..stretch.len().saturating_sub(2)).find(|&i| pair_at(i)) else {
                 continue;
             };
             let mut end = first + 2;
             while end + 2 < stretch.len()
-                && stretch[end] == b':'
-                && stretch[end + 1] != b':'
-                && stretch[end + 2] != b':'
+                && stretch[end] == delimiter
+                && stretch[end + 1] != delimiter
+                && stretch[end + 2] != delimiter
             {
                 end += 3;
             }
@@ -408,10 +411,12 @@ impl<'a> Walk<'a> {
             }
             chain = chain.then(codec_encoding(codec));
         }
-        self.layer(&data, Origin::Exact(0), &chain);
+        // Parts first, so that a secret inside one is reported with `multipart` in its chain;
+        // the whole body is still walked for what lies outside the parts (their headers).
         if let Some(boundary) = content_type.and_then(boundary) {
             self.multipart(&data, &boundary, &chain);
         }
+        self.layer(&data, Origin::Exact(0), &chain);
     }
 
     fn multipart(&mut self, data: &[u8], boundary: &str, chain: &EncodingChain) {
@@ -419,7 +424,7 @@ impl<'a> Walk<'a> {
         for part in parts(data, boundary) {
             let origin = Origin::Span(part.offset as u64);
             match part.transfer {
-                Transfer::Identity => {}
+                Transfer::Identity => self.layer(part.content, Origin::Exact(part.offset as u64), &chain),
                 Transfer::Base64 => {
                     let compact: Vec<u8> = part
                         .content
