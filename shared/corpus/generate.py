@@ -10,6 +10,11 @@ Each line: {"id", "label": "positive"|"negative", "expect": detector id or null,
 "body"|"url"|"header"|"host", "header": name, "content_encoding", "content_type", and the
 input as "text" or, when it is not UTF-8, "base64"}.
 
+Private keys, wallet keys and seed phrases (and service-account JSON, which embeds a private
+key) are never committed: `--keys DIR` writes those positives, freshly random, to DIR/keys.jsonl
+when the corpus is evaluated (`corpus::load` runs it), and the committed positives.jsonl
+leaves them out.
+
 Run from the repository root: python3 shared/corpus/generate.py
 """
 
@@ -107,7 +112,8 @@ def openssh_key():
     raw = b"openssh-key-v1\0" + bytes(R.randrange(256) for _ in range(300))
     body = base64.b64encode(raw).decode()
     wrapped = "\n".join(body[i : i + 70] for i in range(0, len(body), 70))
-    return f"-----BEGIN OPENSSH PRIVATE KEY-----\n{wrapped}\n-----END OPENSSH PRIVATE KEY-----\n"
+    label = "OPENSSH PRIVATE KEY"
+    return f"-----BEGIN {label}-----\n{wrapped}\n-----END {label}-----\n"
 
 
 def jwt():
@@ -304,13 +310,21 @@ def host_positives():
         yield entry("positive", "dns-exfiltration", "host", data[:60] + ".x.example.net")
 
 
-def positives():
+# Detectors whose samples are key material: generated at evaluation time, never committed.
+KEY_DETECTORS = {"private-key", "crypto-private-key", "seed-phrase", "gcp-service-account"}
+
+
+def positives(keys):
+    """The committed positives (keys=False) or the key-material ones (keys=True)."""
     out = []
     for detector, makers in SECRETS.items():
+        if (detector in KEY_DETECTORS) != keys:
+            continue
         for make in makers:
             for _ in range(2 if len(makers) > 1 else 3):
                 out.extend(positives_for(detector, make()))
-    out.extend(host_positives())
+    if not keys:
+        out.extend(host_positives())
     return out
 
 
@@ -452,8 +466,8 @@ def harder_negatives():
     return out
 
 
-def write(name, items):
-    path = os.path.join(HERE, name)
+def write(name, items, directory=HERE):
+    path = os.path.join(directory, name)
     with open(path, "w") as f:
         for i, item in enumerate(items):
             item = {"id": f"{name.split('.')[0]}-{i:04d}", **item}
@@ -464,5 +478,9 @@ def write(name, items):
 if __name__ == "__main__":
     if not (brotli and zstandard):
         print("note: brotli/zstandard not installed; br and zstd samples left out", file=sys.stderr)
-    write("positives.jsonl", positives())
-    write("negatives.jsonl", negatives())
+    if sys.argv[1:2] == ["--keys"]:
+        R.seed(os.urandom(16))
+        write("keys.jsonl", positives(keys=True), directory=sys.argv[2])
+    else:
+        write("positives.jsonl", positives(keys=False))
+        write("negatives.jsonl", negatives())

@@ -37,6 +37,8 @@ pub struct Sample {
 pub enum CorpusError {
     #[error("cannot read {path}: {source}")]
     Read { path: String, source: std::io::Error },
+    #[error("cannot generate the key-material samples with {script}: {message}")]
+    Generate { script: String, message: String },
     #[error("{path}:{line}: {message}")]
     Parse {
         path: String,
@@ -60,25 +62,60 @@ struct Line {
     base64: Option<String>,
 }
 
-/// Every sample in `dir/positives.jsonl` and `dir/negatives.jsonl`.
+/// Every sample: `dir/positives.jsonl` and `dir/negatives.jsonl`, and the key-material
+/// positives (private keys, wallet keys, seed phrases), which are never committed but generated
+/// now by `dir/generate.py --keys` (needs `python3`).
 pub fn load(dir: &Path) -> Result<Vec<Sample>, CorpusError> {
     let mut samples = Vec::new();
     for name in ["positives.jsonl", "negatives.jsonl"] {
-        let path = dir.join(name);
-        let shown = path.display().to_string();
-        let text = std::fs::read_to_string(&path).map_err(|source| CorpusError::Read {
+        samples.extend(read(&dir.join(name))?);
+    }
+    samples.extend(generated_keys(dir)?);
+    Ok(samples)
+}
+
+fn generated_keys(dir: &Path) -> Result<Vec<Sample>, CorpusError> {
+    let script = dir.join("generate.py");
+    let failed = |message: String| CorpusError::Generate {
+        script: script.display().to_string(),
+        message,
+    };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let out = std::env::temp_dir().join(format!("tollgate-corpus-keys-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&out).map_err(|e| failed(e.to_string()))?;
+    let status = std::process::Command::new("python3")
+        .arg(&script)
+        .arg("--keys")
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .status();
+    let samples = match status {
+        Ok(s) if s.success() => read(&out.join("keys.jsonl")),
+        Ok(s) => Err(failed(format!("exited with {s}"))),
+        Err(e) => Err(failed(e.to_string())),
+    };
+    let _ = std::fs::remove_dir_all(&out);
+    samples
+}
+
+/// The samples of one JSON Lines file.
+fn read(path: &Path) -> Result<Vec<Sample>, CorpusError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| CorpusError::Read {
+        path: shown.clone(),
+        source,
+    })?;
+    let mut samples = Vec::new();
+    for (n, raw) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let parse = |message: String| CorpusError::Parse {
             path: shown.clone(),
-            source,
-        })?;
-        for (n, raw) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-            let parse = |message: String| CorpusError::Parse {
-                path: shown.clone(),
-                line: n + 1,
-                message,
-            };
-            let line: Line = serde_json::from_str(raw).map_err(|e| parse(e.to_string()))?;
-            samples.push(sample(line).map_err(parse)?);
-        }
+            line: n + 1,
+            message,
+        };
+        let line: Line = serde_json::from_str(raw).map_err(|e| parse(e.to_string()))?;
+        samples.push(sample(line).map_err(parse)?);
     }
     Ok(samples)
 }

@@ -23,6 +23,8 @@ mod stream;
 mod surface;
 
 #[cfg(test)]
+mod testkeys;
+#[cfg(test)]
 mod tests;
 
 pub use catalog::{CATALOG, DetectorInfo, DetectorSet, default_enabled, lookup};

@@ -377,16 +377,8 @@ pub(crate) static RULES: &[Rule] = &[
     )
     .reach(40, 400)
     .unbounded()
-    .examples(
-        &[
-            "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA3Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5Hh8Nq2Tu7Xe4Pa9Mb1L\n",
-            r#"{"key":"-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n"}"#,
-        ],
-        &[
-            "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA3Zq8Xv2Lm9Np4Rt7Ws1Yb6\n",
-            "-----BEGIN RSA PRIVATE KEY-----\n...\n-----END RSA PRIVATE KEY-----",
-        ],
-    ),
+    // Examples are key material: generated when the tests run (`testkeys::key_examples`).
+    .examples(&[], &[]),
     rule(
         "database-url",
         "database-url",
@@ -437,10 +429,8 @@ pub(crate) static RULES: &[Rule] = &[
     )
     .reach(0, 112)
     .check(Check::Base58)
-    .examples(
-        &["xprv9s21ZrQH143K4PoW8cAXTiwUzLk7b2fHWiVKtXhnUL8sesaL2tQp8QcjV6a4f8hB7A4eHjCBDNDLWVwaXTgqN96YqkuKDFn8pv842KNar67"],
-        &["xprv9s21ZrQH143K4PoW8cAXTiwUzLk7b2fHWiVKtXhnUL8sesaL2tQp8QcjV6a4f8hB7A4eHjCBDNDLWVwaXTgqN96YqkuKDFn8pv842KNar68"],
-    ),
+    // Examples are key material: generated when the tests run (`testkeys::key_examples`).
+    .examples(&[], &[]),
 ];
 
 /// The password is group 2; group 1 is the user name.
@@ -506,26 +496,8 @@ pub(crate) static SHAPE_EXAMPLES: &[ShapeExamples] = &[
             "request_id=550e8400-e29b-41d4-a716-446655440000",
         ],
     },
-    ShapeExamples {
-        detector: "crypto-private-key",
-        matches: &[
-            "L4zZMtPkHM5JH1BddUtzGWJ6c2rxVs9EfgyoTZEyRAuS9TEfogjY",
-            "wif: 5KaS1CeKsNmUUeCUL98hcgiV1EZcgcq5uigbzg2MV8gXAdG4Yss",
-        ],
-        rejects: &["L4zZMtPkHM5JH1BddUtzGWJ6c2rxVs9EfgyoTZEyRAuS9TEfogjZ"],
-    },
-    ShapeExamples {
-        detector: "seed-phrase",
-        matches: &[
-            "tip cage clay convince false narrow rifle exhibit amateur tourist ring load",
-            r#"{"m":"words:\ntip cage clay convince false narrow rifle exhibit amateur tourist ring load\n"}"#,
-            "q=tip%20cage%20clay%20convince%20false%20narrow%20rifle%20exhibit%20amateur%20tourist%20ring%20load",
-        ],
-        rejects: &[
-            "tip cage clay convince false narrow rifle exhibit amateur tourist ring ring",
-            "abandon ability able about above absent absorb abstract absurd abuse access",
-        ],
-    },
+    // crypto-private-key and seed-phrase examples are key material: generated when the
+    // tests run (`testkeys::key_examples`).
     ShapeExamples {
         detector: "payment-card",
         matches: &["card=4539979262243931", "5425 3283 6791 6013"],

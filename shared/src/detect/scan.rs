@@ -313,7 +313,7 @@ impl<'a> Walk<'a> {
             }
         }
         // Folding applies to the whole layer: a disguised secret may span tokens
-        // (`-\u{200b}----BEGIN RSA PRIVATE KEY-----`).
+        // (a zero-width space inside the dashes that open a PEM block).
         // `is_ascii` works a word at a time; the position search runs only when it fails.
         let first = (!data.is_ascii())
             .then(|| data.iter().position(|&b| b >= 0x80))

@@ -27,15 +27,26 @@ fn detectors(outcome: &Outcome) -> Vec<&'static str> {
 
 const GITHUB: &str = "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";
 
+/// Every detector's examples: the committed ones, and the key material generated now.
+fn all_examples() -> Vec<(&'static str, Vec<String>, Vec<String>)> {
+    let owned = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    RULES
+        .iter()
+        .map(|r| (r.detector, owned(r.matches), owned(r.rejects)))
+        .chain(
+            SHAPE_EXAMPLES
+                .iter()
+                .map(|s| (s.detector, owned(s.matches), owned(s.rejects))),
+        )
+        .chain(super::testkeys::key_examples())
+        .collect()
+}
+
 #[test]
 fn every_rule_example_matches_and_every_counterexample_does_not() {
     let e = engine();
     let mut failures = Vec::new();
-    let examples = RULES
-        .iter()
-        .map(|r| (r.detector, r.matches, r.rejects))
-        .chain(SHAPE_EXAMPLES.iter().map(|s| (s.detector, s.matches, s.rejects)));
-    for (detector, matches, rejects) in examples {
+    for (detector, matches, rejects) in all_examples() {
         let only = Scope::new(DetectorSet::from_ids([detector]));
         for example in matches {
             if !detectors(&e.scan_body(only, None, None, example.as_bytes())).contains(&detector) {
@@ -53,19 +64,20 @@ fn every_rule_example_matches_and_every_counterexample_does_not() {
 
 #[test]
 fn every_rule_has_examples_both_ways_and_a_catalogued_detector() {
+    let examples = all_examples();
     for rule in RULES.iter().filter(|r| r.name != "aws-key-pair") {
-        assert!(
-            !rule.matches.is_empty() && !rule.rejects.is_empty(),
-            "{}",
-            rule.name
-        );
+        let both_ways = examples
+            .iter()
+            .filter(|(detector, _, _)| *detector == rule.detector)
+            .any(|(_, matches, rejects)| !matches.is_empty() && !rejects.is_empty());
+        assert!(both_ways, "{}", rule.name);
     }
     for rule in RULES {
         assert!(lookup(rule.detector).is_some(), "{}", rule.name);
     }
     for id in default_enabled().chain(CATALOG.iter().map(|d| d.id)) {
         let covered = RULES.iter().any(|r| r.detector == id)
-            || SHAPE_EXAMPLES.iter().any(|s| s.detector == id)
+            || examples.iter().any(|(detector, _, _)| *detector == id)
             || matches!(id, "known-secret" | "dns-exfiltration");
         assert!(covered, "{id} has no rule or examples");
     }
@@ -426,10 +438,7 @@ fn streamed_bodies_never_release_a_byte_of_a_secret() {
         STANDARD.encode(format!("k={GITHUB}")),
         GITHUB.bytes().map(|b| format!("%{b:02x}")).collect(),
         GITHUB.chars().map(|c| format!("\\u{:04x}", c as u32)).collect(),
-        format!(
-            "-----BEGIN RSA PRIVATE KEY-----\n{}\n",
-            "MIIEowIBAAKCAQEA3Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5Hh8Nq2Tu7Xe4Pa9Mb1L"
-        ),
+        super::testkeys::pem(&super::testkeys::private_label("RSA")),
     ];
     for trial in 0..120 {
         let form = &forms[trial % forms.len()];
