@@ -90,9 +90,9 @@ impl FrontDoor {
         let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
         let (host, _) = split_authority(host_port).unwrap_or((host_port, 80));
         let host = Host::parse(host.trim_start_matches('[').trim_end_matches(']')).ok()?;
-        if let Err(denial) = self
-            .gate
-            .inspect_head(&identity, &host, &head.target, &http::HeaderMap::new())
+        if let Err(denial) =
+            self.gate
+                .inspect_head(&identity, &host, true, &head.target, &http::HeaderMap::new())
         {
             return Some(denial);
         }

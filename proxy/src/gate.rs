@@ -147,12 +147,13 @@ impl Gate {
         }
     }
 
-    /// Judges a decrypted request's target and headers; returns the inspection that its body
-    /// must pass as it streams.
+    /// Judges a decrypted request's target and headers (and its hostname, when no CONNECT
+    /// judged it already); returns the inspection that its body must pass as it streams.
     pub fn inspect_head(
         &self,
         identity: &Identity,
         host: &Host,
+        with_hostname: bool,
         target: &str,
         headers: &http::HeaderMap,
     ) -> Result<Option<Inspection>, Denial> {
@@ -160,6 +161,9 @@ impl Gate {
         let Some(inspection) = self.inspection(&snapshot, identity, host) else {
             return Ok(None);
         };
+        if with_hostname {
+            self.count_findings(inspect::hostname(self.engine, inspection, identity, host))?;
+        }
         self.count_findings(inspect::head(self.engine, inspection, identity, target, headers))?;
         Ok(Some(inspection))
     }

@@ -124,7 +124,7 @@ impl Pipeline {
         )?;
         let inspection = self
             .gate
-            .inspect_head(identity, &tunnel.host, &path, &header.headers)?;
+            .inspect_head(identity, &tunnel.host, false, &path, &header.headers)?;
         ctx.body = inspection.map(|i| BodyGate::new(self.gate.engine, i, &header.headers));
         ctx.identity = Some(identity.clone());
         ctx.upstream = Some(Upstream {
@@ -163,11 +163,10 @@ impl Pipeline {
         let allowed = self
             .gate
             .decide(&identity, Some(header.method.as_str()), &host, port, Some(&path))?;
-        self.gate.inspect_hostname(&identity, &host)?;
         let raw_target = String::from_utf8_lossy(header.raw_path());
         let inspection = self
             .gate
-            .inspect_head(&identity, &host, &raw_target, &header.headers)?;
+            .inspect_head(&identity, &host, true, &raw_target, &header.headers)?;
         ctx.body = inspection.map(|i| BodyGate::new(self.gate.engine, i, &header.headers));
         let addr = self
             .gate
