@@ -10,9 +10,24 @@ fn host(text: &str) -> Host {
     Host::parse(text).expect("valid host")
 }
 
-/// One DNS label: lowercase letters and digits, not starting or ending with `-`.
+/// Whether `label` is an ordinary LDH label: IDNA reserves every label with `--` in its third
+/// and fourth positions (RFC 5891 §4.2.3.1), and one that starts `xn--` must be valid punycode,
+/// so the parser rightly refuses most of them. Generators offer only labels outside that set.
+fn ordinary(label: &str) -> bool {
+    label.get(2..4) != Some("--")
+}
+
+/// One DNS label: lowercase letters, digits and inner `-`, never a reserved (`??--`) label.
 fn label() -> impl Strategy<Value = String> {
-    "[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?"
+    "[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?".prop_filter("reserved IDNA label", |l| ordinary(l))
+}
+
+/// A name and a label to glue in front of it, such that the glued first label is ordinary too
+/// (`xn--` + `--4a...` would otherwise make one that is not).
+fn name_and_glue() -> impl Strategy<Value = (String, String)> {
+    (name(), label()).prop_filter("glued label is reserved", |(suffix, glue)| {
+        ordinary(&format!("{glue}{suffix}"))
+    })
 }
 
 /// A host name: one to three labels and an alphabetic top-level label (an all-numeric last
@@ -46,7 +61,7 @@ proptest! {
     }
 
     #[test]
-    fn wildcard_never_matches_apex_or_glued_names(suffix in name(), glue in label()) {
+    fn wildcard_never_matches_apex_or_glued_names((suffix, glue) in name_and_glue()) {
         let wildcard = pattern(&format!("*.{suffix}"));
         prop_assert!(!wildcard.matches(&host(&suffix)));
         let glued = host(&format!("{glue}{suffix}"));
@@ -84,6 +99,29 @@ proptest! {
         let error = HostPattern::parse(&upper).expect_err("uppercase must be rejected");
         prop_assert_eq!(error.fix(), Some(n.as_str()));
     }
+}
+
+proptest! {
+    /// The generators make only names the parser accepts, as pattern and as host alike.
+    #[test]
+    fn generated_names_are_valid_hosts_and_patterns((suffix, glue) in name_and_glue(), sub in label()) {
+        for text in [suffix.clone(), format!("{glue}{suffix}"), format!("{sub}.{suffix}")] {
+            prop_assert!(Host::parse(&text).is_ok(), "host {text}");
+            prop_assert!(HostPattern::parse(&text).is_ok(), "pattern {text}");
+        }
+    }
+}
+
+/// The case that once failed CI: `xn----k---4a` glued to `10s6.mh` is a reserved label that is
+/// not valid punycode. The parser refuses it, and the generators no longer offer it.
+#[test]
+fn reserved_labels_are_refused_and_never_generated() {
+    let glued = "xn----k---4a10s6.mh";
+    assert!(Host::parse(glued).is_err());
+    assert!(HostPattern::parse("xn----k---4a.10s6.mh").is_err());
+    assert!(!ordinary(glued));
+    assert!(!ordinary("xn----k---4a"));
+    assert!(ordinary("10s6") && ordinary("a-b--c"));
 }
 
 #[test]
