@@ -1,6 +1,7 @@
 //! The `tollgate` command line. Thin: parsing arguments, calling into the crates, printing.
 #![forbid(unsafe_code)]
 
+mod broker;
 mod ca;
 mod dev;
 mod policy;
@@ -34,6 +35,14 @@ enum Command {
     /// Create the interception CA and show how clients trust it.
     #[command(subcommand)]
     Ca(ca::CaCommand),
+    /// Run the secrets broker.
+    Broker(broker::BrokerArgs),
+    /// Start and end tool invocations (the orchestrator's side of the broker).
+    #[command(subcommand)]
+    Invoke(broker::InvokeCommand),
+    /// Fetch a credential from the broker's tool socket (the tool's side).
+    #[command(subcommand)]
+    Credential(broker::CredentialCommand),
 }
 
 /// Exit codes: 0 success, 1 the policies have errors or a test failed, 2 misuse.
@@ -48,6 +57,9 @@ fn main() -> ExitCode {
         Command::Dev(args) => dev::run(args),
         Command::Proxy(args) => proxy::run(args),
         Command::Ca(command) => ca::run(command),
+        Command::Broker(args) => broker::run(args),
+        Command::Invoke(command) => broker::invoke(command),
+        Command::Credential(command) => broker::credential(command),
     };
     match result {
         Ok(code) => code,

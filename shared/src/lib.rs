@@ -7,4 +7,5 @@
 pub mod budget;
 pub mod decision;
 pub mod detect;
+pub mod invocation;
 pub mod policy;

@@ -1,0 +1,400 @@
+//! The invocation lifecycle: start (policy, tool-call budget, the invocation's own OpenBao
+//! token), credential delivery, lookup for the proxy, end, misuse, the deadline sweep, and
+//! the revocations owed to the server, retried until the server confirms them.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use ring::digest::{SHA256, digest};
+use tollgate_shared::budget::{InProcessStore, Meter, Plan, Subject};
+use tollgate_shared::invocation::{
+    Credential, Invocation, Issued, Lookup, MisuseReport, SecretText, StartRequest, Started, trace_id,
+};
+use tollgate_shared::policy::PolicySet;
+use tollgate_shared::policy::model::Tenant;
+use tracing::{info, warn};
+
+use crate::error::BrokerError;
+use crate::grants;
+use crate::store::{EndReason, Ended, IssuedRecord, Record, Store};
+use crate::vault::{TokenKeeper, TokenRequest, Vault};
+
+/// Settings the lifecycle needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub default_ttl: Duration,
+    pub max_ttl: Duration,
+    pub proxy_address: Option<String>,
+    pub database_mount: String,
+}
+
+#[derive(Debug)]
+pub struct Broker {
+    pub policies: PolicySet,
+    pub vault: Vault,
+    pub keeper: TokenKeeper,
+    pub store: Arc<dyn Store>,
+    pub meter: Meter,
+    pub settings: Settings,
+    /// ACL policies already written by this process, by name, with their text.
+    written: Mutex<HashMap<String, String>>,
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn hash_hex(secret: &str) -> String {
+    digest(&SHA256, secret.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Compares in time that does not depend on where the inputs differ.
+pub fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Names, ids and tool names: printable, bounded, no separators that could split a log line.
+fn check_field(name: &str, value: &str) -> Result<(), BrokerError> {
+    let ok = !value.is_empty()
+        && value.len() <= 256
+        && value.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\');
+    if ok {
+        Ok(())
+    } else {
+        Err(BrokerError::BadRequest(format!(
+            "{name} must be 1 to 256 printable ASCII characters without quotes or backslashes"
+        )))
+    }
+}
+
+impl Broker {
+    pub fn new(
+        policies: PolicySet,
+        vault: Vault,
+        keeper: TokenKeeper,
+        store: Arc<dyn Store>,
+        settings: Settings,
+    ) -> Self {
+        Self {
+            policies,
+            vault,
+            keeper,
+            store,
+            meter: Meter::new(Arc::new(InProcessStore::new(Duration::from_secs(3600)))),
+            settings,
+            written: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn tenant(&self, id: &str) -> Result<&Tenant, BrokerError> {
+        self.policies
+            .tenant(id)
+            .ok_or_else(|| BrokerError::UnknownTenant(id.to_owned()))
+    }
+
+    /// Starts one invocation.
+    pub async fn start(&self, request: StartRequest) -> Result<Started, BrokerError> {
+        for (name, value) in [
+            ("tenant", &request.tenant),
+            ("session", &request.session),
+            ("tool", &request.tool),
+            ("tool_call_id", &request.tool_call_id),
+            ("model", &request.model),
+        ] {
+            check_field(name, value)?;
+        }
+        let tenant = self.tenant(&request.tenant)?;
+        let tool = tenant.tool(&request.tool).ok_or_else(|| BrokerError::UnknownTool {
+            tenant: request.tenant.clone(),
+            tool: request.tool.clone(),
+        })?;
+        let trace = match request.traceparent.as_deref() {
+            Some(tp) => trace_id(tp)
+                .ok_or_else(|| BrokerError::BadRequest("traceparent is not a valid W3C traceparent".to_owned()))?
+                .to_owned(),
+            None => hex(&grants::random(16)),
+        };
+        let ttl = request
+            .ttl_secs
+            .map_or(self.settings.default_ttl, Duration::from_secs)
+            .min(self.settings.max_ttl)
+            .max(Duration::from_secs(1));
+        let id = uuid::Uuid::now_v7().to_string();
+        let plan = Plan::new(Subject::new(&tenant.id, &request.session, &id), &tenant.budgets);
+        self.meter.admit_tool_call(&plan).await.map_err(|e| match e {
+            tollgate_shared::budget::BudgetError::Exceeded(x) => BrokerError::BudgetExceeded(x.to_string()),
+            other => BrokerError::BudgetUnavailable(other.to_string()),
+        })?;
+        let acl = grants::acl_name(&tenant.id, &tool.name);
+        self.ensure_acl(&acl, &grants::acl_policy(tool, &self.settings.database_mount))
+            .await?;
+        let now = now_ms();
+        let deadline = now + u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+        let mut policies = vec![acl];
+        policies.extend(grants::token_policies(tool));
+        let meta = BTreeMap::from([
+            ("tenant".to_owned(), tenant.id.clone()),
+            ("session".to_owned(), request.session.clone()),
+            ("tool".to_owned(), tool.name.clone()),
+            ("tool_call_id".to_owned(), request.tool_call_id.clone()),
+            ("invocation".to_owned(), id.clone()),
+            ("trace_id".to_owned(), trace.clone()),
+        ]);
+        let token = self
+            .vault
+            .create_token(
+                &self.keeper.token(),
+                &TokenRequest {
+                    policies,
+                    ttl,
+                    num_uses: None,
+                    meta,
+                    display_name: format!("tollgate-{id}"),
+                },
+            )
+            .await?;
+        let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(grants::random(32));
+        let invocation = Invocation {
+            id: id.clone(),
+            tenant: tenant.id.clone(),
+            session: request.session,
+            tool: tool.name.clone(),
+            tool_call_id: request.tool_call_id,
+            model: request.model,
+            trace_id: trace.clone(),
+            started_unix_ms: now,
+            deadline_unix_ms: deadline,
+        };
+        let record = Record {
+            invocation,
+            secret_sha256: hash_hex(&secret),
+            token: token.token,
+            accessor: token.accessor,
+        };
+        if let Err(e) = self.store.create(&record).await {
+            // Nothing will know this token: revoke it now rather than let it live to its TTL.
+            let _ = self.vault.revoke_accessor(&self.keeper.token(), &record.accessor).await;
+            return Err(e.into());
+        }
+        info!(invocation.id = %id, tenant = %record.invocation.tenant, tool = %record.invocation.tool, trace_id = %trace, deadline_ms = deadline, "invocation started");
+        let proxy_url = self
+            .settings
+            .proxy_address
+            .as_ref()
+            .map(|address| SecretText::new(format!("http://{id}:{secret}@{address}")));
+        Ok(Started {
+            invocation_id: id,
+            secret: SecretText::new(secret),
+            deadline_unix_ms: deadline,
+            trace_id: trace,
+            proxy_url,
+        })
+    }
+
+    async fn ensure_acl(&self, name: &str, text: &str) -> Result<(), BrokerError> {
+        let known = self
+            .written
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .is_some_and(|t| t == text);
+        if !known {
+            self.vault.write_policy(&self.keeper.token(), name, text).await?;
+            self.written
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(name.to_owned(), text.to_owned());
+        }
+        Ok(())
+    }
+
+    /// The live invocation behind these credentials, or why there is none.
+    pub async fn authenticate(&self, id: &str, secret: &str) -> Result<Record, BrokerError> {
+        if uuid::Uuid::parse_str(id).is_err() {
+            return Err(BrokerError::InvalidCredentials);
+        }
+        let record = self.store.get(id).await?.ok_or(BrokerError::InvalidCredentials)?;
+        if !same(hash_hex(secret).as_bytes(), record.secret_sha256.as_bytes()) {
+            return Err(BrokerError::InvalidCredentials);
+        }
+        if self.store.ended(id).await?.is_some() {
+            return Err(BrokerError::InvocationEnded(id.to_owned()));
+        }
+        if record.invocation.deadline_unix_ms <= now_ms() {
+            self.end_record(&record, EndReason::Expired).await?;
+            return Err(BrokerError::InvocationExpired(id.to_owned()));
+        }
+        Ok(record)
+    }
+
+    /// One credential for the invocation's tool: the same one on every call, minted on the
+    /// first.
+    pub async fn credential(&self, record: &Record, name: &str) -> Result<Credential, BrokerError> {
+        let inv = &record.invocation;
+        let tenant = self.tenant(&inv.tenant)?;
+        let tool = tenant.tool(&inv.tool).ok_or_else(|| BrokerError::UnknownTool {
+            tenant: inv.tenant.clone(),
+            tool: inv.tool.clone(),
+        })?;
+        let Some(grant) = tool.credentials.iter().find(|g| g.name == name) else {
+            let elsewhere = tenant.tools.iter().any(|t| t.credentials.iter().any(|g| g.name == name));
+            return Err(if elsewhere {
+                BrokerError::NotGranted {
+                    name: name.to_owned(),
+                    tool: inv.tool.clone(),
+                }
+            } else {
+                BrokerError::UnknownCredential {
+                    tenant: inv.tenant.clone(),
+                    name: name.to_owned(),
+                }
+            });
+        };
+        let existing = self.store.issued(&inv.id).await?.into_iter().find(|i| i.name == name);
+        let issued = match existing {
+            Some(issued) => issued,
+            None => {
+                let minted = grants::mint(
+                    &self.vault,
+                    &record.token,
+                    grant,
+                    &self.settings.database_mount,
+                    now_ms(),
+                    inv.deadline_unix_ms,
+                )
+                .await?;
+                let kept = self.store.issue(&inv.id, &minted).await?;
+                info!(invocation.id = %inv.id, credential = %name, source = ?grant.source.kind(), delivery = ?kept.delivery, expires_ms = kept.expires_unix_ms, "credential issued");
+                kept
+            }
+        };
+        Ok(delivered(issued))
+    }
+
+    /// What the proxy needs of a live invocation.
+    pub async fn lookup(&self, record: Record) -> Result<Lookup, BrokerError> {
+        let issued = self.store.issued(&record.invocation.id).await?;
+        Ok(Lookup {
+            invocation: record.invocation,
+            issued: issued
+                .into_iter()
+                .map(|i| Issued {
+                    name: i.name,
+                    value: i.value,
+                    placeholder: i.placeholder,
+                    inject: i.inject,
+                    expires_unix_ms: i.expires_unix_ms,
+                })
+                .collect(),
+        })
+    }
+
+    /// Ends an invocation by id (orchestrator call, misuse report); `false` if it had ended.
+    pub async fn end(&self, id: &str, why: EndReason) -> Result<bool, BrokerError> {
+        if uuid::Uuid::parse_str(id).is_err() {
+            return Err(BrokerError::BadRequest("not an invocation id".to_owned()));
+        }
+        let record = self.store.get(id).await?.ok_or(BrokerError::InvalidCredentials)?;
+        self.end_record(&record, why).await
+    }
+
+    async fn end_record(&self, record: &Record, why: EndReason) -> Result<bool, BrokerError> {
+        let ended = Ended {
+            at_unix_ms: now_ms(),
+            why,
+        };
+        if !self.store.end(record, &ended).await? {
+            return Ok(false);
+        }
+        info!(invocation.id = %record.invocation.id, why = why.as_str(), "invocation ended");
+        self.revoke(&record.accessor, &record.invocation.id).await;
+        Ok(true)
+    }
+
+    /// Tries one owed revocation now; what fails stays owed for the sweep.
+    async fn revoke(&self, accessor: &str, id: &str) -> bool {
+        match self.vault.revoke_accessor(&self.keeper.token(), accessor).await {
+            Ok(()) => match self.store.settle(accessor).await {
+                Ok(()) => {
+                    info!(invocation.id = %id, "invocation token revoked with every lease under it");
+                    true
+                }
+                Err(e) => {
+                    warn!(invocation.id = %id, "revoked, but cannot clear the outbox: {e}");
+                    false
+                }
+            },
+            Err(e) => {
+                warn!(invocation.id = %id, "revocation owed, will retry: {e}");
+                false
+            }
+        }
+    }
+
+    /// The proxy blocked an issued value outside its binding: revoke at once, end, say why.
+    pub async fn misuse(&self, id: &str, report: &MisuseReport) -> Result<bool, BrokerError> {
+        warn!(invocation.id = %id, credential = report.credential.as_deref().unwrap_or("-"), fingerprint = %report.fingerprint, location = %report.location, host = %report.host, "issued credential misused; revoking");
+        self.end(id, EndReason::Misuse).await
+    }
+
+    /// Ends what passed its deadline and retries what is owed. Returns (ended, revoked).
+    pub async fn sweep(&self) -> Result<(usize, usize), BrokerError> {
+        let mut ended = 0;
+        for id in self.store.expired(now_ms()).await? {
+            if self.end(&id, EndReason::Expired).await.unwrap_or(false) {
+                ended += 1;
+            }
+        }
+        let mut revoked = 0;
+        for owed in self.store.owed().await? {
+            if self.revoke(&owed.accessor, &owed.invocation_id).await {
+                revoked += 1;
+            }
+        }
+        Ok((ended, revoked))
+    }
+
+    /// At shutdown of a broker no replica shares a store with: end everything.
+    pub async fn shutdown(&self) {
+        if !self.store.single_process() {
+            return;
+        }
+        let Ok(live) = self.store.live().await else {
+            return;
+        };
+        for id in live {
+            let _ = self.end(&id, EndReason::Shutdown).await;
+        }
+    }
+}
+
+fn delivered(issued: IssuedRecord) -> Credential {
+    let IssuedRecord {
+        name,
+        value,
+        placeholder,
+        delivery,
+        inject: _,
+        username,
+        expires_unix_ms,
+    } = issued;
+    Credential {
+        name,
+        value: placeholder.unwrap_or(value),
+        delivery,
+        expires_unix_ms,
+        username,
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
