@@ -102,7 +102,10 @@ pub(crate) fn invoke(command: InvokeCommand) -> Result<ExitCode> {
             let started = runtime.block_on(control.client()?.start(&request))?;
             serde_json::to_value(started)?
         }
-        InvokeCommand::End { control, invocation_id } => runtime.block_on(control.client()?.end(&invocation_id))?,
+        InvokeCommand::End {
+            control,
+            invocation_id,
+        } => runtime.block_on(control.client()?.end(&invocation_id))?,
     };
     println!("{}", serde_json::to_string_pretty(&answer)?);
     Ok(ExitCode::SUCCESS)

@@ -56,7 +56,11 @@ impl Control {
         })
     }
 
-    async fn post<T: DeserializeOwned>(&self, path: &str, body: &serde_json::Value) -> Result<T, ClientError> {
+    async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<T, ClientError> {
         let response = self
             .http
             .post(format!("{}{path}", self.base))
@@ -79,16 +83,26 @@ impl Control {
     }
 
     pub async fn end(&self, invocation_id: &str) -> Result<serde_json::Value, ClientError> {
-        self.post(&format!("/v1/invocations/{invocation_id}/end"), &serde_json::json!({}))
-            .await
+        self.post(
+            &format!("/v1/invocations/{invocation_id}/end"),
+            &serde_json::json!({}),
+        )
+        .await
     }
 }
 
 /// `GET /v1/credentials/{name}` on the tool socket.
-pub fn credential(socket: &Path, invocation_id: &str, secret: &str, name: &str) -> Result<Credential, ClientError> {
+pub fn credential(
+    socket: &Path,
+    invocation_id: &str,
+    secret: &str,
+    name: &str,
+) -> Result<Credential, ClientError> {
     let unreachable = |e: std::io::Error| ClientError::Unreachable(format!("{}: {e}", socket.display()));
     let mut stream = UnixStream::connect(socket).map_err(unreachable)?;
-    stream.set_read_timeout(Some(Duration::from_secs(15))).map_err(unreachable)?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .map_err(unreachable)?;
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("{invocation_id}:{secret}"));
     let encoded: String = name
         .bytes()

@@ -189,7 +189,9 @@ impl BrokerConfig {
             ));
         }
         if self.socket_mode > 0o777 {
-            return Err(ConfigError::Invalid("socket_mode must be a file mode such as 0o660".to_owned()));
+            return Err(ConfigError::Invalid(
+                "socket_mode must be a file mode such as 0o660".to_owned(),
+            ));
         }
         Ok(())
     }

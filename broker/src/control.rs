@@ -106,7 +106,11 @@ async fn start(
     Ok((axum::http::StatusCode::CREATED, Json(started)).into_response())
 }
 
-async fn end(State(app): State<App>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, BrokerError> {
+async fn end(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, BrokerError> {
     app.require(&headers, Role::Orchestrator)?;
     let ended = app.broker.end(&id, EndReason::Ended).await?;
     Ok(Json(json!({ "invocation_id": id, "ended": ended })).into_response())

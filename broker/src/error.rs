@@ -46,9 +46,10 @@ impl BrokerError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthorized | Self::InvalidCredentials | Self::InvocationEnded(_) | Self::InvocationExpired(_) => {
-                StatusCode::UNAUTHORIZED
-            }
+            Self::Unauthorized
+            | Self::InvalidCredentials
+            | Self::InvocationEnded(_)
+            | Self::InvocationExpired(_) => StatusCode::UNAUTHORIZED,
             Self::PeerRefused
             | Self::UnknownTenant(_)
             | Self::UnknownTool { .. }

@@ -31,7 +31,9 @@ pub fn acl_policy(tool: &Tool, database_mount: &str) -> String {
             CredentialSource::VaultToken { .. } => "update",
             _ => "read",
         };
-        out.push_str(&format!("path \"{path}\" {{ capabilities = [\"{capability}\"] }}\n"));
+        out.push_str(&format!(
+            "path \"{path}\" {{ capabilities = [\"{capability}\"] }}\n"
+        ));
     }
     out
 }
@@ -73,13 +75,23 @@ pub async fn mint(
     let minted = match &grant.source {
         CredentialSource::VaultKv { path, field } => kv(vault, token, path, field).await?,
         CredentialSource::VaultDatabase { role } => database(vault, token, database_mount, role).await?,
-        CredentialSource::VaultToken { role, policies } => child_token(vault, token, grant, role.as_deref(), policies).await?,
+        CredentialSource::VaultToken { role, policies } => {
+            child_token(vault, token, grant, role.as_deref(), policies).await?
+        }
     };
-    let ttl = if minted.ttl.is_zero() { grant.ttl } else { minted.ttl.min(grant.ttl) };
+    let ttl = if minted.ttl.is_zero() {
+        grant.ttl
+    } else {
+        minted.ttl.min(grant.ttl)
+    };
     let expires = (now_unix_ms + u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX)).min(deadline_unix_ms);
     let (delivery, placeholder, inject) = match &grant.delivery {
         Delivery::Direct => (DeliveryKind::Direct, None, None),
-        Delivery::Inject { header, format, hosts } => (
+        Delivery::Inject {
+            header,
+            format,
+            hosts,
+        } => (
             DeliveryKind::Inject,
             Some(SecretText::new(placeholder(minted.value.expose(), &random(48)))),
             Some(Binding {

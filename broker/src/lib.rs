@@ -87,7 +87,12 @@ pub async fn run(config: BrokerConfig) -> Result<(), StartError> {
         uids: config.socket_uids.clone(),
         gids: config.socket_gids.clone(),
     };
-    let tool_socket = tokio::spawn(socket::serve(socket, Arc::clone(&broker), peers, stopped(stop_rx.clone())));
+    let tool_socket = tokio::spawn(socket::serve(
+        socket,
+        Arc::clone(&broker),
+        peers,
+        stopped(stop_rx.clone()),
+    ));
     info!(control = %config.control_listen, socket = %config.socket.display(), "tollgate broker ready");
     let served = axum::serve(control, control::router(Arc::clone(&broker), tokens))
         .with_graceful_shutdown(async move {
@@ -156,7 +161,8 @@ async fn stopped(mut stop: watch::Receiver<bool>) {
 
 async fn signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+    else {
         std::future::pending::<()>().await;
         return;
     };

@@ -65,7 +65,9 @@ pub fn same(a: &[u8], b: &[u8]) -> bool {
 fn check_field(name: &str, value: &str) -> Result<(), BrokerError> {
     let ok = !value.is_empty()
         && value.len() <= 256
-        && value.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\');
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\');
     if ok {
         Ok(())
     } else {
@@ -112,13 +114,17 @@ impl Broker {
             check_field(name, value)?;
         }
         let tenant = self.tenant(&request.tenant)?;
-        let tool = tenant.tool(&request.tool).ok_or_else(|| BrokerError::UnknownTool {
-            tenant: request.tenant.clone(),
-            tool: request.tool.clone(),
-        })?;
+        let tool = tenant
+            .tool(&request.tool)
+            .ok_or_else(|| BrokerError::UnknownTool {
+                tenant: request.tenant.clone(),
+                tool: request.tool.clone(),
+            })?;
         let trace = match request.traceparent.as_deref() {
             Some(tp) => trace_id(tp)
-                .ok_or_else(|| BrokerError::BadRequest("traceparent is not a valid W3C traceparent".to_owned()))?
+                .ok_or_else(|| {
+                    BrokerError::BadRequest("traceparent is not a valid W3C traceparent".to_owned())
+                })?
                 .to_owned(),
             None => hex(&grants::random(16)),
         };
@@ -181,7 +187,10 @@ impl Broker {
         };
         if let Err(e) = self.store.create(&record).await {
             // Nothing will know this token: revoke it now rather than let it live to its TTL.
-            let _ = self.vault.revoke_accessor(&self.keeper.token(), &record.accessor).await;
+            let _ = self
+                .vault
+                .revoke_accessor(&self.keeper.token(), &record.accessor)
+                .await;
             return Err(e.into());
         }
         info!(invocation.id = %id, tenant = %record.invocation.tenant, tool = %record.invocation.tool, trace_id = %trace, deadline_ms = deadline, "invocation started");
@@ -245,7 +254,10 @@ impl Broker {
             tool: inv.tool.clone(),
         })?;
         let Some(grant) = tool.credentials.iter().find(|g| g.name == name) else {
-            let elsewhere = tenant.tools.iter().any(|t| t.credentials.iter().any(|g| g.name == name));
+            let elsewhere = tenant
+                .tools
+                .iter()
+                .any(|t| t.credentials.iter().any(|g| g.name == name));
             return Err(if elsewhere {
                 BrokerError::NotGranted {
                     name: name.to_owned(),
@@ -258,7 +270,12 @@ impl Broker {
                 }
             });
         };
-        let existing = self.store.issued(&inv.id).await?.into_iter().find(|i| i.name == name);
+        let existing = self
+            .store
+            .issued(&inv.id)
+            .await?
+            .into_iter()
+            .find(|i| i.name == name);
         let issued = match existing {
             Some(issued) => issued,
             None => {

@@ -80,7 +80,12 @@ pub fn bind(path: &Path, mode: u32) -> std::io::Result<UnixListener> {
     Ok(listener)
 }
 
-pub async fn serve(listener: UnixListener, broker: Arc<Broker>, peers: PeerRule, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve(
+    listener: UnixListener,
+    broker: Arc<Broker>,
+    peers: PeerRule,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let app = Router::new()
         .route("/v1/credentials/{name}", get(credential))
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -95,7 +100,9 @@ pub async fn serve(listener: UnixListener, broker: Arc<Broker>, peers: PeerRule,
 fn invocation_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let value = headers.get("authorization")?.to_str().ok()?;
     let encoded = value.strip_prefix("Basic ")?;
-    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (id, secret) = text.split_once(':')?;
     Some((id.to_owned(), secret.to_owned()))
@@ -121,11 +128,38 @@ mod tests {
 
     #[test]
     fn peer_rules_admit_only_listed_ids() {
-        let peer = Peer { uid: Some(1000), gid: Some(100) };
+        let peer = Peer {
+            uid: Some(1000),
+            gid: Some(100),
+        };
         assert!(PeerRule::default().admits(peer));
-        assert!(PeerRule { uids: vec![1000], gids: vec![] }.admits(peer));
-        assert!(!PeerRule { uids: vec![0], gids: vec![] }.admits(peer));
-        assert!(!PeerRule { uids: vec![], gids: vec![5] }.admits(peer));
-        assert!(!PeerRule { uids: vec![1000], gids: vec![] }.admits(Peer { uid: None, gid: None }));
+        assert!(
+            PeerRule {
+                uids: vec![1000],
+                gids: vec![]
+            }
+            .admits(peer)
+        );
+        assert!(
+            !PeerRule {
+                uids: vec![0],
+                gids: vec![]
+            }
+            .admits(peer)
+        );
+        assert!(
+            !PeerRule {
+                uids: vec![],
+                gids: vec![5]
+            }
+            .admits(peer)
+        );
+        assert!(
+            !PeerRule {
+                uids: vec![1000],
+                gids: vec![]
+            }
+            .admits(Peer { uid: None, gid: None })
+        );
     }
 }

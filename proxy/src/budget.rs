@@ -510,6 +510,8 @@ mod tests {
             tenant: "t".to_owned(),
             session: "s".to_owned(),
             tool: "fetch".to_owned(),
+            trace_id: None,
+            issued: std::sync::Arc::default(),
         }
     }
 

@@ -23,8 +23,11 @@ pub struct ProxyConfig {
     pub listen: String,
     /// The policy directory (defaults.toml, tenants/).
     pub policies: PathBuf,
-    /// Static proxy credentials: user, SHA-256 of the secret, tenant, session, tool.
+    /// Static proxy credentials: user, SHA-256 of the secret, tenant, session, tool. Used
+    /// when no `[broker]` is configured.
     pub identities: PathBuf,
+    /// Learn invocations from the broker's control API instead of the identities file.
+    pub broker: Option<BrokerSource>,
     /// The interception CA made by `tollgate ca init`.
     pub ca_dir: PathBuf,
     /// Extra PEM roots trusted for upstreams, on top of the webpki roots.
@@ -52,6 +55,7 @@ impl Default for ProxyConfig {
             listen: "127.0.0.1:3128".to_owned(),
             policies: PathBuf::from("policies"),
             identities: PathBuf::from("identities.toml"),
+            broker: None,
             ca_dir: PathBuf::from(".tollgate/ca"),
             upstream_ca: None,
             metrics_listen: None,
@@ -64,6 +68,36 @@ impl Default for ProxyConfig {
             budgets: BudgetConfig::default(),
         }
     }
+}
+
+/// The broker as the source of identities.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrokerSource {
+    /// Base URL of the broker's control API, e.g. `http://127.0.0.1:8200`.
+    pub url: String,
+    /// File holding the proxy role's bearer token.
+    pub token_file: PathBuf,
+    /// How long a lookup is trusted: an ended invocation stops working within this bound.
+    #[serde(with = "humantime_serde", default = "default_cache_ttl")]
+    pub cache_ttl: Duration,
+    /// How long one lookup may take before the request gets 503 `broker_unavailable`.
+    #[serde(with = "humantime_serde", default = "default_lookup_timeout")]
+    pub timeout: Duration,
+    #[serde(default = "default_identity_cache")]
+    pub cache_size: u64,
+}
+
+fn default_cache_ttl() -> Duration {
+    Duration::from_secs(2)
+}
+
+fn default_lookup_timeout() -> Duration {
+    Duration::from_secs(1)
+}
+
+fn default_identity_cache() -> u64 {
+    100_000
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -23,7 +23,7 @@ use tollgate_shared::policy::model::Traffic;
 use tracing::{debug, info};
 
 use crate::budget::Exchange;
-use crate::gate::{Gate, Tunnel};
+use crate::gate::{Gate, ProxyCredentials, Tunnel};
 use crate::head::{Head, HeadError, read_head, split_authority};
 use crate::identity::Identity;
 use crate::intercepted::Intercepted;
@@ -92,7 +92,7 @@ impl FrontDoor {
         let host = Host::parse(host.trim_start_matches('[').trim_end_matches(']')).ok()?;
         if let Err(denial) =
             self.gate
-                .inspect_head(&identity, &host, true, &head.target, &http::HeaderMap::new())
+                .inspect_head(&identity, &host, true, &head.target, &http::HeaderMap::new(), &[])
         {
             return Some(denial);
         }
@@ -203,7 +203,8 @@ impl FrontDoor {
         &self,
         head: &Head,
     ) -> Result<(Tunnel, Traffic, crate::gate::ConnectionSlot), Denial> {
-        let identity = self.gate.authenticate(head.header("proxy-authorization")).await?;
+        let credentials = ProxyCredentials::from_header(head.header("proxy-authorization"))?;
+        let identity = self.gate.login(&credentials, false).await?;
         let Some((host_text, port)) = split_authority(&head.target) else {
             return Err(Denial::new(
                 400,
@@ -233,6 +234,7 @@ impl FrontDoor {
         Ok((
             Tunnel {
                 identity,
+                credentials,
                 host,
                 port,
                 addr,

@@ -15,7 +15,7 @@ use crate::budget::{Exchange, Metering};
 use crate::config::Limits;
 use crate::guard;
 use crate::head::basic_credentials;
-use crate::identity::{Identity, IdentitySource};
+use crate::identity::{AuthFailure, Identity, IdentitySource};
 use crate::inspect::{self, Inspection};
 use crate::metrics::Metrics;
 use crate::mint::Minter;
@@ -35,9 +35,41 @@ pub struct Gate {
     /// The secret detection engine: one per process, shared by every request and borrowed
     /// for the whole life of each streamed body.
     pub engine: &'static tollgate_shared::detect::Engine,
-    /// Known-secret sets every request is checked against (the operator's list); kept for
-    /// the life of the process like the engine.
-    pub known: &'static [&'static tollgate_shared::detect::KnownSecrets],
+    /// Known-secret sets every request is checked against (the operator's list); each
+    /// invocation's issued values come with its identity.
+    pub known: Vec<Arc<tollgate_shared::detect::KnownSecrets>>,
+}
+
+/// The proxy credentials a client presented; Debug never shows the secret.
+#[derive(Clone)]
+pub struct ProxyCredentials {
+    pub user: String,
+    secret: zeroize::Zeroizing<String>,
+}
+
+impl std::fmt::Debug for ProxyCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProxyCredentials")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ProxyCredentials {
+    /// From a `Proxy-Authorization` header, or a 407.
+    pub fn from_header(header: Option<&[u8]>) -> Result<Self, Denial> {
+        let (user, secret) = header.and_then(basic_credentials).ok_or_else(|| {
+            Denial::new(
+                407,
+                "proxy_auth_required",
+                "send Proxy-Authorization: Basic credentials",
+            )
+        })?;
+        Ok(Self {
+            user,
+            secret: zeroize::Zeroizing::new(secret),
+        })
+    }
 }
 
 impl std::fmt::Debug for Gate {
@@ -58,6 +90,9 @@ pub struct Allowed {
 #[derive(Debug)]
 pub struct Tunnel {
     pub identity: Identity,
+    /// Kept so that every request in the tunnel is checked again: an invocation that ends
+    /// stops working on connections already open.
+    pub credentials: ProxyCredentials,
     pub host: Host,
     pub port: u16,
     pub addr: SocketAddr,
@@ -66,26 +101,52 @@ pub struct Tunnel {
 }
 
 impl Gate {
-    /// The identity behind a `Proxy-Authorization` header, or a 407.
+    /// The identity behind a `Proxy-Authorization` header, or a 407 (503 when the source
+    /// cannot answer).
     pub async fn authenticate(&self, header: Option<&[u8]>) -> Result<Identity, Denial> {
-        let Some((user, secret)) = header.and_then(basic_credentials) else {
-            return Err(Denial::new(
-                407,
-                "proxy_auth_required",
-                "send Proxy-Authorization: Basic credentials",
-            ));
+        self.login(&ProxyCredentials::from_header(header)?, false).await
+    }
+
+    /// The identity behind these credentials; `fresh` skips the source's cache.
+    pub async fn login(&self, credentials: &ProxyCredentials, fresh: bool) -> Result<Identity, Denial> {
+        let (user, secret) = (credentials.user.as_str(), credentials.secret.as_str());
+        let answer = if fresh {
+            self.identities.refresh(user, secret).await
+        } else {
+            self.identities.authenticate(user, secret).await
         };
-        match self.identities.authenticate(&user, &secret).await {
-            Some(identity) => Ok(identity),
-            None => {
-                info!(proxy.user = %user, "proxy credentials rejected");
-                Err(Denial::new(
-                    407,
-                    "proxy_auth_invalid",
-                    "the proxy credentials are not valid",
-                ))
-            }
-        }
+        answer.map_err(|failure| {
+            let denial = auth_denial(&failure);
+            info!(proxy.user = %user, reason = denial.reason, "proxy credentials rejected");
+            self.metrics.decision(false, denial.reason);
+            denial
+        })
+    }
+
+    /// The proxy blocked an issued value or placeholder: tell the source that issued it (the
+    /// broker revokes it), without holding up the answer to the client.
+    pub fn report_misuse(&self, identity: &Identity, denial: &mut Denial, host: &Host) {
+        let Some(detected) = denial.detected.as_deref() else {
+            return;
+        };
+        let Some(name) = identity.issued.credential_of(&detected.fingerprint) else {
+            return;
+        };
+        denial.reason = "issued_credential_misuse";
+        denial.message = format!(
+            "credential {name} was sent outside its binding ({}); it has been revoked",
+            detected.location
+        );
+        let report = tollgate_shared::invocation::MisuseReport {
+            credential: Some(name.to_owned()),
+            fingerprint: detected.fingerprint.clone(),
+            location: detected.location.clone(),
+            host: host.to_string(),
+        };
+        warn!(invocation.id = %identity.user, credential = %name, fingerprint = %detected.fingerprint, %host, "issued credential sent outside its binding");
+        let source = Arc::clone(&self.identities);
+        let identity = identity.clone();
+        tokio::spawn(async move { source.report_misuse(&identity, report).await });
     }
 
     /// Decides one request (method and path `None` at CONNECT time) for `identity`.
@@ -140,9 +201,11 @@ impl Gate {
     pub fn inspect_hostname(&self, identity: &Identity, host: &Host) -> Result<(), Denial> {
         let snapshot = self.policies.current();
         match self.inspection(&snapshot, identity, host) {
-            Some(inspection) => {
-                self.count_findings(inspect::hostname(self.engine, inspection, identity, host))
-            }
+            Some(inspection) => self.count_findings(
+                inspect::hostname(self.engine, &inspection, identity, host),
+                identity,
+                host,
+            ),
             None => Ok(()),
         }
     }
@@ -156,24 +219,44 @@ impl Gate {
         with_hostname: bool,
         target: &str,
         headers: &http::HeaderMap,
+        injections: &[crate::inject::Injection],
     ) -> Result<Option<Inspection>, Denial> {
         let snapshot = self.policies.current();
         let Some(inspection) = self.inspection(&snapshot, identity, host) else {
             return Ok(None);
         };
         if with_hostname {
-            self.count_findings(inspect::hostname(self.engine, inspection, identity, host))?;
+            self.count_findings(
+                inspect::hostname(self.engine, &inspection, identity, host),
+                identity,
+                host,
+            )?;
         }
-        self.count_findings(inspect::head(self.engine, inspection, identity, target, headers))?;
+        let skip: Vec<&http::HeaderName> = injections.iter().map(|i| &i.header).collect();
+        self.count_findings(
+            inspect::head(self.engine, &inspection, identity, target, headers, &skip),
+            identity,
+            host,
+        )?;
         Ok(Some(inspection))
     }
 
     fn inspection(&self, snapshot: &Snapshot, identity: &Identity, host: &Host) -> Option<Inspection> {
-        Inspection::for_request(snapshot, identity, host).map(|i| i.with_known(self.known))
+        Inspection::for_request(snapshot, identity, host).map(|i| i.with_known(&self.known, identity))
     }
 
-    fn count_findings(&self, verdict: Result<(), Denial>) -> Result<(), Denial> {
-        verdict.inspect_err(|denial| self.metrics.decision(false, denial.reason))
+    /// Counts a refusal; one caused by an issued value is reported to the broker.
+    pub fn count_findings(
+        &self,
+        verdict: Result<(), Denial>,
+        identity: &Identity,
+        host: &Host,
+    ) -> Result<(), Denial> {
+        verdict.map_err(|mut denial| {
+            self.report_misuse(identity, &mut denial, host);
+            self.metrics.decision(false, denial.reason);
+            denial
+        })
     }
 
     /// Admits one request (or one tunnel) against the tenant's budgets, before the upstream
@@ -274,6 +357,33 @@ impl Drop for ConnectionSlot {
             if *count == 0 {
                 open.remove(&self.user);
             }
+        }
+    }
+}
+
+fn auth_denial(failure: &AuthFailure) -> Denial {
+    match failure {
+        AuthFailure::Invalid => Denial::new(407, "proxy_auth_invalid", "the proxy credentials are not valid"),
+        AuthFailure::Ended(reason) => {
+            let reason = if reason == "invocation_expired" {
+                "invocation_expired"
+            } else {
+                "invocation_ended"
+            };
+            Denial::new(
+                407,
+                reason,
+                "the invocation behind these proxy credentials is over",
+            )
+        }
+        AuthFailure::Unavailable(why) => {
+            let mut denial = Denial::new(
+                503,
+                "broker_unavailable",
+                format!("cannot check the proxy credentials: {why}"),
+            );
+            denial.source = crate::rescue::Source::Proxy;
+            denial
         }
     }
 }

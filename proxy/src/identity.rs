@@ -1,28 +1,60 @@
 //! Who is calling: the tenant, session and tool behind a proxy credential. The source is a
-//! trait so that the broker-backed, per-invocation source can replace the static file.
+//! trait: the broker-backed, per-invocation source (`broker.rs`) in `dev` and production, a
+//! static file of hashed secrets for tests and single-tenant use.
+
+mod broker;
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use ring::digest::{SHA256, digest};
 use serde::Deserialize;
 use thiserror::Error;
 
+pub use self::broker::{BrokerIdentities, BrokerSettings};
+use crate::inject::Issued;
+
 /// The caller of one proxied request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Identity {
-    /// The proxy user name: the invocation id once the broker issues credentials.
+    /// The proxy user name: the invocation id when the broker issued the credentials.
     pub user: String,
     pub tenant: String,
     pub session: String,
     pub tool: String,
+    /// The W3C trace id of the invocation, when the broker knows it.
+    pub trace_id: Option<String>,
+    /// What the broker issued to the invocation; empty for identities from a file.
+    pub issued: Arc<Issued>,
 }
 
-/// Resolves proxy credentials to an identity; `None` means the credentials are not valid.
+/// Why proxy credentials did not give an identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// Unknown user or wrong secret.
+    Invalid,
+    /// The invocation has ended or passed its deadline (`invocation_ended`, ...).
+    Ended(String),
+    /// The source cannot answer now: the proxy fails closed with a 503.
+    Unavailable(String),
+}
+
+/// Resolves proxy credentials to an identity.
 #[async_trait]
 pub trait IdentitySource: Send + Sync + std::fmt::Debug {
-    async fn authenticate(&self, user: &str, secret: &str) -> Option<Identity>;
+    async fn authenticate(&self, user: &str, secret: &str) -> Result<Identity, AuthFailure>;
+
+    /// The same, bypassing any cache (a request carries a placeholder the cached answer does
+    /// not know yet).
+    async fn refresh(&self, user: &str, secret: &str) -> Result<Identity, AuthFailure> {
+        self.authenticate(user, secret).await
+    }
+
+    /// The proxy blocked an issued value or placeholder outside its binding; the source that
+    /// issued it revokes it. Returns once the report is delivered (or has failed).
+    async fn report_misuse(&self, _identity: &Identity, _report: tollgate_shared::invocation::MisuseReport) {}
 }
 
 #[derive(Debug, Error)]
@@ -88,6 +120,8 @@ impl StaticIdentities {
                 tenant,
                 session,
                 tool,
+                trace_id: None,
+                issued: Arc::default(),
             };
             if by_user.insert(user.clone(), (hash, identity)).is_some() {
                 return Err(IdentityError::Parse {
@@ -102,15 +136,19 @@ impl StaticIdentities {
 
 #[async_trait]
 impl IdentitySource for StaticIdentities {
-    async fn authenticate(&self, user: &str, secret: &str) -> Option<Identity> {
-        let (expected, identity) = self.by_user.get(user)?;
+    async fn authenticate(&self, user: &str, secret: &str) -> Result<Identity, AuthFailure> {
+        let (expected, identity) = self.by_user.get(user).ok_or(AuthFailure::Invalid)?;
         let actual = digest(&SHA256, secret.as_bytes());
         // Compare every byte so the time taken does not depend on where they differ.
         let difference = expected
             .iter()
             .zip(actual.as_ref())
             .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-        (difference == 0 && expected.len() == actual.as_ref().len()).then(|| identity.clone())
+        if difference == 0 && expected.len() == actual.as_ref().len() {
+            Ok(identity.clone())
+        } else {
+            Err(AuthFailure::Invalid)
+        }
     }
 }
 
@@ -153,12 +191,16 @@ mod tests {
             .await
             .expect("valid");
         assert_eq!((identity.tenant.as_str(), identity.tool.as_str()), ("acme", "gh"));
-        assert!(source.authenticate("inv-1", "wrong").await.is_none());
-        assert!(
+        assert_eq!(
+            source.authenticate("inv-1", "wrong").await.err(),
+            Some(AuthFailure::Invalid)
+        );
+        assert_eq!(
             source
                 .authenticate("inv-2", "correct horse battery staple")
                 .await
-                .is_none()
+                .err(),
+            Some(AuthFailure::Invalid)
         );
         std::fs::remove_dir_all(&dir).ok();
     }

@@ -4,6 +4,8 @@
 //! judged; the rest is held back, so no byte of a detected secret reaches the upstream.
 //! Findings carry a keyed fingerprint, never the value.
 
+use std::sync::Arc;
+
 use bytes::{Bytes, BytesMut};
 use serde::Serialize;
 use tollgate_shared::detect::{
@@ -18,14 +20,14 @@ use crate::policies::Snapshot;
 use crate::rescue::Denial;
 
 /// What one request is inspected for, from its tool's policy.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Inspection {
     pub detectors: DetectorSet,
     /// `report` mode logs findings instead of blocking.
     pub enforce: bool,
-    /// Known-secret sets matched by the `known-secret` detector; they live as long as the
-    /// process, since streamed bodies borrow them across pingora's callbacks.
-    pub known: &'static [&'static KnownSecrets],
+    /// Known-secret sets: the operator's list and the invocation's issued values. Owned, so a
+    /// streamed body can hold them across pingora's callbacks.
+    known: Vec<Arc<KnownSecrets>>,
 }
 
 impl Inspection {
@@ -40,17 +42,26 @@ impl Inspection {
         Some(Self {
             detectors,
             enforce: tool.mode == Mode::Enforce,
-            known: &[],
+            known: Vec::new(),
         })
     }
 
-    /// The same inspection, also matching the values in `known`.
-    pub fn with_known(self, known: &'static [&'static KnownSecrets]) -> Self {
-        Self { known, ..self }
+    /// The same inspection, also matching the operator's `known` values and what the broker
+    /// issued to `identity`. Issued values are matched whatever the tool's detector settings:
+    /// a tenant cannot switch off the protection of values Tollgate itself handed out.
+    pub fn with_known(mut self, known: &[Arc<KnownSecrets>], identity: &Identity) -> Self {
+        self.known.extend(known.iter().cloned());
+        if let Some(issued) = identity.issued.known() {
+            self.known.push(Arc::clone(issued));
+            self.detectors = self.detectors.union(DetectorSet::from_ids(["known-secret"]));
+        }
+        self
     }
 
-    fn scope(self) -> Scope<'static> {
-        Scope::new(self.detectors).with_known(self.known)
+    /// Runs `scan` with this inspection's scope.
+    fn scoped<R>(&self, scan: impl FnOnce(Scope<'_>) -> R) -> R {
+        let sets: Vec<&KnownSecrets> = self.known.iter().map(AsRef::as_ref).collect();
+        scan(Scope::new(self.detectors).with_known(&sets))
     }
 }
 
@@ -64,13 +75,21 @@ pub struct Detected {
 }
 
 /// Turns a scan outcome into a verdict: a denial in enforce mode, a log line in report mode.
-pub fn verdict(outcome: Outcome, inspection: Inspection, identity: &Identity) -> Result<(), Denial> {
+/// An issued value outside its binding is refused even in report mode.
+pub fn verdict(outcome: Outcome, inspection: &Inspection, identity: &Identity) -> Result<(), Denial> {
     if outcome.is_clean() {
         return Ok(());
     }
-    if let Some(finding) = outcome.findings.first() {
-        log_finding(finding, identity, inspection.enforce);
-        if inspection.enforce {
+    let issued = outcome.findings.iter().find(|f| {
+        identity
+            .issued
+            .credential_of(&f.fingerprint.to_string())
+            .is_some()
+    });
+    if let Some(finding) = issued.or(outcome.findings.first()) {
+        let enforce = inspection.enforce || issued.is_some();
+        log_finding(finding, identity, enforce);
+        if enforce {
             return Err(secret_denial(finding, identity));
         }
     }
@@ -120,13 +139,13 @@ fn secret_denial(finding: &Finding, identity: &Identity) -> Denial {
 /// The hostname, judged before it is resolved.
 pub fn hostname(
     engine: &Engine,
-    inspection: Inspection,
+    inspection: &Inspection,
     identity: &Identity,
     host: &Host,
 ) -> Result<(), Denial> {
     match host {
         Host::Name(name) => verdict(
-            engine.scan_hostname(inspection.scope(), name),
+            inspection.scoped(|scope| engine.scan_hostname(scope, name)),
             inspection,
             identity,
         ),
@@ -135,24 +154,28 @@ pub fn hostname(
 }
 
 /// The request target and every header value (the proxy's own credentials excepted: they
-/// never travel further).
+/// never travel further; so are the bound headers in `skip`, whose placeholder is replaced).
 pub fn head(
     engine: &Engine,
-    inspection: Inspection,
+    inspection: &Inspection,
     identity: &Identity,
     target: &str,
     headers: &http::HeaderMap,
+    skip: &[&http::HeaderName],
 ) -> Result<(), Denial> {
-    let mut outcome = engine.scan_url(inspection.scope(), target);
-    for (name, value) in headers {
-        if name == "proxy-authorization" {
-            continue;
+    let outcome = inspection.scoped(|scope| {
+        let mut outcome = engine.scan_url(scope, target);
+        for (name, value) in headers {
+            if name == "proxy-authorization" || skip.contains(&name) {
+                continue;
+            }
+            outcome.merge(engine.scan_header(scope, name.as_str(), value.as_bytes()));
+            if !outcome.findings.is_empty() {
+                break;
+            }
         }
-        outcome.merge(engine.scan_header(inspection.scope(), name.as_str(), value.as_bytes()));
-        if !outcome.findings.is_empty() {
-            break;
-        }
-    }
+        outcome
+    });
     verdict(outcome, inspection, identity)
 }
 
@@ -168,8 +191,9 @@ pub struct BodyGate {
 impl BodyGate {
     pub fn new(engine: &'static Engine, inspection: Inspection, headers: &http::HeaderMap) -> Self {
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        let scanner = engine.body_scanner(
-            inspection.scope(),
+        let scanner = engine.owning_body_scanner(
+            inspection.detectors,
+            inspection.known.clone(),
             header("content-encoding"),
             header("content-type"),
         );
@@ -211,7 +235,7 @@ impl BodyGate {
                 findings: std::mem::take(&mut step.findings),
                 unjudged: step.unjudged,
             };
-            verdict(outcome, self.inspection, identity)?;
+            verdict(outcome, &self.inspection, identity)?;
             // Report mode: log once, then stop inspecting and pass everything through.
             self.scanner = None;
             return Ok(Some(self.held.split().freeze()));

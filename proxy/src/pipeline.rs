@@ -20,9 +20,10 @@ use tollgate_shared::policy::host::Host;
 use tracing::debug;
 
 use crate::budget::{Exchange, request_head_len};
-use crate::gate::{Gate, Tunnel};
+use crate::gate::{Gate, ProxyCredentials, Tunnel};
 use crate::head::split_authority;
 use crate::identity::Identity;
+use crate::inject::{Injection, Scrubber};
 use crate::inspect::BodyGate;
 use crate::rescue::Denial;
 
@@ -44,6 +45,12 @@ pub struct RequestCtx {
     /// A budget refusal after admission (a body or a response head over budget), answered
     /// by `fail_to_proxy` if no response has started.
     refusal: Option<Denial>,
+    /// The host the request goes to, for misuse reports from the body.
+    host: Option<Host>,
+    /// Bound headers whose placeholder becomes the real value upstream.
+    inject: Vec<Injection>,
+    /// Puts placeholders back where the upstream reflects an injected value.
+    scrub: Option<Scrubber>,
 }
 
 /// The pingora error that ends a request refused or cut by a budget.
@@ -88,9 +95,58 @@ fn path_and_query(header: &RequestHeader) -> String {
 }
 
 impl Pipeline {
+    /// The identity behind `credentials` now (every request is checked again, so an ended
+    /// invocation stops on open connections too), looked up afresh when the request carries a
+    /// placeholder the cached answer does not know.
+    async fn current_identity(
+        &self,
+        credentials: &ProxyCredentials,
+        target: &str,
+        header: &RequestHeader,
+    ) -> Result<Identity, Denial> {
+        let identity = self.gate.login(credentials, false).await?;
+        if identity.issued.unknown_placeholder(target, &header.headers) {
+            return self.gate.login(credentials, true).await;
+        }
+        Ok(identity)
+    }
+
+    /// Injections for an allowed request, inspection of the rest of its head, and the body
+    /// gate and response scrubber that follow from them.
+    fn prepare(
+        &self,
+        identity: &Identity,
+        host: &Host,
+        with_hostname: bool,
+        target: &str,
+        header: &RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<(), Denial> {
+        let injections = identity.issued.injections(host, &header.headers);
+        let inspection = self.gate.inspect_head(
+            identity,
+            host,
+            with_hostname,
+            target,
+            &header.headers,
+            &injections,
+        )?;
+        ctx.body = inspection.map(|i| BodyGate::new(self.gate.engine, i, &header.headers));
+        ctx.scrub = identity.issued.scrubber(&injections);
+        ctx.inject = injections;
+        ctx.host = Some(host.clone());
+        Ok(())
+    }
+
     /// Checks a request inside an intercepted tunnel.
-    fn in_tunnel(&self, tunnel: &Tunnel, header: &RequestHeader, ctx: &mut RequestCtx) -> Result<(), Denial> {
-        let identity = &tunnel.identity;
+    async fn in_tunnel(
+        &self,
+        tunnel: &Tunnel,
+        header: &RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<(), Denial> {
+        let path = path_and_query(header);
+        let identity = &self.current_identity(&tunnel.credentials, &path, header).await?;
         let misdirected = |what: String| Denial::new(421, "misdirected_request", what).for_identity(identity);
         let sni_host = tunnel.sni.as_deref().map(Host::parse);
         if let Some(sni) = sni_host {
@@ -114,7 +170,6 @@ impl Pipeline {
                 return Err(Denial::new(400, "bad_request", "request names no host").for_identity(identity));
             }
         }
-        let path = path_and_query(header);
         self.gate.decide(
             identity,
             Some(header.method.as_str()),
@@ -122,10 +177,7 @@ impl Pipeline {
             tunnel.port,
             Some(&path),
         )?;
-        let inspection = self
-            .gate
-            .inspect_head(identity, &tunnel.host, false, &path, &header.headers)?;
-        ctx.body = inspection.map(|i| BodyGate::new(self.gate.engine, i, &header.headers));
+        self.prepare(identity, &tunnel.host, false, &path, header, ctx)?;
         ctx.identity = Some(identity.clone());
         ctx.upstream = Some(Upstream {
             addr: tunnel.addr,
@@ -138,8 +190,10 @@ impl Pipeline {
 
     /// Checks a plain absolute-form HTTP request (no tunnel).
     async fn plain(&self, header: &RequestHeader, ctx: &mut RequestCtx) -> Result<(), Denial> {
-        let credentials = header.headers.get("proxy-authorization").map(|v| v.as_bytes());
-        let identity = self.gate.authenticate(credentials).await?;
+        let credentials =
+            ProxyCredentials::from_header(header.headers.get("proxy-authorization").map(|v| v.as_bytes()))?;
+        let raw_target = String::from_utf8_lossy(header.raw_path()).into_owned();
+        let identity = self.current_identity(&credentials, &raw_target, header).await?;
         let bad = |message: &str| Denial::new(400, "bad_request", message).for_identity(&identity);
         // pingora keeps an absolute-form target verbatim in the raw path and only the path
         // in `uri`; pingora itself refuses a Host that differs from the target's authority.
@@ -163,11 +217,7 @@ impl Pipeline {
         let allowed = self
             .gate
             .decide(&identity, Some(header.method.as_str()), &host, port, Some(&path))?;
-        let raw_target = String::from_utf8_lossy(header.raw_path());
-        let inspection = self
-            .gate
-            .inspect_head(&identity, &host, true, &raw_target, &header.headers)?;
-        ctx.body = inspection.map(|i| BodyGate::new(self.gate.engine, i, &header.headers));
+        self.prepare(&identity, &host, true, &raw_target, header, ctx)?;
         let addr = self
             .gate
             .destination(&host, port, &allowed)
@@ -250,7 +300,7 @@ impl ProxyHttp for Pipeline {
         ctx.started = Some(Instant::now());
         let header = session.req_header();
         let outcome = match tunnel_of(session) {
-            Some(tunnel) => self.in_tunnel(tunnel, header, ctx),
+            Some(tunnel) => self.in_tunnel(tunnel, header, ctx).await,
             None => self.plain(header, ctx).await,
         };
         let outcome = match outcome {
@@ -299,6 +349,9 @@ impl ProxyHttp for Pipeline {
         // Credentials for the proxy never travel further.
         request.remove_header("proxy-authorization");
         request.remove_header("proxy-connection");
+        for injection in &ctx.inject {
+            request.insert_header(injection.header.clone(), injection.value.clone())?;
+        }
         if let Some(upstream) = &ctx.upstream {
             // Origin form upstream (an absolute-form target is kept verbatim by pingora until
             // the URI is set again), and a Host that names what was checked.
@@ -341,7 +394,10 @@ impl ProxyHttp for Pipeline {
         if let (Some(gate), Some(identity)) = (ctx.body.as_mut(), ctx.identity.as_ref()) {
             match gate.pass(body.take(), end_of_stream, identity) {
                 Ok(released) => *body = released,
-                Err(denial) => {
+                Err(mut denial) => {
+                    if let Some(host) = &ctx.host {
+                        self.gate.report_misuse(identity, &mut denial, host);
+                    }
                     self.gate.metrics.decision(false, denial.reason);
                     let failure = Error::explain(ErrorType::Custom("inspection"), denial.message.clone());
                     ctx.refusal = Some(denial);
@@ -383,6 +439,13 @@ impl ProxyHttp for Pipeline {
                 return Err(self.refuse(ctx, &e));
             }
         }
+        if let Some(scrub) = &ctx.scrub {
+            for (name, value) in scrub.headers(&response.headers) {
+                response.insert_header(name, value)?;
+            }
+            // A placeholder need not be as long as its value: the length is the scrubber's.
+            response.remove_header("content-length");
+        }
         Ok(())
     }
 
@@ -405,6 +468,9 @@ impl ProxyHttp for Pipeline {
         end_of_stream: bool,
         ctx: &mut Self::CTX,
     ) -> Result<Option<std::time::Duration>> {
+        if let Some(scrub) = ctx.scrub.as_mut() {
+            *body = scrub.body(body.take(), end_of_stream);
+        }
         let Some(exchange) = ctx.exchange.as_mut() else {
             return Ok(None);
         };

@@ -22,7 +22,7 @@ use crate::ca::{Authority, CaError};
 use crate::config::ProxyConfig;
 use crate::front::FrontDoor;
 use crate::gate::{ConnectionLimiter, Gate};
-use crate::identity::{IdentityError, StaticIdentities};
+use crate::identity::{BrokerIdentities, BrokerSettings, IdentityError, IdentitySource, StaticIdentities};
 use crate::known::{self, KnownListError};
 use crate::metrics::Metrics;
 use crate::mint::Minter;
@@ -50,6 +50,8 @@ pub enum StartError {
     KnownSecrets(#[from] KnownListError),
     #[error("upstream roots: {0}")]
     Roots(String),
+    #[error("broker: {0}")]
+    Broker(String),
 }
 
 /// Builds every part from the configuration; fails before listening if anything is wrong.
@@ -64,9 +66,10 @@ pub fn build(config: &ProxyConfig) -> Result<Server, StartError> {
     })?;
     let metrics = Metrics::new()?;
     let budgets = Metering::new(&config.budgets, Arc::new(metrics.budget.clone()))?;
+    let engine = detection_engine(config)?;
     let gate = Arc::new(Gate {
         policies: Arc::clone(&policies),
-        identities: Arc::new(StaticIdentities::load(&config.identities)?),
+        identities: identity_source(config, engine)?,
         resolver,
         minter: Minter::new(
             Authority::load(&config.ca_dir)?,
@@ -77,7 +80,7 @@ pub fn build(config: &ProxyConfig) -> Result<Server, StartError> {
         limits: config.limits.clone(),
         connections: ConnectionLimiter::new(config.limits.max_connections_per_identity),
         budgets,
-        engine: detection_engine(config)?,
+        engine,
         known: known_secrets(config)?,
     });
     let mut conf = ServerConf {
@@ -139,15 +142,46 @@ fn detection_engine(config: &ProxyConfig) -> Result<&'static Engine, StartError>
     Ok(Box::leak(Box::new(engine)))
 }
 
-/// The operator's known-secret list, loaded once and kept for the life of the process
-/// (streamed bodies borrow it, as they borrow the engine). Only its size is logged.
-fn known_secrets(config: &ProxyConfig) -> Result<&'static [&'static KnownSecrets], StartError> {
+/// The operator's known-secret list, loaded once. Only its size is logged.
+fn known_secrets(config: &ProxyConfig) -> Result<Vec<Arc<KnownSecrets>>, StartError> {
     let Some(path) = &config.known_secrets else {
-        return Ok(&[]);
+        return Ok(Vec::new());
     };
-    let set: &'static KnownSecrets = Box::leak(Box::new(known::load(path)?));
+    let set = known::load(path)?;
     info!(path = %path.display(), values = set.len(), "known secrets loaded");
-    Ok(Box::leak(Box::new([set])))
+    Ok(vec![Arc::new(set)])
+}
+
+/// The broker when one is configured, else the identities file.
+fn identity_source(
+    config: &ProxyConfig,
+    engine: &'static Engine,
+) -> Result<Arc<dyn IdentitySource>, StartError> {
+    let Some(broker) = &config.broker else {
+        return Ok(Arc::new(StaticIdentities::load(&config.identities)?));
+    };
+    // reqwest is built without a default crypto provider; rustls uses ring here (deny.toml).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let token = std::fs::read_to_string(&broker.token_file)
+        .map_err(|e| StartError::Broker(format!("{}: {e}", broker.token_file.display())))?;
+    let token = token.lines().next().unwrap_or_default().trim().to_owned();
+    if token.is_empty() {
+        return Err(StartError::Broker(format!(
+            "{} is empty",
+            broker.token_file.display()
+        )));
+    }
+    let settings = BrokerSettings {
+        url: broker.url.trim_end_matches('/').to_owned(),
+        token,
+        cache_ttl: broker.cache_ttl,
+        timeout: broker.timeout,
+        cache_size: broker.cache_size,
+    };
+    info!(broker = %settings.url, cache_ttl = ?settings.cache_ttl, "identities come from the broker");
+    Ok(Arc::new(
+        BrokerIdentities::new(settings, engine).map_err(StartError::Broker)?,
+    ))
 }
 
 /// webpki roots plus the configured extra bundle, written once as the PEM file pingora's

@@ -218,7 +218,10 @@ pub fn trace_id(traceparent: &str) -> Option<&str> {
 pub fn placeholder(real: &str, random: &[u8]) -> String {
     let prefix = vendor_prefix(real);
     let body = &real[prefix.len()..];
-    let alphabet: &[u8] = if body.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
+    let alphabet: &[u8] = if body
+        .bytes()
+        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    {
         b"0123456789abcdef"
     } else {
         b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"

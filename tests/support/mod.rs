@@ -2,8 +2,10 @@
 //! (Python), the `tollgate proxy` process, network namespaces, and real clients.
 #![allow(dead_code, unreachable_pub)] // shared by several test binaries, each using a part
 
+pub mod broker;
 pub mod recording;
 pub mod redis;
+pub mod secrets;
 
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
@@ -41,6 +43,20 @@ pub struct Process {
 impl Process {
     pub fn new(child: Child) -> Self {
         Self { child }
+    }
+
+    pub fn exited(&mut self) -> bool {
+        self.child.try_wait().ok().flatten().is_some()
+    }
+
+    /// Sends a signal (`STOP`, `CONT`, `TERM`) with kill(1).
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -{name}");
     }
 }
 

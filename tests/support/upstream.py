@@ -6,8 +6,12 @@ connections and never answers, for upstream timeouts.
 
 Paths ending in `/big/N` answer N bytes of "x" (with Content-Length); `/slow/MS` waits MS
 milliseconds before answering; `/seen` answers how many other requests (and body bytes)
-this origin has received, so a test can prove a request never reached it.
+this origin has received, so a test can prove a request never reached it. `/check?header=NAME
+&sha256=HEX` answers whether that header arrived with a value of that SHA-256, without
+echoing it (an origin that checks a credential it was sent).
 """
+import hashlib
+import urllib.parse
 import http.server
 import json
 import socket
@@ -35,6 +39,12 @@ class Echo(http.server.BaseHTTPRequestHandler):
         if self.path.endswith("/seen"):
             with SEEN_LOCK:
                 return self.reply(json.dumps(SEEN).encode())
+        url = urllib.parse.urlsplit(self.path)
+        if url.path.endswith("/check"):
+            query = dict(urllib.parse.parse_qsl(url.query))
+            got = self.headers.get(query.get("header", ""), "")
+            match = hashlib.sha256(got.encode()).hexdigest() == query.get("sha256")
+            return self.reply(json.dumps({"match": match, "present": bool(got)}).encode())
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
         with SEEN_LOCK:

@@ -37,7 +37,11 @@ impl FileStore {
 
     fn path(&self, kind: &str, key: &str) -> Result<PathBuf, StoreError> {
         // Keys are UUIDs and OpenBao accessors; anything else must not name a path.
-        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.') {
+        if key.is_empty()
+            || !key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        {
             return Err(StoreError::Corrupt(format!("unusable key {key:?}")));
         }
         Ok(self.dir.join(kind).join(format!("{key}.json")))

@@ -164,15 +164,24 @@ pub(crate) mod tests {
         let b = record("inv-b", 300);
         store.create(&a).await.expect("create a");
         store.create(&b).await.expect("create b");
-        assert_eq!(store.get("inv-a").await.expect("get").map(|r| r.accessor), Some("acc-inv-a".to_owned()));
+        assert_eq!(
+            store.get("inv-a").await.expect("get").map(|r| r.accessor),
+            Some("acc-inv-a".to_owned())
+        );
         assert!(store.get("nope").await.expect("get").is_none());
 
         let first = store.issue("inv-a", &issued("db", "v1")).await.expect("issue");
-        let second = store.issue("inv-a", &issued("db", "v2")).await.expect("issue again");
+        let second = store
+            .issue("inv-a", &issued("db", "v2"))
+            .await
+            .expect("issue again");
         assert_eq!((first.value.expose(), second.value.expose()), ("v1", "v1"));
         assert_eq!(store.issued("inv-a").await.expect("issued").len(), 1);
 
-        assert_eq!(store.expired(200).await.expect("expired"), vec!["inv-a".to_owned()]);
+        assert_eq!(
+            store.expired(200).await.expect("expired"),
+            vec!["inv-a".to_owned()]
+        );
         let mut live = store.live().await.expect("live");
         live.sort();
         assert_eq!(live, vec!["inv-a".to_owned(), "inv-b".to_owned()]);
@@ -188,7 +197,10 @@ pub(crate) mod tests {
         assert_eq!(store.live().await.expect("live"), vec!["inv-b".to_owned()]);
         let owed = store.owed().await.expect("owed");
         assert_eq!(owed.len(), 1);
-        assert_eq!((owed[0].accessor.as_str(), owed[0].why), ("acc-inv-a", EndReason::Expired));
+        assert_eq!(
+            (owed[0].accessor.as_str(), owed[0].why),
+            ("acc-inv-a", EndReason::Expired)
+        );
         store.settle("acc-inv-a").await.expect("settle");
         assert!(store.owed().await.expect("owed").is_empty());
     }

@@ -41,7 +41,9 @@ pub struct RedisStore {
 
 impl std::fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisStore").field("prefix", &self.prefix).finish_non_exhaustive()
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
     }
 }
 
@@ -185,7 +187,9 @@ impl Store for RedisStore {
 
     async fn settle(&self, accessor: &str) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
-        conn.hdel::<_, _, ()>(self.outbox(), accessor).await.map_err(unavailable)
+        conn.hdel::<_, _, ()>(self.outbox(), accessor)
+            .await
+            .map_err(unavailable)
     }
 
     fn single_process(&self) -> bool {

@@ -101,7 +101,8 @@ impl Vault {
             .no_proxy()
             .pool_max_idle_per_host(32);
         if let Some(path) = &config.ca_file {
-            let pem = std::fs::read(path).map_err(|e| VaultError::Setup(format!("{}: {e}", path.display())))?;
+            let pem =
+                std::fs::read(path).map_err(|e| VaultError::Setup(format!("{}: {e}", path.display())))?;
             let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| VaultError::Setup(e.to_string()))?;
             builder = builder.add_root_certificate(cert);
         }
@@ -123,7 +124,12 @@ impl Vault {
         // serde's messages quote the offending value, which may be a secret: keep the place.
         serde_json::from_str(&text).map_err(|e| VaultError::Malformed {
             what: path.to_owned(),
-            message: format!("{:?} error at line {} column {}", e.classify(), e.line(), e.column()),
+            message: format!(
+                "{:?} error at line {} column {}",
+                e.classify(),
+                e.line(),
+                e.column()
+            ),
         })
     }
 
@@ -155,7 +161,8 @@ impl Vault {
             return Ok(text);
         }
         let message = server_errors(&text);
-        if status == StatusCode::SERVICE_UNAVAILABLE || status.is_server_error() && message.contains("sealed") {
+        if status == StatusCode::SERVICE_UNAVAILABLE || status.is_server_error() && message.contains("sealed")
+        {
             return Err(VaultError::Unavailable(format!("{status}: {message}")));
         }
         Err(VaultError::Refused {
@@ -166,7 +173,11 @@ impl Vault {
     }
 
     /// Creates a child of `parent` (`auth/token/create`).
-    pub async fn create_token(&self, parent: &SecretText, request: &TokenRequest) -> Result<Token, VaultError> {
+    pub async fn create_token(
+        &self,
+        parent: &SecretText,
+        request: &TokenRequest,
+    ) -> Result<Token, VaultError> {
         self.create_token_at(parent, None, request).await
     }
 
@@ -177,7 +188,10 @@ impl Vault {
         role: Option<&str>,
         request: &TokenRequest,
     ) -> Result<Token, VaultError> {
-        let path = role.map_or_else(|| "auth/token/create".to_owned(), |r| format!("auth/token/create/{r}"));
+        let path = role.map_or_else(
+            || "auth/token/create".to_owned(),
+            |r| format!("auth/token/create/{r}"),
+        );
         let mut body = json!({
             "policies": request.policies,
             "ttl": format!("{}s", request.ttl.as_secs().max(1)),
@@ -190,9 +204,7 @@ impl Vault {
         if let Some(uses) = request.num_uses {
             body["num_uses"] = json!(uses);
         }
-        let answer: AuthBody = self
-            .call(Method::POST, &path, Some(parent), Some(body))
-            .await?;
+        let answer: AuthBody = self.call(Method::POST, &path, Some(parent), Some(body)).await?;
         Ok(token_of(answer.auth))
     }
 
@@ -201,11 +213,18 @@ impl Vault {
     pub async fn revoke_accessor(&self, broker: &SecretText, accessor: &str) -> Result<(), VaultError> {
         let body = json!({ "accessor": accessor });
         match self
-            .raw(Method::POST, "auth/token/revoke-accessor", Some(broker), Some(body))
+            .raw(
+                Method::POST,
+                "auth/token/revoke-accessor",
+                Some(broker),
+                Some(body),
+            )
             .await
         {
             Ok(_) => Ok(()),
-            Err(VaultError::Refused { status: 400, message, .. }) if message.contains("invalid accessor") => Ok(()),
+            Err(VaultError::Refused {
+                status: 400, message, ..
+            }) if message.contains("invalid accessor") => Ok(()),
             Err(e) => Err(e),
         }
     }
@@ -222,21 +241,34 @@ impl Vault {
     /// Writes an ACL policy (`sys/policies/acl/NAME`).
     pub async fn write_policy(&self, token: &SecretText, name: &str, hcl: &str) -> Result<(), VaultError> {
         let body = json!({ "policy": hcl });
-        self.raw(Method::PUT, &format!("sys/policies/acl/{name}"), Some(token), Some(body))
-            .await
-            .map(drop)
+        self.raw(
+            Method::PUT,
+            &format!("sys/policies/acl/{name}"),
+            Some(token),
+            Some(body),
+        )
+        .await
+        .map(drop)
     }
 
     /// Whether `token` is still valid (`auth/token/lookup-self`).
     pub async fn token_valid(&self, token: &SecretText) -> Result<bool, VaultError> {
-        match self.raw(Method::GET, "auth/token/lookup-self", Some(token), None).await {
+        match self
+            .raw(Method::GET, "auth/token/lookup-self", Some(token), None)
+            .await
+        {
             Ok(_) => Ok(true),
             Err(VaultError::Refused { status: 403, .. }) => Ok(false),
             Err(e) => Err(e),
         }
     }
 
-    async fn approle_login(&self, mount: &str, role_id: &str, secret_id: &SecretText) -> Result<Token, VaultError> {
+    async fn approle_login(
+        &self,
+        mount: &str,
+        role_id: &str,
+        secret_id: &SecretText,
+    ) -> Result<Token, VaultError> {
         let body = json!({ "role_id": role_id, "secret_id": secret_id.expose() });
         let answer: AuthBody = self
             .call(Method::POST, &format!("auth/{mount}/login"), None, Some(body))
@@ -246,14 +278,24 @@ impl Vault {
 
     async fn renew_self(&self, token: &SecretText) -> Result<Duration, VaultError> {
         let answer: AuthBody = self
-            .call(Method::POST, "auth/token/renew-self", Some(token), Some(json!({})))
+            .call(
+                Method::POST,
+                "auth/token/renew-self",
+                Some(token),
+                Some(json!({})),
+            )
             .await?;
         Ok(Duration::from_secs(answer.auth.lease_duration))
     }
 
     async fn lookup_self_ttl(&self, token: &SecretText) -> Result<Duration, VaultError> {
-        let answer: DataBody = self.call(Method::GET, "auth/token/lookup-self", Some(token), None).await?;
-        let ttl = answer.data.and_then(|d| d.get("ttl").and_then(Value::as_u64)).unwrap_or(0);
+        let answer: DataBody = self
+            .call(Method::GET, "auth/token/lookup-self", Some(token), None)
+            .await?;
+        let ttl = answer
+            .data
+            .and_then(|d| d.get("ttl").and_then(Value::as_u64))
+            .unwrap_or(0);
         Ok(Duration::from_secs(ttl))
     }
 }

@@ -119,6 +119,10 @@ impl DetectorSet {
         Self(self.0 & !other.0)
     }
 
+    pub fn union(self, other: DetectorSet) -> Self {
+        Self(self.0 | other.0)
+    }
+
     pub fn is_empty(self) -> bool {
         self.0 == 0
     }

