@@ -41,7 +41,7 @@ for _ in $(seq 100); do "$BAO" status >/dev/null 2>&1 && break; sleep 0.1; done
 # PostgreSQL refuses to run as root; as root it runs as the postgres user.
 mkdir -p pg && echo pg-bench-password > pw && chown -R postgres:postgres pg pw
 runuser -u postgres -- "$PGBIN/initdb" -D "$WORK/pg" -U tgadmin --auth=scram-sha-256 --no-sync --pwfile="$WORK/pw" >/dev/null
-runuser -u postgres -- "$PGBIN/pg_ctl" -D "$WORK/pg" -l "$WORK/pg.log" -w \
+runuser -u postgres -- "$PGBIN/pg_ctl" -D "$WORK/pg" -l "$WORK/pg/server.log" -w \
   -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -c fsync=off -k $WORK/pg" start >/dev/null
 PG_STARTED=1
 

@@ -384,16 +384,7 @@ fn seed(vault: &str, root: &str, policies: &PolicySet, state: &Path) -> Result<u
 /// CA trust and the broker's addresses for a tool's or an orchestrator's shell.
 fn dev_env(args: &DevArgs, ca_dir: &Path, broker_dir: &Path) -> Result<String> {
     let mut env = String::from("# Source this in a tool's or orchestrator's shell.\n");
-    let ca = std::path::absolute(ca_dir.join(tollgate_proxy::ca::CERT_FILE))?;
-    for var in [
-        "SSL_CERT_FILE",
-        "REQUESTS_CA_BUNDLE",
-        "NODE_EXTRA_CA_CERTS",
-        "CURL_CA_BUNDLE",
-        "GIT_SSL_CAINFO",
-    ] {
-        writeln!(env, "export {var}={}", ca.display())?;
-    }
+    env.push_str(&trust_lines(ca_dir)?);
     writeln!(env, "export TOLLGATE_CONTROL_URL=http://{}", args.control_listen)?;
     writeln!(
         env,
@@ -406,6 +397,22 @@ fn dev_env(args: &DevArgs, ca_dir: &Path, broker_dir: &Path) -> Result<String> {
         broker_dir.join("broker.sock").display()
     )?;
     Ok(env)
+}
+
+/// `export` lines that make the common clients trust the interception CA.
+fn trust_lines(ca_dir: &Path) -> Result<String> {
+    let ca = std::path::absolute(ca_dir.join(tollgate_proxy::ca::CERT_FILE))?;
+    let mut out = String::new();
+    for var in [
+        "SSL_CERT_FILE",
+        "REQUESTS_CA_BUNDLE",
+        "NODE_EXTRA_CA_CERTS",
+        "CURL_CA_BUNDLE",
+        "GIT_SSL_CAINFO",
+    ] {
+        writeln!(out, "export {var}={}", ca.display())?;
+    }
+    Ok(out)
 }
 
 /// The proxy alone, with one identity per tenant tool and fresh secrets.
@@ -447,16 +454,7 @@ fn write_identities(
 ) -> Result<()> {
     let mut file = String::new();
     let mut env = String::from("# Source this in a tool's shell; one HTTPS_PROXY line per tenant tool.\n");
-    let ca = std::path::absolute(ca_dir.join(tollgate_proxy::ca::CERT_FILE))?;
-    for var in [
-        "SSL_CERT_FILE",
-        "REQUESTS_CA_BUNDLE",
-        "NODE_EXTRA_CA_CERTS",
-        "CURL_CA_BUNDLE",
-        "GIT_SSL_CAINFO",
-    ] {
-        writeln!(env, "export {var}={}", ca.display())?;
-    }
+    env.push_str(&trust_lines(ca_dir)?);
     for tenant in policies.tenants.values() {
         for tool in &tenant.tools {
             let user = format!("dev-{}-{}", tenant.id, tool.name);

@@ -339,6 +339,15 @@ fn two_replicas_on_one_redis_share_every_invocation_and_lose_nothing_when_one_di
         "one credential, whichever replica answers"
     );
     let (id2, secret2) = b.invocation("t", "fetch", "s");
+    // The session's tool-call budget (5) is one count across the replicas.
+    for i in 0..5 {
+        let replica = if i % 2 == 0 { &a } else { &b };
+        replica.invocation("t", "fetch", "shared-budget");
+    }
+    for replica in [&a, &b] {
+        let (status, body) = replica.start_raw("t", "fetch", "shared-budget", None);
+        assert_eq!((status, reason(&body)), (429, "budget_exceeded"));
+    }
     a.kill();
     assert_eq!(
         b.credential(&id2, &secret2, "api-key").0,
@@ -356,4 +365,31 @@ fn two_replicas_on_one_redis_share_every_invocation_and_lose_nothing_when_one_di
     );
     let (status, body) = b.credential(&id, &secret, "db");
     assert_eq!((status, reason(&body)), (401, "invocation_ended"));
+}
+
+#[test]
+fn a_grant_removed_from_the_policy_stops_without_a_restart_and_a_broken_edit_changes_nothing() {
+    let bao = OpenBao::start();
+    seed(&bao, None, KV);
+    let broker = Broker::start(&spec(&bao));
+    let (id, secret) = broker.invocation("t", "fetch", "s");
+    assert_eq!(broker.credential(&id, &secret, "api-key").0, 200);
+    let path = broker.dir.path().join("policies/tenants/t.toml");
+    std::fs::write(&path, format!("{POLICY_T}\n[[tools.broken")).expect("broken edit");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        broker.credential(&id, &secret, "api-key").0,
+        200,
+        "a broken edit must leave the old policy in force"
+    );
+    assert!(broker.log_text().contains("policy reload rejected"));
+    let narrowed = POLICY_T.replacen("name = \"api-key\"", "name = \"api-key-renamed\"", 1);
+    std::fs::write(&path, narrowed).expect("edit");
+    assert!(
+        wait_until(Duration::from_secs(5), || broker
+            .credential(&id, &secret, "api-key")
+            .0
+            == 403),
+        "a grant taken away must stop, also for a credential already issued"
+    );
 }

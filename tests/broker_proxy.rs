@@ -237,6 +237,14 @@ fn a_placeholder_sent_anywhere_else_is_blocked_and_the_invocation_revoked() {
 fn a_stolen_database_password_is_dead_on_the_server_within_a_second_of_the_block() {
     let stack = Stack::start();
     let (id, secret) = stack.broker.invocation("t", "fetch", "s");
+    // A request first, so the proxy has looked the invocation up before the password exists:
+    // the password fetched next must still be known to the very next request.
+    assert_eq!(
+        stack
+            .curl(&id, &secret, &[&stack.url("api.origin.test", "/warm")])
+            .0,
+        200
+    );
     let db = stack.broker.credential(&id, &secret, "db").1;
     let (user, password) = (
         db["username"].as_str().expect("user").to_owned(),

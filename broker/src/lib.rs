@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use thiserror::Error;
 use tokio::sync::watch;
+use tollgate_shared::budget::{InProcessStore, Meter, RedisConfig, RedisStore};
 use tollgate_shared::policy::{Diagnostic, load_dir};
 use tracing::{error, info, warn};
 
@@ -39,6 +40,8 @@ pub enum StartError {
     Vault(#[from] VaultError),
     #[error(transparent)]
     Store(#[from] store::StoreError),
+    #[error("tool-call budget store: {0}")]
+    Budget(String),
     #[error("cannot listen on {address}: {source}")]
     Bind { address: String, source: std::io::Error },
 }
@@ -73,6 +76,7 @@ pub async fn run(config: BrokerConfig) -> Result<(), StartError> {
         vault,
         keeper.clone(),
         store,
+        tool_call_meter(&config.store)?,
         Settings {
             default_ttl: config.default_ttl,
             max_ttl: config.max_ttl,
@@ -83,6 +87,7 @@ pub async fn run(config: BrokerConfig) -> Result<(), StartError> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let renewal = tokio::spawn(keeper.keep_alive());
     let sweeper = tokio::spawn(sweep(Arc::clone(&broker), config.sweep_interval, stop_rx.clone()));
+    let reloader = tokio::spawn(reload(Arc::clone(&broker), config.clone(), stop_rx.clone()));
     let peers = PeerRule {
         uids: config.socket_uids.clone(),
         gids: config.socket_gids.clone(),
@@ -105,11 +110,25 @@ pub async fn run(config: BrokerConfig) -> Result<(), StartError> {
     }
     let _ = tool_socket.await;
     let _ = sweeper.await;
+    let _ = reloader.await;
     renewal.abort();
     broker.shutdown().await;
     let _ = std::fs::remove_file(&config.socket);
     info!("tollgate broker stopped");
     Ok(())
+}
+
+/// Where sessions' tool calls are counted: with the store, so replicas share one count.
+fn tool_call_meter(store: &config::StoreConfig) -> Result<Meter, StartError> {
+    let counters: Arc<dyn tollgate_shared::budget::BudgetStore> = match store {
+        config::StoreConfig::File { .. } => Arc::new(InProcessStore::new(Duration::from_secs(24 * 3600))),
+        config::StoreConfig::Redis { url, prefix } => {
+            let mut redis = RedisConfig::new(url.clone());
+            redis.prefix = format!("{prefix}:budget");
+            Arc::new(RedisStore::connect(&redis).map_err(|e| StartError::Budget(e.to_string()))?)
+        }
+    };
+    Ok(Meter::new(counters))
 }
 
 fn load_policies(config: &BrokerConfig) -> Result<tollgate_shared::policy::PolicySet, StartError> {
@@ -150,6 +169,32 @@ async fn sweep(broker: Arc<Broker>, every: Duration, mut stop: watch::Receiver<b
                 Ok((ended, revoked)) => info!(ended, revoked, "sweep"),
                 Err(e) => warn!("sweep failed, will retry: {e}"),
             },
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Reloads the policies when a file under the directory changes; a broken edit is logged and
+/// the previous set stays in force.
+async fn reload(broker: Arc<Broker>, config: BrokerConfig, mut stop: watch::Receiver<bool>) {
+    let mut seen = tollgate_shared::policy::newest_change(&config.policies);
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let now = tollgate_shared::policy::newest_change(&config.policies);
+                if now == seen {
+                    continue;
+                }
+                seen = now;
+                match load_policies(&config) {
+                    Ok(policies) => {
+                        info!(tenants = policies.tenants.len(), "policies reloaded");
+                        broker.reload(policies);
+                    }
+                    Err(e) => error!("policy reload rejected; the previous policies stay in force: {e}"),
+                }
+            }
             _ = stop.changed() => return,
         }
     }

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use ring::digest::{SHA256, digest};
-use tollgate_shared::budget::{InProcessStore, Meter, Plan, Subject};
+use tollgate_shared::budget::{Meter, Plan, Subject};
 use tollgate_shared::invocation::{
     Credential, Invocation, Issued, Lookup, MisuseReport, SecretText, StartRequest, Started, trace_id,
 };
@@ -32,7 +32,8 @@ pub struct Settings {
 
 #[derive(Debug)]
 pub struct Broker {
-    pub policies: PolicySet,
+    /// The policies in force; swapped whole by [`Broker::reload`].
+    policies: std::sync::RwLock<Arc<PolicySet>>,
     pub vault: Vault,
     pub keeper: TokenKeeper,
     pub store: Arc<dyn Store>,
@@ -78,26 +79,37 @@ fn check_field(name: &str, value: &str) -> Result<(), BrokerError> {
 }
 
 impl Broker {
+    /// `meter` counts sessions' tool calls: in process for one broker, in Redis for replicas.
     pub fn new(
         policies: PolicySet,
         vault: Vault,
         keeper: TokenKeeper,
         store: Arc<dyn Store>,
+        meter: Meter,
         settings: Settings,
     ) -> Self {
         Self {
-            policies,
+            policies: std::sync::RwLock::new(Arc::new(policies)),
             vault,
             keeper,
             store,
-            meter: Meter::new(Arc::new(InProcessStore::new(Duration::from_secs(3600)))),
+            meter,
             settings,
             written: Mutex::new(HashMap::new()),
         }
     }
 
-    fn tenant(&self, id: &str) -> Result<&Tenant, BrokerError> {
-        self.policies
+    fn policies(&self) -> Arc<PolicySet> {
+        Arc::clone(&self.policies.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Puts a new, valid policy set in force: grants taken away stop at once.
+    pub fn reload(&self, policies: PolicySet) {
+        *self.policies.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(policies);
+    }
+
+    fn tenant<'p>(policies: &'p PolicySet, id: &str) -> Result<&'p Tenant, BrokerError> {
+        policies
             .tenant(id)
             .ok_or_else(|| BrokerError::UnknownTenant(id.to_owned()))
     }
@@ -113,7 +125,8 @@ impl Broker {
         ] {
             check_field(name, value)?;
         }
-        let tenant = self.tenant(&request.tenant)?;
+        let policies = self.policies();
+        let tenant = Self::tenant(&policies, &request.tenant)?;
         let tool = tenant
             .tool(&request.tool)
             .ok_or_else(|| BrokerError::UnknownTool {
@@ -248,7 +261,8 @@ impl Broker {
     /// first.
     pub async fn credential(&self, record: &Record, name: &str) -> Result<Credential, BrokerError> {
         let inv = &record.invocation;
-        let tenant = self.tenant(&inv.tenant)?;
+        let policies = self.policies();
+        let tenant = Self::tenant(&policies, &inv.tenant)?;
         let tool = tenant.tool(&inv.tool).ok_or_else(|| BrokerError::UnknownTool {
             tenant: inv.tenant.clone(),
             tool: inv.tool.clone(),
@@ -299,7 +313,15 @@ impl Broker {
     /// What the proxy needs of a live invocation.
     pub async fn lookup(&self, record: Record) -> Result<Lookup, BrokerError> {
         let issued = self.store.issued(&record.invocation.id).await?;
+        let policies = self.policies();
+        let granted = policies
+            .tenant(&record.invocation.tenant)
+            .and_then(|t| t.tool(&record.invocation.tool))
+            .map(|t| t.credentials.as_slice())
+            .unwrap_or_default();
+        let pending = granted.iter().any(|g| !issued.iter().any(|i| i.name == g.name));
         Ok(Lookup {
+            pending,
             invocation: record.invocation,
             issued: issued
                 .into_iter()

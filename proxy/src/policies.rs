@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
 use tollgate_shared::detect::PolicyDetectors;
-use tollgate_shared::policy::{Diagnostic, PolicySet, load_dir};
+use tollgate_shared::policy::{Diagnostic, PolicySet, load_dir, newest_change};
 
 #[derive(Debug)]
 pub struct PolicyStore {
@@ -84,7 +84,7 @@ impl PolicyStore {
 
     /// The newest modification time of any file in the directory tree, to notice edits.
     pub fn fingerprint(&self) -> Option<SystemTime> {
-        newest(&self.dir)
+        newest_change(&self.dir)
     }
 }
 
@@ -100,17 +100,4 @@ fn load(dir: &Path) -> Result<PolicySet, ReloadError> {
                 .collect(),
         )),
     }
-}
-
-fn newest(path: &Path) -> Option<SystemTime> {
-    let meta = std::fs::metadata(path).ok()?;
-    let own = meta.modified().ok();
-    if !meta.is_dir() {
-        return own;
-    }
-    let children = std::fs::read_dir(path)
-        .ok()?
-        .filter_map(|e| e.ok())
-        .filter_map(|e| newest(&e.path()));
-    children.chain(own).max()
 }

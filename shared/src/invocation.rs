@@ -125,6 +125,10 @@ pub struct LookupRequest {
 pub struct Lookup {
     pub invocation: Invocation,
     pub issued: Vec<Issued>,
+    /// The tool has grants it has not fetched yet. The proxy does not cache such an answer:
+    /// a credential fetched after the lookup must be known to the very next request.
+    #[serde(default)]
+    pub pending: bool,
 }
 
 /// One credential issued to the invocation, as the proxy needs it to inject the value on its

@@ -1,7 +1,11 @@
 //! The one-machine store: a directory with one JSON file per invocation, per invocation's
 //! issued credentials, per end, and per owed revocation. Each write goes to a temporary file
-//! that is synced and renamed into place, so a broker killed mid-write leaves the old file or
-//! the new one, never half of either. Files are mode 0600: they hold invocation tokens.
+//! renamed into place, so a broker killed mid-write leaves the old file or the new one, never
+//! half of either. Ends and owed revocations are also synced to disk before they count (they
+//! must survive a power cut, not only a killed process); invocations and issued credentials
+//! are not, since losing one to a power cut leaves a token that expires at its deadline, and
+//! a sync per start would cost more than the rest of the start. Files are mode 0600: they hold
+//! invocation tokens.
 
 use std::io::Write as _;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -47,7 +51,7 @@ impl FileStore {
         Ok(self.dir.join(kind).join(format!("{key}.json")))
     }
 
-    fn write<T: Serialize>(&self, path: &Path, value: &T) -> Result<(), StoreError> {
+    fn write<T: Serialize>(&self, path: &Path, value: &T, durable: bool) -> Result<(), StoreError> {
         let text = serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let tmp = path.with_extension("tmp");
         let mut file = std::fs::OpenOptions::new()
@@ -58,7 +62,9 @@ impl FileStore {
             .open(&tmp)
             .map_err(|e| unavailable(&tmp, &e))?;
         file.write_all(&text).map_err(|e| unavailable(&tmp, &e))?;
-        file.sync_all().map_err(|e| unavailable(&tmp, &e))?;
+        if durable {
+            file.sync_all().map_err(|e| unavailable(&tmp, &e))?;
+        }
         std::fs::rename(&tmp, path).map_err(|e| unavailable(path, &e))
     }
 
@@ -100,7 +106,7 @@ fn unavailable(path: &Path, error: &std::io::Error) -> StoreError {
 impl Store for FileStore {
     async fn create(&self, record: &Record) -> Result<(), StoreError> {
         let _guard = self.lock.lock().await;
-        self.write(&self.path("invocations", &record.invocation.id)?, record)
+        self.write(&self.path("invocations", &record.invocation.id)?, record, false)
     }
 
     async fn get(&self, id: &str) -> Result<Option<Record>, StoreError> {
@@ -122,7 +128,7 @@ impl Store for FileStore {
             return Ok(existing.clone());
         }
         all.push(issued.clone());
-        self.write(&path, &all)?;
+        self.write(&path, &all, false)?;
         Ok(issued.clone())
     }
 
@@ -145,8 +151,8 @@ impl Store for FileStore {
             why: ended.why,
             since_unix_ms: ended.at_unix_ms,
         };
-        self.write(&self.path("outbox", &record.accessor)?, &owed)?;
-        self.write(&end_path, ended)?;
+        self.write(&self.path("outbox", &record.accessor)?, &owed, true)?;
+        self.write(&end_path, ended, true)?;
         Ok(true)
     }
 

@@ -1,7 +1,9 @@
 //! Identities from the broker: the proxy user is the invocation id and the password its
 //! secret. Answers are cached for a bounded time (2 s by default), so an ended invocation stops
 //! working within that bound on every connection, open ones included, since every request is
-//! checked again. A broker that cannot answer means 503 within the call timeout, never 407.
+//! checked again. An answer for a tool that still has grants to fetch is not cached: a
+//! credential fetched after it must be matched by the very next request. A broker that cannot
+//! answer means 503 within the call timeout, never 407.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,7 +76,8 @@ impl BrokerIdentities {
         (user.to_owned(), hash)
     }
 
-    async fn ask(&self, user: &str, secret: &str) -> Result<Identity, AuthFailure> {
+    /// The broker's answer, and whether the tool still has grants to fetch.
+    async fn ask(&self, user: &str, secret: &str) -> Result<(Identity, bool), AuthFailure> {
         let request = LookupRequest {
             invocation_id: user.to_owned(),
             secret: SecretText::new(secret),
@@ -96,7 +99,8 @@ impl BrokerIdentities {
             let lookup: Lookup = serde_json::from_slice(&body).map_err(|e| {
                 AuthFailure::Unavailable(format!("broker answer not understood: {:?}", e.classify()))
             })?;
-            return Ok(self.identity(lookup));
+            let pending = lookup.pending;
+            return Ok((self.identity(lookup), pending));
         }
         let refusal: Option<Refusal> = serde_json::from_slice(&body).ok();
         let reason = refusal.map(|r| r.reason).unwrap_or_default();
@@ -110,7 +114,11 @@ impl BrokerIdentities {
     }
 
     fn identity(&self, lookup: Lookup) -> Identity {
-        let Lookup { invocation, issued } = lookup;
+        let Lookup {
+            invocation,
+            issued,
+            pending: _,
+        } = lookup;
         Identity {
             user: invocation.id,
             tenant: invocation.tenant,
@@ -123,7 +131,13 @@ impl BrokerIdentities {
 
     async fn fetch(&self, user: &str, secret: &str) -> Result<Identity, AuthFailure> {
         let answer = self.ask(user, secret).await;
-        if !matches!(answer, Err(AuthFailure::Unavailable(_))) {
+        let keep = match &answer {
+            Ok((_, pending)) => !pending,
+            Err(AuthFailure::Unavailable(_)) => false,
+            Err(_) => true,
+        };
+        let answer = answer.map(|(identity, _)| identity);
+        if keep {
             self.cache.insert(Self::key(user, secret), answer.clone());
         }
         answer

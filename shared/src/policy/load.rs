@@ -47,6 +47,21 @@ impl Loaded {
     }
 }
 
+/// The newest modification time of any file in the directory tree: services poll it to
+/// notice edits and reload.
+pub fn newest_change(path: &Path) -> Option<std::time::SystemTime> {
+    let meta = std::fs::metadata(path).ok()?;
+    let own = meta.modified().ok();
+    if !meta.is_dir() {
+        return own;
+    }
+    let children = std::fs::read_dir(path)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter_map(|e| newest_change(&e.path()));
+    children.chain(own).max()
+}
+
 /// Reads `dir/defaults.toml` (optional) and every `dir/tenants/*.toml`.
 pub fn load_dir(dir: &Path) -> Result<Loaded, LoadError> {
     let defaults_path = dir.join("defaults.toml");

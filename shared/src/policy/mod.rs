@@ -16,6 +16,6 @@ pub mod syntax;
 mod validate;
 
 pub use diag::{Diagnostic, Lint, Severity};
-pub use load::{Loaded, load_dir, load_sources};
+pub use load::{Loaded, load_dir, load_sources, newest_change};
 pub use model::PolicySet;
 pub use source::SourceFile;
