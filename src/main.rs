@@ -45,13 +45,30 @@ enum Command {
     Credential(broker::CredentialCommand),
 }
 
+/// Logs to stderr as `RUST_LOG` says, except that pingora's records above `info` are dropped
+/// whatever it says: at debug pingora prints whole request heads, which carry the credentials
+/// the proxy injects.
+fn logging() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::{EnvFilter, Layer as _, filter};
+    let no_pingora_detail = filter::filter_fn(|meta| {
+        !(meta.target().starts_with("pingora") && *meta.level() > tracing::Level::INFO)
+    });
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(EnvFilter::from_default_env())
+                .with_filter(no_pingora_detail),
+        )
+        .init();
+}
+
 /// Exit codes: 0 success, 1 the policies have errors or a test failed, 2 misuse.
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
+    logging();
     let result = match cli.command {
         Command::Policy(command) => policy::run(command),
         Command::Dev(args) => dev::run(args),

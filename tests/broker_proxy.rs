@@ -53,7 +53,8 @@ impl Stack {
             broker.control_url(),
             broker.dir.path().join("proxy.token").display()
         );
-        let proxy = Proxy::start(
+        // At debug, so that the tests' checks for leaked values cover what dependencies log.
+        let proxy = Proxy::start_logging(
             Place::Host,
             &ProxySpec {
                 tenant_policy: &policy,
@@ -62,6 +63,7 @@ impl Stack {
                 nameservers: &[],
                 extra: &extra,
             },
+            "debug",
         );
         Self {
             _bao: bao,
@@ -176,6 +178,19 @@ fn placeholders_become_the_real_value_only_on_their_bound_hosts_and_echoes_are_s
     assert!(
         !stack.ended(&id, &secret),
         "legitimate use must not end the invocation"
+    );
+    let log = stack.proxy.log_text();
+    assert!(
+        log.contains("DEBUG"),
+        "the proxy must have logged at debug for this check to mean anything"
+    );
+    assert!(
+        !log.contains(real),
+        "the injected value is in the proxy's debug log"
+    );
+    assert!(
+        !stack.broker.log_text().contains(real),
+        "the value is in the broker's log"
     );
 }
 

@@ -250,6 +250,11 @@ pub struct Proxy {
 
 impl Proxy {
     pub fn start(place: Place<'_>, spec: &ProxySpec<'_>) -> Self {
+        Self::start_logging(place, spec, "info")
+    }
+
+    /// The same, logging at `level` (`debug` shows what the dependencies log too).
+    pub fn start_logging(place: Place<'_>, spec: &ProxySpec<'_>, level: &str) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::copy(spec.origin_ca, dir.path().join("origin-ca.pem")).expect("origin CA");
         let (port, metrics_port) = match place {
@@ -295,7 +300,7 @@ impl Proxy {
         command
             .args(["proxy", "--config", "proxy.toml"])
             .current_dir(dir.path())
-            .env("RUST_LOG", "info");
+            .env("RUST_LOG", level);
         command
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log"));
