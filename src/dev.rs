@@ -176,11 +176,12 @@ impl Stack {
         stack.wait_for("broker", || socket.exists())?;
 
         let proxy_config = format!(
-            "listen = \"{}\"\nmetrics_listen = \"{}\"\npolicies = \"{}\"\nca_dir = \"{}\"\n[broker]\nurl = \"http://{}\"\ntoken_file = \"{}\"\n",
+            "listen = \"{}\"\nmetrics_listen = \"{}\"\npolicies = \"{}\"\nca_dir = \"{}\"\nprovenance = \"{}\"\n[broker]\nurl = \"http://{}\"\ntoken_file = \"{}\"\n",
             args.listen,
             args.metrics_listen,
             policies_dir.display(),
             std::path::absolute(ca_dir)?.display(),
+            state.join("proxy-provenance.jsonl").display(),
             args.control_listen,
             broker_dir.join("proxy.token").display()
         );

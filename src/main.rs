@@ -1,6 +1,7 @@
 //! The `tollgate` command line. Thin: parsing arguments, calling into the crates, printing.
 #![forbid(unsafe_code)]
 
+mod audit;
 mod broker;
 mod ca;
 mod dev;
@@ -35,6 +36,9 @@ enum Command {
     /// Create the interception CA and show how clients trust it.
     #[command(subcommand)]
     Ca(ca::CaCommand),
+    /// Verify provenance chains and trace one invocation across services.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
     /// Run the secrets broker.
     Broker(broker::BrokerArgs),
     /// Start and end tool invocations (the orchestrator's side of the broker).
@@ -74,6 +78,7 @@ fn main() -> ExitCode {
         Command::Dev(args) => dev::run(args),
         Command::Proxy(args) => proxy::run(args),
         Command::Ca(command) => ca::run(command),
+        Command::Audit(command) => audit::run(command),
         Command::Broker(args) => broker::run(args),
         Command::Invoke(command) => broker::invoke(command),
         Command::Credential(command) => broker::credential(command),

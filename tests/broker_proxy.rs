@@ -293,6 +293,80 @@ fn a_stolen_database_password_is_dead_on_the_server_within_a_second_of_the_block
         !stack.broker.log_text().contains(&password),
         "the password is in the broker log"
     );
+
+    // One timeline from both services' chains: who started it, what it got, what it sent,
+    // the block and the revocation, with no secret value anywhere in it.
+    let files = [
+        stack.broker.dir.path().join("provenance.jsonl"),
+        stack.proxy.dir.path().join("provenance.jsonl"),
+    ];
+    let trace = || {
+        let out = support::tollgate()
+            .args(["audit", "trace", &id])
+            .args(&files)
+            .output()
+            .expect("trace");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(
+        wait_until(Duration::from_secs(5), || trace().contains("credential.revoke")).is_some(),
+        "{}",
+        trace()
+    );
+    let text = trace();
+    for expected in [
+        "invocation.start",
+        "credential.issue",
+        "credential.deliver",
+        "egress.allow",
+        "egress.deny",
+        "issued_credential_misuse",
+        "invocation.end",
+        "credential.revoke",
+    ] {
+        assert!(
+            text.contains(expected),
+            "{expected} missing from the trace:\n{text}"
+        );
+    }
+    let json = support::tollgate()
+        .args(["audit", "trace", &id, "--format", "json"])
+        .args(&files)
+        .output()
+        .expect("trace");
+    let verify = support::tollgate()
+        .args(["audit", "verify"])
+        .args(&files)
+        .output()
+        .expect("verify");
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+    let broker_file = std::fs::read(&files[0]).expect("broker file");
+    let proxy_file = std::fs::read(&files[1]).expect("proxy file");
+    for output in [
+        text.as_bytes(),
+        &json.stdout[..],
+        &broker_file[..],
+        &proxy_file[..],
+    ] {
+        assert!(
+            !String::from_utf8_lossy(output).contains(&password),
+            "the password is in a provenance record"
+        );
+    }
+    // An edited record is caught, with its line.
+    let edited = String::from_utf8_lossy(&proxy_file).replacen("egress.deny", "egress.allow", 1);
+    std::fs::write(&files[1], edited).expect("tamper");
+    let verify = support::tollgate()
+        .args(["audit", "verify"])
+        .args(&files)
+        .output()
+        .expect("verify");
+    assert!(!verify.status.success());
+    assert!(String::from_utf8_lossy(&verify.stdout).contains("was changed after it was written"));
 }
 
 #[test]

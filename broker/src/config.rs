@@ -44,6 +44,8 @@ pub struct BrokerConfig {
     /// How often expired invocations are swept and owed revocations retried.
     #[serde(with = "humantime_serde_compat")]
     pub sweep_interval: Duration,
+    /// The provenance file (JSON Lines with a hash chain); none when unset.
+    pub provenance: Option<PathBuf>,
     pub vault: VaultConfig,
     pub store: StoreConfig,
 }
@@ -63,6 +65,7 @@ impl Default for BrokerConfig {
             default_ttl: Duration::from_secs(300),
             max_ttl: Duration::from_secs(3600),
             sweep_interval: Duration::from_secs(1),
+            provenance: Some(PathBuf::from("provenance.jsonl")),
             vault: VaultConfig::default(),
             store: StoreConfig::default(),
         }
@@ -170,6 +173,9 @@ impl BrokerConfig {
         join(&mut self.proxy_token_file);
         join(&mut self.socket);
         join(&mut self.policies);
+        if let Some(p) = self.provenance.as_mut() {
+            join(p);
+        }
         if let Some(ca) = self.vault.ca_file.as_mut() {
             join(ca);
         }

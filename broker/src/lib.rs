@@ -40,6 +40,8 @@ pub enum StartError {
     Vault(#[from] VaultError),
     #[error(transparent)]
     Store(#[from] store::StoreError),
+    #[error("provenance: {0}")]
+    Provenance(String),
     #[error("tool-call budget store: {0}")]
     Budget(String),
     #[error("cannot listen on {address}: {source}")]
@@ -71,6 +73,12 @@ pub async fn run(config: BrokerConfig) -> Result<(), StartError> {
         address: config.socket.display().to_string(),
         source,
     })?;
+    let provenance = config
+        .provenance
+        .as_ref()
+        .map(|path| tollgate_shared::provenance::Sink::open(path, Duration::from_secs(1)))
+        .transpose()
+        .map_err(|e| StartError::Provenance(e.to_string()))?;
     let broker = Arc::new(Broker::new(
         policies,
         vault,
@@ -83,6 +91,7 @@ pub async fn run(config: BrokerConfig) -> Result<(), StartError> {
             proxy_address: config.proxy_address.clone(),
             database_mount: config.vault.database_mount.clone(),
         },
+        provenance,
     ));
     let (stop_tx, stop_rx) = watch::channel(false);
     let renewal = tokio::spawn(keeper.keep_alive());

@@ -14,6 +14,7 @@ use tollgate_shared::invocation::{
 };
 use tollgate_shared::policy::PolicySet;
 use tollgate_shared::policy::model::Tenant;
+use tollgate_shared::provenance::{Event, Sink, attr};
 use tracing::{info, warn};
 
 use crate::error::BrokerError;
@@ -41,6 +42,27 @@ pub struct Broker {
     pub settings: Settings,
     /// ACL policies already written by this process, by name, with their text.
     written: Mutex<HashMap<String, String>>,
+    /// Where provenance events go.
+    provenance: Option<Sink>,
+}
+
+/// An event about `inv`, with the fields every event of an invocation carries.
+fn event(kind: &str, inv: &Invocation) -> Event {
+    let now = now_ms();
+    Event::new(kind, "broker", now, now)
+        .with(attr::INVOCATION, inv.id.as_str())
+        .with(attr::TENANT, inv.tenant.as_str())
+        .with(attr::SESSION, inv.session.as_str())
+        .with(attr::TOOL, inv.tool.as_str())
+        .with(attr::TOOL_CALL, inv.tool_call_id.as_str())
+        .with(attr::MODEL, inv.model.as_str())
+        .with(attr::TRACE, inv.trace_id.as_str())
+        .with(attr::OPERATION, "execute_tool")
+}
+
+/// A short fingerprint of a token accessor (not a secret, but not needed whole).
+fn accessor_fingerprint(accessor: &str) -> String {
+    hash_hex(accessor)[..16].to_owned()
 }
 
 pub fn now_ms() -> u64 {
@@ -87,6 +109,7 @@ impl Broker {
         store: Arc<dyn Store>,
         meter: Meter,
         settings: Settings,
+        provenance: Option<Sink>,
     ) -> Self {
         Self {
             policies: std::sync::RwLock::new(Arc::new(policies)),
@@ -96,7 +119,23 @@ impl Broker {
             meter,
             settings,
             written: Mutex::new(HashMap::new()),
+            provenance,
         }
+    }
+
+    fn record(&self, event: Event) {
+        if let Some(sink) = &self.provenance {
+            sink.emit(event);
+        }
+    }
+
+    /// Records a refused credential request of a live invocation.
+    pub fn record_denial(&self, record: &Record, name: &str, error: &BrokerError) {
+        self.record(
+            event("credential.deny", &record.invocation)
+                .with(attr::CREDENTIAL, name)
+                .with(attr::REASON, error.reason()),
+        );
     }
 
     fn policies(&self) -> Arc<PolicySet> {
@@ -207,6 +246,14 @@ impl Broker {
             return Err(e.into());
         }
         info!(invocation.id = %id, tenant = %record.invocation.tenant, tool = %record.invocation.tool, trace_id = %trace, deadline_ms = deadline, "invocation started");
+        self.record(
+            event("invocation.start", &record.invocation)
+                .with("tollgate.deadline_unix_ms", deadline)
+                .with(
+                    "tollgate.token.accessor_fingerprint",
+                    accessor_fingerprint(&record.accessor),
+                ),
+        );
         let proxy_url = self
             .settings
             .proxy_address
@@ -303,10 +350,25 @@ impl Broker {
                 )
                 .await?;
                 let kept = self.store.issue(&inv.id, &minted).await?;
+                self.record(
+                    event("credential.issue", inv)
+                        .with(attr::CREDENTIAL, name)
+                        .with(attr::CREDENTIAL_SOURCE, format!("{:?}", grant.source.kind()))
+                        .with("tollgate.credential.ttl_secs", grant.ttl.as_secs())
+                        .with("tollgate.credential.expires_unix_ms", kept.expires_unix_ms),
+                );
                 info!(invocation.id = %inv.id, credential = %name, source = ?grant.source.kind(), delivery = ?kept.delivery, expires_ms = kept.expires_unix_ms, "credential issued");
                 kept
             }
         };
+        self.record(
+            event("credential.deliver", inv)
+                .with(attr::CREDENTIAL, name)
+                .with(
+                    "tollgate.credential.delivery",
+                    format!("{:?}", issued.delivery).to_lowercase(),
+                ),
+        );
         Ok(delivered(issued))
     }
 
@@ -354,7 +416,10 @@ impl Broker {
             return Ok(false);
         }
         info!(invocation.id = %record.invocation.id, why = why.as_str(), "invocation ended");
-        self.revoke(&record.accessor, &record.invocation.id).await;
+        self.record(event("invocation.end", &record.invocation).with(attr::REASON, why.as_str()));
+        if self.revoke(&record.accessor, &record.invocation.id).await {
+            self.record_revoked(&record.invocation, &record.accessor, why.as_str());
+        }
         Ok(true)
     }
 
@@ -378,6 +443,13 @@ impl Broker {
         }
     }
 
+    fn record_revoked(&self, inv: &Invocation, accessor: &str, why: &str) {
+        self.record(event("credential.revoke", inv).with(attr::REASON, why).with(
+            "tollgate.token.accessor_fingerprint",
+            accessor_fingerprint(accessor),
+        ));
+    }
+
     /// The proxy blocked an issued value outside its binding: revoke at once, end, say why.
     pub async fn misuse(&self, id: &str, report: &MisuseReport) -> Result<bool, BrokerError> {
         warn!(invocation.id = %id, credential = report.credential.as_deref().unwrap_or("-"), fingerprint = %report.fingerprint, location = %report.location, host = %report.host, "issued credential misused; revoking");
@@ -396,6 +468,9 @@ impl Broker {
         for owed in self.store.owed().await? {
             if self.revoke(&owed.accessor, &owed.invocation_id).await {
                 revoked += 1;
+                if let Ok(Some(record)) = self.store.get(&owed.invocation_id).await {
+                    self.record_revoked(&record.invocation, &owed.accessor, owed.why.as_str());
+                }
             }
         }
         Ok((ended, revoked))

@@ -119,7 +119,13 @@ async fn credential(
     }
     let (id, secret) = invocation_credentials(&headers).ok_or(BrokerError::InvalidCredentials)?;
     let record = app.broker.authenticate(&id, &secret).await?;
-    Ok(Json(app.broker.credential(&record, &name).await?))
+    match app.broker.credential(&record, &name).await {
+        Ok(credential) => Ok(Json(credential)),
+        Err(error) => {
+            app.broker.record_denial(&record, &name, &error);
+            Err(error)
+        }
+    }
 }
 
 #[cfg(test)]

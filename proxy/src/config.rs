@@ -28,6 +28,8 @@ pub struct ProxyConfig {
     pub identities: PathBuf,
     /// Learn invocations from the broker's control API instead of the identities file.
     pub broker: Option<BrokerSource>,
+    /// The provenance file (JSON Lines with a hash chain), one record per request.
+    pub provenance: Option<PathBuf>,
     /// The interception CA made by `tollgate ca init`.
     pub ca_dir: PathBuf,
     /// Extra PEM roots trusted for upstreams, on top of the webpki roots.
@@ -56,6 +58,7 @@ impl Default for ProxyConfig {
             policies: PathBuf::from("policies"),
             identities: PathBuf::from("identities.toml"),
             broker: None,
+            provenance: Some(PathBuf::from("provenance.jsonl")),
             ca_dir: PathBuf::from(".tollgate/ca"),
             upstream_ca: None,
             metrics_listen: None,

@@ -161,8 +161,23 @@ impl FrontDoor {
     }
 
     async fn connect(&self, mut stream: L4Stream, head: Head, shutdown: &ShutdownWatch) {
+        let started = crate::record::now_ms();
         match self.open_tunnel(&head).await {
             Err(denial) => {
+                let (host, port) = split_authority(&head.target).unwrap_or((head.target.as_str(), 0));
+                self.gate.record(&crate::record::Egress {
+                    identity: None,
+                    denial: Some(&denial),
+                    method: "CONNECT",
+                    host,
+                    port,
+                    target: "",
+                    status: None,
+                    bytes_out: 0,
+                    bytes_in: 0,
+                    started_unix_ms: started,
+                    ended_unix_ms: crate::record::now_ms(),
+                });
                 let _ = stream.write_all(&denial.to_http1()).await;
                 let _ = stream.shutdown().await;
             }

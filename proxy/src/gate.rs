@@ -38,6 +38,8 @@ pub struct Gate {
     /// Known-secret sets every request is checked against (the operator's list); each
     /// invocation's issued values come with its identity.
     pub known: Vec<Arc<tollgate_shared::detect::KnownSecrets>>,
+    /// Where provenance events go; none when unset.
+    pub provenance: Option<tollgate_shared::provenance::Sink>,
 }
 
 /// The proxy credentials a client presented; Debug never shows the secret.
@@ -310,6 +312,15 @@ impl Gate {
         );
         denial.rule = allowed.rule.clone();
         Err(denial)
+    }
+}
+
+impl Gate {
+    /// Records one request's outcome.
+    pub fn record(&self, egress: &crate::record::Egress<'_>) {
+        if let Some(sink) = &self.provenance {
+            sink.emit(crate::record::egress_event(egress));
+        }
     }
 }
 

@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod mint;
 pub mod pipeline;
 pub mod policies;
+pub mod record;
 pub mod rescue;
 pub mod resolve;
 pub mod server;

@@ -51,6 +51,19 @@ pub struct RequestCtx {
     inject: Vec<Injection>,
     /// Puts placeholders back where the upstream reflects an injected value.
     scrub: Option<Scrubber>,
+    /// What the provenance record of this request says: the request line, and the denial
+    /// answered instead of the upstream, if one was.
+    seen: Option<Seen>,
+    answered: Option<Denial>,
+}
+
+#[derive(Debug)]
+struct Seen {
+    method: String,
+    target: String,
+    host: String,
+    port: u16,
+    started_unix_ms: u64,
 }
 
 /// The pingora error that ends a request refused or cut by a budget.
@@ -299,6 +312,18 @@ impl ProxyHttp for Pipeline {
     async fn request_filter(&self, session: &mut Session, ctx: &mut Self::CTX) -> Result<bool> {
         ctx.started = Some(Instant::now());
         let header = session.req_header();
+        let tunnel = tunnel_of(session);
+        let (host, port) = match tunnel {
+            Some(t) => (t.host.to_string(), t.port),
+            None => request_authority(header, 80).map_or((String::new(), 0), |(h, p, _)| (h.to_string(), p)),
+        };
+        ctx.seen = Some(Seen {
+            method: header.method.as_str().to_owned(),
+            target: path_and_query(header),
+            host,
+            port,
+            started_unix_ms: crate::record::now_ms(),
+        });
         let outcome = match tunnel_of(session) {
             Some(tunnel) => self.in_tunnel(tunnel, header, ctx).await,
             None => self.plain(header, ctx).await,
@@ -313,6 +338,7 @@ impl ProxyHttp for Pipeline {
             Ok(()) => Ok(false),
             Err(denial) => {
                 respond(session, &denial).await?;
+                ctx.answered = Some(denial);
                 Ok(true)
             }
         }
@@ -511,6 +537,7 @@ impl ProxyHttp for Pipeline {
             self.gate.metrics.decision(false, denial.reason);
             let status = denial.status;
             let written = respond(session, &denial).await.is_ok();
+            ctx.answered = Some(denial);
             return FailToProxy {
                 error_code: if written { status } else { 0 },
                 can_reuse_downstream: false,
@@ -541,7 +568,9 @@ impl ProxyHttp for Pipeline {
         };
         self.gate.metrics.decision(false, denial.reason);
         let status = denial.status;
-        if respond(session, &denial).await.is_err() {
+        let written = respond(session, &denial).await;
+        ctx.answered = Some(denial);
+        if written.is_err() {
             return FailToProxy {
                 error_code: 0,
                 can_reuse_downstream: false,
@@ -556,6 +585,21 @@ impl ProxyHttp for Pipeline {
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut Self::CTX) {
         if let Some(exchange) = ctx.exchange.take() {
             exchange.finish().await;
+        }
+        if let Some(seen) = &ctx.seen {
+            self.gate.record(&crate::record::Egress {
+                identity: ctx.identity.as_ref(),
+                denial: ctx.answered.as_ref(),
+                method: &seen.method,
+                host: &seen.host,
+                port: seen.port,
+                target: &seen.target,
+                status: session.response_written().map(|r| r.status.as_u16()),
+                bytes_out: session.body_bytes_read() as u64,
+                bytes_in: session.body_bytes_sent() as u64,
+                started_unix_ms: seen.started_unix_ms,
+                ended_unix_ms: crate::record::now_ms(),
+            });
         }
         let metrics = &self.gate.metrics;
         metrics

@@ -52,6 +52,8 @@ pub enum StartError {
     Roots(String),
     #[error("broker: {0}")]
     Broker(String),
+    #[error("provenance: {0}")]
+    Provenance(String),
 }
 
 /// Builds every part from the configuration; fails before listening if anything is wrong.
@@ -82,6 +84,12 @@ pub fn build(config: &ProxyConfig) -> Result<Server, StartError> {
         budgets,
         engine,
         known: known_secrets(config)?,
+        provenance: config
+            .provenance
+            .as_ref()
+            .map(|path| tollgate_shared::provenance::Sink::open(path, Duration::from_secs(1)))
+            .transpose()
+            .map_err(|e| StartError::Provenance(e.to_string()))?,
     });
     let mut conf = ServerConf {
         threads: config.threads.max(1),

@@ -9,3 +9,4 @@ pub mod decision;
 pub mod detect;
 pub mod invocation;
 pub mod policy;
+pub mod provenance;

@@ -1,0 +1,121 @@
+//! The proxy's provenance events: one per request (and per refused CONNECT), allowed or
+//! denied, with who sent it, where it went, what was decided and why. URLs are redacted: the
+//! path stays, query values do not; a finding carries its fingerprint, never the value.
+
+use tollgate_shared::provenance::{Event, attr};
+
+use crate::identity::Identity;
+use crate::rescue::Denial;
+
+/// What one request did, as far as provenance needs it.
+#[derive(Debug)]
+pub struct Egress<'a> {
+    pub identity: Option<&'a Identity>,
+    pub denial: Option<&'a Denial>,
+    pub method: &'a str,
+    pub host: &'a str,
+    pub port: u16,
+    /// Path and query as sent; redacted here.
+    pub target: &'a str,
+    pub status: Option<u16>,
+    pub bytes_out: u64,
+    pub bytes_in: u64,
+    pub started_unix_ms: u64,
+    pub ended_unix_ms: u64,
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The path, with every query value replaced by its length.
+pub fn redact(target: &str) -> String {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let path = path.split('#').next().unwrap_or_default();
+    if query.is_empty() {
+        return path.to_owned();
+    }
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, value)) => format!("{key}=<{}>", value.len()),
+            None => format!("<{}>", pair.len()),
+        })
+        .collect();
+    format!("{path}?{}", pairs.join("&"))
+}
+
+pub fn egress_event(egress: &Egress<'_>) -> Event {
+    // An upstream that failed is not a decision: the request was allowed.
+    let denied = egress
+        .denial
+        .filter(|d| d.source != crate::rescue::Source::Upstream);
+    let kind = if denied.is_some() {
+        "egress.deny"
+    } else {
+        "egress.allow"
+    };
+    let mut event = Event::new(kind, "proxy", egress.started_unix_ms, egress.ended_unix_ms)
+        .with(attr::OPERATION, "execute_tool")
+        .with(attr::HOST, egress.host)
+        .with("server.port", egress.port)
+        .with(attr::METHOD, egress.method)
+        .with("url.redacted", redact(egress.target))
+        .with("tollgate.bytes_out", egress.bytes_out)
+        .with("tollgate.bytes_in", egress.bytes_in);
+    if let Some(status) = egress.status.or(egress.denial.map(|d| d.status)) {
+        event = event.with(attr::STATUS, status);
+    }
+    if let Some(identity) = egress.identity {
+        event = event
+            .with(attr::INVOCATION, identity.user.as_str())
+            .with(attr::TENANT, identity.tenant.as_str())
+            .with(attr::SESSION, identity.session.as_str())
+            .with(attr::TOOL, identity.tool.as_str());
+        if let Some(trace) = &identity.trace_id {
+            event = event.with(attr::TRACE, trace.as_str());
+        }
+    } else if let Some(caller) = egress.denial.and_then(|d| d.caller.as_deref()) {
+        event = event
+            .with(attr::INVOCATION, caller.invocation.as_str())
+            .with(attr::TENANT, caller.tenant.as_str())
+            .with(attr::SESSION, caller.session.as_str())
+            .with(attr::TOOL, caller.tool.as_str());
+    }
+    if let Some(denial) = egress.denial {
+        event = event.with(attr::REASON, denial.reason);
+        if let Some(rule) = &denial.rule {
+            event = event.with("tollgate.rule", rule.as_str());
+        }
+        if let Some(owner) = &denial.owner {
+            event = event.with("tollgate.policy.owner", owner.as_str());
+        }
+        if let Some(detected) = denial.detected.as_deref() {
+            event = event
+                .with("tollgate.finding.detector", detected.detector)
+                .with("tollgate.finding.location", detected.location.as_str())
+                .with("tollgate.finding.encoding", detected.encoding.as_str())
+                .with(attr::FINGERPRINT, detected.fingerprint.as_str());
+        }
+    }
+    if denied.is_none() && egress.denial.is_none() {
+        event = event.with(attr::REASON, "allowed");
+    }
+    event
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_values_never_reach_the_record() {
+        assert_eq!(
+            redact("/a/b?token=ghp_secret&x=1&flag#frag"),
+            "/a/b?token=<10>&x=<1>&<4>"
+        );
+        assert_eq!(redact("/plain"), "/plain");
+    }
+}

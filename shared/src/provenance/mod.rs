@@ -1,0 +1,98 @@
+//! Provenance: one event schema for the broker and the proxy, written as JSON Lines with a
+//! hash chain (`seq`, `prev_hash`, `hash`) so that an edited, deleted, inserted or reordered
+//! line is detected; the writer that keeps the chain off the request path; the verifier; and
+//! the trace that merges several services' files into one invocation's timeline. Attribute
+//! names follow OpenTelemetry's GenAI and MCP conventions where they exist. Secret values
+//! never appear: only fingerprints and redacted URLs.
+
+mod chain;
+mod sink;
+mod trace;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use chain::{ChainError, GENESIS, Verified, seal, verify_lines};
+pub use sink::{Sink, SinkError};
+pub use trace::{TraceError, read_records, trace};
+
+/// The schema every record names; bumped on an incompatible change.
+pub const SCHEMA: &str = "tollgate.provenance/1";
+
+/// One line of a provenance file. (Unknown fields land in the event's attributes: serde's
+/// `deny_unknown_fields` does not combine with `flatten`; the hash covers them all the same.)
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub schema: String,
+    /// Position in this writer's chain, from 1.
+    pub seq: u64,
+    /// `hash` of the line before (the [`GENESIS`] hash for the first).
+    pub prev_hash: String,
+    /// SHA-256 (hex) of this line written with `hash` empty.
+    pub hash: String,
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// What happened, who did it, and where it belongs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// `invocation.start`, `credential.issue`, `egress.deny`, ...
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `broker` or `proxy`.
+    pub source: String,
+    pub start_unix_ms: u64,
+    pub end_unix_ms: u64,
+    /// Common fields and the type's own, under OpenTelemetry names where they exist
+    /// (`gen_ai.tool.name`, `server.address`, ...) and `tollgate.*` otherwise.
+    #[serde(flatten)]
+    pub attributes: BTreeMap<String, serde_json::Value>,
+}
+
+/// Attribute names shared by both services.
+pub mod attr {
+    pub const INVOCATION: &str = "tollgate.invocation.id";
+    pub const TENANT: &str = "tollgate.tenant";
+    pub const SESSION: &str = "gen_ai.conversation.id";
+    pub const TOOL: &str = "gen_ai.tool.name";
+    pub const TOOL_CALL: &str = "gen_ai.tool.call.id";
+    pub const MODEL: &str = "gen_ai.request.model";
+    pub const OPERATION: &str = "gen_ai.operation.name";
+    pub const TRACE: &str = "trace_id";
+    pub const CREDENTIAL: &str = "tollgate.credential.name";
+    pub const CREDENTIAL_SOURCE: &str = "tollgate.credential.source";
+    pub const FINGERPRINT: &str = "tollgate.fingerprint";
+    pub const REASON: &str = "tollgate.reason";
+    pub const HOST: &str = "server.address";
+    pub const METHOD: &str = "http.request.method";
+    pub const STATUS: &str = "http.response.status_code";
+}
+
+impl Event {
+    pub fn new(kind: &str, source: &str, start_unix_ms: u64, end_unix_ms: u64) -> Self {
+        Self {
+            kind: kind.to_owned(),
+            source: source.to_owned(),
+            start_unix_ms,
+            end_unix_ms,
+            attributes: BTreeMap::new(),
+        }
+    }
+
+    /// Adds one attribute.
+    pub fn with(mut self, name: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.attributes.insert(name.to_owned(), value.into());
+        self
+    }
+
+    /// The invocation this event belongs to, if any.
+    pub fn invocation(&self) -> Option<&str> {
+        self.attributes.get(attr::INVOCATION)?.as_str()
+    }
+
+    fn text(&self, name: &str) -> Option<&str> {
+        self.attributes.get(name)?.as_str()
+    }
+}
