@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Subcommand, ValueEnum};
-use tollgate_shared::provenance::{read_records, trace, verify_lines};
+use tollgate_shared::provenance::{read_openbao_audit, read_records, trace, verify_lines};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum AuditCommand {
@@ -20,6 +20,9 @@ pub(crate) enum AuditCommand {
         invocation_id: String,
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// OpenBao's file audit log: its entries for the invocation join the timeline.
+        #[arg(long)]
+        openbao: Vec<PathBuf>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
@@ -37,10 +40,15 @@ pub(crate) fn run(command: AuditCommand) -> Result<ExitCode> {
         AuditCommand::Trace {
             invocation_id,
             files,
+            openbao,
             format,
         } => {
             let paths: Vec<&std::path::Path> = files.iter().map(PathBuf::as_path).collect();
-            let (records, text) = trace(read_records(&paths)?, &invocation_id);
+            let mut all = read_records(&paths)?;
+            for log in &openbao {
+                all.extend(read_openbao_audit(log, &invocation_id)?);
+            }
+            let (records, text) = trace(all, &invocation_id);
             match format {
                 Format::Text => print!("{text}"),
                 Format::Json => println!("{}", serde_json::to_string_pretty(&records)?),

@@ -16,7 +16,7 @@ use support::{Origin, OriginCerts, Place, Proxy, ProxySpec, basic, free_port, pa
 const NAMES: &[&str] = &["api.origin.test", "echo.origin.test", "evil.origin.test"];
 
 struct Stack {
-    _bao: OpenBao,
+    bao: OpenBao,
     pg: Postgres,
     broker: Broker,
     proxy: Proxy,
@@ -66,7 +66,7 @@ impl Stack {
             "debug",
         );
         Self {
-            _bao: bao,
+            bao,
             pg,
             broker,
             proxy,
@@ -357,6 +357,28 @@ fn a_stolen_database_password_is_dead_on_the_server_within_a_second_of_the_block
             "the password is in a provenance record"
         );
     }
+    // OpenBao's own audit log joins the timeline: the token made for the invocation, the
+    // database user minted under it, the revocation.
+    let joined = support::tollgate()
+        .args(["audit", "trace", &id])
+        .args(&files)
+        .arg("--openbao")
+        .arg(stack.bao.audit_log())
+        .output()
+        .expect("trace");
+    let joined = String::from_utf8_lossy(&joined.stdout).into_owned();
+    for expected in [
+        "openbao.path=auth/token/create",
+        "openbao.path=database/creds/readonly",
+        "openbao.path=auth/token/revoke-accessor",
+    ] {
+        assert!(
+            joined.contains(expected),
+            "{expected} missing from the joined trace:\n{joined}"
+        );
+    }
+    assert!(!joined.contains(&password));
+    eprintln!("{joined}");
     // An edited record is caught, with its line.
     let edited = String::from_utf8_lossy(&proxy_file).replacen("egress.deny", "egress.allow", 1);
     std::fs::write(&files[1], edited).expect("tamper");

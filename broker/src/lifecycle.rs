@@ -208,6 +208,7 @@ impl Broker {
         ]);
         let token = self
             .vault
+            .for_invocation(&id)
             .create_token(
                 &self.keeper.token(),
                 &TokenRequest {
@@ -341,7 +342,7 @@ impl Broker {
             Some(issued) => issued,
             None => {
                 let minted = grants::mint(
-                    &self.vault,
+                    &self.vault.for_invocation(&inv.id),
                     &record.token,
                     grant,
                     &self.settings.database_mount,
@@ -425,7 +426,12 @@ impl Broker {
 
     /// Tries one owed revocation now; what fails stays owed for the sweep.
     async fn revoke(&self, accessor: &str, id: &str) -> bool {
-        match self.vault.revoke_accessor(&self.keeper.token(), accessor).await {
+        match self
+            .vault
+            .for_invocation(id)
+            .revoke_accessor(&self.keeper.token(), accessor)
+            .await
+        {
             Ok(()) => match self.store.settle(accessor).await {
                 Ok(()) => {
                     info!(invocation.id = %id, "invocation token revoked with every lease under it");

@@ -32,8 +32,8 @@ pub fn now_ms() -> u64 {
 
 /// The path, with every query value replaced by its length.
 pub fn redact(target: &str) -> String {
+    let target = target.split('#').next().unwrap_or_default();
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    let path = path.split('#').next().unwrap_or_default();
     if query.is_empty() {
         return path.to_owned();
     }

@@ -39,10 +39,25 @@ impl OpenBao {
         bao
     }
 
+    /// OpenBao's own audit log (a file audit device declared in the server's configuration).
+    pub fn audit_log(&self) -> PathBuf {
+        self.dir.path().join("audit.log")
+    }
+
     fn launch(&mut self) {
         let log = std::fs::File::create(self.dir.path().join("bao.log")).expect("log");
+        let config = self.dir.path().join("audit.hcl");
+        std::fs::write(
+            &config,
+            format!(
+                "audit \"file\" \"file\" {{\n  options {{\n    file_path = \"{}\"\n  }}\n}}\n",
+                self.audit_log().display()
+            ),
+        )
+        .expect("audit config");
         let child = Command::new(bao_binary())
             .args(["server", "-dev", "-dev-no-store-token"])
+            .arg(format!("-config={}", config.display()))
             .arg(format!("-dev-root-token-id={ROOT_TOKEN}"))
             .arg(format!("-dev-listen-address=127.0.0.1:{}", self.port))
             .env("HOME", self.dir.path())
@@ -263,6 +278,12 @@ fn chown_postgres(path: &Path) {
 /// Seeds a server for the broker tests: KV secrets, the database engine against `pg` with
 /// one role, and a policy a token grant passes on.
 pub fn seed(bao: &OpenBao, pg: Option<&Postgres>, kv: &[(&str, &str, &str)]) {
+    // The broker's invocation header, in the clear, in OpenBao's audit log.
+    bao.must(&[
+        "write",
+        "sys/config/auditing/request-headers/x-tollgate-invocation",
+        "hmac=false",
+    ]);
     for (path, field, value) in kv {
         bao.must(&["kv", "put", path, &format!("{field}={value}")]);
     }

@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use thiserror::Error;
 use tollgate_shared::invocation::SecretText;
+use tollgate_shared::provenance::INVOCATION_HEADER;
 
 pub use login::{Login, TokenKeeper};
 
@@ -72,6 +73,9 @@ pub struct TokenRequest {
 pub struct Vault {
     http: reqwest::Client,
     base: String,
+    /// Sent as `X-Tollgate-Invocation` on every call, so OpenBao's audit log (with the header
+    /// listed at `sys/config/auditing/request-headers`) names the invocation it was for.
+    invocation: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -110,7 +114,16 @@ impl Vault {
         Ok(Self {
             http,
             base: config.address.trim_end_matches('/').to_owned(),
+            invocation: None,
         })
+    }
+
+    /// The same client, naming `invocation` on every call it makes.
+    pub fn for_invocation(&self, invocation: &str) -> Self {
+        Self {
+            invocation: Some(invocation.to_owned()),
+            ..self.clone()
+        }
     }
 
     async fn call<T: DeserializeOwned>(
@@ -144,6 +157,9 @@ impl Vault {
         let mut request = self.http.request(method, format!("{}/v1/{path}", self.base));
         if let Some(token) = token {
             request = request.header("X-Vault-Token", token.expose());
+        }
+        if let Some(invocation) = &self.invocation {
+            request = request.header(INVOCATION_HEADER, invocation);
         }
         if let Some(body) = body {
             request = request.json(&body);

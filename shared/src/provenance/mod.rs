@@ -15,7 +15,10 @@ use serde::{Deserialize, Serialize};
 
 pub use chain::{ChainError, GENESIS, Verified, seal, verify_lines};
 pub use sink::{Sink, SinkError};
-pub use trace::{TraceError, read_records, trace};
+pub use trace::{TraceError, read_openbao_audit, read_records, trace};
+
+/// The request header the broker sends OpenBao with the invocation id, for its audit log.
+pub const INVOCATION_HEADER: &str = "x-tollgate-invocation";
 
 /// The schema every record names; bumped on an incompatible change.
 pub const SCHEMA: &str = "tollgate.provenance/1";
