@@ -145,8 +145,17 @@ impl Stack {
         let mut stack = Self { children: Vec::new() };
 
         let vault = format!("http://{}", args.vault_listen);
+        let audit = state.join("openbao-audit.hcl");
+        std::fs::write(
+            &audit,
+            format!(
+                "audit \"file\" \"file\" {{\n  options {{\n    file_path = \"{}\"\n  }}\n}}\n",
+                state.join("openbao-audit.log").display()
+            ),
+        )?;
         let bao = Command::new(bao_binary())
             .args(["server", "-dev", "-dev-no-store-token"])
+            .arg(format!("-config={}", audit.display()))
             .arg(format!("-dev-root-token-id={root}"))
             .arg(format!("-dev-listen-address={}", args.vault_listen))
             .env("HOME", &state)
@@ -216,6 +225,12 @@ impl Stack {
             "  export HTTPS_PROXY=<proxy_url> TOLLGATE_INVOCATION_ID=<invocation_id> TOLLGATE_INVOCATION_SECRET=<secret>"
         );
         println!("  tollgate credential get NAME        # a placeholder for `inject` grants");
+        println!(
+            "  tollgate audit trace <invocation_id> {} {} --openbao {}",
+            broker_dir.join("provenance.jsonl").display(),
+            state.join("proxy-provenance.jsonl").display(),
+            state.join("openbao-audit.log").display()
+        );
         println!("tollgate dev: ready (Ctrl-C stops everything)");
         Ok(stack)
     }
@@ -327,6 +342,12 @@ fn seed(vault: &str, root: &str, policies: &PolicySet, state: &Path) -> Result<u
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+    // The broker's invocation header, in the clear, in OpenBao's audit log (`audit trace`).
+    bao(&[
+        "write",
+        "sys/config/auditing/request-headers/x-tollgate-invocation",
+        "hmac=false",
+    ])?;
     let placeholder_policy = state.join("dev-token-policy.hcl");
     std::fs::write(
         &placeholder_policy,

@@ -121,6 +121,26 @@ fn dev_runs_openbao_broker_and_proxy_and_ctrl_c_stops_them_all() {
         (403, Some("host_not_allowed"))
     );
 
+    // The invocation's story from the broker's and the proxy's chains and OpenBao's log.
+    let trace = tollgate()
+        .args(["audit", "trace", id])
+        .arg(broker.join("provenance.jsonl"))
+        .arg(state.path().join("proxy-provenance.jsonl"))
+        .arg("--openbao")
+        .arg(state.path().join("openbao-audit.log"))
+        .output()
+        .expect("trace");
+    let trace = String::from_utf8_lossy(&trace.stdout).into_owned();
+    for expected in [
+        "invocation.start",
+        "credential.deliver",
+        "egress.deny",
+        "host_not_allowed",
+        "openbao.path=auth/token/create",
+    ] {
+        assert!(trace.contains(expected), "{expected} missing:\n{trace}");
+    }
+
     // Ctrl-C: everything stops and every port is free again.
     Command::new("kill")
         .args(["-INT", &dev.id().to_string()])
