@@ -1,8 +1,10 @@
 //! The in-process store, the default: one mutex over every counter, so each operation is
 //! atomic across the three scopes of a plan. Exact under any concurrency within one process;
-//! for several proxy replicas use [`crate::budget::RedisStore`].
+//! for several proxy replicas use [`crate::budget::RedisStore`]. Every operation costs the
+//! same however much traffic came before: the rate window is a fixed ring of sub-buckets
+//! ([`super::window`]), and a scope holds only counters and the leases in flight.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -12,6 +14,7 @@ use async_trait::async_trait;
 use super::model::{Budget, Direction, Exceeded, Plan, RATE_WINDOW_MS, Scope, duration_ms};
 use super::store::{Admission, BudgetStore, ByteCharge, Charged, LeaseId, StoreError, StoreHealth};
 use super::usage::{ScopeUsage, Usage};
+use super::window::{RATE_BUCKET_MS, RateWindow};
 
 /// How often (in operations) idle scopes are swept out.
 const SWEEP_EVERY: u64 = 1024;
@@ -35,7 +38,8 @@ impl InProcessStore {
     pub fn new(idle_ttl: Duration) -> InProcessStore {
         InProcessStore {
             state: Mutex::new(State::default()),
-            idle_ttl_ms: duration_ms(idle_ttl).max(RATE_WINDOW_MS),
+            // A scope must outlive the admissions its rate window still counts.
+            idle_ttl_ms: duration_ms(idle_ttl).max(RATE_WINDOW_MS + RATE_BUCKET_MS),
             ops: AtomicU64::new(0),
         }
     }
@@ -43,6 +47,12 @@ impl InProcessStore {
     /// How many scopes are held: finished sessions leave once idle.
     pub fn scopes_held(&self) -> usize {
         self.lock(0).scopes.len()
+    }
+
+    /// What the store holds now. None of it depends on how many requests came before: only
+    /// on the scopes, the requests in flight and the rate windows' fixed rings.
+    pub fn footprint(&self) -> Footprint {
+        self.lock(0).footprint()
     }
 
     fn lock(&self, now_ms: u64) -> MutexGuard<'_, State> {
@@ -54,6 +64,18 @@ impl InProcessStore {
         }
         state
     }
+}
+
+/// The contents of an [`InProcessStore`], counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Footprint {
+    pub scopes: usize,
+    /// Leases of requests in flight, over all scopes.
+    pub leases: usize,
+    /// Rate-window sub-buckets holding admissions, over all scopes.
+    pub rate_buckets: usize,
+    /// Heap bytes of the map, the lease sets and the rate windows, from their capacities.
+    pub heap_bytes: usize,
 }
 
 #[derive(Debug, Default)]
@@ -72,10 +94,12 @@ struct Key {
 impl Key {
     fn of(plan: &Plan, scope: Scope) -> Key {
         let s = &plan.subject;
+        // The scope tells the tenant's own key apart; reusing the tenant as its id spares an
+        // allocation per lookup.
         let id = match scope {
             Scope::Invocation => s.invocation.clone(),
             Scope::Session => s.session.clone(),
-            Scope::Tenant => Arc::from(""),
+            Scope::Tenant => s.tenant.clone(),
         };
         Key {
             scope,
@@ -93,8 +117,8 @@ struct Counters {
     tool_calls: u64,
     started_ms: Option<u64>,
     live: HashSet<LeaseId>,
-    /// Admission times in the rate window, oldest first; kept only where a rate is limited.
-    window: VecDeque<u64>,
+    /// The rate window; kept only where a rate is limited.
+    window: Option<Box<RateWindow>>,
     touched_ms: u64,
 }
 
@@ -102,10 +126,28 @@ impl State {
     fn counters(&mut self, plan: &Plan, scope: Scope, now_ms: u64) -> &mut Counters {
         let c = self.scopes.entry(Key::of(plan, scope)).or_default();
         c.touched_ms = now_ms;
-        while c.window.front().is_some_and(|t| t + RATE_WINDOW_MS <= now_ms) {
-            c.window.pop_front();
+        if let Some(window) = &mut c.window {
+            window.advance(now_ms);
         }
         c
+    }
+
+    fn footprint(&self) -> Footprint {
+        let entry = std::mem::size_of::<(Key, Counters)>();
+        let mut f = Footprint {
+            scopes: self.scopes.len(),
+            heap_bytes: self.scopes.capacity() * entry,
+            ..Footprint::default()
+        };
+        for c in self.scopes.values() {
+            f.leases += c.live.len();
+            f.heap_bytes += c.live.capacity() * std::mem::size_of::<LeaseId>();
+            if let Some(window) = &c.window {
+                f.rate_buckets += window.buckets_in_use();
+                f.heap_bytes += std::mem::size_of::<RateWindow>();
+            }
+        }
+        f
     }
 
     fn sweep(&mut self, now_ms: u64, idle_ttl_ms: u64) {
@@ -123,11 +165,7 @@ impl Counters {
             bytes_in: self.bytes_in,
             tool_calls: self.tool_calls,
             in_flight: self.live.len() as u64,
-            in_window: self
-                .window
-                .iter()
-                .filter(|t| *t + RATE_WINDOW_MS > now_ms)
-                .count() as u64,
+            in_window: self.window.as_ref().map_or(0, |w| w.admitted_at(now_ms)),
             elapsed_ms: started.map_or(0, |s| now_ms.saturating_sub(s)),
         }
     }
@@ -158,9 +196,10 @@ impl Counters {
             }
         }
         if let Some(limit) = plan.limit(scope, Budget::RequestsPerMinute) {
-            let used = self.window.len() as u64;
+            let window = self.window.as_deref();
+            let used = window.map_or(0, RateWindow::admitted);
             if used >= limit {
-                let retry = rate_retry_after(&self.window, limit, now_ms);
+                let retry = window.and_then(|w| w.retry_after(limit, now_ms));
                 out.push(exceeded(Budget::RequestsPerMinute, limit, used, 1, retry));
             }
         }
@@ -171,7 +210,9 @@ impl Counters {
         self.started_ms.get_or_insert(now_ms);
         self.live.insert(lease);
         if plan.limit(scope, Budget::RequestsPerMinute).is_some() {
-            self.window.push_back(now_ms);
+            self.window
+                .get_or_insert_with(|| Box::new(RateWindow::new(now_ms)))
+                .record(now_ms);
         }
     }
 
@@ -181,14 +222,6 @@ impl Counters {
             Direction::In => &mut self.bytes_in,
         }
     }
-}
-
-/// When the window will hold fewer than `limit` admissions: when the admission at position
-/// `len - limit` (oldest first) leaves it. `None` if it never will (a limit of zero).
-fn rate_retry_after(window: &VecDeque<u64>, limit: u64, now_ms: u64) -> Option<Duration> {
-    let index = (window.len() as u64).checked_sub(limit)?;
-    let leaves = window.get(usize::try_from(index).ok()?)? + RATE_WINDOW_MS;
-    (limit > 0).then(|| Duration::from_millis(leaves.saturating_sub(now_ms)))
 }
 
 const NAME: &str = "in-process";
