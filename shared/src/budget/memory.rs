@@ -16,8 +16,11 @@ use super::store::{Admission, BudgetStore, ByteCharge, Charged, LeaseId, StoreEr
 use super::usage::{ScopeUsage, Usage};
 use super::window::{RATE_BUCKET_MS, RateWindow};
 
-/// How often (in operations) idle scopes are swept out.
+/// Idle scopes are swept out at most every this many operations...
 const SWEEP_EVERY: u64 = 1024;
+/// ...and at most once in this long, so that the sweep, which walks every scope, costs a
+/// request nothing however many requests there are.
+const SWEEP_INTERVAL_MS: u64 = 10_000;
 
 #[derive(Debug)]
 pub struct InProcessStore {
@@ -59,8 +62,11 @@ impl InProcessStore {
         // Each operation checks before it changes anything, so a panic elsewhere while the
         // lock was held cannot have left a half-applied change: the state is usable.
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if self.ops.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
+        if self.ops.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1
+            && now_ms >= state.next_sweep_ms
+        {
             state.sweep(now_ms, self.idle_ttl_ms);
+            state.next_sweep_ms = now_ms.saturating_add(SWEEP_INTERVAL_MS);
         }
         state
     }
@@ -82,6 +88,7 @@ pub struct Footprint {
 struct State {
     scopes: HashMap<Key, Counters>,
     next_lease: LeaseId,
+    next_sweep_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -388,6 +395,31 @@ mod tests {
             // the TTL (reads do not count as activity).
             assert_eq!(store.scopes_held(), 3);
             store.release(&live, lease, 0, later).await.expect("release");
+
+            // The next sweep waits for the interval, however many operations come first.
+            let gone = later + 3_600_000;
+            // (Twice the period: other calls may have taken the counter's turn.)
+            for _ in 0..2 * SWEEP_EVERY {
+                store.usage(&live, gone).await.expect("usage");
+            }
+            assert_eq!(store.scopes_held(), 0, "swept an hour later");
+            // Idle for the TTL 9.999 s after that sweep: it waits for the interval.
+            let one = plan("one");
+            let at = gone - 3_600_000 + 5_000;
+            if let Admission::Admitted { lease, .. } = store.admit(&one, at).await.expect("admit") {
+                store.release(&one, lease, 0, at).await.expect("release");
+            }
+            for _ in 0..2 * SWEEP_EVERY {
+                store
+                    .usage(&live, gone + SWEEP_INTERVAL_MS - 1)
+                    .await
+                    .expect("usage");
+            }
+            assert_eq!(store.scopes_held(), 3, "no second sweep within the interval");
+            for _ in 0..2 * SWEEP_EVERY {
+                store.usage(&live, gone + SWEEP_INTERVAL_MS).await.expect("usage");
+            }
+            assert_eq!(store.scopes_held(), 0);
         });
     }
 }
