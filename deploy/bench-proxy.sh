@@ -21,7 +21,8 @@
 #        BENCH_TARGETS ("direct tollgate passthrough squid")  KEEP=1 keeps the work directory
 #        BENCH_WRAP: a command prefix for tollgate and the pass-through, for profiling, e.g.
 #          BENCH_WRAP="valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p" (dumped
-#          with callgrind_control before the target stops; its figures then mean nothing)
+#          with callgrind_control before the target stops, counters zeroed after the warm-up
+#          so that start-up is not in the profile; its figures then mean nothing)
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SECONDS_PER_RUN="${BENCH_SECONDS:-60}"
@@ -52,7 +53,8 @@ cd "$WORK"
 chmod 755 "$WORK"
 
 wait_port() {
-  for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
+  # Up to 60 s: a target under valgrind starts slowly.
+  for _ in $(seq 600); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
   echo "nothing listens on 127.0.0.1:$1" >&2
   return 1
 }
@@ -224,6 +226,7 @@ for target in $TARGETS; do
   fi
   "start_$target"
   load --connections 2 --seconds 1 >/dev/null   # warm-up: certificates, pools
+  case "${BENCH_WRAP:-}" in *callgrind*) [ -n "$TARGET_PID" ] && callgrind_control -z "$TARGET_PID" >/dev/null ;; esac
   light_before="$(load --connections 4 --rate "$RATE" --seconds "$SECONDS_PER_RUN")"
   before=$(cpu_ticks)
   saturated="$(load --connections "$CONNECTIONS" --seconds "$SECONDS_PER_RUN")"
@@ -251,7 +254,8 @@ for line in open(path):
 direct, peer = rows.get("direct"), rows.get("passthrough")
 
 def ratio(a, b):
-    return f"{a / b:.2f}x" if a is not None and b else "-"
+    # No ratio to a zero or negative base (noise can make an added latency negative).
+    return f"{a / b:.2f}x" if a is not None and b is not None and b > 0 else "-"
 
 def added(row):
     return [l - d for l, d in zip(row["lat"], direct["lat"])] if direct else [None] * 4
