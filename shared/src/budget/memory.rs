@@ -49,13 +49,13 @@ impl InProcessStore {
 
     /// How many scopes are held: finished sessions leave once idle.
     pub fn scopes_held(&self) -> usize {
-        self.lock(0).scopes.len()
+        self.lock(0).tenants.held()
     }
 
     /// What the store holds now. None of it depends on how many requests came before: only
     /// on the scopes, the requests in flight and the rate windows' fixed rings.
     pub fn footprint(&self) -> Footprint {
-        self.lock(0).footprint()
+        self.lock(0).tenants.footprint()
     }
 
     fn lock(&self, now_ms: u64) -> MutexGuard<'_, State> {
@@ -65,7 +65,7 @@ impl InProcessStore {
         if self.ops.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1
             && now_ms >= state.next_sweep_ms
         {
-            state.sweep(now_ms, self.idle_ttl_ms);
+            state.tenants.sweep(now_ms, self.idle_ttl_ms);
             state.next_sweep_ms = now_ms.saturating_add(SWEEP_INTERVAL_MS);
         }
         state
@@ -86,33 +86,106 @@ pub struct Footprint {
 
 #[derive(Debug, Default)]
 struct State {
-    scopes: HashMap<Key, Counters>,
+    tenants: Tenants,
     next_lease: LeaseId,
     next_sweep_ms: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct Key {
-    scope: Scope,
-    tenant: Arc<str>,
-    id: Arc<str>,
+/// Every scope's counters, by tenant. A plan's three scopes are found with one lookup each,
+/// by `&str` (no key is built on a hit), and are borrowed together, so every operation
+/// touches each of them once.
+#[derive(Debug, Default)]
+struct Tenants(HashMap<Arc<str>, Tenant>);
+
+/// One tenant's own counters and those of its sessions and invocations.
+#[derive(Debug, Default)]
+struct Tenant {
+    own: Counters,
+    sessions: HashMap<Arc<str>, Counters>,
+    invocations: HashMap<Arc<str>, Counters>,
 }
 
-impl Key {
-    fn of(plan: &Plan, scope: Scope) -> Key {
+impl Tenant {
+    fn held(&self) -> usize {
+        1 + self.sessions.len() + self.invocations.len()
+    }
+}
+
+/// Counters a scope may forget: nothing in flight and no activity for the idle TTL.
+fn idle(c: &Counters, now_ms: u64, idle_ttl_ms: u64) -> bool {
+    c.live.is_empty() && now_ms.saturating_sub(c.touched_ms) >= idle_ttl_ms
+}
+
+impl Tenants {
+    /// The counters of `plan`'s scopes, indexed by [`Scope::index`], created where missing,
+    /// touched, and their rate windows moved to `now_ms`.
+    fn scopes(&mut self, plan: &Plan, now_ms: u64) -> [&mut Counters; 3] {
         let s = &plan.subject;
-        // The scope tells the tenant's own key apart; reusing the tenant as its id spares an
-        // allocation per lookup.
-        let id = match scope {
-            Scope::Invocation => s.invocation.clone(),
-            Scope::Session => s.session.clone(),
-            Scope::Tenant => s.tenant.clone(),
+        let tenant = self.0.entry(s.tenant.clone()).or_default();
+        let all = [
+            tenant.invocations.entry(s.invocation.clone()).or_default(),
+            tenant.sessions.entry(s.session.clone()).or_default(),
+            &mut tenant.own,
+        ];
+        all.map(|c| c.touch(now_ms))
+    }
+
+    /// The session's counters alone (tool calls).
+    fn session(&mut self, plan: &Plan, now_ms: u64) -> &mut Counters {
+        let s = &plan.subject;
+        let tenant = self.0.entry(s.tenant.clone()).or_default();
+        tenant
+            .sessions
+            .entry(s.session.clone())
+            .or_default()
+            .touch(now_ms)
+    }
+
+    /// The counters of `plan`'s scopes where they exist, without creating or touching any.
+    fn get(&self, plan: &Plan) -> [Option<&Counters>; 3] {
+        let s = &plan.subject;
+        let Some(tenant) = self.0.get(&*s.tenant) else {
+            return [None, None, None];
         };
-        Key {
-            scope,
-            tenant: s.tenant.clone(),
-            id,
+        [
+            tenant.invocations.get(&*s.invocation),
+            tenant.sessions.get(&*s.session),
+            Some(&tenant.own),
+        ]
+    }
+
+    fn sweep(&mut self, now_ms: u64, idle_ttl_ms: u64) {
+        self.0.retain(|_, t| {
+            t.sessions.retain(|_, c| !idle(c, now_ms, idle_ttl_ms));
+            t.invocations.retain(|_, c| !idle(c, now_ms, idle_ttl_ms));
+            !(idle(&t.own, now_ms, idle_ttl_ms) && t.sessions.is_empty() && t.invocations.is_empty())
+        });
+    }
+
+    fn held(&self) -> usize {
+        self.0.values().map(Tenant::held).sum()
+    }
+
+    fn footprint(&self) -> Footprint {
+        let mut f = Footprint {
+            scopes: self.held(),
+            heap_bytes: self.0.capacity() * std::mem::size_of::<(Arc<str>, Tenant)>(),
+            ..Footprint::default()
+        };
+        let entry = std::mem::size_of::<(Arc<str>, Counters)>();
+        for t in self.0.values() {
+            f.heap_bytes += (t.sessions.capacity() + t.invocations.capacity()) * entry;
+            let counters = t.sessions.values().chain(t.invocations.values());
+            for c in counters.chain([&t.own]) {
+                f.leases += c.live.len();
+                f.heap_bytes += c.live.capacity() * std::mem::size_of::<LeaseId>();
+                if let Some(window) = &c.window {
+                    f.rate_buckets += window.buckets_in_use();
+                    f.heap_bytes += std::mem::size_of::<RateWindow>();
+                }
+            }
         }
+        f
     }
 }
 
@@ -129,41 +202,15 @@ struct Counters {
     touched_ms: u64,
 }
 
-impl State {
-    fn counters(&mut self, plan: &Plan, scope: Scope, now_ms: u64) -> &mut Counters {
-        let c = self.scopes.entry(Key::of(plan, scope)).or_default();
-        c.touched_ms = now_ms;
-        if let Some(window) = &mut c.window {
+impl Counters {
+    fn touch(&mut self, now_ms: u64) -> &mut Counters {
+        self.touched_ms = now_ms;
+        if let Some(window) = &mut self.window {
             window.advance(now_ms);
         }
-        c
+        self
     }
 
-    fn footprint(&self) -> Footprint {
-        let entry = std::mem::size_of::<(Key, Counters)>();
-        let mut f = Footprint {
-            scopes: self.scopes.len(),
-            heap_bytes: self.scopes.capacity() * entry,
-            ..Footprint::default()
-        };
-        for c in self.scopes.values() {
-            f.leases += c.live.len();
-            f.heap_bytes += c.live.capacity() * std::mem::size_of::<LeaseId>();
-            if let Some(window) = &c.window {
-                f.rate_buckets += window.buckets_in_use();
-                f.heap_bytes += std::mem::size_of::<RateWindow>();
-            }
-        }
-        f
-    }
-
-    fn sweep(&mut self, now_ms: u64, idle_ttl_ms: u64) {
-        self.scopes
-            .retain(|_, c| !c.live.is_empty() || now_ms.saturating_sub(c.touched_ms) < idle_ttl_ms);
-    }
-}
-
-impl Counters {
     fn usage(&self, plan: &Plan, scope: Scope, now_ms: u64) -> ScopeUsage {
         let started = plan.started_ms(scope).or(self.started_ms);
         ScopeUsage {
@@ -223,7 +270,14 @@ impl Counters {
         }
     }
 
-    fn bytes(&mut self, direction: Direction) -> &mut u64 {
+    fn bytes(&self, direction: Direction) -> u64 {
+        match direction {
+            Direction::Out => self.bytes_out,
+            Direction::In => self.bytes_in,
+        }
+    }
+
+    fn bytes_mut(&mut self, direction: Direction) -> &mut u64 {
         match direction {
             Direction::Out => &mut self.bytes_out,
             Direction::In => &mut self.bytes_in,
@@ -236,12 +290,12 @@ const NAME: &str = "in-process";
 #[async_trait]
 impl BudgetStore for InProcessStore {
     async fn admit(&self, plan: &Plan, now_ms: u64) -> Result<Admission, StoreError> {
-        let mut state = self.lock(now_ms);
+        let mut guard = self.lock(now_ms);
+        let state = &mut *guard;
+        let scopes = state.tenants.scopes(plan, now_ms);
         let mut refused = Vec::new();
-        for scope in Scope::ALL {
-            state
-                .counters(plan, scope, now_ms)
-                .refusals(plan, scope, now_ms, &mut refused);
+        for (scope, c) in Scope::ALL.into_iter().zip(&scopes) {
+            c.refusals(plan, scope, now_ms, &mut refused);
         }
         if !refused.is_empty() {
             return Ok(Admission::Refused(refused));
@@ -249,8 +303,7 @@ impl BudgetStore for InProcessStore {
         state.next_lease += 1;
         let lease = state.next_lease;
         let mut usage = Usage::default();
-        for scope in Scope::ALL {
-            let c = state.counters(plan, scope, now_ms);
+        for (scope, c) in Scope::ALL.into_iter().zip(scopes) {
             c.admit(plan, scope, lease, now_ms);
             usage.scopes[scope.index()] = c.usage(plan, scope, now_ms);
         }
@@ -260,13 +313,14 @@ impl BudgetStore for InProcessStore {
     async fn charge(&self, plan: &Plan, charge: ByteCharge, now_ms: u64) -> Result<Charged, StoreError> {
         let budget = charge.direction.budget();
         let mut state = self.lock(now_ms);
+        let scopes = state.tenants.scopes(plan, now_ms);
         let mut granted = charge.bytes;
         let mut exceeded = None;
-        for scope in Scope::ALL {
-            let used = *state.counters(plan, scope, now_ms).bytes(charge.direction);
+        for (scope, c) in Scope::ALL.into_iter().zip(&scopes) {
             let Some(limit) = plan.limit(scope, budget) else {
                 continue;
             };
+            let used = c.bytes(charge.direction);
             let left = limit.saturating_sub(used);
             if left < granted {
                 granted = left;
@@ -283,8 +337,8 @@ impl BudgetStore for InProcessStore {
         if charge.whole && exceeded.is_some() {
             granted = 0;
         }
-        for scope in Scope::ALL {
-            *state.counters(plan, scope, now_ms).bytes(charge.direction) += granted;
+        for c in scopes {
+            *c.bytes_mut(charge.direction) += granted;
         }
         Ok(Charged { granted, exceeded })
     }
@@ -306,7 +360,7 @@ impl BudgetStore for InProcessStore {
 
     async fn admit_tool_call(&self, plan: &Plan, now_ms: u64) -> Result<Result<u64, Exceeded>, StoreError> {
         let mut state = self.lock(now_ms);
-        let c = state.counters(plan, Scope::Session, now_ms);
+        let c = state.tenants.session(plan, now_ms);
         if let Some(limit) = plan.limit(Scope::Session, Budget::ToolCalls) {
             if c.tool_calls >= limit {
                 return Ok(Err(Exceeded {
@@ -326,8 +380,8 @@ impl BudgetStore for InProcessStore {
     async fn usage(&self, plan: &Plan, now_ms: u64) -> Result<Usage, StoreError> {
         let state = self.lock(now_ms);
         let mut usage = Usage::default();
-        for scope in Scope::ALL {
-            if let Some(c) = state.scopes.get(&Key::of(plan, scope)) {
+        for (scope, c) in Scope::ALL.into_iter().zip(state.tenants.get(plan)) {
+            if let Some(c) = c {
                 usage.scopes[scope.index()] = c.usage(plan, scope, now_ms);
             }
         }
@@ -346,8 +400,7 @@ impl BudgetStore for InProcessStore {
 impl InProcessStore {
     fn release_now(&self, plan: &Plan, lease: LeaseId, refund_out: u64, now_ms: u64) {
         let mut state = self.lock(now_ms);
-        for scope in Scope::ALL {
-            let c = state.counters(plan, scope, now_ms);
+        for c in state.tenants.scopes(plan, now_ms) {
             // Refund only with the first release of the lease: releasing twice is harmless.
             if c.live.remove(&lease) {
                 c.bytes_out = c.bytes_out.saturating_sub(refund_out);
