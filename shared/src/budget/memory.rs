@@ -423,6 +423,38 @@ mod tests {
     }
 
     #[test]
+    fn a_tenant_is_kept_while_a_session_of_it_is_active_through_tool_calls_alone() {
+        let store = InProcessStore::new(Duration::from_secs(3_600));
+        let mut budgets = Budgets::default();
+        budgets.tenant.requests = Some(10);
+        let plan = Plan::new(Subject::new("t", "s", "i"), &budgets);
+        block_on(async {
+            if let Admission::Admitted { lease, .. } = store.admit(&plan, 0).await.expect("admit") {
+                store.release(&plan, lease, 0, 0).await.expect("release");
+            }
+            // Only the session is touched from here on.
+            let later = 3_000_000;
+            let calls = store.admit_tool_call(&plan, later).await.expect("tool call");
+            assert_eq!(calls, Ok(1));
+            for _ in 0..2 * SWEEP_EVERY {
+                store.usage(&plan, later + 1_000_000).await.expect("usage");
+            }
+            let usage = store.usage(&plan, later + 1_000_000).await.expect("usage");
+            assert_eq!(
+                usage.scope(Scope::Tenant).requests,
+                1,
+                "the tenant's count survived"
+            );
+            assert_eq!(
+                usage.scope(Scope::Invocation).requests,
+                0,
+                "the idle invocation went"
+            );
+            assert_eq!(store.scopes_held(), 2);
+        });
+    }
+
+    #[test]
     fn finished_sessions_are_forgotten_once_idle_but_live_ones_are_kept() {
         let store = InProcessStore::new(Duration::from_secs(3_600));
         let budgets = Budgets::default();
