@@ -1,33 +1,70 @@
 #!/usr/bin/env bash
-# Proxy benchmark (issue: intercepting proxy). On this 2-core machine: the proxy is pinned to
-# core 0; nginx (TLS, keep-alive, 1 KiB responses) and the load generator to core 1. Runs, in
-# one go: direct throughput, proxied throughput, direct and proxied latency at a light fixed
-# rate, and reports the proxy's CPU time per request from /proc. Inspection is on (every
-# request is decrypted, decided and re-encrypted). Bounded: a few 10-second runs, loopback only.
+# Proxy cost side by side (issue 12). In one run, with the same nginx origin (TLS, keep-alive,
+# 1 KiB responses), the same load generator and the same pinned cores, it measures:
+#   direct       the load generator straight to nginx
+#   tollgate     `tollgate proxy` with the full default policy: every default detector, and
+#                budgets of every kind at all three scopes (in-process store), set high enough
+#                never to refuse the benchmark
+#   passthrough  proxy/examples/passthrough.rs: CONNECT + hyper/tokio-rustls MITM, no policy
+#   squid        Squid ssl_bump (Debian's squid-openssl), allow-all; skipped if not installed
+# Per target: latency at a light fixed rate, a saturation run (closed loop), latency again
+# after it (costs that grow with state show there). CPU per request is the target process's
+# user + system time over the saturation run divided by its requests. The table gives
+# throughput, CPU per request and added p50/p99 as ratios to direct and to the pass-through.
 #
-# usage: deploy/bench-proxy.sh [SECONDS] [CONNECTIONS] [RATE]
+# Cores: the process under test on core 0; nginx and the load generator on core 1.
+# Everything listens on 127.0.0.1; every load is bounded by BENCH_SECONDS (and a timeout).
+#
+# usage: deploy/bench-proxy.sh                      # 60 s per load, about 13 minutes
+#        BENCH_SECONDS=5 deploy/bench-proxy.sh      # smoke run
+# env:   BENCH_SECONDS (60)  BENCH_CONNECTIONS (16)  BENCH_RATE (500 req/s, latency runs)
+#        BENCH_TARGETS ("direct tollgate passthrough squid")  KEEP=1 keeps the work directory
+#        BENCH_WRAP: a command prefix for tollgate and the pass-through, for profiling, e.g.
+#          BENCH_WRAP="valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p" (dumped
+#          with callgrind_control before the target stops, counters zeroed after the warm-up
+#          so that start-up is not in the profile; its figures then mean nothing)
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-SECONDS_PER_RUN="${1:-10}"
-CONNECTIONS="${2:-16}"
-RATE="${3:-500}"
+SECONDS_PER_RUN="${BENCH_SECONDS:-60}"
+CONNECTIONS="${BENCH_CONNECTIONS:-16}"
+RATE="${BENCH_RATE:-500}"
+TARGETS="${BENCH_TARGETS:-direct tollgate passthrough squid}"
 cd "$REPO"
-cargo build --release -q --bin tollgate --example loadgen -p tollgate-proxy -p tollgate
+cargo build --release -q -p tollgate --bin tollgate
+cargo build --release -q -p tollgate-proxy --example loadgen --example passthrough
 BIN="$REPO/target/release/tollgate"
 LOADGEN="$REPO/target/release/examples/loadgen"
+PASSTHROUGH="$REPO/target/release/examples/passthrough"
 
 WORK="$(mktemp -d)"
-cleanup() { kill "${PROXY_PID:-}" "${NGINX_PID:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"; }
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for _ in $(seq 30); do
+    alive=0; for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break; sleep 0.1
+  done
+  for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  [ -n "${KEEP:-}" ] && echo "kept $WORK" >&2 || rm -rf "$WORK"
+}
 trap cleanup EXIT
-[ -n "${KEEP:-}" ] && trap - EXIT
 cd "$WORK"
+chmod 755 "$WORK"
 
-# Origin certificates (their own CA) and nginx.
+wait_port() {
+  # Up to 60 s: a target under valgrind starts slowly.
+  for _ in $(seq 600); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
+  echo "nothing listens on 127.0.0.1:$1" >&2
+  return 1
+}
+
+# --- origin: its own CA, nginx on core 1 -------------------------------------------------
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout origin-ca.key -out origin-ca.pem -days 2 -subj "/CN=bench origin CA" 2>/dev/null
 openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout origin.key -out origin.csr -subj "/CN=bench.test" 2>/dev/null
 printf "subjectAltName=DNS:bench.test\n" > san.cnf
 openssl x509 -req -in origin.csr -CA origin-ca.pem -CAkey origin-ca.key -CAcreateserial -out origin.pem -days 2 -extfile san.cnf 2>/dev/null
-chmod 755 "$WORK"
+chmod 644 origin-ca.pem
 mkdir -p www logs && head -c 1024 /dev/zero | tr '\0' 'x' > www/1k
 NGINX_PORT=18443
 cat > nginx.conf <<CONF
@@ -49,12 +86,23 @@ http {
 }
 CONF
 taskset -c 1 nginx -p "$WORK" -c "$WORK/nginx.conf" -g "daemon off;" &
-NGINX_PID=$!
+PIDS+=($!)
+wait_port "$NGINX_PORT"
 
-# The proxy: its CA, one tenant that may GET bench.test/1k, one identity.
+# --- targets --------------------------------------------------------------------------
+# Each start_* sets TARGET_PID, PROXY_ARGS (load generator flags) for its target.
+TOLLGATE_PORT=13128 PASSTHROUGH_PORT=13129 SQUID_PORT=13130
+SECRET="bench-secret-$(date +%s%N)"
 "$BIN" ca init ca >/dev/null
-mkdir -p policies/tenants
-cat > policies/tenants/bench.toml <<POLICY
+
+start_direct() {
+  TARGET_PID=""
+  PROXY_ARGS=(--addr "127.0.0.1:$NGINX_PORT" --ca origin-ca.pem)
+}
+
+start_tollgate() {
+  mkdir -p policies/tenants
+  cat > policies/tenants/bench.toml <<POLICY
 version = 1
 [tenant]
 id = "bench"
@@ -68,11 +116,32 @@ ports = [$NGINX_PORT]
 methods = ["GET"]
 paths = ["/1k"]
 allow_private = ["127.0.0.0/8"]
+# Every budget kind at every scope, counted on every request, none ever reached here.
+[budgets.invocation]
+requests = 9000000
+bytes_out = "500GiB"
+bytes_in = "500GiB"
+max_response = "20MiB"
+wall_clock = "6d"
+concurrent_connections = 1000
+requests_per_minute = 9000000
+[budgets.session]
+requests = 9000000
+bytes_out = "500GiB"
+bytes_in = "500GiB"
+concurrent_connections = 1000
+requests_per_minute = 9000000
+[budgets.tenant]
+requests = 9000000
+bytes_out = "500GiB"
+bytes_in = "500GiB"
+concurrent_connections = 1000
+requests_per_minute = 9000000
 POLICY
-SECRET="bench-secret-$(date +%s%N)"
-printf '[[identity]]\nuser = "bench"\nsecret_sha256 = "%s"\ntenant = "bench"\nsession = "s"\ntool = "load"\n' "$("$BIN" proxy --hash-secret "$SECRET")" > identities.toml
-cat > proxy.toml <<CONF
-listen = "127.0.0.1:13128"
+  printf '[[identity]]\nuser = "bench"\nsecret_sha256 = "%s"\ntenant = "bench"\nsession = "s"\ntool = "load"\n' \
+    "$("$BIN" proxy --hash-secret "$SECRET")" > identities.toml
+  cat > proxy.toml <<CONF
+listen = "127.0.0.1:$TOLLGATE_PORT"
 policies = "policies"
 identities = "identities.toml"
 ca_dir = "ca"
@@ -81,24 +150,136 @@ threads = 1
 [resolver]
 hosts = { "bench.test" = ["127.0.0.1"] }
 CONF
-taskset -c 0 "$BIN" proxy --config proxy.toml 2>proxy.log &
-PROXY_PID=$!
-for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/13128) 2>/dev/null && break; sleep 0.1; done
-for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$NGINX_PORT) 2>/dev/null && break; sleep 0.1; done
+  taskset -c 0 ${BENCH_WRAP:-} "$BIN" proxy --config proxy.toml 2>tollgate.log &
+  TARGET_PID=$!
+  PIDS+=("$TARGET_PID")
+  wait_port "$TOLLGATE_PORT"
+  PROXY_ARGS=(--addr unused --ca ca/ca.pem --proxy "127.0.0.1:$TOLLGATE_PORT" --auth "bench:$SECRET")
+}
 
-direct=(--target "bench.test:$NGINX_PORT" --addr "127.0.0.1:$NGINX_PORT" --ca origin-ca.pem)
-proxied=(--target "bench.test:$NGINX_PORT" --addr unused --ca ca/ca.pem --proxy 127.0.0.1:13128 --auth "bench:$SECRET")
-load() { taskset -c 1 "$LOADGEN" "$@" --seconds "$SECONDS_PER_RUN"; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$PROXY_PID/stat"; }
+start_passthrough() {
+  taskset -c 0 ${BENCH_WRAP:-} "$PASSTHROUGH" --listen "127.0.0.1:$PASSTHROUGH_PORT" --ca-dir ca \
+    --upstream-ca origin-ca.pem --connect-to 127.0.0.1 --threads 1 2>passthrough.log &
+  TARGET_PID=$!
+  PIDS+=("$TARGET_PID")
+  wait_port "$PASSTHROUGH_PORT"
+  PROXY_ARGS=(--addr unused --ca ca/ca.pem --proxy "127.0.0.1:$PASSTHROUGH_PORT" --auth "bench:unused")
+}
 
-load "${proxied[@]}" --connections 2 --seconds 1 >/dev/null   # warm-up: mint, pools
-echo "direct throughput:  $(load "${direct[@]}" --connections "$CONNECTIONS")"
-before=$(cpu_ticks)
-proxied_tp="$(load "${proxied[@]}" --connections "$CONNECTIONS")"
-after=$(cpu_ticks)
-echo "proxied throughput: $proxied_tp"
-requests=$(sed -E 's/.*"requests": ([0-9]+).*/\1/' <<<"$proxied_tp")
-hz=$(getconf CLK_TCK)
-echo "proxy CPU per request: $(awk -v t=$((after - before)) -v hz="$hz" -v n="$requests" 'BEGIN { printf "%.1f us (%d ticks at %d Hz over %d requests)", t / hz * 1e6 / n, t, hz, n }')"
-echo "direct latency @${RATE}/s:  $(load "${direct[@]}" --connections 4 --rate "$RATE")"
-echo "proxied latency @${RATE}/s: $(load "${proxied[@]}" --connections 4 --rate "$RATE")"
+start_squid() {
+  local dir="$WORK/squid" certgen=/usr/lib/squid/security_file_certgen
+  mkdir -p "$dir"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$dir/ca.key" -out "$dir/ca.pem" \
+    -days 2 -subj "/CN=bench squid CA" -addext "basicConstraints=critical,CA:TRUE" \
+    -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+  "$certgen" -c -s "$dir/ssl_db" -M 16MB >/dev/null
+  printf '127.0.0.1 bench.test\n' > "$dir/hosts"
+  cat > "$dir/squid.conf" <<CONF
+http_port 127.0.0.1:$SQUID_PORT ssl-bump tls-cert=$dir/ca.pem tls-key=$dir/ca.key generate-host-certificates=on dynamic_cert_mem_cache_size=16MB
+sslcrtd_program $certgen -s $dir/ssl_db -M 16MB
+sslcrtd_children 2
+ssl_bump bump all
+tls_outgoing_options cafile=$WORK/origin-ca.pem
+http_access allow all
+cache deny all
+access_log none
+cache_log $dir/cache.log
+pid_filename $dir/squid.pid
+hosts_file $dir/hosts
+coredump_dir $dir
+shutdown_lifetime 1 seconds
+CONF
+  # As root, Squid runs as the `proxy` user: it must read its files and write its cert db.
+  if [ "$(id -u)" = 0 ] && id proxy >/dev/null 2>&1; then chown -R proxy "$dir"; fi
+  taskset -c 0 squid -N -f "$dir/squid.conf" 2>"$dir/stderr.log" &
+  TARGET_PID=$!
+  PIDS+=("$TARGET_PID")
+  wait_port "$SQUID_PORT"
+  PROXY_ARGS=(--addr unused --ca "$dir/ca.pem" --proxy "127.0.0.1:$SQUID_PORT" --auth "bench:unused")
+}
+
+# Stops the target, bounded: graceful first, killed after 5 s.
+stop_target() {
+  [ -n "$TARGET_PID" ] || return 0
+  case "${BENCH_WRAP:-}" in *callgrind*) callgrind_control -d "$TARGET_PID" >/dev/null 2>&1 || true ;; esac
+  kill "$TARGET_PID" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$TARGET_PID" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$TARGET_PID" 2>/dev/null || true
+  wait "$TARGET_PID" 2>/dev/null || true
+}
+
+# --- loads ------------------------------------------------------------------------------
+load() {
+  timeout $((SECONDS_PER_RUN + 60)) taskset -c 1 "$LOADGEN" --target "bench.test:$NGINX_PORT" \
+    "${PROXY_ARGS[@]}" "$@"
+}
+field() { sed -E "s/.*\"$1\": ([0-9]+).*/\1/" <<<"$2"; }
+cpu_ticks() { if [ -n "$TARGET_PID" ]; then awk '{print $14 + $15}' "/proc/$TARGET_PID/stat"; else echo 0; fi; }
+HZ=$(getconf CLK_TCK)
+RESULTS="$WORK/results.tsv"
+: > "$RESULTS"
+
+for target in $TARGETS; do
+  if [ "$target" = squid ] && ! command -v squid >/dev/null; then
+    echo "squid: not installed (apt-get install squid-openssl), skipped" >&2
+    continue
+  fi
+  "start_$target"
+  load --connections 2 --seconds 1 >/dev/null   # warm-up: certificates, pools
+  case "${BENCH_WRAP:-}" in *callgrind*) [ -n "$TARGET_PID" ] && callgrind_control -z "$TARGET_PID" >/dev/null ;; esac
+  light_before="$(load --connections 4 --rate "$RATE" --seconds "$SECONDS_PER_RUN")"
+  before=$(cpu_ticks)
+  saturated="$(load --connections "$CONNECTIONS" --seconds "$SECONDS_PER_RUN")"
+  after=$(cpu_ticks)
+  light_after="$(load --connections 4 --rate "$RATE" --seconds "$SECONDS_PER_RUN")"
+  echo "$target: light $light_before | saturated $saturated | light after $light_after" >&2
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$target" \
+    "$(field rps "$saturated")" "$(field requests "$saturated")" "$(field errors "$saturated")" \
+    $((after - before)) \
+    "$(field p50_us "$light_before")" "$(field p99_us "$light_before")" \
+    "$(field p50_us "$light_after")" "$(field p99_us "$light_after")" >> "$RESULTS"
+  stop_target
+done
+
+# --- the table --------------------------------------------------------------------------
+python3 - "$RESULTS" "$HZ" "$SECONDS_PER_RUN" "$CONNECTIONS" "$RATE" <<'PY'
+import sys
+path, hz, seconds, connections, rate = sys.argv[1], int(sys.argv[2]), *sys.argv[3:]
+rows = {}
+for line in open(path):
+    name, rps, requests, errors, ticks, p50, p99, p50a, p99a = line.rstrip("\n").split("\t")
+    rows[name] = dict(rps=float(rps), requests=int(requests), errors=int(errors),
+                      cpu=(int(ticks) / hz * 1e6 / int(requests)) if name != "direct" and int(requests) else None,
+                      lat=[int(p50), int(p99), int(p50a), int(p99a)])
+direct, peer = rows.get("direct"), rows.get("passthrough")
+
+def ratio(a, b):
+    # No ratio to a zero or negative base (noise can make an added latency negative).
+    return f"{a / b:.2f}x" if a is not None and b is not None and b > 0 else "-"
+
+def added(row):
+    return [l - d for l, d in zip(row["lat"], direct["lat"])] if direct else [None] * 4
+
+print(f"\n{seconds} s per load; saturation: {connections} connections closed-loop; light: 4 connections at {rate} req/s")
+print("added latency = target p50/p99 minus direct's in the same phase; 'after' = after the saturation run\n")
+head = ("target", "req/s", "x direct", "x pass", "CPU us/req", "x pass", "+p50 us", "+p99 us",
+        "x pass", "+p50 after", "+p99 after", "x pass", "errors")
+print("| " + " | ".join(head) + " |")
+print("|" + "---|" * len(head))
+for name, row in rows.items():
+    add = added(row)
+    peer_add = added(peer) if peer else [None] * 4
+    lat_ratio = lambda i, j: (f"{ratio(add[i], peer_add[i])} / {ratio(add[j], peer_add[j])}"
+                              if name not in ("direct",) else "-")
+    if name == "direct":
+        cells = [name, f"{row['rps']:.0f}", "1.00x", ratio(row["rps"], peer and peer["rps"]), "-", "-",
+                 f"({row['lat'][0]})", f"({row['lat'][1]})", "-", f"({row['lat'][2]})", f"({row['lat'][3]})", "-"]
+    else:
+        cells = [name, f"{row['rps']:.0f}", ratio(row["rps"], direct and direct["rps"]),
+                 ratio(row["rps"], peer and peer["rps"]),
+                 f"{row['cpu']:.1f}" if row["cpu"] is not None else "-",
+                 ratio(row["cpu"], peer and peer["cpu"]),
+                 str(add[0]), str(add[1]), lat_ratio(0, 1), str(add[2]), str(add[3]), lat_ratio(2, 3)]
+    print("| " + " | ".join(cells + [str(row["errors"])]) + " |")
+print("\n(direct's own p50/p99 in parentheses, microseconds)")
+PY

@@ -17,7 +17,7 @@ use moka::sync::Cache;
 use pingora_http::{RequestHeader, ResponseHeader};
 use tollgate_shared::budget::{
     Budget, BudgetError, BudgetHook, Exceeded, InProcessStore, Meter, Plan, RedisConfig, RedisStore,
-    Reservation, Scope, StoreError, Subject, SystemClock,
+    Reservation, Scope, StoreError, Subject, SystemClock, Usage,
 };
 use tollgate_shared::policy::model::Budgets;
 use tracing::{info, warn};
@@ -105,6 +105,18 @@ struct CachedPlan {
     plan: Arc<Plan>,
 }
 
+impl CachedPlan {
+    /// Whether this is still the plan for `identity` under `budgets`. Compared in place, so
+    /// the hit of every request but an invocation's first allocates nothing.
+    fn serves(&self, identity: &Identity, budgets: &Budgets) -> bool {
+        let subject = &self.plan.subject;
+        self.budgets == *budgets
+            && *subject.invocation == *identity.user
+            && *subject.session == *identity.session
+            && *subject.tenant == *identity.tenant
+    }
+}
+
 /// The proxy's budget enforcement: the meter and the per-invocation plans.
 #[derive(Debug)]
 pub struct Metering {
@@ -146,12 +158,12 @@ impl Metering {
     /// The invocation's plan: the same one for all its requests while the policy's budgets
     /// for its tenant stay the same; rebuilt from the current policy when they change.
     fn plan(&self, identity: &Identity, budgets: &Budgets) -> Arc<Plan> {
-        let subject = Subject::new(&identity.tenant, &identity.session, &identity.user);
         if let Some(cached) = self.plans.get(&identity.user) {
-            if &cached.budgets == budgets && cached.plan.subject == subject {
+            if cached.serves(identity, budgets) {
                 return Arc::clone(&cached.plan);
             }
         }
+        let subject = Subject::new(&identity.tenant, &identity.session, &identity.user);
         let plan = Arc::new(Plan::new(subject, budgets));
         self.plans.insert(
             identity.user.clone(),
@@ -169,7 +181,7 @@ impl Metering {
     pub async fn admit(&self, identity: &Identity, budgets: &Budgets) -> Result<Exchange, BudgetError> {
         let plan = self.plan(identity, budgets);
         let reservation = self.meter().await?.admit(&plan).await?;
-        if let Some(spent) = spent_byte_budget(&reservation) {
+        if let Some(spent) = spent_byte_budget(&plan, reservation.usage_at_admission()) {
             info!(
                 tenant = %identity.tenant, invocation = %identity.user, budget = %spent.budget,
                 scope = spent.scope.as_str(), limit = spent.limit, "budget.denied"
@@ -184,25 +196,23 @@ impl Metering {
     }
 }
 
-/// A bytes-in or bytes-out budget with nothing left at admission, at the widest scope.
-fn spent_byte_budget(reservation: &Reservation) -> Option<Exceeded> {
-    let remaining = reservation.remaining();
-    let usage = reservation.usage_at_admission();
+/// A bytes-in or bytes-out budget with nothing left at admission, at the widest scope. Read
+/// straight from the counters: this runs on every request.
+fn spent_byte_budget(plan: &Plan, usage: &Usage) -> Option<Exceeded> {
     [Budget::BytesIn, Budget::BytesOut]
         .into_iter()
         .find_map(|budget| {
-            let left = remaining
-                .entries
-                .iter()
-                .filter(|l| l.budget == budget && l.remaining == 0)
-                .max_by_key(|l| l.scope)?;
-            Some(Exceeded {
-                budget,
-                scope: left.scope,
-                limit: left.limit,
-                used: usage.scope(left.scope).used(budget).unwrap_or(left.limit),
-                requested: 1,
-                retry_after: None,
+            Scope::ALL.into_iter().rev().find_map(|scope| {
+                let limit = plan.limit(scope, budget)?;
+                let used = usage.scope(scope).used(budget)?;
+                (used >= limit).then_some(Exceeded {
+                    budget,
+                    scope,
+                    limit,
+                    used,
+                    requested: 1,
+                    retry_after: None,
+                })
             })
         })
 }
@@ -248,8 +258,12 @@ impl Exchange {
     /// The `x-tollgate-budget-remaining` value, when the policy opted in: the tightest
     /// remainder of each limited budget at admission, this request included.
     pub fn remaining_header(&self) -> Option<String> {
+        // Asked on every response: nothing is computed unless the policy opted in.
+        if !self.show_remaining {
+            return None;
+        }
         let value = self.reservation.remaining().header_value();
-        (self.show_remaining && !value.is_empty()).then_some(value)
+        (!value.is_empty()).then_some(value)
     }
 
     /// Before anything leaves: reserves the request head and its declared body whole, or
@@ -533,6 +547,27 @@ mod tests {
         (metering, exchange)
     }
 
+    #[test]
+    fn an_invocation_keeps_its_plan_until_its_budgets_or_ids_change() {
+        let metering = Metering::new(&BudgetConfig::default(), Arc::new(NoHook)).expect("metering");
+        let budgets = Budgets::default();
+        let first = metering.plan(&identity(), &budgets);
+        assert!(Arc::ptr_eq(&first, &metering.plan(&identity(), &budgets)));
+        let moved = Identity {
+            session: "s2".to_owned(),
+            ..identity()
+        };
+        let other = metering.plan(&moved, &budgets);
+        assert_eq!(&*other.subject.session, "s2");
+        let raised = Budgets {
+            invocation: cap(10),
+            ..Budgets::default()
+        };
+        let rebuilt = metering.plan(&moved, &raised);
+        assert!(!Arc::ptr_eq(&other, &rebuilt));
+        assert_eq!(rebuilt.limit(Scope::Invocation, Budget::MaxResponse), Some(10));
+    }
+
     #[derive(Debug)]
     struct NoHook;
     impl BudgetHook for NoHook {
@@ -611,5 +646,42 @@ mod tests {
         };
         let refused = metering.admit(&identity(), &budgets).await.expect_err("spent");
         assert!(matches!(refused, BudgetError::Exceeded(e) if e.budget == Budget::BytesIn && e.used == 1000));
+    }
+
+    #[test]
+    fn a_spent_byte_budget_is_named_at_its_widest_scope_bytes_in_first() {
+        let limit = |bytes_out, bytes_in| Limits {
+            bytes_out: Some(bytes_out),
+            bytes_in: Some(bytes_in),
+            ..Limits::default()
+        };
+        let budgets = Budgets {
+            invocation: limit(10, 10),
+            session: limit(10, 100),
+            tenant: limit(10, 1_000),
+            show_remaining: false,
+        };
+        let plan = Plan::new(Subject::new("t", "s", "i"), &budgets);
+        let mut usage = Usage::default();
+        for scope in &mut usage.scopes {
+            scope.bytes_in = 100;
+            scope.bytes_out = 9;
+        }
+        let spent = spent_byte_budget(&plan, &usage).expect("bytes_in spent");
+        assert_eq!(
+            (spent.budget, spent.scope, spent.limit, spent.used),
+            (Budget::BytesIn, Scope::Session, 100, 100)
+        );
+        for scope in &mut usage.scopes {
+            scope.bytes_in = 0;
+        }
+        assert_eq!(
+            spent_byte_budget(&plan, &usage),
+            None,
+            "9 of 10 bytes out is not spent"
+        );
+        usage.scopes[Scope::Tenant.index()].bytes_out = 10;
+        let spent = spent_byte_budget(&plan, &usage).expect("bytes_out spent");
+        assert_eq!((spent.budget, spent.scope), (Budget::BytesOut, Scope::Tenant));
     }
 }

@@ -103,6 +103,7 @@ on_both_stores!(
     requests_at_every_scope,
     concurrency_at_every_scope,
     rate_at_every_scope_refills_with_exact_retry_after,
+    rate_counts_in_whole_seconds_and_forgets_after_an_idle_gap,
     wall_clock_at_every_scope,
     wall_clock_from_the_brokers_start,
     bytes_out_at_every_scope,
@@ -251,6 +252,47 @@ async fn rate_at_every_scope_refills_with_exact_retry_after(f: Fixture) {
         assert_eq!(f.clock.now_ms_for_test() - start, 60_000);
         f.clock.advance(Duration::from_secs(120));
     }
+}
+
+/// The sub-bucket rule: an admission counts until 60 s after the end of its second, however
+/// long the window then sits idle.
+async fn rate_counts_in_whole_seconds_and_forgets_after_an_idle_gap(f: Fixture) {
+    let limits = Limits {
+        requests_per_minute: Some(2),
+        ..Limits::default()
+    };
+    let budgets = limits_at(Scope::Session, limits);
+    let plan = Arc::new(Plan::new(Subject::new("t-buckets", "s", "i"), &budgets));
+    // Two admissions in the second that ends at T0 + 1 s.
+    f.clock.advance(Duration::from_millis(200));
+    f.admit(&plan).await.settle().await.expect("settled");
+    f.clock.advance(Duration::from_millis(600));
+    f.admit(&plan).await.settle().await.expect("settled");
+    let refused = f.refused(&plan).await;
+    assert_eq!((refused.used, refused.limit), (2, 2));
+    // Both count until T0 + 61 s: 60.2 s from T0 + 0.8 s.
+    assert_eq!(refused.retry_after, Some(Duration::from_millis(60_200)));
+    f.clock.advance(Duration::from_millis(60_199));
+    assert_eq!(f.refused(&plan).await.retry_after, Some(Duration::from_millis(1)));
+    f.clock.advance(Duration::from_millis(1));
+    f.admit(&plan)
+        .await
+        .settle()
+        .await
+        .expect("the second ended 60 s ago");
+
+    f.clock.advance(Duration::from_secs(2 * 3_600));
+    for _ in 0..2 {
+        f.admit(&plan)
+            .await
+            .settle()
+            .await
+            .expect("the idle window emptied");
+    }
+    let refused = f.refused(&plan).await;
+    assert_eq!(refused.used, 2, "only the two admissions after the gap count");
+    assert_eq!(f.usage(&plan, Scope::Session).await.in_window, 2);
+    assert_eq!(refused.retry_after, Some(Duration::from_secs(60)));
 }
 
 async fn wall_clock_at_every_scope(f: Fixture) {

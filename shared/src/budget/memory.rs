@@ -1,8 +1,10 @@
 //! The in-process store, the default: one mutex over every counter, so each operation is
 //! atomic across the three scopes of a plan. Exact under any concurrency within one process;
-//! for several proxy replicas use [`crate::budget::RedisStore`].
+//! for several proxy replicas use [`crate::budget::RedisStore`]. Every operation costs the
+//! same however much traffic came before: the rate window is a fixed ring of sub-buckets
+//! ([`super::window`]), and a scope holds only counters and the leases in flight.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -12,9 +14,13 @@ use async_trait::async_trait;
 use super::model::{Budget, Direction, Exceeded, Plan, RATE_WINDOW_MS, Scope, duration_ms};
 use super::store::{Admission, BudgetStore, ByteCharge, Charged, LeaseId, StoreError, StoreHealth};
 use super::usage::{ScopeUsage, Usage};
+use super::window::{RATE_BUCKET_MS, RateWindow};
 
-/// How often (in operations) idle scopes are swept out.
+/// Idle scopes are swept out at most every this many operations...
 const SWEEP_EVERY: u64 = 1024;
+/// ...and at most once in this long, so that the sweep, which walks every scope, costs a
+/// request nothing however many requests there are.
+const SWEEP_INTERVAL_MS: u64 = 10_000;
 
 #[derive(Debug)]
 pub struct InProcessStore {
@@ -35,53 +41,151 @@ impl InProcessStore {
     pub fn new(idle_ttl: Duration) -> InProcessStore {
         InProcessStore {
             state: Mutex::new(State::default()),
-            idle_ttl_ms: duration_ms(idle_ttl).max(RATE_WINDOW_MS),
+            // A scope must outlive the admissions its rate window still counts.
+            idle_ttl_ms: duration_ms(idle_ttl).max(RATE_WINDOW_MS + RATE_BUCKET_MS),
             ops: AtomicU64::new(0),
         }
     }
 
     /// How many scopes are held: finished sessions leave once idle.
     pub fn scopes_held(&self) -> usize {
-        self.lock(0).scopes.len()
+        self.lock(0).tenants.held()
+    }
+
+    /// What the store holds now. None of it depends on how many requests came before: only
+    /// on the scopes, the requests in flight and the rate windows' fixed rings.
+    pub fn footprint(&self) -> Footprint {
+        self.lock(0).tenants.footprint()
     }
 
     fn lock(&self, now_ms: u64) -> MutexGuard<'_, State> {
         // Each operation checks before it changes anything, so a panic elsewhere while the
         // lock was held cannot have left a half-applied change: the state is usable.
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if self.ops.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
-            state.sweep(now_ms, self.idle_ttl_ms);
+        if self.ops.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1
+            && now_ms >= state.next_sweep_ms
+        {
+            state.tenants.sweep(now_ms, self.idle_ttl_ms);
+            state.next_sweep_ms = now_ms.saturating_add(SWEEP_INTERVAL_MS);
         }
         state
     }
 }
 
+/// The contents of an [`InProcessStore`], counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Footprint {
+    pub scopes: usize,
+    /// Leases of requests in flight, over all scopes.
+    pub leases: usize,
+    /// Rate-window sub-buckets holding admissions, over all scopes.
+    pub rate_buckets: usize,
+    /// Heap bytes of the map, the lease sets and the rate windows, from their capacities.
+    pub heap_bytes: usize,
+}
+
 #[derive(Debug, Default)]
 struct State {
-    scopes: HashMap<Key, Counters>,
+    tenants: Tenants,
     next_lease: LeaseId,
+    next_sweep_ms: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct Key {
-    scope: Scope,
-    tenant: Arc<str>,
-    id: Arc<str>,
+/// Every scope's counters, by tenant. A plan's three scopes are found with one lookup each,
+/// by `&str` (no key is built on a hit), and are borrowed together, so every operation
+/// touches each of them once.
+#[derive(Debug, Default)]
+struct Tenants(HashMap<Arc<str>, Tenant>);
+
+/// One tenant's own counters and those of its sessions and invocations.
+#[derive(Debug, Default)]
+struct Tenant {
+    own: Counters,
+    sessions: HashMap<Arc<str>, Counters>,
+    invocations: HashMap<Arc<str>, Counters>,
 }
 
-impl Key {
-    fn of(plan: &Plan, scope: Scope) -> Key {
+impl Tenant {
+    fn held(&self) -> usize {
+        1 + self.sessions.len() + self.invocations.len()
+    }
+}
+
+/// Counters a scope may forget: nothing in flight and no activity for the idle TTL.
+fn idle(c: &Counters, now_ms: u64, idle_ttl_ms: u64) -> bool {
+    c.live.is_empty() && now_ms.saturating_sub(c.touched_ms) >= idle_ttl_ms
+}
+
+impl Tenants {
+    /// The counters of `plan`'s scopes, indexed by [`Scope::index`], created where missing,
+    /// touched, and their rate windows moved to `now_ms`.
+    fn scopes(&mut self, plan: &Plan, now_ms: u64) -> [&mut Counters; 3] {
         let s = &plan.subject;
-        let id = match scope {
-            Scope::Invocation => s.invocation.clone(),
-            Scope::Session => s.session.clone(),
-            Scope::Tenant => Arc::from(""),
+        let tenant = self.0.entry(s.tenant.clone()).or_default();
+        let all = [
+            tenant.invocations.entry(s.invocation.clone()).or_default(),
+            tenant.sessions.entry(s.session.clone()).or_default(),
+            &mut tenant.own,
+        ];
+        all.map(|c| c.touch(now_ms))
+    }
+
+    /// The session's counters alone (tool calls).
+    fn session(&mut self, plan: &Plan, now_ms: u64) -> &mut Counters {
+        let s = &plan.subject;
+        let tenant = self.0.entry(s.tenant.clone()).or_default();
+        tenant
+            .sessions
+            .entry(s.session.clone())
+            .or_default()
+            .touch(now_ms)
+    }
+
+    /// The counters of `plan`'s scopes where they exist, without creating or touching any.
+    fn get(&self, plan: &Plan) -> [Option<&Counters>; 3] {
+        let s = &plan.subject;
+        let Some(tenant) = self.0.get(&*s.tenant) else {
+            return [None, None, None];
         };
-        Key {
-            scope,
-            tenant: s.tenant.clone(),
-            id,
+        [
+            tenant.invocations.get(&*s.invocation),
+            tenant.sessions.get(&*s.session),
+            Some(&tenant.own),
+        ]
+    }
+
+    fn sweep(&mut self, now_ms: u64, idle_ttl_ms: u64) {
+        self.0.retain(|_, t| {
+            t.sessions.retain(|_, c| !idle(c, now_ms, idle_ttl_ms));
+            t.invocations.retain(|_, c| !idle(c, now_ms, idle_ttl_ms));
+            !(idle(&t.own, now_ms, idle_ttl_ms) && t.sessions.is_empty() && t.invocations.is_empty())
+        });
+    }
+
+    fn held(&self) -> usize {
+        self.0.values().map(Tenant::held).sum()
+    }
+
+    fn footprint(&self) -> Footprint {
+        let mut f = Footprint {
+            scopes: self.held(),
+            heap_bytes: self.0.capacity() * std::mem::size_of::<(Arc<str>, Tenant)>(),
+            ..Footprint::default()
+        };
+        let entry = std::mem::size_of::<(Arc<str>, Counters)>();
+        for t in self.0.values() {
+            f.heap_bytes += (t.sessions.capacity() + t.invocations.capacity()) * entry;
+            let counters = t.sessions.values().chain(t.invocations.values());
+            for c in counters.chain([&t.own]) {
+                f.leases += c.live.len();
+                f.heap_bytes += c.live.capacity() * std::mem::size_of::<LeaseId>();
+                if let Some(window) = &c.window {
+                    f.rate_buckets += window.buckets_in_use();
+                    f.heap_bytes += std::mem::size_of::<RateWindow>();
+                }
+            }
         }
+        f
     }
 }
 
@@ -93,28 +197,20 @@ struct Counters {
     tool_calls: u64,
     started_ms: Option<u64>,
     live: HashSet<LeaseId>,
-    /// Admission times in the rate window, oldest first; kept only where a rate is limited.
-    window: VecDeque<u64>,
+    /// The rate window; kept only where a rate is limited.
+    window: Option<Box<RateWindow>>,
     touched_ms: u64,
 }
 
-impl State {
-    fn counters(&mut self, plan: &Plan, scope: Scope, now_ms: u64) -> &mut Counters {
-        let c = self.scopes.entry(Key::of(plan, scope)).or_default();
-        c.touched_ms = now_ms;
-        while c.window.front().is_some_and(|t| t + RATE_WINDOW_MS <= now_ms) {
-            c.window.pop_front();
-        }
-        c
-    }
-
-    fn sweep(&mut self, now_ms: u64, idle_ttl_ms: u64) {
-        self.scopes
-            .retain(|_, c| !c.live.is_empty() || now_ms.saturating_sub(c.touched_ms) < idle_ttl_ms);
-    }
-}
-
 impl Counters {
+    fn touch(&mut self, now_ms: u64) -> &mut Counters {
+        self.touched_ms = now_ms;
+        if let Some(window) = &mut self.window {
+            window.advance(now_ms);
+        }
+        self
+    }
+
     fn usage(&self, plan: &Plan, scope: Scope, now_ms: u64) -> ScopeUsage {
         let started = plan.started_ms(scope).or(self.started_ms);
         ScopeUsage {
@@ -123,11 +219,7 @@ impl Counters {
             bytes_in: self.bytes_in,
             tool_calls: self.tool_calls,
             in_flight: self.live.len() as u64,
-            in_window: self
-                .window
-                .iter()
-                .filter(|t| *t + RATE_WINDOW_MS > now_ms)
-                .count() as u64,
+            in_window: self.window.as_ref().map_or(0, |w| w.admitted_at(now_ms)),
             elapsed_ms: started.map_or(0, |s| now_ms.saturating_sub(s)),
         }
     }
@@ -158,9 +250,10 @@ impl Counters {
             }
         }
         if let Some(limit) = plan.limit(scope, Budget::RequestsPerMinute) {
-            let used = self.window.len() as u64;
+            let window = self.window.as_deref();
+            let used = window.map_or(0, RateWindow::admitted);
             if used >= limit {
-                let retry = rate_retry_after(&self.window, limit, now_ms);
+                let retry = window.and_then(|w| w.retry_after(limit, now_ms));
                 out.push(exceeded(Budget::RequestsPerMinute, limit, used, 1, retry));
             }
         }
@@ -171,11 +264,20 @@ impl Counters {
         self.started_ms.get_or_insert(now_ms);
         self.live.insert(lease);
         if plan.limit(scope, Budget::RequestsPerMinute).is_some() {
-            self.window.push_back(now_ms);
+            self.window
+                .get_or_insert_with(|| Box::new(RateWindow::new(now_ms)))
+                .record(now_ms);
         }
     }
 
-    fn bytes(&mut self, direction: Direction) -> &mut u64 {
+    fn bytes(&self, direction: Direction) -> u64 {
+        match direction {
+            Direction::Out => self.bytes_out,
+            Direction::In => self.bytes_in,
+        }
+    }
+
+    fn bytes_mut(&mut self, direction: Direction) -> &mut u64 {
         match direction {
             Direction::Out => &mut self.bytes_out,
             Direction::In => &mut self.bytes_in,
@@ -183,25 +285,17 @@ impl Counters {
     }
 }
 
-/// When the window will hold fewer than `limit` admissions: when the admission at position
-/// `len - limit` (oldest first) leaves it. `None` if it never will (a limit of zero).
-fn rate_retry_after(window: &VecDeque<u64>, limit: u64, now_ms: u64) -> Option<Duration> {
-    let index = (window.len() as u64).checked_sub(limit)?;
-    let leaves = window.get(usize::try_from(index).ok()?)? + RATE_WINDOW_MS;
-    (limit > 0).then(|| Duration::from_millis(leaves.saturating_sub(now_ms)))
-}
-
 const NAME: &str = "in-process";
 
 #[async_trait]
 impl BudgetStore for InProcessStore {
     async fn admit(&self, plan: &Plan, now_ms: u64) -> Result<Admission, StoreError> {
-        let mut state = self.lock(now_ms);
+        let mut guard = self.lock(now_ms);
+        let state = &mut *guard;
+        let scopes = state.tenants.scopes(plan, now_ms);
         let mut refused = Vec::new();
-        for scope in Scope::ALL {
-            state
-                .counters(plan, scope, now_ms)
-                .refusals(plan, scope, now_ms, &mut refused);
+        for (scope, c) in Scope::ALL.into_iter().zip(&scopes) {
+            c.refusals(plan, scope, now_ms, &mut refused);
         }
         if !refused.is_empty() {
             return Ok(Admission::Refused(refused));
@@ -209,8 +303,7 @@ impl BudgetStore for InProcessStore {
         state.next_lease += 1;
         let lease = state.next_lease;
         let mut usage = Usage::default();
-        for scope in Scope::ALL {
-            let c = state.counters(plan, scope, now_ms);
+        for (scope, c) in Scope::ALL.into_iter().zip(scopes) {
             c.admit(plan, scope, lease, now_ms);
             usage.scopes[scope.index()] = c.usage(plan, scope, now_ms);
         }
@@ -220,13 +313,14 @@ impl BudgetStore for InProcessStore {
     async fn charge(&self, plan: &Plan, charge: ByteCharge, now_ms: u64) -> Result<Charged, StoreError> {
         let budget = charge.direction.budget();
         let mut state = self.lock(now_ms);
+        let scopes = state.tenants.scopes(plan, now_ms);
         let mut granted = charge.bytes;
         let mut exceeded = None;
-        for scope in Scope::ALL {
-            let used = *state.counters(plan, scope, now_ms).bytes(charge.direction);
+        for (scope, c) in Scope::ALL.into_iter().zip(&scopes) {
             let Some(limit) = plan.limit(scope, budget) else {
                 continue;
             };
+            let used = c.bytes(charge.direction);
             let left = limit.saturating_sub(used);
             if left < granted {
                 granted = left;
@@ -243,8 +337,8 @@ impl BudgetStore for InProcessStore {
         if charge.whole && exceeded.is_some() {
             granted = 0;
         }
-        for scope in Scope::ALL {
-            *state.counters(plan, scope, now_ms).bytes(charge.direction) += granted;
+        for c in scopes {
+            *c.bytes_mut(charge.direction) += granted;
         }
         Ok(Charged { granted, exceeded })
     }
@@ -266,7 +360,7 @@ impl BudgetStore for InProcessStore {
 
     async fn admit_tool_call(&self, plan: &Plan, now_ms: u64) -> Result<Result<u64, Exceeded>, StoreError> {
         let mut state = self.lock(now_ms);
-        let c = state.counters(plan, Scope::Session, now_ms);
+        let c = state.tenants.session(plan, now_ms);
         if let Some(limit) = plan.limit(Scope::Session, Budget::ToolCalls) {
             if c.tool_calls >= limit {
                 return Ok(Err(Exceeded {
@@ -286,8 +380,8 @@ impl BudgetStore for InProcessStore {
     async fn usage(&self, plan: &Plan, now_ms: u64) -> Result<Usage, StoreError> {
         let state = self.lock(now_ms);
         let mut usage = Usage::default();
-        for scope in Scope::ALL {
-            if let Some(c) = state.scopes.get(&Key::of(plan, scope)) {
+        for (scope, c) in Scope::ALL.into_iter().zip(state.tenants.get(plan)) {
+            if let Some(c) = c {
                 usage.scopes[scope.index()] = c.usage(plan, scope, now_ms);
             }
         }
@@ -306,8 +400,7 @@ impl BudgetStore for InProcessStore {
 impl InProcessStore {
     fn release_now(&self, plan: &Plan, lease: LeaseId, refund_out: u64, now_ms: u64) {
         let mut state = self.lock(now_ms);
-        for scope in Scope::ALL {
-            let c = state.counters(plan, scope, now_ms);
+        for c in state.tenants.scopes(plan, now_ms) {
             // Refund only with the first release of the lease: releasing twice is harmless.
             if c.live.remove(&lease) {
                 c.bytes_out = c.bytes_out.saturating_sub(refund_out);
@@ -327,6 +420,38 @@ mod tests {
             .build()
             .expect("runtime")
             .block_on(f)
+    }
+
+    #[test]
+    fn a_tenant_is_kept_while_a_session_of_it_is_active_through_tool_calls_alone() {
+        let store = InProcessStore::new(Duration::from_secs(3_600));
+        let mut budgets = Budgets::default();
+        budgets.tenant.requests = Some(10);
+        let plan = Plan::new(Subject::new("t", "s", "i"), &budgets);
+        block_on(async {
+            if let Admission::Admitted { lease, .. } = store.admit(&plan, 0).await.expect("admit") {
+                store.release(&plan, lease, 0, 0).await.expect("release");
+            }
+            // Only the session is touched from here on.
+            let later = 3_000_000;
+            let calls = store.admit_tool_call(&plan, later).await.expect("tool call");
+            assert_eq!(calls, Ok(1));
+            for _ in 0..2 * SWEEP_EVERY {
+                store.usage(&plan, later + 1_000_000).await.expect("usage");
+            }
+            let usage = store.usage(&plan, later + 1_000_000).await.expect("usage");
+            assert_eq!(
+                usage.scope(Scope::Tenant).requests,
+                1,
+                "the tenant's count survived"
+            );
+            assert_eq!(
+                usage.scope(Scope::Invocation).requests,
+                0,
+                "the idle invocation went"
+            );
+            assert_eq!(store.scopes_held(), 2);
+        });
     }
 
     #[test]
@@ -355,6 +480,31 @@ mod tests {
             // the TTL (reads do not count as activity).
             assert_eq!(store.scopes_held(), 3);
             store.release(&live, lease, 0, later).await.expect("release");
+
+            // The next sweep waits for the interval, however many operations come first.
+            let gone = later + 3_600_000;
+            // (Twice the period: other calls may have taken the counter's turn.)
+            for _ in 0..2 * SWEEP_EVERY {
+                store.usage(&live, gone).await.expect("usage");
+            }
+            assert_eq!(store.scopes_held(), 0, "swept an hour later");
+            // Idle for the TTL 9.999 s after that sweep: it waits for the interval.
+            let one = plan("one");
+            let at = gone - 3_600_000 + 5_000;
+            if let Admission::Admitted { lease, .. } = store.admit(&one, at).await.expect("admit") {
+                store.release(&one, lease, 0, at).await.expect("release");
+            }
+            for _ in 0..2 * SWEEP_EVERY {
+                store
+                    .usage(&live, gone + SWEEP_INTERVAL_MS - 1)
+                    .await
+                    .expect("usage");
+            }
+            assert_eq!(store.scopes_held(), 3, "no second sweep within the interval");
+            for _ in 0..2 * SWEEP_EVERY {
+                store.usage(&live, gone + SWEEP_INTERVAL_MS).await.expect("usage");
+            }
+            assert_eq!(store.scopes_held(), 0);
         });
     }
 }

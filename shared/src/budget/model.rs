@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use crate::policy::model::{Budgets, Limits};
 
-/// The rate window: `requests_per_minute` counts admissions in the last 60 s (a rolling
-/// window, see [`crate::budget`]).
+/// The rate window: `requests_per_minute` counts admissions in a rolling 60 s, measured in
+/// one-second sub-buckets (see [`crate::budget`]).
 pub const RATE_WINDOW_MS: u64 = 60_000;
 
 /// Where a budget applies. Ordered from the narrowest to the widest.

@@ -1,6 +1,8 @@
 //! What has been used and what remains, per scope: for the opt-in response header and for
 //! metrics.
 
+use std::fmt::Write;
+
 use serde::Serialize;
 
 use super::model::{Budget, Plan, Scope};
@@ -97,11 +99,14 @@ impl Remaining {
     /// A structured-field dictionary (RFC 8941) of the tightest remainder of each limited
     /// budget, e.g. `requests=12, bytes_out=1048576`, for the opt-in response header.
     pub fn header_value(&self) -> String {
-        Budget::ALL
-            .into_iter()
-            .filter_map(|b| self.tightest(b))
-            .map(|l| format!("{}={}", l.budget, l.remaining))
-            .collect::<Vec<_>>()
-            .join(", ")
+        let mut value = String::new();
+        for left in Budget::ALL.into_iter().filter_map(|b| self.tightest(b)) {
+            if !value.is_empty() {
+                value.push_str(", ");
+            }
+            // Writing to a String cannot fail.
+            let _ = write!(value, "{}={}", left.budget.as_str(), left.remaining);
+        }
+        value
     }
 }

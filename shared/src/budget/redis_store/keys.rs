@@ -35,9 +35,11 @@ impl Keys {
         self.key("tot", scope)
     }
 
-    /// Sorted set of admissions in the rate window, scored by admission time.
+    /// Hash of the rate window's sub-buckets: bucket -> admissions, `n` (their sum) and `lo`
+    /// (the oldest bucket it may hold). A new name for a new layout: the sorted sets of
+    /// earlier versions (`win`) are never read as hashes, and expire within a minute.
     pub(super) fn window(&self, scope: Scope) -> String {
-        self.key("win", scope)
+        self.key("rw", scope)
     }
 
     /// Sorted set of requests in flight, scored by when their lease expires.

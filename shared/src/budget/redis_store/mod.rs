@@ -21,6 +21,7 @@ use self::keys::Keys;
 use super::model::{Budget, Direction, Exceeded, Plan, RATE_WINDOW_MS, Scope, duration_ms};
 use super::store::{Admission, BudgetStore, ByteCharge, Charged, LeaseId, StoreError, StoreHealth};
 use super::usage::{ScopeUsage, Usage};
+use super::window::{RATE_BUCKET_MS, RATE_SLOTS, bucket_at, first_live_bucket};
 
 const NAME: &str = "redis";
 
@@ -115,7 +116,9 @@ impl RedisStore {
                 scripts: Scripts::new(),
                 prefix: config.prefix.clone(),
                 // Counters must outlive the leases and the rate window they account for.
-                idle_ttl_ms: duration_ms(config.idle_ttl).max(lease_ttl_ms).max(RATE_WINDOW_MS),
+                idle_ttl_ms: duration_ms(config.idle_ttl)
+                    .max(lease_ttl_ms)
+                    .max(RATE_WINDOW_MS + RATE_BUCKET_MS),
                 lease_ttl_ms,
                 unavailable_total: AtomicU64::new(0),
                 reachable: AtomicBool::new(true),
@@ -252,7 +255,11 @@ impl BudgetStore for RedisStore {
         inv.arg(now_arg(now_ms))
             .arg(self.shared.lease_ttl_ms)
             .arg(self.shared.idle_ttl_ms)
-            .arg(RATE_WINDOW_MS);
+            .arg(RATE_WINDOW_MS)
+            .arg(RATE_BUCKET_MS)
+            .arg(bucket_at(now_ms))
+            .arg(first_live_bucket(now_ms))
+            .arg(RATE_SLOTS);
         for scope in Scope::ALL {
             inv.arg(limit_arg(plan.limit(scope, Budget::Requests)))
                 .arg(limit_arg(plan.limit(scope, Budget::RequestsPerMinute)))
@@ -362,7 +369,7 @@ impl BudgetStore for RedisStore {
                 .key(keys.window(scope))
                 .key(keys.live(scope));
         }
-        inv.arg(now_arg(now_ms)).arg(RATE_WINDOW_MS);
+        inv.arg(now_arg(now_ms)).arg(first_live_bucket(now_ms));
         for scope in Scope::ALL {
             inv.arg(limit_arg(plan.started_ms(scope)));
         }
