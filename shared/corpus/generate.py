@@ -325,6 +325,7 @@ def positives(keys):
                 out.extend(positives_for(detector, make()))
     if not keys:
         out.extend(host_positives())
+        out.extend(well_known_positives())
     return out
 
 
@@ -361,24 +362,40 @@ def minified_js():
     return "".join(parts) + f'\n//# sourceMappingURL=data:application/json;charset=utf-8;base64,{base64.b64encode(json.dumps({"version": 3, "mappings": mapping}).encode()).decode()}'
 
 
-DOCUMENTED = [
-    "AKIAIOSFODNN7EXAMPLE",
-    "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-    "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
-    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
-    "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;",
+# Values vendors publish as examples. At egress they cannot be told from a leak, so they are
+# positives (an operator exempts one by fingerprint or host).
+WELL_KNOWN = [
+    ("aws-access-key", "AKIAIOSFODNN7EXAMPLE"),
+    ("aws-access-key", "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+    ("stripe-key", "sk_test_4eC39HqLyjWDarjtT1zdp7dc"),
+    ("jwt", "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"),
+    ("azure-storage", "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;"),
+    ("payment-card", "card: 4242 4242 4242 4242, exp 12/34, cvc 123"),
+    ("payment-card", "test card 4111111111111111"),
+]
+
+# Where a secret goes, not a secret: templates, stand-ins and too few key characters.
+PLACEHOLDERS = [
     "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX",
     "OPENAI_API_KEY=sk-proj-your-api-key-here",
     "ANTHROPIC_API_KEY=sk-ant-api03-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
     "GITHUB_TOKEN=ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    "card: 4242 4242 4242 4242, exp 12/34, cvc 123",
-    "test card 4111111111111111",
     "postgres://user:password@localhost:5432/mydb",
     "DATABASE_URL=postgres://postgres:${POSTGRES_PASSWORD}@db:5432/app",
     "curl -u username:<password> https://api.example.com",
     "api_key=YOUR_API_KEY",
     '{"api_key": "<your key>", "token": "REPLACE_ME"}',
 ]
+
+DOC_WRAPS = ("{}", '{{"example": "{}"}}', "# docs\n{}\n")
+
+
+def documented(doc, wrap):
+    return wrap.format(doc.replace('"', '\\"') if wrap.startswith("{{") else doc)
+
+
+def well_known_positives():
+    return [entry("positive", detector, "body", documented(doc, wrap), content_type="text/plain") for detector, doc in WELL_KNOWN for wrap in DOC_WRAPS]
 
 
 def negatives():
@@ -395,9 +412,9 @@ def negatives():
     for _ in range(50):
         N("body", json.dumps({"image": "data:image/png;base64," + png_b64(R.randrange(200, 3000)), "prompt": "describe this"}), content_type="application/json")
         N("body", f'<img alt="logo" src="data:image/png;base64,{png_b64(R.randrange(100, 800))}"/>', content_type="text/html")
-    for doc in DOCUMENTED:
-        for wrap in ("{}", '{{"example": "{}"}}', "# docs\n{}\n"):
-            N("body", wrap.format(doc.replace('"', '\\"') if wrap.startswith("{{") else doc), content_type="text/plain")
+    for doc in PLACEHOLDERS:
+        for wrap in DOC_WRAPS:
+            N("body", documented(doc, wrap), content_type="text/plain")
     for _ in range(60):
         N("body", minified_js(), content_type="application/javascript")
     for _ in range(50):

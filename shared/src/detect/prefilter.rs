@@ -7,7 +7,10 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::bytes::Regex;
 
 use super::catalog::index_of;
-use super::rules::checks::{base58check, github_crc, is_placeholder, looks_random, mixed_case};
+use super::finding::Confidence;
+use super::rules::checks::{
+    base58check, github_crc, is_placeholder, is_well_known, looks_random, mixed_case,
+};
 use super::rules::{Check, RULES, Rule, is_database_scheme};
 use super::{DetectError, DetectorSet};
 
@@ -17,6 +20,7 @@ pub(crate) struct Hit {
     pub detector: usize,
     pub start: usize,
     pub end: usize,
+    pub confidence: Confidence,
 }
 
 const MAX_RULES: usize = 64;
@@ -132,12 +136,13 @@ impl RuleSet {
             if rule.check == Check::AwsKeyId && is_sigv4_credential(&data[..start]) {
                 continue;
             }
-            if passes(rule, &data[start..end], &data[value_start..value_end]) {
+            if let Some(confidence) = passes(rule, &data[start..end], &data[value_start..value_end]) {
                 *done_to = end;
                 out.push(Hit {
                     detector: self.detectors[index],
                     start: value_start,
                     end: value_end,
+                    confidence,
                 });
             }
         }
@@ -170,22 +175,26 @@ fn authority_has_password(rest: &[u8]) -> bool {
     }
 }
 
-fn passes(rule: &Rule, whole: &[u8], value: &[u8]) -> bool {
-    if is_placeholder(value) {
-        return false;
+/// Whether a match is a finding, and how sure it is. Well-known example values always are.
+fn passes(rule: &Rule, whole: &[u8], value: &[u8]) -> Option<Confidence> {
+    if is_well_known(value) {
+        return Some(Confidence::Low);
     }
+    if is_placeholder(value) {
+        return None;
+    }
+    let high = |ok: bool| ok.then_some(Confidence::High);
     match rule.check {
-        Check::None => true,
-        Check::GithubCrc => github_crc(value),
-        Check::Base58 => base58check(value),
-        Check::Random => looks_random(value),
-        Check::MixedCase => mixed_case(value),
-        Check::AwsKeyId => true,
-        Check::Password => !is_weak_password(value),
+        Check::None | Check::AwsKeyId => Some(Confidence::High),
+        Check::GithubCrc => github_crc(value).then_some(Confidence::Verified),
+        Check::Base58 => base58check(value).then_some(Confidence::Verified),
+        Check::Random => high(looks_random(value)),
+        Check::MixedCase => high(mixed_case(value)),
+        Check::Password => high(!is_weak_password(value)),
         Check::UrlAuthority => {
             let scheme_end = memchr::memmem::find(whole, b"://").unwrap_or(0);
             let scheme = String::from_utf8_lossy(&whole[..scheme_end]);
-            !is_database_scheme(&scheme) && !is_weak_password(value)
+            high(!is_database_scheme(&scheme) && !is_weak_password(value))
         }
     }
 }

@@ -13,8 +13,11 @@ use super::decode::escape::{quoted_printable, unescape};
 use super::decode::multipart::{Transfer, boundary, parts};
 use super::decode::{percent, sniff_compression, unicode};
 use super::engine::{Engine, Scope, detector_id};
-use super::finding::{Encoding, EncodingChain, Finding, Location, Outcome, SECRET_DETECTED, Unjudged};
+use super::finding::{
+    Confidence, Encoding, EncodingChain, Finding, Location, Outcome, SECRET_DETECTED, Unjudged,
+};
 use super::prefilter::Hit;
+use super::rules::checks::is_well_known;
 use super::runs::{
     for_each_card_stretch, for_each_delimited_hex_stretch, for_each_phrase_stretch, for_each_run,
     token_around,
@@ -106,6 +109,29 @@ impl<'a> Walk<'a> {
         offset: u64,
         chain: &EncodingChain,
     ) {
+        self.report_as(
+            detector,
+            value,
+            offset,
+            chain,
+            confidence_of(value, Confidence::High),
+        );
+    }
+
+    /// A finding with the confidence its detector judged; well-known example values always
+    /// have low confidence. Values an operator exempted by fingerprint are not reported.
+    pub(crate) fn report_as(
+        &mut self,
+        detector: &'static str,
+        value: &[u8],
+        offset: u64,
+        chain: &EncodingChain,
+        confidence: Confidence,
+    ) {
+        let fingerprint = self.engine.fingerprint(value);
+        if self.scope.exempts(fingerprint, detector) {
+            return;
+        }
         let location = match &self.place {
             Place::Fixed(location) => location.clone(),
             Place::Body => Location::Body { offset },
@@ -115,7 +141,8 @@ impl<'a> Walk<'a> {
             detector,
             location,
             encoding: chain.clone(),
-            fingerprint: self.engine.fingerprint(value),
+            fingerprint,
+            confidence: confidence_of(value, confidence),
         };
         // A set, not a scan of the list: secret-dense bodies produce hundreds of findings.
         let key = (finding.fingerprint, finding.detector, finding.location.clone());
@@ -158,11 +185,12 @@ impl<'a> Walk<'a> {
         let mut hits: Vec<Hit> = Vec::new();
         self.engine.rules.scan(data, self.scope.detectors, &mut hits);
         for hit in hits {
-            self.report(
+            self.report_as(
                 detector_id(hit.detector),
                 &data[hit.start..hit.end],
                 origin.at(hit.start),
                 chain,
+                hit.confidence,
             );
         }
     }
@@ -443,6 +471,15 @@ impl<'a> Walk<'a> {
                 }
             }
         }
+    }
+}
+
+/// Well-known example values are reported with low confidence whatever their detector thinks.
+fn confidence_of(value: &[u8], judged: Confidence) -> Confidence {
+    if is_well_known(value) {
+        Confidence::Low
+    } else {
+        judged
     }
 }
 

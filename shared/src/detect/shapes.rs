@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use super::rules::checks::{
-    base58check, bip39_checksum, bip39_words, card_network, is_placeholder, looks_random, luhn,
+    base58check, bip39_checksum, bip39_words, card_network, is_placeholder, is_well_known, looks_random, luhn,
 };
 
 /// Words in a key name that make its value a credential.
@@ -73,8 +73,7 @@ pub(crate) fn generic_assignment(data: &[u8], start: usize, end: usize) -> bool 
     let value = trim_padding(&data[start..end]);
     value.len() <= 512
         && key_before(data, start).is_some_and(is_secret_key_name)
-        && looks_random(value)
-        && !is_placeholder(value)
+        && (is_well_known(value) || (looks_random(value) && !is_placeholder(value)))
 }
 
 fn trim_padding(value: &[u8]) -> &[u8] {

@@ -5,7 +5,7 @@ use super::decode::base64::{decode_base32, decode_hex_run, decode_run, is_meanin
 use super::decode::is_texty;
 use super::engine::{Engine, Scope};
 use super::finding::{Encoding, EncodingChain, Location, Outcome};
-use super::rules::checks::{entropy, is_placeholder, looks_random};
+use super::rules::checks::{entropy, is_placeholder, is_well_known, looks_random};
 use super::scan::{Origin, Place, Walk};
 use super::shapes::is_secret_key_name;
 
@@ -60,7 +60,7 @@ impl Engine {
         walk.layer(value, Origin::Span(0), &EncodingChain::default());
         if scope.detectors.contains("generic-secret") && credential_header(&lower) {
             let token = credential_of(value);
-            if looks_random(token) && !is_placeholder(token) {
+            if is_well_known(token) || (looks_random(token) && !is_placeholder(token)) {
                 walk.report("generic-secret", token, 0, &EncodingChain::default());
             }
         }

@@ -315,6 +315,7 @@ fn policy_exemptions_apply_per_host() {
         exemptions: vec![Exemption {
             hosts: vec![HostPattern::parse("api.github.com").expect("valid")],
             detectors: ["github-token".to_owned()].into(),
+            fingerprints: Default::default(),
             reason: "the tool's own token to its own API".to_owned(),
         }],
     };
@@ -332,6 +333,65 @@ fn policy_exemptions_apply_per_host() {
         !e.scan_body(Scope::new(other), None, None, GITHUB.as_bytes())
             .is_clean()
     );
+}
+
+#[test]
+fn well_known_example_values_are_findings_with_low_confidence() {
+    let e = engine();
+    for (example, detector) in [
+        ("AKIAIOSFODNN7EXAMPLE", "aws-access-key"),
+        (
+            "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "aws-access-key",
+        ),
+        ("sk_test_4eC39HqLyjWDarjtT1zdp7dc", "stripe-key"),
+        ("card 4111111111111111 exp 12/34", "payment-card"),
+        ("card: 4242 4242 4242 4242", "payment-card"),
+    ] {
+        let out = body(&e, example.as_bytes());
+        let finding = out.findings.iter().find(|f| f.detector == detector);
+        let finding = finding.unwrap_or_else(|| panic!("{example}: {out:?}"));
+        assert_eq!(finding.confidence, Confidence::Low, "{example}");
+    }
+    let random = body(&e, b"AKIAZ7XQ2MLP4RT6WQ3N");
+    assert_eq!(random.findings[0].confidence, Confidence::High);
+    let checked = body(&e, GITHUB.as_bytes());
+    assert_eq!(checked.findings[0].confidence, Confidence::Verified);
+}
+
+#[test]
+fn policy_exemptions_by_fingerprint_let_only_that_value_through_on_their_hosts() {
+    use crate::policy::host::{Host, HostPattern};
+    use crate::policy::model::{DetectorSettings, Exemption};
+    let e = engine();
+    let example = "AKIAIOSFODNN7EXAMPLE";
+    let settings = DetectorSettings {
+        enabled: default_enabled().map(str::to_owned).collect(),
+        exemptions: vec![Exemption {
+            hosts: vec![HostPattern::parse("docs.example.com").expect("valid")],
+            detectors: Default::default(),
+            fingerprints: [e.fingerprint(example.as_bytes())].into(),
+            reason: "tutorial pages send AWS's example key".to_owned(),
+        }],
+    };
+    let policy = PolicyDetectors::new(&settings);
+    let docs = Host::parse("docs.example.com").expect("valid");
+    let other = Host::parse("evil.example").expect("valid");
+    // A fingerprint exemption switches no detector off.
+    assert!(policy.for_host(&docs).contains("aws-access-key"));
+    let exempt = policy.exempt_values(&docs);
+    assert_eq!(exempt.len(), 1);
+    assert!(policy.exempt_values(&other).is_empty());
+    let scope = Scope::new(policy.for_host(&docs)).with_exempt(&exempt);
+    let encoded = STANDARD.encode(example);
+    assert!(e.scan_body(scope, None, None, example.as_bytes()).is_clean());
+    assert!(
+        e.scan_body(scope, None, None, format!("x={encoded}").as_bytes())
+            .is_clean()
+    );
+    assert!(!e.scan_body(scope, None, None, b"AKIAZ7XQ2MLP4RT6WQ3N").is_clean());
+    let elsewhere = Scope::new(policy.for_host(&other));
+    assert!(!e.scan_body(elsewhere, None, None, example.as_bytes()).is_clean());
 }
 
 #[test]
