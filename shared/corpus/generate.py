@@ -204,6 +204,45 @@ SECRETS = {
     ],
 }
 
+def broken_crc(prefix):
+    token = crc_token(prefix)
+    return token[:-1] + ("A" if token[-1] != "A" else "B")
+
+
+# Values with an unmistakable prefix whose checksum fails, that look fake, or whose length is
+# off by a few characters: secrets all the same (issue 11). Drawn from their own random
+# stream, so the samples above stay as they were.
+OFF_FORMAT = {
+    "github-token": [lambda: broken_crc("ghp_"), lambda: "ghp_" + rand(ALNUM, 39), lambda: "gho_" + "a1b2" * 9],
+    "npm-token": [lambda: broken_crc("npm_"), lambda: "npm_" + rand(ALNUM, 34)],
+    "aws-access-key": [lambda: "AKIA" + rand(string.ascii_uppercase + string.digits, 17), lambda: "ASIA" + rand(string.ascii_uppercase, 15)],
+    "stripe-key": [lambda: "sk_live_" + "0123456789" * 3],
+    "slack-token": [lambda: "xoxp-" + rand(ALNUM + "-", 50)],
+    "sendgrid-key": [lambda: "SG." + rand(URLSAFE, 20) + "." + rand(URLSAFE, 40)],
+    "huggingface-token": [lambda: "hf_" + rand(string.ascii_lowercase, 34), lambda: "hf_" + rand(ALNUM, 36)],
+    "gitlab-token": [lambda: "glpat-" + rand(URLSAFE, 26)],
+    "anthropic-key": [lambda: "sk-ant-api03-" + rand(URLSAFE, 90)],
+    "google-api-key": [lambda: "AIza" + rand(URLSAFE, 37)],
+    "vendor-token": [
+        lambda: "shpat_" + rand("0123456789abcdef", 32),
+        lambda: "dop_v1_" + rand("0123456789abcdef", 64),
+        lambda: "hvs." + rand(URLSAFE, 90),
+        lambda: "sk-or-v1-" + rand("0123456789abcdef", 64),
+        lambda: "gsk_" + rand(ALNUM, 52),
+        lambda: "lin_api_" + rand(ALNUM, 40),
+    ],
+}
+
+
+def off_format_positives():
+    global R
+    saved, R = R, random.Random(20261201)
+    try:
+        return [p for detector, makers in OFF_FORMAT.items() for make in makers for p in positives_for(detector, make())]
+    finally:
+        R = saved
+
+
 HOMOGLYPHS = {"a": "а", "e": "е", "o": "о", "p": "р", "c": "с", "x": "х", "s": "ѕ", "i": "і", "k": "к"}
 
 
@@ -326,6 +365,7 @@ def positives(keys):
     if not keys:
         out.extend(host_positives())
         out.extend(well_known_positives())
+        out.extend(off_format_positives())
     return out
 
 
@@ -372,14 +412,15 @@ WELL_KNOWN = [
     ("azure-storage", "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;"),
     ("payment-card", "card: 4242 4242 4242 4242, exp 12/34, cvc 123"),
     ("payment-card", "test card 4111111111111111"),
+    # Stand-ins with an unmistakable prefix and the full length are tokens too.
+    ("github-token", "GITHUB_TOKEN=ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"),
+    ("slack-webhook", "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"),
 ]
 
 # Where a secret goes, not a secret: templates, stand-ins and too few key characters.
 PLACEHOLDERS = [
-    "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX",
     "OPENAI_API_KEY=sk-proj-your-api-key-here",
     "ANTHROPIC_API_KEY=sk-ant-api03-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    "GITHUB_TOKEN=ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
     "postgres://user:password@localhost:5432/mydb",
     "DATABASE_URL=postgres://postgres:${POSTGRES_PASSWORD}@db:5432/app",
     "curl -u username:<password> https://api.example.com",

@@ -50,6 +50,10 @@ pub const CATALOG: &[DetectorInfo] = &[
     on("pypi-token", "PyPI upload tokens"),
     on("dockerhub-token", "Docker Hub personal access tokens"),
     on("huggingface-token", "Hugging Face access tokens"),
+    on(
+        "vendor-token",
+        "other tokens with an unmistakable vendor prefix (Shopify, DigitalOcean, Vault, ...)",
+    ),
     on("jwt", "JSON Web Tokens"),
     on("private-key", "PEM and OpenSSH private keys"),
     on("database-url", "database URLs with a password"),

@@ -69,8 +69,10 @@ impl RuleSet {
                 }
             }
         }
+        // Every occurrence of every anchor: one anchor must not hide another that starts
+        // inside it (`sk.eyJ` and `eyJ`).
         let anchors = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::LeftmostLongest)
+            .match_kind(MatchKind::Standard)
             .build(&literals)
             .map_err(|e| DetectError::BadRule {
                 rule: "anchors",
@@ -88,7 +90,7 @@ impl RuleSet {
     pub(crate) fn scan(&self, data: &[u8], enabled: DetectorSet, out: &mut Vec<Hit>) {
         // On the stack: scans of small decoded layers are frequent.
         let mut done_to = [0usize; MAX_RULES];
-        for anchor in self.anchors.find_iter(data) {
+        for anchor in self.anchors.find_overlapping_iter(data) {
             // `://` is everywhere; only an authority with `user:pass@` is worth a regex.
             let url = data[anchor.start()..].starts_with(b"://");
             if url && !authority_has_password(&data[anchor.start()..]) {
@@ -175,10 +177,14 @@ fn authority_has_password(rest: &[u8]) -> bool {
     }
 }
 
-/// Whether a match is a finding, and how sure it is. Well-known example values always are.
+/// Whether a match is a finding, and how sure it is. Well-known example values always are, and
+/// so is every match of a [prefixed](Rule::prefixed) rule: its check only sets the confidence.
 fn passes(rule: &Rule, whole: &[u8], value: &[u8]) -> Option<Confidence> {
     if is_well_known(value) {
         return Some(Confidence::Low);
+    }
+    if rule.prefixed {
+        return Some(prefixed_confidence(rule.check, value));
     }
     if is_placeholder(value) {
         return None;
@@ -196,6 +202,27 @@ fn passes(rule: &Rule, whole: &[u8], value: &[u8]) -> Option<Confidence> {
             let scheme = String::from_utf8_lossy(&whole[..scheme_end]);
             high(!is_database_scheme(&scheme) && !is_weak_password(value))
         }
+    }
+}
+
+/// A checksum that holds verifies a prefixed token; randomness (and no placeholder look) makes
+/// it likely; anything else is the shape alone.
+fn prefixed_confidence(check: Check, value: &[u8]) -> Confidence {
+    let verified = match check {
+        Check::GithubCrc => github_crc(value),
+        Check::Base58 => base58check(value),
+        _ => false,
+    };
+    let random = match check {
+        Check::MixedCase => mixed_case(value),
+        _ => looks_random(value),
+    };
+    if verified {
+        Confidence::Verified
+    } else if random && !is_placeholder(value) {
+        Confidence::High
+    } else {
+        Confidence::Low
     }
 }
 

@@ -360,6 +360,43 @@ fn well_known_example_values_are_findings_with_low_confidence() {
 }
 
 #[test]
+fn unmistakable_prefixes_are_findings_whatever_their_checks_say() {
+    let e = engine();
+    let confidence = |text: &str, detector: &str| {
+        let out = body(&e, text.as_bytes());
+        let found = out.findings.iter().find(|f| f.detector == detector);
+        found
+            .map(|f| f.confidence)
+            .unwrap_or_else(|| panic!("{text}: {out:?}"))
+    };
+    // The CRC holds: verified. One character changed: still a token, no longer verified.
+    assert_eq!(confidence(GITHUB, "github-token"), Confidence::Verified);
+    let bad_crc = GITHUB.replace("m1IL", "m1IM");
+    assert_eq!(confidence(&bad_crc, "github-token"), Confidence::High);
+    assert_eq!(
+        confidence("ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "github-token"),
+        Confidence::Low
+    );
+    // Off the vendor's length by a few characters.
+    assert!(confidence(&GITHUB[..GITHUB.len() - 3], "github-token") >= Confidence::Low);
+    assert_eq!(
+        confidence("npm_JXVuLkSIc47WQAmL9xVQ2zg4mZaouq416qWU", "npm-token"),
+        Confidence::High
+    );
+    confidence("AKIAZ7XQ2MLP4RT6WQ3NZZ", "aws-access-key");
+    confidence("sk_live_00000000000000000000000000", "stripe-key");
+    confidence("xoxb-1234567890-abcdefghijklmnop", "slack-token");
+    // Prefix-less rules keep their gates.
+    for benign in [
+        "api_key=thisisnotarealsecret",
+        "secret=xxxxxxxxxxxxxxxxxxxxxxxx",
+        "password: changeme-changeme",
+    ] {
+        assert!(body(&e, benign.as_bytes()).is_clean(), "{benign}");
+    }
+}
+
+#[test]
 fn policy_exemptions_by_fingerprint_let_only_that_value_through_on_their_hosts() {
     use crate::policy::host::{Host, HostPattern};
     use crate::policy::model::{DetectorSettings, Exemption};
