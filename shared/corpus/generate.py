@@ -234,6 +234,54 @@ OFF_FORMAT = {
 }
 
 
+def iban(country, length):
+    bban = rand(string.digits, length - 4)
+    digits = "".join(str(int(c, 36)) for c in bban + country + "00")
+    return f"{country}{98 - int(digits) % 97:02d}{bban}"
+
+
+def bech32_address(hrp, version, program):
+    charset = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+    acc, bits, data = 0, 0, [version]
+    for byte in program:
+        acc, bits = (acc << 8) | byte, bits + 8
+        while bits >= 5:
+            bits -= 5
+            data.append((acc >> bits) & 31)
+    if bits:
+        data.append((acc << (5 - bits)) & 31)
+    gen = [0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3]
+    chk = 1
+    for v in [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp] + data + [0] * 6:
+        top, chk = chk >> 25, ((chk & 0x1FFFFFF) << 5) ^ v
+        for i in range(5):
+            chk ^= gen[i] if (top >> i) & 1 else 0
+    chk ^= 1 if version == 0 else 0x2BC830A3
+    return hrp + "1" + "".join(charset[d] for d in data + [(chk >> 5 * (5 - i)) & 31 for i in range(6)])
+
+
+# Financial identifiers (optional detectors), from their published formats.
+FINANCIAL = {
+    "iban": [lambda: iban("DE", 22), lambda: iban("GB", 22).replace("GB", "GB", 1), lambda: iban("FR", 27), lambda: iban("NL", 18)],
+    "bitcoin-address": [
+        lambda: b58check(b"\x00" + bytes(R.randrange(256) for _ in range(20))),
+        lambda: b58check(b"\x05" + bytes(R.randrange(256) for _ in range(20))),
+        lambda: bech32_address("bc", 0, bytes(R.randrange(256) for _ in range(20))),
+        lambda: bech32_address("bc", 1, bytes(R.randrange(256) for _ in range(32))),
+    ],
+    "ethereum-address": [lambda: "0x" + rand("0123456789abcdef", 40)],
+}
+
+
+def financial_positives():
+    global R
+    saved, R = R, random.Random(20261202)
+    try:
+        return [p for detector, makers in FINANCIAL.items() for make in makers for p in positives_for(detector, make())]
+    finally:
+        R = saved
+
+
 def off_format_positives():
     global R
     saved, R = R, random.Random(20261201)
@@ -366,6 +414,7 @@ def positives(keys):
         out.extend(host_positives())
         out.extend(well_known_positives())
         out.extend(off_format_positives())
+        out.extend(financial_positives())
     return out
 
 

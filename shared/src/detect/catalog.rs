@@ -67,6 +67,15 @@ pub const CATALOG: &[DetectorInfo] = &[
     optional("crypto-private-key", "cryptocurrency private keys"),
     optional("seed-phrase", "BIP-39 seed phrases"),
     optional("payment-card", "payment card numbers (Luhn-checked)"),
+    optional("iban", "international bank account numbers (mod-97-checked)"),
+    optional(
+        "bitcoin-address",
+        "Bitcoin addresses (base58check, bech32, bech32m)",
+    ),
+    optional(
+        "ethereum-address",
+        "Ethereum addresses (EIP-55-checked when mixed case)",
+    ),
 ];
 
 pub fn lookup(id: &str) -> Option<&'static DetectorInfo> {

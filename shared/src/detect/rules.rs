@@ -711,4 +711,42 @@ pub(crate) static SHAPE_EXAMPLES: &[ShapeExamples] = &[
         matches: &["card=4539979262243931", "5425 3283 6791 6013", "4111111111111111"],
         rejects: &["4539979262243932", "order 1234567890123456"],
     },
+    ShapeExamples {
+        detector: "iban",
+        matches: &[
+            "iban=DE89370400440532013000",
+            "IBAN: GB82 WEST 1234 5698 7654 32",
+            "payee,FR1420041010050500013M02606,100.00",
+        ],
+        rejects: &[
+            "DE88370400440532013000",
+            "ORDER12345678901234567",
+            "GB82 WEST 1234",
+        ],
+    },
+    ShapeExamples {
+        detector: "bitcoin-address",
+        matches: &[
+            "send to 1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2",
+            "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy",
+            r#"{"to": "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"}"#,
+            "bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqzk5jj0",
+        ],
+        rejects: &[
+            "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN3",
+            "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kemeawh",
+            "bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqh2y7hd",
+        ],
+    },
+    ShapeExamples {
+        detector: "ethereum-address",
+        matches: &[
+            "to=0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+            "0xfb6916095ca1df60bb79ce92ce3ea74c37c5d359",
+        ],
+        rejects: &[
+            "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD",
+            "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeA",
+        ],
+    },
 ];

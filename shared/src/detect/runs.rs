@@ -33,13 +33,23 @@ pub(crate) fn for_each_phrase_stretch(data: &[u8], f: impl FnMut(usize, usize)) 
 }
 
 const fn is_card_byte(b: u8) -> bool {
-    b.is_ascii_digit() || b == b' ' || b == b'-'
+    // `+` is a space in a form body (`4111+1111+...`).
+    b.is_ascii_digit() || b == b' ' || b == b'-' || b == b'+'
 }
 
 /// Stretches of digits, spaces and dashes long enough for a card number of 15 or more digits
 /// (13- and 14-digit numbers, no longer issued, are not looked for).
 pub(crate) fn for_each_card_stretch(data: &[u8], f: impl FnMut(usize, usize)) {
     for_each_stretch(data, is_card_byte, 15, f);
+}
+
+const fn is_iban_byte(b: u8) -> bool {
+    b.is_ascii_uppercase() || b.is_ascii_digit() || b == b' ' || b == b'+'
+}
+
+/// Stretches of capitals, digits and spaces long enough for the shortest IBAN (15, Norway).
+pub(crate) fn for_each_iban_stretch(data: &[u8], f: impl FnMut(usize, usize)) {
+    for_each_stretch(data, is_iban_byte, 15, f);
 }
 
 /// Stretches of hex digits and `delimiter`s long enough for 16 delimiter-joined bytes

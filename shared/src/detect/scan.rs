@@ -13,14 +13,15 @@ use super::decode::escape::{quoted_printable, unescape};
 use super::decode::multipart::{Transfer, boundary, parts};
 use super::decode::{percent, sniff_compression, unicode};
 use super::engine::{Engine, Scope, detector_id};
+use super::finance;
 use super::finding::{
     Confidence, Encoding, EncodingChain, Finding, Location, Outcome, SECRET_DETECTED, Unjudged,
 };
 use super::prefilter::Hit;
 use super::rules::checks::is_well_known;
 use super::runs::{
-    for_each_card_stretch, for_each_delimited_hex_stretch, for_each_phrase_stretch, for_each_run,
-    token_around,
+    for_each_card_stretch, for_each_delimited_hex_stretch, for_each_iban_stretch, for_each_phrase_stretch,
+    for_each_run, token_around,
 };
 use super::secret::Fingerprint;
 use super::shapes::{cards, generic_assignment, pieces, twilio_key, wif_key};
@@ -63,6 +64,9 @@ struct Enabled {
     crypto: bool,
     card: bool,
     seed: bool,
+    iban: bool,
+    bitcoin: bool,
+    ethereum: bool,
 }
 
 pub(crate) struct Walk<'a> {
@@ -86,6 +90,9 @@ impl<'a> Walk<'a> {
             crypto: has("crypto-private-key"),
             card: has("payment-card"),
             seed: has("seed-phrase"),
+            iban: has("iban"),
+            bitcoin: has("bitcoin-address"),
+            ethereum: has("ethereum-address"),
         };
         Self {
             engine,
@@ -224,12 +231,16 @@ impl<'a> Walk<'a> {
         // Twilio keys start `SK`; WIF keys are 51 characters or more. Other runs skip the split.
         let twilio = self.on.twilio && memchr::memmem::find(run, b"SK").is_some();
         let wif = self.on.crypto && run.len() >= 51;
-        for (at, piece) in pieces(run).filter(|_| twilio || wif) {
+        let address = self.on.bitcoin || self.on.ethereum;
+        for (at, piece) in pieces(run).filter(|_| twilio || wif || address) {
             if self.on.twilio && twilio_key(piece) {
                 self.report("twilio-key", piece, origin.at(start + at), chain);
             }
             if self.on.crypto && wif_key(piece) {
                 self.report("crypto-private-key", piece, origin.at(start + at), chain);
+            }
+            if address {
+                self.address(piece, origin.at(start + at), chain);
             }
         }
         // One look at the alphabet decides which decoders can apply: UUIDs and hashes (hex
@@ -246,6 +257,23 @@ impl<'a> Walk<'a> {
         };
         if let Some((bytes, encoding)) = decoded {
             self.blob(bytes, encoding, origin.child(start), chain);
+        }
+    }
+
+    /// A Bitcoin or Ethereum address, when those detectors are on.
+    fn address(&mut self, piece: &[u8], offset: u64, chain: &EncodingChain) {
+        if self.on.bitcoin && (finance::bitcoin_base58(piece) || finance::bitcoin_segwit(piece)) {
+            self.report_as("bitcoin-address", piece, offset, chain, Confidence::Verified);
+        }
+        if self.on.ethereum {
+            if let Some(checked) = finance::ethereum(piece) {
+                let confidence = if checked {
+                    Confidence::Verified
+                } else {
+                    Confidence::High
+                };
+                self.report_as("ethereum-address", piece, offset, chain, confidence);
+            }
         }
     }
 
@@ -397,6 +425,19 @@ impl<'a> Walk<'a> {
             });
             for (start, digits) in found {
                 self.report("payment-card", &digits, origin.at(start), chain);
+            }
+        }
+        if self.on.iban {
+            let mut found = Vec::new();
+            for_each_iban_stretch(data, |from, to| {
+                let from = from.saturating_sub(1);
+                let to = (to + 1).min(data.len());
+                finance::ibans(&data[from..to], |start, iban| {
+                    found.push((from + start, iban.to_vec()))
+                });
+            });
+            for (start, iban) in found {
+                self.report_as("iban", &iban, origin.at(start), chain, Confidence::Verified);
             }
         }
         if self.on.seed {

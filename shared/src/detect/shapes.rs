@@ -147,7 +147,7 @@ pub(crate) fn cards(data: &[u8], mut f: impl FnMut(usize, usize, &[u8])) {
                     buf[n] = data[i];
                     n += 1;
                 }
-                b' ' | b'-' if data.get(i + 1).is_some_and(u8::is_ascii_digit) => {}
+                b' ' | b'-' | b'+' if data.get(i + 1).is_some_and(u8::is_ascii_digit) => {}
                 _ => break,
             }
             i += 1;
@@ -333,6 +333,21 @@ mod tests {
         }
         let text = format!("user {value}");
         assert!(!generic_assignment(text.as_bytes(), 5, 5 + value.len()));
+    }
+
+    #[test]
+    fn cards_in_csv_json_and_form_bodies() {
+        for body in [
+            "name,card,exp\nAda,4539979262243931,12/30\n",
+            "name;card\r\nAda;\"5425 3283 6791 6013\"\r\n",
+            r#"{"card": 4539979262243931, "cvc": "123"}"#,
+            r#"{"payment":{"number":"3714-496353-98431"}}"#,
+            "card_number=4539+9792+6224+3931&exp=12%2F30",
+        ] {
+            let mut found = 0;
+            cards(body.as_bytes(), |_, _, _| found += 1);
+            assert_eq!(found, 1, "{body}");
+        }
     }
 
     #[test]

@@ -397,6 +397,37 @@ fn unmistakable_prefixes_are_findings_whatever_their_checks_say() {
 }
 
 #[test]
+fn financial_identifiers_are_optional_and_caught_in_csv_json_and_form_bodies() {
+    let e = engine();
+    let defaults = Scope::new(DetectorSet::defaults());
+    let bodies = [
+        (
+            "text/csv",
+            "payee,iban,card\nAda,DE89370400440532013000,4539979262243931\n",
+        ),
+        (
+            "application/json",
+            r#"{"iban":"GB82 WEST 1234 5698 7654 32","card":4539979262243931,"btc":"bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4","eth":"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"}"#,
+        ),
+        (
+            "application/x-www-form-urlencoded",
+            "iban=DE89+3704+0044+0532+0130+00&card=4539+9792+6224+3931&to=3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy",
+        ),
+    ];
+    for (content_type, text) in bodies {
+        // Off unless a policy switches them on.
+        let off = e.scan_body(defaults, None, Some(content_type), text.as_bytes());
+        assert!(off.is_clean(), "{content_type}: {off:?}");
+        let out = e.scan_body(all(), None, Some(content_type), text.as_bytes());
+        assert!(
+            detectors(&out).contains(&"payment-card"),
+            "{content_type}: {out:?}"
+        );
+        assert!(detectors(&out).contains(&"iban"), "{content_type}: {out:?}");
+    }
+}
+
+#[test]
 fn policy_exemptions_by_fingerprint_let_only_that_value_through_on_their_hosts() {
     use crate::policy::host::{Host, HostPattern};
     use crate::policy::model::{DetectorSettings, Exemption};

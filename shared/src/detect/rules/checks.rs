@@ -44,7 +44,7 @@ pub(crate) fn base58check(text: &[u8]) -> bool {
     &digest[..4] == sum
 }
 
-fn base58_decode(text: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn base58_decode(text: &[u8]) -> Option<Vec<u8>> {
     // Big-endian base-256 number built digit by digit; inputs are at most ~112 characters.
     let mut out: Vec<u8> = Vec::with_capacity(text.len());
     for &c in text {
@@ -225,8 +225,17 @@ pub(crate) fn card_network(digits: &[u8]) -> bool {
         Some(b'4') => matches!(n, 13 | 16 | 19),
         Some(b'5') => (51..=55).contains(&prefix(2)) && n == 16,
         Some(b'2') => (2221..=2720).contains(&prefix(4)) && n == 16,
-        Some(b'3') => matches!(prefix(2), 34 | 37) && n == 15,
-        Some(b'6') => (prefix(4) == 6011 || prefix(2) == 65) && n == 16,
+        Some(b'3') if matches!(prefix(2), 34 | 37) => n == 15,
+        // JCB, then Diners Club.
+        Some(b'3') if (3528..=3589).contains(&prefix(4)) => (16..=19).contains(&n),
+        Some(b'3') => {
+            (matches!(prefix(2), 36 | 38 | 39) || (300..=305).contains(&prefix(3))) && (14..=19).contains(&n)
+        }
+        // Discover, then UnionPay.
+        Some(b'6') if prefix(4) == 6011 || prefix(2) == 65 || (644..=649).contains(&prefix(3)) => {
+            (16..=19).contains(&n)
+        }
+        Some(b'6') => prefix(2) == 62 && (16..=19).contains(&n),
         _ => false,
     }
 }
