@@ -285,6 +285,63 @@ fn hostnames() {
     }
 }
 
+fn hex(text: &str) -> String {
+    text.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+/// RFC 4648 base32, lowercase, without padding.
+fn base32(text: &str) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz234567";
+    let (mut out, mut acc, mut bits) = (String::new(), 0u32, 0);
+    for b in text.bytes() {
+        acc = (acc << 8) | b as u32;
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(ALPHABET[((acc >> bits) & 31) as usize] as char);
+        }
+    }
+    if bits > 0 {
+        out.push(ALPHABET[((acc << (5 - bits)) & 31) as usize] as char);
+    }
+    out
+}
+
+#[test]
+fn hostname_labels_are_judged_together() {
+    let e = engine();
+    let split = hex("my aws key is here");
+    let split = format!(
+        "{}.{}.{}.t.example.com",
+        &split[..12],
+        &split[12..24],
+        &split[24..]
+    );
+    let mixed = format!("{}.{}.x.example.net", hex("AKIAZ7XQ"), base32("2MLP4RT6WQ3N"));
+    let single = format!("{}.example.org", base32("s3cr3t-k3y"));
+    assert_eq!(base32("s3cr3t-k3y").len(), 16);
+    for host in [&split, &mixed, &single] {
+        let out = e.scan_hostname(all(), host);
+        assert!(detectors(&out).contains(&"dns-exfiltration"), "{host}: {out:?}");
+    }
+    // Decoded and joined, the labels spell a key the AWS rule knows.
+    assert!(detectors(&e.scan_hostname(all(), &mixed)).contains(&"aws-access-key"));
+    for benign in [
+        "ec2-54-123-45-67.compute-1.amazonaws.com",
+        "abcdef123456.execute-api.us-east-1.amazonaws.com",
+        "project-git-feature-login-acme.vercel.app",
+        "a1b2c3d4e5f6a7b8.cloudfront.net",
+        "deadbeefcafebabe.example.com",
+        "internationalization.example.com",
+        "static-assets-cdn-01.eu-west-1.example.org",
+        "www.googletagmanager.com",
+        "xn--bcher-kva.example",
+    ] {
+        let out = e.scan_hostname(all(), benign);
+        assert!(out.is_clean(), "{benign}: {out:?}");
+    }
+}
+
 #[test]
 fn known_secrets_in_their_forms() {
     let e = engine();
