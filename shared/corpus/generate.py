@@ -397,6 +397,34 @@ def host_positives():
         yield entry("positive", "dns-exfiltration", "host", data[:60] + ".x.example.net")
 
 
+def shapeless_positives():
+    """Random data with no known shape in URLs, and data spread over hostname labels (issue 11,
+    classes 4 and 5). Drawn from their own random stream."""
+    global R
+    saved, R = R, random.Random(20261203)
+    try:
+        out = []
+        for _ in range(15):
+            token = rand(ALNUM, R.choice([32, 36, 40, 48, 56]))
+            out.append(entry("positive", "high-entropy", "url", f"https://collector.example.net/u/{token}/x"))
+            out.append(entry("positive", "high-entropy", "url", f"https://collector.example.net/c?d={token}&t=1"))
+            out.append(entry("positive", "high-entropy", "url", f"/p/{urllib.parse.quote(rand(ALNUM + '+/', 40), safe='')}"))
+            text = f"pw={password()}"
+            h = text.encode().hex()
+            labels = [h[i : i + 12] for i in range(0, len(h), 12)]
+            out.append(entry("positive", "dns-exfiltration", "host", ".".join(labels) + ".t.example.com"))
+            half = len(text) // 2
+            b32 = base64.b32encode(text[half:].encode()).decode().rstrip("=").lower()
+            out.append(entry("positive", "dns-exfiltration", "host", f"{text[:half].encode().hex()}.{b32}.x.example.net"))
+            ten = base64.b32encode(rand(ALNUM, 10).encode()).decode().lower()
+            out.append(entry("positive", "dns-exfiltration", "host", f"{ten}.example.org"))
+            low = rand(string.ascii_lowercase + string.digits, 36)
+            out.append(entry("positive", "dns-exfiltration", "host", f"{low[:12]}.{low[12:24]}.{low[24:]}.c.example.com"))
+        return out
+    finally:
+        R = saved
+
+
 # Detectors whose samples are key material: generated at evaluation time, never committed.
 KEY_DETECTORS = {"private-key", "crypto-private-key", "seed-phrase", "gcp-service-account"}
 
@@ -415,6 +443,7 @@ def positives(keys):
         out.extend(well_known_positives())
         out.extend(off_format_positives())
         out.extend(financial_positives())
+        out.extend(shapeless_positives())
     return out
 
 

@@ -64,6 +64,10 @@ pub const CATALOG: &[DetectorInfo] = &[
         "values an operator listed and values Tollgate issued",
     ),
     on("dns-exfiltration", "high-entropy or encoded labels in a hostname"),
+    on(
+        "high-entropy",
+        "long random tokens with no known shape in URL path segments and query values",
+    ),
     optional("crypto-private-key", "cryptocurrency private keys"),
     optional("seed-phrase", "BIP-39 seed phrases"),
     optional("payment-card", "payment card numbers (Luhn-checked)"),

@@ -11,6 +11,7 @@ mod catalog;
 pub mod corpus;
 mod decode;
 mod engine;
+mod entropy;
 mod finance;
 mod finding;
 mod known;

@@ -5,7 +5,8 @@ use super::decode::base64::{decode_base32, decode_run, is_meaningful};
 use super::decode::is_texty;
 use super::decode::percent::hex_value;
 use super::engine::{Engine, Scope};
-use super::finding::{Encoding, EncodingChain, Location, Outcome};
+use super::entropy;
+use super::finding::{Confidence, Encoding, EncodingChain, Location, Outcome};
 use super::rules::checks::{entropy, is_placeholder, is_well_known, looks_random};
 use super::scan::{Origin, Place, Walk};
 use super::shapes::is_secret_key_name;
@@ -26,6 +27,26 @@ impl Engine {
         ] {
             if !text.is_empty() {
                 outcome.merge(self.scan_fixed(scope, location, text.as_bytes()));
+            }
+        }
+        if scope.detectors.contains("high-entropy") {
+            let mut tokens = Vec::new();
+            entropy::in_path(parts.path.as_bytes(), |t| {
+                tokens.push((Location::UrlPath, t.to_vec()))
+            });
+            entropy::in_query(parts.query.as_bytes(), |t| {
+                tokens.push((Location::UrlQuery, t.to_vec()))
+            });
+            for (location, token) in tokens {
+                let mut walk = Walk::new(self, scope, Place::Fixed(location));
+                walk.report_as(
+                    "high-entropy",
+                    &token,
+                    0,
+                    &EncodingChain::default(),
+                    Confidence::Low,
+                );
+                outcome.merge(walk.finish());
             }
         }
         outcome
@@ -102,7 +123,9 @@ impl Engine {
             if scope.detectors.contains("dns-exfiltration") {
                 walk.report("dns-exfiltration", sub.as_bytes(), 0, &chain.then(encoding));
             }
-        } else if scope.detectors.contains("dns-exfiltration") && sub.split('.').any(random_label) {
+        } else if scope.detectors.contains("dns-exfiltration")
+            && (sub.split('.').any(random_label) || random_across_labels(&labels))
+        {
             walk.report("dns-exfiltration", sub.as_bytes(), 0, &chain);
         }
         walk.finish()
@@ -232,6 +255,24 @@ fn random_label(label: &str) -> bool {
     let digits = bytes.iter().filter(|b| b.is_ascii_digit()).count();
     let letters = bytes.iter().filter(|b| b.is_ascii_alphabetic()).count();
     bytes.len() >= 24 && digits >= 4 && letters >= 4 && entropy(&bytes) >= 3.7
+}
+
+/// Runs of adjacent data-like labels (8 or more characters, letters and digits mixed) that
+/// together are long and random: data split into short labels to stay under the per-label
+/// threshold.
+fn random_across_labels(labels: &[&[u8]]) -> bool {
+    let data_like = |label: &&[u8]| {
+        let digits = label.iter().filter(|b| b.is_ascii_digit()).count();
+        let letters = label.iter().filter(|b| b.is_ascii_alphabetic()).count();
+        label.len() >= 8 && digits >= 1 && letters >= 2
+    };
+    labels
+        .split(|label| !data_like(label))
+        .filter(|run| run.len() >= 2)
+        .any(|run| {
+            let joined: String = run.iter().map(|l| String::from_utf8_lossy(l)).collect();
+            random_label(&joined)
+        })
 }
 
 fn credential_header(name: &str) -> bool {

@@ -78,7 +78,8 @@ fn every_rule_has_examples_both_ways_and_a_catalogued_detector() {
     for id in default_enabled().chain(CATALOG.iter().map(|d| d.id)) {
         let covered = RULES.iter().any(|r| r.detector == id)
             || examples.iter().any(|(detector, _, _)| *detector == id)
-            || matches!(id, "known-secret" | "dns-exfiltration");
+            // URL- and hostname-only detectors, tested by their own tests.
+            || matches!(id, "known-secret" | "dns-exfiltration" | "high-entropy");
         assert!(covered, "{id} has no rule or examples");
     }
 }
@@ -305,6 +306,37 @@ fn base32(text: &str) -> String {
         out.push(ALPHABET[((acc << (5 - bits)) & 31) as usize] as char);
     }
     out
+}
+
+#[test]
+fn shapeless_random_data_in_urls_and_subdomains() {
+    let e = engine();
+    let token = "x9Kq2Lm7Np4Rs8Tv1Wx5Yz3Ab6Cd9Ef2Gh";
+    for url in [
+        format!("https://collector.example.net/u/{token}/x"),
+        format!("https://collector.example.net/c?d={token}"),
+        format!("/c?a=1&d={}", token.replace('K', "%4B")),
+    ] {
+        let out = e.scan_url(all(), &url);
+        assert!(detectors(&out).contains(&"high-entropy"), "{url}: {out:?}");
+    }
+    let split = format!(
+        "{}.{}.{}.x.example.com",
+        &token[..10],
+        &token[10..20],
+        &token[20..30]
+    );
+    let out = e.scan_hostname(all(), &split.to_ascii_lowercase());
+    assert!(detectors(&out).contains(&"dns-exfiltration"), "{split}: {out:?}");
+    let benign = [
+        "https://docs.google.com/document/d/1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms/edit",
+        "https://auth.example.com/authorize?state=x9Kq2Lm7Np4Rs8Tv1Wx5Yz3Ab6Cd9Ef2Gh&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        "https://cdn.example.com/_next/static/chunks/pages/_app-6a8b2c9d1e0f3a4b.js",
+        "https://api.example.com/items?cursor=eyJpZCI6MTIzNDU2LCJkaXIiOiJuZXh0IiwidHMiOjE3MDAwMDAwMDB9",
+    ];
+    for url in benign {
+        assert!(e.scan_url(all(), url).is_clean(), "{url}");
+    }
 }
 
 #[test]
