@@ -65,6 +65,10 @@ pub const CATALOG: &[DetectorInfo] = &[
     ),
     on("dns-exfiltration", "high-entropy or encoded labels in a hostname"),
     on(
+        "delimited-hex",
+        "binary data written as delimited hex bytes (de:ad:be:ef, \\xde\\xad, 0xde,0xad)",
+    ),
+    on(
         "high-entropy",
         "long random tokens with no known shape in URL path segments and query values",
     ),

@@ -712,6 +712,21 @@ pub(crate) static SHAPE_EXAMPLES: &[ShapeExamples] = &[
         rejects: &["4539979262243932", "order 1234567890123456"],
     },
     ShapeExamples {
+        detector: "delimited-hex",
+        matches: &[
+            "b=0x82, 0xb7, 0x0e, 0xee, 0x7f, 0x1a, 0x50, 0x39, 0xbe, 0xf0, 0x7e, 0xc2, 0x34, 0x7f, 0x06, 0x6e, 0xd0, 0x8f, 0x5d, 0xc7",
+            r"\x82\xb7\x0e\xee\x7f\x1a\x50\x39\xbe\xf0\x7e\xc2\x34\x7f\x06\x6e\xd0\x8f\x5d\xc7",
+            "82-b7-0e-ee-7f-1a-50-39-be-f0-7e-c2-34-7f-06-6e-d0-8f-5d-c7",
+            "82,B7,0E,EE,7F,1A,50,39,BE,F0,7E,C2,34,7F,06,6E,D0,8F",
+        ],
+        rejects: &[
+            "550e8400-e29b-41d4-a716-446655440000",
+            "mac 00:1a:2b:3c:4d:5e",
+            "SHA256 fingerprint 51:24:47:E3:40:43:00:02:6B:6E:54:55:94:A0:65:68:5D:64:C4:98:0B:B8:D4:54:4A:87:21:A9:9A:01:AD:21",
+            "68:65:6c:6c:6f:20:77:6f:72:6c:64:20:68:65:6c:6c:6f",
+        ],
+    },
+    ShapeExamples {
         detector: "iban",
         matches: &[
             "iban=DE89370400440532013000",

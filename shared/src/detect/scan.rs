@@ -10,6 +10,7 @@ use tracing::debug;
 use super::decode::base64::{decode_delimited_hex, decode_hex_run, decode_run, is_meaningful};
 use super::decode::compress::{Codec, InflateError, inflate};
 use super::decode::escape::{quoted_printable, unescape};
+use super::decode::hexlist::{HexList, hex_lists};
 use super::decode::multipart::{Transfer, boundary, parts};
 use super::decode::{percent, sniff_compression, unicode};
 use super::engine::{Engine, Scope, detector_id};
@@ -20,7 +21,7 @@ use super::finding::{
 use super::prefilter::Hit;
 use super::rules::checks::is_well_known;
 use super::runs::{
-    for_each_card_stretch, for_each_delimited_hex_stretch, for_each_iban_stretch, for_each_phrase_stretch,
+    for_each_card_stretch, for_each_hex_list_stretch, for_each_iban_stretch, for_each_phrase_stretch,
     for_each_run, token_around,
 };
 use super::secret::Fingerprint;
@@ -64,6 +65,7 @@ struct Enabled {
     crypto: bool,
     card: bool,
     seed: bool,
+    delimited_hex: bool,
     iban: bool,
     bitcoin: bool,
     ethereum: bool,
@@ -90,6 +92,7 @@ impl<'a> Walk<'a> {
             crypto: has("crypto-private-key"),
             card: has("payment-card"),
             seed: has("seed-phrase"),
+            delimited_hex: has("delimited-hex"),
             iban: has("iban"),
             bitcoin: has("bitcoin-address"),
             ethereum: has("ethereum-address"),
@@ -177,9 +180,7 @@ impl<'a> Walk<'a> {
         }
         self.wrapped(data, &runs, origin, chain);
         self.tokens(data, origin, chain);
-        for delimiter in [b':', b' '] {
-            self.delimited_hex(data, delimiter, origin, chain);
-        }
+        self.hex_lists(data, origin, chain);
         if has_soft_break(data) {
             if let Some(decoded) = quoted_printable(data) {
                 self.descend(decoded, Encoding::QuotedPrintable, origin.child(0), chain);
@@ -381,34 +382,35 @@ impl<'a> Walk<'a> {
         }
     }
 
-    /// Hex bytes joined by a delimiter (`de:ad:be:ef:...`, `de ad be ef ...`), which runs do
-    /// not cover; looked for only inside stretches of hex digits and that delimiter.
-    fn delimited_hex(&mut self, data: &[u8], delimiter: u8, origin: Origin, chain: &EncodingChain) {
-        let mut stretches = Vec::new();
-        for_each_delimited_hex_stretch(data, delimiter, |start, end| stretches.push((start, end)));
-        for (from, to) in stretches {
-            let stretch = &data[from..to];
-            // Skip a ragged start (`x1:de:ad...`) to the first `hh:` pair.
-            let pair_at = |i: usize| {
-                stretch[i] != delimiter
-                    && stretch[i + 1] != delimiter
-                    && stretch[i + 2] == delimiter
-                    && (i == 0 || stretch[i - 1] == delimiter)
-            };
-            let Some(first) = (0..stretch.len().saturating_sub(2)).find(|&i| pair_at(i)) else {
-                continue;
-            };
-            let mut end = first + 2;
-            while end + 2 < stretch.len()
-                && stretch[end] == delimiter
-                && stretch[end + 1] != delimiter
-                && stretch[end + 2] != delimiter
-            {
-                end += 3;
+    /// Hex bytes written one at a time with a delimiter (`de:ad:be:ef`, `\xde\xad`,
+    /// `0xde, 0xad`), looked for only inside stretches of hex digits and delimiters: what they
+    /// decode to is walked, and 16 bytes or more that are not text (nor a fingerprint's colon
+    /// form) are `delimited-hex` data in their own right.
+    fn hex_lists(&mut self, data: &[u8], origin: Origin, chain: &EncodingChain) {
+        let mut lists = Vec::new();
+        for_each_hex_list_stretch(data, |from, to| {
+            // One byte before, so the boundary check sees the neighbour.
+            let from = from.saturating_sub(1);
+            hex_lists(&data[from..to], 8, |mut list| {
+                list.start += from;
+                lists.push(list);
+            });
+        });
+        for list in lists {
+            let data_like = self.on.delimited_hex
+                && list.bytes.len() >= 16
+                && !is_meaningful(&list.bytes)
+                && !is_fingerprint(&list);
+            if data_like {
+                self.report_as(
+                    "delimited-hex",
+                    &list.bytes,
+                    origin.at(list.start),
+                    chain,
+                    Confidence::Low,
+                );
             }
-            if let Some(bytes) = decode_delimited_hex(&stretch[first..end]) {
-                self.blob(bytes, Encoding::Hex, origin.child(from + first), chain);
-            }
+            self.blob(list.bytes, Encoding::Hex, origin.child(list.start), chain);
         }
     }
 
@@ -522,6 +524,12 @@ fn confidence_of(value: &[u8], judged: Confidence) -> Confidence {
     } else {
         judged
     }
+}
+
+/// A key or certificate fingerprint as people print it: colon- or space-separated bytes of an
+/// MD5, SHA-1, SHA-256, SHA-384 or SHA-512 digest.
+fn is_fingerprint(list: &HexList) -> bool {
+    matches!(list.delimiter, b":" | b" ") && matches!(list.bytes.len(), 16 | 20 | 32 | 48 | 64)
 }
 
 fn is_line_break(gap: &[u8]) -> bool {

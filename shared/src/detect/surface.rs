@@ -134,6 +134,16 @@ impl Engine {
     fn scan_fixed(&self, scope: Scope<'_>, location: Location, text: &[u8]) -> Outcome {
         let mut walk = Walk::new(self, scope, Place::Fixed(location));
         walk.layer(text, Origin::Span(0), &EncodingChain::default());
+        // Token by token, escapes are decoded within delimiters; data spread over several
+        // tokens (`41,%2042,%2043`) needs the URL part decoded as a whole too.
+        if let Some(decoded) = super::decode::percent::decode(text) {
+            walk.descend(
+                decoded,
+                Encoding::Percent,
+                Origin::Span(0),
+                &EncodingChain::default(),
+            );
+        }
         walk.finish()
     }
 }

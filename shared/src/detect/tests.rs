@@ -309,6 +309,30 @@ fn base32(text: &str) -> String {
 }
 
 #[test]
+fn secrets_in_delimited_hex_with_any_common_delimiter_in_urls_and_bodies() {
+    let e = engine();
+    let hex: Vec<String> = GITHUB.bytes().map(|b| format!("{b:02x}")).collect();
+    let prefixed = |p: &str| hex.iter().map(|h| format!("{p}{h}")).collect::<Vec<_>>();
+    for text in [
+        hex.join("-"),
+        hex.join(":"),
+        hex.join(" "),
+        hex.join(","),
+        hex.join(", "),
+        prefixed("\\x").join(""),
+        prefixed("0x").join(","),
+        prefixed("0x").join(", "),
+        prefixed("0x").join(" "),
+    ] {
+        let out = body(&e, text.as_bytes());
+        assert!(detectors(&out).contains(&"github-token"), "{text}: {out:?}");
+        let query = text.replace(' ', "%20").replace('\\', "%5C");
+        let out = e.scan_url(all(), &format!("/c?d={query}"));
+        assert!(detectors(&out).contains(&"github-token"), "{query}: {out:?}");
+    }
+}
+
+#[test]
 fn shapeless_random_data_in_urls_and_subdomains() {
     let e = engine();
     let token = "x9Kq2Lm7Np4Rs8Tv1Wx5Yz3Ab6Cd9Ef2Gh";
