@@ -5,19 +5,22 @@
 //! A token is unexplained data when
 //! 1. it is long enough to carry a credential: 32 characters or more (about 190 bits in base62);
 //! 2. it looks random in the alphabet it uses: upper case, lower case and digits mixed, and a
-//!    Shannon entropy near the ceiling for its length;
+//!    Shannon entropy near what a random string of its length has; or, in one case (base32,
+//!    base36), digits mixed in, few vowels, and the same entropy test;
 //! 3. nothing explains it:
 //!    - it is not in the grammar of a common identifier. Hex-only tokens (UUIDs, hashes,
-//!      object ids) never qualify, having one case; base64 of a digest's length (43/44, 64,
-//!      86/88 characters: SHA-256, SHA-384, SHA-512, also 44-character document ids) is a
-//!      digest; an id behind a short lowercase type prefix (`cus_`, `pi_`) is an object id;
+//!      object ids) never qualify; a digest labelled as one (`sha256-…`) is a digest; an id
+//!      behind a short lowercase type prefix (`cus_`, `pi_`) is an object id; Google document
+//!      ids, YouTube playlists and SigV4 credential scopes have published grammars;
+//!    - it is not words joined by separators;
 //!    - it does not decode to text, JSON, an image or compressed data. Those are judged by what
 //!      they decode to, by every other detector;
 //!    - it is not the value of a query parameter whose name says it carries a protocol nonce,
 //!      signature, digest or pagination cursor (`state`, `nonce`, `code_challenge`,
 //!      `signature`, `page_token`, `cursor`, ...).
 //!
-//! Hex-encoded and lowercase-only data is therefore not caught here; what it decodes to is.
+//! Hex-encoded data is therefore not caught here (a hash cannot be told from it); what it
+//! decodes to is.
 
 use super::decode::base64::decode_run;
 use super::decode::{is_texty, percent, sniff_compression};
@@ -69,12 +72,61 @@ pub(crate) fn unexplained(token: &[u8]) -> bool {
     if !(MIN_LEN..=MAX_LEN).contains(&token.len()) || type_prefixed(token) || known_id(token) {
         return false;
     }
-    mixed_classes(token)
+    let shaped = if token.iter().any(u8::is_ascii_uppercase) && token.iter().any(u8::is_ascii_lowercase) {
+        mixed_classes(token) && random_enough(token)
+    } else {
+        // One case: base32/base36 data, whole (no separators), not at a base32 digest's
+        // length (26, 32, 52 characters: 128, 160, 256 bits; also Box and Mailman ids), and
+        // not hex behind a prefix or suffix (`0x…u128`): at least four letters past `f`.
+        let beyond_hex = token
+            .iter()
+            .filter(|b| b.is_ascii_alphabetic() && !b.is_ascii_hexdigit())
+            .count();
+        token.iter().all(u8::is_ascii_alphanumeric)
+            && !matches!(token.len(), 26 | 32 | 52)
+            && beyond_hex >= 4
+            && one_case_data(token)
+    };
+    shaped
         && !joined_words(token)
-        && random_enough(token)
-        && !digest_length(token)
+        && !labelled_digest(token)
         && !token.starts_with(b"eyJ")
         && !decodes_to_something(token)
+}
+
+/// `sha256-…`, `sha512=…`: a digest that says it is one (subresource integrity, npm).
+fn labelled_digest(token: &[u8]) -> bool {
+    let lower = token.to_ascii_lowercase();
+    [&b"sha1"[..], b"sha256", b"sha384", b"sha512", b"md5"]
+        .iter()
+        .any(|p| lower.starts_with(p) && matches!(lower.get(p.len()), Some(b'-' | b'=' | b'_' | b':')))
+}
+
+/// Data in one case (hostnames, base32, base36): letters and digits in about the mix a random
+/// string of that alphabet has, few vowels (names are pronounceable), and an entropy within
+/// [`ENTROPY_MARGIN`] of a random string over the alphabet it uses (16 for hex, 32 otherwise).
+pub(crate) fn one_case_data(token: &[u8]) -> bool {
+    let compact: Vec<u8> = token
+        .iter()
+        .filter(|b| b.is_ascii_alphanumeric())
+        .map(u8::to_ascii_lowercase)
+        .collect();
+    let digits = compact.iter().filter(|b| b.is_ascii_digit()).count();
+    let letters = compact.len() - digits;
+    if compact.iter().all(u8::is_ascii_hexdigit) {
+        return compact.len() >= 24
+            && digits >= 2
+            && letters >= 2
+            && entropy(&compact) >= random_entropy(compact.len(), 16) - ENTROPY_MARGIN;
+    }
+    let vowels = compact
+        .iter()
+        .filter(|b| matches!(b, b'a' | b'e' | b'i' | b'o' | b'u'))
+        .count();
+    compact.len() >= 20
+        && digits >= 3
+        && vowels * 10 < letters * 3
+        && entropy(&compact) >= random_entropy(compact.len(), 32) - ENTROPY_MARGIN
 }
 
 fn trim_padding(token: &[u8]) -> &[u8] {
@@ -105,10 +157,11 @@ fn joined_words(token: &[u8]) -> bool {
     parts.len() >= 3 && words * 3 >= parts.len() * 2
 }
 
-/// The Shannon entropy a random base62 string of `n` characters has on average (the
-/// Miller-Madow estimate: the alphabet's log2 less the bias of counting only `n` characters).
-fn random_base62_entropy(n: usize) -> f64 {
-    f64::log2(62.0) - 61.0 / (2.0 * n as f64 * std::f64::consts::LN_2)
+/// The Shannon entropy a random string of `n` characters over `k` symbols has on average (the
+/// Miller-Madow estimate: log2 k less the bias of counting only `n` characters).
+pub(crate) fn random_entropy(n: usize, k: usize) -> f64 {
+    let k = k.min(n.max(1)) as f64;
+    f64::log2(k) - (k - 1.0) / (2.0 * n as f64 * std::f64::consts::LN_2)
 }
 
 /// How far below that average a random token may fall and still count: at 32 to 100
@@ -117,13 +170,7 @@ const ENTROPY_MARGIN: f64 = 0.55;
 
 /// Entropy within [`ENTROPY_MARGIN`] of a random base62 string of the same length.
 fn random_enough(token: &[u8]) -> bool {
-    entropy(token) >= random_base62_entropy(token.len()) - ENTROPY_MARGIN
-}
-
-/// Base64 of a SHA-256, SHA-384 or SHA-512 digest (padded or not), which is also the length of
-/// many document ids.
-fn digest_length(token: &[u8]) -> bool {
-    matches!(token.len(), 43 | 44 | 64 | 86 | 88)
+    entropy(token) >= random_entropy(token.len(), 62) - ENTROPY_MARGIN
 }
 
 /// `cus_`, `pi_`, `cs_live_`: an object id behind one or two short lowercase type words.
@@ -241,8 +288,19 @@ mod tests {
     fn random_tokens_with_no_shape_are_data() {
         assert_eq!(path_hits("/c/x9Kq2Lm7Np4Rs8Tv1Wx5Yz3Ab6Cd9Ef2/x"), 1);
         assert_eq!(query_hits("d=Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5Hh8Nq2Tu7Xe4"), 1);
-        // The same data at a digest's length (44) is explained as a digest: a known gap.
-        assert_eq!(query_hits("d=Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5Hh8Nq2Tu7Xe4Pa"), 0);
+        assert_eq!(query_hits("d=Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5Hh8Nq2Tu7Xe4Pa"), 1);
+        // Lowercase base32 data.
+        assert_eq!(path_hits("/u/mzxw6ytb2oi4dk3tfpq7r2lnb5wx4y3kq7/x"), 1);
+        // At a base32 digest's length: a Box shared-link id, a Mailman thread id.
+        assert_eq!(path_hits("/s/1hzcwkwf8rbju5h9iyf44wm94amnlcrv"), 0);
+        assert_eq!(path_hits("/thread/CLVXXPQ2T2LQ5MP2Y53VVQFCXYWQJHKZ/"), 0);
+        assert_eq!(path_hits("/p/1-cp310-cp310-manylinux_2_17_x86_64.whl"), 0);
+        assert_eq!(query_hits("code=0x4317e40ab4ddcf05dd358416f52ecd34u128"), 0);
+        // A digest that says it is one.
+        assert_eq!(
+            query_hits("i=sha256-Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5Hh8Nq2Tu7Xe4Pa"),
+            0
+        );
         assert_eq!(
             query_hits("q=hello&blob=Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5H%2Bh8Nq2Tu"),
             1

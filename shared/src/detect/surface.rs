@@ -259,12 +259,23 @@ fn texty_enough(bytes: &[u8]) -> bool {
 }
 
 /// A label long and random enough to be data rather than a name: 24+ characters, letters and
-/// digits mixed, and a high entropy.
+/// digits mixed, and a high entropy; or data in one case by [`entropy::one_case_data`] (hex of
+/// 24+, base32/base36 of 20+), except a UUID.
 fn random_label(label: &str) -> bool {
     let bytes: Vec<u8> = label.bytes().filter(|&b| b != b'-').collect();
     let digits = bytes.iter().filter(|b| b.is_ascii_digit()).count();
     let letters = bytes.iter().filter(|b| b.is_ascii_alphabetic()).count();
-    bytes.len() >= 24 && digits >= 4 && letters >= 4 && entropy(&bytes) >= 3.7
+    let mixed = bytes.len() >= 24 && digits >= 4 && letters >= 4 && entropy(&bytes) >= 3.7;
+    mixed || (!is_uuid(label.as_bytes()) && entropy::one_case_data(label.as_bytes()))
+}
+
+/// `8-4-4-4-12` hex digits.
+fn is_uuid(label: &[u8]) -> bool {
+    label.len() == 36
+        && label.iter().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => *b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
 }
 
 /// Runs of adjacent data-like labels (8 or more characters, letters and digits mixed) that
