@@ -282,6 +282,32 @@ def financial_positives():
         R = saved
 
 
+def symbol_password():
+    classes = [string.ascii_lowercase, string.ascii_uppercase, string.digits, "!#$%^*@+"]
+    chars = [R.choice(c) for c in classes] + [R.choice("".join(classes)) for _ in range(R.randrange(8, 16))]
+    R.shuffle(chars)
+    return "".join(chars)
+
+
+# Passwords with symbols under a credential-named key (they form no base64-like run).
+PUNCTUATED = {
+    "generic-secret": [
+        lambda: "DB_PASSWORD=" + symbol_password(),
+        lambda: "smtp_pass: " + symbol_password(),
+        lambda: "<password>" + symbol_password() + "</password>",
+    ],
+}
+
+
+def punctuated_positives():
+    global R
+    saved, R = R, random.Random(20261204)
+    try:
+        return [p for detector, makers in PUNCTUATED.items() for make in makers for p in positives_for(detector, make())]
+    finally:
+        R = saved
+
+
 def off_format_positives():
     global R
     saved, R = R, random.Random(20261201)
@@ -444,6 +470,7 @@ def positives(keys):
         out.extend(off_format_positives())
         out.extend(financial_positives())
         out.extend(shapeless_positives())
+        out.extend(punctuated_positives())
     return out
 
 

@@ -25,7 +25,7 @@ use super::runs::{
     for_each_run, token_around,
 };
 use super::secret::Fingerprint;
-use super::shapes::{cards, generic_assignment, pieces, twilio_key, wif_key};
+use super::shapes::{cards, generic_assignment, pieces, punctuated_assignments, twilio_key, wif_key};
 
 /// Where findings of a layer are placed.
 #[derive(Debug, Clone, Copy)]
@@ -187,6 +187,13 @@ impl<'a> Walk<'a> {
             }
         }
         self.optional_shapes(data, origin, chain);
+        if self.on.generic {
+            let mut found = Vec::new();
+            punctuated_assignments(data, |start, end| found.push((start, end)));
+            for (start, end) in found {
+                self.report("generic-secret", &data[start..end], origin.at(start), chain);
+            }
+        }
     }
 
     fn rules(&mut self, data: &[u8], origin: Origin, chain: &EncodingChain) {

@@ -63,8 +63,10 @@ pub(crate) fn is_secret_key_name(name: &[u8]) -> bool {
     }
     let normal = &buf[..n];
     let has = |w: &str| normal.windows(w.len()).any(|x| x == w.as_bytes());
-    // A bare `key` is too often an object, cache or sort key to judge by name alone.
-    KEY_WORDS.iter().any(|w| has(w)) && !NOT_KEYS.iter().any(|w| has(w))
+    // A bare `key` is too often an object, cache or sort key to judge by name alone. `pass`
+    // only as the last word (`DB_PASS`, `smtp.pass`), not `passport` or `bypass_cache`.
+    let pass = normal.ends_with(b"pass") && !normal.ends_with(b"bypass") && !normal.ends_with(b"compass");
+    (KEY_WORDS.iter().any(|w| has(w)) || pass) && !NOT_KEYS.iter().any(|w| has(w))
 }
 
 /// A value at `start..end` assigned to a key named like a credential (`key=`, `"token": "`,
@@ -74,6 +76,71 @@ pub(crate) fn generic_assignment(data: &[u8], start: usize, end: usize) -> bool 
     value.len() <= 512
         && key_before(data, start).is_some_and(is_secret_key_name)
         && (is_well_known(value) || (looks_random(value) && !is_placeholder(value)))
+}
+
+/// Values of any characters assigned to a key named like a credential: passwords with symbols
+/// do not form the base64-like runs [`generic_assignment`] is given. The value runs from after
+/// the operator (and an opening quote) to the closing quote or the next delimiter. Calls
+/// `f(start, end)` for each value that is not a placeholder and mixes a symbol with two of lower
+/// case, upper case and digits over 10 or more characters.
+pub(crate) fn punctuated_assignments(data: &[u8], mut f: impl FnMut(usize, usize)) {
+    for at in memchr::memchr3_iter(b'=', b':', b'>', data) {
+        // `TokenTree::from`, `a == b`: a path or a comparison in code, not an assignment.
+        let doubled = |i: usize| data.get(i).is_some_and(|&b| b == data[at]);
+        if doubled(at + 1) || (at > 0 && doubled(at - 1)) {
+            continue;
+        }
+        let Some((start, end)) = value_after(data, at + 1) else {
+            continue;
+        };
+        let value = &data[start..end];
+        let plain_run = value.iter().all(|&b| super::runs::is_run_byte(b) || b == b'=');
+        if plain_run || !(10..=256).contains(&value.len()) || !strong_password(value) || is_placeholder(value)
+        {
+            continue;
+        }
+        if key_before(data, start).is_some_and(is_secret_key_name) {
+            f(start, end);
+        }
+    }
+}
+
+/// The value after an operator at `from`: spaces and one quote skipped, then up to the
+/// matching quote, or to whitespace or a delimiter when unquoted.
+fn value_after(data: &[u8], from: usize) -> Option<(usize, usize)> {
+    let mut i = from;
+    while i < data.len() && matches!(data[i], b' ' | b'\t') {
+        i += 1;
+    }
+    let quote = data.get(i).copied().filter(|b| matches!(b, b'"' | b'\''));
+    let start = i + quote.is_some() as usize;
+    let stop = |b: u8| match quote {
+        Some(q) => b == q || b == b'\\' || b == b'\n',
+        None => {
+            b.is_ascii_whitespace() || matches!(b, b'&' | b',' | b';' | b'"' | b'\'' | b'<' | b'}' | b']')
+        }
+    };
+    let rest = data.get(start..)?;
+    let len = rest.iter().take(257).position(|&b| stop(b)).unwrap_or(rest.len());
+    // Unquoted values may end the data; quoted ones must close.
+    let closed = quote.is_none() || rest.get(len) == quote.as_ref();
+    (len > 0 && len <= 256 && closed).then_some((start, start + len))
+}
+
+/// A symbol and two or more of lower case, upper case and digits, and no spaces (prose). The
+/// punctuation of paths, names and ids (`- _ . / :`) is structure, not a symbol: `prod/db-AbCd`
+/// is a name.
+fn strong_password(value: &[u8]) -> bool {
+    let lower = value.iter().any(u8::is_ascii_lowercase);
+    let upper = value.iter().any(u8::is_ascii_uppercase);
+    let digit = value.iter().any(u8::is_ascii_digit);
+    let symbol = value
+        .iter()
+        .any(|b| b.is_ascii_punctuation() && !matches!(b, b'-' | b'_' | b'.' | b'/' | b':'));
+    let printable = value.iter().all(|b| b.is_ascii_graphic());
+    let templated = value.starts_with(b"$") || value.contains(&b'{') || value.starts_with(b"%");
+    // Values without a real symbol are runs, which `generic_assignment` judges.
+    printable && !templated && symbol && (lower as u8 + upper as u8 + digit as u8) >= 2
 }
 
 fn trim_padding(value: &[u8]) -> &[u8] {
@@ -347,6 +414,37 @@ mod tests {
             let mut found = 0;
             cards(body.as_bytes(), |_, _, _| found += 1);
             assert_eq!(found, 1, "{body}");
+        }
+    }
+
+    #[test]
+    fn passwords_with_symbols_in_assignments() {
+        let found = |text: &str| {
+            let mut out = Vec::new();
+            punctuated_assignments(text.as_bytes(), |s, e| out.push(text[s..e].to_owned()));
+            out
+        };
+        for (text, value) in [
+            ("password=Xk9#mP2$vL7!qR4&user=a", "Xk9#mP2$vL7!qR4"),
+            (r#"{"db_password": "T7!qz@Lw9#pX"}"#, "T7!qz@Lw9#pX"),
+            ("DB_PASS: 'Zq8!Xv2@Lm9#'", "Zq8!Xv2@Lm9#"),
+            ("<password>Vq7#pZ2!xK9m</password>", "Vq7#pZ2!xK9m"),
+            ("export API_SECRET=mN4$kL8@pQ2!z", "mN4$kL8@pQ2!z"),
+        ] {
+            assert_eq!(found(text), [value], "{text}");
+        }
+        for text in [
+            "password=hunter2",
+            "password: ${DB_PASSWORD}",
+            "secret_name: MyApp-Secrets",
+            "token_type: Bearer",
+            "password: <your password here>",
+            "note: Pass-Word!1 is not a key name",
+            "password_policy: Min-12-Chars!",
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf",
+            "TokenTree::from(Punct::new(':', Spacing::Joint))",
+        ] {
+            assert!(found(text).is_empty(), "{text}");
         }
     }
 
