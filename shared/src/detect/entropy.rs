@@ -106,6 +106,11 @@ fn labelled_digest(token: &[u8]) -> bool {
 /// string of that alphabet has, few vowels (names are pronounceable), and an entropy within
 /// [`ENTROPY_MARGIN`] of a random string over the alphabet it uses (16 for hex, 32 otherwise).
 pub(crate) fn one_case_data(token: &[u8]) -> bool {
+    one_case_data_of(token, 20, 3)
+}
+
+/// [`one_case_data`] with its base32/base36 floor: `min_len` characters, `min_digits` digits.
+pub(crate) fn one_case_data_of(token: &[u8], min_len: usize, min_digits: usize) -> bool {
     let compact: Vec<u8> = token
         .iter()
         .filter(|b| b.is_ascii_alphanumeric())
@@ -123,8 +128,8 @@ pub(crate) fn one_case_data(token: &[u8]) -> bool {
         .iter()
         .filter(|b| matches!(b, b'a' | b'e' | b'i' | b'o' | b'u'))
         .count();
-    compact.len() >= 20
-        && digits >= 3
+    compact.len() >= min_len
+        && digits >= min_digits
         && vowels * 10 < letters * 3
         && entropy(&compact) >= random_entropy(compact.len(), 32) - ENTROPY_MARGIN
 }
@@ -143,7 +148,7 @@ fn mixed_classes(token: &[u8]) -> bool {
 /// Words and numbers joined by `-`, `_`, `/` or `+` (`80-N2040-23_REV_K_User_Guide`,
 /// `1326986170-An-Object-is-not-a-Hash`): three or more parts, two thirds of them a number, a
 /// word in one case or a capitalised word. Random parts of any length are seldom that.
-fn joined_words(token: &[u8]) -> bool {
+pub(crate) fn joined_words(token: &[u8]) -> bool {
     let parts: Vec<&[u8]> = token
         .split(|b| matches!(b, b'-' | b'_' | b'/' | b'+'))
         .filter(|p| !p.is_empty())

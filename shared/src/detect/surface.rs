@@ -260,13 +260,22 @@ fn texty_enough(bytes: &[u8]) -> bool {
 
 /// A label long and random enough to be data rather than a name: 24+ characters, letters and
 /// digits mixed, and a high entropy; or data in one case by [`entropy::one_case_data`] (hex of
-/// 24+, base32/base36 of 20+), except a UUID.
+/// 24+; base32/base36 of 20+, or of 16+ with two digits when the label is one unbroken token,
+/// as a single 16-character base32 label is), except a UUID or words joined by dashes
+/// (`acme-prod-app-7f9c-12345`).
 fn random_label(label: &str) -> bool {
     let bytes: Vec<u8> = label.bytes().filter(|&b| b != b'-').collect();
     let digits = bytes.iter().filter(|b| b.is_ascii_digit()).count();
     let letters = bytes.iter().filter(|b| b.is_ascii_alphabetic()).count();
     let mixed = bytes.len() >= 24 && digits >= 4 && letters >= 4 && entropy(&bytes) >= 3.7;
-    mixed || (!is_uuid(label.as_bytes()) && entropy::one_case_data(label.as_bytes()))
+    let raw = label.as_bytes();
+    let whole = !raw.contains(&b'-');
+    let one_case = if whole {
+        entropy::one_case_data_of(raw, 16, 2)
+    } else {
+        entropy::one_case_data(raw)
+    };
+    mixed || (!is_uuid(raw) && !entropy::joined_words(raw) && one_case)
 }
 
 /// `8-4-4-4-12` hex digits.

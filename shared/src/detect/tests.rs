@@ -380,6 +380,11 @@ fn hostname_labels_are_judged_together() {
         let out = e.scan_hostname(all(), host);
         assert!(detectors(&out).contains(&"dns-exfiltration"), "{host}: {out:?}");
     }
+    // 16 characters of base32 over random bytes: nothing to decode, but data all the same.
+    for random in ["5w7yqrs7aow62knl", "7ndqy6ozheat4zlh"] {
+        let out = e.scan_hostname(all(), &format!("{random}.c.example.net"));
+        assert!(detectors(&out).contains(&"dns-exfiltration"), "{random}: {out:?}");
+    }
     // Decoded and joined, the labels spell a key the AWS rule knows.
     assert!(detectors(&e.scan_hostname(all(), &mixed)).contains(&"aws-access-key"));
     for benign in [
@@ -389,6 +394,8 @@ fn hostname_labels_are_judged_together() {
         "a1b2c3d4e5f6a7b8.cloudfront.net",
         "deadbeefcafebabe.example.com",
         "internationalization.example.com",
+        "acme-prod-app-7f9c-12345.herokuapp.com",
+        "productionserver01.example.com",
         "static-assets-cdn-01.eu-west-1.example.org",
         "www.googletagmanager.com",
         "xn--bcher-kva.example",
