@@ -84,19 +84,29 @@ pub(crate) fn generic_assignment(data: &[u8], start: usize, end: usize) -> bool 
 /// `f(start, end)` for each value that is not a placeholder and mixes a symbol with two of lower
 /// case, upper case and digits over 10 or more characters.
 pub(crate) fn punctuated_assignments(data: &[u8], mut f: impl FnMut(usize, usize)) {
+    // After a value too long to judge, the operators inside it start no value of their own:
+    // `=a=a=a...` then costs linear time, not 257 reads per operator.
+    let mut judged_to = 0;
     for at in memchr::memchr3_iter(b'=', b':', b'>', data) {
+        if at < judged_to {
+            continue;
+        }
         // `TokenTree::from`, `a == b`: a path or a comparison in code, not an assignment.
         let doubled = |i: usize| data.get(i).is_some_and(|&b| b == data[at]);
         if doubled(at + 1) || (at > 0 && doubled(at - 1)) {
             continue;
         }
-        let Some((start, end)) = value_after(data, at + 1) else {
-            continue;
+        let (start, end) = match value_after(data, at + 1) {
+            Ok(range) => range,
+            Err(TooLong) => {
+                judged_to = at + 1 + MAX_VALUE;
+                continue;
+            }
+            Err(_) => continue,
         };
         let value = &data[start..end];
         let plain_run = value.iter().all(|&b| super::runs::is_run_byte(b) || b == b'=');
-        if plain_run || !(10..=256).contains(&value.len()) || !strong_password(value) || is_placeholder(value)
-        {
+        if plain_run || value.len() < 10 || !strong_password(value) || is_placeholder(value) {
             continue;
         }
         if key_before(data, start).is_some_and(is_secret_key_name) {
@@ -105,9 +115,22 @@ pub(crate) fn punctuated_assignments(data: &[u8], mut f: impl FnMut(usize, usize
     }
 }
 
+/// Longest value judged.
+const MAX_VALUE: usize = 256;
+
+/// Why there is no value after an operator.
+#[derive(Debug, PartialEq, Eq)]
+enum NoValue {
+    /// Nothing, or a quote that does not close.
+    Empty,
+    /// Longer than [`MAX_VALUE`].
+    TooLong,
+}
+use NoValue::{Empty, TooLong};
+
 /// The value after an operator at `from`: spaces and one quote skipped, then up to the
 /// matching quote, or to whitespace or a delimiter when unquoted.
-fn value_after(data: &[u8], from: usize) -> Option<(usize, usize)> {
+fn value_after(data: &[u8], from: usize) -> Result<(usize, usize), NoValue> {
     let mut i = from;
     while i < data.len() && matches!(data[i], b' ' | b'\t') {
         i += 1;
@@ -120,11 +143,21 @@ fn value_after(data: &[u8], from: usize) -> Option<(usize, usize)> {
             b.is_ascii_whitespace() || matches!(b, b'&' | b',' | b';' | b'"' | b'\'' | b'<' | b'}' | b']')
         }
     };
-    let rest = data.get(start..)?;
-    let len = rest.iter().take(257).position(|&b| stop(b)).unwrap_or(rest.len());
+    let rest = data.get(start..).ok_or(Empty)?;
+    let len = rest
+        .iter()
+        .take(MAX_VALUE + 1)
+        .position(|&b| stop(b))
+        .unwrap_or(rest.len());
+    if len > MAX_VALUE {
+        return Err(TooLong);
+    }
     // Unquoted values may end the data; quoted ones must close.
     let closed = quote.is_none() || rest.get(len) == quote.as_ref();
-    (len > 0 && len <= 256 && closed).then_some((start, start + len))
+    if len == 0 || !closed {
+        return Err(Empty);
+    }
+    Ok((start, start + len))
 }
 
 /// A symbol and two or more of lower case, upper case and digits, and no spaces (prose). The
@@ -433,6 +466,9 @@ mod tests {
         ] {
             assert_eq!(found(text), [value], "{text}");
         }
+        // Past a stretch of operators too long to be a value, values are found again.
+        let long = format!("{} password=Xk9#mP2$vL7!qR4", "=a".repeat(5000));
+        assert_eq!(found(&long), ["Xk9#mP2$vL7!qR4"]);
         for text in [
             "password=hunter2",
             "password: ${DB_PASSWORD}",
