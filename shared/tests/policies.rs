@@ -241,3 +241,44 @@ fn the_file_name_must_match_the_tenant_id() {
     assert_eq!((error.code, error.line, error.column), ("id-mismatch", 3, 6));
     assert!(error.fix.as_deref().is_some_and(|f| f.contains("acme.toml")));
 }
+
+fn tenant_with_detectors(detectors: &str) -> tollgate_shared::policy::Loaded {
+    let text = format!("version = 1\n[tenant]\nid = \"acme\"\nowner = \"o\"\n\n[detectors]\n{detectors}\n");
+    load_sources(
+        None,
+        vec![SourceFile {
+            name: "tenants/acme.toml".into(),
+            text,
+        }],
+    )
+}
+
+#[test]
+fn an_exemption_lets_values_through_by_fingerprint() {
+    let fp = "fp:00112233445566778899aabbccddeeff";
+    let loaded = tenant_with_detectors(&format!(
+        "exemptions = [{{ hosts = [\"docs.example.com\"], fingerprints = [\"{fp}\"], reason = \"AWS's documented example key in a tutorial\" }}]"
+    ));
+    assert!(loaded.diagnostics.is_empty(), "{:#?}", loaded.diagnostics);
+    let set = loaded.policies.expect("policies");
+    let exemption = &set.tenants["acme"].detectors.exemptions[0];
+    assert_eq!(
+        exemption
+            .fingerprints
+            .iter()
+            .map(|f| f.to_string())
+            .collect::<Vec<_>>(),
+        [fp]
+    );
+    assert!(exemption.detectors.is_empty());
+}
+
+#[test]
+fn bad_and_empty_exemptions_are_errors() {
+    let loaded = tenant_with_detectors(
+        "exemptions = [\n  { hosts = [\"a.example.com\"], fingerprints = [\"fp:0123\"], reason = \"r\" },\n  { hosts = [\"b.example.com\"], reason = \"r\" },\n]",
+    );
+    let errors: Vec<(&str, usize)> = loaded.errors().map(|d| (d.code, d.line)).collect();
+    assert!(errors.contains(&("invalid-fingerprint", 8)), "{errors:?}");
+    assert!(errors.contains(&("empty-exemption", 9)), "{errors:?}");
+}

@@ -50,6 +50,10 @@ pub const CATALOG: &[DetectorInfo] = &[
     on("pypi-token", "PyPI upload tokens"),
     on("dockerhub-token", "Docker Hub personal access tokens"),
     on("huggingface-token", "Hugging Face access tokens"),
+    on(
+        "vendor-token",
+        "other tokens with an unmistakable vendor prefix (Shopify, DigitalOcean, Vault, ...)",
+    ),
     on("jwt", "JSON Web Tokens"),
     on("private-key", "PEM and OpenSSH private keys"),
     on("database-url", "database URLs with a password"),
@@ -60,9 +64,26 @@ pub const CATALOG: &[DetectorInfo] = &[
         "values an operator listed and values Tollgate issued",
     ),
     on("dns-exfiltration", "high-entropy or encoded labels in a hostname"),
+    on(
+        "delimited-hex",
+        "binary data written as delimited hex bytes (de:ad:be:ef, \\xde\\xad, 0xde,0xad)",
+    ),
+    on(
+        "high-entropy",
+        "long random tokens with no known shape in URL path segments and query values",
+    ),
     optional("crypto-private-key", "cryptocurrency private keys"),
     optional("seed-phrase", "BIP-39 seed phrases"),
     optional("payment-card", "payment card numbers (Luhn-checked)"),
+    optional("iban", "international bank account numbers (mod-97-checked)"),
+    optional(
+        "bitcoin-address",
+        "Bitcoin addresses (base58check, bech32, bech32m)",
+    ),
+    optional(
+        "ethereum-address",
+        "Ethereum addresses (EIP-55-checked when mixed case)",
+    ),
 ];
 
 pub fn lookup(id: &str) -> Option<&'static DetectorInfo> {

@@ -1,14 +1,20 @@
-//! The labelled corpus (`shared/corpus/*.jsonl`, written by `shared/corpus/generate.py`) and
-//! its evaluation: how many positives the engine catches (recall), how many benign samples it
-//! flags (false-positive rate), and the precision that follows.
+//! The labelled corpora and their evaluation: how many positives the engine catches (recall),
+//! how many benign samples it flags (false-positive rate), and the precision that follows.
+//!
+//! Two splits, reported separately. **dev** (`shared/corpus/*.jsonl`, written by
+//! `shared/corpus/generate.py` beside the rules, plus key material generated at load time) is
+//! what rules are tuned on. **test** (`shared/corpus/test/*.jsonl`) was written by someone who
+//! had not seen the rules, from public format descriptions, and is never edited to make a rule
+//! pass: it measures how detection generalises. A change that only helps dev is overfitting.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
 use base64::Engine as _;
 use serde::Deserialize;
 
-use super::{DetectorSet, Engine, Outcome, Scope};
+use super::{DetectorSet, Engine, Outcome, Scope, lookup};
 
 /// Where a sample goes through the engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,15 +68,44 @@ struct Line {
     base64: Option<String>,
 }
 
-/// Every sample: `dir/positives.jsonl` and `dir/negatives.jsonl`, and the key-material
+/// Which corpus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    /// Tuned on: `dir/*.jsonl` and generated key material.
+    Dev,
+    /// Held out: `dir/test/*.jsonl`, never edited to make a rule pass.
+    Test,
+}
+
+impl Split {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Dev => "dev",
+            Self::Test => "test",
+        }
+    }
+}
+
+/// The dev split: `dir/positives.jsonl` and `dir/negatives.jsonl`, and the key-material
 /// positives (private keys, wallet keys, seed phrases), which are never committed but generated
 /// now by `dir/generate.py --keys` (needs `python3`).
 pub fn load(dir: &Path) -> Result<Vec<Sample>, CorpusError> {
+    load_split(dir, Split::Dev)
+}
+
+/// One split of the corpus under `dir` (`shared/corpus`).
+pub fn load_split(dir: &Path, split: Split) -> Result<Vec<Sample>, CorpusError> {
+    let files = match split {
+        Split::Dev => dir.to_path_buf(),
+        Split::Test => dir.join("test"),
+    };
     let mut samples = Vec::new();
     for name in ["positives.jsonl", "negatives.jsonl"] {
-        samples.extend(read(&dir.join(name))?);
+        samples.extend(read(&files.join(name))?);
     }
-    samples.extend(generated_keys(dir)?);
+    if split == Split::Dev {
+        samples.extend(generated_keys(dir)?);
+    }
     Ok(samples)
 }
 
@@ -196,6 +231,8 @@ pub struct Report {
     pub missed: Vec<String>,
     /// Ids of flagged negatives, with the detectors (or the unjudged reason) that flagged them.
     pub flagged: Vec<(String, Vec<&'static str>)>,
+    /// Positives and misses by the detector each positive was made for.
+    pub by_class: BTreeMap<String, (usize, usize)>,
 }
 
 impl Report {
@@ -237,6 +274,17 @@ impl fmt::Display for Report {
     }
 }
 
+impl Report {
+    /// Recall per class (the detector each positive was made for), misses first.
+    pub fn classes(&self) -> String {
+        let mut rows: Vec<(&String, &(usize, usize))> = self.by_class.iter().collect();
+        rows.sort_by_key(|(name, (_, missed))| (std::cmp::Reverse(*missed), name.as_str()));
+        rows.iter()
+            .map(|(name, (total, missed))| format!("  {name:<22} {}/{} caught\n", total - missed, total))
+            .collect()
+    }
+}
+
 /// Evaluates every sample with the given detectors enabled; positives made for a detector
 /// that is not enabled are left out.
 pub fn evaluate(engine: &Engine, detectors: DetectorSet, samples: &[Sample]) -> Report {
@@ -245,12 +293,20 @@ pub fn evaluate(engine: &Engine, detectors: DetectorSet, samples: &[Sample]) -> 
     for sample in samples {
         let outcome = scan(engine, scope, sample);
         if sample.positive {
-            // Positives for switched-off detectors say nothing about this configuration.
-            if sample.expect.as_deref().is_some_and(|id| !detectors.contains(id)) {
+            // Positives for switched-off detectors say nothing about this configuration. A
+            // detector the catalogue does not know is not switched off: its positives count.
+            let expect = sample.expect.as_deref();
+            if expect.is_some_and(|id| lookup(id).is_some() && !detectors.contains(id)) {
                 continue;
             }
             report.positives += 1;
+            let class = report
+                .by_class
+                .entry(expect.unwrap_or("-").to_owned())
+                .or_default();
+            class.0 += 1;
             if outcome.findings.is_empty() {
+                class.1 += 1;
                 report.missed.push(sample.id.clone());
             } else {
                 report.caught += 1;
@@ -270,4 +326,49 @@ pub fn evaluate(engine: &Engine, detectors: DetectorSet, samples: &[Sample]) -> 
         }
     }
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn positive(id: &str, expect: &str, text: &str) -> Sample {
+        Sample {
+            id: id.to_owned(),
+            positive: true,
+            expect: Some(expect.to_owned()),
+            site: Site::Body {
+                content_encoding: None,
+                content_type: None,
+            },
+            data: text.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn positives_for_switched_off_detectors_are_left_out_but_unknown_ones_count() {
+        let engine = crate::detect::tests::engine();
+        let samples = [
+            positive("a", "payment-card", "4539979262243931"),
+            positive("b", "no-such-detector", "nothing to see"),
+            positive("c", "github-token", "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"),
+        ];
+        let report = evaluate(&engine, DetectorSet::defaults(), &samples);
+        assert_eq!((report.positives, report.caught), (2, 1));
+        assert_eq!(report.missed, ["b"]);
+        assert_eq!(report.by_class["no-such-detector"], (1, 1));
+    }
+
+    #[test]
+    fn the_test_split_is_read_from_its_own_directory() {
+        let dir = std::env::temp_dir().join(format!("tollgate-split-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("test")).expect("dir");
+        let line = r#"{"id":"t1","label":"negative","expect":null,"where":"url","text":"/x"}"#;
+        std::fs::write(dir.join("test/positives.jsonl"), "").expect("write");
+        std::fs::write(dir.join("test/negatives.jsonl"), line).expect("write");
+        let samples = load_split(&dir, Split::Test).expect("loads");
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(samples.len(), 1);
+        assert_eq!(samples[0].id, "t1");
+    }
 }

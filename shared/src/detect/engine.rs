@@ -87,6 +87,8 @@ pub struct Scope<'a> {
     /// Known-secret sets (tenant's listed values, the invocation's issued credentials and
     /// placeholders); matched when `known-secret` is among the detectors.
     pub known: &'a [&'a KnownSecrets],
+    /// Values the policy lets through by fingerprint (from [`PolicyDetectors::exempt_values`]).
+    pub exempt: &'a [ExemptValue],
 }
 
 impl<'a> Scope<'a> {
@@ -94,35 +96,80 @@ impl<'a> Scope<'a> {
         Self {
             detectors,
             known: &[],
+            exempt: &[],
         }
     }
 
     pub fn with_known(self, known: &'a [&'a KnownSecrets]) -> Self {
         Self { known, ..self }
     }
+
+    pub fn with_exempt(self, exempt: &'a [ExemptValue]) -> Self {
+        Self { exempt, ..self }
+    }
+
+    /// Whether the policy lets this value through when `detector` finds it.
+    pub fn exempts(&self, fingerprint: Fingerprint, detector: &str) -> bool {
+        self.exempt.iter().any(|e| e.covers(fingerprint, detector))
+    }
 }
 
-/// A policy's detector settings in the form the engine uses: enabled detectors, and the
-/// detectors each exemption switches off for its hosts.
+/// One value an operator exempted by its fingerprint (a documented example key a tool must
+/// send, say): for the listed detectors, or for every detector when none is listed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExemptValue {
+    pub fingerprint: Fingerprint,
+    pub detectors: DetectorSet,
+}
+
+impl ExemptValue {
+    fn covers(&self, fingerprint: Fingerprint, detector: &str) -> bool {
+        self.fingerprint == fingerprint && (self.detectors.is_empty() || self.detectors.contains(detector))
+    }
+}
+
+/// A policy's detector settings in the form the engine uses: enabled detectors, the
+/// detectors each host exemption switches off for its hosts, and the values exempted by
+/// fingerprint on theirs.
 #[derive(Debug, Clone)]
 pub struct PolicyDetectors {
     enabled: DetectorSet,
     exemptions: Vec<(Vec<HostPattern>, DetectorSet)>,
+    values: Vec<(Vec<HostPattern>, ExemptValue)>,
 }
 
 impl PolicyDetectors {
     pub fn new(settings: &DetectorSettings) -> Self {
         let DetectorSettings { enabled, exemptions } = settings;
-        Self {
+        let mut policy = Self {
             enabled: DetectorSet::from_ids(enabled.iter().map(String::as_str)),
-            exemptions: exemptions
-                .iter()
-                .map(|e| {
-                    let ids = DetectorSet::from_ids(e.detectors.iter().map(String::as_str));
-                    (e.hosts.clone(), ids)
-                })
-                .collect(),
+            exemptions: Vec::new(),
+            values: Vec::new(),
+        };
+        for e in exemptions {
+            let ids = DetectorSet::from_ids(e.detectors.iter().map(String::as_str));
+            if e.fingerprints.is_empty() {
+                policy.exemptions.push((e.hosts.clone(), ids));
+            }
+            for &fingerprint in &e.fingerprints {
+                let value = ExemptValue {
+                    fingerprint,
+                    detectors: ids,
+                };
+                policy.values.push((e.hosts.clone(), value));
+            }
         }
+        policy
+    }
+
+    /// The values exempted by fingerprint for a request to `host`; give them to
+    /// [`Scope::with_exempt`].
+    pub fn exempt_values(&self, host: &Host) -> Vec<ExemptValue> {
+        self.values
+            .iter()
+            .filter(|(hosts, _)| hosts.iter().any(|p| p.matches(host)))
+            .map(|(_, value)| *value)
+            .collect()
     }
 
     /// The detectors that run for a request to `host`.

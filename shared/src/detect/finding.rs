@@ -133,6 +133,38 @@ pub struct Finding {
     pub location: Location,
     pub encoding: EncodingChain,
     pub fingerprint: Fingerprint,
+    /// How sure the detector is. Every finding blocks; confidence only informs the reader.
+    pub confidence: Confidence,
+}
+
+/// How much more than its shape a finding has going for it. Checks raise confidence; they are
+/// never the reason a value with an unmistakable shape is let through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Confidence {
+    /// The shape alone: a checksum that fails, a value that looks fake, a length off from
+    /// the vendor's format, or a value vendors publish as an example.
+    Low,
+    /// The shape and its context or randomness.
+    High,
+    /// A format checksum holds (GitHub CRC32, base58check, Luhn, mod-97, EIP-55 ...).
+    Verified,
+}
+
+impl Confidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Low => "low",
+            Self::High => "high",
+            Self::Verified => "verified",
+        }
+    }
+}
+
+impl fmt::Display for Confidence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Why a body (or URL, or header) could not be judged within the bounds. In enforce mode the

@@ -11,6 +11,8 @@ mod catalog;
 pub mod corpus;
 mod decode;
 mod engine;
+mod entropy;
+mod finance;
 mod finding;
 mod known;
 mod prefilter;
@@ -28,8 +30,10 @@ mod testkeys;
 mod tests;
 
 pub use catalog::{CATALOG, DetectorInfo, DetectorSet, default_enabled, lookup};
-pub use engine::{Engine, Limits, PolicyDetectors, Scope};
-pub use finding::{Encoding, EncodingChain, Finding, Location, Outcome, SECRET_DETECTED, Unjudged};
+pub use engine::{Engine, ExemptValue, Limits, PolicyDetectors, Scope};
+pub use finding::{
+    Confidence, Encoding, EncodingChain, Finding, Location, Outcome, SECRET_DETECTED, Unjudged,
+};
 pub use known::{KnownSecretError, KnownSecrets, MIN_KNOWN_LEN};
 pub use secret::{Fingerprint, FingerprintKey, SecretBytes, SecretError};
 pub use stream::{BodyScanner, Step};

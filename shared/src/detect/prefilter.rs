@@ -7,7 +7,10 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::bytes::Regex;
 
 use super::catalog::index_of;
-use super::rules::checks::{base58check, github_crc, is_placeholder, looks_random, mixed_case};
+use super::finding::Confidence;
+use super::rules::checks::{
+    base58check, github_crc, is_placeholder, is_well_known, looks_random, mixed_case,
+};
 use super::rules::{Check, RULES, Rule, is_database_scheme};
 use super::{DetectError, DetectorSet};
 
@@ -17,6 +20,7 @@ pub(crate) struct Hit {
     pub detector: usize,
     pub start: usize,
     pub end: usize,
+    pub confidence: Confidence,
 }
 
 const MAX_RULES: usize = 64;
@@ -65,8 +69,10 @@ impl RuleSet {
                 }
             }
         }
+        // Every occurrence of every anchor: one anchor must not hide another that starts
+        // inside it (`sk.eyJ` and `eyJ`).
         let anchors = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::LeftmostLongest)
+            .match_kind(MatchKind::Standard)
             .build(&literals)
             .map_err(|e| DetectError::BadRule {
                 rule: "anchors",
@@ -84,7 +90,7 @@ impl RuleSet {
     pub(crate) fn scan(&self, data: &[u8], enabled: DetectorSet, out: &mut Vec<Hit>) {
         // On the stack: scans of small decoded layers are frequent.
         let mut done_to = [0usize; MAX_RULES];
-        for anchor in self.anchors.find_iter(data) {
+        for anchor in self.anchors.find_overlapping_iter(data) {
             // `://` is everywhere; only an authority with `user:pass@` is worth a regex.
             let url = data[anchor.start()..].starts_with(b"://");
             if url && !authority_has_password(&data[anchor.start()..]) {
@@ -132,12 +138,13 @@ impl RuleSet {
             if rule.check == Check::AwsKeyId && is_sigv4_credential(&data[..start]) {
                 continue;
             }
-            if passes(rule, &data[start..end], &data[value_start..value_end]) {
+            if let Some(confidence) = passes(rule, &data[start..end], &data[value_start..value_end]) {
                 *done_to = end;
                 out.push(Hit {
                     detector: self.detectors[index],
                     start: value_start,
                     end: value_end,
+                    confidence,
                 });
             }
         }
@@ -170,23 +177,52 @@ fn authority_has_password(rest: &[u8]) -> bool {
     }
 }
 
-fn passes(rule: &Rule, whole: &[u8], value: &[u8]) -> bool {
-    if is_placeholder(value) {
-        return false;
+/// Whether a match is a finding, and how sure it is. Well-known example values always are, and
+/// so is every match of a [prefixed](Rule::prefixed) rule: its check only sets the confidence.
+fn passes(rule: &Rule, whole: &[u8], value: &[u8]) -> Option<Confidence> {
+    if is_well_known(value) {
+        return Some(Confidence::Low);
     }
+    if rule.prefixed {
+        return Some(prefixed_confidence(rule.check, value));
+    }
+    if is_placeholder(value) {
+        return None;
+    }
+    let high = |ok: bool| ok.then_some(Confidence::High);
     match rule.check {
-        Check::None => true,
-        Check::GithubCrc => github_crc(value),
-        Check::Base58 => base58check(value),
-        Check::Random => looks_random(value),
-        Check::MixedCase => mixed_case(value),
-        Check::AwsKeyId => true,
-        Check::Password => !is_weak_password(value),
+        Check::None | Check::AwsKeyId => Some(Confidence::High),
+        Check::GithubCrc => github_crc(value).then_some(Confidence::Verified),
+        Check::Base58 => base58check(value).then_some(Confidence::Verified),
+        Check::Random => high(looks_random(value)),
+        Check::MixedCase => high(mixed_case(value)),
+        Check::Password => high(!is_weak_password(value)),
         Check::UrlAuthority => {
             let scheme_end = memchr::memmem::find(whole, b"://").unwrap_or(0);
             let scheme = String::from_utf8_lossy(&whole[..scheme_end]);
-            !is_database_scheme(&scheme) && !is_weak_password(value)
+            high(!is_database_scheme(&scheme) && !is_weak_password(value))
         }
+    }
+}
+
+/// A checksum that holds verifies a prefixed token; randomness (and no placeholder look) makes
+/// it likely; anything else is the shape alone.
+fn prefixed_confidence(check: Check, value: &[u8]) -> Confidence {
+    let verified = match check {
+        Check::GithubCrc => github_crc(value),
+        Check::Base58 => base58check(value),
+        _ => false,
+    };
+    let random = match check {
+        Check::MixedCase => mixed_case(value),
+        _ => looks_random(value),
+    };
+    if verified {
+        Confidence::Verified
+    } else if random && !is_placeholder(value) {
+        Confidence::High
+    } else {
+        Confidence::Low
     }
 }
 

@@ -33,7 +33,8 @@ pub(crate) fn for_each_phrase_stretch(data: &[u8], f: impl FnMut(usize, usize)) 
 }
 
 const fn is_card_byte(b: u8) -> bool {
-    b.is_ascii_digit() || b == b' ' || b == b'-'
+    // `+` is a space in a form body (`4111+1111+...`).
+    b.is_ascii_digit() || b == b' ' || b == b'-' || b == b'+'
 }
 
 /// Stretches of digits, spaces and dashes long enough for a card number of 15 or more digits
@@ -42,15 +43,23 @@ pub(crate) fn for_each_card_stretch(data: &[u8], f: impl FnMut(usize, usize)) {
     for_each_stretch(data, is_card_byte, 15, f);
 }
 
-/// Stretches of hex digits and `delimiter`s long enough for 16 delimiter-joined bytes
-/// (`de:ad:be:ef...`, `de ad be ef ...`).
-pub(crate) fn for_each_delimited_hex_stretch(data: &[u8], delimiter: u8, f: impl FnMut(usize, usize)) {
-    for_each_stretch(
-        data,
-        move |b: u8| b.is_ascii_hexdigit() || b == delimiter,
-        16 * 3 - 1,
-        f,
-    );
+const fn is_iban_byte(b: u8) -> bool {
+    b.is_ascii_uppercase() || b.is_ascii_digit() || b == b' ' || b == b'+'
+}
+
+/// Stretches of capitals, digits and spaces long enough for the shortest IBAN (15, Norway).
+pub(crate) fn for_each_iban_stretch(data: &[u8], f: impl FnMut(usize, usize)) {
+    for_each_stretch(data, is_iban_byte, 15, f);
+}
+
+const fn is_hex_list_byte(b: u8) -> bool {
+    b.is_ascii_hexdigit() || matches!(b, b'-' | b':' | b' ' | b',' | b'\\' | b'x' | b'X')
+}
+
+/// Stretches of hex digits, delimiters and `\x`/`0x` prefixes long enough for eight
+/// delimited bytes (`de:ad:be:ef:...`, `\xde\xad...`, `0xde, 0xad, ...`).
+pub(crate) fn for_each_hex_list_stretch(data: &[u8], f: impl FnMut(usize, usize)) {
+    for_each_stretch(data, is_hex_list_byte, 8 * 3 - 1, f);
 }
 
 const ALL_SET: u64 = 0x0101_0101_0101_0101;

@@ -10,17 +10,22 @@ use tracing::debug;
 use super::decode::base64::{decode_delimited_hex, decode_hex_run, decode_run, is_meaningful};
 use super::decode::compress::{Codec, InflateError, inflate};
 use super::decode::escape::{quoted_printable, unescape};
+use super::decode::hexlist::{HexList, hex_lists};
 use super::decode::multipart::{Transfer, boundary, parts};
 use super::decode::{percent, sniff_compression, unicode};
 use super::engine::{Engine, Scope, detector_id};
-use super::finding::{Encoding, EncodingChain, Finding, Location, Outcome, SECRET_DETECTED, Unjudged};
+use super::finance;
+use super::finding::{
+    Confidence, Encoding, EncodingChain, Finding, Location, Outcome, SECRET_DETECTED, Unjudged,
+};
 use super::prefilter::Hit;
+use super::rules::checks::is_well_known;
 use super::runs::{
-    for_each_card_stretch, for_each_delimited_hex_stretch, for_each_phrase_stretch, for_each_run,
-    token_around,
+    for_each_card_stretch, for_each_hex_list_stretch, for_each_iban_stretch, for_each_phrase_stretch,
+    for_each_run, token_around,
 };
 use super::secret::Fingerprint;
-use super::shapes::{cards, generic_assignment, pieces, twilio_key, wif_key};
+use super::shapes::{cards, generic_assignment, pieces, punctuated_assignments, twilio_key, wif_key};
 
 /// Where findings of a layer are placed.
 #[derive(Debug, Clone, Copy)]
@@ -60,6 +65,10 @@ struct Enabled {
     crypto: bool,
     card: bool,
     seed: bool,
+    delimited_hex: bool,
+    iban: bool,
+    bitcoin: bool,
+    ethereum: bool,
 }
 
 pub(crate) struct Walk<'a> {
@@ -83,6 +92,10 @@ impl<'a> Walk<'a> {
             crypto: has("crypto-private-key"),
             card: has("payment-card"),
             seed: has("seed-phrase"),
+            delimited_hex: has("delimited-hex"),
+            iban: has("iban"),
+            bitcoin: has("bitcoin-address"),
+            ethereum: has("ethereum-address"),
         };
         Self {
             engine,
@@ -106,6 +119,29 @@ impl<'a> Walk<'a> {
         offset: u64,
         chain: &EncodingChain,
     ) {
+        self.report_as(
+            detector,
+            value,
+            offset,
+            chain,
+            confidence_of(value, Confidence::High),
+        );
+    }
+
+    /// A finding with the confidence its detector judged; well-known example values always
+    /// have low confidence. Values an operator exempted by fingerprint are not reported.
+    pub(crate) fn report_as(
+        &mut self,
+        detector: &'static str,
+        value: &[u8],
+        offset: u64,
+        chain: &EncodingChain,
+        confidence: Confidence,
+    ) {
+        let fingerprint = self.engine.fingerprint(value);
+        if self.scope.exempts(fingerprint, detector) {
+            return;
+        }
         let location = match &self.place {
             Place::Fixed(location) => location.clone(),
             Place::Body => Location::Body { offset },
@@ -115,7 +151,8 @@ impl<'a> Walk<'a> {
             detector,
             location,
             encoding: chain.clone(),
-            fingerprint: self.engine.fingerprint(value),
+            fingerprint,
+            confidence: confidence_of(value, confidence),
         };
         // A set, not a scan of the list: secret-dense bodies produce hundreds of findings.
         let key = (finding.fingerprint, finding.detector, finding.location.clone());
@@ -143,26 +180,32 @@ impl<'a> Walk<'a> {
         }
         self.wrapped(data, &runs, origin, chain);
         self.tokens(data, origin, chain);
-        for delimiter in [b':', b' '] {
-            self.delimited_hex(data, delimiter, origin, chain);
-        }
+        self.hex_lists(data, origin, chain);
         if has_soft_break(data) {
             if let Some(decoded) = quoted_printable(data) {
                 self.descend(decoded, Encoding::QuotedPrintable, origin.child(0), chain);
             }
         }
         self.optional_shapes(data, origin, chain);
+        if self.on.generic {
+            let mut found = Vec::new();
+            punctuated_assignments(data, |start, end| found.push((start, end)));
+            for (start, end) in found {
+                self.report("generic-secret", &data[start..end], origin.at(start), chain);
+            }
+        }
     }
 
     fn rules(&mut self, data: &[u8], origin: Origin, chain: &EncodingChain) {
         let mut hits: Vec<Hit> = Vec::new();
         self.engine.rules.scan(data, self.scope.detectors, &mut hits);
         for hit in hits {
-            self.report(
+            self.report_as(
                 detector_id(hit.detector),
                 &data[hit.start..hit.end],
                 origin.at(hit.start),
                 chain,
+                hit.confidence,
             );
         }
     }
@@ -196,12 +239,16 @@ impl<'a> Walk<'a> {
         // Twilio keys start `SK`; WIF keys are 51 characters or more. Other runs skip the split.
         let twilio = self.on.twilio && memchr::memmem::find(run, b"SK").is_some();
         let wif = self.on.crypto && run.len() >= 51;
-        for (at, piece) in pieces(run).filter(|_| twilio || wif) {
+        let address = self.on.bitcoin || self.on.ethereum;
+        for (at, piece) in pieces(run).filter(|_| twilio || wif || address) {
             if self.on.twilio && twilio_key(piece) {
                 self.report("twilio-key", piece, origin.at(start + at), chain);
             }
             if self.on.crypto && wif_key(piece) {
                 self.report("crypto-private-key", piece, origin.at(start + at), chain);
+            }
+            if address {
+                self.address(piece, origin.at(start + at), chain);
             }
         }
         // One look at the alphabet decides which decoders can apply: UUIDs and hashes (hex
@@ -218,6 +265,23 @@ impl<'a> Walk<'a> {
         };
         if let Some((bytes, encoding)) = decoded {
             self.blob(bytes, encoding, origin.child(start), chain);
+        }
+    }
+
+    /// A Bitcoin or Ethereum address, when those detectors are on.
+    fn address(&mut self, piece: &[u8], offset: u64, chain: &EncodingChain) {
+        if self.on.bitcoin && (finance::bitcoin_base58(piece) || finance::bitcoin_segwit(piece)) {
+            self.report_as("bitcoin-address", piece, offset, chain, Confidence::Verified);
+        }
+        if self.on.ethereum {
+            if let Some(checked) = finance::ethereum(piece) {
+                let confidence = if checked {
+                    Confidence::Verified
+                } else {
+                    Confidence::High
+                };
+                self.report_as("ethereum-address", piece, offset, chain, confidence);
+            }
         }
     }
 
@@ -325,34 +389,35 @@ impl<'a> Walk<'a> {
         }
     }
 
-    /// Hex bytes joined by a delimiter (`de:ad:be:ef:...`, `de ad be ef ...`), which runs do
-    /// not cover; looked for only inside stretches of hex digits and that delimiter.
-    fn delimited_hex(&mut self, data: &[u8], delimiter: u8, origin: Origin, chain: &EncodingChain) {
-        let mut stretches = Vec::new();
-        for_each_delimited_hex_stretch(data, delimiter, |start, end| stretches.push((start, end)));
-        for (from, to) in stretches {
-            let stretch = &data[from..to];
-            // Skip a ragged start (`x1:de:ad...`) to the first `hh:` pair.
-            let pair_at = |i: usize| {
-                stretch[i] != delimiter
-                    && stretch[i + 1] != delimiter
-                    && stretch[i + 2] == delimiter
-                    && (i == 0 || stretch[i - 1] == delimiter)
-            };
-            let Some(first) = (0..stretch.len().saturating_sub(2)).find(|&i| pair_at(i)) else {
-                continue;
-            };
-            let mut end = first + 2;
-            while end + 2 < stretch.len()
-                && stretch[end] == delimiter
-                && stretch[end + 1] != delimiter
-                && stretch[end + 2] != delimiter
-            {
-                end += 3;
+    /// Hex bytes written one at a time with a delimiter (`de:ad:be:ef`, `\xde\xad`,
+    /// `0xde, 0xad`), looked for only inside stretches of hex digits and delimiters: what they
+    /// decode to is walked, and 16 bytes or more that are not text (nor a fingerprint's colon
+    /// form) are `delimited-hex` data in their own right.
+    fn hex_lists(&mut self, data: &[u8], origin: Origin, chain: &EncodingChain) {
+        let mut lists = Vec::new();
+        for_each_hex_list_stretch(data, |from, to| {
+            // One byte before, so the boundary check sees the neighbour.
+            let from = from.saturating_sub(1);
+            hex_lists(&data[from..to], 8, |mut list| {
+                list.start += from;
+                lists.push(list);
+            });
+        });
+        for list in lists {
+            let data_like = self.on.delimited_hex
+                && list.bytes.len() >= 16
+                && !is_meaningful(&list.bytes)
+                && !is_fingerprint(&list);
+            if data_like {
+                self.report_as(
+                    "delimited-hex",
+                    &list.bytes,
+                    origin.at(list.start),
+                    chain,
+                    Confidence::Low,
+                );
             }
-            if let Some(bytes) = decode_delimited_hex(&stretch[first..end]) {
-                self.blob(bytes, Encoding::Hex, origin.child(from + first), chain);
-            }
+            self.blob(list.bytes, Encoding::Hex, origin.child(list.start), chain);
         }
     }
 
@@ -369,6 +434,19 @@ impl<'a> Walk<'a> {
             });
             for (start, digits) in found {
                 self.report("payment-card", &digits, origin.at(start), chain);
+            }
+        }
+        if self.on.iban {
+            let mut found = Vec::new();
+            for_each_iban_stretch(data, |from, to| {
+                let from = from.saturating_sub(1);
+                let to = (to + 1).min(data.len());
+                finance::ibans(&data[from..to], |start, iban| {
+                    found.push((from + start, iban.to_vec()))
+                });
+            });
+            for (start, iban) in found {
+                self.report_as("iban", &iban, origin.at(start), chain, Confidence::Verified);
             }
         }
         if self.on.seed {
@@ -444,6 +522,21 @@ impl<'a> Walk<'a> {
             }
         }
     }
+}
+
+/// Well-known example values are reported with low confidence whatever their detector thinks.
+fn confidence_of(value: &[u8], judged: Confidence) -> Confidence {
+    if is_well_known(value) {
+        Confidence::Low
+    } else {
+        judged
+    }
+}
+
+/// A key or certificate fingerprint as people print it: colon- or space-separated bytes of an
+/// MD5, SHA-1, SHA-256, SHA-384 or SHA-512 digest.
+fn is_fingerprint(list: &HexList) -> bool {
+    matches!(list.delimiter, b":" | b" ") && matches!(list.bytes.len(), 16 | 20 | 32 | 48 | 64)
 }
 
 fn is_line_break(gap: &[u8]) -> bool {

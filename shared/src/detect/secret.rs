@@ -84,6 +84,8 @@ impl fmt::Debug for FingerprintKey {
 pub enum SecretError {
     #[error("fingerprint key is {len} bytes; use at least 16 random bytes")]
     KeyTooShort { len: usize },
+    #[error("{text:?} is not a fingerprint; write \"fp:\" and 32 hex digits, as findings show it")]
+    BadFingerprint { text: String },
 }
 
 /// First 128 bits of HMAC-SHA-256(key, value), shown as `fp:` and 32 hex digits.
@@ -94,6 +96,28 @@ impl fmt::Display for Fingerprint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("fp:")?;
         self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+impl std::str::FromStr for Fingerprint {
+    type Err = SecretError;
+
+    /// The form [`Display`](fmt::Display) writes: `fp:` and 32 lowercase or uppercase hex
+    /// digits.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad = || SecretError::BadFingerprint {
+            text: text.chars().take(48).collect(),
+        };
+        let hex = text.strip_prefix("fp:").ok_or_else(bad)?.as_bytes();
+        if hex.len() != 32 {
+            return Err(bad());
+        }
+        let mut out = [0u8; 16];
+        for (byte, pair) in out.iter_mut().zip(hex.chunks(2)) {
+            let text = std::str::from_utf8(pair).map_err(|_| bad())?;
+            *byte = u8::from_str_radix(text, 16).map_err(|_| bad())?;
+        }
+        Ok(Self(out))
     }
 }
 
@@ -129,6 +153,26 @@ mod tests {
         assert_ne!(a.fingerprint(b"x"), a.fingerprint(b"y"));
         assert_ne!(a.fingerprint(b"x"), b.fingerprint(b"x"));
         assert_eq!(a.fingerprint(b"x").to_string().len(), 3 + 32);
+    }
+
+    #[test]
+    fn fingerprints_parse_back_from_their_display() {
+        let key = FingerprintKey::new(vec![3u8; 32]).expect("long enough");
+        let fp = key.fingerprint(b"value");
+        assert_eq!(fp.to_string().parse::<Fingerprint>(), Ok(fp));
+        assert_eq!(
+            fp.to_string().to_uppercase().replace("FP:", "fp:").parse(),
+            Ok(fp)
+        );
+        for bad in [
+            "",
+            "fp:",
+            "fp:0123",
+            "0123456789abcdef0123456789abcdef",
+            "fp:0123456789abcdef0123456789abcdeg",
+        ] {
+            assert!(bad.parse::<Fingerprint>().is_err(), "{bad}");
+        }
     }
 
     #[test]

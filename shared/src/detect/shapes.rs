@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use super::rules::checks::{
-    base58check, bip39_checksum, bip39_words, card_network, is_placeholder, looks_random, luhn,
+    base58check, bip39_checksum, bip39_words, card_network, is_placeholder, is_well_known, looks_random, luhn,
 };
 
 /// Words in a key name that make its value a credential.
@@ -63,8 +63,10 @@ pub(crate) fn is_secret_key_name(name: &[u8]) -> bool {
     }
     let normal = &buf[..n];
     let has = |w: &str| normal.windows(w.len()).any(|x| x == w.as_bytes());
-    // A bare `key` is too often an object, cache or sort key to judge by name alone.
-    KEY_WORDS.iter().any(|w| has(w)) && !NOT_KEYS.iter().any(|w| has(w))
+    // A bare `key` is too often an object, cache or sort key to judge by name alone. `pass`
+    // only as the last word (`DB_PASS`, `smtp.pass`), not `passport` or `bypass_cache`.
+    let pass = normal.ends_with(b"pass") && !normal.ends_with(b"bypass") && !normal.ends_with(b"compass");
+    (KEY_WORDS.iter().any(|w| has(w)) || pass) && !NOT_KEYS.iter().any(|w| has(w))
 }
 
 /// A value at `start..end` assigned to a key named like a credential (`key=`, `"token": "`,
@@ -73,8 +75,105 @@ pub(crate) fn generic_assignment(data: &[u8], start: usize, end: usize) -> bool 
     let value = trim_padding(&data[start..end]);
     value.len() <= 512
         && key_before(data, start).is_some_and(is_secret_key_name)
-        && looks_random(value)
-        && !is_placeholder(value)
+        && (is_well_known(value) || (looks_random(value) && !is_placeholder(value)))
+}
+
+/// Values of any characters assigned to a key named like a credential: passwords with symbols
+/// do not form the base64-like runs [`generic_assignment`] is given. The value runs from after
+/// the operator (and an opening quote) to the closing quote or the next delimiter. Calls
+/// `f(start, end)` for each value that is not a placeholder and mixes a symbol with two of lower
+/// case, upper case and digits over 10 or more characters.
+pub(crate) fn punctuated_assignments(data: &[u8], mut f: impl FnMut(usize, usize)) {
+    // After a value too long to judge, the operators inside it start no value of their own:
+    // `=a=a=a...` then costs linear time, not 257 reads per operator.
+    let mut judged_to = 0;
+    for at in memchr::memchr3_iter(b'=', b':', b'>', data) {
+        if at < judged_to {
+            continue;
+        }
+        // `TokenTree::from`, `a == b`: a path or a comparison in code, not an assignment.
+        let doubled = |i: usize| data.get(i).is_some_and(|&b| b == data[at]);
+        if doubled(at + 1) || (at > 0 && doubled(at - 1)) {
+            continue;
+        }
+        let (start, end) = match value_after(data, at + 1) {
+            Ok(range) => range,
+            Err(TooLong) => {
+                judged_to = at + 1 + MAX_VALUE;
+                continue;
+            }
+            Err(_) => continue,
+        };
+        let value = &data[start..end];
+        let plain_run = value.iter().all(|&b| super::runs::is_run_byte(b) || b == b'=');
+        if plain_run || value.len() < 10 || !strong_password(value) || is_placeholder(value) {
+            continue;
+        }
+        if key_before(data, start).is_some_and(is_secret_key_name) {
+            f(start, end);
+        }
+    }
+}
+
+/// Longest value judged.
+const MAX_VALUE: usize = 256;
+
+/// Why there is no value after an operator.
+#[derive(Debug, PartialEq, Eq)]
+enum NoValue {
+    /// Nothing, or a quote that does not close.
+    Empty,
+    /// Longer than [`MAX_VALUE`].
+    TooLong,
+}
+use NoValue::{Empty, TooLong};
+
+/// The value after an operator at `from`: spaces and one quote skipped, then up to the
+/// matching quote, or to whitespace or a delimiter when unquoted.
+fn value_after(data: &[u8], from: usize) -> Result<(usize, usize), NoValue> {
+    let mut i = from;
+    while i < data.len() && matches!(data[i], b' ' | b'\t') {
+        i += 1;
+    }
+    let quote = data.get(i).copied().filter(|b| matches!(b, b'"' | b'\''));
+    let start = i + quote.is_some() as usize;
+    let stop = |b: u8| match quote {
+        Some(q) => b == q || b == b'\\' || b == b'\n',
+        None => {
+            b.is_ascii_whitespace() || matches!(b, b'&' | b',' | b';' | b'"' | b'\'' | b'<' | b'}' | b']')
+        }
+    };
+    let rest = data.get(start..).ok_or(Empty)?;
+    let len = rest
+        .iter()
+        .take(MAX_VALUE + 1)
+        .position(|&b| stop(b))
+        .unwrap_or(rest.len());
+    if len > MAX_VALUE {
+        return Err(TooLong);
+    }
+    // Unquoted values may end the data; quoted ones must close.
+    let closed = quote.is_none() || rest.get(len) == quote.as_ref();
+    if len == 0 || !closed {
+        return Err(Empty);
+    }
+    Ok((start, start + len))
+}
+
+/// A symbol and two or more of lower case, upper case and digits, and no spaces (prose). The
+/// punctuation of paths, names and ids (`- _ . / :`) is structure, not a symbol: `prod/db-AbCd`
+/// is a name.
+fn strong_password(value: &[u8]) -> bool {
+    let lower = value.iter().any(u8::is_ascii_lowercase);
+    let upper = value.iter().any(u8::is_ascii_uppercase);
+    let digit = value.iter().any(u8::is_ascii_digit);
+    let symbol = value
+        .iter()
+        .any(|b| b.is_ascii_punctuation() && !matches!(b, b'-' | b'_' | b'.' | b'/' | b':'));
+    let printable = value.iter().all(|b| b.is_ascii_graphic());
+    let templated = value.starts_with(b"$") || value.contains(&b'{') || value.starts_with(b"%");
+    // Values without a real symbol are runs, which `generic_assignment` judges.
+    printable && !templated && symbol && (lower as u8 + upper as u8 + digit as u8) >= 2
 }
 
 fn trim_padding(value: &[u8]) -> &[u8] {
@@ -148,7 +247,7 @@ pub(crate) fn cards(data: &[u8], mut f: impl FnMut(usize, usize, &[u8])) {
                     buf[n] = data[i];
                     n += 1;
                 }
-                b' ' | b'-' if data.get(i + 1).is_some_and(u8::is_ascii_digit) => {}
+                b' ' | b'-' | b'+' if data.get(i + 1).is_some_and(u8::is_ascii_digit) => {}
                 _ => break,
             }
             i += 1;
@@ -334,6 +433,55 @@ mod tests {
         }
         let text = format!("user {value}");
         assert!(!generic_assignment(text.as_bytes(), 5, 5 + value.len()));
+    }
+
+    #[test]
+    fn cards_in_csv_json_and_form_bodies() {
+        for body in [
+            "name,card,exp\nAda,4539979262243931,12/30\n",
+            "name;card\r\nAda;\"5425 3283 6791 6013\"\r\n",
+            r#"{"card": 4539979262243931, "cvc": "123"}"#,
+            r#"{"payment":{"number":"3714-496353-98431"}}"#,
+            "card_number=4539+9792+6224+3931&exp=12%2F30",
+        ] {
+            let mut found = 0;
+            cards(body.as_bytes(), |_, _, _| found += 1);
+            assert_eq!(found, 1, "{body}");
+        }
+    }
+
+    #[test]
+    fn passwords_with_symbols_in_assignments() {
+        let found = |text: &str| {
+            let mut out = Vec::new();
+            punctuated_assignments(text.as_bytes(), |s, e| out.push(text[s..e].to_owned()));
+            out
+        };
+        for (text, value) in [
+            ("password=Xk9#mP2$vL7!qR4&user=a", "Xk9#mP2$vL7!qR4"),
+            (r#"{"db_password": "T7!qz@Lw9#pX"}"#, "T7!qz@Lw9#pX"),
+            ("DB_PASS: 'Zq8!Xv2@Lm9#'", "Zq8!Xv2@Lm9#"),
+            ("<password>Vq7#pZ2!xK9m</password>", "Vq7#pZ2!xK9m"),
+            ("export API_SECRET=mN4$kL8@pQ2!z", "mN4$kL8@pQ2!z"),
+        ] {
+            assert_eq!(found(text), [value], "{text}");
+        }
+        // Past a stretch of operators too long to be a value, values are found again.
+        let long = format!("{} password=Xk9#mP2$vL7!qR4", "=a".repeat(5000));
+        assert_eq!(found(&long), ["Xk9#mP2$vL7!qR4"]);
+        for text in [
+            "password=hunter2",
+            "password: ${DB_PASSWORD}",
+            "secret_name: MyApp-Secrets",
+            "token_type: Bearer",
+            "password: <your password here>",
+            "note: Pass-Word!1 is not a key name",
+            "password_policy: Min-12-Chars!",
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf",
+            "TokenTree::from(Punct::new(':', Spacing::Joint))",
+        ] {
+            assert!(found(text).is_empty(), "{text}");
+        }
     }
 
     #[test]

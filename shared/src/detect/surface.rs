@@ -1,11 +1,13 @@
 //! One-shot scans of the parts of a request that arrive whole: the URL (userinfo, path, query,
 //! fragment), a header value, and the hostname (whose labels can carry data out through DNS).
 
-use super::decode::base64::{decode_base32, decode_hex_run, decode_run, is_meaningful};
+use super::decode::base64::{decode_base32, decode_run, is_meaningful};
 use super::decode::is_texty;
+use super::decode::percent::hex_value;
 use super::engine::{Engine, Scope};
-use super::finding::{Encoding, EncodingChain, Location, Outcome};
-use super::rules::checks::{entropy, is_placeholder, looks_random};
+use super::entropy;
+use super::finding::{Confidence, Encoding, EncodingChain, Location, Outcome};
+use super::rules::checks::{entropy, is_placeholder, is_well_known, looks_random};
 use super::scan::{Origin, Place, Walk};
 use super::shapes::is_secret_key_name;
 
@@ -25,6 +27,26 @@ impl Engine {
         ] {
             if !text.is_empty() {
                 outcome.merge(self.scan_fixed(scope, location, text.as_bytes()));
+            }
+        }
+        if scope.detectors.contains("high-entropy") {
+            let mut tokens = Vec::new();
+            entropy::in_path(parts.path.as_bytes(), |t| {
+                tokens.push((Location::UrlPath, t.to_vec()))
+            });
+            entropy::in_query(parts.query.as_bytes(), |t| {
+                tokens.push((Location::UrlQuery, t.to_vec()))
+            });
+            for (location, token) in tokens {
+                let mut walk = Walk::new(self, scope, Place::Fixed(location));
+                walk.report_as(
+                    "high-entropy",
+                    &token,
+                    0,
+                    &EncodingChain::default(),
+                    Confidence::Low,
+                );
+                outcome.merge(walk.finish());
             }
         }
         outcome
@@ -60,7 +82,7 @@ impl Engine {
         walk.layer(value, Origin::Span(0), &EncodingChain::default());
         if scope.detectors.contains("generic-secret") && credential_header(&lower) {
             let token = credential_of(value);
-            if looks_random(token) && !is_placeholder(token) {
+            if is_well_known(token) || (looks_random(token) && !is_placeholder(token)) {
                 walk.report("generic-secret", token, 0, &EncodingChain::default());
             }
         }
@@ -95,18 +117,15 @@ impl Engine {
         }
         let chain = EncodingChain::default();
         walk.layer(sub.as_bytes(), Origin::Span(0), &chain);
-        let joined: Vec<u8> = sub.bytes().filter(|&b| b != b'.' && b != b'-').collect();
-        let mut candidates: Vec<&[u8]> = sub.split('.').map(str::as_bytes).collect();
-        if candidates.len() > 1 {
-            candidates.push(&joined);
-        }
-        let decoded = candidates.into_iter().find_map(decode_label);
-        if let Some((bytes, encoding)) = decoded {
+        let labels: Vec<&[u8]> = sub.split('.').map(str::as_bytes).collect();
+        if let Some((bytes, encoding)) = label_data(&labels) {
             walk.descend(bytes, encoding, Origin::Span(0), &chain);
             if scope.detectors.contains("dns-exfiltration") {
                 walk.report("dns-exfiltration", sub.as_bytes(), 0, &chain.then(encoding));
             }
-        } else if scope.detectors.contains("dns-exfiltration") && sub.split('.').any(random_label) {
+        } else if scope.detectors.contains("dns-exfiltration")
+            && (sub.split('.').any(random_label) || random_across_labels(&labels))
+        {
             walk.report("dns-exfiltration", sub.as_bytes(), 0, &chain);
         }
         walk.finish()
@@ -115,35 +134,175 @@ impl Engine {
     fn scan_fixed(&self, scope: Scope<'_>, location: Location, text: &[u8]) -> Outcome {
         let mut walk = Walk::new(self, scope, Place::Fixed(location));
         walk.layer(text, Origin::Span(0), &EncodingChain::default());
+        // Token by token, escapes are decoded within delimiters; data spread over several
+        // tokens (`41,%2042,%2043`) needs the URL part decoded as a whole too.
+        if let Some(decoded) = super::decode::percent::decode(text) {
+            walk.descend(
+                decoded,
+                Encoding::Percent,
+                Origin::Span(0),
+                &EncodingChain::default(),
+            );
+        }
         walk.finish()
     }
 }
 
-/// Subdomain data that decodes to text: hex or base32 of at least 16 bytes.
+/// Labels judged together: data split over several labels, in one encoding or a different one
+/// per label. Every run of adjacent labels is joined and tried under every decoder, longest
+/// runs first; and runs of labels that each decode (hex here, base32 there) are joined after
+/// decoding. The longer of the two is the hostname's data. Hostnames have at most a few dozen
+/// labels, so the quadratic walk stays small.
+fn label_data(labels: &[&[u8]]) -> Option<(Vec<u8>, Encoding)> {
+    let labels = &labels[..labels.len().min(MAX_JOINED_LABELS)];
+    let joined = (1..=labels.len()).rev().find_map(|len| {
+        labels.windows(len).find_map(|run| {
+            let joined: Vec<u8> = run.iter().flat_map(|l| l.iter().copied()).collect();
+            decode_label(&joined)
+        })
+    });
+    match (joined, mixed_labels(labels)) {
+        (Some(a), Some(b)) => Some(if b.0.len() > a.0.len() { b } else { a }),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Labels past this many are judged only as part of the whole.
+const MAX_JOINED_LABELS: usize = 32;
+
+/// Adjacent labels that each decode to printable text under some decoder, decoded and joined.
+fn mixed_labels(labels: &[&[u8]]) -> Option<(Vec<u8>, Encoding)> {
+    let mut joined: Vec<u8> = Vec::new();
+    let mut first = None;
+    let mut count = 0;
+    for label in labels {
+        match decode_one_label(label) {
+            Some((bytes, encoding)) => {
+                joined.extend(bytes);
+                first.get_or_insert(encoding);
+                count += 1;
+            }
+            None if count >= 2 && texty_enough(&joined) => break,
+            None => {
+                joined.clear();
+                first = None;
+                count = 0;
+            }
+        }
+    }
+    (count >= 2 && texty_enough(&joined)).then(|| (joined, first.unwrap_or(Encoding::Hex)))
+}
+
+/// One label of 8 or more characters whose decoding, under some decoder, is all printable.
+fn decode_one_label(label: &[u8]) -> Option<(Vec<u8>, Encoding)> {
+    let compact: Vec<u8> = label.iter().copied().filter(|&b| b != b'-').collect();
+    if compact.len() < 8 {
+        return None;
+    }
+    let lower = compact.to_ascii_lowercase();
+    let printable = |b: &Vec<u8>| b.len() >= 4 && b.iter().all(|c| (0x20..0x7f).contains(c));
+    if let Some(bytes) = hex_bytes(&lower).filter(printable) {
+        return Some((bytes, Encoding::Hex));
+    }
+    if let Some(bytes) = decode_base32(&lower).filter(printable) {
+        return Some((bytes, Encoding::Base32));
+    }
+    decode_run(&compact)
+        .filter(printable)
+        .map(|b| (b, Encoding::Base64))
+}
+
+/// Subdomain data that decodes to text: hex, base32 (a single 16-character label carries 10
+/// bytes) or base64.
 fn decode_label(label: &[u8]) -> Option<(Vec<u8>, Encoding)> {
     let joined: Vec<u8> = label.iter().copied().filter(|&b| b != b'-').collect();
-    if joined.len() < 24 {
+    if joined.len() < 16 {
         return None;
     }
     let lower = joined.to_ascii_lowercase();
-    if let Some(bytes) = decode_hex_run(&lower).filter(|b| is_texty(b, 90)) {
+    if let Some(bytes) = hex_bytes(&lower).filter(|b| texty_enough(b)) {
         return Some((bytes, Encoding::Hex));
     }
-    if let Some(bytes) = decode_base32(&lower).filter(|b| is_texty(b, 90)) {
-        return Some((bytes, Encoding::Base32));
+    if lower.len() >= 16
+        && lower
+            .iter()
+            .all(|&b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
+    {
+        if let Some(bytes) = decode_base32(&lower).filter(|b| texty_enough(b)) {
+            return Some((bytes, Encoding::Base32));
+        }
     }
     decode_run(&joined)
         .filter(|b| is_meaningful(b))
         .map(|b| (b, Encoding::Base64))
 }
 
+/// Hex digits of any even length, as bytes.
+fn hex_bytes(digits: &[u8]) -> Option<Vec<u8>> {
+    if digits.len() % 2 != 0 {
+        return None;
+    }
+    digits
+        .chunks(2)
+        .map(|p| Some(hex_value(p[0])? << 4 | hex_value(p[1])?))
+        .collect()
+}
+
+/// Decoded label data that reads as text: 8 to 15 bytes must all be printable and mostly
+/// letters or digits; longer data may have the odd stray byte.
+fn texty_enough(bytes: &[u8]) -> bool {
+    if bytes.len() >= 16 {
+        return is_texty(bytes, 90);
+    }
+    let alnum = bytes.iter().filter(|b| b.is_ascii_alphanumeric()).count();
+    bytes.len() >= 8 && bytes.iter().all(|b| (0x20..0x7f).contains(b)) && alnum * 2 >= bytes.len()
+}
+
 /// A label long and random enough to be data rather than a name: 24+ characters, letters and
-/// digits mixed, and a high entropy.
+/// digits mixed, and a high entropy; or data in one case by [`entropy::one_case_data`] (hex of
+/// 24+; base32/base36 of 20+, or of 16+ with two digits when the label is one unbroken token,
+/// as a single 16-character base32 label is), except a UUID or words joined by dashes
+/// (`acme-prod-app-7f9c-12345`).
 fn random_label(label: &str) -> bool {
     let bytes: Vec<u8> = label.bytes().filter(|&b| b != b'-').collect();
     let digits = bytes.iter().filter(|b| b.is_ascii_digit()).count();
     let letters = bytes.iter().filter(|b| b.is_ascii_alphabetic()).count();
-    bytes.len() >= 24 && digits >= 4 && letters >= 4 && entropy(&bytes) >= 3.7
+    let mixed = bytes.len() >= 24 && digits >= 4 && letters >= 4 && entropy(&bytes) >= 3.7;
+    let raw = label.as_bytes();
+    let whole = !raw.contains(&b'-');
+    let one_case = if whole {
+        entropy::one_case_data_of(raw, 16, 2)
+    } else {
+        entropy::one_case_data(raw)
+    };
+    mixed || (!is_uuid(raw) && !entropy::joined_words(raw) && one_case)
+}
+
+/// `8-4-4-4-12` hex digits.
+fn is_uuid(label: &[u8]) -> bool {
+    label.len() == 36
+        && label.iter().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => *b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
+}
+
+/// Runs of adjacent data-like labels (8 or more characters, letters and digits mixed) that
+/// together are long and random: data split into short labels to stay under the per-label
+/// threshold.
+fn random_across_labels(labels: &[&[u8]]) -> bool {
+    let data_like = |label: &&[u8]| {
+        let digits = label.iter().filter(|b| b.is_ascii_digit()).count();
+        let letters = label.iter().filter(|b| b.is_ascii_alphabetic()).count();
+        label.len() >= 8 && digits >= 1 && letters >= 2
+    };
+    labels
+        .split(|label| !data_like(label))
+        .filter(|run| run.len() >= 2)
+        .any(|run| {
+            let joined: String = run.iter().map(|l| String::from_utf8_lossy(l)).collect();
+            random_label(&joined)
+        })
 }
 
 fn credential_header(name: &str) -> bool {

@@ -153,8 +153,15 @@ pub(crate) fn key_examples() -> Vec<(&'static str, Vec<String>, Vec<String>)> {
         ),
         (
             "crypto-private-key",
-            vec![xprv.clone(), wif.clone(), format!("wif: {wif}")],
-            vec![corrupt_last(&xprv), corrupt_last(&wif)],
+            // `xprv` is an unmistakable prefix: a broken checksum only lowers confidence. WIF
+            // keys have no prefix, so theirs still decides.
+            vec![
+                xprv.clone(),
+                wif.clone(),
+                format!("wif: {wif}"),
+                corrupt_last(&xprv),
+            ],
+            vec![corrupt_last(&wif), format!("{}", &xprv[..60])],
         ),
         (
             "seed-phrase",

@@ -78,7 +78,8 @@ fn every_rule_has_examples_both_ways_and_a_catalogued_detector() {
     for id in default_enabled().chain(CATALOG.iter().map(|d| d.id)) {
         let covered = RULES.iter().any(|r| r.detector == id)
             || examples.iter().any(|(detector, _, _)| *detector == id)
-            || matches!(id, "known-secret" | "dns-exfiltration");
+            // URL- and hostname-only detectors, tested by their own tests.
+            || matches!(id, "known-secret" | "dns-exfiltration" | "high-entropy");
         assert!(covered, "{id} has no rule or examples");
     }
 }
@@ -285,6 +286,125 @@ fn hostnames() {
     }
 }
 
+fn hex(text: &str) -> String {
+    text.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+/// RFC 4648 base32, lowercase, without padding.
+fn base32(text: &str) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz234567";
+    let (mut out, mut acc, mut bits) = (String::new(), 0u32, 0);
+    for b in text.bytes() {
+        acc = (acc << 8) | b as u32;
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(ALPHABET[((acc >> bits) & 31) as usize] as char);
+        }
+    }
+    if bits > 0 {
+        out.push(ALPHABET[((acc << (5 - bits)) & 31) as usize] as char);
+    }
+    out
+}
+
+#[test]
+fn secrets_in_delimited_hex_with_any_common_delimiter_in_urls_and_bodies() {
+    let e = engine();
+    let hex: Vec<String> = GITHUB.bytes().map(|b| format!("{b:02x}")).collect();
+    let prefixed = |p: &str| hex.iter().map(|h| format!("{p}{h}")).collect::<Vec<_>>();
+    for text in [
+        hex.join("-"),
+        hex.join(":"),
+        hex.join(" "),
+        hex.join(","),
+        hex.join(", "),
+        prefixed("\\x").join(""),
+        prefixed("0x").join(","),
+        prefixed("0x").join(", "),
+        prefixed("0x").join(" "),
+    ] {
+        let out = body(&e, text.as_bytes());
+        assert!(detectors(&out).contains(&"github-token"), "{text}: {out:?}");
+        let query = text.replace(' ', "%20").replace('\\', "%5C");
+        let out = e.scan_url(all(), &format!("/c?d={query}"));
+        assert!(detectors(&out).contains(&"github-token"), "{query}: {out:?}");
+    }
+}
+
+#[test]
+fn shapeless_random_data_in_urls_and_subdomains() {
+    let e = engine();
+    let token = "x9Kq2Lm7Np4Rs8Tv1Wx5Yz3Ab6Cd9Ef2Gh";
+    for url in [
+        format!("https://collector.example.net/u/{token}/x"),
+        format!("https://collector.example.net/c?d={token}"),
+        format!("/c?a=1&d={}", token.replace('K', "%4B")),
+    ] {
+        let out = e.scan_url(all(), &url);
+        assert!(detectors(&out).contains(&"high-entropy"), "{url}: {out:?}");
+    }
+    let split = format!(
+        "{}.{}.{}.x.example.com",
+        &token[..10],
+        &token[10..20],
+        &token[20..30]
+    );
+    let out = e.scan_hostname(all(), &split.to_ascii_lowercase());
+    assert!(detectors(&out).contains(&"dns-exfiltration"), "{split}: {out:?}");
+    let benign = [
+        "https://docs.google.com/document/d/1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms/edit",
+        "https://auth.example.com/authorize?state=x9Kq2Lm7Np4Rs8Tv1Wx5Yz3Ab6Cd9Ef2Gh&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        "https://cdn.example.com/_next/static/chunks/pages/_app-6a8b2c9d1e0f3a4b.js",
+        "https://api.example.com/items?cursor=eyJpZCI6MTIzNDU2LCJkaXIiOiJuZXh0IiwidHMiOjE3MDAwMDAwMDB9",
+    ];
+    for url in benign {
+        assert!(e.scan_url(all(), url).is_clean(), "{url}");
+    }
+}
+
+#[test]
+fn hostname_labels_are_judged_together() {
+    let e = engine();
+    let split = hex("my aws key is here");
+    let split = format!(
+        "{}.{}.{}.t.example.com",
+        &split[..12],
+        &split[12..24],
+        &split[24..]
+    );
+    let mixed = format!("{}.{}.x.example.net", hex("AKIAZ7XQ"), base32("2MLP4RT6WQ3N"));
+    let single = format!("{}.example.org", base32("s3cr3t-k3y"));
+    assert_eq!(base32("s3cr3t-k3y").len(), 16);
+    for host in [&split, &mixed, &single] {
+        let out = e.scan_hostname(all(), host);
+        assert!(detectors(&out).contains(&"dns-exfiltration"), "{host}: {out:?}");
+    }
+    // 16 characters of base32 over random bytes: nothing to decode, but data all the same.
+    for random in ["5w7yqrs7aow62knl", "7ndqy6ozheat4zlh"] {
+        let out = e.scan_hostname(all(), &format!("{random}.c.example.net"));
+        assert!(detectors(&out).contains(&"dns-exfiltration"), "{random}: {out:?}");
+    }
+    // Decoded and joined, the labels spell a key the AWS rule knows.
+    assert!(detectors(&e.scan_hostname(all(), &mixed)).contains(&"aws-access-key"));
+    for benign in [
+        "ec2-54-123-45-67.compute-1.amazonaws.com",
+        "abcdef123456.execute-api.us-east-1.amazonaws.com",
+        "project-git-feature-login-acme.vercel.app",
+        "a1b2c3d4e5f6a7b8.cloudfront.net",
+        "deadbeefcafebabe.example.com",
+        "internationalization.example.com",
+        "acme-prod-app-7f9c-12345.herokuapp.com",
+        "productionserver01.example.com",
+        "static-assets-cdn-01.eu-west-1.example.org",
+        "www.googletagmanager.com",
+        "xn--bcher-kva.example",
+    ] {
+        let out = e.scan_hostname(all(), benign);
+        assert!(out.is_clean(), "{benign}: {out:?}");
+    }
+}
+
 #[test]
 fn known_secrets_in_their_forms() {
     let e = engine();
@@ -315,6 +435,7 @@ fn policy_exemptions_apply_per_host() {
         exemptions: vec![Exemption {
             hosts: vec![HostPattern::parse("api.github.com").expect("valid")],
             detectors: ["github-token".to_owned()].into(),
+            fingerprints: Default::default(),
             reason: "the tool's own token to its own API".to_owned(),
         }],
     };
@@ -332,6 +453,133 @@ fn policy_exemptions_apply_per_host() {
         !e.scan_body(Scope::new(other), None, None, GITHUB.as_bytes())
             .is_clean()
     );
+}
+
+#[test]
+fn well_known_example_values_are_findings_with_low_confidence() {
+    let e = engine();
+    for (example, detector) in [
+        ("AKIAIOSFODNN7EXAMPLE", "aws-access-key"),
+        (
+            "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "aws-access-key",
+        ),
+        ("sk_test_4eC39HqLyjWDarjtT1zdp7dc", "stripe-key"),
+        ("card 4111111111111111 exp 12/34", "payment-card"),
+        ("card: 4242 4242 4242 4242", "payment-card"),
+    ] {
+        let out = body(&e, example.as_bytes());
+        let finding = out.findings.iter().find(|f| f.detector == detector);
+        let finding = finding.unwrap_or_else(|| panic!("{example}: {out:?}"));
+        assert_eq!(finding.confidence, Confidence::Low, "{example}");
+    }
+    let random = body(&e, b"AKIAZ7XQ2MLP4RT6WQ3N");
+    assert_eq!(random.findings[0].confidence, Confidence::High);
+    let checked = body(&e, GITHUB.as_bytes());
+    assert_eq!(checked.findings[0].confidence, Confidence::Verified);
+}
+
+#[test]
+fn unmistakable_prefixes_are_findings_whatever_their_checks_say() {
+    let e = engine();
+    let confidence = |text: &str, detector: &str| {
+        let out = body(&e, text.as_bytes());
+        let found = out.findings.iter().find(|f| f.detector == detector);
+        found
+            .map(|f| f.confidence)
+            .unwrap_or_else(|| panic!("{text}: {out:?}"))
+    };
+    // The CRC holds: verified. One character changed: still a token, no longer verified.
+    assert_eq!(confidence(GITHUB, "github-token"), Confidence::Verified);
+    let bad_crc = GITHUB.replace("m1IL", "m1IM");
+    assert_eq!(confidence(&bad_crc, "github-token"), Confidence::High);
+    assert_eq!(
+        confidence("ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "github-token"),
+        Confidence::Low
+    );
+    // Off the vendor's length by a few characters.
+    assert!(confidence(&GITHUB[..GITHUB.len() - 3], "github-token") >= Confidence::Low);
+    assert_eq!(
+        confidence("npm_JXVuLkSIc47WQAmL9xVQ2zg4mZaouq416qWU", "npm-token"),
+        Confidence::High
+    );
+    confidence("AKIAZ7XQ2MLP4RT6WQ3NZZ", "aws-access-key");
+    confidence("sk_live_00000000000000000000000000", "stripe-key");
+    confidence("xoxb-1234567890-abcdefghijklmnop", "slack-token");
+    // Prefix-less rules keep their gates.
+    for benign in [
+        "api_key=thisisnotarealsecret",
+        "secret=xxxxxxxxxxxxxxxxxxxxxxxx",
+        "password: changeme-changeme",
+    ] {
+        assert!(body(&e, benign.as_bytes()).is_clean(), "{benign}");
+    }
+}
+
+#[test]
+fn financial_identifiers_are_optional_and_caught_in_csv_json_and_form_bodies() {
+    let e = engine();
+    let defaults = Scope::new(DetectorSet::defaults());
+    let bodies = [
+        (
+            "text/csv",
+            "payee,iban,card\nAda,DE89370400440532013000,4539979262243931\n",
+        ),
+        (
+            "application/json",
+            r#"{"iban":"GB82 WEST 1234 5698 7654 32","card":4539979262243931,"btc":"bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4","eth":"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"}"#,
+        ),
+        (
+            "application/x-www-form-urlencoded",
+            "iban=DE89+3704+0044+0532+0130+00&card=4539+9792+6224+3931&to=3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy",
+        ),
+    ];
+    for (content_type, text) in bodies {
+        // Off unless a policy switches them on.
+        let off = e.scan_body(defaults, None, Some(content_type), text.as_bytes());
+        assert!(off.is_clean(), "{content_type}: {off:?}");
+        let out = e.scan_body(all(), None, Some(content_type), text.as_bytes());
+        assert!(
+            detectors(&out).contains(&"payment-card"),
+            "{content_type}: {out:?}"
+        );
+        assert!(detectors(&out).contains(&"iban"), "{content_type}: {out:?}");
+    }
+}
+
+#[test]
+fn policy_exemptions_by_fingerprint_let_only_that_value_through_on_their_hosts() {
+    use crate::policy::host::{Host, HostPattern};
+    use crate::policy::model::{DetectorSettings, Exemption};
+    let e = engine();
+    let example = "AKIAIOSFODNN7EXAMPLE";
+    let settings = DetectorSettings {
+        enabled: default_enabled().map(str::to_owned).collect(),
+        exemptions: vec![Exemption {
+            hosts: vec![HostPattern::parse("docs.example.com").expect("valid")],
+            detectors: Default::default(),
+            fingerprints: [e.fingerprint(example.as_bytes())].into(),
+            reason: "tutorial pages send AWS's example key".to_owned(),
+        }],
+    };
+    let policy = PolicyDetectors::new(&settings);
+    let docs = Host::parse("docs.example.com").expect("valid");
+    let other = Host::parse("evil.example").expect("valid");
+    // A fingerprint exemption switches no detector off.
+    assert!(policy.for_host(&docs).contains("aws-access-key"));
+    let exempt = policy.exempt_values(&docs);
+    assert_eq!(exempt.len(), 1);
+    assert!(policy.exempt_values(&other).is_empty());
+    let scope = Scope::new(policy.for_host(&docs)).with_exempt(&exempt);
+    let encoded = STANDARD.encode(example);
+    assert!(e.scan_body(scope, None, None, example.as_bytes()).is_clean());
+    assert!(
+        e.scan_body(scope, None, None, format!("x={encoded}").as_bytes())
+            .is_clean()
+    );
+    assert!(!e.scan_body(scope, None, None, b"AKIAZ7XQ2MLP4RT6WQ3N").is_clean());
+    let elsewhere = Scope::new(policy.for_host(&other));
+    assert!(!e.scan_body(elsewhere, None, None, example.as_bytes()).is_clean());
 }
 
 #[test]

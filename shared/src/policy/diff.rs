@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::model::{
-    CredentialGrant, CredentialSource, Delivery, DetectorSettings, LimitUnit, Limits, Mode, PolicySet,
-    Tenant, Tool, Traffic,
+    CredentialGrant, CredentialSource, Delivery, DetectorSettings, Exemption, LimitUnit, Limits, Mode,
+    PolicySet, Tenant, Tool, Traffic,
 };
 
 /// Whether a change gives a tool more reach or less.
@@ -453,23 +453,39 @@ fn detector_changes(before: &DetectorSettings, after: &DetectorSettings) -> Vec<
         out.push((Effect::Narrows, format!("detector `{id}` switched on")));
     }
     for exemption in after.exemptions.iter().filter(|e| !before.exemptions.contains(e)) {
-        let hosts: Vec<String> = exemption.hosts.iter().map(|h| h.to_string()).collect();
-        let detectors: Vec<&String> = exemption.detectors.iter().collect();
-        out.push((
-            Effect::Widens,
-            format!(
-                "exemption added: {} not checked on {} (\"{}\")",
-                codes(&detectors),
-                codes(&hosts),
-                exemption.reason
-            ),
-        ));
+        out.push((Effect::Widens, exemption_added(exemption)));
     }
     for exemption in before.exemptions.iter().filter(|e| !after.exemptions.contains(e)) {
         let hosts: Vec<String> = exemption.hosts.iter().map(|h| h.to_string()).collect();
         out.push((Effect::Narrows, format!("exemption removed on {}", codes(&hosts))));
     }
     out
+}
+
+fn exemption_added(exemption: &Exemption) -> String {
+    let hosts: Vec<String> = exemption.hosts.iter().map(|h| h.to_string()).collect();
+    let detectors: Vec<&String> = exemption.detectors.iter().collect();
+    if exemption.fingerprints.is_empty() {
+        return format!(
+            "exemption added: {} not checked on {} (\"{}\")",
+            codes(&detectors),
+            codes(&hosts),
+            exemption.reason
+        );
+    }
+    let values: Vec<String> = exemption.fingerprints.iter().map(|f| f.to_string()).collect();
+    let by = if detectors.is_empty() {
+        "any detector".to_owned()
+    } else {
+        codes(&detectors)
+    };
+    format!(
+        "exemption added: values {} let through on {} when found by {} (\"{}\")",
+        codes(&values),
+        codes(&hosts),
+        by,
+        exemption.reason
+    )
 }
 
 fn budget_changes(b: &Limits, a: &Limits, scope_name: &str, out: &mut Vec<Change>) {

@@ -223,10 +223,13 @@ pub struct DetectorSettings {
     pub exemptions: Vec<Exemption>,
 }
 
+/// Detectors switched off on some hosts; or, when `fingerprints` is not empty, only those
+/// values let through on those hosts (by the listed detectors, or by any when none is listed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exemption {
     pub hosts: Vec<HostPattern>,
     pub detectors: BTreeSet<String>,
+    pub fingerprints: BTreeSet<crate::detect::Fingerprint>,
     pub reason: String,
 }
 

@@ -204,7 +204,14 @@ pub struct DetectorsSection {
 #[serde(deny_unknown_fields)]
 pub struct ExemptionSection {
     pub hosts: Vec<String>,
+    /// Detectors not run on these hosts; with `fingerprints`, the detectors whose findings of
+    /// those values are let through (every detector when left out).
+    #[serde(default)]
     pub detectors: Vec<String>,
+    /// Fingerprints (`fp:` and 32 hex digits, as findings show them) of values let through
+    /// on these hosts, such as a documented example key a tool must send.
+    #[serde(default)]
+    pub fingerprints: Vec<String>,
     /// Why this is safe; shown in reviews and decisions.
     pub reason: String,
 }

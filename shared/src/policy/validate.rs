@@ -780,18 +780,46 @@ fn detectors(
         let s::ExemptionSection {
             hosts,
             detectors,
+            fingerprints,
             reason,
         } = exemption;
         require_reason(&reason, &at, r);
+        if detectors.is_empty() && fingerprints.is_empty() {
+            r.error(
+                "empty-exemption",
+                &at,
+                "this exemption names neither detectors nor fingerprints".to_owned(),
+                Some("list the detectors to switch off, or the fingerprints to let through".to_owned()),
+            );
+        }
         settings.exemptions.push(Exemption {
             hosts: host_list(&hosts, &at.key("hosts"), r, HostsFor::Access),
             detectors: detector_ids(&detectors, &at.key("detectors"), r)
                 .into_iter()
                 .collect(),
+            fingerprints: fingerprint_list(&fingerprints, &at.key("fingerprints"), r),
             reason,
         });
     }
     settings
+}
+
+fn fingerprint_list(texts: &[String], at: &Pointer, r: &mut Reporter<'_>) -> BTreeSet<detect::Fingerprint> {
+    let mut out = BTreeSet::new();
+    for (i, text) in texts.iter().enumerate() {
+        match text.parse::<detect::Fingerprint>() {
+            Ok(fingerprint) => {
+                out.insert(fingerprint);
+            }
+            Err(e) => r.error(
+                "invalid-fingerprint",
+                &at.index(i),
+                e.to_string(),
+                Some("copy the fingerprint from the finding, e.g. \"fp:0123...\"".to_owned()),
+            ),
+        }
+    }
+    out
 }
 
 fn detector_ids(ids: &[String], at: &Pointer, r: &mut Reporter<'_>) -> Vec<String> {

@@ -5,6 +5,7 @@
 pub(crate) mod base64;
 pub(crate) mod compress;
 pub(crate) mod escape;
+pub(crate) mod hexlist;
 pub(crate) mod multipart;
 pub(crate) mod percent;
 pub(crate) mod unicode;

@@ -1,6 +1,8 @@
 //! Checks a candidate must pass beyond its regex: format checksums (GitHub's CRC32,
-//! base58check, Luhn, BIP-39), randomness, and the placeholders and documented example values
-//! that look like secrets but are not.
+//! base58check, Luhn, BIP-39), randomness, and the placeholders people type where a secret
+//! goes. Documented example values are the opposite: at egress a vendor's example key cannot
+//! be told from a leak, so they are findings by default (an operator exempts one by
+//! fingerprint or host).
 
 use std::sync::OnceLock;
 
@@ -42,7 +44,7 @@ pub(crate) fn base58check(text: &[u8]) -> bool {
     &digest[..4] == sum
 }
 
-fn base58_decode(text: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn base58_decode(text: &[u8]) -> Option<Vec<u8>> {
     // Big-endian base-256 number built digit by digit; inputs are at most ~112 characters.
     let mut out: Vec<u8> = Vec::with_capacity(text.len());
     for &c in text {
@@ -113,11 +115,17 @@ pub(crate) fn mixed_case(value: &[u8]) -> bool {
     value.iter().any(u8::is_ascii_lowercase) && value.iter().any(u8::is_ascii_uppercase)
 }
 
-/// Values vendors print in their documentation, and shapes people type as placeholders.
+/// Shapes people type as placeholders (`YOUR_KEY`, `${TOKEN}`, `xxxxxxxx`). Never true of a
+/// [well-known](is_well_known) value: those are reported.
 pub(crate) fn is_placeholder(value: &[u8]) -> bool {
-    placeholder_words().is_match(value)
-        || has_long_repeat(value)
-        || DOCUMENTED.iter().any(|d| value == d.as_bytes())
+    !is_well_known(value) && (placeholder_words().is_match(value) || has_long_repeat(value))
+}
+
+/// Values vendors publish in their documentation and test suites. They are findings like any
+/// other secret, with low confidence; the gates that drop random-looking-enough values never
+/// drop these.
+pub(crate) fn is_well_known(value: &[u8]) -> bool {
+    WELL_KNOWN.iter().any(|d| value == d.as_bytes())
 }
 
 fn placeholder_words() -> &'static AhoCorasick {
@@ -160,7 +168,7 @@ const PLACEHOLDER_WORDS: &[&str] = &[
 ];
 
 /// Published example credentials (AWS, Stripe, jwt.io, Slack, Azurite, test card numbers).
-const DOCUMENTED: &[&str] = &[
+const WELL_KNOWN: &[&str] = &[
     "AKIAIOSFODNN7EXAMPLE",
     "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
     "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
@@ -177,6 +185,16 @@ const DOCUMENTED: &[&str] = &[
     "6011111111111117",
     "4012888888881881",
     "4000056655665556",
+    "5200828282828210",
+    "2223003122003222",
+    "6011000990139424",
+    "4222222222222",
+    "378734493671000",
+    "3530111333300000",
+    "3566002020360505",
+    "30569309025904",
+    "38520000023237",
+    "6200000000000005",
 ];
 
 /// Luhn checksum over the digits of `text` (separators skipped).
@@ -207,8 +225,17 @@ pub(crate) fn card_network(digits: &[u8]) -> bool {
         Some(b'4') => matches!(n, 13 | 16 | 19),
         Some(b'5') => (51..=55).contains(&prefix(2)) && n == 16,
         Some(b'2') => (2221..=2720).contains(&prefix(4)) && n == 16,
-        Some(b'3') => matches!(prefix(2), 34 | 37) && n == 15,
-        Some(b'6') => (prefix(4) == 6011 || prefix(2) == 65) && n == 16,
+        Some(b'3') if matches!(prefix(2), 34 | 37) => n == 15,
+        // JCB, then Diners Club.
+        Some(b'3') if (3528..=3589).contains(&prefix(4)) => (16..=19).contains(&n),
+        Some(b'3') => {
+            (matches!(prefix(2), 36 | 38 | 39) || (300..=305).contains(&prefix(3))) && (14..=19).contains(&n)
+        }
+        // Discover, then UnionPay.
+        Some(b'6') if prefix(4) == 6011 || prefix(2) == 65 || (644..=649).contains(&prefix(3)) => {
+            (16..=19).contains(&n)
+        }
+        Some(b'6') => prefix(2) == 62 && (16..=19).contains(&n),
         _ => false,
     }
 }

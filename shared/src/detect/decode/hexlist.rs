@@ -1,0 +1,137 @@
+//! Hex bytes written one at a time with a delimiter: `de-ad-be-ef`, `de:ad:be:ef`,
+//! `de ad be ef`, `de,ad,be,ef`, `de, ad`, `\xde\xad\xbe\xef`, `0xde,0xad`, `0xde 0xad`. A
+//! list is one prefix (none, `\x` or `0x`) and one delimiter throughout, each byte exactly two
+//! hex digits, not glued to more hex on either side (so UUIDs and hashes are not lists).
+
+use super::percent::hex_value;
+
+/// One list of delimited hex bytes found in the scanned data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HexList {
+    pub start: usize,
+    pub end: usize,
+    pub bytes: Vec<u8>,
+    pub delimiter: &'static [u8],
+}
+
+const DELIMITERS: &[&[u8]] = &[b", ", b",", b" ", b":", b"-", b""];
+
+/// Calls `f` for each list of at least `min` bytes.
+pub(crate) fn hex_lists(data: &[u8], min: usize, mut f: impl FnMut(HexList)) {
+    let mut i = 0;
+    while i + 2 <= data.len() {
+        match list_at(data, i).filter(|l| l.bytes.len() >= min) {
+            Some(list) => {
+                i = list.end;
+                f(list);
+            }
+            None => i += 1,
+        }
+    }
+}
+
+fn prefix_at(data: &[u8], i: usize) -> Option<&'static [u8]> {
+    let rest = &data[i..];
+    if rest.starts_with(b"\\x") || rest.starts_with(b"\\X") {
+        Some(b"\\x")
+    } else if rest.starts_with(b"0x") || rest.starts_with(b"0X") {
+        Some(b"0x")
+    } else {
+        None
+    }
+}
+
+/// The byte written at `i` (after the prefix, if any), when two hex digits follow.
+fn byte_at(data: &[u8], i: usize) -> Option<u8> {
+    let (h, l) = (*data.get(i)?, *data.get(i + 1)?);
+    Some(hex_value(h)? << 4 | hex_value(l)?)
+}
+
+fn list_at(data: &[u8], start: usize) -> Option<HexList> {
+    if start > 0 && (data[start - 1].is_ascii_hexdigit() || data[start - 1] == b'\\') {
+        return None;
+    }
+    let prefix = prefix_at(data, start);
+    let prefix_len = prefix.map_or(0, |p| p.len());
+    let first = byte_at(data, start + prefix_len)?;
+    let after_first = start + prefix_len + 2;
+    let delimiter = DELIMITERS.iter().copied().find(|d| {
+        // Without a prefix, bytes must be delimited; `\x41\x42` needs none.
+        (prefix.is_some() || !d.is_empty()) && continues(data, after_first, d, prefix)
+    })?;
+    let mut bytes = vec![first];
+    let mut end = after_first;
+    while continues(data, end, delimiter, prefix) {
+        let at = end + delimiter.len() + prefix_len;
+        bytes.push(byte_at(data, at)?);
+        end = at + 2;
+    }
+    // The last byte must end the list: `de-ad-beef` is not a list of bytes.
+    if data.get(end).is_some_and(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    Some(HexList {
+        start,
+        end,
+        bytes,
+        delimiter,
+    })
+}
+
+/// Whether `delimiter`, the prefix and a two-digit byte follow at `at`, and that byte is not
+/// glued to a third hex digit.
+fn continues(data: &[u8], at: usize, delimiter: &[u8], prefix: Option<&[u8]>) -> bool {
+    let Some(rest) = data.get(at..) else {
+        return false;
+    };
+    if !rest.starts_with(delimiter) {
+        return false;
+    }
+    let mut i = at + delimiter.len();
+    if let Some(p) = prefix {
+        if !data[i..].to_ascii_lowercase().starts_with(p) {
+            return false;
+        }
+        i += p.len();
+    }
+    byte_at(data, i).is_some() && !data.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lists(text: &str) -> Vec<(Vec<u8>, &'static [u8])> {
+        let mut out = Vec::new();
+        hex_lists(text.as_bytes(), 4, |l| out.push((l.bytes, l.delimiter)));
+        out
+    }
+
+    #[test]
+    fn every_common_delimiter() {
+        let want = b"AKIA".to_vec();
+        for text in [
+            "41-4b-49-41",
+            "41:4B:49:41",
+            "41 4b 49 41",
+            "41,4b,49,41",
+            "41, 4b, 49, 41",
+            r"\x41\x4b\x49\x41",
+            "0x41,0x4b,0x49,0x41",
+            "0x41, 0x4b, 0x49, 0x41",
+            "0x41 0x4b 0x49 0x41",
+            "[0x41,0x4B,0x49,0x41]",
+        ] {
+            assert_eq!(lists(text).first().map(|l| &l.0), Some(&want), "{text}");
+        }
+    }
+
+    #[test]
+    fn uuids_hashes_and_mixed_delimiters_are_not_lists() {
+        assert!(lists("550e8400-e29b-41d4-a716-446655440000").is_empty());
+        assert!(lists("3f9a1c7e5b2d8f4a6c0e9b1d7f3a5c8e").is_empty());
+        assert!(lists("41-4b:49-41").is_empty());
+        assert!(lists("de-ad-beef").is_empty());
+        assert!(lists("in 12 34 56 7 ways").is_empty());
+    }
+}

@@ -1,0 +1,349 @@
+//! High-entropy data with no known shape, in URL path segments and query values (the
+//! `high-entropy` detector; subdomain labels are `dns-exfiltration`'s). The rule, so that it
+//! can be argued about rather than tuned:
+//!
+//! A token is unexplained data when
+//! 1. it is long enough to carry a credential: 32 characters or more (about 190 bits in base62);
+//! 2. it looks random in the alphabet it uses: upper case, lower case and digits mixed, and a
+//!    Shannon entropy near what a random string of its length has; or, in one case (base32,
+//!    base36), digits mixed in, few vowels, and the same entropy test;
+//! 3. nothing explains it:
+//!    - it is not in the grammar of a common identifier. Hex-only tokens (UUIDs, hashes,
+//!      object ids) never qualify; a digest labelled as one (`sha256-…`) is a digest; an id
+//!      behind a short lowercase type prefix (`cus_`, `pi_`) is an object id; Google document
+//!      ids, YouTube playlists and SigV4 credential scopes have published grammars;
+//!    - it is not words joined by separators;
+//!    - it does not decode to text, JSON, an image or compressed data. Those are judged by what
+//!      they decode to, by every other detector;
+//!    - it is not the value of a query parameter whose name says it carries a protocol nonce,
+//!      signature, digest or pagination cursor (`state`, `nonce`, `code_challenge`,
+//!      `signature`, `page_token`, `cursor`, ...).
+//!
+//! Hex-encoded data is therefore not caught here (a hash cannot be told from it); what it
+//! decodes to is.
+
+use super::decode::base64::decode_run;
+use super::decode::{is_texty, percent, sniff_compression};
+use super::rules::checks::entropy;
+use super::runs::is_run_byte;
+
+/// Shortest token judged.
+const MIN_LEN: usize = 32;
+/// Longest token judged; longer ones are blobs, which the decoders judge.
+const MAX_LEN: usize = 1024;
+
+/// Calls `f(token)` for each unexplained token in a URL path (origin form, no query).
+pub(crate) fn in_path(path: &[u8], mut f: impl FnMut(&[u8])) {
+    for segment in path.split(|&b| b == b'/') {
+        judge_value(segment, &mut f);
+    }
+}
+
+/// Calls `f(token)` for each unexplained token in the values of a query string.
+pub(crate) fn in_query(query: &[u8], mut f: impl FnMut(&[u8])) {
+    for pair in query.split(|&b| b == b'&') {
+        let (name, value) = match pair.iter().position(|&b| b == b'=') {
+            Some(eq) => (&pair[..eq], &pair[eq + 1..]),
+            None => (&b""[..], pair),
+        };
+        if !carries_nonce(name) {
+            judge_value(value, &mut f);
+        }
+    }
+}
+
+fn judge_value(raw: &[u8], f: &mut impl FnMut(&[u8])) {
+    let decoded = percent::decode(raw);
+    let value = decoded.as_deref().unwrap_or(raw);
+    // A data URL names its own content; images and the like are not secrets.
+    if value.starts_with(b"data:") {
+        return;
+    }
+    for token in value.split(|&b| !is_run_byte(b)) {
+        if unexplained(token) {
+            f(token);
+        }
+    }
+}
+
+/// Whether one token is random-looking data that no common identifier grammar explains.
+pub(crate) fn unexplained(token: &[u8]) -> bool {
+    let token = trim_padding(token);
+    if !(MIN_LEN..=MAX_LEN).contains(&token.len()) || type_prefixed(token) || known_id(token) {
+        return false;
+    }
+    let shaped = if token.iter().any(u8::is_ascii_uppercase) && token.iter().any(u8::is_ascii_lowercase) {
+        mixed_classes(token) && random_enough(token)
+    } else {
+        // One case: base32/base36 data, whole (no separators), not at a base32 digest's
+        // length (26, 32, 52 characters: 128, 160, 256 bits; also Box and Mailman ids), and
+        // not hex behind a prefix or suffix (`0x…u128`): at least four letters past `f`.
+        let beyond_hex = token
+            .iter()
+            .filter(|b| b.is_ascii_alphabetic() && !b.is_ascii_hexdigit())
+            .count();
+        token.iter().all(u8::is_ascii_alphanumeric)
+            && !matches!(token.len(), 26 | 32 | 52)
+            && beyond_hex >= 4
+            && one_case_data(token)
+    };
+    shaped
+        && !joined_words(token)
+        && !labelled_digest(token)
+        && !token.starts_with(b"eyJ")
+        && !decodes_to_something(token)
+}
+
+/// `sha256-…`, `sha512=…`: a digest that says it is one (subresource integrity, npm).
+fn labelled_digest(token: &[u8]) -> bool {
+    let lower = token.to_ascii_lowercase();
+    [&b"sha1"[..], b"sha256", b"sha384", b"sha512", b"md5"]
+        .iter()
+        .any(|p| lower.starts_with(p) && matches!(lower.get(p.len()), Some(b'-' | b'=' | b'_' | b':')))
+}
+
+/// Data in one case (hostnames, base32, base36): letters and digits in about the mix a random
+/// string of that alphabet has, few vowels (names are pronounceable), and an entropy within
+/// [`ENTROPY_MARGIN`] of a random string over the alphabet it uses (16 for hex, 32 otherwise).
+pub(crate) fn one_case_data(token: &[u8]) -> bool {
+    one_case_data_of(token, 20, 3)
+}
+
+/// [`one_case_data`] with its base32/base36 floor: `min_len` characters, `min_digits` digits.
+pub(crate) fn one_case_data_of(token: &[u8], min_len: usize, min_digits: usize) -> bool {
+    let compact: Vec<u8> = token
+        .iter()
+        .filter(|b| b.is_ascii_alphanumeric())
+        .map(u8::to_ascii_lowercase)
+        .collect();
+    let digits = compact.iter().filter(|b| b.is_ascii_digit()).count();
+    let letters = compact.len() - digits;
+    if compact.iter().all(u8::is_ascii_hexdigit) {
+        return compact.len() >= 24
+            && digits >= 2
+            && letters >= 2
+            && entropy(&compact) >= random_entropy(compact.len(), 16) - ENTROPY_MARGIN;
+    }
+    let vowels = compact
+        .iter()
+        .filter(|b| matches!(b, b'a' | b'e' | b'i' | b'o' | b'u'))
+        .count();
+    compact.len() >= min_len
+        && digits >= min_digits
+        && vowels * 10 < letters * 3
+        && entropy(&compact) >= random_entropy(compact.len(), 32) - ENTROPY_MARGIN
+}
+
+fn trim_padding(token: &[u8]) -> &[u8] {
+    let end = token.iter().rposition(|&b| b != b'=').map_or(0, |p| p + 1);
+    &token[..end]
+}
+
+/// Upper and lower case, two or more of each, and a digit.
+fn mixed_classes(token: &[u8]) -> bool {
+    let count = |f: fn(&u8) -> bool| token.iter().filter(|b| f(b)).count();
+    count(u8::is_ascii_uppercase) >= 2 && count(u8::is_ascii_lowercase) >= 2 && count(u8::is_ascii_digit) >= 1
+}
+
+/// Words and numbers joined by `-`, `_`, `/` or `+` (`80-N2040-23_REV_K_User_Guide`,
+/// `1326986170-An-Object-is-not-a-Hash`): three or more parts, two thirds of them a number, a
+/// word in one case or a capitalised word. Random parts of any length are seldom that.
+pub(crate) fn joined_words(token: &[u8]) -> bool {
+    let parts: Vec<&[u8]> = token
+        .split(|b| matches!(b, b'-' | b'_' | b'/' | b'+'))
+        .filter(|p| !p.is_empty())
+        .collect();
+    let word = |p: &[u8]| {
+        p.iter().all(u8::is_ascii_digit)
+            || p.iter().all(u8::is_ascii_uppercase)
+            || (p[0].is_ascii_alphabetic() && p[1..].iter().all(u8::is_ascii_lowercase))
+    };
+    let words = parts.iter().filter(|p| word(p)).count();
+    parts.len() >= 3 && words * 3 >= parts.len() * 2
+}
+
+/// The Shannon entropy a random string of `n` characters over `k` symbols has on average (the
+/// Miller-Madow estimate: log2 k less the bias of counting only `n` characters).
+pub(crate) fn random_entropy(n: usize, k: usize) -> f64 {
+    let k = k.min(n.max(1)) as f64;
+    f64::log2(k) - (k - 1.0) / (2.0 * n as f64 * std::f64::consts::LN_2)
+}
+
+/// How far below that average a random token may fall and still count: at 32 to 100
+/// characters, 99% of random base62 strings lie within it; camel-case words fall further.
+const ENTROPY_MARGIN: f64 = 0.55;
+
+/// Entropy within [`ENTROPY_MARGIN`] of a random base62 string of the same length.
+fn random_enough(token: &[u8]) -> bool {
+    entropy(token) >= random_entropy(token.len(), 62) - ENTROPY_MARGIN
+}
+
+/// `cus_`, `pi_`, `cs_live_`: an object id behind one or two short lowercase type words.
+fn type_prefixed(token: &[u8]) -> bool {
+    let word = |t: &[u8]| {
+        let n = t.iter().take_while(|b| b.is_ascii_lowercase()).count();
+        ((2..=6).contains(&n) && t.get(n) == Some(&b'_')).then_some(n + 1)
+    };
+    let Some(first) = word(token) else {
+        return false;
+    };
+    let rest = &token[first..];
+    let rest = word(rest).map_or(rest, |second| &rest[second..]);
+    !rest.contains(&b'_')
+}
+
+/// Published id grammars of services whose URLs carry random-looking ids by design: Google
+/// Drive, Docs and Forms (`1` and 32 or 43 base64url characters; `1FAIpQL` and 49), YouTube
+/// playlists (`PL`, `UU`, `OL`, `RD` and 16 to 32), and the SigV4 credential scope
+/// (`AKIA…/20261127/us-east-1/s3/aws4_request`, whose key id the AWS rule judges).
+fn known_id(token: &[u8]) -> bool {
+    if token.ends_with(b"/aws4_request") || token.ends_with(b"/goog4_request") {
+        return true;
+    }
+    let base64url = |t: &[u8]| {
+        t.iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+    };
+    let google = token.starts_with(b"1") && matches!(token.len(), 33 | 44)
+        || token.starts_with(b"1FAIpQL") && token.len() == 56;
+    let playlist = [&b"PL"[..], b"UU", b"OL", b"RD"]
+        .iter()
+        .any(|p| token.starts_with(p))
+        && (18..=34).contains(&token.len());
+    base64url(token) && (google || playlist)
+}
+
+/// Base64 that decodes to text, an image or compressed data is judged by what it decodes to.
+fn decodes_to_something(token: &[u8]) -> bool {
+    decode_run(token)
+        .is_some_and(|bytes| is_texty(&bytes, 75) || sniff_compression(&bytes).is_some() || is_image(&bytes))
+}
+
+fn is_image(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"\x89PNG")
+        || bytes.starts_with(b"\xff\xd8\xff")
+        || bytes.starts_with(b"GIF8")
+        || (bytes.starts_with(b"RIFF") && bytes.get(8..12) == Some(b"WEBP"))
+}
+
+/// Query parameters whose values are random by design: protocol nonces and state, signatures
+/// and digests, pagination cursors and cache busters.
+fn carries_nonce(name: &[u8]) -> bool {
+    let decoded = percent::decode(name);
+    let name = decoded.as_deref().unwrap_or(name);
+    let normal: Vec<u8> = name
+        .iter()
+        .filter(|b| b.is_ascii_alphanumeric())
+        .map(u8::to_ascii_lowercase)
+        .collect();
+    let ends = |w: &[u8]| normal.ends_with(w);
+    NONCE_PARAMS.iter().any(|p| normal == p.as_bytes()) || NONCE_SUFFIXES.iter().any(|s| ends(s.as_bytes()))
+}
+
+const NONCE_PARAMS: &[&str] = &[
+    "state",
+    "nonce",
+    "codechallenge",
+    "cursor",
+    "after",
+    "before",
+    "continuation",
+    "ved",
+    "ei",
+    "sig",
+    "hash",
+    "integrity",
+    "etag",
+    "sha",
+    "commit",
+    "rev",
+    "cb",
+    "v",
+    "ver",
+    "version",
+];
+
+const NONCE_SUFFIXES: &[&str] = &[
+    "signature",
+    "pagetoken",
+    "cursor",
+    "continuationtoken",
+    "nonce",
+    "digest",
+    "checksum",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn path_hits(path: &str) -> usize {
+        let mut n = 0;
+        in_path(path.as_bytes(), |_| n += 1);
+        n
+    }
+
+    fn query_hits(query: &str) -> usize {
+        let mut n = 0;
+        in_query(query.as_bytes(), |_| n += 1);
+        n
+    }
+
+    #[test]
+    fn random_tokens_with_no_shape_are_data() {
+        assert_eq!(path_hits("/c/x9Kq2Lm7Np4Rs8Tv1Wx5Yz3Ab6Cd9Ef2/x"), 1);
+        assert_eq!(query_hits("d=Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5Hh8Nq2Tu7Xe4"), 1);
+        assert_eq!(query_hits("d=Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5Hh8Nq2Tu7Xe4Pa"), 1);
+        // Lowercase base32 data.
+        assert_eq!(path_hits("/u/mzxw6ytb2oi4dk3tfpq7r2lnb5wx4y3kq7/x"), 1);
+        // At a base32 digest's length: a Box shared-link id, a Mailman thread id.
+        assert_eq!(path_hits("/s/1hzcwkwf8rbju5h9iyf44wm94amnlcrv"), 0);
+        assert_eq!(path_hits("/thread/CLVXXPQ2T2LQ5MP2Y53VVQFCXYWQJHKZ/"), 0);
+        assert_eq!(path_hits("/p/1-cp310-cp310-manylinux_2_17_x86_64.whl"), 0);
+        assert_eq!(query_hits("code=0x4317e40ab4ddcf05dd358416f52ecd34u128"), 0);
+        // A digest that says it is one.
+        assert_eq!(
+            query_hits("i=sha256-Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5Hh8Nq2Tu7Xe4Pa"),
+            0
+        );
+        assert_eq!(
+            query_hits("q=hello&blob=Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5H%2Bh8Nq2Tu"),
+            1
+        );
+    }
+
+    #[test]
+    fn common_identifiers_are_explained() {
+        for path in [
+            "/v2/users/eef13265-18ae-41d2-a2c0-6fcccb8c75fc/orders",
+            "/acme/widgets/commit/3f9a1c7e5b2d8f4a6c0e9b1d7f3a5c8e2b4d6f90",
+            "/v2/app/blobs/sha256:5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03",
+            "/static/js/main.3f9a1c7e.chunk.js",
+            "/_next/static/chunks/pages/_app-6a8b2c9d1e0f3a4b.js",
+            "/document/d/1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms/edit",
+            "/file/d/1Xq7Jd2mN9pR4tV8wB1cE6fH3kL5oS0uY/view",
+            "/forms/d/e/1FAIpQLSeBkbhuIlSofXqCyhi3kGkLmtrpPOEBwr6iJA6SzHdxWKfqdA/viewform",
+            "/c/pay/cs_live_a1Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5Hh8Nq2Tu7Xe4Pa9Mb1Lc6Zr3Vs0",
+            "/v1/customers/cus_Kq2Lm7Np4Rs8Tv1Wx5Yz3Ab6Cd9/payment_intents",
+            "/std/collections/struct.HashMap.html",
+            "/files/ThisIsAVeryLongCamelCaseIdentifierName.html",
+            "/bundle/publicresource/80-N2040-23_REV_K_Qualcomm_Hexagon_Application_Binary_Interface_User_Guide.pdf",
+            "/article/1326986170-An-Object-is-not-a-Hash",
+        ] {
+            assert_eq!(path_hits(path), 0, "{path}");
+        }
+        for query in [
+            "state=Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5Hh8&nonce=Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5Hh8",
+            "next_page_token=Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5Hh8Nq2T",
+            "X-Amz-Signature=Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5Hh8Nq2Tabc",
+            "code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            "cursor=eyJpZCI6MTIzNDU2LCJkaXIiOiJuZXh0IiwidHMiOjE3MDAwMDAwMDB9",
+            "img=data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk",
+            "page=eyJpZCI6MTIzNDU2LCJkaXIiOiJuZXh0IiwidHMiOjE3MDAwMDAwMDB9",
+            "v=x&list=PLillGF-RfqbY3c2r0htQyVbDJJoBFE6Rb",
+            "logo=data:image/png;base64%2CiVBORw0KGgoAAAANSUhEUgAAAA4AAAAOCAMAAAAolt3jAAAA1VBMVEUAAABhlctjlstkl8",
+        ] {
+            assert_eq!(query_hits(query), 0, "{query}");
+        }
+    }
+}
