@@ -9,7 +9,7 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use serde::Serialize;
 use tollgate_shared::detect::{
-    BodyScanner, DetectorSet, Engine, Finding, KnownSecrets, Outcome, Scope, Step,
+    BodyScanner, DetectorSet, Engine, ExemptValue, Finding, KnownSecrets, Outcome, Scope, Step,
 };
 use tollgate_shared::policy::host::Host;
 use tollgate_shared::policy::model::Mode;
@@ -28,6 +28,8 @@ pub struct Inspection {
     /// Known-secret sets: the operator's list and the invocation's issued values. Owned, so a
     /// streamed body can hold them across pingora's callbacks.
     known: Vec<Arc<KnownSecrets>>,
+    /// Values the policy exempts by fingerprint for this host.
+    exempt: Vec<ExemptValue>,
 }
 
 impl Inspection {
@@ -36,13 +38,12 @@ impl Inspection {
     pub fn for_request(snapshot: &Snapshot, identity: &Identity, host: &Host) -> Option<Self> {
         let tenant = snapshot.tenant(&identity.tenant)?;
         let tool = tenant.tool(&identity.tool)?;
-        let detectors = snapshot
-            .detectors(&identity.tenant, &identity.tool)?
-            .for_host(host);
+        let policy = snapshot.detectors(&identity.tenant, &identity.tool)?;
         Some(Self {
-            detectors,
+            detectors: policy.for_host(host),
             enforce: tool.mode == Mode::Enforce,
             known: Vec::new(),
+            exempt: policy.exempt_values(host),
         })
     }
 
@@ -61,7 +62,11 @@ impl Inspection {
     /// Runs `scan` with this inspection's scope.
     fn scoped<R>(&self, scan: impl FnOnce(Scope<'_>) -> R) -> R {
         let sets: Vec<&KnownSecrets> = self.known.iter().map(AsRef::as_ref).collect();
-        scan(Scope::new(self.detectors).with_known(&sets))
+        scan(
+            Scope::new(self.detectors)
+                .with_known(&sets)
+                .with_exempt(&self.exempt),
+        )
     }
 }
 
@@ -194,6 +199,7 @@ impl BodyGate {
         let scanner = engine.owning_body_scanner(
             inspection.detectors,
             inspection.known.clone(),
+            inspection.exempt.clone(),
             header("content-encoding"),
             header("content-type"),
         );

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use super::catalog::DetectorSet;
 use super::decode::multipart::boundary;
-use super::engine::{Engine, Scope};
+use super::engine::{Engine, ExemptValue, Scope};
 use super::finding::{EncodingChain, Finding, Outcome, Unjudged};
 use super::known::KnownSecrets;
 use super::runs::{is_delimiter, is_run_byte};
@@ -51,6 +51,8 @@ pub struct BodyScanner<'a> {
     /// Known-secret sets the scanner owns (an invocation's issued values), matched with the
     /// scope's own.
     owned: Vec<Arc<KnownSecrets>>,
+    /// Values exempted by fingerprint that the scanner owns.
+    owned_exempt: Vec<ExemptValue>,
     mode: Mode,
     buf: Vec<u8>,
     buf_start: u64,
@@ -100,6 +102,7 @@ impl Engine {
             engine: self,
             scope,
             owned: Vec::new(),
+            owned_exempt: Vec::new(),
             mode,
             buf: Vec::new(),
             buf_start: 0,
@@ -118,11 +121,13 @@ impl Engine {
         &self,
         detectors: DetectorSet,
         known: Vec<Arc<KnownSecrets>>,
+        exempt: Vec<ExemptValue>,
         content_encoding: Option<&str>,
         content_type: Option<&str>,
     ) -> BodyScanner<'_> {
         let mut scanner = self.body_scanner(Scope::new(detectors), content_encoding, content_type);
         scanner.owned = known;
+        scanner.owned_exempt = exempt;
         scanner
     }
 }
@@ -130,7 +135,7 @@ impl Engine {
 impl BodyScanner<'_> {
     /// A walk over the body with the scope's known sets and the owned ones.
     fn walk<R>(&self, run: impl FnOnce(Walk<'_>) -> R) -> R {
-        if self.owned.is_empty() {
+        if self.owned.is_empty() && self.owned_exempt.is_empty() {
             return run(Walk::new(self.engine, self.scope, Place::Body));
         }
         let sets: Vec<&KnownSecrets> = self
@@ -140,7 +145,11 @@ impl BodyScanner<'_> {
             .copied()
             .chain(self.owned.iter().map(AsRef::as_ref))
             .collect();
-        run(Walk::new(self.engine, self.scope.with_known(&sets), Place::Body))
+        let mut scope = self.scope.with_known(&sets);
+        if !self.owned_exempt.is_empty() {
+            scope = scope.with_exempt(&self.owned_exempt);
+        }
+        run(Walk::new(self.engine, scope, Place::Body))
     }
 
     pub fn push(&mut self, chunk: &[u8]) -> Step {
