@@ -48,8 +48,11 @@ impl Stack {
             policies: &[("t", &policy), ("u", POLICY_U)],
         });
         let hosts: Vec<(&str, &str)> = NAMES.iter().map(|n| (*n, "127.0.0.1")).collect();
+        let key = certs_dir.path().join("fingerprint.key");
+        std::fs::write(&key, "tollgate-test-fingerprint-key-0123456789").expect("key");
         let extra = format!(
-            "[broker]\nurl = \"{}\"\ntoken_file = \"{}\"\ncache_ttl = \"2s\"\ntimeout = \"1s\"\n",
+            "fingerprint_key = \"{}\"\n[broker]\nurl = \"{}\"\ntoken_file = \"{}\"\ncache_ttl = \"2s\"\ntimeout = \"1s\"\n",
+            key.display(),
             broker.control_url(),
             broker.dir.path().join("proxy.token").display()
         );
@@ -487,5 +490,54 @@ print(r.status_code, r.headers.get("x-tollgate-reason"), flush=True)
             .0,
         200,
         "the proxy recovers by itself"
+    );
+}
+
+/// The proxy's fingerprint of `value` under the test key (HMAC-SHA-256, first 16 bytes).
+fn fingerprint(value: &str) -> String {
+    let out = Command::new(python())
+        .args(["-c", "import hmac,hashlib,sys; print('fp:' + hmac.new(sys.argv[1].encode(), sys.argv[2].encode(), hashlib.sha256).hexdigest()[:32])"])
+        .args(["tollgate-test-fingerprint-key-0123456789", value])
+        .output()
+        .expect("python");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn a_fingerprint_exemption_lets_a_documented_example_through_but_never_an_issued_value() {
+    let stack = Stack::start();
+    let (id, secret) = stack.broker.invocation("t", "fetch", "s");
+    let token = stack.broker.credential(&id, &secret, "child-token").1["value"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let example = "AKIAIOSFODNN7EXAMPLE";
+    let evil = stack.url("evil.origin.test", "/");
+    let (status, body) = stack.curl(&id, &secret, &["-H", &format!("X-Key: {example}"), &evil]);
+    assert_eq!(
+        status, 403,
+        "the documented example is blocked by default: {body}"
+    );
+    let exempting = format!(
+        "{}\n[detectors]\nexemptions = [{{ hosts = [\"evil.origin.test\"], fingerprints = [\"{}\", \"{}\"], reason = \"test\" }}]\n",
+        policy(stack.origin.port),
+        fingerprint(example),
+        fingerprint(&token)
+    );
+    std::fs::write(stack.proxy.policy_path(), exempting).expect("policy");
+    assert!(
+        wait_until(Duration::from_secs(5), || stack
+            .curl(&id, &secret, &["-H", &format!("X-Key: {example}"), &evil])
+            .0
+            == 200)
+        .is_some(),
+        "the exemption by fingerprint must let the example through: {}",
+        stack.proxy.log_text()
+    );
+    let (status, body) = stack.curl(&id, &secret, &["-H", &format!("X-Token: {token}"), &evil]);
+    assert_eq!(
+        (status, reason(&body).as_str()),
+        (403, "issued_credential_misuse"),
+        "{body}"
     );
 }
