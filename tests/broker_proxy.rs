@@ -13,7 +13,12 @@ use support::broker::{Broker, BrokerSpec, KV, POLICY_T, POLICY_U, PROXY_TOKEN};
 use support::secrets::{OpenBao, Postgres, seed};
 use support::{Origin, OriginCerts, Place, Proxy, ProxySpec, basic, free_port, parse_answer, python, raw};
 
-const NAMES: &[&str] = &["api.origin.test", "echo.origin.test", "evil.origin.test"];
+const NAMES: &[&str] = &[
+    "api.origin.test",
+    "echo.origin.test",
+    "evil.origin.test",
+    "tunnel.origin.test",
+];
 
 struct Stack {
     bao: OpenBao,
@@ -21,13 +26,18 @@ struct Stack {
     broker: Broker,
     proxy: Proxy,
     origin: Origin,
+    /// The CA of the test origins (what a client of a tunnel-only rule must trust).
+    origin_ca: std::path::PathBuf,
     _certs_dir: tempfile::TempDir,
 }
 
+/// [`POLICY_T`] on the origin's port, plus a tunnel-only rule (bytes spliced, never seen).
 fn policy(port: u16) -> String {
     POLICY_T.replace(
         "ports = [443]",
-        &format!("ports = [{port}]\nallow_private = [\"127.0.0.0/8\"]"),
+        &format!(
+            "ports = [{port}]\nallow_private = [\"127.0.0.0/8\"]\n\n[[tools.egress]]\nid = \"opaque\"\nhosts = [\"tunnel.origin.test\"]\nports = [{port}]\nallow_private = [\"127.0.0.0/8\"]\ntraffic = \"tunnel\""
+        ),
     )
 }
 
@@ -74,6 +84,7 @@ impl Stack {
             broker,
             proxy,
             origin,
+            origin_ca: certs.ca.clone(),
             _certs_dir: certs_dir,
         }
     }
@@ -464,6 +475,49 @@ print(r.status_code, r.headers.get("x-tollgate-reason"), flush=True)
         line.trim(),
         "407 invocation_ended",
         "an ended invocation went on working on its open connection"
+    );
+
+    // The same through a tunnel-only rule, where the proxy sees no request: the open tunnel
+    // is cut, and a new one refused.
+    let (id, secret) = stack.broker.invocation("t", "fetch", "s-tunnel");
+    let script = r#"
+import sys, time, requests
+s = requests.Session()
+s.trust_env = False
+s.proxies = {"https": sys.argv[1]}
+s.verify = sys.argv[2]
+print(s.get(sys.argv[3], timeout=10).status_code, flush=True)
+sys.stdin.readline()
+time.sleep(2.5)
+try:
+    print(s.get(sys.argv[3], timeout=10).status_code, flush=True)
+except requests.exceptions.RequestException as e:
+    print("refused", type(e).__name__, flush=True)
+"#;
+    let mut child = Command::new(python())
+        .args(["-c", script, &stack.proxy.url(&id, &secret)])
+        .arg(&stack.origin_ca)
+        .arg(stack.url("tunnel.origin.test", "/x"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python");
+    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut line).expect("first");
+    assert_eq!(
+        line.trim(),
+        "200",
+        "the tunnel-only rule must work before the end"
+    );
+    assert_eq!(stack.broker.end(&id).0, 200);
+    std::io::Write::write_all(child.stdin.as_mut().expect("stdin"), b"go\n").expect("go");
+    line.clear();
+    std::io::BufRead::read_line(&mut stdout, &mut line).expect("second");
+    let _ = child.wait();
+    assert!(
+        line.starts_with("refused"),
+        "an ended invocation went on through its open tunnel: {line}"
     );
 
     // The broker gone: a clear 503, never a 407 and never a hang.

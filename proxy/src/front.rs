@@ -270,7 +270,14 @@ impl FrontDoor {
             exchange.finish().await;
             return;
         };
-        let moved = splice::metered(client, upstream, exchange, self.gate.limits.idle_timeout).await;
+        let moved = splice::metered(
+            client,
+            upstream,
+            exchange,
+            self.gate.limits.idle_timeout,
+            self.until_invalid(&tunnel.credentials),
+        )
+        .await;
         self.gate
             .metrics
             .bytes
@@ -283,6 +290,18 @@ impl FrontDoor {
             .inc_by(moved.back);
         if let Some(cut) = moved.cut {
             info!(tenant = %tunnel.identity.tenant, budget = %cut.budget, scope = cut.scope.as_str(), "tunnel cut at its budget");
+        }
+    }
+
+    /// Completes once the tunnel's credentials no longer give an identity (the invocation
+    /// ended, or its source cannot say): an opaque tunnel is checked every second, as
+    /// intercepted traffic is on every request.
+    async fn until_invalid(&self, credentials: &ProxyCredentials) {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            if self.gate.login(credentials, false).await.is_err() {
+                return;
+            }
         }
     }
 

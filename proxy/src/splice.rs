@@ -29,23 +29,38 @@ enum Way {
 }
 
 /// Splices `client` and `upstream` until both sides are done, the tunnel is idle for
-/// `idle`, a budget ends, or the store fails (closed: nothing more is forwarded).
-pub async fn metered<C, U>(mut client: C, mut upstream: U, mut exchange: Exchange, idle: Duration) -> Moved
+/// `idle`, a budget ends, the store fails (closed: nothing more is forwarded), or `revoked`
+/// completes (the caller's identity is no longer valid).
+pub async fn metered<C, U, R>(
+    mut client: C,
+    mut upstream: U,
+    mut exchange: Exchange,
+    idle: Duration,
+    revoked: R,
+) -> Moved
 where
     C: AsyncRead + AsyncWrite + Unpin,
     U: AsyncRead + AsyncWrite + Unpin,
+    R: std::future::Future<Output = ()>,
 {
     let mut moved = Moved::default();
     let (mut up_buf, mut down_buf) = (vec![0u8; CHUNK], vec![0u8; CHUNK]);
     let (mut client_open, mut upstream_open) = (true, true);
+    tokio::pin!(revoked);
     while client_open || upstream_open {
-        let read = tokio::time::timeout(idle, async {
+        let reading = tokio::time::timeout(idle, async {
             tokio::select! {
                 n = client.read(&mut up_buf), if client_open => (Way::Out, n),
                 n = upstream.read(&mut down_buf), if upstream_open => (Way::Back, n),
             }
-        })
-        .await;
+        });
+        let read = tokio::select! {
+            read = reading => read,
+            () = &mut revoked => {
+                debug!("the tunnel's identity is no longer valid, closing");
+                break;
+            }
+        };
         let Ok((way, n)) = read else {
             debug!("tunnel idle, closing");
             break;
