@@ -100,6 +100,7 @@ control_listen = "127.0.0.1:$CONTROL_PORT"
 socket = "broker.sock"
 [vault]
 address = "http://127.0.0.1:$BAO_PORT"
+timeout = "10s"
 [vault.auth]
 method = "token"
 token_file = "vault.token"
