@@ -107,6 +107,51 @@ impl Stack {
         (code.trim().parse().unwrap_or(0), body.to_owned())
     }
 
+    /// The value (or placeholder) the tool gets for credential `name`.
+    fn value(&self, id: &str, secret: &str, name: &str) -> String {
+        let (status, body) = self.broker.credential(id, secret, name);
+        assert_eq!(status, 200, "{name}: {body}");
+        body["value"].as_str().expect("value").to_owned()
+    }
+
+    /// One keep-alive client session through the proxy: a request to `url`, then the
+    /// invocation is ended, then (after the cache bound) a second request on the same
+    /// session. Returns what each printed: a status, or `refused` when no answer came.
+    fn across_end(&self, id: &str, secret: &str, verify: &std::path::Path, url: &str) -> (String, String) {
+        let script = r#"
+import sys, time, requests
+s = requests.Session()
+s.trust_env = False
+s.proxies = {"https": sys.argv[1]}
+s.verify = sys.argv[2]
+print(s.get(sys.argv[3], timeout=10).status_code, flush=True)
+sys.stdin.readline()
+time.sleep(2.5)
+try:
+    r = s.get(sys.argv[3], timeout=10)
+    print(r.status_code, r.headers.get("x-tollgate-reason"), flush=True)
+except requests.exceptions.RequestException as e:
+    print("refused", type(e).__name__, flush=True)
+"#;
+        let mut child = Command::new(python())
+            .args(["-c", script, &self.proxy.url(id, secret)])
+            .arg(verify)
+            .arg(url)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python");
+        let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        let mut first = String::new();
+        std::io::BufRead::read_line(&mut stdout, &mut first).expect("first");
+        assert_eq!(self.broker.end(id).0, 200);
+        std::io::Write::write_all(child.stdin.as_mut().expect("stdin"), b"go\n").expect("go");
+        let mut second = String::new();
+        std::io::BufRead::read_line(&mut stdout, &mut second).expect("second");
+        let _ = child.wait();
+        (first.trim().to_owned(), second.trim().to_owned())
+    }
+
     fn ended(&self, id: &str, secret: &str) -> bool {
         let lookup = serde_json::json!({"invocation_id": id, "secret": secret}).to_string();
         self.broker.control(PROXY_TOKEN, "/v1/lookup", &lookup).0 == 401
@@ -153,10 +198,7 @@ fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> Option<Duratio
 fn placeholders_become_the_real_value_only_on_their_bound_hosts_and_echoes_are_scrubbed() {
     let stack = Stack::start();
     let (id, secret) = stack.broker.invocation("t", "fetch", "s");
-    let placeholder = stack.broker.credential(&id, &secret, "api-key").1["value"]
-        .as_str()
-        .expect("placeholder")
-        .to_owned();
+    let placeholder = stack.value(&id, &secret, "api-key");
     let real = KV[0].2;
 
     // The bound host receives the real value in the bound header.
@@ -237,10 +279,7 @@ fn a_placeholder_sent_anywhere_else_is_blocked_and_the_invocation_revoked() {
     ];
     for (what, args) in attempts {
         let (id, secret) = stack.broker.invocation("t", "fetch", &what.replace(' ', "-"));
-        let placeholder = stack.broker.credential(&id, &secret, "api-key").1["value"]
-            .as_str()
-            .expect("placeholder")
-            .to_owned();
+        let placeholder = stack.value(&id, &secret, "api-key");
         let args: Vec<String> = args(&placeholder)
             .into_iter()
             .map(|a| {
@@ -416,10 +455,7 @@ fn issued_values_are_blocked_even_where_the_tenant_switched_known_secret_off() {
     std::fs::write(stack.proxy.policy_path(), relaxed).expect("policy");
     std::thread::sleep(Duration::from_millis(1500));
     let (id, secret) = stack.broker.invocation("t", "fetch", "s");
-    let value = stack.broker.credential(&id, &secret, "child-token").1["value"]
-        .as_str()
-        .expect("token")
-        .to_owned();
+    let value = stack.value(&id, &secret, "child-token");
     let (status, body) = stack.curl(
         &id,
         &secret,
@@ -441,83 +477,31 @@ fn an_ended_invocation_stops_on_an_open_connection_and_a_dead_broker_is_a_503() 
     let mut stack = Stack::start();
     let (id, secret) = stack.broker.invocation("t", "fetch", "s");
     // One keep-alive connection through the proxy: a request, the end, a request later.
-    let script = r#"
-import sys, time, requests
-s = requests.Session()
-s.trust_env = False
-s.proxies = {"https": sys.argv[1]}
-s.verify = sys.argv[2]
-first = s.get(sys.argv[3], timeout=10).status_code
-print(first, flush=True)
-sys.stdin.readline()
-time.sleep(2.5)
-r = s.get(sys.argv[3], timeout=10)
-print(r.status_code, r.headers.get("x-tollgate-reason"), flush=True)
-"#;
-    let mut child = Command::new(python())
-        .args(["-c", script, &stack.proxy.url(&id, &secret)])
-        .arg(stack.proxy.ca())
-        .arg(stack.url("api.origin.test", "/x"))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("python");
-    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut stdout, &mut line).expect("first");
-    assert_eq!(line.trim(), "200");
-    assert_eq!(stack.broker.end(&id).0, 200);
-    std::io::Write::write_all(child.stdin.as_mut().expect("stdin"), b"go\n").expect("go");
-    line.clear();
-    std::io::BufRead::read_line(&mut stdout, &mut line).expect("second");
-    let _ = child.wait();
+    let (first, second) = stack.across_end(
+        &id,
+        &secret,
+        &stack.proxy.ca(),
+        &stack.url("api.origin.test", "/x"),
+    );
+    assert_eq!(first, "200");
     assert_eq!(
-        line.trim(),
-        "407 invocation_ended",
+        second, "407 invocation_ended",
         "an ended invocation went on working on its open connection"
     );
 
     // The same through a tunnel-only rule, where the proxy sees no request: the open tunnel
     // is cut, and a new one refused.
     let (id, secret) = stack.broker.invocation("t", "fetch", "s-tunnel");
-    let script = r#"
-import sys, time, requests
-s = requests.Session()
-s.trust_env = False
-s.proxies = {"https": sys.argv[1]}
-s.verify = sys.argv[2]
-print(s.get(sys.argv[3], timeout=10).status_code, flush=True)
-sys.stdin.readline()
-time.sleep(2.5)
-try:
-    print(s.get(sys.argv[3], timeout=10).status_code, flush=True)
-except requests.exceptions.RequestException as e:
-    print("refused", type(e).__name__, flush=True)
-"#;
-    let mut child = Command::new(python())
-        .args(["-c", script, &stack.proxy.url(&id, &secret)])
-        .arg(&stack.origin_ca)
-        .arg(stack.url("tunnel.origin.test", "/x"))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("python");
-    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut stdout, &mut line).expect("first");
-    assert_eq!(
-        line.trim(),
-        "200",
-        "the tunnel-only rule must work before the end"
+    let (first, second) = stack.across_end(
+        &id,
+        &secret,
+        &stack.origin_ca,
+        &stack.url("tunnel.origin.test", "/x"),
     );
-    assert_eq!(stack.broker.end(&id).0, 200);
-    std::io::Write::write_all(child.stdin.as_mut().expect("stdin"), b"go\n").expect("go");
-    line.clear();
-    std::io::BufRead::read_line(&mut stdout, &mut line).expect("second");
-    let _ = child.wait();
+    assert_eq!(first, "200", "the tunnel-only rule must work before the end");
     assert!(
-        line.starts_with("refused"),
-        "an ended invocation went on through its open tunnel: {line}"
+        second.starts_with("refused"),
+        "an ended invocation went on through its open tunnel: {second}"
     );
 
     // The broker gone: a clear 503, never a 407 and never a hang.
@@ -561,10 +545,7 @@ fn fingerprint(value: &str) -> String {
 fn a_fingerprint_exemption_lets_a_documented_example_through_but_never_an_issued_value() {
     let stack = Stack::start();
     let (id, secret) = stack.broker.invocation("t", "fetch", "s");
-    let token = stack.broker.credential(&id, &secret, "child-token").1["value"]
-        .as_str()
-        .expect("token")
-        .to_owned();
+    let token = stack.value(&id, &secret, "child-token");
     let example = "AKIAIOSFODNN7EXAMPLE";
     let evil = stack.url("evil.origin.test", "/");
     let (status, body) = stack.curl(&id, &secret, &["-H", &format!("X-Key: {example}"), &evil]);
