@@ -264,7 +264,7 @@ fn the_rate_refuses_with_retry_after_until_the_window_refills() {
         .header("retry-after")
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("Retry-After header: {refused:?}"));
-    // One-second sub-buckets: an admission counts for at least 60 s and at most 61 s (README).
+    // An admission counts until 60 s after the end of its second: at most 61 s, rounded up.
     assert!((1..=61).contains(&wait), "Retry-After {wait}");
     assert_eq!(body["retry_after_secs"].as_u64(), Some(wait));
     assert_eq!(body["limit"].as_u64(), Some(2));
