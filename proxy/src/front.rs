@@ -218,6 +218,7 @@ impl FrontDoor {
         &self,
         head: &Head,
     ) -> Result<(Tunnel, Traffic, crate::gate::ConnectionSlot), Denial> {
+        self.gate.provenance_ok()?;
         let credentials = ProxyCredentials::from_header(head.header("proxy-authorization"))?;
         let identity = self.gate.login(&credentials, false).await?;
         let Some((host_text, port)) = split_authority(&head.target) else {

@@ -316,6 +316,25 @@ impl Gate {
 }
 
 impl Gate {
+    /// Egress is refused while its provenance cannot be written (a full or unwritable file):
+    /// nothing leaves unrecorded. It works again once a write succeeds (the refusals' own
+    /// records are the writes that find out).
+    pub fn provenance_ok(&self) -> Result<(), Denial> {
+        match &self.provenance {
+            Some(sink) if !sink.healthy() => {
+                self.metrics.decision(false, "provenance_unavailable");
+                let mut denial = Denial::new(
+                    503,
+                    "provenance_unavailable",
+                    "egress is refused while its provenance cannot be written",
+                );
+                denial.source = crate::rescue::Source::Proxy;
+                Err(denial)
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Records one request's outcome.
     pub fn record(&self, egress: &crate::record::Egress<'_>) {
         if let Some(sink) = &self.provenance {

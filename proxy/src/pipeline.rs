@@ -324,9 +324,10 @@ impl ProxyHttp for Pipeline {
             port,
             started_unix_ms: crate::record::now_ms(),
         });
-        let outcome = match tunnel_of(session) {
-            Some(tunnel) => self.in_tunnel(tunnel, header, ctx).await,
-            None => self.plain(header, ctx).await,
+        let outcome = match (self.gate.provenance_ok(), tunnel_of(session)) {
+            (Err(denial), _) => Err(denial),
+            (Ok(()), Some(tunnel)) => self.in_tunnel(tunnel, header, ctx).await,
+            (Ok(()), None) => self.plain(header, ctx).await,
         };
         let outcome = match outcome {
             Ok(()) => self.admit(header, ctx).await.inspect_err(|denial| {

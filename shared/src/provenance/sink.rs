@@ -173,6 +173,7 @@ impl Writer {
                 text.push(b'\n');
             }
         }
+        let before = self.file.metadata().map(|m| m.len());
         let written = self.file.write_all(&text).and_then(|()| self.file.flush());
         self.healthy.store(written.is_ok(), Ordering::Relaxed);
         match written {
@@ -180,7 +181,17 @@ impl Writer {
                 self.last_seq = seq;
                 self.last_hash = hash;
             }
-            Err(e) => tracing::error!("cannot write provenance records: {e}"),
+            Err(e) => {
+                // A batch written in part would leave half a line: cut the file back to where
+                // the chain last ended, so it still verifies and can be continued.
+                if let Ok(len) = before {
+                    let _ = self.file.set_len(len);
+                }
+                tracing::error!(
+                    records = records.len(),
+                    "cannot write provenance records; egress is refused until a write succeeds: {e}"
+                );
+            }
         }
     }
 

@@ -1,0 +1,104 @@
+//! Provenance fails closed: when the proxy cannot write its records (the file's filesystem is
+//! full), new egress gets `503 provenance_unavailable`; once writing works again, egress does
+//! too, and the chain on disk still verifies (no half-written line).
+
+mod support;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::{Origin, OriginCerts, Place, Proxy, ProxySpec, free_port, status_of, tollgate};
+
+/// A tmpfs of its own, unmounted when dropped (the tests run as root, as CI does).
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn new(size: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .expect("mount");
+        assert!(status.success(), "mounting a tmpfs needs root");
+        Self { dir }
+    }
+
+    fn resize(&self, size: &str) {
+        let status = Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(self.dir.path())
+            .status()
+            .expect("remount");
+        assert!(status.success());
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.dir.path()).status();
+    }
+}
+
+#[test]
+fn a_full_provenance_disk_refuses_egress_until_writing_works_again() {
+    let disk = SmallDisk::new("48k");
+    let certs_dir = tempfile::tempdir().expect("tempdir");
+    let certs = OriginCerts::new(certs_dir.path(), &["api.test"]);
+    let origin = Origin::plain(Place::Host, "127.0.0.1", free_port());
+    let policy = format!(
+        "version = 1\n[tenant]\nid = \"t\"\nowner = \"o@t.example\"\n[[tools]]\nname = \"fetch\"\n[[tools.egress]]\nid = \"api\"\nhosts = [\"api.test\"]\nports = [{}]\nallow_private = [\"127.0.0.0/8\"]\n",
+        origin.port
+    );
+    let records = disk.dir.path().join("provenance.jsonl");
+    let extra = format!("provenance = \"{}\"", records.display());
+    let proxy = Proxy::start(
+        Place::Host,
+        &ProxySpec {
+            tenant_policy: &policy,
+            origin_ca: &certs.ca,
+            hosts: &[("api.test", "127.0.0.1")],
+            nameservers: &[],
+            extra: &extra,
+        },
+    );
+    let url = format!("http://api.test:{}/x", origin.port);
+    let get = || status_of(&proxy.curl(Place::Host, &["-o", "/dev/null", "-w", "%{http_code}", &url]));
+    // Fill the disk with records; a bounded number of requests does it (each record is a few
+    // hundred bytes).
+    let mut refused = false;
+    for _ in 0..400 {
+        if get() == 503 {
+            refused = true;
+            break;
+        }
+    }
+    assert!(
+        refused,
+        "egress went on although its records could not be written"
+    );
+    assert!(proxy.log_text().contains("cannot write provenance records"));
+    assert_eq!(get(), 503, "refused while the disk stays full");
+
+    disk.resize("4m");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while get() != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "egress did not recover once writing worked again"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let verify = tollgate()
+        .args(["audit", "verify"])
+        .arg(&records)
+        .output()
+        .expect("verify");
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+}
