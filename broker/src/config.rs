@@ -205,15 +205,7 @@ impl BrokerConfig {
 
 /// Reads a token file: the first line, trimmed; empty files are refused.
 pub fn read_token(path: &Path) -> Result<String, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    let token = text.lines().next().unwrap_or_default().trim().to_owned();
-    if token.is_empty() {
-        return Err(ConfigError::Invalid(format!("{} is empty", path.display())));
-    }
-    Ok(token)
+    tollgate_shared::invocation::read_token_file(path).map_err(|e| ConfigError::Invalid(e.to_string()))
 }
 
 /// `"5m"`, `"90s"` as durations, the way the proxy's configuration writes them.

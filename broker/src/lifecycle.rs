@@ -4,11 +4,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::Engine as _;
 use ring::digest::{SHA256, digest};
-use tollgate_shared::budget::{Meter, Plan, Subject};
+use tollgate_shared::budget::{Clock as _, Meter, Plan, Subject, SystemClock};
 use tollgate_shared::invocation::{
     Credential, Invocation, Issued, Lookup, MisuseReport, SecretText, StartRequest, Started, trace_id,
 };
@@ -65,10 +65,9 @@ fn accessor_fingerprint(accessor: &str) -> String {
     hash_hex(accessor)[..16].to_owned()
 }
 
+/// Wall-clock milliseconds, from the clock the budgets use.
 pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    SystemClock.now_ms()
 }
 
 fn hash_hex(secret: &str) -> String {

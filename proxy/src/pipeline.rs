@@ -312,18 +312,22 @@ impl ProxyHttp for Pipeline {
     async fn request_filter(&self, session: &mut Session, ctx: &mut Self::CTX) -> Result<bool> {
         ctx.started = Some(Instant::now());
         let header = session.req_header();
-        let tunnel = tunnel_of(session);
-        let (host, port) = match tunnel {
-            Some(t) => (t.host.to_string(), t.port),
-            None => request_authority(header, 80).map_or((String::new(), 0), |(h, p, _)| (h.to_string(), p)),
-        };
-        ctx.seen = Some(Seen {
-            method: header.method.as_str().to_owned(),
-            target: path_and_query(header),
-            host,
-            port,
-            started_unix_ms: crate::record::now_ms(),
-        });
+        // What the provenance record needs, taken only when records are written.
+        if self.gate.provenance.is_some() {
+            let (host, port) = match tunnel_of(session) {
+                Some(t) => (t.host.to_string(), t.port),
+                None => {
+                    request_authority(header, 80).map_or((String::new(), 0), |(h, p, _)| (h.to_string(), p))
+                }
+            };
+            ctx.seen = Some(Seen {
+                method: header.method.as_str().to_owned(),
+                target: path_and_query(header),
+                host,
+                port,
+                started_unix_ms: crate::record::now_ms(),
+            });
+        }
         let outcome = match (self.gate.provenance_ok(), tunnel_of(session)) {
             (Err(denial), _) => Err(denial),
             (Ok(()), Some(tunnel)) => self.in_tunnel(tunnel, header, ctx).await,

@@ -24,10 +24,10 @@ pub struct Egress<'a> {
     pub ended_unix_ms: u64,
 }
 
+/// Wall-clock milliseconds, from the clock the budgets use.
 pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    use tollgate_shared::budget::Clock as _;
+    tollgate_shared::budget::SystemClock.now_ms()
 }
 
 /// The path, with every query value replaced by its length.

@@ -170,15 +170,8 @@ fn identity_source(
     };
     // reqwest is built without a default crypto provider; rustls uses ring here (deny.toml).
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let token = std::fs::read_to_string(&broker.token_file)
-        .map_err(|e| StartError::Broker(format!("{}: {e}", broker.token_file.display())))?;
-    let token = token.lines().next().unwrap_or_default().trim().to_owned();
-    if token.is_empty() {
-        return Err(StartError::Broker(format!(
-            "{} is empty",
-            broker.token_file.display()
-        )));
-    }
+    let token = tollgate_shared::invocation::read_token_file(&broker.token_file)
+        .map_err(|e| StartError::Broker(e.to_string()))?;
     let settings = BrokerSettings {
         url: broker.url.trim_end_matches('/').to_owned(),
         token,

@@ -199,6 +199,29 @@ pub struct Refusal {
     pub invocation_id: Option<String>,
 }
 
+/// Why a bearer-token file (the control and proxy roles' tokens) cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenFileError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{path} is empty")]
+    Empty { path: String },
+}
+
+/// A bearer token kept in a file: its first line, trimmed; an empty file is refused.
+pub fn read_token_file(path: &std::path::Path) -> Result<String, TokenFileError> {
+    let shown = || path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| TokenFileError::Read {
+        path: shown(),
+        source,
+    })?;
+    let token = text.lines().next().unwrap_or_default().trim().to_owned();
+    if token.is_empty() {
+        return Err(TokenFileError::Empty { path: shown() });
+    }
+    Ok(token)
+}
+
 /// The trace id of a W3C `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`), if it is valid.
 pub fn trace_id(traceparent: &str) -> Option<&str> {
     let mut parts = traceparent.trim().split('-');

@@ -199,29 +199,11 @@ impl Broker {
 
     /// A control API call with curl as `token`'s role; (status, JSON body).
     pub fn control(&self, token: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
-        let out = Command::new("curl")
-            .args([
-                "-sS",
-                "--max-time",
-                "15",
-                "-o",
-                "-",
-                "-w",
-                "\n%{http_code}",
-                "-X",
-                "POST",
-            ])
-            .args([
-                "-H",
-                &format!("authorization: Bearer {token}"),
-                "-H",
-                "content-type: application/json",
-            ])
-            .args(["--data-binary", body])
-            .arg(format!("{}{path}", self.control_url()))
-            .output()
-            .expect("curl");
-        split_answer(&out.stdout)
+        curl(|c| {
+            c.args(["-X", "POST", "-H", &format!("authorization: Bearer {token}")])
+                .args(["-H", "content-type: application/json", "--data-binary", body])
+                .arg(format!("{}{path}", self.control_url()));
+        })
     }
 
     /// Starts an invocation as the orchestrator; (id, secret) of a 201, or a panic.
@@ -258,24 +240,21 @@ impl Broker {
 
     /// A tool's credential request with curl over the Unix socket; (status, JSON body).
     pub fn credential(&self, id: &str, secret: &str, name: &str) -> (u16, serde_json::Value) {
-        let out = Command::new("curl")
-            .args([
-                "-sS",
-                "--max-time",
-                "15",
-                "-o",
-                "-",
-                "-w",
-                "\n%{http_code}",
-                "--unix-socket",
-            ])
-            .arg(&self.socket)
-            .args(["-u", &format!("{id}:{secret}")])
-            .arg(format!("http://broker/v1/credentials/{name}"))
-            .output()
-            .expect("curl");
-        split_answer(&out.stdout)
+        curl(|c| {
+            c.arg("--unix-socket")
+                .arg(&self.socket)
+                .args(["-u", &format!("{id}:{secret}")])
+                .arg(format!("http://broker/v1/credentials/{name}"));
+        })
     }
+}
+
+/// curl with the arguments `extra` adds; (status, JSON body).
+fn curl(extra: impl FnOnce(&mut Command)) -> (u16, serde_json::Value) {
+    let mut command = Command::new("curl");
+    command.args(["-sS", "--max-time", "15", "-o", "-", "-w", "\n%{http_code}"]);
+    extra(&mut command);
+    split_answer(&command.output().expect("curl").stdout)
 }
 
 /// curl's `-w "\n%{http_code}"` output: the body, then the status on the last line.
