@@ -54,16 +54,28 @@ impl ServerApp for FrontDoor {
             Ok(head) if head.method.eq_ignore_ascii_case("CONNECT") => {
                 self.connect(*l4, head, shutdown).await
             }
-            Ok(head) => match self.judge_target(&head).await.or_else(|| misdirected(&head)) {
-                Some(denial) => {
-                    let _ = l4.write_all(&denial.to_http1()).await;
-                    let _ = l4.shutdown().await;
+            Ok(head) => {
+                let admitted = match self.plain_slot(&head).await {
+                    Ok(slot) => self
+                        .judge_target(&head)
+                        .await
+                        .or_else(|| misdirected(&head))
+                        .map_or(Ok(slot), Err),
+                    Err(denial) => Err(denial),
+                };
+                match admitted {
+                    Err(denial) => {
+                        self.record_plain_refusal(&head, &denial);
+                        let _ = l4.write_all(&denial.to_http1()).await;
+                        let _ = l4.shutdown().await;
+                    }
+                    Ok(slot) => {
+                        l4.rewind(&head.buffer);
+                        self.serve_http(l4, shutdown).await;
+                        drop(slot);
+                    }
                 }
-                None => {
-                    l4.rewind(&head.buffer);
-                    self.serve_http(l4, shutdown).await;
-                }
-            },
+            }
             Err(error) => refuse_head(&mut *l4, error).await,
         }
         self.gate.metrics.open_connections.dec();
@@ -90,10 +102,13 @@ impl FrontDoor {
         let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
         let (host, _) = split_authority(host_port).unwrap_or((host_port, 80));
         let host = Host::parse(host.trim_start_matches('[').trim_end_matches(']')).ok()?;
-        if let Err(denial) =
-            self.gate
-                .inspect_head(&identity, &host, true, &head.target, &http::HeaderMap::new(), &[])
-        {
+        let request = crate::inspect::RequestHead {
+            method: &head.method,
+            target: &head.target,
+            headers: &http::HeaderMap::new(),
+            parsed: None,
+        };
+        if let Err(denial) = self.gate.inspect_head(&identity, &host, true, &request, &[]) {
             return Some(denial);
         }
         userinfo.then(|| {
@@ -104,6 +119,39 @@ impl FrontDoor {
             )
             .for_identity(&identity)
         })
+    }
+}
+
+impl FrontDoor {
+    /// A plain-HTTP connection holds one of its identity's connection slots for as long as
+    /// it is open, as a tunnel does; the identity is the first request's (each later request
+    /// is authenticated again by the pipeline).
+    async fn plain_slot(&self, head: &Head) -> Result<crate::gate::ConnectionSlot, Denial> {
+        let identity = self.gate.authenticate(head.header("proxy-authorization")).await?;
+        self.gate.connection_slot(&identity)
+    }
+
+    /// A plain request refused before the pipeline saw it is recorded like a refused CONNECT.
+    fn record_plain_refusal(&self, head: &Head, denial: &Denial) {
+        let uri: Option<http::Uri> = head.target.parse().ok();
+        let host = uri.as_ref().and_then(http::Uri::host).unwrap_or_default();
+        let now = crate::record::now_ms();
+        self.gate.record(&crate::record::Egress {
+            identity: None,
+            denial: Some(denial),
+            method: &head.method,
+            host,
+            port: uri.as_ref().and_then(http::Uri::port_u16).unwrap_or(80),
+            target: uri
+                .as_ref()
+                .and_then(http::Uri::path_and_query)
+                .map_or("", |p| p.as_str()),
+            status: Some(denial.status),
+            bytes_out: 0,
+            bytes_in: 0,
+            started_unix_ms: now,
+            ended_unix_ms: now,
+        });
     }
 }
 
@@ -238,14 +286,7 @@ impl FrontDoor {
             .destination(&host, port, &allowed)
             .await
             .map_err(|d| d.for_identity(&identity))?;
-        let slot = self.gate.connections.acquire(&identity.user).ok_or_else(|| {
-            Denial::new(
-                429,
-                "too_many_connections",
-                "this identity has too many open connections",
-            )
-            .for_identity(&identity)
-        })?;
+        let slot = self.gate.connection_slot(&identity)?;
         info!(tenant = %identity.tenant, tool = %identity.tool, %host, port, %addr, rule = allowed.rule.as_deref().unwrap_or("-"), "tunnel opened");
         Ok((
             Tunnel {
@@ -255,6 +296,7 @@ impl FrontDoor {
                 port,
                 addr,
                 sni: None,
+                recent: Arc::default(),
             },
             allowed.traffic,
             slot,
@@ -341,11 +383,12 @@ impl FrontDoor {
             .handshake_seconds
             .observe(started.elapsed().as_secs_f64());
         let identity: Identity = tunnel.identity.clone();
+        let recent = Arc::clone(&tunnel.recent);
         let Ok(established) = ResponseHeader::build(200, None) else {
             return;
         };
         let digest = ProxyDigest::new(Box::new(established), Some(Box::new(tunnel)));
-        let mut next: Option<Stream> = Some(Box::new(Intercepted::new(tls, digest)));
+        let mut next: Option<Stream> = Some(Box::new(Intercepted::new(tls, digest, recent)));
         while let Some(stream) = next.take() {
             next = self.pipeline.process_new(stream, shutdown).await;
         }

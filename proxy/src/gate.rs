@@ -86,6 +86,8 @@ pub struct Allowed {
     pub rule: Option<String>,
     pub traffic: Traffic,
     pub allow_private: Vec<IpNet>,
+    /// The rule lets the request upgrade to WebSocket.
+    pub websocket: bool,
 }
 
 /// One intercepted CONNECT tunnel: who opened it, to where, and what the client said in TLS.
@@ -100,6 +102,9 @@ pub struct Tunnel {
     pub addr: SocketAddr,
     /// The SNI the client sent, if any; it must name the CONNECT host.
     pub sni: Option<String>,
+    /// The decrypted bytes the client sent lately (HTTP/1 only), to refuse request-targets
+    /// that pingora rewrote from raw control bytes.
+    pub recent: Arc<crate::rawtarget::RecentBytes>,
 }
 
 impl Gate {
@@ -196,6 +201,7 @@ impl Gate {
             rule: rule.map(|r| r.id.clone()),
             traffic: rule.map_or(Traffic::Inspect, |r| r.traffic),
             allow_private: rule.map(|r| r.allow_private.clone()).unwrap_or_default(),
+            websocket: rule.is_some_and(|r| r.websocket),
         })
     }
 
@@ -219,8 +225,7 @@ impl Gate {
         identity: &Identity,
         host: &Host,
         with_hostname: bool,
-        target: &str,
-        headers: &http::HeaderMap,
+        request: &inspect::RequestHead<'_>,
         injections: &[crate::inject::Injection],
     ) -> Result<Option<Inspection>, Denial> {
         let snapshot = self.policies.current();
@@ -236,7 +241,7 @@ impl Gate {
         }
         let skip: Vec<&http::HeaderName> = injections.iter().map(|i| &i.header).collect();
         self.count_findings(
-            inspect::head(self.engine, &inspection, identity, target, headers, &skip),
+            inspect::head(self.engine, &inspection, identity, request, &skip),
             identity,
             host,
         )?;
@@ -277,6 +282,19 @@ impl Gate {
             .admit(identity, &tenant.budgets)
             .await
             .map_err(|e| Denial::from_budget(&e).for_identity(identity))
+    }
+
+    /// One of `identity`'s open-connection slots, or `429 too_many_connections`.
+    pub fn connection_slot(&self, identity: &Identity) -> Result<ConnectionSlot, Denial> {
+        self.connections.acquire(&identity.user).ok_or_else(|| {
+            self.metrics.decision(false, "too_many_connections");
+            Denial::new(
+                429,
+                "too_many_connections",
+                "this identity has too many open connections",
+            )
+            .for_identity(identity)
+        })
     }
 
     /// Resolves `host` and picks the first address the SSRF guard lets through. The caller

@@ -20,12 +20,13 @@ use tollgate_shared::policy::host::Host;
 use tracing::debug;
 
 use crate::budget::{Exchange, request_head_len};
-use crate::gate::{Gate, ProxyCredentials, Tunnel};
+use crate::gate::{Allowed, Gate, ProxyCredentials, Tunnel};
 use crate::head::split_authority;
 use crate::identity::Identity;
 use crate::inject::{Injection, Scrubber};
-use crate::inspect::BodyGate;
+use crate::inspect::{BodyGate, RequestHead};
 use crate::rescue::Denial;
+use crate::websocket::{FrameGate, upgrade_of};
 
 #[derive(Debug)]
 pub struct Pipeline {
@@ -42,6 +43,8 @@ pub struct RequestCtx {
     exchange: Option<Exchange>,
     /// The request body's inspection: what may be released upstream so far.
     body: Option<BodyGate>,
+    /// After a `101`: the client's WebSocket frames, judged before they are released.
+    frames: Option<FrameGate>,
     /// A budget refusal after admission (a body or a response head over budget), answered
     /// by `fail_to_proxy` if no response has started.
     refusal: Option<Denial>,
@@ -126,9 +129,11 @@ impl Pipeline {
 
     /// Injections for an allowed request, inspection of the rest of its head, and the body
     /// gate and response scrubber that follow from them.
+    #[allow(clippy::too_many_arguments)] // each is one fact about the request; grouping hides none
     fn prepare(
         &self,
         identity: &Identity,
+        allowed: &Allowed,
         host: &Host,
         with_hostname: bool,
         target: &str,
@@ -136,14 +141,26 @@ impl Pipeline {
         ctx: &mut RequestCtx,
     ) -> Result<(), Denial> {
         let injections = identity.issued.injections(host, &header.headers);
-        let inspection = self.gate.inspect_head(
-            identity,
-            host,
-            with_hostname,
+        let request = RequestHead {
+            method: header.method.as_str(),
             target,
-            &header.headers,
-            &injections,
-        )?;
+            headers: &header.headers,
+            parsed: Some(header),
+        };
+        let inspection = self
+            .gate
+            .inspect_head(identity, host, with_hostname, &request, &injections)?;
+        if let Some(protocol) = upgrade_of(&header.headers) {
+            let frames = crate::websocket::admit(
+                &protocol,
+                allowed,
+                inspection.as_ref(),
+                identity,
+                self.gate.engine,
+            )
+            .inspect_err(|denial| self.gate.metrics.decision(false, denial.reason))?;
+            ctx.frames = Some(frames);
+        }
         ctx.body = inspection.map(|i| BodyGate::new(self.gate.engine, i, &header.headers));
         ctx.scrub = identity.issued.scrubber(&injections);
         ctx.inject = injections;
@@ -171,6 +188,18 @@ impl Pipeline {
                 )));
             }
         }
+        if header.version != http::Version::HTTP_2
+            && !tunnel
+                .recent
+                .sent_as_is(header.method.as_str(), header.raw_path())
+        {
+            return Err(Denial::new(
+                400,
+                "bad_request",
+                "the request-target holds control bytes, spaces or quotes; percent-encode them",
+            )
+            .for_identity(identity));
+        }
         match request_authority(header, tunnel.port) {
             Some((host, port, _)) if host == tunnel.host && port == tunnel.port => {}
             Some((_, _, text)) => {
@@ -183,14 +212,14 @@ impl Pipeline {
                 return Err(Denial::new(400, "bad_request", "request names no host").for_identity(identity));
             }
         }
-        self.gate.decide(
+        let allowed = self.gate.decide(
             identity,
             Some(header.method.as_str()),
             &tunnel.host,
             tunnel.port,
             Some(&path),
         )?;
-        self.prepare(identity, &tunnel.host, false, &path, header, ctx)?;
+        self.prepare(identity, &allowed, &tunnel.host, false, &path, header, ctx)?;
         ctx.identity = Some(identity.clone());
         ctx.upstream = Some(Upstream {
             addr: tunnel.addr,
@@ -230,7 +259,7 @@ impl Pipeline {
         let allowed = self
             .gate
             .decide(&identity, Some(header.method.as_str()), &host, port, Some(&path))?;
-        self.prepare(&identity, &host, true, &raw_target, header, ctx)?;
+        self.prepare(&identity, &allowed, &host, true, &raw_target, header, ctx)?;
         let addr = self
             .gate
             .destination(&host, port, &allowed)
@@ -285,6 +314,16 @@ fn authority_text(host: &Host, port: u16, default_port: u16) -> String {
     } else {
         format!("{host}:{port}")
     }
+}
+
+/// Whether the client has a response head that another cannot follow: an interim `100
+/// Continue` (relayed from an upstream for `Expect: 100-continue`) is not one, so a body
+/// refused after it still gets its 403; a `101` is, since the bytes after it are no longer
+/// HTTP.
+fn final_head_sent(session: &Session) -> bool {
+    session
+        .response_written()
+        .is_some_and(|r| !r.status.is_informational() || r.status == http::StatusCode::SWITCHING_PROTOCOLS)
 }
 
 /// Writes a denial through pingora.
@@ -416,13 +455,36 @@ impl ProxyHttp for Pipeline {
 
     async fn request_body_filter(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         body: &mut Option<Bytes>,
         end_of_stream: bool,
         ctx: &mut Self::CTX,
     ) -> Result<()> {
-        // Inspection first: only what it releases is charged and sent.
-        if let (Some(gate), Some(identity)) = (ctx.body.as_mut(), ctx.identity.as_ref()) {
+        // Inspection first: only what it releases is charged and sent. After a 101 the bytes
+        // are WebSocket frames; an upgrade nobody admitted (a 101 to a request that did not
+        // ask) passes nothing.
+        let upgraded = session.was_upgraded();
+        if upgraded && ctx.frames.is_none() {
+            *body = None;
+            return Err(Error::explain(
+                ErrorType::Custom("inspection"),
+                "upgraded bytes with no frame inspection",
+            ));
+        }
+        if let (true, Some(frames), Some(identity)) = (upgraded, ctx.frames.as_mut(), ctx.identity.as_ref()) {
+            match frames.pass(body.take(), identity) {
+                Ok(released) => *body = released,
+                Err(mut denial) => {
+                    if let Some(host) = &ctx.host {
+                        self.gate.report_misuse(identity, &mut denial, host);
+                    }
+                    self.gate.metrics.decision(false, denial.reason);
+                    let failure = Error::explain(ErrorType::Custom("inspection"), denial.message.clone());
+                    ctx.refusal = Some(denial);
+                    return Err(failure);
+                }
+            }
+        } else if let (Some(gate), Some(identity)) = (ctx.body.as_mut(), ctx.identity.as_ref()) {
             match gate.pass(body.take(), end_of_stream, identity) {
                 Ok(released) => *body = released,
                 Err(mut denial) => {
@@ -465,6 +527,11 @@ impl ProxyHttp for Pipeline {
                 .upstream_seconds
                 .observe(started.elapsed().as_secs_f64());
         }
+        if response.status == http::StatusCode::SWITCHING_PROTOCOLS {
+            if let Some(frames) = ctx.frames.as_mut() {
+                frames.accept(&response.headers);
+            }
+        }
         if let Some(exchange) = ctx.exchange.as_mut() {
             if let Err(e) = exchange.response_head(response).await {
                 return Err(self.refuse(ctx, &e));
@@ -505,7 +572,7 @@ impl ProxyHttp for Pipeline {
         let Some(exchange) = ctx.exchange.as_mut() else {
             return Ok(None);
         };
-        let head_sent = session.response_written().is_some();
+        let head_sent = final_head_sent(session);
         let outcome = exchange.response_body(body, end_of_stream, head_sent);
         if let Some(cut) = exchange.take_unmetered_cut() {
             self.gate
@@ -530,7 +597,7 @@ impl ProxyHttp for Pipeline {
     }
 
     async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut Self::CTX) -> FailToProxy {
-        if session.response_written().is_some() {
+        if final_head_sent(session) {
             // Mid-response (a cut, or an upstream that died): abort, never write a second head.
             debug!(error = %e, "response aborted after its head was sent");
             return FailToProxy {

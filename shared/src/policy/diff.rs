@@ -191,6 +191,7 @@ struct HostAccess {
     paths: Option<BTreeSet<String>>,
     tunnelled: bool,
     private: BTreeSet<String>,
+    websocket: bool,
 }
 
 fn access(tool: &Tool) -> BTreeMap<String, HostAccess> {
@@ -207,6 +208,7 @@ fn access(tool: &Tool) -> BTreeMap<String, HostAccess> {
                 .map(|p| p.iter().map(|p| p.to_string()).collect());
             entry.paths = union(seen, entry.paths.take(), paths);
             entry.tunnelled |= rule.traffic == Traffic::Tunnel;
+            entry.websocket |= rule.websocket;
             entry
                 .private
                 .extend(rule.allow_private.iter().map(|n| n.to_string()));
@@ -274,6 +276,20 @@ fn host_changes(host: &str, b: &HostAccess, a: &HostAccess, scope: &str, out: &m
         scope,
         out,
     );
+    if b.websocket != a.websocket {
+        let (effect, text) = if a.websocket {
+            (
+                Effect::Widens,
+                format!("host `{host}`: WebSocket upgrades now allowed (client frames inspected)"),
+            )
+        } else {
+            (
+                Effect::Narrows,
+                format!("host `{host}`: WebSocket upgrades no longer allowed"),
+            )
+        };
+        push(out, effect, scope, text);
+    }
     if b.tunnelled != a.tunnelled {
         let (effect, text) = if a.tunnelled {
             (
@@ -565,6 +581,9 @@ fn describe_access(a: &HostAccess) -> String {
     });
     if a.tunnelled {
         parts.push("tunnel-only, not inspected".to_owned());
+    }
+    if a.websocket {
+        parts.push("WebSocket upgrades allowed".to_owned());
     }
     if !a.private.is_empty() {
         parts.push(format!(

@@ -95,6 +95,8 @@ pub struct EgressRule {
     pub paths: Option<Vec<PathPrefix>>,
     pub traffic: Traffic,
     pub allow_private: Vec<IpNet>,
+    /// Upgrades to WebSocket allowed, their client frames inspected.
+    pub websocket: bool,
     pub origin: Origin,
 }
 

@@ -87,6 +87,12 @@ pub struct EgressRuleSection {
     /// otherwise.
     #[serde(default)]
     pub allow_private: Vec<String>,
+    /// Whether a request may upgrade to WebSocket (`101`). The client's frames are then
+    /// unmasked, reassembled, inflated (`permessage-deflate`) and inspected like a body;
+    /// default `false`: an upgrade is refused with `upgrade_not_allowed`. No other upgrade
+    /// is ever allowed on an inspected rule.
+    #[serde(default)]
+    pub websocket: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]

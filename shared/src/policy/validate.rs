@@ -249,7 +249,16 @@ fn rule(section: s::EgressRuleSection, at: &Pointer, r: &mut Reporter<'_>) -> Eg
         paths,
         traffic,
         allow_private,
+        websocket,
     } = section;
+    if traffic == s::Traffic::Tunnel && websocket {
+        r.error(
+            "tunnel-with-http-rules",
+            &at.key("websocket"),
+            "a tunnel rule cannot inspect WebSocket frames: its traffic is never decrypted".to_owned(),
+            Some("remove `websocket` or set `traffic = \"inspect\"`".to_owned()),
+        );
+    }
     if traffic == s::Traffic::Tunnel && (methods.is_some() || paths.is_some()) {
         let key = if methods.is_some() { "methods" } else { "paths" };
         r.error(
@@ -268,6 +277,7 @@ fn rule(section: s::EgressRuleSection, at: &Pointer, r: &mut Reporter<'_>) -> Eg
         paths: paths.map(|p| path_list(&p, &at.key("paths"), r)),
         traffic,
         allow_private: cidr_list(&allow_private, &at.key("allow_private"), r),
+        websocket,
         origin: r.origin(at),
     }
 }
