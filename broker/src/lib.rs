@@ -76,7 +76,7 @@ pub async fn run(config: BrokerConfig) -> Result<(), StartError> {
     let provenance = config
         .provenance
         .as_ref()
-        .map(|path| tollgate_shared::provenance::Sink::open(path, Duration::from_secs(1)))
+        .map(|settings| tollgate_shared::provenance::Sink::open(settings, "broker"))
         .transpose()
         .map_err(|e| StartError::Provenance(e.to_string()))?;
     let broker = Arc::new(Broker::new(

@@ -21,6 +21,7 @@ use crate::error::BrokerError;
 use crate::grants;
 use crate::store::{EndReason, Ended, IssuedRecord, Record, Store};
 use crate::vault::{TokenKeeper, TokenRequest, Vault};
+use tollgate_shared::outcome::Reason;
 
 /// Settings the lifecycle needs from the configuration.
 #[derive(Debug, Clone)]
@@ -44,6 +45,8 @@ pub struct Broker {
     written: Mutex<HashMap<String, String>>,
     /// Where provenance events go.
     provenance: Option<Sink>,
+    /// Refusals of either interface, by reason (counted by the exit layer).
+    refusals: Mutex<std::collections::BTreeMap<Reason, u64>>,
 }
 
 /// An event about `inv`, with the fields every event of an invocation carries.
@@ -119,7 +122,23 @@ impl Broker {
             settings,
             written: Mutex::new(HashMap::new()),
             provenance,
+            refusals: Mutex::default(),
         }
+    }
+
+    /// Counts one refusal; only the exit layer calls this.
+    pub fn count_refusal(&self, reason: Reason) {
+        *self
+            .refusals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(reason)
+            .or_default() += 1;
+    }
+
+    /// Refusals so far, by reason.
+    pub fn refusals(&self) -> std::collections::BTreeMap<Reason, u64> {
+        self.refusals.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     fn record(&self, event: Event) {
@@ -133,7 +152,7 @@ impl Broker {
         self.record(
             event("credential.deny", &record.invocation)
                 .with(attr::CREDENTIAL, name)
-                .with(attr::REASON, error.reason()),
+                .with(attr::REASON, error.reason().as_str()),
         );
     }
 

@@ -87,7 +87,7 @@ pub fn build(config: &ProxyConfig) -> Result<Server, StartError> {
         provenance: config
             .provenance
             .as_ref()
-            .map(|path| tollgate_shared::provenance::Sink::open(path, Duration::from_secs(1)))
+            .map(|settings| tollgate_shared::provenance::Sink::open(settings, "proxy"))
             .transpose()
             .map_err(|e| StartError::Provenance(e.to_string()))?,
     });
