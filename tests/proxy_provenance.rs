@@ -7,41 +7,9 @@ mod support;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{Origin, OriginCerts, Place, Proxy, ProxySpec, free_port, status_of, tollgate};
+use support::{Origin, OriginCerts, Place, Proxy, ProxySpec, SmallDisk, free_port, status_of, tollgate};
 
 /// A tmpfs of its own, unmounted when dropped (the tests run as root, as CI does).
-struct SmallDisk {
-    dir: tempfile::TempDir,
-}
-
-impl SmallDisk {
-    fn new(size: &str) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let status = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir.path())
-            .status()
-            .expect("mount");
-        assert!(status.success(), "mounting a tmpfs needs root");
-        Self { dir }
-    }
-
-    fn resize(&self, size: &str) {
-        let status = Command::new("mount")
-            .args(["-o", &format!("remount,size={size}")])
-            .arg(self.dir.path())
-            .status()
-            .expect("remount");
-        assert!(status.success());
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.dir.path()).status();
-    }
-}
-
 #[test]
 fn a_full_provenance_disk_refuses_egress_until_writing_works_again() {
     let disk = SmallDisk::new("48k");

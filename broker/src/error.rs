@@ -43,6 +43,8 @@ pub enum BrokerError {
     Store(#[from] StoreError),
     #[error("the request took too long")]
     Timeout,
+    #[error("new work is refused while the broker's provenance cannot be written")]
+    ProvenanceUnavailable,
     #[error("no such endpoint")]
     NoRoute,
 }
@@ -62,6 +64,7 @@ impl BrokerError {
             | Self::UnknownCredential { .. } => StatusCode::FORBIDDEN,
             Self::BudgetExceeded(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Timeout => StatusCode::REQUEST_TIMEOUT,
+            Self::ProvenanceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::NoRoute => StatusCode::NOT_FOUND,
             Self::Vault(VaultError::Refused { .. } | VaultError::Malformed { .. }) => StatusCode::BAD_GATEWAY,
             Self::Vault(_) | Self::Store(_) | Self::BudgetUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -86,6 +89,7 @@ impl BrokerError {
             Self::Vault(_) => Reason::VaultUnavailable,
             Self::Store(_) => Reason::StoreUnavailable,
             Self::Timeout => Reason::RequestTimeout,
+            Self::ProvenanceUnavailable => Reason::ProvenanceUnavailable,
             Self::NoRoute => Reason::NotFound,
         }
     }

@@ -199,9 +199,12 @@ async fn reload(broker: Arc<Broker>, config: BrokerConfig, mut stop: watch::Rece
                 match load_policies(&config) {
                     Ok(policies) => {
                         info!(tenants = policies.tenants.len(), "policies reloaded");
-                        broker.reload(policies);
+                        broker.reload(policies, "file change");
                     }
-                    Err(e) => error!("policy reload rejected; the previous policies stay in force: {e}"),
+                    Err(e) => {
+                        error!("policy reload rejected; the previous policies stay in force: {e}");
+                        broker.reload_rejected(&e.to_string(), "file change");
+                    }
                 }
             }
             _ = stop.changed() => return,

@@ -161,8 +161,31 @@ impl Broker {
     }
 
     /// Puts a new, valid policy set in force: grants taken away stop at once.
-    pub fn reload(&self, policies: PolicySet) {
+    pub fn reload(&self, policies: PolicySet, trigger: &str) {
+        let tenants = policies.tenants.len();
         *self.policies.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(policies);
+        self.record(tollgate_shared::provenance::policy_reload(
+            "broker",
+            trigger,
+            Ok(tenants),
+        ));
+    }
+
+    /// Records an edit that was rejected (the previous set stays in force).
+    pub fn reload_rejected(&self, why: &str, trigger: &str) {
+        self.record(tollgate_shared::provenance::policy_reload(
+            "broker",
+            trigger,
+            Err(why),
+        ));
+    }
+
+    /// New work is refused while provenance cannot be written (ends and revocations go on).
+    fn provenance_ok(&self) -> Result<(), BrokerError> {
+        match &self.provenance {
+            Some(sink) if !sink.healthy() => Err(BrokerError::ProvenanceUnavailable),
+            _ => Ok(()),
+        }
     }
 
     fn tenant<'p>(policies: &'p PolicySet, id: &str) -> Result<&'p Tenant, BrokerError> {
@@ -173,6 +196,7 @@ impl Broker {
 
     /// Starts one invocation.
     pub async fn start(&self, request: StartRequest) -> Result<Started, BrokerError> {
+        self.provenance_ok()?;
         for (name, value) in [
             ("tenant", &request.tenant),
             ("session", &request.session),
@@ -326,6 +350,7 @@ impl Broker {
     /// One credential for the invocation's tool: the same one on every call, minted on the
     /// first.
     pub async fn credential(&self, record: &Record, name: &str) -> Result<Credential, BrokerError> {
+        self.provenance_ok()?;
         let inv = &record.invocation;
         let policies = self.policies();
         let tenant = Self::tenant(&policies, &inv.tenant)?;

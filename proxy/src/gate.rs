@@ -327,6 +327,13 @@ impl Gate {
         }
     }
 
+    /// Records an event that is no request's (a policy reload).
+    pub fn record_event(&self, event: tollgate_shared::provenance::Event) {
+        if let Some(sink) = &self.provenance {
+            sink.emit(event);
+        }
+    }
+
     /// Records a budget that refused a request (`refused`) or cut traffic short (`cut`).
     pub fn record_budget(
         &self,

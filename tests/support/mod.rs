@@ -492,3 +492,36 @@ pub fn rendered_dom(page: &Path) -> String {
     );
     String::from_utf8(out.stdout).expect("utf-8 DOM")
 }
+
+/// A tmpfs of a given size, mounted for one test (root only): a disk that fills up.
+pub struct SmallDisk {
+    pub dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    pub fn new(size: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .expect("mount");
+        assert!(status.success(), "mounting a tmpfs needs root");
+        Self { dir }
+    }
+
+    pub fn resize(&self, size: &str) {
+        let status = Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(self.dir.path())
+            .status()
+            .expect("remount");
+        assert!(status.success());
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.dir.path()).status();
+    }
+}

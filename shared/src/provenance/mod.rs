@@ -79,6 +79,23 @@ pub mod attr {
     pub const STATUS: &str = "http.response.status_code";
 }
 
+/// A `policy.reload` event: the set now in force (`Ok(tenants)`), or a rejected edit and why
+/// (the previous set stays in force).
+pub fn policy_reload(source: &str, trigger: &str, outcome: Result<usize, &str>) -> Event {
+    let now = now_ms();
+    let event = Event::new("policy.reload", source, now, now)
+        .with(attr::SPAN, span_id())
+        .with("tollgate.reload.trigger", trigger);
+    match outcome {
+        Ok(tenants) => event
+            .with("tollgate.reload.outcome", "applied")
+            .with("tollgate.reload.tenants", tenants),
+        Err(why) => event
+            .with("tollgate.reload.outcome", "rejected")
+            .with("tollgate.reload.error", why),
+    }
+}
+
 /// Wall-clock milliseconds.
 pub fn now_ms() -> u64 {
     use crate::budget::Clock as _;
