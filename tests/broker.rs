@@ -393,3 +393,45 @@ fn a_grant_removed_from_the_policy_stops_without_a_restart_and_a_broken_edit_cha
         "a grant taken away must stop, also for a credential already issued"
     );
 }
+
+#[test]
+fn a_broker_that_cannot_record_refuses_new_work_but_still_revokes_and_recovers() {
+    let bao = OpenBao::start();
+    seed(&bao, None, KV);
+    let disk = support::SmallDisk::new("48k");
+    let mut broker = Broker::start(&spec(&bao));
+    let (id, secret) = broker.invocation("t", "fetch", "s");
+    // The same broker, its records now on a disk too small to keep the reserve free.
+    broker.kill();
+    let config = broker.dir.path().join("broker.toml");
+    let text = std::fs::read_to_string(&config).expect("config");
+    let records = disk.dir.path().join("provenance.jsonl");
+    std::fs::write(&config, format!("provenance = \"{}\"\n{text}", records.display())).expect("config");
+    broker.launch();
+    let (status, body) = broker.start_raw("t", "fetch", "s2", None);
+    assert_eq!((status, reason(&body)), (503, "provenance_unavailable"), "{body}");
+    let (status, body) = broker.credential(&id, &secret, "api-key");
+    assert_eq!((status, reason(&body)), (503, "provenance_unavailable"), "{body}");
+    // Ending and revoking is never held back.
+    let (status, body) = broker.end(&id);
+    assert_eq!(status, 200, "{body}");
+    disk.resize("4m");
+    assert!(
+        wait_until(Duration::from_secs(5), || broker
+            .start_raw("t", "fetch", "s3", None)
+            .0
+            == 201),
+        "the broker did not recover once its records could be written:\n{}",
+        broker.log_text()
+    );
+    let verify = support::tollgate()
+        .args(["audit", "verify"])
+        .arg(&records)
+        .output()
+        .expect("verify");
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+}

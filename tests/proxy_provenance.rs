@@ -7,41 +7,9 @@ mod support;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{Origin, OriginCerts, Place, Proxy, ProxySpec, free_port, status_of, tollgate};
+use support::{Origin, OriginCerts, Place, Proxy, ProxySpec, SmallDisk, free_port, status_of, tollgate};
 
 /// A tmpfs of its own, unmounted when dropped (the tests run as root, as CI does).
-struct SmallDisk {
-    dir: tempfile::TempDir,
-}
-
-impl SmallDisk {
-    fn new(size: &str) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let status = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir.path())
-            .status()
-            .expect("mount");
-        assert!(status.success(), "mounting a tmpfs needs root");
-        Self { dir }
-    }
-
-    fn resize(&self, size: &str) {
-        let status = Command::new("mount")
-            .args(["-o", &format!("remount,size={size}")])
-            .arg(self.dir.path())
-            .status()
-            .expect("remount");
-        assert!(status.success());
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.dir.path()).status();
-    }
-}
-
 #[test]
 fn a_full_provenance_disk_refuses_egress_until_writing_works_again() {
     let disk = SmallDisk::new("48k");
@@ -53,7 +21,11 @@ fn a_full_provenance_disk_refuses_egress_until_writing_works_again() {
         origin.port
     );
     let records = disk.dir.path().join("provenance.jsonl");
-    let extra = format!("provenance = \"{}\"", records.display());
+    // A reserve smaller than the disk: requests fill it until only the reserve is left.
+    let extra = format!(
+        "provenance = {{ path = \"{}\", reserve_bytes = 16384 }}",
+        records.display()
+    );
     let proxy = Proxy::start(
         Place::Host,
         &ProxySpec {
@@ -68,18 +40,42 @@ fn a_full_provenance_disk_refuses_egress_until_writing_works_again() {
     let get = || status_of(&proxy.curl(Place::Host, &["-o", "/dev/null", "-w", "%{http_code}", &url]));
     // Fill the disk with records; a bounded number of requests does it (each record is a few
     // hundred bytes).
-    let mut refused = false;
+    let (mut refused, mut allowed) = (false, 0);
     for _ in 0..400 {
-        if get() == 503 {
-            refused = true;
-            break;
+        match get() {
+            503 => {
+                refused = true;
+                break;
+            }
+            200 => allowed += 1,
+            other => panic!("unexpected status {other}"),
         }
     }
     assert!(
         refused,
         "egress went on although its records could not be written"
     );
-    assert!(proxy.log_text().contains("cannot write provenance records"));
+    // Refused before the disk is full: the reserve it keeps free is not there, and every
+    // request that went out has its record.
+    assert!(
+        proxy
+            .log_text()
+            .contains("the provenance disk has not the reserve free")
+    );
+    assert!(
+        !proxy.log_text().contains("cannot write provenance records"),
+        "a record was lost"
+    );
+    let written = std::fs::read_to_string(&records).expect("records");
+    assert_eq!(
+        written.matches("\"type\":\"egress.allow\"").count(),
+        allowed,
+        "every request that left is recorded"
+    );
+    assert!(
+        allowed > 10,
+        "the disk filled after {allowed} requests: the test did not fill it"
+    );
     assert_eq!(get(), 503, "refused while the disk stays full");
 
     disk.resize("4m");

@@ -21,6 +21,7 @@ use crate::error::BrokerError;
 use crate::grants;
 use crate::store::{EndReason, Ended, IssuedRecord, Record, Store};
 use crate::vault::{TokenKeeper, TokenRequest, Vault};
+use tollgate_shared::outcome::Reason;
 
 /// Settings the lifecycle needs from the configuration.
 #[derive(Debug, Clone)]
@@ -44,6 +45,8 @@ pub struct Broker {
     written: Mutex<HashMap<String, String>>,
     /// Where provenance events go.
     provenance: Option<Sink>,
+    /// Refusals of either interface, by reason (counted by the exit layer).
+    refusals: Mutex<std::collections::BTreeMap<Reason, u64>>,
 }
 
 /// An event about `inv`, with the fields every event of an invocation carries.
@@ -119,7 +122,23 @@ impl Broker {
             settings,
             written: Mutex::new(HashMap::new()),
             provenance,
+            refusals: Mutex::default(),
         }
+    }
+
+    /// Counts one refusal; only the exit layer calls this.
+    pub fn count_refusal(&self, reason: Reason) {
+        *self
+            .refusals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(reason)
+            .or_default() += 1;
+    }
+
+    /// Refusals so far, by reason.
+    pub fn refusals(&self) -> std::collections::BTreeMap<Reason, u64> {
+        self.refusals.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     fn record(&self, event: Event) {
@@ -133,7 +152,7 @@ impl Broker {
         self.record(
             event("credential.deny", &record.invocation)
                 .with(attr::CREDENTIAL, name)
-                .with(attr::REASON, error.reason()),
+                .with(attr::REASON, error.reason().as_str()),
         );
     }
 
@@ -142,8 +161,31 @@ impl Broker {
     }
 
     /// Puts a new, valid policy set in force: grants taken away stop at once.
-    pub fn reload(&self, policies: PolicySet) {
+    pub fn reload(&self, policies: PolicySet, trigger: &str) {
+        let tenants = policies.tenants.len();
         *self.policies.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(policies);
+        self.record(tollgate_shared::provenance::policy_reload(
+            "broker",
+            trigger,
+            Ok(tenants),
+        ));
+    }
+
+    /// Records an edit that was rejected (the previous set stays in force).
+    pub fn reload_rejected(&self, why: &str, trigger: &str) {
+        self.record(tollgate_shared::provenance::policy_reload(
+            "broker",
+            trigger,
+            Err(why),
+        ));
+    }
+
+    /// New work is refused while provenance cannot be written (ends and revocations go on).
+    fn provenance_ok(&self) -> Result<(), BrokerError> {
+        match &self.provenance {
+            Some(sink) if !sink.healthy() => Err(BrokerError::ProvenanceUnavailable),
+            _ => Ok(()),
+        }
     }
 
     fn tenant<'p>(policies: &'p PolicySet, id: &str) -> Result<&'p Tenant, BrokerError> {
@@ -154,6 +196,7 @@ impl Broker {
 
     /// Starts one invocation.
     pub async fn start(&self, request: StartRequest) -> Result<Started, BrokerError> {
+        self.provenance_ok()?;
         for (name, value) in [
             ("tenant", &request.tenant),
             ("session", &request.session),
@@ -307,6 +350,7 @@ impl Broker {
     /// One credential for the invocation's tool: the same one on every call, minted on the
     /// first.
     pub async fn credential(&self, record: &Record, name: &str) -> Result<Credential, BrokerError> {
+        self.provenance_ok()?;
         let inv = &record.invocation;
         let policies = self.policies();
         let tenant = Self::tenant(&policies, &inv.tenant)?;

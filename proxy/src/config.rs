@@ -29,7 +29,13 @@ pub struct ProxyConfig {
     /// Learn invocations from the broker's control API instead of the identities file.
     pub broker: Option<BrokerSource>,
     /// The provenance file (JSON Lines with a hash chain), one record per request.
-    pub provenance: Option<PathBuf>,
+    /// A path alone, or a table: `path`, `sync_every`, `checkpoint_every`, `rotate_bytes`,
+    /// `key`, `origin`.
+    #[serde(
+        default = "default_provenance",
+        deserialize_with = "tollgate_shared::provenance::settings_or_path"
+    )]
+    pub provenance: Option<tollgate_shared::provenance::SinkSettings>,
     /// The interception CA made by `tollgate ca init`.
     pub ca_dir: PathBuf,
     /// Extra PEM roots trusted for upstreams, on top of the webpki roots.
@@ -58,7 +64,7 @@ impl Default for ProxyConfig {
             policies: PathBuf::from("policies"),
             identities: PathBuf::from("identities.toml"),
             broker: None,
-            provenance: Some(PathBuf::from("provenance.jsonl")),
+            provenance: default_provenance(),
             ca_dir: PathBuf::from(".tollgate/ca"),
             upstream_ca: None,
             metrics_listen: None,
@@ -244,4 +250,8 @@ mod humantime_serde_opt {
         text.map(|t| humantime::parse_duration(&t).map_err(serde::de::Error::custom))
             .transpose()
     }
+}
+
+fn default_provenance() -> Option<tollgate_shared::provenance::SinkSettings> {
+    Some(tollgate_shared::provenance::SinkSettings::at("provenance.jsonl"))
 }

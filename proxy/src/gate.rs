@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use ipnet::IpNet;
 use tollgate_shared::decision::{self, Request, Verdict};
+use tollgate_shared::outcome::Reason;
 use tollgate_shared::policy::host::Host;
 use tollgate_shared::policy::model::Traffic;
 use tracing::{info, warn};
@@ -62,8 +63,7 @@ impl ProxyCredentials {
     pub fn from_header(header: Option<&[u8]>) -> Result<Self, Denial> {
         let (user, secret) = header.and_then(basic_credentials).ok_or_else(|| {
             Denial::new(
-                407,
-                "proxy_auth_required",
+                Reason::ProxyAuthRequired,
                 "send Proxy-Authorization: Basic credentials",
             )
         })?;
@@ -88,6 +88,9 @@ pub struct Allowed {
     pub allow_private: Vec<IpNet>,
     /// The rule lets the request upgrade to WebSocket.
     pub websocket: bool,
+    /// What a report-mode policy would have refused (let through, and recorded as
+    /// `egress.report`).
+    pub reported: Option<Box<Denial>>,
 }
 
 /// One intercepted CONNECT tunnel: who opened it, to where, and what the client said in TLS.
@@ -124,8 +127,7 @@ impl Gate {
         };
         answer.map_err(|failure| {
             let denial = auth_denial(&failure);
-            info!(proxy.user = %user, reason = denial.reason, "proxy credentials rejected");
-            self.metrics.decision(false, denial.reason);
+            info!(proxy.user = %user, reason = %denial.reason, "proxy credentials rejected");
             denial
         })
     }
@@ -139,7 +141,7 @@ impl Gate {
         let Some(name) = identity.issued.credential_of(&detected.fingerprint) else {
             return;
         };
-        denial.reason = "issued_credential_misuse";
+        denial.reason = Reason::IssuedCredentialMisuse;
         denial.message = format!(
             "credential {name} was sent outside its binding ({}); it has been revoked",
             detected.location
@@ -167,13 +169,7 @@ impl Gate {
     ) -> Result<Allowed, Denial> {
         let set = self.policies.current();
         let Some(tenant) = set.tenant(&identity.tenant) else {
-            self.metrics.decision(false, "unknown_tenant");
-            return Err(Denial::new(
-                403,
-                "unknown_tenant",
-                format!("no policy for tenant {}", identity.tenant),
-            )
-            .for_identity(identity));
+            return Err(unknown_tenant(identity));
         };
         let request = Request {
             method,
@@ -182,19 +178,21 @@ impl Gate {
             path,
         };
         let decision = decision::decide(tenant, &identity.tool, &request);
-        let allowed = decision.verdict == Verdict::Allow;
-        self.metrics.decision(allowed, decision.reason.as_str());
-        if decision.blocks() {
-            info!(tenant = %identity.tenant, tool = %identity.tool, host = %host, port, method = method.unwrap_or("CONNECT"), reason = %decision.reason, rule = decision.rule_id().unwrap_or("-"), "denied");
-            let mut denial = Denial::new(403, decision.reason.as_str(), decision.message.to_string())
-                .for_identity(identity);
+        if decision.verdict == Verdict::Deny {
+            let mut denial =
+                Denial::new(decision.reason, decision.message.to_string()).for_identity(identity);
             denial.rule = decision.rule_id().map(str::to_owned);
             denial.owner = decision.owner.map(str::to_owned);
-            return Err(denial);
-        }
-        if !allowed {
+            if decision.blocks() {
+                info!(tenant = %identity.tenant, tool = %identity.tool, host = %host, port, method = method.unwrap_or("CONNECT"), reason = %decision.reason, rule = decision.rule_id().unwrap_or("-"), "denied");
+                return Err(denial);
+            }
             warn!(tenant = %identity.tenant, tool = %identity.tool, host = %host, port, reason = %decision.reason, "would deny (report mode)");
-            return Ok(Allowed::default());
+            self.metrics.reported(decision.reason);
+            return Ok(Allowed {
+                reported: Some(Box::new(denial)),
+                ..Allowed::default()
+            });
         }
         let rule = decision.rule;
         Ok(Allowed {
@@ -202,6 +200,7 @@ impl Gate {
             traffic: rule.map_or(Traffic::Inspect, |r| r.traffic),
             allow_private: rule.map(|r| r.allow_private.clone()).unwrap_or_default(),
             websocket: rule.is_some_and(|r| r.websocket),
+            reported: None,
         })
     }
 
@@ -261,7 +260,6 @@ impl Gate {
     ) -> Result<(), Denial> {
         verdict.map_err(|mut denial| {
             self.report_misuse(identity, &mut denial, host);
-            self.metrics.decision(false, denial.reason);
             denial
         })
     }
@@ -271,12 +269,7 @@ impl Gate {
     pub async fn admit(&self, identity: &Identity) -> Result<Exchange, Denial> {
         let set = self.policies.current();
         let Some(tenant) = set.tenant(&identity.tenant) else {
-            return Err(Denial::new(
-                403,
-                "unknown_tenant",
-                format!("no policy for tenant {}", identity.tenant),
-            )
-            .for_identity(identity));
+            return Err(unknown_tenant(identity));
         };
         self.budgets
             .admit(identity, &tenant.budgets)
@@ -287,10 +280,8 @@ impl Gate {
     /// One of `identity`'s open-connection slots, or `429 too_many_connections`.
     pub fn connection_slot(&self, identity: &Identity) -> Result<ConnectionSlot, Denial> {
         self.connections.acquire(&identity.user).ok_or_else(|| {
-            self.metrics.decision(false, "too_many_connections");
             Denial::new(
-                429,
-                "too_many_connections",
+                Reason::TooManyConnections,
                 "this identity has too many open connections",
             )
             .for_identity(identity)
@@ -304,7 +295,7 @@ impl Gate {
             .resolver
             .resolve(host)
             .await
-            .map_err(|e| Denial::new(502, "dns_failed", e.to_string()))?;
+            .map_err(|e| Denial::new(Reason::DnsFailed, e.to_string()))?;
         self.metrics
             .dns_lookups
             .set(i64::try_from(self.resolver.lookups()).unwrap_or(i64::MAX));
@@ -318,11 +309,9 @@ impl Gate {
             }
         }
         let (ip, blocked) = first_block.unwrap_or((IpAddr::from([0, 0, 0, 0]), guard::Blocked::Unspecified));
-        self.metrics.decision(false, "ssrf_blocked");
         info!(host = %host, %ip, class = blocked.as_str(), "destination refused by the SSRF guard");
         let mut denial = Denial::new(
-            403,
-            "ssrf_blocked",
+            Reason::SsrfBlocked,
             format!(
                 "{host} resolves to {ip}, a {} address this rule does not allow",
                 blocked.as_str()
@@ -339,16 +328,10 @@ impl Gate {
     /// records are the writes that find out).
     pub fn provenance_ok(&self) -> Result<(), Denial> {
         match &self.provenance {
-            Some(sink) if !sink.healthy() => {
-                self.metrics.decision(false, "provenance_unavailable");
-                let mut denial = Denial::new(
-                    503,
-                    "provenance_unavailable",
-                    "egress is refused while its provenance cannot be written",
-                );
-                denial.source = crate::rescue::Source::Proxy;
-                Err(denial)
-            }
+            Some(sink) if !sink.healthy() => Err(Denial::new(
+                Reason::ProvenanceUnavailable,
+                "egress is refused while its provenance cannot be written",
+            )),
             _ => Ok(()),
         }
     }
@@ -357,6 +340,25 @@ impl Gate {
     pub fn record(&self, egress: &crate::record::Egress<'_>) {
         if let Some(sink) = &self.provenance {
             sink.emit(crate::record::egress_event(egress));
+        }
+    }
+
+    /// Records an event that is no request's (a policy reload).
+    pub fn record_event(&self, event: tollgate_shared::provenance::Event) {
+        if let Some(sink) = &self.provenance {
+            sink.emit(event);
+        }
+    }
+
+    /// Records a budget that refused a request (`refused`) or cut traffic short (`cut`).
+    pub fn record_budget(
+        &self,
+        identity: Option<&Identity>,
+        exceeded: &tollgate_shared::budget::Exceeded,
+        action: &str,
+    ) {
+        if let Some(sink) = &self.provenance {
+            sink.emit(crate::record::budget_event(identity, exceeded, action));
         }
     }
 }
@@ -409,29 +411,23 @@ impl Drop for ConnectionSlot {
     }
 }
 
+fn unknown_tenant(identity: &Identity) -> Denial {
+    Denial::new(
+        Reason::UnknownTenant,
+        format!("no policy for tenant {}", identity.tenant),
+    )
+    .for_identity(identity)
+}
+
 fn auth_denial(failure: &AuthFailure) -> Denial {
     match failure {
-        AuthFailure::Invalid => Denial::new(407, "proxy_auth_invalid", "the proxy credentials are not valid"),
+        AuthFailure::Invalid => Denial::new(Reason::ProxyAuthInvalid, "the proxy credentials are not valid"),
         AuthFailure::Ended(reason) => {
-            let reason = if reason == "invocation_expired" {
-                "invocation_expired"
-            } else {
-                "invocation_ended"
-            };
-            Denial::new(
-                407,
-                reason,
-                "the invocation behind these proxy credentials is over",
-            )
+            Denial::new(*reason, "the invocation behind these proxy credentials is over")
         }
-        AuthFailure::Unavailable(why) => {
-            let mut denial = Denial::new(
-                503,
-                "broker_unavailable",
-                format!("cannot check the proxy credentials: {why}"),
-            );
-            denial.source = crate::rescue::Source::Proxy;
-            denial
-        }
+        AuthFailure::Unavailable(why) => Denial::new(
+            Reason::BrokerUnavailable,
+            format!("cannot check the proxy credentials: {why}"),
+        ),
     }
 }

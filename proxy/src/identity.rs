@@ -36,7 +36,7 @@ pub enum AuthFailure {
     /// Unknown user or wrong secret.
     Invalid,
     /// The invocation has ended or passed its deadline (`invocation_ended`, ...).
-    Ended(String),
+    Ended(tollgate_shared::outcome::Reason),
     /// The source cannot answer now: the proxy fails closed with a 503.
     Unavailable(String),
 }

@@ -16,6 +16,7 @@ use pingora_core::upstreams::peer::HttpPeer;
 use pingora_error::{Error, ErrorSource, ErrorType, Result};
 use pingora_http::{RequestHeader, ResponseHeader};
 use pingora_proxy::{FailToProxy, ProxyHttp, Session};
+use tollgate_shared::outcome::Reason;
 use tollgate_shared::policy::host::Host;
 use tracing::debug;
 
@@ -58,6 +59,8 @@ pub struct RequestCtx {
     /// answered instead of the upstream, if one was.
     seen: Option<Seen>,
     answered: Option<Denial>,
+    /// What a report-mode policy would have refused.
+    reported: Option<Box<Denial>>,
 }
 
 #[derive(Debug)]
@@ -157,8 +160,7 @@ impl Pipeline {
                 inspection.as_ref(),
                 identity,
                 self.gate.engine,
-            )
-            .inspect_err(|denial| self.gate.metrics.decision(false, denial.reason))?;
+            )?;
             ctx.frames = Some(frames);
         }
         ctx.body = inspection.map(|i| BodyGate::new(self.gate.engine, i, &header.headers));
@@ -177,7 +179,7 @@ impl Pipeline {
     ) -> Result<(), Denial> {
         let path = path_and_query(header);
         let identity = &self.current_identity(&tunnel.credentials, &path, header).await?;
-        let misdirected = |what: String| Denial::new(421, "misdirected_request", what).for_identity(identity);
+        let misdirected = |what: String| Denial::new(Reason::MisdirectedRequest, what).for_identity(identity);
         let sni_host = tunnel.sni.as_deref().map(Host::parse);
         if let Some(sni) = sni_host {
             if sni.ok().as_ref() != Some(&tunnel.host) {
@@ -194,8 +196,7 @@ impl Pipeline {
                 .sent_as_is(header.method.as_str(), header.raw_path())
         {
             return Err(Denial::new(
-                400,
-                "bad_request",
+                Reason::BadRequest,
                 "the request-target holds control bytes, spaces or quotes; percent-encode them",
             )
             .for_identity(identity));
@@ -209,16 +210,17 @@ impl Pipeline {
                 )));
             }
             None => {
-                return Err(Denial::new(400, "bad_request", "request names no host").for_identity(identity));
+                return Err(Denial::new(Reason::BadRequest, "request names no host").for_identity(identity));
             }
         }
-        let allowed = self.gate.decide(
+        let mut allowed = self.gate.decide(
             identity,
             Some(header.method.as_str()),
             &tunnel.host,
             tunnel.port,
             Some(&path),
         )?;
+        ctx.reported = allowed.reported.take();
         self.prepare(identity, &allowed, &tunnel.host, false, &path, header, ctx)?;
         ctx.identity = Some(identity.clone());
         ctx.upstream = Some(Upstream {
@@ -236,7 +238,7 @@ impl Pipeline {
             ProxyCredentials::from_header(header.headers.get("proxy-authorization").map(|v| v.as_bytes()))?;
         let raw_target = String::from_utf8_lossy(header.raw_path()).into_owned();
         let identity = self.current_identity(&credentials, &raw_target, header).await?;
-        let bad = |message: &str| Denial::new(400, "bad_request", message).for_identity(&identity);
+        let bad = |message: &str| Denial::new(Reason::BadRequest, message).for_identity(&identity);
         // pingora keeps an absolute-form target verbatim in the raw path and only the path
         // in `uri`; pingora itself refuses a Host that differs from the target's authority.
         let target = std::str::from_utf8(header.raw_path())
@@ -256,9 +258,10 @@ impl Pipeline {
             return Err(bad("the URL names no valid host"));
         };
         let path = path_and_query(header);
-        let allowed = self
-            .gate
-            .decide(&identity, Some(header.method.as_str()), &host, port, Some(&path))?;
+        let mut allowed =
+            self.gate
+                .decide(&identity, Some(header.method.as_str()), &host, port, Some(&path))?;
+        ctx.reported = allowed.reported.take();
         self.prepare(&identity, &allowed, &host, true, &raw_target, header, ctx)?;
         let addr = self
             .gate
@@ -326,20 +329,6 @@ fn final_head_sent(session: &Session) -> bool {
         .is_some_and(|r| !r.status.is_informational() || r.status == http::StatusCode::SWITCHING_PROTOCOLS)
 }
 
-/// Writes a denial through pingora.
-pub async fn respond(session: &mut Session, denial: &Denial) -> Result<()> {
-    let body = denial.body();
-    let mut header = ResponseHeader::build(denial.status, Some(4))?;
-    header.insert_header("content-type", "application/json")?;
-    header.insert_header("x-tollgate-reason", denial.reason)?;
-    header.insert_header("content-length", body.len().to_string())?;
-    for (name, value) in denial.extra_headers() {
-        header.insert_header(name, value)?;
-    }
-    session.write_response_header(Box::new(header), false).await?;
-    session.write_response_body(Some(Bytes::from(body)), true).await
-}
-
 #[async_trait]
 impl ProxyHttp for Pipeline {
     type CTX = RequestCtx;
@@ -373,16 +362,15 @@ impl ProxyHttp for Pipeline {
             (Ok(()), None) => self.plain(header, ctx).await,
         };
         let outcome = match outcome {
-            Ok(()) => self.admit(header, ctx).await.inspect_err(|denial| {
-                self.gate.metrics.decision(false, denial.reason);
-            }),
+            Ok(()) => self.admit(header, ctx).await,
             Err(denial) => Err(denial),
         };
         match outcome {
             Ok(()) => Ok(false),
             Err(denial) => {
-                respond(session, &denial).await?;
-                ctx.answered = Some(denial);
+                self.gate
+                    .refuse_session(session, denial, ctx.identity.as_ref(), &mut ctx.answered)
+                    .await?;
                 Ok(true)
             }
         }
@@ -471,32 +459,27 @@ impl ProxyHttp for Pipeline {
                 "upgraded bytes with no frame inspection",
             ));
         }
-        if let (true, Some(frames), Some(identity)) = (upgraded, ctx.frames.as_mut(), ctx.identity.as_ref()) {
-            match frames.pass(body.take(), identity) {
-                Ok(released) => *body = released,
-                Err(mut denial) => {
-                    if let Some(host) = &ctx.host {
-                        self.gate.report_misuse(identity, &mut denial, host);
-                    }
-                    self.gate.metrics.decision(false, denial.reason);
-                    let failure = Error::explain(ErrorType::Custom("inspection"), denial.message.clone());
-                    ctx.refusal = Some(denial);
-                    return Err(failure);
+        let judged = match (
+            upgraded,
+            ctx.frames.as_mut(),
+            ctx.body.as_mut(),
+            ctx.identity.as_ref(),
+        ) {
+            (true, Some(frames), _, Some(identity)) => Some(frames.pass(body.take(), identity)),
+            (false, _, Some(gate), Some(identity)) => Some(gate.pass(body.take(), end_of_stream, identity)),
+            _ => None,
+        };
+        match judged {
+            Some(Ok(released)) => *body = released,
+            Some(Err(mut denial)) => {
+                if let (Some(host), Some(identity)) = (&ctx.host, &ctx.identity) {
+                    self.gate.report_misuse(identity, &mut denial, host);
                 }
+                let failure = Error::explain(ErrorType::Custom("inspection"), denial.message.clone());
+                ctx.refusal = Some(denial);
+                return Err(failure);
             }
-        } else if let (Some(gate), Some(identity)) = (ctx.body.as_mut(), ctx.identity.as_ref()) {
-            match gate.pass(body.take(), end_of_stream, identity) {
-                Ok(released) => *body = released,
-                Err(mut denial) => {
-                    if let Some(host) = &ctx.host {
-                        self.gate.report_misuse(identity, &mut denial, host);
-                    }
-                    self.gate.metrics.decision(false, denial.reason);
-                    let failure = Error::explain(ErrorType::Custom("inspection"), denial.message.clone());
-                    ctx.refusal = Some(denial);
-                    return Err(failure);
-                }
-            }
+            None => {}
         }
         let (Some(exchange), Some(chunk)) = (ctx.exchange.as_mut(), body.as_ref()) else {
             return Ok(());
@@ -587,6 +570,7 @@ impl ProxyHttp for Pipeline {
         };
         if head_sent {
             // Abort: the client sees a response that ends short, never a complete one.
+            self.gate.record_budget(ctx.identity.as_ref(), &exceeded, "cut");
             return Err(Error::explain(
                 ErrorType::Custom("budget"),
                 format!("response cut off: {exceeded}"),
@@ -606,10 +590,12 @@ impl ProxyHttp for Pipeline {
             };
         }
         if let Some(denial) = ctx.refusal.take() {
-            self.gate.metrics.decision(false, denial.reason);
             let status = denial.status;
-            let written = respond(session, &denial).await.is_ok();
-            ctx.answered = Some(denial);
+            let written = self
+                .gate
+                .refuse_session(session, denial, ctx.identity.as_ref(), &mut ctx.answered)
+                .await
+                .is_ok();
             return FailToProxy {
                 error_code: if written { status } else { 0 },
                 can_reuse_downstream: false,
@@ -620,8 +606,8 @@ impl ProxyHttp for Pipeline {
             ErrorType::ConnectTimedout | ErrorType::ReadTimedout | ErrorType::WriteTimedout
         );
         let denial = match e.esource() {
-            ErrorSource::Upstream if timed_out => Denial::new(504, "upstream_timeout", e.to_string()),
-            ErrorSource::Upstream => Denial::new(502, "upstream_failed", e.to_string()),
+            ErrorSource::Upstream if timed_out => Denial::new(Reason::UpstreamTimeout, e.to_string()),
+            ErrorSource::Upstream => Denial::new(Reason::UpstreamFailed, e.to_string()),
             ErrorSource::Downstream => {
                 debug!(error = %e, "client went away");
                 return FailToProxy {
@@ -630,18 +616,19 @@ impl ProxyHttp for Pipeline {
                 };
             }
             _ if matches!(e.etype(), ErrorType::ConnectTimedout) => {
-                Denial::new(504, "upstream_timeout", e.to_string())
+                Denial::new(Reason::UpstreamTimeout, e.to_string())
             }
-            _ => Denial::new(502, "upstream_failed", e.to_string()),
+            _ => Denial::new(Reason::UpstreamFailed, e.to_string()),
         };
         let denial = match &ctx.identity {
             Some(identity) => denial.for_identity(identity),
             None => denial,
         };
-        self.gate.metrics.decision(false, denial.reason);
         let status = denial.status;
-        let written = respond(session, &denial).await;
-        ctx.answered = Some(denial);
+        let written = self
+            .gate
+            .refuse_session(session, denial, ctx.identity.as_ref(), &mut ctx.answered)
+            .await;
         if written.is_err() {
             return FailToProxy {
                 error_code: 0,
@@ -658,10 +645,16 @@ impl ProxyHttp for Pipeline {
         if let Some(exchange) = ctx.exchange.take() {
             exchange.finish().await;
         }
+        // A refusal no answer could carry (the response had begun) is still the outcome.
+        let denial = ctx.answered.as_ref().or(ctx.refusal.as_ref());
+        if denial.is_none() {
+            self.gate.metrics.allowed();
+        }
         if let Some(seen) = &ctx.seen {
             self.gate.record(&crate::record::Egress {
                 identity: ctx.identity.as_ref(),
-                denial: ctx.answered.as_ref(),
+                denial,
+                report: ctx.reported.as_deref(),
                 method: &seen.method,
                 host: &seen.host,
                 port: seen.port,

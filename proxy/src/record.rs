@@ -2,7 +2,9 @@
 //! denied, with who sent it, where it went, what was decided and why. URLs are redacted: the
 //! path stays, query values do not; a finding carries its fingerprint, never the value.
 
-use tollgate_shared::provenance::{Event, attr};
+use tollgate_shared::budget::Exceeded;
+use tollgate_shared::outcome::Reason;
+use tollgate_shared::provenance::{Event, attr, span_id};
 
 use crate::identity::Identity;
 use crate::rescue::Denial;
@@ -12,6 +14,8 @@ use crate::rescue::Denial;
 pub struct Egress<'a> {
     pub identity: Option<&'a Identity>,
     pub denial: Option<&'a Denial>,
+    /// What a report-mode policy would have refused, when the request went ahead.
+    pub report: Option<&'a Denial>,
     pub method: &'a str,
     pub host: &'a str,
     pub port: u16,
@@ -49,15 +53,15 @@ pub fn redact(target: &str) -> String {
 
 pub fn egress_event(egress: &Egress<'_>) -> Event {
     // An upstream that failed is not a decision: the request was allowed.
-    let denied = egress
-        .denial
-        .filter(|d| d.source != crate::rescue::Source::Upstream);
-    let kind = if denied.is_some() {
-        "egress.deny"
-    } else {
-        "egress.allow"
+    let denied = egress.denial.filter(|d| d.is_refusal());
+    let reported = egress.report.filter(|_| denied.is_none());
+    let kind = match (denied, reported) {
+        (Some(_), _) => "egress.deny",
+        (None, Some(_)) => "egress.report",
+        (None, None) => "egress.allow",
     };
     let mut event = Event::new(kind, "proxy", egress.started_unix_ms, egress.ended_unix_ms)
+        .with(attr::SPAN, span_id())
         .with(attr::OPERATION, "execute_tool")
         .with(attr::HOST, egress.host)
         .with("server.port", egress.port)
@@ -69,14 +73,7 @@ pub fn egress_event(egress: &Egress<'_>) -> Event {
         event = event.with(attr::STATUS, status);
     }
     if let Some(identity) = egress.identity {
-        event = event
-            .with(attr::INVOCATION, identity.user.as_str())
-            .with(attr::TENANT, identity.tenant.as_str())
-            .with(attr::SESSION, identity.session.as_str())
-            .with(attr::TOOL, identity.tool.as_str());
-        if let Some(trace) = &identity.trace_id {
-            event = event.with(attr::TRACE, trace.as_str());
-        }
+        event = with_identity(event, identity);
     } else if let Some(caller) = egress.denial.and_then(|d| d.caller.as_deref()) {
         event = event
             .with(attr::INVOCATION, caller.invocation.as_str())
@@ -84,8 +81,11 @@ pub fn egress_event(egress: &Egress<'_>) -> Event {
             .with(attr::SESSION, caller.session.as_str())
             .with(attr::TOOL, caller.tool.as_str());
     }
-    if let Some(denial) = egress.denial {
-        event = event.with(attr::REASON, denial.reason);
+    if let Some(denial) = egress.denial.or(reported) {
+        event = event.with(attr::REASON, denial.reason.as_str()).with(
+            "tollgate.fault",
+            serde_json::to_value(denial.source).unwrap_or_default(),
+        );
         if let Some(rule) = &denial.rule {
             event = event.with("tollgate.rule", rule.as_str());
         }
@@ -100,10 +100,40 @@ pub fn egress_event(egress: &Egress<'_>) -> Event {
                 .with(attr::FINGERPRINT, detected.fingerprint.as_str());
         }
     }
-    if denied.is_none() && egress.denial.is_none() {
-        event = event.with(attr::REASON, "allowed");
+    if egress.denial.is_none() && reported.is_none() {
+        event = event.with(attr::REASON, Reason::Allowed.as_str());
     }
     event
+}
+
+/// One over-budget moment: a refusal (`refused`), or traffic cut short (`cut`).
+pub fn budget_event(identity: Option<&Identity>, exceeded: &Exceeded, action: &str) -> Event {
+    let now = now_ms();
+    let mut event = Event::new("budget.exceeded", "proxy", now, now)
+        .with(attr::SPAN, span_id())
+        .with(attr::REASON, Reason::BudgetExceeded.as_str())
+        .with("tollgate.budget.action", action);
+    if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(exceeded) {
+        for (name, value) in fields {
+            event = event.with(&format!("tollgate.budget.{name}"), value);
+        }
+    }
+    if let Some(identity) = identity {
+        event = with_identity(event, identity);
+    }
+    event
+}
+
+fn with_identity(event: Event, identity: &Identity) -> Event {
+    let event = event
+        .with(attr::INVOCATION, identity.user.as_str())
+        .with(attr::TENANT, identity.tenant.as_str())
+        .with(attr::SESSION, identity.session.as_str())
+        .with(attr::TOOL, identity.tool.as_str());
+    match &identity.trace_id {
+        Some(trace) => event.with(attr::TRACE, trace.as_str()),
+        None => event,
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 use bytes::{Bytes, BytesMut};
 use flate2::{Decompress, FlushDecompress};
 use tollgate_shared::detect::{Engine, Location, Outcome, Unjudged};
+use tollgate_shared::outcome::Reason;
 use tracing::{debug, warn};
 
 use crate::gate::Allowed;
@@ -38,7 +39,7 @@ pub fn admit(
     let websocket = protocol.trim().eq_ignore_ascii_case("websocket");
     let refuse = |why: String| {
         warn!(tenant = %identity.tenant, tool = %identity.tool, upgrade = protocol, rule = allowed.rule.as_deref().unwrap_or("-"), "upgrade refused");
-        Err(Denial::new(403, "upgrade_not_allowed", why).for_identity(identity))
+        Err(Denial::new(Reason::UpgradeNotAllowed, why).for_identity(identity))
     };
     let Some(inspection) = inspection else {
         return refuse("an upgraded connection cannot be inspected here".to_owned());
@@ -194,7 +195,7 @@ impl FrameGate {
     fn frame(&mut self, frame: &Frame, payload: Vec<u8>, identity: &Identity) -> Result<(), Denial> {
         let refuse = |error: FrameError| {
             warn!(tenant = %identity.tenant, tool = %identity.tool, %error, "websocket frame refused");
-            Err(Denial::new(403, "websocket_frame_refused", error.to_string()).for_identity(identity))
+            Err(Denial::new(Reason::WebsocketFrameRefused, error.to_string()).for_identity(identity))
         };
         let rsv1 = frame.rsv & 0b100 != 0;
         if frame.rsv & 0b011 != 0
@@ -254,7 +255,7 @@ impl FrameGate {
                 }
                 _ => {
                     return Err(
-                        Denial::new(403, "websocket_frame_refused", FrameError::Inflate.to_string())
+                        Denial::new(Reason::WebsocketFrameRefused, FrameError::Inflate.to_string())
                             .for_identity(identity),
                     );
                 }

@@ -906,14 +906,15 @@ fn inline_test(
         );
     }
     if let Some(code) = &reason {
-        match Reason::parse(code) {
+        // Only the decision's codes: a policy test runs the decision, nothing else.
+        match Reason::parse(code).filter(|r| Reason::DECISIONS.contains(r)) {
             None => {
-                let fix = closest(code, Reason::ALL.iter().map(|r| r.as_str()))
+                let fix = closest(code, Reason::DECISIONS.iter().map(|r| r.as_str()))
                     .map(|c| format!("did you mean \"{c}\"?"));
                 r.error(
                     "unknown-reason",
                     &at.key("reason"),
-                    format!("there is no reason code {code:?}"),
+                    format!("there is no decision reason code {code:?}"),
                     fix,
                 );
             }
