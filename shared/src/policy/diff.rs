@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::model::{
-    CredentialGrant, CredentialSource, Delivery, DetectorSettings, Exemption, LimitUnit, Limits, Mode,
-    PolicySet, Tenant, Tool, Traffic,
+    CredentialGrant, CredentialSource, Delivery, DenyList, DetectorSettings, Exemption, LimitUnit, Limits,
+    Mode, PolicySet, Tenant, Tool, Traffic,
 };
 
 /// Whether a change gives a tool more reach or less.
@@ -114,6 +114,7 @@ fn tenant_changes(before: Option<&Tenant>, after: Option<&Tenant>, out: &mut Vec
             for (effect, text) in detector_changes(&b.detectors, &a.detectors) {
                 push(out, effect, scope, text);
             }
+            deny_changes(&b.deny, &a.deny, scope, out);
             budget_changes(&b.budgets.invocation, &a.budgets.invocation, "invocation", out);
             budget_changes(&b.budgets.session, &a.budgets.session, "session", out);
             budget_changes(&b.budgets.tenant, &a.budgets.tenant, "tenant", out);
@@ -178,6 +179,36 @@ fn tool_changes(before: Option<&Tool>, after: Option<&Tool>, out: &mut Vec<Chang
             }
         }
         (None, None) => {}
+    }
+}
+
+/// The global deny list (defaults.toml) applies to every tenant: a host taken off it widens
+/// what each tenant's wildcards reach; one put on it narrows it.
+fn deny_changes(before: &DenyList, after: &DenyList, scope: &str, out: &mut Vec<Change>) {
+    let hosts = |list: &DenyList| -> BTreeSet<String> {
+        list.entries
+            .iter()
+            .flat_map(|e| e.hosts.iter().map(ToString::to_string))
+            .collect()
+    };
+    let (b, a) = (hosts(before), hosts(after));
+    let removed: Vec<String> = b.difference(&a).cloned().collect();
+    let added: Vec<String> = a.difference(&b).cloned().collect();
+    if !removed.is_empty() {
+        push(
+            out,
+            Effect::Widens,
+            scope,
+            format!("global deny list no longer refuses {}", codes(&removed)),
+        );
+    }
+    if !added.is_empty() {
+        push(
+            out,
+            Effect::Narrows,
+            scope,
+            format!("global deny list now refuses {}", codes(&added)),
+        );
     }
 }
 
