@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use support::{Origin, OriginCerts, Place, Proxy, ProxySpec, SmallDisk, free_port, status_of, tollgate};
@@ -67,6 +66,7 @@ fn a_full_provenance_disk_refuses_egress_until_writing_works_again() {
         "a record was lost"
     );
     let written = std::fs::read_to_string(&records).expect("records");
+    // (Counted before the fail-open part below, whose requests go out unrecorded on purpose.)
     assert_eq!(
         written.matches("\"type\":\"egress.allow\"").count(),
         allowed,
@@ -77,6 +77,24 @@ fn a_full_provenance_disk_refuses_egress_until_writing_works_again() {
         "the disk filled after {allowed} requests: the test did not fill it"
     );
     assert_eq!(get(), 503, "refused while the disk stays full");
+
+    // A tenant that chose fail-open goes on unrecorded; back to fail-closed, it is refused.
+    let open = policy.replace(
+        "owner = \"o@t.example\"",
+        "owner = \"o@t.example\"\nprovenance = \"fail-open\"",
+    );
+    std::fs::write(proxy.policy_path(), &open).expect("policy");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while get() != 200 {
+        assert!(Instant::now() < deadline, "fail-open was not applied");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::fs::write(proxy.policy_path(), &policy).expect("policy");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while get() != 503 {
+        assert!(Instant::now() < deadline, "fail-closed was not applied again");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 
     disk.resize("4m");
     let deadline = Instant::now() + Duration::from_secs(10);

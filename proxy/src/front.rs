@@ -234,9 +234,9 @@ impl FrontDoor {
         &self,
         head: &Head,
     ) -> Result<(Tunnel, crate::gate::Allowed, crate::gate::ConnectionSlot), Denial> {
-        self.gate.provenance_ok()?;
         let credentials = ProxyCredentials::from_header(head.header("proxy-authorization"))?;
         let identity = self.gate.login(&credentials, false).await?;
+        self.gate.provenance_ok(&identity)?;
         let Some((host_text, port)) = split_authority(&head.target) else {
             return Err(Denial::new(
                 Reason::BadRequest,

@@ -163,6 +163,7 @@ impl Pipeline {
     ) -> Result<(), Denial> {
         let path = path_and_query(header);
         let identity = &self.current_identity(&tunnel.credentials, &path, header).await?;
+        self.gate.provenance_ok(identity)?;
         let misdirected = |what: String| Denial::new(Reason::MisdirectedRequest, what).for_identity(identity);
         let sni_host = tunnel.sni.as_deref().map(Host::parse);
         if let Some(sni) = sni_host {
@@ -213,6 +214,7 @@ impl Pipeline {
             ProxyCredentials::from_header(header.headers.get("proxy-authorization").map(|v| v.as_bytes()))?;
         let raw_target = String::from_utf8_lossy(header.raw_path()).into_owned();
         let identity = self.current_identity(&credentials, &raw_target, header).await?;
+        self.gate.provenance_ok(&identity)?;
         let bad = |message: &str| Denial::new(Reason::BadRequest, message).for_identity(&identity);
         // pingora keeps an absolute-form target verbatim in the raw path and only the path
         // in `uri`; pingora itself refuses a Host that differs from the target's authority.
@@ -321,10 +323,9 @@ impl ProxyHttp for Pipeline {
                 started_unix_ms: crate::record::now_ms(),
             });
         }
-        let outcome = match (self.gate.provenance_ok(), tunnel_of(session)) {
-            (Err(denial), _) => Err(denial),
-            (Ok(()), Some(tunnel)) => self.in_tunnel(tunnel, header, ctx).await,
-            (Ok(()), None) => self.plain(header, ctx).await,
+        let outcome = match tunnel_of(session) {
+            Some(tunnel) => self.in_tunnel(tunnel, header, ctx).await,
+            None => self.plain(header, ctx).await,
         };
         let outcome = match outcome {
             Ok(()) => self.admit(header, ctx).await,
