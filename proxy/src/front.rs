@@ -300,6 +300,9 @@ impl FrontDoor {
                 bytes_in: back,
                 started_unix_ms: started,
                 ended_unix_ms: crate::record::now_ms(),
+                peer: Some(tunnel.addr),
+                traceparent: None,
+                mcp_method: None,
             });
         };
         let Ok(Ok(upstream)) =

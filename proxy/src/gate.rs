@@ -334,7 +334,7 @@ impl Gate {
     /// Records one request's outcome.
     pub fn record(&self, egress: &crate::record::Egress<'_>) {
         if let Some(sink) = &self.provenance {
-            sink.emit(crate::record::egress_event(egress));
+            sink.emit(crate::record::egress_event(egress, self.engine));
         }
     }
 

@@ -67,6 +67,10 @@ struct Seen {
     host: String,
     port: u16,
     started_unix_ms: u64,
+    /// The trace id of the request's own `traceparent`, if valid.
+    traceparent: Option<String>,
+    /// The MCP method of the body's first chunk; `Some(None)` once looked at.
+    mcp_method: Option<Option<String>>,
 }
 
 /// The pingora error that ends a request refused or cut by a budget.
@@ -321,6 +325,13 @@ impl ProxyHttp for Pipeline {
                 host,
                 port,
                 started_unix_ms: crate::record::now_ms(),
+                traceparent: header
+                    .headers
+                    .get("traceparent")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(tollgate_shared::invocation::trace_id)
+                    .map(str::to_owned),
+                mcp_method: None,
             });
         }
         let outcome = match tunnel_of(session) {
@@ -414,6 +425,11 @@ impl ProxyHttp for Pipeline {
         end_of_stream: bool,
         ctx: &mut Self::CTX,
     ) -> Result<()> {
+        if let (Some(seen), Some(chunk)) = (ctx.seen.as_mut(), body.as_ref()) {
+            if seen.mcp_method.is_none() {
+                seen.mcp_method = Some(crate::record::mcp_method(chunk));
+            }
+        }
         // Inspection first: only what it releases is charged and sent.
         if let (Some(gate), Some(identity)) = (ctx.body.as_mut(), ctx.identity.as_ref()) {
             match gate.pass(body.take(), end_of_stream, identity) {
@@ -606,6 +622,9 @@ impl ProxyHttp for Pipeline {
                 bytes_in: session.body_bytes_sent() as u64,
                 started_unix_ms: seen.started_unix_ms,
                 ended_unix_ms: crate::record::now_ms(),
+                peer: ctx.upstream.as_ref().map(|u| u.addr),
+                traceparent: seen.traceparent.as_deref(),
+                mcp_method: seen.mcp_method.as_ref().and_then(Option::as_deref),
             });
         }
         let metrics = &self.gate.metrics;
