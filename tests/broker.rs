@@ -155,6 +155,26 @@ fn control_api_roles_and_bad_input_get_clear_refusals() {
     }
     let (status, body) = broker.start_raw("t", "fetch", "budgeted", None);
     assert_eq!((status, reason(&body)), (429, "budget_exceeded"));
+    let records = broker.dir.path().join("provenance.jsonl");
+    assert!(
+        wait_until(Duration::from_secs(3), || std::fs::read_to_string(&records)
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.contains("\"type\":\"budget.exceeded\"")
+                && l.contains("\"gen_ai.conversation.id\":\"budgeted\""))),
+        "the refused call is recorded as budget.exceeded"
+    );
+    // An unknown path gets the refusal shape too, and every refusal is counted by reason.
+    let (status, body) = broker.control(CONTROL_TOKEN, "/v1/nope", "{}");
+    assert_eq!((status, reason(&body)), (404, "not_found"), "{body}");
+    let health = std::process::Command::new("curl")
+        .args(["-sS", &format!("{}/v1/health", broker.control_url())])
+        .output()
+        .expect("health");
+    let health: serde_json::Value = serde_json::from_slice(&health.stdout).expect("health json");
+    assert_eq!(health["refusals"]["budget_exceeded"], 1, "{health}");
+    assert_eq!(health["refusals"]["not_found"], 1, "{health}");
+    assert!(health["refusals"]["unauthorized"].as_u64() >= Some(2), "{health}");
 
     // Lookup is the proxy's, and says who the invocation is.
     let lookup = serde_json::json!({"invocation_id": id, "secret": secret}).to_string();

@@ -770,3 +770,75 @@ fn no_secret_value_reaches_a_log_a_record_or_a_trace_at_debug() {
         }
     }
 }
+
+#[test]
+fn under_load_every_request_of_every_invocation_is_recorded_and_the_chains_verify() {
+    const INVOCATIONS: usize = 16;
+    const REQUESTS: usize = 25;
+    let stack = Stack::start();
+    let invocations: Vec<(String, String)> = (0..INVOCATIONS)
+        .map(|i| stack.broker.invocation("t", "fetch", &format!("s{i}")))
+        .collect();
+    // One thread per invocation, all at once, each on its own keep-alive session.
+    let script = r#"
+import sys, threading, requests
+ca, url, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+proxies = sys.argv[4:]
+codes = []
+def run(proxy):
+    s = requests.Session()
+    s.trust_env = False
+    s.proxies = {"https": proxy}
+    s.verify = ca
+    for i in range(n):
+        codes.append(s.get(f"{url}?i={i}", timeout=30).status_code)
+threads = [threading.Thread(target=run, args=(p,)) for p in proxies]
+for t in threads: t.start()
+for t in threads: t.join()
+print(" ".join(map(str, codes)))
+"#;
+    let out = Command::new(support::python())
+        .args(["-c", script])
+        .arg(stack.proxy.ca())
+        .arg(stack.url("api.origin.test", "/load"))
+        .arg(REQUESTS.to_string())
+        .args(invocations.iter().map(|(id, secret)| stack.proxy.url(id, secret)))
+        .output()
+        .expect("load");
+    let codes = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        codes.split_whitespace().filter(|c| *c == "200").count(),
+        INVOCATIONS * REQUESTS,
+        "{codes}"
+    );
+    let records = stack.proxy.dir.path().join("provenance.jsonl");
+    let count = |id: &str| {
+        std::fs::read_to_string(&records)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| {
+                l.contains("\"type\":\"egress.allow\"")
+                    && l.contains(&format!("\"tollgate.invocation.id\":\"{id}\""))
+            })
+            .count()
+    };
+    for (id, _) in &invocations {
+        assert!(
+            wait_until(Duration::from_secs(5), || count(id) == REQUESTS).is_some(),
+            "invocation {id}: {} egress records for {REQUESTS} requests",
+            count(id)
+        );
+    }
+    let key = std::fs::read_to_string(stack.proxy.dir.path().join("provenance.jsonl.key.pub")).expect("key");
+    let verify = support::tollgate()
+        .args(["audit", "verify", "--key", key.trim()])
+        .arg(&records)
+        .output()
+        .expect("verify");
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+}

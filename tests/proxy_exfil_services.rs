@@ -104,7 +104,10 @@ fn report_mode_and_wildcards_cannot_reach_known_exfiltration_services() {
 fn policy_diff_shows_changes_to_the_deny_list() {
     let shipped = std::fs::read_to_string(repo().join("policies/defaults.toml")).expect("defaults");
     let tenant = "version = 1\n[tenant]\nid = \"t\"\nowner = \"o@t.example\"\n[[tools]]\nname = \"fetch\"\n[[tools.egress]]\nid = \"api\"\nhosts = [\"api.example.com\"]\n";
-    let trimmed = shipped.replace("  \"transfer.sh\",\n  \"*.transfer.sh\",\n", "  \"*.transfer.sh\",\n");
+    let trimmed = shipped.replace(
+        "  \"transfer.sh\",\n  \"*.transfer.sh\",\n",
+        "  \"*.transfer.sh\",\n",
+    );
     assert_ne!(trimmed, shipped, "the shipped list names transfer.sh");
     let dirs: Vec<tempfile::TempDir> = [&shipped, &trimmed]
         .iter()

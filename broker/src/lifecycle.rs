@@ -230,7 +230,26 @@ impl Broker {
         let id = uuid::Uuid::now_v7().to_string();
         let plan = Plan::new(Subject::new(&tenant.id, &request.session, &id), &tenant.budgets);
         self.meter.admit_tool_call(&plan).await.map_err(|e| match e {
-            tollgate_shared::budget::BudgetError::Exceeded(x) => BrokerError::BudgetExceeded(x.to_string()),
+            tollgate_shared::budget::BudgetError::Exceeded(x) => {
+                // The refused call has no invocation: the event names the call instead.
+                let now = now_ms();
+                let mut event = Event::new("budget.exceeded", "broker", now, now)
+                    .with(attr::TENANT, tenant.id.as_str())
+                    .with(attr::SESSION, request.session.as_str())
+                    .with(attr::TOOL, tool.name.as_str())
+                    .with(attr::TOOL_CALL, request.tool_call_id.as_str())
+                    .with(attr::MODEL, request.model.as_str())
+                    .with(attr::TRACE, trace.as_str())
+                    .with(attr::REASON, Reason::BudgetExceeded.as_str())
+                    .with("tollgate.budget.action", "refused");
+                if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(x) {
+                    for (name, value) in fields {
+                        event = event.with(&format!("tollgate.budget.{name}"), value);
+                    }
+                }
+                self.record(event);
+                BrokerError::BudgetExceeded(x.to_string())
+            }
             other => BrokerError::BudgetUnavailable(other.to_string()),
         })?;
         let acl = grants::acl_name(&tenant.id, &tool.name);

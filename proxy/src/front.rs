@@ -258,9 +258,9 @@ impl FrontDoor {
         &self,
         head: &Head,
     ) -> Result<(Tunnel, crate::gate::Allowed, crate::gate::ConnectionSlot), Denial> {
-        self.gate.provenance_ok()?;
         let credentials = ProxyCredentials::from_header(head.header("proxy-authorization"))?;
         let identity = self.gate.login(&credentials, false).await?;
+        self.gate.provenance_ok(&identity)?;
         let Some((host_text, port)) = split_authority(&head.target) else {
             return Err(Denial::new(
                 Reason::BadRequest,
@@ -319,6 +319,9 @@ impl FrontDoor {
                 bytes_in: back,
                 started_unix_ms: started,
                 ended_unix_ms: crate::record::now_ms(),
+                peer: Some(tunnel.addr),
+                traceparent: None,
+                mcp_method: None,
             });
         };
         let Ok(Ok(upstream)) =

@@ -323,15 +323,26 @@ impl Gate {
 }
 
 impl Gate {
-    /// Egress is refused while its provenance cannot be written (a full or unwritable file):
-    /// nothing leaves unrecorded. It works again once a write succeeds (the refusals' own
-    /// records are the writes that find out).
-    pub fn provenance_ok(&self) -> Result<(), Denial> {
+    /// Egress is refused while its provenance cannot be written (a full or unwritable file,
+    /// or a disk without its reserve): nothing leaves unrecorded, unless the caller's tenant
+    /// chose `provenance = "fail-open"`. It works again once writing does.
+    pub fn provenance_ok(&self, identity: &Identity) -> Result<(), Denial> {
         match &self.provenance {
-            Some(sink) if !sink.healthy() => Err(Denial::new(
-                Reason::ProvenanceUnavailable,
-                "egress is refused while its provenance cannot be written",
-            )),
+            Some(sink) if !sink.healthy() => {
+                let set = self.policies.current();
+                let open = set
+                    .tenant(&identity.tenant)
+                    .is_some_and(|t| t.provenance == tollgate_shared::policy::model::Unrecorded::FailOpen);
+                if open {
+                    warn!(tenant = %identity.tenant, "egress goes on unrecorded: the tenant's provenance is fail-open");
+                    return Ok(());
+                }
+                Err(Denial::new(
+                    Reason::ProvenanceUnavailable,
+                    "egress is refused while its provenance cannot be written",
+                )
+                .for_identity(identity))
+            }
             _ => Ok(()),
         }
     }
@@ -339,7 +350,7 @@ impl Gate {
     /// Records one request's outcome.
     pub fn record(&self, egress: &crate::record::Egress<'_>) {
         if let Some(sink) = &self.provenance {
-            sink.emit(crate::record::egress_event(egress));
+            sink.emit(crate::record::egress_event(egress, self.engine));
         }
     }
 

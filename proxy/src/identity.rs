@@ -24,10 +24,20 @@ pub struct Identity {
     pub tenant: String,
     pub session: String,
     pub tool: String,
-    /// The W3C trace id of the invocation, when the broker knows it.
-    pub trace_id: Option<String>,
+    /// The call behind the invocation, when the broker knows it (none for identities from
+    /// a file).
+    pub call: Option<Arc<Call>>,
     /// What the broker issued to the invocation; empty for identities from a file.
     pub issued: Arc<Issued>,
+}
+
+/// The orchestrator's call that started an invocation, for provenance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    /// The W3C trace id.
+    pub trace_id: String,
+    pub tool_call_id: String,
+    pub model: String,
 }
 
 /// Why proxy credentials did not give an identity.
@@ -120,7 +130,7 @@ impl StaticIdentities {
                 tenant,
                 session,
                 tool,
-                trace_id: None,
+                call: None,
                 issued: Arc::default(),
             };
             if by_user.insert(user.clone(), (hash, identity)).is_some() {

@@ -70,6 +70,10 @@ struct Seen {
     host: String,
     port: u16,
     started_unix_ms: u64,
+    /// The trace id of the request's own `traceparent`, if valid.
+    traceparent: Option<String>,
+    /// The MCP method of the body's first chunk; `Some(None)` once looked at.
+    mcp_method: Option<Option<String>>,
 }
 
 /// The pingora error that ends a request refused or cut by a budget.
@@ -179,6 +183,7 @@ impl Pipeline {
     ) -> Result<(), Denial> {
         let path = path_and_query(header);
         let identity = &self.current_identity(&tunnel.credentials, &path, header).await?;
+        self.gate.provenance_ok(identity)?;
         let misdirected = |what: String| Denial::new(Reason::MisdirectedRequest, what).for_identity(identity);
         let sni_host = tunnel.sni.as_deref().map(Host::parse);
         if let Some(sni) = sni_host {
@@ -238,6 +243,7 @@ impl Pipeline {
             ProxyCredentials::from_header(header.headers.get("proxy-authorization").map(|v| v.as_bytes()))?;
         let raw_target = String::from_utf8_lossy(header.raw_path()).into_owned();
         let identity = self.current_identity(&credentials, &raw_target, header).await?;
+        self.gate.provenance_ok(&identity)?;
         let bad = |message: &str| Denial::new(Reason::BadRequest, message).for_identity(&identity);
         // pingora keeps an absolute-form target verbatim in the raw path and only the path
         // in `uri`; pingora itself refuses a Host that differs from the target's authority.
@@ -354,12 +360,18 @@ impl ProxyHttp for Pipeline {
                 host,
                 port,
                 started_unix_ms: crate::record::now_ms(),
+                traceparent: header
+                    .headers
+                    .get("traceparent")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(tollgate_shared::invocation::trace_id)
+                    .map(str::to_owned),
+                mcp_method: None,
             });
         }
-        let outcome = match (self.gate.provenance_ok(), tunnel_of(session)) {
-            (Err(denial), _) => Err(denial),
-            (Ok(()), Some(tunnel)) => self.in_tunnel(tunnel, header, ctx).await,
-            (Ok(()), None) => self.plain(header, ctx).await,
+        let outcome = match tunnel_of(session) {
+            Some(tunnel) => self.in_tunnel(tunnel, header, ctx).await,
+            None => self.plain(header, ctx).await,
         };
         let outcome = match outcome {
             Ok(()) => self.admit(header, ctx).await,
@@ -452,6 +464,11 @@ impl ProxyHttp for Pipeline {
         // are WebSocket frames; an upgrade nobody admitted (a 101 to a request that did not
         // ask) passes nothing.
         let upgraded = session.was_upgraded();
+        if let (false, Some(seen), Some(chunk)) = (upgraded, ctx.seen.as_mut(), body.as_ref()) {
+            if seen.mcp_method.is_none() {
+                seen.mcp_method = Some(crate::record::mcp_method(chunk));
+            }
+        }
         if upgraded && ctx.frames.is_none() {
             *body = None;
             return Err(Error::explain(
@@ -664,6 +681,9 @@ impl ProxyHttp for Pipeline {
                 bytes_in: session.body_bytes_sent() as u64,
                 started_unix_ms: seen.started_unix_ms,
                 ended_unix_ms: crate::record::now_ms(),
+                peer: ctx.upstream.as_ref().map(|u| u.addr),
+                traceparent: seen.traceparent.as_deref(),
+                mcp_method: seen.mcp_method.as_ref().and_then(Option::as_deref),
             });
         }
         let metrics = &self.gate.metrics;

@@ -178,6 +178,9 @@ impl Gate {
             bytes_in: 0,
             started_unix_ms: attempt.started_unix_ms,
             ended_unix_ms: crate::record::now_ms(),
+            peer: None,
+            traceparent: None,
+            mcp_method: None,
         });
         let _ = stream.write_all(&denial.to_http1()).await;
         let _ = stream.shutdown().await;

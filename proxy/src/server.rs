@@ -59,6 +59,9 @@ pub enum StartError {
 
 /// Builds every part from the configuration; fails before listening if anything is wrong.
 pub fn build(config: &ProxyConfig) -> Result<Server, StartError> {
+    // reqwest (the broker lookups, the OTLP export) is built without a default crypto
+    // provider; rustls uses ring here (deny.toml).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let policies =
         PolicyStore::open(&config.policies).map_err(|e| StartError::Policies(describe_reload_error(&e)))?;
     let policies = Arc::new(policies);
@@ -169,8 +172,6 @@ fn identity_source(
     let Some(broker) = &config.broker else {
         return Ok(Arc::new(StaticIdentities::load(&config.identities)?));
     };
-    // reqwest is built without a default crypto provider; rustls uses ring here (deny.toml).
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let token = tollgate_shared::invocation::read_token_file(&broker.token_file)
         .map_err(|e| StartError::Broker(e.to_string()))?;
     let settings = BrokerSettings {

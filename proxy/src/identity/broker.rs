@@ -127,7 +127,11 @@ impl BrokerIdentities {
             tenant: invocation.tenant,
             session: invocation.session,
             tool: invocation.tool,
-            trace_id: Some(invocation.trace_id),
+            call: Some(Arc::new(super::Call {
+                trace_id: invocation.trace_id,
+                tool_call_id: invocation.tool_call_id,
+                model: invocation.model,
+            })),
             issued: Arc::new(Issued::new(self.engine, issued)),
         }
     }

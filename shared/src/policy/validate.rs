@@ -87,6 +87,7 @@ pub(crate) fn tenant(file: s::TenantFile, stem: &str, defaults: &Defaults, r: &m
         owner,
         mode,
         description: _,
+        provenance,
     } = tenant;
     check_tenant_id(&id, stem, &root.key("tenant").key("id"), r);
     if owner.as_deref().is_none_or(|o| o.trim().is_empty()) {
@@ -104,6 +105,7 @@ pub(crate) fn tenant(file: s::TenantFile, stem: &str, defaults: &Defaults, r: &m
         id,
         owner,
         mode,
+        provenance,
         budgets: merge_budgets(
             budgets(&budget_section, &root.key("budgets"), r),
             budget_section.show_remaining,

@@ -7,6 +7,7 @@
 
 mod chain;
 mod checkpoint;
+pub mod otlp;
 mod sink;
 mod trace;
 

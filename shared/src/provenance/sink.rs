@@ -57,6 +57,9 @@ pub struct SinkSettings {
     /// new work before records are lost, since what is in flight still fits.
     #[serde(default = "default_reserve")]
     pub reserve_bytes: u64,
+    /// Also export every record over OTLP/HTTP.
+    #[serde(default)]
+    pub otlp: Option<super::otlp::OtlpSettings>,
 }
 
 fn default_sync() -> Duration {
@@ -71,7 +74,7 @@ fn default_rotate() -> u64 {
 fn default_reserve() -> u64 {
     256 << 10
 }
-fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+pub(super) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let text = String::deserialize(d)?;
     humantime::parse_duration(&text).map_err(serde::de::Error::custom)
 }
@@ -87,6 +90,7 @@ impl SinkSettings {
             key: None,
             origin: None,
             reserve_bytes: default_reserve(),
+            otlp: None,
         }
     }
 
@@ -200,7 +204,14 @@ impl Sink {
         let file = append_to(path).map_err(open_error)?;
         let (sender, receiver) = mpsc::channel();
         let healthy = Arc::new(AtomicBool::new(true));
+        let exporter = settings
+            .otlp
+            .as_ref()
+            .map(|o| super::otlp::Exporter::start(o, service))
+            .transpose()
+            .map_err(open_error)?;
         let mut state = Writer {
+            exporter,
             file,
             written: existing.len() as u64,
             chain,
@@ -259,6 +270,7 @@ struct Chain {
 }
 
 struct Writer {
+    exporter: Option<super::otlp::Exporter>,
     file: std::fs::File,
     /// Bytes in the current file.
     written: u64,
@@ -387,6 +399,9 @@ impl Writer {
                 self.chain.last_hash = hash;
                 for record in &records {
                     self.chain.tree.push(&record.hash);
+                }
+                if let Some(exporter) = self.exporter.as_mut() {
+                    exporter.send(records);
                 }
             }
             Err(e) => {
