@@ -272,6 +272,11 @@ impl FrontDoor {
             .map_err(|e| Denial::new(Reason::BadRequest, e.to_string()).for_identity(&identity))?;
         let allowed = self.gate.decide(&identity, None, &host, port, None)?;
         self.gate.inspect_hostname(&identity, &host)?;
+        let named = crate::information::Sent {
+            host_named: true,
+            ..Default::default()
+        };
+        self.gate.charge_information(&identity, &host, &named)?;
         let addr = self
             .gate
             .destination(&host, port, &allowed)

@@ -39,6 +39,8 @@ pub struct Gate {
     /// Known-secret sets every request is checked against (the operator's list); each
     /// invocation's issued values come with its identity.
     pub known: Vec<Arc<tollgate_shared::detect::KnownSecrets>>,
+    /// Each invocation's information budget: distinct hostnames, bits per destination.
+    pub information: crate::information::InformationMeter,
     /// Where provenance events go; none when unset.
     pub provenance: Option<tollgate_shared::provenance::Sink>,
 }
@@ -275,6 +277,21 @@ impl Gate {
             .admit(identity, &tenant.budgets)
             .await
             .map_err(|e| Denial::from_budget(&e).for_identity(identity))
+    }
+
+    /// Charges what a request sends against its tenant's information budget (before the
+    /// name is resolved, before anything leaves).
+    pub fn charge_information(
+        &self,
+        identity: &Identity,
+        host: &Host,
+        sent: &crate::information::Sent<'_>,
+    ) -> Result<(), Denial> {
+        let set = self.policies.current();
+        match set.tenant(&identity.tenant) {
+            Some(tenant) => self.information.charge(identity, &tenant.information, host, sent),
+            None => Ok(()),
+        }
     }
 
     /// One of `identity`'s open-connection slots, or `429 too_many_connections`.

@@ -12,6 +12,7 @@ pub mod gate;
 pub mod guard;
 pub mod head;
 pub mod identity;
+pub mod information;
 pub mod inject;
 pub mod inspect;
 pub mod intercepted;

@@ -24,6 +24,7 @@ use crate::budget::{Exchange, request_head_len};
 use crate::gate::{Allowed, Gate, ProxyCredentials, Tunnel};
 use crate::head::split_authority;
 use crate::identity::Identity;
+use crate::information::Sent;
 use crate::inject::{Injection, Scrubber};
 use crate::inspect::{BodyGate, RequestHead};
 use crate::rescue::Denial;
@@ -227,6 +228,12 @@ impl Pipeline {
         )?;
         ctx.reported = allowed.reported.take();
         self.prepare(identity, &allowed, &tunnel.host, false, &path, header, ctx)?;
+        let sent = Sent {
+            host_named: false,
+            target: Some(&path),
+            headers: Some(&header.headers),
+        };
+        self.gate.charge_information(identity, &tunnel.host, &sent)?;
         ctx.identity = Some(identity.clone());
         ctx.upstream = Some(Upstream {
             addr: tunnel.addr,
@@ -269,6 +276,12 @@ impl Pipeline {
                 .decide(&identity, Some(header.method.as_str()), &host, port, Some(&path))?;
         ctx.reported = allowed.reported.take();
         self.prepare(&identity, &allowed, &host, true, &raw_target, header, ctx)?;
+        let sent = Sent {
+            host_named: true,
+            target: Some(&path),
+            headers: Some(&header.headers),
+        };
+        self.gate.charge_information(&identity, &host, &sent)?;
         let addr = self
             .gate
             .destination(&host, port, &allowed)

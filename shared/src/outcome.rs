@@ -30,6 +30,11 @@ pub enum Reason {
     DecompressionBomb,
     UndecodableBody,
     BudgetExceeded,
+    /// An invocation sent more unexplained data to one destination, a little at a time,
+    /// than its information budget allows.
+    InformationBudgetExceeded,
+    /// An invocation named more distinct hostnames than its information budget allows.
+    DistinctHostsExceeded,
     TooManyConnections,
     CredentialNotGranted,
     UnknownCredential,
@@ -81,7 +86,7 @@ pub enum Fault {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 44] = [
+    pub const ALL: [Reason; 46] = [
         Reason::Allowed,
         Reason::UnknownTool,
         Reason::InvalidPath,
@@ -99,6 +104,8 @@ impl Reason {
         Reason::DecompressionBomb,
         Reason::UndecodableBody,
         Reason::BudgetExceeded,
+        Reason::InformationBudgetExceeded,
+        Reason::DistinctHostsExceeded,
         Reason::TooManyConnections,
         Reason::CredentialNotGranted,
         Reason::UnknownCredential,
@@ -159,6 +166,8 @@ impl Reason {
             Reason::DecompressionBomb => "decompression_bomb",
             Reason::UndecodableBody => "undecodable_body",
             Reason::BudgetExceeded => "budget_exceeded",
+            Reason::InformationBudgetExceeded => "information_budget_exceeded",
+            Reason::DistinctHostsExceeded => "distinct_hosts_exceeded",
             Reason::TooManyConnections => "too_many_connections",
             Reason::CredentialNotGranted => "credential_not_granted",
             Reason::UnknownCredential => "unknown_credential",
@@ -208,7 +217,10 @@ impl Reason {
             Reason::RequestTimeout => 408,
             Reason::MisdirectedRequest => 421,
             Reason::HeaderTooLarge => 431,
-            Reason::BudgetExceeded | Reason::TooManyConnections => 429,
+            Reason::BudgetExceeded
+            | Reason::InformationBudgetExceeded
+            | Reason::DistinctHostsExceeded
+            | Reason::TooManyConnections => 429,
             Reason::DnsFailed | Reason::UpstreamFailed | Reason::VaultRefused => 502,
             Reason::UpstreamTimeout => 504,
             Reason::ProvenanceUnavailable

@@ -14,6 +14,7 @@ mod engine;
 mod entropy;
 mod finance;
 mod finding;
+pub mod information;
 mod known;
 mod prefilter;
 mod rules;

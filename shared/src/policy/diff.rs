@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::model::{
-    CredentialGrant, CredentialSource, Delivery, DenyList, DetectorSettings, Exemption, LimitUnit, Limits,
-    Mode, PolicySet, Tenant, Tool, Traffic, Unrecorded,
+    CredentialGrant, CredentialSource, Delivery, DenyList, DetectorSettings, Exemption, InformationBudget,
+    LimitUnit, Limits, Mode, PolicySet, Tenant, Tool, Traffic, Unrecorded,
 };
 
 /// Whether a change gives a tool more reach or less.
@@ -128,6 +128,7 @@ fn tenant_changes(before: Option<&Tenant>, after: Option<&Tenant>, out: &mut Vec
                 push(out, effect, scope, text);
             }
             deny_changes(&b.deny, &a.deny, scope, out);
+            information_changes(&b.information, &a.information, out);
             budget_changes(&b.budgets.invocation, &a.budgets.invocation, "invocation", out);
             budget_changes(&b.budgets.session, &a.budgets.session, "session", out);
             budget_changes(&b.budgets.tenant, &a.budgets.tenant, "tenant", out);
@@ -546,6 +547,32 @@ fn exemption_added(exemption: &Exemption) -> String {
         by,
         exemption.reason
     )
+}
+
+/// The information budget: a higher or removed limit lets more data out a little at a time.
+fn information_changes(b: &InformationBudget, a: &InformationBudget, out: &mut Vec<Change>) {
+    for (what, before, after) in [
+        (
+            "bits per destination",
+            b.bits_per_destination,
+            a.bits_per_destination,
+        ),
+        ("distinct hostnames", b.distinct_hosts, a.distinct_hosts),
+    ] {
+        let (effect, text) = match (before, after) {
+            (Some(x), Some(y)) if y > x => (Effect::Widens, format!("raised from {x} to {y}")),
+            (Some(x), Some(y)) if y < x => (Effect::Narrows, format!("lowered from {x} to {y}")),
+            (Some(x), None) => (Effect::Widens, format!("limit of {x} removed")),
+            (None, Some(y)) => (Effect::Narrows, format!("limited to {y}")),
+            _ => continue,
+        };
+        push(
+            out,
+            effect,
+            "tenant",
+            format!("information budget, {what}: {text}"),
+        );
+    }
 }
 
 fn budget_changes(b: &Limits, a: &Limits, scope_name: &str, out: &mut Vec<Change>) {
