@@ -16,6 +16,7 @@ mod finance;
 mod finding;
 pub mod information;
 mod known;
+pub mod offline;
 mod prefilter;
 mod rules;
 mod runs;
