@@ -1,7 +1,8 @@
 //! WebSocket through the proxy: after a `101` the client's frames are egress like a body.
 //! A real client (tests/support/ws_client.py) upgrades through the proxy, inside a CONNECT
 //! tunnel and over plain HTTP, and sends a planted AWS key id in a masked frame, an unmasked
-//! one, fragments with a ping between them, and permessage-deflate messages; an origin that
+//! one, fragments with a ping between them, permessage-deflate messages and a gzip'd binary
+//! message; an origin that
 //! records every message it receives (tests/support/ws_origin.py) must get none of them, and
 //! the same messages with a benign value must all arrive. A rule that does not say
 //! `websocket = true` refuses the upgrade.
@@ -162,7 +163,7 @@ fn client_frames_are_inspected_after_the_upgrade() {
     let b = bench(true);
     let mut failures = Vec::new();
     for plain in [false, true] {
-        for kind in ["text", "unmasked", "frag", "deflate"] {
+        for kind in ["text", "unmasked", "frag", "deflate", "gzip"] {
             let name = format!("{} {kind}", if plain { "plain" } else { "tunnel" });
             let before = origin(&b, plain).messages().len();
             let out = client(&b, plain, &case(kind, AWS_KEY));

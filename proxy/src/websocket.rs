@@ -85,6 +85,10 @@ struct Message {
     payload: Vec<u8>,
 }
 
+/// Bytes either side of a junction between two messages judged together: longer than any
+/// secret a rule matches, short enough that small messages stay cheap.
+const JUNCTION: usize = 1024;
+
 /// Client-to-server frames: held until the message they belong to is judged clean.
 pub struct FrameGate {
     engine: &'static Engine,
@@ -268,37 +272,26 @@ impl FrameGate {
         Ok(())
     }
 
-    /// Judges one payload: a data message with the tail of the earlier ones in front of it
-    /// (`data`), a control frame's on its own (it is no part of the message stream).
+    /// Judges one payload on its own (so a compressed message is sniffed and decoded like a
+    /// body), and a data message also across its junction with the earlier ones: the tail of
+    /// what went before joined to its head, so a secret split over messages is caught when
+    /// its last piece arrives. Control frames are no part of the message stream.
     fn judge(&mut self, payload: &[u8], data: bool, identity: &Identity) -> Result<(), Denial> {
-        let carry: &[u8] = if data { &self.carry } else { &[] };
-        let base = self.payload_offset.saturating_sub(carry.len() as u64);
-        let mut scanner = self.inspection.body_scanner(self.engine, None, None);
-        let mut step = scanner.push(carry);
-        let more = scanner.push(payload);
-        let last = scanner.finish();
-        step.findings.extend(more.findings);
-        step.findings.extend(last.findings);
-        let unjudged = step.unjudged.or(more.unjudged).or(last.unjudged);
-        for finding in &mut step.findings {
-            if let Location::Body { offset } = finding.location {
-                finding.location = Location::WebSocket {
-                    offset: base + offset,
-                };
-            }
+        let mut outcome = self.scan(payload, self.payload_offset);
+        let span = self.engine.limits().hold_back.min(JUNCTION);
+        if data && !self.carry.is_empty() {
+            let mut junction = self.carry.clone();
+            junction.extend_from_slice(&payload[..payload.len().min(span)]);
+            let base = self.payload_offset.saturating_sub(self.carry.len() as u64);
+            outcome.merge(self.scan(&junction, base));
         }
         if data {
             self.payload_offset += payload.len() as u64;
             self.carry.extend_from_slice(payload);
-            let keep = self.engine.limits().hold_back;
-            if self.carry.len() > keep {
-                self.carry.drain(..self.carry.len() - keep);
+            if self.carry.len() > span {
+                self.carry.drain(..self.carry.len() - span);
             }
         }
-        let outcome = Outcome {
-            findings: step.findings,
-            unjudged,
-        };
         if outcome.is_clean() {
             return Ok(());
         }
@@ -306,6 +299,25 @@ impl FrameGate {
         // Report mode: logged once; the rest passes.
         self.passthrough = true;
         Ok(())
+    }
+
+    /// One whole scan of `bytes`, its findings located in the message stream from `base`.
+    fn scan(&self, bytes: &[u8], base: u64) -> Outcome {
+        let mut scanner = self.inspection.body_scanner(self.engine, None, None);
+        let mut step = scanner.push(bytes);
+        let last = scanner.finish();
+        step.findings.extend(last.findings);
+        for finding in &mut step.findings {
+            if let Location::Body { offset } = finding.location {
+                finding.location = Location::WebSocket {
+                    offset: base + offset,
+                };
+            }
+        }
+        Outcome {
+            findings: step.findings,
+            unjudged: step.unjudged.or(last.unjudged),
+        }
     }
 
     /// A message past the bounds: refused, or in report mode logged and let through.

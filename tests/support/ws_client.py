@@ -5,9 +5,11 @@ each message the connection took, or "closed" once it no longer does.
 
 usage: ws_client.py PROXY_PORT USER:SECRET tls|plain HOST PORT CA_FILE KIND:HEX...
 KIND: text (one masked frame), unmasked (one frame, no mask), frag (three fragments with a
-ping between them), deflate (permessage-deflate, the window kept across messages).
+ping between them), deflate (permessage-deflate, the window kept across messages), gzip (a
+binary message of gzip data, no extension).
 """
 import base64
+import gzip
 import os
 import socket
 import ssl
@@ -84,6 +86,8 @@ for n, (kind, data) in enumerate(messages, 1):
         third = max(1, len(data) // 3)
         wire = (frame(False, False, 1, data[:third]) + frame(True, False, 9, b"ping")
                 + frame(False, False, 0, data[third:2 * third]) + frame(True, False, 0, data[2 * third:]))
+    elif kind == "gzip":
+        wire = frame(True, False, 2, gzip.compress(data))
     elif kind == "deflate":
         packed = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
         wire = frame(True, True, 1, packed[:-4])

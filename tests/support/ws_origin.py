@@ -1,11 +1,13 @@
 """A WebSocket origin (RFC 6455, with permessage-deflate when the client offers it) that
-records the payload of every message it receives, unmasked, reassembled and inflated, one
+records the payload of every message it receives, unmasked, reassembled and inflated (and
+gunzipped when it is gzip data), one
 per line as hex, to a file. Proves which messages did, and did not, reach the upstream.
 
 usage: ws_origin.py HOST PORT CERT KEY RECORD_FILE   (PORT 0 picks one; prints "ready PORT")
 CERT and KEY "-" serve plain HTTP instead of TLS.
 """
 import base64
+import gzip
 import hashlib
 import socket
 import ssl
@@ -78,6 +80,8 @@ def serve(conn):
                 continue
             if fin:
                 data = inflater.decompress(message + b"\0\0\xff\xff") if compressed else message
+                if data.startswith(b"\x1f\x8b"):
+                    data = gzip.decompress(data)
                 with lock, open(record, "a") as f:
                     f.write(data.hex() + "\n")
     except (EOFError, ssl.SSLError, OSError, KeyError, ValueError, zlib.error):
