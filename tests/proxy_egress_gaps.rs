@@ -392,3 +392,55 @@ fn plain_connections_count_towards_the_identity_limit() {
     }
     drop(second);
 }
+
+/// A raw HTTP/1.1 connection to the proxy that sends `requests` one after another (keep-alive)
+/// and returns everything answered.
+fn keep_alive(b: &Bench, requests: &[Vec<u8>]) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", b.proxy.port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_millis(1500)))
+        .expect("timeout");
+    let mut answers = Vec::new();
+    for request in requests {
+        if stream.write_all(request).is_err() {
+            break;
+        }
+        let mut chunk = [0u8; 4096];
+        match stream.read(&mut chunk) {
+            Ok(n) => answers.extend_from_slice(&chunk[..n]),
+            Err(_) => break,
+        }
+    }
+    String::from_utf8_lossy(&answers).into_owned()
+}
+
+#[test]
+fn control_bytes_in_a_later_plain_request_target_are_refused() {
+    let b = bench("");
+    let request = |middle: &[u8]| {
+        [
+            format!("GET http://plain.test:{}/a", b.plain.port).as_bytes(),
+            middle,
+            format!(
+                "b HTTP/1.1\r\nHost: plain.test:{}\r\nProxy-Authorization: {}\r\n\r\n",
+                b.plain.port,
+                basic(USER, SECRET)
+            )
+            .as_bytes(),
+        ]
+        .concat()
+    };
+    let before = b.plain.received().len();
+    let answers = keep_alive(&b, &[request(b""), request(b"\x00")]);
+    std::thread::sleep(Duration::from_millis(100));
+    let reached = String::from_utf8_lossy(&b.plain.received()[before..])
+        .matches("GET /a")
+        .count();
+    assert!(
+        answers.starts_with("HTTP/1.1 200") && answers.contains("HTTP/1.1 400") && reached == 1,
+        "answers {answers:?}; requests at the origin: {reached}"
+    );
+    // Percent-encoded by the client, it is an ordinary target.
+    let answers = keep_alive(&b, &[request(b""), request(b"%00")]);
+    assert_eq!(answers.matches("HTTP/1.1 200").count(), 2, "{answers}");
+}

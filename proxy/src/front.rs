@@ -197,7 +197,12 @@ impl FrontDoor {
     }
 
     async fn serve_http(&self, stream: Box<L4Stream>, shutdown: &ShutdownWatch) {
-        let mut next: Option<Stream> = Some(stream);
+        // Later requests on the connection are parsed by pingora, which rewrites a target with
+        // raw control bytes instead of refusing it: keep what the client sent to tell.
+        let Some(watched) = crate::rawtarget::Watched::new(stream) else {
+            return;
+        };
+        let mut next: Option<Stream> = Some(Box::new(watched));
         while let Some(stream) = next.take() {
             next = self.pipeline.process_new(stream, shutdown).await;
         }

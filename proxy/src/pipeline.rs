@@ -245,13 +245,23 @@ impl Pipeline {
     }
 
     /// Checks a plain absolute-form HTTP request (no tunnel).
-    async fn plain(&self, header: &RequestHeader, ctx: &mut RequestCtx) -> Result<(), Denial> {
+    async fn plain(
+        &self,
+        header: &RequestHeader,
+        recent: Option<&Arc<crate::rawtarget::RecentBytes>>,
+        ctx: &mut RequestCtx,
+    ) -> Result<(), Denial> {
         let credentials =
             ProxyCredentials::from_header(header.headers.get("proxy-authorization").map(|v| v.as_bytes()))?;
         let raw_target = String::from_utf8_lossy(header.raw_path()).into_owned();
         let identity = self.current_identity(&credentials, &raw_target, header).await?;
         self.gate.provenance_ok(&identity)?;
         let bad = |message: &str| Denial::new(Reason::BadRequest, message).for_identity(&identity);
+        if recent.is_some_and(|r| !r.sent_as_is(header.method.as_str(), header.raw_path())) {
+            return Err(bad(
+                "the request-target holds control bytes, spaces or quotes; percent-encode them",
+            ));
+        }
         // pingora keeps an absolute-form target verbatim in the raw path and only the path
         // in `uri`; pingora itself refuses a Host that differs from the target's authority.
         let target = std::str::from_utf8(header.raw_path())
@@ -384,7 +394,10 @@ impl ProxyHttp for Pipeline {
         }
         let outcome = match tunnel_of(session) {
             Some(tunnel) => self.in_tunnel(tunnel, header, ctx).await,
-            None => self.plain(header, ctx).await,
+            None => {
+                let digest = session.digest().and_then(|d| d.proxy_digest.as_ref());
+                self.plain(header, crate::rawtarget::of_plain(digest), ctx).await
+            }
         };
         let outcome = match outcome {
             Ok(()) => self.admit(header, ctx).await,
