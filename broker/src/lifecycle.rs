@@ -53,6 +53,7 @@ pub struct Broker {
 fn event(kind: &str, inv: &Invocation) -> Event {
     let now = now_ms();
     Event::new(kind, "broker", now, now)
+        .with(attr::SPAN, tollgate_shared::provenance::span_id())
         .with(attr::INVOCATION, inv.id.as_str())
         .with(attr::TENANT, inv.tenant.as_str())
         .with(attr::SESSION, inv.session.as_str())
@@ -244,7 +245,7 @@ impl Broker {
                     .with("tollgate.budget.action", "refused");
                 if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(x) {
                     for (name, value) in fields {
-                        event = event.with(&format!("tollgate.budget.{name}"), value);
+                        event = event.with(format!("tollgate.budget.{name}"), value);
                     }
                 }
                 self.record(event);

@@ -157,7 +157,7 @@ pub fn budget_event(identity: Option<&Identity>, exceeded: &Exceeded, action: &s
         .with("tollgate.budget.action", action);
     if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(exceeded) {
         for (name, value) in fields {
-            event = event.with(&format!("tollgate.budget.{name}"), value);
+            event = event.with(format!("tollgate.budget.{name}"), value);
         }
     }
     if let Some(identity) = identity {

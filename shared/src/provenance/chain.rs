@@ -68,7 +68,13 @@ fn digest(record: &Record) -> String {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 /// The record for `event` following `(seq, hash)` of the chain's last record.
@@ -80,8 +86,27 @@ pub fn seal(event: Event, last_seq: u64, last_hash: &str) -> Record {
         hash: String::new(),
         event,
     };
-    record.hash = digest(&record);
+    seal_into(&mut record, &mut Vec::new());
     record
+}
+
+/// Seals `record` (its `hash` empty) and appends its line to `line`: one serialisation,
+/// hashed, with the hash then written into its place. The same bytes [`digest`] hashes,
+/// since `hash` is the fourth field and nothing before it can hold `"hash":""`.
+pub fn seal_into(record: &mut Record, line: &mut Vec<u8>) {
+    const EMPTY: &[u8] = b",\"hash\":\"\"";
+    record.hash.clear();
+    let start = line.len();
+    if serde_json::to_writer(&mut *line, record).is_err() {
+        line.truncate(start);
+        record.hash = digest(record);
+        return;
+    }
+    record.hash = hex(&Sha256::digest(&line[start..]));
+    if let Some(at) = memchr::memmem::find(&line[start..], EMPTY) {
+        let at = start + at + EMPTY.len() - 1;
+        line.splice(at..at, record.hash.bytes());
+    }
 }
 
 /// What a verified file holds.
@@ -260,6 +285,28 @@ mod tests {
             lines.push(serde_json::to_string(&record).expect("json"));
         }
         lines
+    }
+
+    #[test]
+    fn sealing_in_place_writes_the_line_the_verifier_hashes() {
+        let event = Event::new("egress.allow", "proxy", 1, 2)
+            .with("server.address", "a\"hash\":\"\"b")
+            .with("tollgate.bytes_in", 7);
+        let mut record = Record {
+            schema: SCHEMA.to_owned(),
+            seq: 3,
+            prev_hash: GENESIS.to_owned(),
+            hash: String::new(),
+            event,
+        };
+        let mut line = b"earlier\n".to_vec();
+        seal_into(&mut record, &mut line);
+        assert_eq!(record.hash, digest(&record));
+        assert_eq!(
+            &line[8..],
+            serde_json::to_string(&record).expect("json").as_bytes(),
+            "the line is the record, with its hash"
+        );
     }
 
     #[test]

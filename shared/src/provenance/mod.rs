@@ -11,13 +11,14 @@ pub mod otlp;
 mod sink;
 mod trace;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 pub use chain::{
     CHECKPOINT, CHECKPOINT_KEY, CHECKPOINT_NOTE, ChainError, GENESIS, ROTATE, Trust, Verified, seal,
-    verify_lines, verify_with,
+    seal_into, verify_lines, verify_with,
 };
 pub use checkpoint::{Checkpoint, CheckpointError, Note, Signer, Tree, VerifierKey};
 pub use sink::{Sink, SinkError, SinkSettings, settings_or_path, sibling};
@@ -57,7 +58,9 @@ pub struct Event {
     /// Common fields and the type's own, under OpenTelemetry names where they exist
     /// (`gen_ai.tool.name`, `server.address`, ...) and `tollgate.*` otherwise.
     #[serde(flatten)]
-    pub attributes: BTreeMap<String, serde_json::Value>,
+    /// Names are mostly the constants below: borrowed, so building a record allocates only
+    /// its values.
+    pub attributes: BTreeMap<Cow<'static, str>, serde_json::Value>,
 }
 
 /// Attribute names shared by both services.
@@ -131,8 +134,8 @@ impl Event {
     }
 
     /// Adds one attribute.
-    pub fn with(mut self, name: &str, value: impl Into<serde_json::Value>) -> Self {
-        self.attributes.insert(name.to_owned(), value.into());
+    pub fn with(mut self, name: impl Into<Cow<'static, str>>, value: impl Into<serde_json::Value>) -> Self {
+        self.attributes.insert(name.into(), value.into());
         self
     }
 

@@ -156,7 +156,7 @@ pub fn log_record(record: &Record) -> LogRecord {
     let mut attributes: Vec<KeyValue> = e
         .attributes
         .iter()
-        .filter(|(k, _)| k.as_str() != super::CHECKPOINT_NOTE)
+        .filter(|(k, _)| k.as_ref() != super::CHECKPOINT_NOTE)
         .map(|(k, v)| key_value(k, v))
         .collect();
     attributes.push(key_value("tollgate.source", &e.source.as_str().into()));

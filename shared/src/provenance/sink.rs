@@ -17,9 +17,9 @@ use base64::Engine as _;
 use serde::{Deserialize, Deserializer};
 use thiserror::Error;
 
-use super::chain::{CHECKPOINT, CHECKPOINT_KEY, CHECKPOINT_NOTE, GENESIS, ROTATE, seal, verify_lines};
+use super::chain::{CHECKPOINT, CHECKPOINT_KEY, CHECKPOINT_NOTE, GENESIS, ROTATE, seal_into, verify_lines};
 use super::checkpoint::{CheckpointError, Signer, Tree};
-use super::{Event, Record};
+use super::{Event, Record, SCHEMA};
 
 #[derive(Debug, Error)]
 pub enum SinkError {
@@ -138,6 +138,10 @@ pub fn sibling(path: &Path, suffix: &str) -> PathBuf {
     name.push(suffix);
     PathBuf::from(name)
 }
+
+/// How long the writer lets records gather once one arrives: the most a record waits before
+/// it is written (and seen by readers of the file).
+const GATHER: Duration = Duration::from_millis(2);
 
 /// A handle that writes events; cheap to clone.
 #[derive(Debug, Clone)]
@@ -328,7 +332,12 @@ impl Writer {
         let tick = self.settings.sync_every.min(self.settings.checkpoint_every);
         loop {
             let first = match receiver.recv_timeout(tick) {
-                Ok(event) => Some(event),
+                Ok(event) => {
+                    // Let a batch gather: while this thread sleeps rather than waits on the
+                    // channel, sending costs the request no wake-up system call.
+                    std::thread::sleep(GATHER);
+                    Some(event)
+                }
                 Err(RecvTimeoutError::Timeout) => None,
                 Err(RecvTimeoutError::Disconnected) => break,
             };
@@ -373,19 +382,22 @@ impl Writer {
         if batch.is_empty() {
             return;
         }
-        let mut text = Vec::new();
+        let mut text = Vec::with_capacity(batch.len() * 1024);
         let mut records: Vec<Record> = Vec::with_capacity(batch.len());
         let (mut seq, mut hash) = (self.chain.last_seq, self.chain.last_hash.clone());
         for event in batch {
-            let record = seal(event, seq, &hash);
+            let mut record = Record {
+                schema: SCHEMA.to_owned(),
+                seq: seq + 1,
+                prev_hash: hash,
+                hash: String::new(),
+                event,
+            };
+            seal_into(&mut record, &mut text);
+            text.push(b'\n');
             seq = record.seq;
-            hash.clone_from(&record.hash);
+            hash = record.hash.clone();
             records.push(record);
-        }
-        for record in &records {
-            if serde_json::to_writer(&mut text, record).is_ok() {
-                text.push(b'\n');
-            }
         }
         let written = self.file.write_all(&text).and_then(|()| self.file.flush());
         self.appended = written.is_ok();
@@ -507,6 +519,7 @@ impl Writer {
 
 #[cfg(test)]
 mod tests {
+    use super::super::chain::seal;
     use super::*;
 
     fn settings(path: &Path) -> SinkSettings {
@@ -662,7 +675,7 @@ mod tests {
         let mut record: Record = serde_json::from_str(lines[10]).expect("checkpoint record");
         let original = Checkpoint::parse(record.event.text(CHECKPOINT_NOTE).expect("note")).expect("parse");
         record.event.attributes.insert(
-            CHECKPOINT_NOTE.to_owned(),
+            CHECKPOINT_NOTE.into(),
             stranger
                 .sign(&original.origin, original.size, &original.root)
                 .into(),
@@ -670,7 +683,7 @@ mod tests {
         record
             .event
             .attributes
-            .insert(CHECKPOINT_KEY.to_owned(), stranger.verifier().to_string().into());
+            .insert(CHECKPOINT_KEY.into(), stranger.verifier().to_string().into());
         let resealed = seal(record.event.clone(), record.seq - 1, &record.prev_hash);
         let mut forged: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
         forged[10] = serde_json::to_string(&resealed).expect("json");
@@ -690,7 +703,7 @@ mod tests {
         record
             .event
             .attributes
-            .insert(CHECKPOINT_NOTE.to_owned(), lying.into());
+            .insert(CHECKPOINT_NOTE.into(), lying.into());
         let resealed = seal(record.event.clone(), record.seq - 1, &record.prev_hash);
         let mut forged: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
         forged[10] = serde_json::to_string(&resealed).expect("json");

@@ -1,6 +1,7 @@
 //! One invocation's timeline from several services' provenance files: every record that
 //! names the invocation, in time order, as text a responder reads or as JSON.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -237,7 +238,7 @@ title=\"{title}\"></a>",
             source = escape(&e.source),
             at = e.start_unix_ms.saturating_sub(start),
         );
-        let mut names: Vec<&String> = e.attributes.keys().collect();
+        let mut names: Vec<&Cow<'static, str>> = e.attributes.keys().collect();
         names.sort_by_key(|k| {
             (
                 SHOWN.iter().position(|s| s == k).unwrap_or(SHOWN.len()),
@@ -249,7 +250,7 @@ title=\"{title}\"></a>",
                 continue;
             }
             let value = &e.attributes[name];
-            let class = if SHOWN.contains(&name.as_str()) {
+            let class = if SHOWN.contains(&name.as_ref()) {
                 "key"
             } else {
                 "more"
@@ -390,7 +391,7 @@ mod tests {
         all[2]
             .event
             .attributes
-            .insert(attr::HOST.to_owned(), "<script>alert(1)</script>".into());
+            .insert(attr::HOST.into(), "<script>alert(1)</script>".into());
         let (mine, _) = trace(all, "inv-1");
         let page = render_html(&mine, "inv-1");
         assert!(!page.contains("<script>"), "an attribute's text is escaped");
