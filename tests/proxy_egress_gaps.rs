@@ -138,7 +138,8 @@ fn header_names_and_the_method_are_inspected() {
 
 /// Compresses with Python (tests/support/compress.py).
 fn compress(kind: &str, data: &[u8]) -> Vec<u8> {
-    let mut child = Command::new("python3")
+    // The project's Python: brotli and zstandard come with it (deploy/setup.sh).
+    let mut child = Command::new(support::python())
         .arg(repo().join("tests/support/compress.py"))
         .arg(kind)
         .stdin(Stdio::piped())
