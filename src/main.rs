@@ -4,6 +4,7 @@
 mod audit;
 mod broker;
 mod ca;
+mod detect;
 mod dev;
 mod policy;
 mod proxy;
@@ -29,6 +30,9 @@ enum Command {
     /// Check, test, diff and explain tenant policies.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Try the secret detectors on a saved request or body, as the proxy would judge it.
+    #[command(subcommand)]
+    Detect(detect::DetectCommand),
     /// Run Tollgate on one machine with embedded defaults.
     Dev(dev::DevArgs),
     /// Run the intercepting egress proxy.
@@ -75,6 +79,7 @@ fn main() -> ExitCode {
     logging();
     let result = match cli.command {
         Command::Policy(command) => policy::run(command),
+        Command::Detect(command) => detect::run(command),
         Command::Dev(args) => dev::run(args),
         Command::Proxy(args) => proxy::run(args),
         Command::Ca(command) => ca::run(command),

@@ -56,24 +56,35 @@ impl ServerApp for FrontDoor {
             Ok(head) if head.method.eq_ignore_ascii_case("CONNECT") => {
                 self.connect(*l4, head, started, shutdown).await
             }
-            Ok(head) => match self.judge_target(&head).await.or_else(|| misdirected(&head)) {
-                Some(denial) => {
-                    let (host, port, path) = plain_target(&head.target);
-                    let attempt = Attempt {
-                        identity: None,
-                        method: &head.method,
-                        host: &host,
-                        port,
-                        target: &path,
-                        started_unix_ms: started,
-                    };
-                    self.gate.refuse_raw(&mut *l4, &denial, attempt).await;
+            Ok(head) => {
+                let admitted = match self.plain_slot(&head).await {
+                    Ok(slot) => self
+                        .judge_target(&head)
+                        .await
+                        .or_else(|| misdirected(&head))
+                        .map_or(Ok(slot), Err),
+                    Err(denial) => Err(denial),
+                };
+                match admitted {
+                    Err(denial) => {
+                        let (host, port, path) = plain_target(&head.target);
+                        let attempt = Attempt {
+                            identity: None,
+                            method: &head.method,
+                            host: &host,
+                            port,
+                            target: &path,
+                            started_unix_ms: started,
+                        };
+                        self.gate.refuse_raw(&mut *l4, &denial, attempt).await;
+                    }
+                    Ok(slot) => {
+                        l4.rewind(&head.buffer);
+                        self.serve_http(l4, shutdown).await;
+                        drop(slot);
+                    }
                 }
-                None => {
-                    l4.rewind(&head.buffer);
-                    self.serve_http(l4, shutdown).await;
-                }
-            },
+            }
             Err(error) => self.refuse_head(&mut *l4, error, started).await,
         }
         self.gate.metrics.open_connections.dec();
@@ -100,10 +111,13 @@ impl FrontDoor {
         let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
         let (host, _) = split_authority(host_port).unwrap_or((host_port, 80));
         let host = Host::parse(host.trim_start_matches('[').trim_end_matches(']')).ok()?;
-        if let Err(denial) =
-            self.gate
-                .inspect_head(&identity, &host, true, &head.target, &http::HeaderMap::new(), &[])
-        {
+        let request = crate::inspect::RequestHead {
+            method: &head.method,
+            target: &head.target,
+            headers: &http::HeaderMap::new(),
+            parsed: None,
+        };
+        if let Err(denial) = self.gate.inspect_head(&identity, &host, true, &request, &[]) {
             return Some(denial);
         }
         userinfo.then(|| {
@@ -113,6 +127,16 @@ impl FrontDoor {
             )
             .for_identity(&identity)
         })
+    }
+}
+
+impl FrontDoor {
+    /// A plain-HTTP connection holds one of its identity's connection slots for as long as
+    /// it is open, as a tunnel does; the identity is the first request's (each later request
+    /// is authenticated again by the pipeline).
+    async fn plain_slot(&self, head: &Head) -> Result<crate::gate::ConnectionSlot, Denial> {
+        let identity = self.gate.authenticate(head.header("proxy-authorization")).await?;
+        self.gate.connection_slot(&identity)
     }
 }
 
@@ -173,7 +197,12 @@ impl FrontDoor {
     }
 
     async fn serve_http(&self, stream: Box<L4Stream>, shutdown: &ShutdownWatch) {
-        let mut next: Option<Stream> = Some(stream);
+        // Later requests on the connection are parsed by pingora, which rewrites a target with
+        // raw control bytes instead of refusing it: keep what the client sent to tell.
+        let Some(watched) = crate::rawtarget::Watched::new(stream) else {
+            return;
+        };
+        let mut next: Option<Stream> = Some(Box::new(watched));
         while let Some(stream) = next.take() {
             next = self.pipeline.process_new(stream, shutdown).await;
         }
@@ -248,18 +277,17 @@ impl FrontDoor {
             .map_err(|e| Denial::new(Reason::BadRequest, e.to_string()).for_identity(&identity))?;
         let allowed = self.gate.decide(&identity, None, &host, port, None)?;
         self.gate.inspect_hostname(&identity, &host)?;
+        let named = crate::information::Sent {
+            host_named: true,
+            ..Default::default()
+        };
+        self.gate.charge_information(&identity, &host, &named)?;
         let addr = self
             .gate
             .destination(&host, port, &allowed)
             .await
             .map_err(|d| d.for_identity(&identity))?;
-        let slot = self.gate.connections.acquire(&identity.user).ok_or_else(|| {
-            Denial::new(
-                Reason::TooManyConnections,
-                "this identity has too many open connections",
-            )
-            .for_identity(&identity)
-        })?;
+        let slot = self.gate.connection_slot(&identity)?;
         info!(tenant = %identity.tenant, tool = %identity.tool, %host, port, %addr, rule = allowed.rule.as_deref().unwrap_or("-"), "tunnel opened");
         Ok((
             Tunnel {
@@ -269,6 +297,7 @@ impl FrontDoor {
                 port,
                 addr,
                 sni: None,
+                recent: Arc::default(),
             },
             allowed,
             slot,
@@ -385,11 +414,12 @@ impl FrontDoor {
             .handshake_seconds
             .observe(started.elapsed().as_secs_f64());
         let identity: Identity = tunnel.identity.clone();
+        let recent = Arc::clone(&tunnel.recent);
         let Ok(established) = ResponseHeader::build(200, None) else {
             return;
         };
         let digest = ProxyDigest::new(Box::new(established), Some(Box::new(tunnel)));
-        let mut next: Option<Stream> = Some(Box::new(Intercepted::new(tls, digest)));
+        let mut next: Option<Stream> = Some(Box::new(Intercepted::new(tls, digest, recent)));
         while let Some(stream) = next.take() {
             next = self.pipeline.process_new(stream, shutdown).await;
         }

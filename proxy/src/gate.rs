@@ -39,6 +39,8 @@ pub struct Gate {
     /// Known-secret sets every request is checked against (the operator's list); each
     /// invocation's issued values come with its identity.
     pub known: Vec<Arc<tollgate_shared::detect::KnownSecrets>>,
+    /// Each invocation's information budget: distinct hostnames, bits per destination.
+    pub information: crate::information::InformationMeter,
     /// Where provenance events go; none when unset.
     pub provenance: Option<tollgate_shared::provenance::Sink>,
 }
@@ -86,6 +88,8 @@ pub struct Allowed {
     pub rule: Option<String>,
     pub traffic: Traffic,
     pub allow_private: Vec<IpNet>,
+    /// The rule lets the request upgrade to WebSocket.
+    pub websocket: bool,
     /// What a report-mode policy would have refused (let through, and recorded as
     /// `egress.report`).
     pub reported: Option<Box<Denial>>,
@@ -103,6 +107,9 @@ pub struct Tunnel {
     pub addr: SocketAddr,
     /// The SNI the client sent, if any; it must name the CONNECT host.
     pub sni: Option<String>,
+    /// The decrypted bytes the client sent lately (HTTP/1 only), to refuse request-targets
+    /// that pingora rewrote from raw control bytes.
+    pub recent: Arc<crate::rawtarget::RecentBytes>,
 }
 
 impl Gate {
@@ -194,6 +201,7 @@ impl Gate {
             rule: rule.map(|r| r.id.clone()),
             traffic: rule.map_or(Traffic::Inspect, |r| r.traffic),
             allow_private: rule.map(|r| r.allow_private.clone()).unwrap_or_default(),
+            websocket: rule.is_some_and(|r| r.websocket),
             reported: None,
         })
     }
@@ -218,8 +226,7 @@ impl Gate {
         identity: &Identity,
         host: &Host,
         with_hostname: bool,
-        target: &str,
-        headers: &http::HeaderMap,
+        request: &inspect::RequestHead<'_>,
         injections: &[crate::inject::Injection],
     ) -> Result<Option<Inspection>, Denial> {
         let snapshot = self.policies.current();
@@ -235,7 +242,7 @@ impl Gate {
         }
         let skip: Vec<&http::HeaderName> = injections.iter().map(|i| &i.header).collect();
         self.count_findings(
-            inspect::head(self.engine, &inspection, identity, target, headers, &skip),
+            inspect::head(self.engine, &inspection, identity, request, &skip),
             identity,
             host,
         )?;
@@ -270,6 +277,32 @@ impl Gate {
             .admit(identity, &tenant.budgets)
             .await
             .map_err(|e| Denial::from_budget(&e).for_identity(identity))
+    }
+
+    /// Charges what a request sends against its tenant's information budget (before the
+    /// name is resolved, before anything leaves).
+    pub fn charge_information(
+        &self,
+        identity: &Identity,
+        host: &Host,
+        sent: &crate::information::Sent<'_>,
+    ) -> Result<(), Denial> {
+        let set = self.policies.current();
+        match set.tenant(&identity.tenant) {
+            Some(tenant) => self.information.charge(identity, &tenant.information, host, sent),
+            None => Ok(()),
+        }
+    }
+
+    /// One of `identity`'s open-connection slots, or `429 too_many_connections`.
+    pub fn connection_slot(&self, identity: &Identity) -> Result<ConnectionSlot, Denial> {
+        self.connections.acquire(&identity.user).ok_or_else(|| {
+            Denial::new(
+                Reason::TooManyConnections,
+                "this identity has too many open connections",
+            )
+            .for_identity(identity)
+        })
     }
 
     /// Resolves `host` and picks the first address the SSRF guard lets through. The caller

@@ -98,8 +98,14 @@ pub fn split_authority(authority: &str) -> Option<(&str, u16)> {
     } else {
         authority.rsplit_once(':')?
     };
-    let port = port.parse::<u16>().ok().filter(|p| *p != 0)?;
-    (!host.is_empty()).then_some((host, port))
+    (!host.is_empty()).then_some((host, port_number(port)?))
+}
+
+/// A port as RFC 3986 writes it, strictly: ASCII digits only, no sign and no leading zero
+/// (`+443` and `0443` are refused rather than read as 443), never 0.
+fn port_number(text: &str) -> Option<u16> {
+    let canonical = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) && !text.starts_with('0');
+    canonical.then(|| text.parse::<u16>().ok()).flatten()
 }
 
 /// The user and secret of a `Basic` proxy credential.
@@ -159,6 +165,16 @@ mod tests {
         assert_eq!(split_authority("[::1]:8443"), Some(("::1", 8443)));
         assert_eq!(split_authority("api.example.com"), None);
         assert_eq!(split_authority("host:0"), None);
+        for odd in [
+            "host:+443",
+            "host:0443",
+            "host:-1",
+            "host: 443",
+            "host:",
+            "host:65536",
+        ] {
+            assert_eq!(split_authority(odd), None, "{odd}");
+        }
         let value = format!(
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode("inv:s3cret:x")

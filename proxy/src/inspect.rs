@@ -59,6 +59,22 @@ impl Inspection {
         self
     }
 
+    /// A streaming scanner over this inspection's detectors, known values and exemptions.
+    pub fn body_scanner(
+        &self,
+        engine: &'static Engine,
+        content_encoding: Option<&str>,
+        content_type: Option<&str>,
+    ) -> BodyScanner<'static> {
+        engine.owning_body_scanner(
+            self.detectors,
+            self.known.clone(),
+            self.exempt.clone(),
+            content_encoding,
+            content_type,
+        )
+    }
+
     /// Runs `scan` with this inspection's scope.
     fn scoped<R>(&self, scan: impl FnOnce(Scope<'_>) -> R) -> R {
         let sets: Vec<&KnownSecrets> = self.known.iter().map(AsRef::as_ref).collect();
@@ -156,19 +172,62 @@ pub fn hostname(
     }
 }
 
-/// The request target and every header value (the proxy's own credentials excepted: they
-/// never travel further; so are the bound headers in `skip`, whose placeholder is replaced).
+/// The parts of a request head that inspection judges.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestHead<'a> {
+    pub method: &'a str,
+    pub target: &'a str,
+    pub headers: &'a http::HeaderMap,
+    /// The request as pingora parsed it, for header names in the case they were sent (the
+    /// map lowercases them; an h1 upstream receives them as sent). `None`, or a request with
+    /// no case kept (h2), judges the map's.
+    pub parsed: Option<&'a pingora_http::RequestHeader>,
+}
+
+impl RequestHead<'_> {
+    /// Header names as they leave, each also in upper case when it came in lower case (h2
+    /// lowercases every name, and an access key id survives that only in letters' case).
+    fn names(&self) -> Vec<String> {
+        let sent: Vec<String> = match self.parsed.filter(|p| p.has_case()) {
+            Some(parsed) => parsed
+                .case_header_iter()
+                .map(|(name, _)| String::from_utf8_lossy(name.as_slice()).into_owned())
+                .collect(),
+            None => self.headers.keys().map(|n| n.as_str().to_owned()).collect(),
+        };
+        let mut names = Vec::with_capacity(sent.len() * 2);
+        for name in sent {
+            if name.eq_ignore_ascii_case("proxy-authorization") {
+                continue;
+            }
+            if !name.bytes().any(|b| b.is_ascii_uppercase()) {
+                names.push(name.to_ascii_uppercase());
+            }
+            names.push(name);
+        }
+        names
+    }
+}
+
+/// The method, the request target, every header name and every header value (the proxy's own
+/// credentials excepted: they never travel further; so are the bound headers in `skip`, whose
+/// placeholder is replaced).
 pub fn head(
     engine: &Engine,
     inspection: &Inspection,
     identity: &Identity,
-    target: &str,
-    headers: &http::HeaderMap,
+    request: &RequestHead<'_>,
     skip: &[&http::HeaderName],
 ) -> Result<(), Denial> {
+    let names = request.names();
     let outcome = inspection.scoped(|scope| {
-        let mut outcome = engine.scan_url(scope, target);
-        for (name, value) in headers {
+        let mut outcome = engine.scan_url(scope, request.target);
+        outcome.merge(engine.scan_method(scope, request.method));
+        outcome.merge(engine.scan_header_names(scope, names.iter().map(String::as_str)));
+        if !outcome.findings.is_empty() {
+            return outcome;
+        }
+        for (name, value) in request.headers {
             if name == "proxy-authorization" || skip.contains(&name) {
                 continue;
             }
@@ -182,6 +241,17 @@ pub fn head(
     verdict(outcome, inspection, identity)
 }
 
+/// Every field of `name`, as one comma-separated list (RFC 9110 5.3: repeated fields are one
+/// list; a body sent with `Content-Encoding: identity` and `Content-Encoding: gzip` is gzip).
+pub fn field_list(headers: &http::HeaderMap, name: &str) -> Option<String> {
+    let values: Vec<&str> = headers
+        .get_all(name)
+        .iter()
+        .map(|v| v.to_str().unwrap_or("\u{fffd}"))
+        .collect();
+    (!values.is_empty()).then(|| values.join(", "))
+}
+
 /// A request body being streamed: bytes are released only as far as the scanner allows.
 #[derive(Debug)]
 pub struct BodyGate {
@@ -193,14 +263,11 @@ pub struct BodyGate {
 
 impl BodyGate {
     pub fn new(engine: &'static Engine, inspection: Inspection, headers: &http::HeaderMap) -> Self {
-        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        let scanner = engine.owning_body_scanner(
-            inspection.detectors,
-            inspection.known.clone(),
-            inspection.exempt.clone(),
-            header("content-encoding"),
-            header("content-type"),
-        );
+        // A value that is not text cannot name a known coding: it reaches the scanner as an
+        // unknown one, which refuses the body rather than read it as identity.
+        let encoding = field_list(headers, "content-encoding");
+        let content_type = headers.get("content-type").and_then(|v| v.to_str().ok());
+        let scanner = inspection.body_scanner(engine, encoding.as_deref(), content_type);
         Self {
             scanner: Some(scanner),
             inspection,

@@ -16,14 +16,18 @@ use pingora_core::protocols::{
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio_rustls::server::TlsStream;
 
+use crate::rawtarget::RecentBytes;
+
 pub struct Intercepted {
     tls: TlsStream<L4Stream>,
     digest: Arc<ProxyDigest>,
     alpn: Option<ALPN>,
+    /// What the client sent lately, for the request-target check (see [`crate::rawtarget`]).
+    recent: Arc<RecentBytes>,
 }
 
 impl Intercepted {
-    pub fn new(tls: TlsStream<L4Stream>, digest: ProxyDigest) -> Self {
+    pub fn new(tls: TlsStream<L4Stream>, digest: ProxyDigest, recent: Arc<RecentBytes>) -> Self {
         let alpn = match tls.get_ref().1.alpn_protocol() {
             Some(b"h2") => Some(ALPN::H2),
             Some(b"http/1.1") => Some(ALPN::H1),
@@ -33,6 +37,7 @@ impl Intercepted {
             tls,
             digest: Arc::new(digest),
             alpn,
+            recent,
         }
     }
 }
@@ -51,7 +56,12 @@ impl AsyncRead for Intercepted {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.tls).poll_read(cx, buf)
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.tls).poll_read(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(()))) && self.alpn != Some(ALPN::H2) {
+            self.recent.record(&buf.filled()[before..]);
+        }
+        polled
     }
 }
 

@@ -21,12 +21,14 @@ use tollgate_shared::policy::host::Host;
 use tracing::debug;
 
 use crate::budget::{Exchange, request_head_len};
-use crate::gate::{Gate, ProxyCredentials, Tunnel};
+use crate::gate::{Allowed, Gate, ProxyCredentials, Tunnel};
 use crate::head::split_authority;
 use crate::identity::Identity;
+use crate::information::Sent;
 use crate::inject::{Injection, Scrubber};
-use crate::inspect::BodyGate;
+use crate::inspect::{BodyGate, RequestHead};
 use crate::rescue::Denial;
+use crate::websocket::{FrameGate, upgrade_of};
 
 #[derive(Debug)]
 pub struct Pipeline {
@@ -43,6 +45,8 @@ pub struct RequestCtx {
     exchange: Option<Exchange>,
     /// The request body's inspection: what may be released upstream so far.
     body: Option<BodyGate>,
+    /// After a `101`: the client's WebSocket frames, judged before they are released.
+    frames: Option<FrameGate>,
     /// A budget refusal after admission (a body or a response head over budget), answered
     /// by `fail_to_proxy` if no response has started.
     refusal: Option<Denial>,
@@ -133,9 +137,11 @@ impl Pipeline {
 
     /// Injections for an allowed request, inspection of the rest of its head, and the body
     /// gate and response scrubber that follow from them.
+    #[allow(clippy::too_many_arguments)] // each is one fact about the request; grouping hides none
     fn prepare(
         &self,
         identity: &Identity,
+        allowed: &Allowed,
         host: &Host,
         with_hostname: bool,
         target: &str,
@@ -143,14 +149,25 @@ impl Pipeline {
         ctx: &mut RequestCtx,
     ) -> Result<(), Denial> {
         let injections = identity.issued.injections(host, &header.headers);
-        let inspection = self.gate.inspect_head(
-            identity,
-            host,
-            with_hostname,
+        let request = RequestHead {
+            method: header.method.as_str(),
             target,
-            &header.headers,
-            &injections,
-        )?;
+            headers: &header.headers,
+            parsed: Some(header),
+        };
+        let inspection = self
+            .gate
+            .inspect_head(identity, host, with_hostname, &request, &injections)?;
+        if let Some(protocol) = upgrade_of(&header.headers) {
+            let frames = crate::websocket::admit(
+                &protocol,
+                allowed,
+                inspection.as_ref(),
+                identity,
+                self.gate.engine,
+            )?;
+            ctx.frames = Some(frames);
+        }
         ctx.body = inspection.map(|i| BodyGate::new(self.gate.engine, i, &header.headers));
         ctx.scrub = identity.issued.scrubber(&injections);
         ctx.inject = injections;
@@ -179,6 +196,17 @@ impl Pipeline {
                 )));
             }
         }
+        if header.version != http::Version::HTTP_2
+            && !tunnel
+                .recent
+                .sent_as_is(header.method.as_str(), header.raw_path())
+        {
+            return Err(Denial::new(
+                Reason::BadRequest,
+                "the request-target holds control bytes, spaces or quotes; percent-encode them",
+            )
+            .for_identity(identity));
+        }
         match request_authority(header, tunnel.port) {
             Some((host, port, _)) if host == tunnel.host && port == tunnel.port => {}
             Some((_, _, text)) => {
@@ -191,17 +219,21 @@ impl Pipeline {
                 return Err(Denial::new(Reason::BadRequest, "request names no host").for_identity(identity));
             }
         }
-        ctx.reported = self
-            .gate
-            .decide(
-                identity,
-                Some(header.method.as_str()),
-                &tunnel.host,
-                tunnel.port,
-                Some(&path),
-            )?
-            .reported;
-        self.prepare(identity, &tunnel.host, false, &path, header, ctx)?;
+        let mut allowed = self.gate.decide(
+            identity,
+            Some(header.method.as_str()),
+            &tunnel.host,
+            tunnel.port,
+            Some(&path),
+        )?;
+        ctx.reported = allowed.reported.take();
+        self.prepare(identity, &allowed, &tunnel.host, false, &path, header, ctx)?;
+        let sent = Sent {
+            host_named: false,
+            target: Some(&path),
+            headers: Some(&header.headers),
+        };
+        self.gate.charge_information(identity, &tunnel.host, &sent)?;
         ctx.identity = Some(identity.clone());
         ctx.upstream = Some(Upstream {
             addr: tunnel.addr,
@@ -213,13 +245,23 @@ impl Pipeline {
     }
 
     /// Checks a plain absolute-form HTTP request (no tunnel).
-    async fn plain(&self, header: &RequestHeader, ctx: &mut RequestCtx) -> Result<(), Denial> {
+    async fn plain(
+        &self,
+        header: &RequestHeader,
+        recent: Option<&Arc<crate::rawtarget::RecentBytes>>,
+        ctx: &mut RequestCtx,
+    ) -> Result<(), Denial> {
         let credentials =
             ProxyCredentials::from_header(header.headers.get("proxy-authorization").map(|v| v.as_bytes()))?;
         let raw_target = String::from_utf8_lossy(header.raw_path()).into_owned();
         let identity = self.current_identity(&credentials, &raw_target, header).await?;
         self.gate.provenance_ok(&identity)?;
         let bad = |message: &str| Denial::new(Reason::BadRequest, message).for_identity(&identity);
+        if recent.is_some_and(|r| !r.sent_as_is(header.method.as_str(), header.raw_path())) {
+            return Err(bad(
+                "the request-target holds control bytes, spaces or quotes; percent-encode them",
+            ));
+        }
         // pingora keeps an absolute-form target verbatim in the raw path and only the path
         // in `uri`; pingora itself refuses a Host that differs from the target's authority.
         let target = std::str::from_utf8(header.raw_path())
@@ -243,7 +285,13 @@ impl Pipeline {
             self.gate
                 .decide(&identity, Some(header.method.as_str()), &host, port, Some(&path))?;
         ctx.reported = allowed.reported.take();
-        self.prepare(&identity, &host, true, &raw_target, header, ctx)?;
+        self.prepare(&identity, &allowed, &host, true, &raw_target, header, ctx)?;
+        let sent = Sent {
+            host_named: true,
+            target: Some(&path),
+            headers: Some(&header.headers),
+        };
+        self.gate.charge_information(&identity, &host, &sent)?;
         let addr = self
             .gate
             .destination(&host, port, &allowed)
@@ -300,6 +348,16 @@ fn authority_text(host: &Host, port: u16, default_port: u16) -> String {
     }
 }
 
+/// Whether the client has a response head that another cannot follow: an interim `100
+/// Continue` (relayed from an upstream for `Expect: 100-continue`) is not one, so a body
+/// refused after it still gets its 403; a `101` is, since the bytes after it are no longer
+/// HTTP.
+fn final_head_sent(session: &Session) -> bool {
+    session
+        .response_written()
+        .is_some_and(|r| !r.status.is_informational() || r.status == http::StatusCode::SWITCHING_PROTOCOLS)
+}
+
 #[async_trait]
 impl ProxyHttp for Pipeline {
     type CTX = RequestCtx;
@@ -336,7 +394,10 @@ impl ProxyHttp for Pipeline {
         }
         let outcome = match tunnel_of(session) {
             Some(tunnel) => self.in_tunnel(tunnel, header, ctx).await,
-            None => self.plain(header, ctx).await,
+            None => {
+                let digest = session.digest().and_then(|d| d.proxy_digest.as_ref());
+                self.plain(header, crate::rawtarget::of_plain(digest), ctx).await
+            }
         };
         let outcome = match outcome {
             Ok(()) => self.admit(header, ctx).await,
@@ -420,29 +481,48 @@ impl ProxyHttp for Pipeline {
 
     async fn request_body_filter(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         body: &mut Option<Bytes>,
         end_of_stream: bool,
         ctx: &mut Self::CTX,
     ) -> Result<()> {
-        if let (Some(seen), Some(chunk)) = (ctx.seen.as_mut(), body.as_ref()) {
+        // Inspection first: only what it releases is charged and sent. After a 101 the bytes
+        // are WebSocket frames; an upgrade nobody admitted (a 101 to a request that did not
+        // ask) passes nothing.
+        let upgraded = session.was_upgraded();
+        if let (false, Some(seen), Some(chunk)) = (upgraded, ctx.seen.as_mut(), body.as_ref()) {
             if seen.mcp_method.is_none() {
                 seen.mcp_method = Some(crate::record::mcp_method(chunk));
             }
         }
-        // Inspection first: only what it releases is charged and sent.
-        if let (Some(gate), Some(identity)) = (ctx.body.as_mut(), ctx.identity.as_ref()) {
-            match gate.pass(body.take(), end_of_stream, identity) {
-                Ok(released) => *body = released,
-                Err(mut denial) => {
-                    if let Some(host) = &ctx.host {
-                        self.gate.report_misuse(identity, &mut denial, host);
-                    }
-                    let failure = Error::explain(ErrorType::Custom("inspection"), denial.message.clone());
-                    ctx.refusal = Some(denial);
-                    return Err(failure);
+        if upgraded && ctx.frames.is_none() {
+            *body = None;
+            return Err(Error::explain(
+                ErrorType::Custom("inspection"),
+                "upgraded bytes with no frame inspection",
+            ));
+        }
+        let judged = match (
+            upgraded,
+            ctx.frames.as_mut(),
+            ctx.body.as_mut(),
+            ctx.identity.as_ref(),
+        ) {
+            (true, Some(frames), _, Some(identity)) => Some(frames.pass(body.take(), identity)),
+            (false, _, Some(gate), Some(identity)) => Some(gate.pass(body.take(), end_of_stream, identity)),
+            _ => None,
+        };
+        match judged {
+            Some(Ok(released)) => *body = released,
+            Some(Err(mut denial)) => {
+                if let (Some(host), Some(identity)) = (&ctx.host, &ctx.identity) {
+                    self.gate.report_misuse(identity, &mut denial, host);
                 }
+                let failure = Error::explain(ErrorType::Custom("inspection"), denial.message.clone());
+                ctx.refusal = Some(denial);
+                return Err(failure);
             }
+            None => {}
         }
         let (Some(exchange), Some(chunk)) = (ctx.exchange.as_mut(), body.as_ref()) else {
             return Ok(());
@@ -472,6 +552,11 @@ impl ProxyHttp for Pipeline {
                 .metrics
                 .upstream_seconds
                 .observe(started.elapsed().as_secs_f64());
+        }
+        if response.status == http::StatusCode::SWITCHING_PROTOCOLS {
+            if let Some(frames) = ctx.frames.as_mut() {
+                frames.accept(&response.headers);
+            }
         }
         if let Some(exchange) = ctx.exchange.as_mut() {
             if let Err(e) = exchange.response_head(response).await {
@@ -513,7 +598,7 @@ impl ProxyHttp for Pipeline {
         let Some(exchange) = ctx.exchange.as_mut() else {
             return Ok(None);
         };
-        let head_sent = session.response_written().is_some();
+        let head_sent = final_head_sent(session);
         let outcome = exchange.response_body(body, end_of_stream, head_sent);
         if let Some(cut) = exchange.take_unmetered_cut() {
             self.gate
@@ -539,7 +624,7 @@ impl ProxyHttp for Pipeline {
     }
 
     async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut Self::CTX) -> FailToProxy {
-        if session.response_written().is_some() {
+        if final_head_sent(session) {
             // Mid-response (a cut, or an upstream that died): abort, never write a second head.
             debug!(error = %e, "response aborted after its head was sent");
             return FailToProxy {

@@ -85,6 +85,7 @@ pub fn build(config: &ProxyConfig) -> Result<Server, StartError> {
         metrics,
         limits: config.limits.clone(),
         connections: ConnectionLimiter::new(config.limits.max_connections_per_identity),
+        information: Default::default(),
         budgets,
         engine,
         known: known_secrets(config)?,

@@ -129,7 +129,12 @@ pub fn decide<'p>(tenant: &'p Tenant, tool: &str, request: &Request<'_>) -> Deci
     let deny = |reason, rule, message: String| decision(Verdict::Deny, reason, rule, Cow::Owned(message));
     if let Some(entry) = globally_denied(tenant, request.host) {
         let message = format!("{} is on the global deny list: {}", request.host, entry.reason);
-        return deny(Reason::HostDenied, None, message);
+        // Enforced in report mode too: rolling a policy out is no reason to let a tool reach
+        // a request catcher or the instance metadata service while it is being watched.
+        return Decision {
+            enforced: true,
+            ..deny(Reason::HostDenied, None, message)
+        };
     }
     let Some(tool_policy) = tool_policy else {
         return deny(

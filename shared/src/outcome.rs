@@ -30,9 +30,19 @@ pub enum Reason {
     DecompressionBomb,
     UndecodableBody,
     BudgetExceeded,
+    /// An invocation sent more unexplained data to one destination, a little at a time,
+    /// than its information budget allows.
+    InformationBudgetExceeded,
+    /// An invocation named more distinct hostnames than its information budget allows.
+    DistinctHostsExceeded,
     TooManyConnections,
     CredentialNotGranted,
     UnknownCredential,
+    /// A request asked to upgrade (to anything but WebSocket, or where its rule does not say
+    /// `websocket = true`).
+    UpgradeNotAllowed,
+    /// A client WebSocket frame that breaks RFC 6455 or uses an extension nobody agreed.
+    WebsocketFrameRefused,
     // Who is calling.
     ProxyAuthRequired,
     ProxyAuthInvalid,
@@ -76,7 +86,7 @@ pub enum Fault {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 42] = [
+    pub const ALL: [Reason; 46] = [
         Reason::Allowed,
         Reason::UnknownTool,
         Reason::InvalidPath,
@@ -94,9 +104,13 @@ impl Reason {
         Reason::DecompressionBomb,
         Reason::UndecodableBody,
         Reason::BudgetExceeded,
+        Reason::InformationBudgetExceeded,
+        Reason::DistinctHostsExceeded,
         Reason::TooManyConnections,
         Reason::CredentialNotGranted,
         Reason::UnknownCredential,
+        Reason::UpgradeNotAllowed,
+        Reason::WebsocketFrameRefused,
         Reason::ProxyAuthRequired,
         Reason::ProxyAuthInvalid,
         Reason::InvocationEnded,
@@ -152,9 +166,13 @@ impl Reason {
             Reason::DecompressionBomb => "decompression_bomb",
             Reason::UndecodableBody => "undecodable_body",
             Reason::BudgetExceeded => "budget_exceeded",
+            Reason::InformationBudgetExceeded => "information_budget_exceeded",
+            Reason::DistinctHostsExceeded => "distinct_hosts_exceeded",
             Reason::TooManyConnections => "too_many_connections",
             Reason::CredentialNotGranted => "credential_not_granted",
             Reason::UnknownCredential => "unknown_credential",
+            Reason::UpgradeNotAllowed => "upgrade_not_allowed",
+            Reason::WebsocketFrameRefused => "websocket_frame_refused",
             Reason::ProxyAuthRequired => "proxy_auth_required",
             Reason::ProxyAuthInvalid => "proxy_auth_invalid",
             Reason::InvocationEnded => "invocation_ended",
@@ -199,7 +217,10 @@ impl Reason {
             Reason::RequestTimeout => 408,
             Reason::MisdirectedRequest => 421,
             Reason::HeaderTooLarge => 431,
-            Reason::BudgetExceeded | Reason::TooManyConnections => 429,
+            Reason::BudgetExceeded
+            | Reason::InformationBudgetExceeded
+            | Reason::DistinctHostsExceeded
+            | Reason::TooManyConnections => 429,
             Reason::DnsFailed | Reason::UpstreamFailed | Reason::VaultRefused => 502,
             Reason::UpstreamTimeout => 504,
             Reason::ProvenanceUnavailable
@@ -225,6 +246,8 @@ impl Reason {
             | Reason::UndecodableBody
             | Reason::CredentialNotGranted
             | Reason::UnknownCredential
+            | Reason::UpgradeNotAllowed
+            | Reason::WebsocketFrameRefused
             | Reason::PeerNotAllowed => 403,
         }
     }

@@ -1,7 +1,7 @@
 """Compresses stdin to stdout with an independent implementation (Python's standard library,
 brotli, zstandard), to build request bodies without the code under test.
 
-usage: compress.py gzip|deflate|br|zstd|bomb   (bomb: 40 MiB of zeros, gzip'd; stdin unused)
+usage: compress.py gzip|deflate|br|zstd|zip|bomb   (bomb: 40 MiB of zeros, gzip'd; stdin unused)
 """
 import gzip
 import sys
@@ -19,6 +19,13 @@ else:
     elif kind == "br":
         import brotli
         out = brotli.compress(data)
+    elif kind == "zip":
+        import io
+        import zipfile
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("notes/report.json", data)
+        out = buffer.getvalue()
     elif kind == "zstd":
         import zstandard
         out = zstandard.ZstdCompressor().compress(data)

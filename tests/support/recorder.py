@@ -1,5 +1,6 @@
 """A TLS origin that records every byte it receives (decrypted) to a file, and answers each
-complete request with 200. Proves what did, and did not, reach the upstream.
+complete request with 200 (after an interim 100 Continue when the client asks with Expect).
+Proves what did, and did not, reach the upstream.
 
 usage: recorder.py HOST PORT CERT KEY RECORD_FILE   (PORT 0 picks one; prints "ready PORT")
 CERT and KEY "-" serve plain HTTP instead of TLS.
@@ -33,6 +34,7 @@ def complete(buf):
 
 def serve(conn):
     buf = b""
+    continued = False
     try:
         while True:
             data = conn.recv(65536)
@@ -41,9 +43,15 @@ def serve(conn):
             with lock, open(record, "ab") as f:
                 f.write(data)
             buf += data
+            head_end = buf.find(b"\r\n\r\n")
+            # As real servers do: an interim 100 for a client that waits for one.
+            if head_end >= 0 and not continued and b"expect: 100-continue" in buf[:head_end].lower():
+                conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+                continued = True
             n = complete(buf)
             while n is not None:
                 buf = buf[n:]
+                continued = False
                 conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n\r\nok")
                 n = complete(buf)
     except (ssl.SSLError, OSError):

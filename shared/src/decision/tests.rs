@@ -8,7 +8,7 @@ use crate::policy::{SourceFile, load_sources};
 const DEFAULTS: &str = r#"
 version = 1
 [[deny]]
-hosts = ["169.254.169.254", "*.internal.example"]
+hosts = ["169.254.169.254", "*.internal.example", "hooks.example.com"]
 reason = "metadata and internal"
 "#;
 
@@ -211,6 +211,71 @@ fn report_mode_denies_without_blocking() {
         (Verdict::Deny, Reason::HostNotAllowed, false, false)
     );
     let d = decide_str(&t, "reporting", Some("GET"), "a.example.com", 8443, Some("/"));
+    assert_eq!(d.verdict, Verdict::Allow);
+}
+
+#[test]
+fn the_global_deny_list_is_enforced_in_report_mode_too() {
+    let t = tenant();
+    // Under the report-mode tool's own wildcard, and still refused.
+    let d = decide_str(&t, "reporting", Some("GET"), "hooks.example.com", 443, Some("/"));
+    assert_eq!(
+        (d.verdict, d.reason, d.enforced, d.blocks()),
+        (Verdict::Deny, Reason::HostDenied, true, true)
+    );
+}
+
+/// The shipped list of known exfiltration services, against broad wildcards in an enforcing
+/// and a reporting tool: every category is refused, before any rule is looked at.
+#[test]
+fn shipped_exfiltration_services_are_refused_under_any_wildcard() {
+    let defaults = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../policies/defaults.toml"))
+        .expect("policies/defaults.toml");
+    let tenant_text = "version = 1\n[tenant]\nid = \"w\"\nowner = \"o@w.example\"\n[[tools]]\nname = \"enforcing\"\n[[tools.egress]]\nid = \"broad\"\nhosts = [\"*.com\", \"*.io\", \"*.app\", \"*.net\", \"*.sh\", \"*.site\", \"*.st\", \"*.moe\", \"*.cn\", \"*.pro\"]\n[[tools]]\nname = \"reporting\"\nmode = \"report\"\n[[tools.egress]]\nid = \"broad\"\nhosts = [\"*.com\", \"*.io\", \"*.app\", \"*.net\", \"*.sh\", \"*.site\", \"*.st\", \"*.moe\", \"*.cn\", \"*.pro\"]\n";
+    let loaded = load_sources(
+        Some(SourceFile {
+            name: PathBuf::from("defaults.toml"),
+            text: defaults,
+        }),
+        vec![SourceFile {
+            name: PathBuf::from("tenants/w.toml"),
+            text: tenant_text.to_owned(),
+        }],
+    );
+    let mut set = loaded
+        .policies
+        .unwrap_or_else(|| panic!("{:#?}", loaded.diagnostics));
+    let t = set.tenants.remove("w").expect("tenant w");
+    assert!(t.deny.entries.iter().all(|e| !e.reason.trim().is_empty()));
+    let services = [
+        "webhook.site",
+        "abc123.m.pipedream.net",
+        "x.requestcatcher.com",
+        "pastebin.com",
+        "termbin.com",
+        "abc.ngrok-free.app",
+        "abc.ngrok.io",
+        "quick-words-here.trycloudflare.com",
+        "abc.loca.lt",
+        "c0ffee.oastify.com",
+        "c0ffee.oast.pro",
+        "abc.dnslog.cn",
+        "transfer.sh",
+        "0x0.st",
+        "files.catbox.moe",
+    ];
+    for host in services {
+        for tool in ["enforcing", "reporting"] {
+            let d = decide_str(&t, tool, None, host, 443, None);
+            assert_eq!(
+                (d.reason, d.blocks()),
+                (Reason::HostDenied, true),
+                "{tool} -> {host}"
+            );
+        }
+    }
+    // The same wildcards still reach an ordinary host.
+    let d = decide_str(&t, "enforcing", None, "api.example.com", 443, None);
     assert_eq!(d.verdict, Verdict::Allow);
 }
 

@@ -25,6 +25,16 @@ pub enum Location {
     Body {
         offset: u64,
     },
+    /// The request method (a token a client may fill with anything).
+    Method,
+    /// The header names, judged together (a name can be a token, or an access key id whose
+    /// value is its secret).
+    HeaderNames,
+    /// Offset in the stream of client-to-server WebSocket message payloads (unmasked,
+    /// reassembled and inflated) where the judged message starts.
+    WebSocket {
+        offset: u64,
+    },
 }
 
 impl fmt::Display for Location {
@@ -37,6 +47,9 @@ impl fmt::Display for Location {
             Self::UrlFragment => f.write_str("url.fragment"),
             Self::Header(name) => write!(f, "header.{name}"),
             Self::Body { offset } => write!(f, "body@{offset}"),
+            Self::Method => f.write_str("method"),
+            Self::HeaderNames => f.write_str("header-names"),
+            Self::WebSocket { offset } => write!(f, "websocket@{offset}"),
         }
     }
 }
@@ -62,6 +75,8 @@ pub enum Encoding {
     QuotedPrintable,
     Unicode,
     Multipart,
+    /// An entry of a zip archive.
+    Zip,
 }
 
 impl Encoding {
@@ -79,6 +94,7 @@ impl Encoding {
             Self::QuotedPrintable => "quoted-printable",
             Self::Unicode => "unicode",
             Self::Multipart => "multipart",
+            Self::Zip => "zip",
         }
     }
 }

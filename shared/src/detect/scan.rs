@@ -12,6 +12,7 @@ use super::decode::compress::{Codec, InflateError, inflate};
 use super::decode::escape::{quoted_printable, unescape};
 use super::decode::hexlist::{HexList, hex_lists};
 use super::decode::multipart::{Transfer, boundary, parts};
+use super::decode::{Sniffed, zip};
 use super::decode::{percent, sniff_compression, unicode};
 use super::engine::{Engine, Scope, detector_id};
 use super::finance;
@@ -476,6 +477,11 @@ impl<'a> Walk<'a> {
                     .collect()
             })
             .unwrap_or_default();
+        if codings.is_empty() {
+            if let Some(sniffed) = super::decode::sniff_body(body, content_type) {
+                return self.sniffed_body(body, sniffed);
+            }
+        }
         for token in codings.iter().rev() {
             let Some(codec) = Codec::from_header(token) else {
                 self.unjudged(Unjudged::Undecodable);
@@ -495,6 +501,34 @@ impl<'a> Walk<'a> {
             self.multipart(&data, &boundary, &chain);
         }
         self.layer(&data, Origin::Exact(0), &chain);
+    }
+
+    /// A whole body sent without a `Content-Encoding` whose first bytes say it is compressed
+    /// (or an archive): decoded within the same bounds as a declared coding. Bytes that only
+    /// look compressed are judged as they are.
+    pub(crate) fn sniffed_body(&mut self, body: &[u8], sniffed: Sniffed) {
+        let chain = EncodingChain::default();
+        let limit = self.engine.limits.max_inflated;
+        match sniffed {
+            Sniffed::Stream(codec) => match inflate(codec, body, limit) {
+                Ok(inflated) => self.descend(inflated, codec_encoding(codec), Origin::Span(0), &chain),
+                Err(InflateError::TooLarge) => self.unjudged(Unjudged::DecompressionBomb { limit }),
+                Err(InflateError::Corrupt) => self.layer(body, Origin::Exact(0), &chain),
+            },
+            Sniffed::Zip => {
+                let read = zip::entries(body, limit);
+                for (at, content) in read.decoded {
+                    self.descend(content, Encoding::Zip, Origin::Span(at as u64), &chain);
+                }
+                match read.unreadable {
+                    Some(InflateError::TooLarge) => self.unjudged(Unjudged::DecompressionBomb { limit }),
+                    Some(InflateError::Corrupt) => self.unjudged(Unjudged::Undecodable),
+                    None => {}
+                }
+                // File names and comments travel in the clear.
+                self.layer(body, Origin::Exact(0), &chain);
+            }
+        }
     }
 
     fn multipart(&mut self, data: &[u8], boundary: &str, chain: &EncodingChain) {

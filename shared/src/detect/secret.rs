@@ -64,6 +64,14 @@ impl FingerprintKey {
         mac.map(Self).map_err(|_| SecretError::KeyTooShort { len: 0 })
     }
 
+    /// A fresh random key, for one process that compares fingerprints only with itself.
+    pub fn ephemeral() -> Result<Self, SecretError> {
+        let mut key = vec![0u8; 32];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut key)
+            .map_err(|_| SecretError::NoRandomness)?;
+        Self::new(key)
+    }
+
     pub fn fingerprint(&self, value: &[u8]) -> Fingerprint {
         let mut mac = self.0.clone();
         mac.update(value);
@@ -86,6 +94,8 @@ pub enum SecretError {
     KeyTooShort { len: usize },
     #[error("{text:?} is not a fingerprint; write \"fp:\" and 32 hex digits, as findings show it")]
     BadFingerprint { text: String },
+    #[error("the system has no randomness for a fingerprint key")]
+    NoRandomness,
 }
 
 /// First 128 bits of HMAC-SHA-256(key, value), shown as `fp:` and 32 hex digits.

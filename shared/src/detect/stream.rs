@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use super::catalog::DetectorSet;
 use super::decode::multipart::boundary;
+use super::decode::{SNIFF_LEN, Sniffed, sniff_body};
 use super::engine::{Engine, ExemptValue, Scope};
 use super::finding::{EncodingChain, Finding, Outcome, Unjudged};
 use super::known::KnownSecrets;
@@ -35,11 +36,18 @@ pub struct Step {
 
 #[derive(Debug)]
 enum Mode {
-    Windowed,
+    /// No coding declared: judged as it streams, unless its first bytes turn out compressed.
+    Windowed {
+        content_type: Option<String>,
+        sniffed: bool,
+    },
     Whole {
         content_encoding: Option<String>,
         content_type: Option<String>,
     },
+    /// No coding declared, but the first bytes are a compressed stream or an archive: held
+    /// whole and decoded, like a declared coding.
+    Sniffed(Sniffed),
 }
 
 /// Scans one request body chunk by chunk. Holds its own copy of the bytes it has not released
@@ -96,7 +104,10 @@ impl Engine {
                 content_type: content_type.map(str::to_owned),
             }
         } else {
-            Mode::Windowed
+            Mode::Windowed {
+                content_type: content_type.map(str::to_owned),
+                sniffed: false,
+            }
         };
         BodyScanner {
             engine: self,
@@ -154,6 +165,9 @@ impl BodyScanner<'_> {
 
     pub fn push(&mut self, chunk: &[u8]) -> Step {
         self.buf.extend_from_slice(chunk);
+        if self.buf.len() >= SNIFF_LEN {
+            self.sniff();
+        }
         let held = self.end() - self.judged;
         if held > (self.engine.limits.max_held + self.engine.limits.hold_back) as u64 {
             return self.step(
@@ -167,15 +181,44 @@ impl BodyScanner<'_> {
             );
         }
         match self.mode {
-            Mode::Windowed => self.advance(false),
-            Mode::Whole { .. } => self.step(Outcome::default(), None),
+            Mode::Windowed { .. } => self.advance(false),
+            Mode::Whole { .. } | Mode::Sniffed(_) => self.step(Outcome::default(), None),
+        }
+    }
+
+    /// Once, on the body's first bytes: a body without a declared coding that starts like a
+    /// compressed stream or an archive is held whole and decoded.
+    fn sniff(&mut self) {
+        let Mode::Windowed {
+            content_type,
+            sniffed,
+        } = &mut self.mode
+        else {
+            return;
+        };
+        if *sniffed || self.buf_start != 0 {
+            return;
+        }
+        *sniffed = true;
+        if let Some(found) = sniff_body(&self.buf, content_type.as_deref()) {
+            self.mode = Mode::Sniffed(found);
         }
     }
 
     /// The end of the body: judges what is held and, if clean, releases it all.
     pub fn finish(mut self) -> Step {
+        self.sniff();
         match &self.mode {
-            Mode::Windowed => self.advance(true),
+            Mode::Windowed { .. } => self.advance(true),
+            Mode::Sniffed(sniffed) => {
+                let sniffed = *sniffed;
+                let outcome = self.walk(|mut walk| {
+                    walk.sniffed_body(&self.buf, sniffed);
+                    walk.finish()
+                });
+                let end = self.end();
+                self.step(outcome, Some(end))
+            }
             Mode::Whole {
                 content_encoding,
                 content_type,

@@ -89,6 +89,26 @@ impl Engine {
         walk.finish()
     }
 
+    /// The request method: a client may send any token there.
+    pub fn scan_method(&self, scope: Scope<'_>, method: &str) -> Outcome {
+        self.scan_fixed(scope, Location::Method, method.as_bytes())
+    }
+
+    /// Every header name of a request, one per line, judged together: a name can carry a
+    /// token, and a pair written as `AKIA…: <secret>` spreads over a name and a value.
+    pub fn scan_header_names<'n>(
+        &self,
+        scope: Scope<'_>,
+        names: impl IntoIterator<Item = &'n str>,
+    ) -> Outcome {
+        let mut text = Vec::new();
+        for name in names {
+            text.extend_from_slice(name.as_bytes());
+            text.push(b'\n');
+        }
+        self.scan_fixed(scope, Location::HeaderNames, &text)
+    }
+
     /// A whole body already in memory. `content_encoding` and `content_type` are the request's
     /// headers of those names.
     pub fn scan_body(

@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::model::{
-    CredentialGrant, CredentialSource, Delivery, DetectorSettings, Exemption, LimitUnit, Limits, Mode,
-    PolicySet, Tenant, Tool, Traffic, Unrecorded,
+    CredentialGrant, CredentialSource, Delivery, DenyList, DetectorSettings, Exemption, InformationBudget,
+    LimitUnit, Limits, Mode, PolicySet, Tenant, Tool, Traffic, Unrecorded,
 };
 
 /// Whether a change gives a tool more reach or less.
@@ -127,6 +127,8 @@ fn tenant_changes(before: Option<&Tenant>, after: Option<&Tenant>, out: &mut Vec
             for (effect, text) in detector_changes(&b.detectors, &a.detectors) {
                 push(out, effect, scope, text);
             }
+            deny_changes(&b.deny, &a.deny, scope, out);
+            information_changes(&b.information, &a.information, out);
             budget_changes(&b.budgets.invocation, &a.budgets.invocation, "invocation", out);
             budget_changes(&b.budgets.session, &a.budgets.session, "session", out);
             budget_changes(&b.budgets.tenant, &a.budgets.tenant, "tenant", out);
@@ -194,6 +196,36 @@ fn tool_changes(before: Option<&Tool>, after: Option<&Tool>, out: &mut Vec<Chang
     }
 }
 
+/// The global deny list (defaults.toml) applies to every tenant: a host taken off it widens
+/// what each tenant's wildcards reach; one put on it narrows it.
+fn deny_changes(before: &DenyList, after: &DenyList, scope: &str, out: &mut Vec<Change>) {
+    let hosts = |list: &DenyList| -> BTreeSet<String> {
+        list.entries
+            .iter()
+            .flat_map(|e| e.hosts.iter().map(ToString::to_string))
+            .collect()
+    };
+    let (b, a) = (hosts(before), hosts(after));
+    let removed: Vec<String> = b.difference(&a).cloned().collect();
+    let added: Vec<String> = a.difference(&b).cloned().collect();
+    if !removed.is_empty() {
+        push(
+            out,
+            Effect::Widens,
+            scope,
+            format!("global deny list no longer refuses {}", codes(&removed)),
+        );
+    }
+    if !added.is_empty() {
+        push(
+            out,
+            Effect::Narrows,
+            scope,
+            format!("global deny list now refuses {}", codes(&added)),
+        );
+    }
+}
+
 /// What a tool may do on one host pattern, merged across its rules.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct HostAccess {
@@ -204,6 +236,7 @@ struct HostAccess {
     paths: Option<BTreeSet<String>>,
     tunnelled: bool,
     private: BTreeSet<String>,
+    websocket: bool,
 }
 
 fn access(tool: &Tool) -> BTreeMap<String, HostAccess> {
@@ -220,6 +253,7 @@ fn access(tool: &Tool) -> BTreeMap<String, HostAccess> {
                 .map(|p| p.iter().map(|p| p.to_string()).collect());
             entry.paths = union(seen, entry.paths.take(), paths);
             entry.tunnelled |= rule.traffic == Traffic::Tunnel;
+            entry.websocket |= rule.websocket;
             entry
                 .private
                 .extend(rule.allow_private.iter().map(|n| n.to_string()));
@@ -287,6 +321,20 @@ fn host_changes(host: &str, b: &HostAccess, a: &HostAccess, scope: &str, out: &m
         scope,
         out,
     );
+    if b.websocket != a.websocket {
+        let (effect, text) = if a.websocket {
+            (
+                Effect::Widens,
+                format!("host `{host}`: WebSocket upgrades now allowed (client frames inspected)"),
+            )
+        } else {
+            (
+                Effect::Narrows,
+                format!("host `{host}`: WebSocket upgrades no longer allowed"),
+            )
+        };
+        push(out, effect, scope, text);
+    }
     if b.tunnelled != a.tunnelled {
         let (effect, text) = if a.tunnelled {
             (
@@ -501,6 +549,32 @@ fn exemption_added(exemption: &Exemption) -> String {
     )
 }
 
+/// The information budget: a higher or removed limit lets more data out a little at a time.
+fn information_changes(b: &InformationBudget, a: &InformationBudget, out: &mut Vec<Change>) {
+    for (what, before, after) in [
+        (
+            "bits per destination",
+            b.bits_per_destination,
+            a.bits_per_destination,
+        ),
+        ("distinct hostnames", b.distinct_hosts, a.distinct_hosts),
+    ] {
+        let (effect, text) = match (before, after) {
+            (Some(x), Some(y)) if y > x => (Effect::Widens, format!("raised from {x} to {y}")),
+            (Some(x), Some(y)) if y < x => (Effect::Narrows, format!("lowered from {x} to {y}")),
+            (Some(x), None) => (Effect::Widens, format!("limit of {x} removed")),
+            (None, Some(y)) => (Effect::Narrows, format!("limited to {y}")),
+            _ => continue,
+        };
+        push(
+            out,
+            effect,
+            "tenant",
+            format!("information budget, {what}: {text}"),
+        );
+    }
+}
+
 fn budget_changes(b: &Limits, a: &Limits, scope_name: &str, out: &mut Vec<Change>) {
     for ((what, before, unit), (_, after, _)) in b.entries().into_iter().zip(a.entries()) {
         let show = |v: u128| match unit {
@@ -578,6 +652,9 @@ fn describe_access(a: &HostAccess) -> String {
     });
     if a.tunnelled {
         parts.push("tunnel-only, not inspected".to_owned());
+    }
+    if a.websocket {
+        parts.push("WebSocket upgrades allowed".to_owned());
     }
     if !a.private.is_empty() {
         parts.push(format!(

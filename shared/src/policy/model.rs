@@ -61,6 +61,8 @@ pub struct Tenant {
     pub provenance: Unrecorded,
     pub tools: Vec<Tool>,
     pub budgets: Budgets,
+    /// The information budget of each invocation (`[budgets.information]`).
+    pub information: InformationBudget,
     pub detectors: DetectorSettings,
     pub tests: Vec<InlineTest>,
     /// The global deny list, shared with every other tenant of the set.
@@ -97,6 +99,8 @@ pub struct EgressRule {
     pub paths: Option<Vec<PathPrefix>>,
     pub traffic: Traffic,
     pub allow_private: Vec<IpNet>,
+    /// Upgrades to WebSocket allowed, their client frames inspected.
+    pub websocket: bool,
     pub origin: Origin,
 }
 
@@ -152,6 +156,15 @@ pub struct Budgets {
     pub tenant: Limits,
     /// Tell the tool what is left, in a response header.
     pub show_remaining: bool,
+}
+
+/// What one invocation may carry out a little at a time; `None` is unlimited.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InformationBudget {
+    /// Bits of unexplained data per destination (registrable domain).
+    pub bits_per_destination: Option<u64>,
+    /// Distinct hostnames per invocation.
+    pub distinct_hosts: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

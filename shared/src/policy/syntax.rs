@@ -100,6 +100,12 @@ pub struct EgressRuleSection {
     /// otherwise.
     #[serde(default)]
     pub allow_private: Vec<String>,
+    /// Whether a request may upgrade to WebSocket (`101`). The client's frames are then
+    /// unmasked, reassembled, inflated (`permessage-deflate`) and inspected like a body;
+    /// default `false`: an upgrade is refused with `upgrade_not_allowed`. No other upgrade
+    /// is ever allowed on an inspected rule.
+    #[serde(default)]
+    pub websocket: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -171,6 +177,21 @@ pub struct BudgetsSection {
     /// Show the tool what is left of its budgets in an `x-tollgate-budget-remaining` response
     /// header (`requests=12, bytes_out=1048576`). Off unless a policy turns it on.
     pub show_remaining: Option<bool>,
+    /// What one invocation may carry out in names and URLs, a little at a time.
+    pub information: Option<InformationSection>,
+}
+
+/// The information budget of one invocation: bits of unexplained data it may send to one
+/// destination in hostnames, URLs and header values, and how many distinct hostnames it may
+/// name. Refusals are `429 information_budget_exceeded` and `429 distinct_hosts_exceeded`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InformationSection {
+    /// Bits of unexplained data (pieces not seen before to that destination and not words,
+    /// counted at the size of their alphabet) per destination (registrable domain).
+    pub bits_per_destination: Option<u64>,
+    /// Distinct hostnames one invocation may connect to or look up.
+    pub distinct_hosts: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]

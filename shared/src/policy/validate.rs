@@ -14,7 +14,7 @@ use super::host::HostPattern;
 use super::lint;
 use super::model::{
     Budgets, CredentialGrant, CredentialSource, Delivery, DenyEntry, DenyList, DetectorSettings, EgressRule,
-    Exemption, InlineTest, Limits, Tenant, Tool,
+    Exemption, InformationBudget, InlineTest, Limits, Tenant, Tool,
 };
 use super::path::PathPrefix;
 use super::pointer::Pointer;
@@ -28,6 +28,7 @@ use crate::detect;
 pub(crate) struct Defaults {
     pub(crate) deny: Arc<DenyList>,
     pub(crate) budgets: Budgets,
+    pub(crate) information: InformationBudget,
     pub(crate) detectors: DetectorSettings,
 }
 
@@ -66,6 +67,7 @@ pub(crate) fn defaults(file: s::DefaultsFile, r: &mut Reporter<'_>) -> Defaults 
     Defaults {
         deny: Arc::new(DenyList { entries }),
         budgets: budgets(&budget_section, &root.key("budgets"), r),
+        information: information(&budget_section, &root.key("budgets"), r),
         detectors: detectors(&base, detector_section, &root.key("detectors"), r),
     }
 }
@@ -110,6 +112,10 @@ pub(crate) fn tenant(file: s::TenantFile, stem: &str, defaults: &Defaults, r: &m
             budgets(&budget_section, &root.key("budgets"), r),
             budget_section.show_remaining,
             &defaults.budgets,
+        ),
+        information: merge_information(
+            information(&budget_section, &root.key("budgets"), r),
+            &defaults.information,
         ),
         detectors: tenant_detectors,
         tools,
@@ -251,7 +257,16 @@ fn rule(section: s::EgressRuleSection, at: &Pointer, r: &mut Reporter<'_>) -> Eg
         paths,
         traffic,
         allow_private,
+        websocket,
     } = section;
+    if traffic == s::Traffic::Tunnel && websocket {
+        r.error(
+            "tunnel-with-http-rules",
+            &at.key("websocket"),
+            "a tunnel rule cannot inspect WebSocket frames: its traffic is never decrypted".to_owned(),
+            Some("remove `websocket` or set `traffic = \"inspect\"`".to_owned()),
+        );
+    }
     if traffic == s::Traffic::Tunnel && (methods.is_some() || paths.is_some()) {
         let key = if methods.is_some() { "methods" } else { "paths" };
         r.error(
@@ -270,6 +285,7 @@ fn rule(section: s::EgressRuleSection, at: &Pointer, r: &mut Reporter<'_>) -> Eg
         paths: paths.map(|p| path_list(&p, &at.key("paths"), r)),
         traffic,
         allow_private: cidr_list(&allow_private, &at.key("allow_private"), r),
+        websocket,
         origin: r.origin(at),
     }
 }
@@ -651,6 +667,7 @@ fn budgets(section: &s::BudgetsSection, at: &Pointer, r: &mut Reporter<'_>) -> B
         session,
         tenant,
         show_remaining,
+        information: _, // its own model type, see `information`
     } = section;
     let mut scope = |name: &str, limits: &Option<s::LimitsSection>| {
         limits
@@ -736,6 +753,43 @@ fn check_limit(value: u128, absurd: u128, at: &Pointer, r: &mut Reporter<'_>) {
             "this budget is so large it is probably a typo".to_owned(),
             Some("check the unit; remove the limit if none is wanted".to_owned()),
         );
+    }
+}
+
+/// `[budgets.information]`, checked like the other limits.
+fn information(section: &s::BudgetsSection, at: &Pointer, r: &mut Reporter<'_>) -> InformationBudget {
+    let Some(s::InformationSection {
+        bits_per_destination,
+        distinct_hosts,
+    }) = &section.information
+    else {
+        return InformationBudget::default();
+    };
+    let at = at.key("information");
+    let mut count = |key: &str, value: &Option<u64>| {
+        value.inspect(|v| {
+            if *v == 0 {
+                r.error(
+                    "zero-limit",
+                    &at.key(key),
+                    format!("`{key}` = 0 refuses every request"),
+                    Some("leave it out for no limit, or give a positive number".to_owned()),
+                );
+            }
+            check_limit(u128::from(*v), u128::from(ABSURD_COUNT), &at.key(key), r);
+        })
+    };
+    InformationBudget {
+        bits_per_destination: count("bits_per_destination", bits_per_destination),
+        distinct_hosts: count("distinct_hosts", distinct_hosts),
+    }
+}
+
+/// A tenant's information budget over the defaults, field by field.
+fn merge_information(own: InformationBudget, defaults: &InformationBudget) -> InformationBudget {
+    InformationBudget {
+        bits_per_destination: own.bits_per_destination.or(defaults.bits_per_destination),
+        distinct_hosts: own.distinct_hosts.or(defaults.distinct_hosts),
     }
 }
 

@@ -9,6 +9,7 @@ pub(crate) mod hexlist;
 pub(crate) mod multipart;
 pub(crate) mod percent;
 pub(crate) mod unicode;
+pub(crate) mod zip;
 
 /// Text worth scanning: at least `percent` of the bytes are printable ASCII, whitespace, or
 /// part of valid UTF-8 non-control characters. Random bytes score about 40%.
@@ -63,4 +64,27 @@ pub(crate) fn sniff_compression(data: &[u8]) -> Option<compress::Codec> {
         [0x78, 0x01 | 0x5e | 0x9c | 0xda, ..] => Some(compress::Codec::Deflate),
         _ => None,
     }
+}
+
+/// How a whole body sent without a `Content-Encoding` is compressed, by its magic bytes (or, for
+/// brotli, which has none, by a `Content-Type` that says so).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sniffed {
+    Stream(compress::Codec),
+    Zip,
+}
+
+/// Bytes a body must have before [`sniff_body`] can tell.
+pub(crate) const SNIFF_LEN: usize = 4;
+
+pub(crate) fn sniff_body(start: &[u8], content_type: Option<&str>) -> Option<Sniffed> {
+    if zip::is_zip(start) {
+        return Some(Sniffed::Zip);
+    }
+    if let Some(codec) = sniff_compression(start) {
+        return Some(Sniffed::Stream(codec));
+    }
+    let essence = content_type?.split(';').next()?.trim().to_ascii_lowercase();
+    matches!(essence.as_str(), "application/x-brotli" | "application/brotli")
+        .then_some(Sniffed::Stream(compress::Codec::Brotli))
 }

@@ -1,0 +1,399 @@
+//! The six detection classes of issue 11, each end to end through the real proxy with a benign
+//! control of the same shape: an origin records every byte it receives, an attack must be a
+//! `403 secret_detected` with nothing of it at the origin (or, for hostnames, never looked up),
+//! and its control must pass (or be looked up). Values are written here from the public
+//! descriptions of each format, not produced by the code under test.
+
+mod support;
+
+use std::net::UdpSocket;
+use std::time::Duration;
+
+use serde_json::Value;
+use support::recording::Recorder;
+use support::{OriginCerts, Place, Proxy, ProxySpec, connect_head, parse_answer, raw};
+
+const HOST: Place<'static> = Place::Host;
+
+struct Bench {
+    proxy: Proxy,
+    tls: Recorder,
+    dns: UdpSocket,
+    dir: tempfile::TempDir,
+}
+
+fn bench() -> Bench {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let certs = OriginCerts::new(dir.path(), &["api.test"]);
+    let tls = Recorder::tls(&certs, dir.path(), "tls.bin");
+    let dns = UdpSocket::bind("127.0.0.1:0").expect("udp");
+    dns.set_read_timeout(Some(Duration::from_millis(400)))
+        .expect("timeout");
+    let policy = format!(
+        "version = 1\n[tenant]\nid = \"t\"\nowner = \"o@t.example\"\n[detectors]\nenable = [\"payment-card\", \"iban\", \"bitcoin-address\", \"ethereum-address\"]\n[[tools]]\nname = \"fetch\"\n[[tools.egress]]\nid = \"api\"\nhosts = [\"api.test\"]\nports = [{}]\nallow_private = [\"127.0.0.0/8\"]\n[[tools.egress]]\nid = \"wild\"\nhosts = [\"*.wild.test\"]\n",
+        tls.port
+    );
+    let nameservers = [dns.local_addr().expect("addr").to_string()];
+    let spec = ProxySpec {
+        tenant_policy: &policy,
+        origin_ca: &certs.ca,
+        hosts: &[("api.test", "127.0.0.2")],
+        nameservers: &nameservers,
+        extra: "",
+    };
+    let proxy = Proxy::start(HOST, &spec);
+    Bench { proxy, tls, dns, dir }
+}
+
+/// One request: a path and query, extra headers, and an optional body with its type.
+struct Req {
+    path: String,
+    headers: Vec<String>,
+    body: Option<(&'static str, String)>,
+}
+
+fn get(path: impl Into<String>) -> Req {
+    Req {
+        path: path.into(),
+        headers: Vec::new(),
+        body: None,
+    }
+}
+
+fn header(name: &str, value: &str) -> Req {
+    Req {
+        path: "/ok".to_owned(),
+        headers: vec![format!("{name}: {value}")],
+        body: None,
+    }
+}
+
+fn post(content_type: &'static str, body: String) -> Req {
+    Req {
+        path: "/upload".to_owned(),
+        headers: Vec::new(),
+        body: Some((content_type, body)),
+    }
+}
+
+fn send(b: &Bench, req: &Req) -> (u16, Value) {
+    let url = format!("https://api.test:{}{}", b.tls.port, req.path);
+    let file = b.dir.path().join("body.bin");
+    let mut args: Vec<String> = vec!["-w".into(), "\n%{http_code}".into()];
+    for h in &req.headers {
+        args.extend(["-H".into(), h.clone()]);
+    }
+    if let Some((content_type, body)) = &req.body {
+        std::fs::write(&file, body).expect("body");
+        args.extend(["-H".into(), format!("Content-Type: {content_type}")]);
+        args.extend(["--data-binary".into(), format!("@{}", file.display())]);
+    }
+    args.push(url);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let output = b.proxy.curl(HOST, &args);
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+    (
+        code.trim().parse().unwrap_or(0),
+        serde_json::from_str(body).unwrap_or(Value::Null),
+    )
+}
+
+/// Runs each (name, attack, control, the text that must not reach the origin); returns what
+/// went wrong.
+fn run(b: &Bench, cases: &[(&str, Req, Req, &str)]) -> Vec<String> {
+    let mut failures = Vec::new();
+    for (name, attack, control, marker) in cases {
+        let before = b.tls.received().len();
+        let (status, json) = send(b, attack);
+        if status != 403 || json["reason"] != "secret_detected" {
+            failures.push(format!("{name}: attack answered {status} {json}"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        let received = b.tls.received();
+        let new = String::from_utf8_lossy(&received[before..]);
+        if new.contains(marker) {
+            failures.push(format!("{name}: the value reached the origin"));
+        }
+        if json.to_string().contains(marker) {
+            failures.push(format!("{name}: the answer repeats the value"));
+        }
+        let (status, json) = send(b, control);
+        if status != 200 {
+            failures.push(format!("{name}: control answered {status} {json}"));
+        }
+    }
+    if cases
+        .iter()
+        .any(|(_, _, _, marker)| b.proxy.log_text().contains(marker))
+    {
+        failures.push("a value reached the proxy log".to_owned());
+    }
+    failures
+}
+
+fn assert_none(failures: Vec<String>) {
+    assert!(
+        failures.is_empty(),
+        "{} failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn class_1_documented_example_values_are_blocked() {
+    let b = bench();
+    assert_none(run(
+        &b,
+        &[
+            (
+                "AWS's documented example key id",
+                header("X-Debug", "AKIAIOSFODNN7EXAMPLE"),
+                header("X-Debug", "quarterly-report-v20"),
+                "AKIAIOSFODNN7EXAMPLE",
+            ),
+            (
+                "a well-known test card number",
+                post("application/json", "{\"card\": \"4111 1111 1111 1111\"}".into()),
+                post("application/json", "{\"card\": \"4111 1111 1111 1112\"}".into()),
+                "4111 1111 1111 1111",
+            ),
+        ],
+    ));
+}
+
+#[test]
+fn class_2_an_unmistakable_prefix_is_not_vetoed_by_checks() {
+    let b = bench();
+    assert_none(run(
+        &b,
+        &[
+            (
+                "ghp_ with a checksum that does not verify",
+                header("X-Token", "ghp_R8v2Kq9ZtLm4Xw7Pb3Nc6Yd1Fh5Js0GaQeT"),
+                header("X-Token", "ghp_readme"),
+                "ghp_R8v2Kq9ZtLm4Xw7Pb3Nc6Yd1Fh5Js0GaQeT",
+            ),
+            (
+                "ghp_ that looks fake and low in entropy",
+                get("/q?t=ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+                get("/q?t=ghp-pages"),
+                "ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            ),
+            (
+                "glpat- a few characters short",
+                post("text/plain", "token glpat-Zq4Lr8Tv2Kp7Wn3Bc6".into()),
+                post("text/plain", "token glpat-".into()),
+                "glpat-Zq4Lr8Tv2Kp7Wn3Bc6",
+            ),
+            (
+                "sk-ant- a few characters short of the vendor's length, in JSON",
+                post(
+                    "application/json",
+                    "{\"k\":\"sk-ant-api03-Zx9Qm4Lr8Tv2Kp7Wn3Bc6Yd1Fh5Js0GaQeTuRiOpAsDfGhJkLzXcVbNmQw8Er3Ty6Ui1Op4As7Df2Gh5Jk9Lz0Xc3Vb\"}".into(),
+                ),
+                post("application/json", "{\"k\":\"sk-ant-\"}".into()),
+                "sk-ant-api03-Zx9Qm4Lr8Tv2Kp7Wn3Bc6Yd1Fh5Js0GaQeTuRiOpAsDfGhJkLzXcVbNmQw8Er3Ty6Ui1Op4As7Df2Gh5Jk9Lz0Xc3Vb",
+            ),
+        ],
+    ));
+}
+
+#[test]
+fn class_3_financial_identifiers_in_csv_json_and_forms() {
+    let b = bench();
+    assert_none(run(
+        &b,
+        &[
+            (
+                "IBAN (mod-97)",
+                post("application/json", "{\"iban\":\"GB82WEST12345698765432\"}".into()),
+                post("application/json", "{\"iban\":\"GB82WEST12345698765431\"}".into()),
+                "GB82WEST12345698765432",
+            ),
+            (
+                "bech32 Bitcoin address",
+                post(
+                    "application/json",
+                    "{\"to\":\"bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq\"}".into(),
+                ),
+                post(
+                    "application/json",
+                    "{\"to\":\"bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdx\"}".into(),
+                ),
+                "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq",
+            ),
+            (
+                "Ethereum address with its EIP-55 checksum",
+                header("X-Wallet", "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"),
+                header("X-Wallet", "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeA"),
+                "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+            ),
+            (
+                "card in CSV",
+                post("text/csv", "name,card,exp\nAda,5555555555554444,12/29\n".into()),
+                post("text/csv", "name,card,exp\nAda,5555555555554445,12/29\n".into()),
+                "5555555555554444",
+            ),
+            (
+                "card in a form",
+                post(
+                    "application/x-www-form-urlencoded",
+                    "name=Ada&cc=4242424242424242&exp=1229".into(),
+                ),
+                post(
+                    "application/x-www-form-urlencoded",
+                    "name=Ada&cc=4242424242424241&exp=1229".into(),
+                ),
+                "4242424242424242",
+            ),
+        ],
+    ));
+}
+
+/// Whether a DNS query for `host` reached the test's nameserver.
+fn looked_up(dns: &UdpSocket, host: &str) -> bool {
+    let wire: Vec<u8> = host
+        .split('.')
+        .flat_map(|label| std::iter::once(label.len() as u8).chain(label.bytes()))
+        .collect();
+    let mut buf = [0u8; 512];
+    while let Ok((n, _)) = dns.recv_from(&mut buf) {
+        if buf[..n]
+            .windows(wire.len())
+            .any(|w| w.eq_ignore_ascii_case(&wire))
+        {
+            return true;
+        }
+    }
+    false
+}
+
+fn hex(text: &str) -> String {
+    text.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn class_4_hostname_labels_are_judged_jointly() {
+    let b = bench();
+    let key_hex = hex("AKIAQ3XK7M2PZR5TLW4N");
+    let (a, rest) = key_hex.split_at(14);
+    let (c, d) = rest.split_at(13);
+    let cases = [
+        (
+            "hex of a key split over three labels",
+            format!("{a}.{c}.{d}.wild.test"),
+            "docs.eu-west-1.wild.test",
+        ),
+        (
+            "hex here, base32 there",
+            format!("{}.krugs4zanfzsaylu.wild.test", hex("AKIAQ3XK")),
+            "static.cdn-7f3a9b.wild.test",
+        ),
+        (
+            "one 16-character base32 label",
+            "mfrggzdfmztwq2lk.wild.test".to_owned(),
+            "status-page.wild.test",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, attack, control) in &cases {
+        let (status, json) = parse_answer(&raw(
+            HOST,
+            b.proxy.port,
+            &connect_head(&format!("{attack}:443")),
+            2.0,
+        ));
+        let reason = json
+            .as_ref()
+            .and_then(|j| j["reason"].as_str())
+            .map(str::to_owned);
+        if (status, reason.as_deref()) != (403, Some("secret_detected")) {
+            failures.push(format!("{name}: {attack} answered {status} {reason:?}"));
+        }
+        if looked_up(&b.dns, attack) {
+            failures.push(format!("{name}: {attack} was looked up"));
+        }
+        let _ = raw(HOST, b.proxy.port, &connect_head(&format!("{control}:443")), 0.4);
+        if !looked_up(&b.dns, control) {
+            failures.push(format!("{name}: control {control} was not looked up"));
+        }
+    }
+    assert_none(failures);
+}
+
+#[test]
+fn class_5_high_entropy_data_with_no_known_shape() {
+    let b = bench();
+    assert_none(run(
+        &b,
+        &[
+            (
+                "random data as a path segment (control: a UUID)",
+                get("/files/Zx9Qm4Lr8Tv2Kp7Wn3Bc6Yd1Fh5Js0GaQeTuRiOp"),
+                get("/files/0b7e9a3c-1d2f-4e5a-8b6c-7d8e9f0a1b2c"),
+                "Zx9Qm4Lr8Tv2Kp7Wn3Bc6Yd1Fh5Js0GaQeTuRiOp",
+            ),
+            (
+                "random data as a query value (control: a SHA-256 digest)",
+                get("/track?data=q7WnR3Bc6Yd1Fh5Js0GaQeTuRiOpZx9Qm4Lr8Tv2Kp"),
+                get("/track?data=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"),
+                "q7WnR3Bc6Yd1Fh5Js0GaQeTuRiOpZx9Qm4Lr8Tv2Kp",
+            ),
+            (
+                "random data again (control: a content-hashed asset and a cursor)",
+                get("/v1/blob/Tv2Kp7Wn3Bc6Yd1Fh5Js0GaQeTuRiOpZx9Qm4Lr8"),
+                get("/assets/app.3f9a1b2c7d4e.js?cursor=eyJvZmZzZXQiOjQwfQ"),
+                "Tv2Kp7Wn3Bc6Yd1Fh5Js0GaQeTuRiOpZx9Qm4Lr8",
+            ),
+        ],
+    ));
+}
+
+#[test]
+fn class_6_delimited_hex_with_any_common_delimiter() {
+    let b = bench();
+    let key = "AKIAQ3XK7M2PZR5TLW4N";
+    let pairs: Vec<String> = key.bytes().map(|b| format!("{b:02x}")).collect();
+    let colon = pairs.join(":");
+    let escaped: String = pairs.iter().map(|p| format!("\\x{p}")).collect();
+    let prefixed = pairs
+        .iter()
+        .map(|p| format!("0x{p}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let spaced = pairs.join(" ");
+    // A SHA-256 fingerprint printed with colons is a fingerprint, not data.
+    let fingerprint =
+        "9f:86:d0:81:88:4c:7d:65:9a:2f:ea:a0:c5:5a:d0:15:a3:bf:4f:1b:2b:0b:82:2c:d1:5d:6c:15:b0:f0:0a:08";
+    assert_none(run(
+        &b,
+        &[
+            (
+                "colons in a query",
+                get(format!("/q?d={colon}")),
+                get(format!("/q?d={fingerprint}")),
+                &colon,
+            ),
+            (
+                "\\x escapes in a body",
+                post("text/plain", format!("dump: {escaped}")),
+                post("text/plain", "dump: \\x41\\x42".into()),
+                &escaped,
+            ),
+            (
+                "0x, commas in a body",
+                post("text/plain", format!("bytes = [{prefixed}]")),
+                post("text/plain", "bytes = [0x01, 0x02, 0x03]".into()),
+                &prefixed,
+            ),
+            (
+                "spaces in a header",
+                header("X-Dump", &spaced),
+                header("X-Dump", "de ad be ef"),
+                &spaced,
+            ),
+        ],
+    ));
+}
