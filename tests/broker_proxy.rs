@@ -353,14 +353,7 @@ fn a_stolen_database_password_is_dead_on_the_server_within_a_second_of_the_block
         stack.broker.dir.path().join("provenance.jsonl"),
         stack.proxy.dir.path().join("provenance.jsonl"),
     ];
-    let trace = || {
-        let out = support::tollgate()
-            .args(["audit", "trace", &id])
-            .args(&files)
-            .output()
-            .expect("trace");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let trace = || String::from_utf8_lossy(&support::audit_trace(&id, &files, None, "text")).into_owned();
     assert!(
         wait_until(Duration::from_secs(5), || trace().contains("credential.revoke")).is_some(),
         "{}",
@@ -382,29 +375,11 @@ fn a_stolen_database_password_is_dead_on_the_server_within_a_second_of_the_block
             "{expected} missing from the trace:\n{text}"
         );
     }
-    let json = support::tollgate()
-        .args(["audit", "trace", &id, "--format", "json"])
-        .args(&files)
-        .output()
-        .expect("trace");
-    let verify = support::tollgate()
-        .args(["audit", "verify"])
-        .args(&files)
-        .output()
-        .expect("verify");
-    assert!(
-        verify.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verify.stdout)
-    );
+    let json = support::audit_trace(&id, &files, None, "json");
+    support::assert_verifies(&files, &[]);
     let broker_file = std::fs::read(&files[0]).expect("broker file");
     let proxy_file = std::fs::read(&files[1]).expect("proxy file");
-    for output in [
-        text.as_bytes(),
-        &json.stdout[..],
-        &broker_file[..],
-        &proxy_file[..],
-    ] {
+    for output in [text.as_bytes(), &json[..], &broker_file[..], &proxy_file[..]] {
         assert!(
             !String::from_utf8_lossy(output).contains(&password),
             "the password is in a provenance record"
@@ -412,14 +387,9 @@ fn a_stolen_database_password_is_dead_on_the_server_within_a_second_of_the_block
     }
     // OpenBao's own audit log joins the timeline: the token made for the invocation, the
     // database user minted under it, the revocation.
-    let joined = support::tollgate()
-        .args(["audit", "trace", &id])
-        .args(&files)
-        .arg("--openbao")
-        .arg(stack.bao.audit_log())
-        .output()
-        .expect("trace");
-    let joined = String::from_utf8_lossy(&joined.stdout).into_owned();
+    let audit_log = stack.bao.audit_log();
+    let joined =
+        String::from_utf8_lossy(&support::audit_trace(&id, &files, Some(&audit_log), "text")).into_owned();
     for expected in [
         "openbao.path=auth/token/create",
         "openbao.path=database/creds/readonly",
@@ -434,17 +404,7 @@ fn a_stolen_database_password_is_dead_on_the_server_within_a_second_of_the_block
     eprintln!("{joined}");
     // The same timeline as a page: Chromium renders it with no network, and its DOM holds a
     // row for every event of the trace, denials and revocations marked out.
-    let with_openbao = |format: &str| {
-        let out = support::tollgate()
-            .args(["audit", "trace", &id, "--format", format])
-            .args(&files)
-            .arg("--openbao")
-            .arg(stack.bao.audit_log())
-            .output()
-            .expect("trace");
-        assert!(out.status.success());
-        out.stdout
-    };
+    let with_openbao = |format: &str| support::audit_trace(&id, &files, Some(&audit_log), format);
     let events: Vec<serde_json::Value> = serde_json::from_slice(&with_openbao("json")).expect("json trace");
     let page = stack.proxy.dir.path().join("trace.html");
     std::fs::write(&page, with_openbao("html")).expect("page");
@@ -485,11 +445,7 @@ fn a_stolen_database_password_is_dead_on_the_server_within_a_second_of_the_block
     // An edited record is caught, with its line.
     let edited = String::from_utf8_lossy(&proxy_file).replacen("egress.deny", "egress.allow", 1);
     std::fs::write(&files[1], edited).expect("tamper");
-    let verify = support::tollgate()
-        .args(["audit", "verify"])
-        .args(&files)
-        .output()
-        .expect("verify");
+    let verify = support::audit_verify(&files, &[]);
     assert!(!verify.status.success());
     assert!(String::from_utf8_lossy(&verify.stdout).contains("was changed after it was written"));
 }
@@ -717,15 +673,9 @@ fn no_secret_value_reaches_a_log_a_record_or_a_trace_at_debug() {
         stack.broker.dir.path().join("provenance.jsonl"),
         stack.proxy.dir.path().join("provenance.jsonl"),
     ];
+    let audit_log = stack.bao.audit_log();
     let trace = |format: &str| {
-        let out = support::tollgate()
-            .args(["audit", "trace", &id, "--format", format])
-            .args(&files)
-            .arg("--openbao")
-            .arg(stack.bao.audit_log())
-            .output()
-            .expect("trace");
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        String::from_utf8_lossy(&support::audit_trace(&id, &files, Some(&audit_log), format)).into_owned()
     };
     assert!(
         wait_until(Duration::from_secs(5), || trace("text")
@@ -734,11 +684,7 @@ fn no_secret_value_reaches_a_log_a_record_or_a_trace_at_debug() {
         "{}",
         trace("text")
     );
-    let verify = support::tollgate()
-        .args(["audit", "verify"])
-        .args(&files)
-        .output()
-        .expect("verify");
+    let verify = support::audit_verify(&files, &[]);
     let (proxy_log, broker_log) = (stack.proxy.log_text(), stack.broker.log_text());
     assert!(
         proxy_log.contains("DEBUG") && broker_log.contains("DEBUG"),
@@ -830,15 +776,6 @@ print(" ".join(map(str, codes)))
             count(id)
         );
     }
-    let key = std::fs::read_to_string(stack.proxy.dir.path().join("provenance.jsonl.key.pub")).expect("key");
-    let verify = support::tollgate()
-        .args(["audit", "verify", "--key", key.trim()])
-        .arg(&records)
-        .output()
-        .expect("verify");
-    assert!(
-        verify.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verify.stdout)
-    );
+    let key = stack.proxy.dir.path().join("provenance.jsonl.key.pub");
+    support::assert_verifies(&[&records], &[key.to_str().expect("utf-8")]);
 }

@@ -7,35 +7,45 @@ mod support;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{Origin, OriginCerts, Place, Proxy, ProxySpec, SmallDisk, free_port, status_of, tollgate};
+use support::{Origin, OriginCerts, Place, Proxy, ProxySpec, SmallDisk, free_port, status_of};
 
-/// A tmpfs of its own, unmounted when dropped (the tests run as root, as CI does).
+/// A proxy with one tool allowed to a plain-HTTP origin on loopback (`api.test`), and the
+/// tenant's policy text.
+struct Plain;
+
+impl Plain {
+    fn start(extra: &str) -> (Proxy, Origin, String) {
+        let certs_dir = tempfile::tempdir().expect("tempdir");
+        let certs = OriginCerts::new(certs_dir.path(), &["api.test"]);
+        let origin = Origin::plain(Place::Host, "127.0.0.1", free_port());
+        let policy = format!(
+            "version = 1\n[tenant]\nid = \"t\"\nowner = \"o@t.example\"\n[[tools]]\nname = \"fetch\"\n[[tools.egress]]\nid = \"api\"\nhosts = [\"api.test\"]\nports = [{}]\nallow_private = [\"127.0.0.0/8\"]\n",
+            origin.port
+        );
+        let proxy = Proxy::start(
+            Place::Host,
+            &ProxySpec {
+                tenant_policy: &policy,
+                origin_ca: &certs.ca,
+                hosts: &[("api.test", "127.0.0.1")],
+                nameservers: &[],
+                extra,
+            },
+        );
+        (proxy, origin, policy)
+    }
+}
+
 #[test]
 fn a_full_provenance_disk_refuses_egress_until_writing_works_again() {
     let disk = SmallDisk::new("48k");
-    let certs_dir = tempfile::tempdir().expect("tempdir");
-    let certs = OriginCerts::new(certs_dir.path(), &["api.test"]);
-    let origin = Origin::plain(Place::Host, "127.0.0.1", free_port());
-    let policy = format!(
-        "version = 1\n[tenant]\nid = \"t\"\nowner = \"o@t.example\"\n[[tools]]\nname = \"fetch\"\n[[tools.egress]]\nid = \"api\"\nhosts = [\"api.test\"]\nports = [{}]\nallow_private = [\"127.0.0.0/8\"]\n",
-        origin.port
-    );
     let records = disk.dir.path().join("provenance.jsonl");
     // A reserve smaller than the disk: requests fill it until only the reserve is left.
     let extra = format!(
         "provenance = {{ path = \"{}\", reserve_bytes = 16384 }}",
         records.display()
     );
-    let proxy = Proxy::start(
-        Place::Host,
-        &ProxySpec {
-            tenant_policy: &policy,
-            origin_ca: &certs.ca,
-            hosts: &[("api.test", "127.0.0.1")],
-            nameservers: &[],
-            extra: &extra,
-        },
-    );
+    let (proxy, origin, policy) = Plain::start(&extra);
     let url = format!("http://api.test:{}/x", origin.port);
     let get = || status_of(&proxy.curl(Place::Host, &["-o", "/dev/null", "-w", "%{http_code}", &url]));
     // Fill the disk with records; a bounded number of requests does it (each record is a few
@@ -106,16 +116,7 @@ fn a_full_provenance_disk_refuses_egress_until_writing_works_again() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let verify = tollgate()
-        .args(["audit", "verify"])
-        .arg(&records)
-        .output()
-        .expect("verify");
-    assert!(
-        verify.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verify.stdout)
-    );
+    support::assert_verifies(&[&records], &[]);
 }
 
 #[test]
@@ -134,28 +135,12 @@ fn every_record_is_exported_over_otlp_and_decodes_with_the_official_definitions(
             .spawn()
             .expect("receiver"),
     );
-    let certs_dir = tempfile::tempdir().expect("tempdir");
-    let certs = OriginCerts::new(certs_dir.path(), &["api.test"]);
-    let origin = Origin::plain(Place::Host, "127.0.0.1", free_port());
-    let policy = format!(
-        "version = 1\n[tenant]\nid = \"t\"\nowner = \"o@t.example\"\n[[tools]]\nname = \"fetch\"\n[[tools.egress]]\nid = \"api\"\nhosts = [\"api.test\"]\nports = [{}]\nallow_private = [\"127.0.0.0/8\"]\n",
-        origin.port
-    );
     let records = dir.path().join("provenance.jsonl");
     let extra = format!(
         "provenance = {{ path = \"{}\", otlp = {{ endpoint = \"http://127.0.0.1:{port}/v1/logs\" }} }}",
         records.display()
     );
-    let proxy = Proxy::start(
-        Place::Host,
-        &ProxySpec {
-            tenant_policy: &policy,
-            origin_ca: &certs.ca,
-            hosts: &[("api.test", "127.0.0.1")],
-            nameservers: &[],
-            extra: &extra,
-        },
-    );
+    let (proxy, origin, _) = Plain::start(&extra);
     let fetch = |path: &str, extra: &[&str]| {
         let url = format!("http://api.test:{}{path}", origin.port);
         let mut args = vec!["-o", "/dev/null", "-w", "%{http_code}"];

@@ -525,3 +525,37 @@ impl Drop for SmallDisk {
         let _ = Command::new("umount").arg(self.dir.path()).status();
     }
 }
+
+/// `tollgate audit verify` of `files`, trusting `keys` (verifier keys or `.pub` files).
+pub fn audit_verify<P: AsRef<std::ffi::OsStr>>(files: &[P], keys: &[&str]) -> Output {
+    let mut command = tollgate();
+    command.args(["audit", "verify"]);
+    for key in keys {
+        command.args(["--key", key]);
+    }
+    command.args(files).output().expect("audit verify")
+}
+
+/// Panics with `audit verify`'s report unless every file verifies.
+pub fn assert_verifies<P: AsRef<std::ffi::OsStr>>(files: &[P], keys: &[&str]) {
+    let out = audit_verify(files, keys);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+}
+
+/// `tollgate audit trace` of `invocation` over `files` as `format`, with OpenBao's audit
+/// log joined when given; its standard output.
+pub fn audit_trace<P: AsRef<std::ffi::OsStr>>(
+    invocation: &str,
+    files: &[P],
+    openbao: Option<&Path>,
+    format: &str,
+) -> Vec<u8> {
+    let mut command = tollgate();
+    command
+        .args(["audit", "trace", invocation, "--format", format])
+        .args(files);
+    if let Some(log) = openbao {
+        command.arg("--openbao").arg(log);
+    }
+    command.output().expect("audit trace").stdout
+}
