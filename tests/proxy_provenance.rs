@@ -15,12 +15,17 @@ struct Plain;
 
 impl Plain {
     fn start(extra: &str) -> (Proxy, Origin, String) {
+        Self::start_in(extra, "enforce")
+    }
+
+    /// The same, the tenant in `mode` (`enforce` or `report`).
+    fn start_in(extra: &str, mode: &str) -> (Proxy, Origin, String) {
         let certs_dir = tempfile::tempdir().expect("tempdir");
         let certs = OriginCerts::new(certs_dir.path(), &["api.test"]);
         let origin = Origin::plain(Place::Host, "127.0.0.1", free_port());
         let policy = format!(
-            "version = 1\n[tenant]\nid = \"t\"\nowner = \"o@t.example\"\n[[tools]]\nname = \"fetch\"\n[[tools.egress]]\nid = \"api\"\nhosts = [\"api.test\"]\nports = [{}]\nallow_private = [\"127.0.0.0/8\"]\n",
-            origin.port
+            "version = 1\n[tenant]\nid = \"t\"\nowner = \"o@t.example\"\nmode = \"{mode}\"\n[[tools]]\nname = \"fetch\"\n[[tools.egress]]\nid = \"api\"\nhosts = [\"api.test\"]\nports = [{}]\nallow_private = [\"127.0.0.0/8\"]\n",
+            origin.port,
         );
         let proxy = Proxy::start(
             Place::Host,
@@ -216,4 +221,64 @@ fn every_record_is_exported_over_otlp_and_decodes_with_the_official_definitions(
         attribute(&exported[0], "http.response.status_code"),
         Some(serde_json::json!({"int_value": "200"}))
     );
+}
+
+#[test]
+fn what_report_mode_lets_through_is_recorded_as_egress_report_with_its_finding() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let records = dir.path().join("provenance.jsonl");
+    let extra = format!("provenance = \"{}\"", records.display());
+    let (proxy, origin, _) = Plain::start_in(&extra, "report");
+    let token = "ghp_1234567890abcdefghijABCDEFGHIJ123456";
+    let url = format!("http://api.test:{}/up", origin.port);
+    for args in [
+        vec!["-H".to_owned(), format!("x-debug: {token}"), url.clone()],
+        vec!["--data-binary".to_owned(), format!("k={token}"), url.clone()],
+        vec![url.clone()],
+    ] {
+        let mut all = vec!["-o", "/dev/null", "-w", "%{http_code}"];
+        all.extend(args.iter().map(String::as_str));
+        assert_eq!(
+            status_of(&proxy.curl(Place::Host, &all)),
+            200,
+            "report mode lets it through"
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let events = loop {
+        let events: Vec<serde_json::Value> = std::fs::read_to_string(&records)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .filter(|e: &serde_json::Value| e["type"].as_str().is_some_and(|t| t.starts_with("egress.")))
+            .collect();
+        if events.len() >= 3 || Instant::now() > deadline {
+            break events;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap_or("")).collect();
+    assert_eq!(
+        kinds,
+        ["egress.report", "egress.report", "egress.allow"],
+        "{events:?}"
+    );
+    for (event, location) in events.iter().zip(["header", "body"]) {
+        assert_eq!(event["tollgate.reason"], "secret_detected");
+        assert!(
+            event["tollgate.finding.location"]
+                .as_str()
+                .is_some_and(|l| l.contains(location)),
+            "{event}"
+        );
+        assert!(
+            event["tollgate.fingerprint"]
+                .as_str()
+                .is_some_and(|f| f.starts_with("fp:"))
+        );
+        assert!(
+            !event.to_string().contains(token),
+            "the value itself is never recorded"
+        );
+    }
 }

@@ -30,6 +30,9 @@ pub struct Inspection {
     known: Vec<Arc<KnownSecrets>>,
     /// Values the policy exempts by fingerprint for this host.
     exempt: Vec<ExemptValue>,
+    /// In `report` mode, the first finding that would have refused the request: it goes on,
+    /// and its record is `egress.report`.
+    reported: std::sync::OnceLock<Box<Denial>>,
 }
 
 impl Inspection {
@@ -44,6 +47,7 @@ impl Inspection {
             enforce: tool.mode == Mode::Enforce,
             known: Vec::new(),
             exempt: policy.exempt_values(host),
+            reported: std::sync::OnceLock::new(),
         })
     }
 
@@ -57,6 +61,11 @@ impl Inspection {
             self.detectors = self.detectors.union(DetectorSet::from_ids(["known-secret"]));
         }
         self
+    }
+
+    /// What report mode let through, if anything.
+    pub fn reported(&self) -> Option<&Denial> {
+        self.reported.get().map(|d| &**d)
     }
 
     /// A streaming scanner over this inspection's detectors, known values and exemptions.
@@ -113,16 +122,21 @@ pub fn verdict(outcome: Outcome, inspection: &Inspection, identity: &Identity) -
         if enforce {
             return Err(secret_denial(finding, identity));
         }
+        let _ = inspection
+            .reported
+            .set(Box::new(secret_denial(finding, identity)));
     }
     if let Some(unjudged) = outcome.unjudged {
         warn!(tenant = %identity.tenant, tool = %identity.tool, reason = %unjudged.reason(), enforced = inspection.enforce, "request could not be judged within the inspection bounds");
+        let denial = Denial::new(
+            unjudged.reason(),
+            "the request is too large or too deeply encoded to inspect",
+        )
+        .for_identity(identity);
         if inspection.enforce {
-            return Err(Denial::new(
-                unjudged.reason(),
-                "the request is too large or too deeply encoded to inspect",
-            )
-            .for_identity(identity));
+            return Err(denial);
         }
+        let _ = inspection.reported.set(Box::new(denial));
     }
     Ok(())
 }
@@ -262,6 +276,11 @@ pub struct BodyGate {
 }
 
 impl BodyGate {
+    /// What report mode let through in the head or the body, if anything.
+    pub fn reported(&self) -> Option<&Denial> {
+        self.inspection.reported()
+    }
+
     pub fn new(engine: &'static Engine, inspection: Inspection, headers: &http::HeaderMap) -> Self {
         // A value that is not text cannot name a known coding: it reaches the scanner as an
         // unknown one, which refuses the body rather than read it as identity.

@@ -697,7 +697,10 @@ impl ProxyHttp for Pipeline {
             self.gate.record(&crate::record::Egress {
                 identity: ctx.identity.as_ref(),
                 denial,
-                report: ctx.reported.as_deref(),
+                report: ctx
+                    .reported
+                    .as_deref()
+                    .or_else(|| ctx.body.as_ref().and_then(BodyGate::reported)),
                 method: &seen.method,
                 host: &seen.host,
                 port: seen.port,
