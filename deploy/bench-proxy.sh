@@ -4,7 +4,8 @@
 #   direct       the load generator straight to nginx
 #   tollgate     `tollgate proxy` with the full default policy: every default detector, and
 #                budgets of every kind at all three scopes (in-process store), set high enough
-#                never to refuse the benchmark
+#                never to refuse the benchmark, and provenance records written
+#   tollgate_noprov  the same with `provenance = "off"`: the difference is what provenance costs
 #   passthrough  proxy/examples/passthrough.rs: CONNECT + hyper/tokio-rustls MITM, no policy
 #   squid        Squid ssl_bump (Debian's squid-openssl), allow-all; skipped if not installed
 # Per target: latency at a light fixed rate, a saturation run (closed loop), latency again
@@ -18,7 +19,10 @@
 # usage: deploy/bench-proxy.sh                      # 60 s per load, about 13 minutes
 #        BENCH_SECONDS=5 deploy/bench-proxy.sh      # smoke run
 # env:   BENCH_SECONDS (60)  BENCH_CONNECTIONS (16)  BENCH_RATE (500 req/s, latency runs)
-#        BENCH_TARGETS ("direct tollgate passthrough squid")  KEEP=1 keeps the work directory
+#        BENCH_TARGETS ("direct tollgate tollgate_noprov passthrough squid")  KEEP=1 keeps the work directory
+#        BENCH_PERF=DIR: `perf record -g` each proxy target during its saturation run, into
+#          DIR/<target>.perf.data (perf attaches to the running process; its own CPU is not
+#          counted, but sampling slows the target a little: compare such runs only to each other)
 #        BENCH_WRAP: a command prefix for tollgate and the pass-through, for profiling, e.g.
 #          BENCH_WRAP="valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p" (dumped
 #          with callgrind_control before the target stops, counters zeroed after the warm-up
@@ -28,7 +32,7 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SECONDS_PER_RUN="${BENCH_SECONDS:-60}"
 CONNECTIONS="${BENCH_CONNECTIONS:-16}"
 RATE="${BENCH_RATE:-500}"
-TARGETS="${BENCH_TARGETS:-direct tollgate passthrough squid}"
+TARGETS="${BENCH_TARGETS:-direct tollgate tollgate_noprov passthrough squid}"
 cd "$REPO"
 cargo build --release -q -p tollgate --bin tollgate
 cargo build --release -q -p tollgate-proxy --example loadgen --example passthrough
@@ -100,7 +104,12 @@ start_direct() {
   PROXY_ARGS=(--addr "127.0.0.1:$NGINX_PORT" --ca origin-ca.pem)
 }
 
+start_tollgate_noprov() { start_tollgate off; }
+
+# $1: the provenance setting (a file by default, "off" for none).
 start_tollgate() {
+  local provenance="${1:-provenance.jsonl}"
+  rm -f provenance.jsonl
   mkdir -p policies/tenants
   cat > policies/tenants/bench.toml <<POLICY
 version = 1
@@ -146,6 +155,7 @@ policies = "policies"
 identities = "identities.toml"
 ca_dir = "ca"
 upstream_ca = "origin-ca.pem"
+provenance = "$provenance"
 threads = 1
 [resolver]
 hosts = { "bench.test" = ["127.0.0.1"] }
@@ -228,9 +238,16 @@ for target in $TARGETS; do
   load --connections 2 --seconds 1 >/dev/null   # warm-up: certificates, pools
   case "${BENCH_WRAP:-}" in *callgrind*) [ -n "$TARGET_PID" ] && callgrind_control -z "$TARGET_PID" >/dev/null ;; esac
   light_before="$(load --connections 4 --rate "$RATE" --seconds "$SECONDS_PER_RUN")"
+  perf_pid=""
+  if [ -n "${BENCH_PERF:-}" ] && [ -n "$TARGET_PID" ]; then
+    mkdir -p "$BENCH_PERF"
+    perf record -q --call-graph "${BENCH_PERF_CALLGRAPH:-dwarf,16384}" -F 199 -p "$TARGET_PID" -o "$BENCH_PERF/$target.perf.data" 2>/dev/null &
+    perf_pid=$!
+  fi
   before=$(cpu_ticks)
   saturated="$(load --connections "$CONNECTIONS" --seconds "$SECONDS_PER_RUN")"
   after=$(cpu_ticks)
+  if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; fi
   light_after="$(load --connections 4 --rate "$RATE" --seconds "$SECONDS_PER_RUN")"
   echo "$target: light $light_before | saturated $saturated | light after $light_after" >&2
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$target" \
@@ -282,4 +299,7 @@ for name, row in rows.items():
                  str(add[0]), str(add[1]), lat_ratio(0, 1), str(add[2]), str(add[3]), lat_ratio(2, 3)]
     print("| " + " | ".join(cells + [str(row["errors"])]) + " |")
 print("\n(direct's own p50/p99 in parentheses, microseconds)")
+on, off = rows.get("tollgate"), rows.get("tollgate_noprov")
+if on and off and on["cpu"] is not None and off["cpu"] is not None:
+    print(f"provenance: {on['cpu'] - off['cpu']:+.1f} us CPU per request (tollgate - tollgate_noprov)")
 PY

@@ -28,7 +28,9 @@ pub struct ProxyConfig {
     pub identities: PathBuf,
     /// Learn invocations from the broker's control API instead of the identities file.
     pub broker: Option<BrokerSource>,
-    /// The provenance file (JSON Lines with a hash chain), one record per request.
+    /// The provenance file (JSON Lines with a hash chain), one record per request; `"off"`
+    /// writes none (benchmarks measure what provenance costs against it).
+    #[serde(deserialize_with = "provenance_path")]
     pub provenance: Option<PathBuf>,
     /// The interception CA made by `tollgate ca init`.
     pub ca_dir: PathBuf,
@@ -223,6 +225,12 @@ impl ProxyConfig {
     }
 }
 
+/// `provenance = "off"` switches records off; any other value is the file's path.
+fn provenance_path<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+    let text = String::deserialize(d)?;
+    Ok((text != "off").then(|| PathBuf::from(text)))
+}
+
 mod humantime_serde {
     use std::time::Duration;
 
@@ -243,5 +251,20 @@ mod humantime_serde_opt {
         let text = Option::<String>::deserialize(d)?;
         text.map(|t| humantime::parse_duration(&t).map_err(serde::de::Error::custom))
             .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provenance_defaults_to_a_file_and_can_be_switched_off() {
+        let default: ProxyConfig = toml::from_str("").expect("empty config");
+        assert_eq!(default.provenance, Some(PathBuf::from("provenance.jsonl")));
+        let path: ProxyConfig = toml::from_str("provenance = \"p.jsonl\"").expect("path");
+        assert_eq!(path.provenance, Some(PathBuf::from("p.jsonl")));
+        let off: ProxyConfig = toml::from_str("provenance = \"off\"").expect("off");
+        assert_eq!(off.provenance, None);
     }
 }
