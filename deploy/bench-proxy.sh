@@ -6,6 +6,8 @@
 #                budgets of every kind at all three scopes (in-process store), set high enough
 #                never to refuse the benchmark, and provenance records written
 #   tollgate_noprov  the same with `provenance = "off"`: the difference is what provenance costs
+#   tollgate_awslc   (only when named in BENCH_TARGETS) the same as tollgate with rustls on
+#                aws-lc-rs instead of ring (`--features aws-lc-rs`, built in target/aws-lc)
 #   passthrough  proxy/examples/passthrough.rs: CONNECT + hyper/tokio-rustls MITM, no policy
 #   squid        Squid ssl_bump (Debian's squid-openssl), allow-all; skipped if not installed
 # Per target: latency at a light fixed rate, a saturation run (closed loop), latency again
@@ -37,6 +39,10 @@ cd "$REPO"
 cargo build --release -q -p tollgate --bin tollgate
 cargo build --release -q -p tollgate-proxy --example loadgen --example passthrough
 BIN="$REPO/target/release/tollgate"
+AWSLC_BIN="$REPO/target/aws-lc/release/tollgate"
+case " $TARGETS " in *" tollgate_awslc "*)
+  cargo build --release -q -p tollgate --bin tollgate --features aws-lc-rs --target-dir "$REPO/target/aws-lc" ;;
+esac
 LOADGEN="$REPO/target/release/examples/loadgen"
 PASSTHROUGH="$REPO/target/release/examples/passthrough"
 
@@ -105,10 +111,12 @@ start_direct() {
 }
 
 start_tollgate_noprov() { start_tollgate off; }
+# The same proxy with rustls on aws-lc-rs instead of ring (built into its own target dir).
+start_tollgate_awslc() { start_tollgate provenance.jsonl "$AWSLC_BIN"; }
 
-# $1: the provenance setting (a file by default, "off" for none).
+# $1: the provenance setting (a file by default, "off" for none); $2: the binary.
 start_tollgate() {
-  local provenance="${1:-provenance.jsonl}"
+  local provenance="${1:-provenance.jsonl}" bin="${2:-$BIN}"
   rm -f provenance.jsonl
   mkdir -p policies/tenants
   cat > policies/tenants/bench.toml <<POLICY
@@ -160,7 +168,7 @@ threads = 1
 [resolver]
 hosts = { "bench.test" = ["127.0.0.1"] }
 CONF
-  taskset -c 0 ${BENCH_WRAP:-} "$BIN" proxy --config proxy.toml 2>tollgate.log &
+  taskset -c 0 ${BENCH_WRAP:-} "$bin" proxy --config proxy.toml 2>tollgate.log &
   TARGET_PID=$!
   PIDS+=("$TARGET_PID")
   wait_port "$TOLLGATE_PORT"
@@ -274,6 +282,9 @@ def ratio(a, b):
     # No ratio to a zero or negative base (noise can make an added latency negative).
     return f"{a / b:.2f}x" if a is not None and b is not None and b > 0 else "-"
 
+def show(value):
+    return "-" if value is None else str(value)
+
 def added(row):
     return [l - d for l, d in zip(row["lat"], direct["lat"])] if direct else [None] * 4
 
@@ -296,7 +307,7 @@ for name, row in rows.items():
                  ratio(row["rps"], peer and peer["rps"]),
                  f"{row['cpu']:.1f}" if row["cpu"] is not None else "-",
                  ratio(row["cpu"], peer and peer["cpu"]),
-                 str(add[0]), str(add[1]), lat_ratio(0, 1), str(add[2]), str(add[3]), lat_ratio(2, 3)]
+                 show(add[0]), show(add[1]), lat_ratio(0, 1), show(add[2]), show(add[3]), lat_ratio(2, 3)]
     print("| " + " | ".join(cells + [str(row["errors"])]) + " |")
 print("\n(direct's own p50/p99 in parentheses, microseconds)")
 on, off = rows.get("tollgate"), rows.get("tollgate_noprov")

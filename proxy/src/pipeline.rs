@@ -159,8 +159,9 @@ impl Pipeline {
         ctx: &mut RequestCtx,
     ) -> Result<(), Denial> {
         let path = path_and_query(header);
-        let identity = &self.current_identity(&tunnel.credentials, &path, header).await?;
-        let misdirected = |what: String| Denial::new(421, "misdirected_request", what).for_identity(identity);
+        let identity = self.current_identity(&tunnel.credentials, &path, header).await?;
+        let misdirected =
+            |what: String| Denial::new(421, "misdirected_request", what).for_identity(&identity);
         let sni_host = tunnel.sni.as_deref().map(Host::parse);
         if let Some(sni) = sni_host {
             if sni.ok().as_ref() != Some(&tunnel.host) {
@@ -180,18 +181,18 @@ impl Pipeline {
                 )));
             }
             None => {
-                return Err(Denial::new(400, "bad_request", "request names no host").for_identity(identity));
+                return Err(Denial::new(400, "bad_request", "request names no host").for_identity(&identity));
             }
         }
         self.gate.decide(
-            identity,
+            &identity,
             Some(header.method.as_str()),
             &tunnel.host,
             tunnel.port,
             Some(&path),
         )?;
-        self.prepare(identity, &tunnel.host, false, &path, header, ctx)?;
-        ctx.identity = Some(identity.clone());
+        self.prepare(&identity, &tunnel.host, false, &path, header, ctx)?;
+        ctx.identity = Some(identity);
         ctx.upstream = Some(Upstream {
             addr: tunnel.addr,
             tls: true,

@@ -58,6 +58,9 @@ pub enum StartError {
 
 /// Builds every part from the configuration; fails before listening if anything is wrong.
 pub fn build(config: &ProxyConfig) -> Result<Server, StartError> {
+    // One provider for every TLS session: pingora's upstream connector and reqwest take the
+    // process default (deny.toml says which provider).
+    crate::mint::install_crypto_provider();
     let policies =
         PolicyStore::open(&config.policies).map_err(|e| StartError::Policies(describe_reload_error(&e)))?;
     let policies = Arc::new(policies);
@@ -168,8 +171,6 @@ fn identity_source(
     let Some(broker) = &config.broker else {
         return Ok(Arc::new(StaticIdentities::load(&config.identities)?));
     };
-    // reqwest is built without a default crypto provider; rustls uses ring here (deny.toml).
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let token = tollgate_shared::invocation::read_token_file(&broker.token_file)
         .map_err(|e| StartError::Broker(e.to_string()))?;
     let settings = BrokerSettings {

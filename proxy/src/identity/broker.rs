@@ -15,7 +15,7 @@ use tollgate_shared::detect::Engine;
 use tollgate_shared::invocation::{Lookup, LookupRequest, MisuseReport, Refusal, SecretText};
 use tracing::{info, warn};
 
-use super::{AuthFailure, Identity, IdentitySource};
+use super::{AuthFailure, Caller, Identity, IdentitySource};
 use crate::inject::Issued;
 
 #[derive(Debug, Clone)]
@@ -119,14 +119,14 @@ impl BrokerIdentities {
             issued,
             pending: _,
         } = lookup;
-        Identity {
+        Identity::new(Caller {
             user: invocation.id,
             tenant: invocation.tenant,
             session: invocation.session,
             tool: invocation.tool,
             trace_id: Some(invocation.trace_id),
             issued: Arc::new(Issued::new(self.engine, issued)),
-        }
+        })
     }
 
     async fn fetch(&self, user: &str, secret: &str) -> Result<Identity, AuthFailure> {
