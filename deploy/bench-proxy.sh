@@ -6,8 +6,11 @@
 #                budgets of every kind at all three scopes (in-process store), set high enough
 #                never to refuse the benchmark, and provenance records written
 #   tollgate_noprov  the same with `provenance = "off"`: the difference is what provenance costs
-#   tollgate_awslc   (only when named in BENCH_TARGETS) the same as tollgate with rustls on
+#   tollgate_awslc   (only when named in BENCH_TARGETS) tollgate_noprov with rustls on
 #                aws-lc-rs instead of ring (`--features aws-lc-rs`, built in target/aws-lc)
+#   tollgate_alt, tollgate_alt_noprov  (only when named) another tollgate binary, BENCH_ALT_BIN
+#                (e.g. the previous commit's): before and after a change in one run; likewise
+#                tollgate_alt2, tollgate_alt2_noprov with BENCH_ALT2_BIN
 #   passthrough  proxy/examples/passthrough.rs: CONNECT + hyper/tokio-rustls MITM, no policy
 #   squid        Squid ssl_bump (Debian's squid-openssl), allow-all; skipped if not installed
 # Per target: latency at a light fixed rate, a saturation run (closed loop), latency again
@@ -111,8 +114,15 @@ start_direct() {
 }
 
 start_tollgate_noprov() { start_tollgate off; }
-# The same proxy with rustls on aws-lc-rs instead of ring (built into its own target dir).
-start_tollgate_awslc() { start_tollgate provenance.jsonl "$AWSLC_BIN"; }
+# tollgate_noprov with rustls on aws-lc-rs instead of ring (built into its own target dir);
+# without provenance, whose cost would drown the difference.
+start_tollgate_awslc() { start_tollgate off "$AWSLC_BIN"; }
+# Another build of the proxy (BENCH_ALT_BIN), e.g. the commit before a change, with and
+# without provenance: before/after in the same run.
+start_tollgate_alt() { start_tollgate provenance.jsonl "${BENCH_ALT_BIN:?BENCH_ALT_BIN=path of another tollgate}"; }
+start_tollgate_alt_noprov() { start_tollgate off "${BENCH_ALT_BIN:?BENCH_ALT_BIN=path of another tollgate}"; }
+start_tollgate_alt2() { start_tollgate provenance.jsonl "${BENCH_ALT2_BIN:?BENCH_ALT2_BIN=path of a third tollgate}"; }
+start_tollgate_alt2_noprov() { start_tollgate off "${BENCH_ALT2_BIN:?BENCH_ALT2_BIN=path of a third tollgate}"; }
 
 # $1: the provenance setting (a file by default, "off" for none); $2: the binary.
 start_tollgate() {
