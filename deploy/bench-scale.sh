@@ -26,9 +26,9 @@ H2_SECONDS="${SCALE_SECONDS:-15}"
 cd "$REPO"
 cargo build --release -q -p tollgate --bin tollgate
 cargo build --release -q -p tollgate-proxy --example scale
-BIN="$REPO/target/release/tollgate"
+BIN="${SCALE_BIN:-$REPO/target/release/tollgate}"   # SCALE_BIN: another build to compare
 SCALE="$REPO/target/release/examples/scale"
-ulimit -n 65536
+ulimit -n "$(ulimit -Hn)"   # 2,000 idle tunnels and their upstreams need more than 1,024
 
 WORK="$(mktemp -d)"
 PIDS=()
@@ -59,10 +59,10 @@ mkdir -p www logs && head -c 1024 /dev/zero | tr '\0' 'x' > www/1k
 NGINX_PORT=18543 PROXY_PORT=13228 METRICS_PORT=19228
 cat > nginx.conf <<CONF
 worker_processes 1;
-worker_rlimit_nofile 65536;
+worker_rlimit_nofile 16384;
 pid $WORK/nginx.pid;
 error_log $WORK/logs/error.log warn;
-events { worker_connections 16384; }
+events { worker_connections 8192; }
 http {
   access_log off;
   keepalive_requests 1000000;
@@ -145,7 +145,7 @@ PIDS+=("$PROXY_PID")
 wait_port "$PROXY_PORT"
 
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$PROXY_PID/status"; }
-metric() { curl -s "http://127.0.0.1:$METRICS_PORT/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+metric() { curl -s "http://127.0.0.1:$METRICS_PORT/metrics" | awk -v m="tollgate_$1" '$1 == m {print $2}'; }
 cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{print int(($14 + $15) * 1000 / hz)}' "/proc/$PROXY_PID/stat"; }
 CLIENT=(--proxy "127.0.0.1:$PROXY_PORT" --ca ca/ca.pem --target "bench.test:$NGINX_PORT")
 scale() { timeout 600 taskset -c 1 "$SCALE" "$1" "${CLIENT[@]}" "${@:2}"; }

@@ -11,9 +11,11 @@ mod revision;
 
 use std::process::ExitCode;
 
-/// mimalloc rather than glibc's malloc: the proxy allocates on every request (pingora's heads,
-/// the detectors' scratch, provenance records), and malloc and free were about a tenth of its
-/// CPU under load, a third less with mimalloc (README, Benchmarks).
+/// With `--features mimalloc`, mimalloc rather than glibc's malloc: the proxy allocates on
+/// every request (pingora's heads, the detectors' scratch, provenance records), and malloc and
+/// free were about a tenth of its CPU under load. It costs memory per connection, so glibc
+/// stays the default (README, Benchmarks).
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
