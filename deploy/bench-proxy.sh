@@ -5,7 +5,7 @@
 #   tollgate     `tollgate proxy` with the full default policy: every default detector, and
 #                budgets of every kind at all three scopes (in-process store), set high enough
 #                never to refuse the benchmark, and provenance records written
-#   tollgate_noprov  the same with `provenance = "off"`: the difference is what provenance costs
+#   tollgate_noprov  the same with `provenance = false`: the difference is what provenance costs
 #   tollgate_awslc   (only when named in BENCH_TARGETS) tollgate_noprov with rustls on
 #                aws-lc-rs instead of ring (`--features aws-lc-rs`, built in target/aws-lc)
 #   tollgate_alt, tollgate_alt_noprov  (only when named) another tollgate binary, BENCH_ALT_BIN
@@ -113,20 +113,21 @@ start_direct() {
   PROXY_ARGS=(--addr "127.0.0.1:$NGINX_PORT" --ca origin-ca.pem)
 }
 
-start_tollgate_noprov() { start_tollgate off; }
+start_tollgate_noprov() { start_tollgate false; }
 # tollgate_noprov with rustls on aws-lc-rs instead of ring (built into its own target dir);
 # without provenance, whose cost would drown the difference.
-start_tollgate_awslc() { start_tollgate off "$AWSLC_BIN"; }
+start_tollgate_awslc() { start_tollgate false "$AWSLC_BIN"; }
 # Another build of the proxy (BENCH_ALT_BIN), e.g. the commit before a change, with and
 # without provenance: before/after in the same run.
-start_tollgate_alt() { start_tollgate provenance.jsonl "${BENCH_ALT_BIN:?BENCH_ALT_BIN=path of another tollgate}"; }
-start_tollgate_alt_noprov() { start_tollgate off "${BENCH_ALT_BIN:?BENCH_ALT_BIN=path of another tollgate}"; }
-start_tollgate_alt2() { start_tollgate provenance.jsonl "${BENCH_ALT2_BIN:?BENCH_ALT2_BIN=path of a third tollgate}"; }
-start_tollgate_alt2_noprov() { start_tollgate off "${BENCH_ALT2_BIN:?BENCH_ALT2_BIN=path of a third tollgate}"; }
+start_tollgate_alt() { start_tollgate '"provenance.jsonl"' "${BENCH_ALT_BIN:?BENCH_ALT_BIN=path of another tollgate}"; }
+start_tollgate_alt_noprov() { start_tollgate false "${BENCH_ALT_BIN:?BENCH_ALT_BIN=path of another tollgate}"; }
+start_tollgate_alt2() { start_tollgate '"provenance.jsonl"' "${BENCH_ALT2_BIN:?BENCH_ALT2_BIN=path of a third tollgate}"; }
+start_tollgate_alt2_noprov() { start_tollgate false "${BENCH_ALT2_BIN:?BENCH_ALT2_BIN=path of a third tollgate}"; }
 
-# $1: the provenance setting (a file by default, "off" for none); $2: the binary.
+# $1: the provenance setting as TOML (a quoted file name by default, false for none); $2: the
+# binary.
 start_tollgate() {
-  local provenance="${1:-provenance.jsonl}" bin="${2:-$BIN}"
+  local provenance="${1:-\"provenance.jsonl\"}" bin="${2:-$BIN}"
   rm -f provenance.jsonl
   mkdir -p policies/tenants
   cat > policies/tenants/bench.toml <<POLICY
@@ -173,7 +174,7 @@ policies = "policies"
 identities = "identities.toml"
 ca_dir = "ca"
 upstream_ca = "origin-ca.pem"
-provenance = "$provenance"
+provenance = $provenance
 threads = 1
 [resolver]
 hosts = { "bench.test" = ["127.0.0.1"] }

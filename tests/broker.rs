@@ -155,6 +155,26 @@ fn control_api_roles_and_bad_input_get_clear_refusals() {
     }
     let (status, body) = broker.start_raw("t", "fetch", "budgeted", None);
     assert_eq!((status, reason(&body)), (429, "budget_exceeded"));
+    let records = broker.dir.path().join("provenance.jsonl");
+    assert!(
+        wait_until(Duration::from_secs(3), || std::fs::read_to_string(&records)
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.contains("\"type\":\"budget.exceeded\"")
+                && l.contains("\"gen_ai.conversation.id\":\"budgeted\""))),
+        "the refused call is recorded as budget.exceeded"
+    );
+    // An unknown path gets the refusal shape too, and every refusal is counted by reason.
+    let (status, body) = broker.control(CONTROL_TOKEN, "/v1/nope", "{}");
+    assert_eq!((status, reason(&body)), (404, "not_found"), "{body}");
+    let health = std::process::Command::new("curl")
+        .args(["-sS", &format!("{}/v1/health", broker.control_url())])
+        .output()
+        .expect("health");
+    let health: serde_json::Value = serde_json::from_slice(&health.stdout).expect("health json");
+    assert_eq!(health["refusals"]["budget_exceeded"], 1, "{health}");
+    assert_eq!(health["refusals"]["not_found"], 1, "{health}");
+    assert!(health["refusals"]["unauthorized"].as_u64() >= Some(2), "{health}");
 
     // Lookup is the proxy's, and says who the invocation is.
     let lookup = serde_json::json!({"invocation_id": id, "secret": secret}).to_string();
@@ -391,5 +411,47 @@ fn a_grant_removed_from_the_policy_stops_without_a_restart_and_a_broken_edit_cha
             .0
             == 403),
         "a grant taken away must stop, also for a credential already issued"
+    );
+}
+
+#[test]
+fn a_broker_that_cannot_record_refuses_new_work_but_still_revokes_and_recovers() {
+    let bao = OpenBao::start();
+    seed(&bao, None, KV);
+    let disk = support::SmallDisk::new("48k");
+    let mut broker = Broker::start(&spec(&bao));
+    let (id, secret) = broker.invocation("t", "fetch", "s");
+    // The same broker, its records now on a disk too small to keep the reserve free.
+    broker.kill();
+    let config = broker.dir.path().join("broker.toml");
+    let text = std::fs::read_to_string(&config).expect("config");
+    let records = disk.dir.path().join("provenance.jsonl");
+    std::fs::write(&config, format!("provenance = \"{}\"\n{text}", records.display())).expect("config");
+    broker.launch();
+    let (status, body) = broker.start_raw("t", "fetch", "s2", None);
+    assert_eq!((status, reason(&body)), (503, "provenance_unavailable"), "{body}");
+    let (status, body) = broker.credential(&id, &secret, "api-key");
+    assert_eq!((status, reason(&body)), (503, "provenance_unavailable"), "{body}");
+    // Ending and revoking is never held back.
+    let (status, body) = broker.end(&id);
+    assert_eq!(status, 200, "{body}");
+    disk.resize("4m");
+    assert!(
+        wait_until(Duration::from_secs(5), || broker
+            .start_raw("t", "fetch", "s3", None)
+            .0
+            == 201),
+        "the broker did not recover once its records could be written:\n{}",
+        broker.log_text()
+    );
+    let verify = support::tollgate()
+        .args(["audit", "verify"])
+        .arg(&records)
+        .output()
+        .expect("verify");
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
     );
 }

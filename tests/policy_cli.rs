@@ -177,7 +177,7 @@ fn repo_with_two_revisions() -> tempfile::TempDir {
     edit(
         &acme,
         "mode = \"enforce\"\ndescription",
-        "mode = \"report\"\ndescription",
+        "mode = \"report\"\nprovenance = \"fail-open\"\ndescription",
     );
     edit(
         &acme,

@@ -432,7 +432,7 @@ fn a_redis_outage_fails_closed_and_recovers_without_a_restart() {
     );
     let body = down.json();
     assert_eq!(body["reason"], "budget_store_unavailable");
-    assert_eq!(body["source"], "proxy", "not mistaken for an upstream failure");
+    assert_eq!(body["source"], "service", "not mistaken for an upstream failure");
     assert_eq!(b.seen().0, 1, "nothing went out while the store was down");
     assert!(
         metric(

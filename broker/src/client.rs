@@ -26,12 +26,16 @@ fn answer<T: DeserializeOwned>(status: u16, body: &[u8]) -> Result<T, ClientErro
     if (200..300).contains(&status) {
         return serde_json::from_slice(body).map_err(|e| ClientError::Malformed(e.to_string()));
     }
-    let refusal = serde_json::from_slice(body).unwrap_or_else(|_| Refusal {
-        reason: "unknown".to_owned(),
-        message: String::from_utf8_lossy(body).chars().take(200).collect(),
-        invocation_id: None,
-    });
-    Err(ClientError::Refused { status, refusal })
+    match serde_json::from_slice::<Refusal>(body) {
+        Ok(refusal) => Err(ClientError::Refused { status, refusal }),
+        Err(_) => Err(ClientError::Malformed(format!(
+            "{status} without a refusal: {}",
+            String::from_utf8_lossy(body)
+                .chars()
+                .take(200)
+                .collect::<String>()
+        ))),
+    }
 }
 
 #[derive(Debug, Clone)]

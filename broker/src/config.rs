@@ -45,7 +45,13 @@ pub struct BrokerConfig {
     #[serde(with = "humantime_serde_compat")]
     pub sweep_interval: Duration,
     /// The provenance file (JSON Lines with a hash chain); none when unset.
-    pub provenance: Option<PathBuf>,
+    /// A path alone, or a table: `path`, `sync_every`, `checkpoint_every`, `rotate_bytes`,
+    /// `key`, `origin`.
+    #[serde(
+        default = "default_provenance",
+        deserialize_with = "tollgate_shared::provenance::settings_or_path"
+    )]
+    pub provenance: Option<tollgate_shared::provenance::SinkSettings>,
     pub vault: VaultConfig,
     pub store: StoreConfig,
 }
@@ -65,7 +71,7 @@ impl Default for BrokerConfig {
             default_ttl: Duration::from_secs(300),
             max_ttl: Duration::from_secs(3600),
             sweep_interval: Duration::from_secs(1),
-            provenance: Some(PathBuf::from("provenance.jsonl")),
+            provenance: default_provenance(),
             vault: VaultConfig::default(),
             store: StoreConfig::default(),
         }
@@ -174,7 +180,10 @@ impl BrokerConfig {
         join(&mut self.socket);
         join(&mut self.policies);
         if let Some(p) = self.provenance.as_mut() {
-            join(p);
+            join(&mut p.path);
+            if let Some(key) = p.key.as_mut() {
+                join(key);
+            }
         }
         if let Some(ca) = self.vault.ca_file.as_mut() {
             join(ca);
@@ -218,6 +227,10 @@ mod humantime_serde_compat {
         let text = String::deserialize(d)?;
         humantime::parse_duration(&text).map_err(serde::de::Error::custom)
     }
+}
+
+fn default_provenance() -> Option<tollgate_shared::provenance::SinkSettings> {
+    Some(tollgate_shared::provenance::SinkSettings::at("provenance.jsonl"))
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use axum::{Json, Router};
 use serde_json::json;
 use tollgate_shared::invocation::{LookupRequest, MisuseReport, StartRequest};
 
-use crate::error::BrokerError;
+use crate::error::{BrokerError, Refused};
 use crate::lifecycle::{Broker, same};
 use crate::store::EndReason;
 
@@ -72,21 +72,40 @@ pub fn router(broker: Arc<Broker>, tokens: Tokens) -> Router {
         .route("/v1/invocations/{id}/misuse", post(misuse))
         .route("/v1/lookup", post(lookup))
         .route("/v1/health", axum::routing::get(health))
+        .fallback(|| async { BrokerError::NoRoute })
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(middleware::from_fn(bounded))
+        .layer(middleware::from_fn_with_state(Arc::clone(&broker), exit))
         .with_state(App { broker, tokens })
 }
 
-/// Every request within [`REQUEST_TIMEOUT`]; a slow one gets 408 and holds nothing.
-pub async fn bounded(request: Request, next: Next) -> Response {
-    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+/// The one exit of both interfaces: every request within [`REQUEST_TIMEOUT`] (a slow one
+/// gets 408 and holds nothing), every refusal counted by reason, and every error answer in
+/// the refusal shape, axum's own (an unknown path, a wrong method) included.
+pub async fn exit(State(broker): State<Arc<Broker>>, request: Request, next: Next) -> Response {
+    let response = match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
         Ok(response) => response,
-        Err(_) => (
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            Json(json!({"reason": "request_timeout", "message": "the request took too long"})),
-        )
-            .into_response(),
+        Err(_) => BrokerError::Timeout.into_response(),
+    };
+    let refused = response.extensions().get::<Refused>().copied();
+    let response = match refused {
+        None if response.status().is_client_error() || response.status().is_server_error() => {
+            let status = response.status();
+            let mut answer = if status == axum::http::StatusCode::NOT_FOUND {
+                BrokerError::NoRoute.into_response()
+            } else {
+                BrokerError::BadRequest(format!("{status}")).into_response()
+            };
+            if status != axum::http::StatusCode::NOT_FOUND {
+                *answer.status_mut() = status;
+            }
+            answer
+        }
+        _ => response,
+    };
+    if let Some(Refused(reason)) = response.extensions().get::<Refused>() {
+        broker.count_refusal(*reason);
     }
+    response
 }
 
 /// A JSON body, or a 400 in our refusal shape (axum's own rejection is plain text).
@@ -145,7 +164,7 @@ async fn misuse(
 async fn health(State(app): State<App>) -> Response {
     let token = app.broker.keeper.token();
     match app.broker.vault.token_valid(&token).await {
-        Ok(true) => Json(json!({"status": "ok"})).into_response(),
+        Ok(true) => Json(json!({"status": "ok", "refusals": app.broker.refusals()})).into_response(),
         Ok(false) => BrokerError::Vault(crate::vault::VaultError::Unavailable(
             "the broker's token is no longer valid".to_owned(),
         ))

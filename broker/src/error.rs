@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use thiserror::Error;
 use tollgate_shared::invocation::Refusal;
+use tollgate_shared::outcome::Reason;
 
 use crate::store::StoreError;
 use crate::vault::VaultError;
@@ -40,6 +41,12 @@ pub enum BrokerError {
     Vault(#[from] VaultError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("the request took too long")]
+    Timeout,
+    #[error("new work is refused while the broker's provenance cannot be written")]
+    ProvenanceUnavailable,
+    #[error("no such endpoint")]
+    NoRoute,
 }
 
 impl BrokerError {
@@ -56,47 +63,63 @@ impl BrokerError {
             | Self::NotGranted { .. }
             | Self::UnknownCredential { .. } => StatusCode::FORBIDDEN,
             Self::BudgetExceeded(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Timeout => StatusCode::REQUEST_TIMEOUT,
+            Self::ProvenanceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::NoRoute => StatusCode::NOT_FOUND,
             Self::Vault(VaultError::Refused { .. } | VaultError::Malformed { .. }) => StatusCode::BAD_GATEWAY,
             Self::Vault(_) | Self::Store(_) | Self::BudgetUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> Reason {
         match self {
-            Self::BadRequest(_) => "bad_request",
-            Self::Unauthorized => "unauthorized",
-            Self::InvalidCredentials => "invalid_credentials",
-            Self::PeerRefused => "peer_not_allowed",
-            Self::InvocationEnded(_) => "invocation_ended",
-            Self::InvocationExpired(_) => "invocation_expired",
-            Self::UnknownTenant(_) => "unknown_tenant",
-            Self::UnknownTool { .. } => "unknown_tool",
-            Self::NotGranted { .. } => "credential_not_granted",
-            Self::UnknownCredential { .. } => "unknown_credential",
-            Self::BudgetExceeded(_) => "budget_exceeded",
-            Self::BudgetUnavailable(_) => "budget_store_unavailable",
-            Self::Vault(VaultError::Refused { .. } | VaultError::Malformed { .. }) => "vault_refused",
-            Self::Vault(_) => "vault_unavailable",
-            Self::Store(_) => "store_unavailable",
+            Self::BadRequest(_) => Reason::BadRequest,
+            Self::Unauthorized => Reason::Unauthorized,
+            Self::InvalidCredentials => Reason::InvalidCredentials,
+            Self::PeerRefused => Reason::PeerNotAllowed,
+            Self::InvocationEnded(_) => Reason::InvocationEnded,
+            Self::InvocationExpired(_) => Reason::InvocationExpired,
+            Self::UnknownTenant(_) => Reason::UnknownTenant,
+            Self::UnknownTool { .. } => Reason::UnknownTool,
+            Self::NotGranted { .. } => Reason::CredentialNotGranted,
+            Self::UnknownCredential { .. } => Reason::UnknownCredential,
+            Self::BudgetExceeded(_) => Reason::BudgetExceeded,
+            Self::BudgetUnavailable(_) => Reason::BudgetStoreUnavailable,
+            Self::Vault(VaultError::Refused { .. } | VaultError::Malformed { .. }) => Reason::VaultRefused,
+            Self::Vault(_) => Reason::VaultUnavailable,
+            Self::Store(_) => Reason::StoreUnavailable,
+            Self::Timeout => Reason::RequestTimeout,
+            Self::ProvenanceUnavailable => Reason::ProvenanceUnavailable,
+            Self::NoRoute => Reason::NotFound,
         }
     }
 
     pub fn refusal(&self, invocation_id: Option<&str>) -> Refusal {
         Refusal {
-            reason: self.reason().to_owned(),
+            reason: self.reason(),
             message: self.to_string(),
             invocation_id: invocation_id.map(str::to_owned),
         }
     }
 }
 
+/// The reason a refusal was answered with, carried on the response to the exit layer
+/// ([`crate::control::exit`]), which counts every refusal of either interface.
+#[derive(Debug, Clone, Copy)]
+pub struct Refused(pub Reason);
+
+/// Builds the refusal (the exit layer counts it); handlers and layers return a `BrokerError`
+/// and never build a refusal of their own.
 impl IntoResponse for BrokerError {
     fn into_response(self) -> Response {
+        let reason = self.reason();
         if self.status().is_server_error() {
-            tracing::warn!(reason = self.reason(), "broker call failed: {self}");
+            tracing::warn!(%reason, "broker call failed: {self}");
         } else {
-            tracing::info!(reason = self.reason(), "broker call refused: {self}");
+            tracing::info!(%reason, "broker call refused: {self}");
         }
-        (self.status(), Json(self.refusal(None))).into_response()
+        let mut response = (self.status(), Json(self.refusal(None))).into_response();
+        response.extensions_mut().insert(Refused(reason));
+        response
     }
 }

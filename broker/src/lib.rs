@@ -76,7 +76,7 @@ pub async fn run(config: BrokerConfig) -> Result<(), StartError> {
     let provenance = config
         .provenance
         .as_ref()
-        .map(|path| tollgate_shared::provenance::Sink::open(path, Duration::from_secs(1)))
+        .map(|settings| tollgate_shared::provenance::Sink::open(settings, "broker"))
         .transpose()
         .map_err(|e| StartError::Provenance(e.to_string()))?;
     let broker = Arc::new(Broker::new(
@@ -199,9 +199,12 @@ async fn reload(broker: Arc<Broker>, config: BrokerConfig, mut stop: watch::Rece
                 match load_policies(&config) {
                     Ok(policies) => {
                         info!(tenants = policies.tenants.len(), "policies reloaded");
-                        broker.reload(policies);
+                        broker.reload(policies, "file change");
                     }
-                    Err(e) => error!("policy reload rejected; the previous policies stay in force: {e}"),
+                    Err(e) => {
+                        error!("policy reload rejected; the previous policies stay in force: {e}");
+                        broker.reload_rejected(&e.to_string(), "file change");
+                    }
                 }
             }
             _ = stop.changed() => return,

@@ -21,6 +21,7 @@ use crate::error::BrokerError;
 use crate::grants;
 use crate::store::{EndReason, Ended, IssuedRecord, Record, Store};
 use crate::vault::{TokenKeeper, TokenRequest, Vault};
+use tollgate_shared::outcome::Reason;
 
 /// Settings the lifecycle needs from the configuration.
 #[derive(Debug, Clone)]
@@ -44,12 +45,15 @@ pub struct Broker {
     written: Mutex<HashMap<String, String>>,
     /// Where provenance events go.
     provenance: Option<Sink>,
+    /// Refusals of either interface, by reason (counted by the exit layer).
+    refusals: Mutex<std::collections::BTreeMap<Reason, u64>>,
 }
 
 /// An event about `inv`, with the fields every event of an invocation carries.
 fn event(kind: &str, inv: &Invocation) -> Event {
     let now = now_ms();
     Event::new(kind, "broker", now, now)
+        .with(attr::SPAN, tollgate_shared::provenance::span_id())
         .with(attr::INVOCATION, inv.id.as_str())
         .with(attr::TENANT, inv.tenant.as_str())
         .with(attr::SESSION, inv.session.as_str())
@@ -119,7 +123,23 @@ impl Broker {
             settings,
             written: Mutex::new(HashMap::new()),
             provenance,
+            refusals: Mutex::default(),
         }
+    }
+
+    /// Counts one refusal; only the exit layer calls this.
+    pub fn count_refusal(&self, reason: Reason) {
+        *self
+            .refusals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(reason)
+            .or_default() += 1;
+    }
+
+    /// Refusals so far, by reason.
+    pub fn refusals(&self) -> std::collections::BTreeMap<Reason, u64> {
+        self.refusals.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     fn record(&self, event: Event) {
@@ -133,7 +153,7 @@ impl Broker {
         self.record(
             event("credential.deny", &record.invocation)
                 .with(attr::CREDENTIAL, name)
-                .with(attr::REASON, error.reason()),
+                .with(attr::REASON, error.reason().as_str()),
         );
     }
 
@@ -142,8 +162,31 @@ impl Broker {
     }
 
     /// Puts a new, valid policy set in force: grants taken away stop at once.
-    pub fn reload(&self, policies: PolicySet) {
+    pub fn reload(&self, policies: PolicySet, trigger: &str) {
+        let tenants = policies.tenants.len();
         *self.policies.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(policies);
+        self.record(tollgate_shared::provenance::policy_reload(
+            "broker",
+            trigger,
+            Ok(tenants),
+        ));
+    }
+
+    /// Records an edit that was rejected (the previous set stays in force).
+    pub fn reload_rejected(&self, why: &str, trigger: &str) {
+        self.record(tollgate_shared::provenance::policy_reload(
+            "broker",
+            trigger,
+            Err(why),
+        ));
+    }
+
+    /// New work is refused while provenance cannot be written (ends and revocations go on).
+    fn provenance_ok(&self) -> Result<(), BrokerError> {
+        match &self.provenance {
+            Some(sink) if !sink.healthy() => Err(BrokerError::ProvenanceUnavailable),
+            _ => Ok(()),
+        }
     }
 
     fn tenant<'p>(policies: &'p PolicySet, id: &str) -> Result<&'p Tenant, BrokerError> {
@@ -154,6 +197,7 @@ impl Broker {
 
     /// Starts one invocation.
     pub async fn start(&self, request: StartRequest) -> Result<Started, BrokerError> {
+        self.provenance_ok()?;
         for (name, value) in [
             ("tenant", &request.tenant),
             ("session", &request.session),
@@ -187,7 +231,26 @@ impl Broker {
         let id = uuid::Uuid::now_v7().to_string();
         let plan = Plan::new(Subject::new(&tenant.id, &request.session, &id), &tenant.budgets);
         self.meter.admit_tool_call(&plan).await.map_err(|e| match e {
-            tollgate_shared::budget::BudgetError::Exceeded(x) => BrokerError::BudgetExceeded(x.to_string()),
+            tollgate_shared::budget::BudgetError::Exceeded(x) => {
+                // The refused call has no invocation: the event names the call instead.
+                let now = now_ms();
+                let mut event = Event::new("budget.exceeded", "broker", now, now)
+                    .with(attr::TENANT, tenant.id.as_str())
+                    .with(attr::SESSION, request.session.as_str())
+                    .with(attr::TOOL, tool.name.as_str())
+                    .with(attr::TOOL_CALL, request.tool_call_id.as_str())
+                    .with(attr::MODEL, request.model.as_str())
+                    .with(attr::TRACE, trace.as_str())
+                    .with(attr::REASON, Reason::BudgetExceeded.as_str())
+                    .with("tollgate.budget.action", "refused");
+                if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(x) {
+                    for (name, value) in fields {
+                        event = event.with(format!("tollgate.budget.{name}"), value);
+                    }
+                }
+                self.record(event);
+                BrokerError::BudgetExceeded(x.to_string())
+            }
             other => BrokerError::BudgetUnavailable(other.to_string()),
         })?;
         let acl = grants::acl_name(&tenant.id, &tool.name);
@@ -307,6 +370,7 @@ impl Broker {
     /// One credential for the invocation's tool: the same one on every call, minted on the
     /// first.
     pub async fn credential(&self, record: &Record, name: &str) -> Result<Credential, BrokerError> {
+        self.provenance_ok()?;
         let inv = &record.invocation;
         let policies = self.policies();
         let tenant = Self::tenant(&policies, &inv.tenant)?;

@@ -15,7 +15,7 @@ use axum::{Json, Router, middleware};
 use base64::Engine as _;
 use tokio::net::UnixListener;
 
-use crate::control::{MAX_BODY, bounded};
+use crate::control::{MAX_BODY, exit};
 use crate::error::BrokerError;
 use crate::lifecycle::Broker;
 use tollgate_shared::invocation::Credential;
@@ -88,8 +88,9 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let app = Router::new()
         .route("/v1/credentials/{name}", get(credential))
+        .fallback(|| async { BrokerError::NoRoute })
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(middleware::from_fn(bounded))
+        .layer(middleware::from_fn_with_state(Arc::clone(&broker), exit))
         .with_state(App { broker, peers });
     axum::serve(listener, app.into_make_service_with_connect_info::<Peer>())
         .with_graceful_shutdown(shutdown)

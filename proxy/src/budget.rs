@@ -525,7 +525,7 @@ mod tests {
             tenant: "t".to_owned(),
             session: "s".to_owned(),
             tool: "fetch".to_owned(),
-            trace_id: None,
+            call: None,
             issued: std::sync::Arc::default(),
         }
     }

@@ -28,10 +28,14 @@ pub struct ProxyConfig {
     pub identities: PathBuf,
     /// Learn invocations from the broker's control API instead of the identities file.
     pub broker: Option<BrokerSource>,
-    /// The provenance file (JSON Lines with a hash chain), one record per request; `"off"`
-    /// writes none (benchmarks measure what provenance costs against it).
-    #[serde(deserialize_with = "provenance_path")]
-    pub provenance: Option<PathBuf>,
+    /// The provenance file (JSON Lines with a hash chain), one record per request.
+    /// A path alone, or a table: `path`, `sync_every`, `checkpoint_every`, `rotate_bytes`,
+    /// `key`, `origin`.
+    #[serde(
+        default = "default_provenance",
+        deserialize_with = "tollgate_shared::provenance::settings_or_path"
+    )]
+    pub provenance: Option<tollgate_shared::provenance::SinkSettings>,
     /// The interception CA made by `tollgate ca init`.
     pub ca_dir: PathBuf,
     /// Extra PEM roots trusted for upstreams, on top of the webpki roots.
@@ -60,7 +64,7 @@ impl Default for ProxyConfig {
             policies: PathBuf::from("policies"),
             identities: PathBuf::from("identities.toml"),
             broker: None,
-            provenance: Some(PathBuf::from("provenance.jsonl")),
+            provenance: default_provenance(),
             ca_dir: PathBuf::from(".tollgate/ca"),
             upstream_ca: None,
             metrics_listen: None,
@@ -225,12 +229,6 @@ impl ProxyConfig {
     }
 }
 
-/// `provenance = "off"` switches records off; any other value is the file's path.
-fn provenance_path<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
-    let text = String::deserialize(d)?;
-    Ok((text != "off").then(|| PathBuf::from(text)))
-}
-
 mod humantime_serde {
     use std::time::Duration;
 
@@ -254,17 +252,6 @@ mod humantime_serde_opt {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn provenance_defaults_to_a_file_and_can_be_switched_off() {
-        let default: ProxyConfig = toml::from_str("").expect("empty config");
-        assert_eq!(default.provenance, Some(PathBuf::from("provenance.jsonl")));
-        let path: ProxyConfig = toml::from_str("provenance = \"p.jsonl\"").expect("path");
-        assert_eq!(path.provenance, Some(PathBuf::from("p.jsonl")));
-        let off: ProxyConfig = toml::from_str("provenance = \"off\"").expect("off");
-        assert_eq!(off.provenance, None);
-    }
+fn default_provenance() -> Option<tollgate_shared::provenance::SinkSettings> {
+    Some(tollgate_shared::provenance::SinkSettings::at("provenance.jsonl"))
 }

@@ -18,6 +18,7 @@ use pingora_http::ResponseHeader;
 use pingora_proxy::HttpProxy;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tollgate_shared::outcome::Reason;
 use tollgate_shared::policy::host::Host;
 use tollgate_shared::policy::model::Traffic;
 use tracing::{debug, info};
@@ -28,7 +29,7 @@ use crate::head::{Head, HeadError, read_head, split_authority};
 use crate::identity::Identity;
 use crate::intercepted::Intercepted;
 use crate::pipeline::Pipeline;
-use crate::rescue::Denial;
+use crate::rescue::{Attempt, Denial};
 use crate::splice;
 
 pub struct FrontDoor {
@@ -49,22 +50,31 @@ impl ServerApp for FrontDoor {
             return None;
         };
         self.gate.metrics.open_connections.inc();
+        let started = crate::record::now_ms();
         let limits = &self.gate.limits;
         match read_head(&mut *l4, limits.max_header_bytes, limits.head_timeout).await {
             Ok(head) if head.method.eq_ignore_ascii_case("CONNECT") => {
-                self.connect(*l4, head, shutdown).await
+                self.connect(*l4, head, started, shutdown).await
             }
             Ok(head) => match self.judge_target(&head).await.or_else(|| misdirected(&head)) {
                 Some(denial) => {
-                    let _ = l4.write_all(&denial.to_http1()).await;
-                    let _ = l4.shutdown().await;
+                    let (host, port, path) = plain_target(&head.target);
+                    let attempt = Attempt {
+                        identity: None,
+                        method: &head.method,
+                        host: &host,
+                        port,
+                        target: &path,
+                        started_unix_ms: started,
+                    };
+                    self.gate.refuse_raw(&mut *l4, &denial, attempt).await;
                 }
                 None => {
                     l4.rewind(&head.buffer);
                     self.serve_http(l4, shutdown).await;
                 }
             },
-            Err(error) => refuse_head(&mut *l4, error).await,
+            Err(error) => self.refuse_head(&mut *l4, error, started).await,
         }
         self.gate.metrics.open_connections.dec();
         None
@@ -98,8 +108,7 @@ impl FrontDoor {
         }
         userinfo.then(|| {
             Denial::new(
-                400,
-                "bad_request",
+                Reason::BadRequest,
                 "a request target may not carry userinfo; send credentials in a header",
             )
             .for_identity(&identity)
@@ -133,26 +142,36 @@ fn misdirected(head: &Head) -> Option<Denial> {
     };
     (normalise(&target) != normalise(host)).then(|| {
         Denial::new(
-            421,
-            "misdirected_request",
+            Reason::MisdirectedRequest,
             format!("Host {host} does not match the request target {target}"),
         )
     })
 }
 
-async fn refuse_head<W: AsyncWrite + Unpin>(stream: &mut W, error: HeadError) {
-    let denial = match &error {
-        HeadError::TooLarge { .. } => Denial::new(431, "header_too_large", error.to_string()),
-        HeadError::Timeout(_) => Denial::new(408, "request_timeout", error.to_string()),
-        HeadError::Malformed(_) => Denial::new(400, "bad_request", error.to_string()),
-        HeadError::Closed | HeadError::Io(_) => return,
+/// Host, port and path of an absolute-form target, for the record: never its userinfo.
+fn plain_target(target: &str) -> (String, u16, String) {
+    let Ok(uri) = target.parse::<http::Uri>() else {
+        return (String::new(), 0, String::new());
     };
-    debug!(%error, "request head refused");
-    let _ = stream.write_all(&denial.to_http1()).await;
-    let _ = stream.shutdown().await;
+    let port = uri.port_u16().unwrap_or(80);
+    let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+    (uri.host().unwrap_or_default().to_owned(), port, path)
 }
 
 impl FrontDoor {
+    async fn refuse_head<W: AsyncWrite + Unpin>(&self, stream: &mut W, error: HeadError, started: u64) {
+        let denial = match &error {
+            HeadError::TooLarge { .. } => Denial::new(Reason::HeaderTooLarge, error.to_string()),
+            HeadError::Timeout(_) => Denial::new(Reason::RequestTimeout, error.to_string()),
+            HeadError::Malformed(_) => Denial::new(Reason::BadRequest, error.to_string()),
+            HeadError::Closed | HeadError::Io(_) => return,
+        };
+        debug!(%error, "request head refused");
+        self.gate
+            .refuse_raw(stream, &denial, Attempt::unread(started))
+            .await;
+    }
+
     async fn serve_http(&self, stream: Box<L4Stream>, shutdown: &ShutdownWatch) {
         let mut next: Option<Stream> = Some(stream);
         while let Some(stream) = next.take() {
@@ -160,42 +179,36 @@ impl FrontDoor {
         }
     }
 
-    async fn connect(&self, mut stream: L4Stream, head: Head, shutdown: &ShutdownWatch) {
-        let started = crate::record::now_ms();
+    async fn connect(&self, mut stream: L4Stream, head: Head, started: u64, shutdown: &ShutdownWatch) {
+        let (host, port) = split_authority(&head.target).unwrap_or((head.target.as_str(), 0));
+        let attempt = Attempt {
+            identity: None,
+            method: "CONNECT",
+            host,
+            port,
+            target: "",
+            started_unix_ms: started,
+        };
         match self.open_tunnel(&head).await {
-            Err(denial) => {
-                let (host, port) = split_authority(&head.target).unwrap_or((head.target.as_str(), 0));
-                self.gate.record(&crate::record::Egress {
-                    identity: None,
-                    denial: Some(&denial),
-                    method: "CONNECT",
-                    host,
-                    port,
-                    target: "",
-                    status: None,
-                    bytes_out: 0,
-                    bytes_in: 0,
-                    started_unix_ms: started,
-                    ended_unix_ms: crate::record::now_ms(),
-                });
-                let _ = stream.write_all(&denial.to_http1()).await;
-                let _ = stream.shutdown().await;
-            }
-            Ok((tunnel, traffic, slot)) => {
+            Err(denial) => self.gate.refuse_raw(&mut stream, &denial, attempt).await,
+            Ok((tunnel, allowed, slot)) => {
                 // Tunnel-only traffic is one request for the budgets, admitted before the
                 // upstream is dialled; intercepted traffic is admitted request by request.
-                let exchange = match traffic {
+                let exchange = match allowed.traffic {
                     Traffic::Tunnel => match self.gate.admit(&tunnel.identity).await {
                         Ok(exchange) => Some(exchange),
                         Err(denial) => {
-                            self.gate.metrics.decision(false, denial.reason);
-                            let _ = stream.write_all(&denial.to_http1()).await;
-                            let _ = stream.shutdown().await;
+                            let attempt = Attempt {
+                                identity: Some(&tunnel.identity),
+                                ..attempt
+                            };
+                            self.gate.refuse_raw(&mut stream, &denial, attempt).await;
                             return;
                         }
                     },
                     Traffic::Inspect => None,
                 };
+                self.gate.metrics.allowed();
                 let established = stream
                     .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
                     .await;
@@ -205,7 +218,10 @@ impl FrontDoor {
                 }
                 stream.rewind(&head.buffer[head.head_len..]);
                 match exchange {
-                    Some(exchange) => self.splice(stream, &tunnel, exchange).await,
+                    Some(exchange) => {
+                        self.splice(stream, &tunnel, exchange, allowed.reported.as_deref(), started)
+                            .await;
+                    }
                     None => self.intercept(stream, tunnel, shutdown).await,
                 }
                 drop(slot);
@@ -217,20 +233,19 @@ impl FrontDoor {
     async fn open_tunnel(
         &self,
         head: &Head,
-    ) -> Result<(Tunnel, Traffic, crate::gate::ConnectionSlot), Denial> {
-        self.gate.provenance_ok()?;
+    ) -> Result<(Tunnel, crate::gate::Allowed, crate::gate::ConnectionSlot), Denial> {
         let credentials = ProxyCredentials::from_header(head.header("proxy-authorization"))?;
         let identity = self.gate.login(&credentials, false).await?;
+        self.gate.provenance_ok(&identity)?;
         let Some((host_text, port)) = split_authority(&head.target) else {
             return Err(Denial::new(
-                400,
-                "bad_request",
+                Reason::BadRequest,
                 format!("CONNECT target {:?} is not host:port", head.target),
             )
             .for_identity(&identity));
         };
         let host = Host::parse(host_text)
-            .map_err(|e| Denial::new(400, "bad_request", e.to_string()).for_identity(&identity))?;
+            .map_err(|e| Denial::new(Reason::BadRequest, e.to_string()).for_identity(&identity))?;
         let allowed = self.gate.decide(&identity, None, &host, port, None)?;
         self.gate.inspect_hostname(&identity, &host)?;
         let addr = self
@@ -240,8 +255,7 @@ impl FrontDoor {
             .map_err(|d| d.for_identity(&identity))?;
         let slot = self.gate.connections.acquire(&identity.user).ok_or_else(|| {
             Denial::new(
-                429,
-                "too_many_connections",
+                Reason::TooManyConnections,
                 "this identity has too many open connections",
             )
             .for_identity(&identity)
@@ -256,19 +270,47 @@ impl FrontDoor {
                 addr,
                 sni: None,
             },
-            allowed.traffic,
+            allowed,
             slot,
         ))
     }
 
     /// Tunnel-only rules: bytes pass through unseen (still allowlisted, admitted against the
     /// budgets as one request before the upstream is dialled, and charged as they are copied).
-    async fn splice(&self, client: L4Stream, tunnel: &Tunnel, exchange: Exchange) {
+    async fn splice(
+        &self,
+        client: L4Stream,
+        tunnel: &Tunnel,
+        exchange: Exchange,
+        reported: Option<&Denial>,
+        started: u64,
+    ) {
+        let host = tunnel.host.to_string();
+        let record = |status: Option<u16>, out: u64, back: u64| {
+            self.gate.record(&crate::record::Egress {
+                identity: Some(&tunnel.identity),
+                denial: None,
+                report: reported,
+                method: "CONNECT",
+                host: &host,
+                port: tunnel.port,
+                target: "",
+                status,
+                bytes_out: out,
+                bytes_in: back,
+                started_unix_ms: started,
+                ended_unix_ms: crate::record::now_ms(),
+                peer: Some(tunnel.addr),
+                traceparent: None,
+                mcp_method: None,
+            });
+        };
         let Ok(Ok(upstream)) =
             tokio::time::timeout(self.gate.limits.connect_timeout, TcpStream::connect(tunnel.addr)).await
         else {
             info!(addr = %tunnel.addr, "tunnel upstream unreachable");
             exchange.finish().await;
+            record(None, 0, 0);
             return;
         };
         let moved = splice::metered(
@@ -291,7 +333,9 @@ impl FrontDoor {
             .inc_by(moved.back);
         if let Some(cut) = moved.cut {
             info!(tenant = %tunnel.identity.tenant, budget = %cut.budget, scope = cut.scope.as_str(), "tunnel cut at its budget");
+            self.gate.record_budget(Some(&tunnel.identity), &cut, "cut");
         }
+        record(Some(200), moved.out, moved.back);
     }
 
     /// Completes once the tunnel's credentials no longer give an identity (the invocation

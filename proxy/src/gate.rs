@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use ipnet::IpNet;
 use tollgate_shared::decision::{self, Request, Verdict};
+use tollgate_shared::outcome::Reason;
 use tollgate_shared::policy::host::Host;
 use tollgate_shared::policy::model::Traffic;
 use tracing::{info, warn};
@@ -62,8 +63,7 @@ impl ProxyCredentials {
     pub fn from_header(header: Option<&[u8]>) -> Result<Self, Denial> {
         let (user, secret) = header.and_then(basic_credentials).ok_or_else(|| {
             Denial::new(
-                407,
-                "proxy_auth_required",
+                Reason::ProxyAuthRequired,
                 "send Proxy-Authorization: Basic credentials",
             )
         })?;
@@ -86,6 +86,9 @@ pub struct Allowed {
     pub rule: Option<String>,
     pub traffic: Traffic,
     pub allow_private: Vec<IpNet>,
+    /// What a report-mode policy would have refused (let through, and recorded as
+    /// `egress.report`).
+    pub reported: Option<Box<Denial>>,
 }
 
 /// One intercepted CONNECT tunnel: who opened it, to where, and what the client said in TLS.
@@ -119,8 +122,7 @@ impl Gate {
         };
         answer.map_err(|failure| {
             let denial = auth_denial(&failure);
-            info!(proxy.user = %user, reason = denial.reason, "proxy credentials rejected");
-            self.metrics.decision(false, denial.reason);
+            info!(proxy.user = %user, reason = %denial.reason, "proxy credentials rejected");
             denial
         })
     }
@@ -134,7 +136,7 @@ impl Gate {
         let Some(name) = identity.issued.credential_of(&detected.fingerprint) else {
             return;
         };
-        denial.reason = "issued_credential_misuse";
+        denial.reason = Reason::IssuedCredentialMisuse;
         denial.message = format!(
             "credential {name} was sent outside its binding ({}); it has been revoked",
             detected.location
@@ -162,13 +164,7 @@ impl Gate {
     ) -> Result<Allowed, Denial> {
         let set = self.policies.current();
         let Some(tenant) = set.tenant(&identity.tenant) else {
-            self.metrics.decision(false, "unknown_tenant");
-            return Err(Denial::new(
-                403,
-                "unknown_tenant",
-                format!("no policy for tenant {}", identity.tenant),
-            )
-            .for_identity(identity));
+            return Err(unknown_tenant(identity));
         };
         let request = Request {
             method,
@@ -177,25 +173,28 @@ impl Gate {
             path,
         };
         let decision = decision::decide(tenant, &identity.tool, &request);
-        let allowed = decision.verdict == Verdict::Allow;
-        self.metrics.decision(allowed, decision.reason.as_str());
-        if decision.blocks() {
-            info!(tenant = %identity.tenant, tool = %identity.tool, host = %host, port, method = method.unwrap_or("CONNECT"), reason = %decision.reason, rule = decision.rule_id().unwrap_or("-"), "denied");
-            let mut denial = Denial::new(403, decision.reason.as_str(), decision.message.to_string())
-                .for_identity(identity);
+        if decision.verdict == Verdict::Deny {
+            let mut denial =
+                Denial::new(decision.reason, decision.message.to_string()).for_identity(identity);
             denial.rule = decision.rule_id().map(str::to_owned);
             denial.owner = decision.owner.map(str::to_owned);
-            return Err(denial);
-        }
-        if !allowed {
+            if decision.blocks() {
+                info!(tenant = %identity.tenant, tool = %identity.tool, host = %host, port, method = method.unwrap_or("CONNECT"), reason = %decision.reason, rule = decision.rule_id().unwrap_or("-"), "denied");
+                return Err(denial);
+            }
             warn!(tenant = %identity.tenant, tool = %identity.tool, host = %host, port, reason = %decision.reason, "would deny (report mode)");
-            return Ok(Allowed::default());
+            self.metrics.reported(decision.reason);
+            return Ok(Allowed {
+                reported: Some(Box::new(denial)),
+                ..Allowed::default()
+            });
         }
         let rule = decision.rule;
         Ok(Allowed {
             rule: rule.map(|r| r.id.clone()),
             traffic: rule.map_or(Traffic::Inspect, |r| r.traffic),
             allow_private: rule.map(|r| r.allow_private.clone()).unwrap_or_default(),
+            reported: None,
         })
     }
 
@@ -256,7 +255,6 @@ impl Gate {
     ) -> Result<(), Denial> {
         verdict.map_err(|mut denial| {
             self.report_misuse(identity, &mut denial, host);
-            self.metrics.decision(false, denial.reason);
             denial
         })
     }
@@ -266,12 +264,7 @@ impl Gate {
     pub async fn admit(&self, identity: &Identity) -> Result<Exchange, Denial> {
         let set = self.policies.current();
         let Some(tenant) = set.tenant(&identity.tenant) else {
-            return Err(Denial::new(
-                403,
-                "unknown_tenant",
-                format!("no policy for tenant {}", identity.tenant),
-            )
-            .for_identity(identity));
+            return Err(unknown_tenant(identity));
         };
         self.budgets
             .admit(identity, &tenant.budgets)
@@ -286,7 +279,7 @@ impl Gate {
             .resolver
             .resolve(host)
             .await
-            .map_err(|e| Denial::new(502, "dns_failed", e.to_string()))?;
+            .map_err(|e| Denial::new(Reason::DnsFailed, e.to_string()))?;
         self.metrics
             .dns_lookups
             .set(i64::try_from(self.resolver.lookups()).unwrap_or(i64::MAX));
@@ -300,11 +293,9 @@ impl Gate {
             }
         }
         let (ip, blocked) = first_block.unwrap_or((IpAddr::from([0, 0, 0, 0]), guard::Blocked::Unspecified));
-        self.metrics.decision(false, "ssrf_blocked");
         info!(host = %host, %ip, class = blocked.as_str(), "destination refused by the SSRF guard");
         let mut denial = Denial::new(
-            403,
-            "ssrf_blocked",
+            Reason::SsrfBlocked,
             format!(
                 "{host} resolves to {ip}, a {} address this rule does not allow",
                 blocked.as_str()
@@ -316,20 +307,25 @@ impl Gate {
 }
 
 impl Gate {
-    /// Egress is refused while its provenance cannot be written (a full or unwritable file):
-    /// nothing leaves unrecorded. It works again once a write succeeds (the refusals' own
-    /// records are the writes that find out).
-    pub fn provenance_ok(&self) -> Result<(), Denial> {
+    /// Egress is refused while its provenance cannot be written (a full or unwritable file,
+    /// or a disk without its reserve): nothing leaves unrecorded, unless the caller's tenant
+    /// chose `provenance = "fail-open"`. It works again once writing does.
+    pub fn provenance_ok(&self, identity: &Identity) -> Result<(), Denial> {
         match &self.provenance {
             Some(sink) if !sink.healthy() => {
-                self.metrics.decision(false, "provenance_unavailable");
-                let mut denial = Denial::new(
-                    503,
-                    "provenance_unavailable",
+                let set = self.policies.current();
+                let open = set
+                    .tenant(&identity.tenant)
+                    .is_some_and(|t| t.provenance == tollgate_shared::policy::model::Unrecorded::FailOpen);
+                if open {
+                    warn!(tenant = %identity.tenant, "egress goes on unrecorded: the tenant's provenance is fail-open");
+                    return Ok(());
+                }
+                Err(Denial::new(
+                    Reason::ProvenanceUnavailable,
                     "egress is refused while its provenance cannot be written",
-                );
-                denial.source = crate::rescue::Source::Proxy;
-                Err(denial)
+                )
+                .for_identity(identity))
             }
             _ => Ok(()),
         }
@@ -338,7 +334,26 @@ impl Gate {
     /// Records one request's outcome.
     pub fn record(&self, egress: &crate::record::Egress<'_>) {
         if let Some(sink) = &self.provenance {
-            sink.emit(crate::record::egress_event(egress));
+            sink.emit(crate::record::egress_event(egress, self.engine));
+        }
+    }
+
+    /// Records an event that is no request's (a policy reload).
+    pub fn record_event(&self, event: tollgate_shared::provenance::Event) {
+        if let Some(sink) = &self.provenance {
+            sink.emit(event);
+        }
+    }
+
+    /// Records a budget that refused a request (`refused`) or cut traffic short (`cut`).
+    pub fn record_budget(
+        &self,
+        identity: Option<&Identity>,
+        exceeded: &tollgate_shared::budget::Exceeded,
+        action: &str,
+    ) {
+        if let Some(sink) = &self.provenance {
+            sink.emit(crate::record::budget_event(identity, exceeded, action));
         }
     }
 }
@@ -391,29 +406,23 @@ impl Drop for ConnectionSlot {
     }
 }
 
+fn unknown_tenant(identity: &Identity) -> Denial {
+    Denial::new(
+        Reason::UnknownTenant,
+        format!("no policy for tenant {}", identity.tenant),
+    )
+    .for_identity(identity)
+}
+
 fn auth_denial(failure: &AuthFailure) -> Denial {
     match failure {
-        AuthFailure::Invalid => Denial::new(407, "proxy_auth_invalid", "the proxy credentials are not valid"),
+        AuthFailure::Invalid => Denial::new(Reason::ProxyAuthInvalid, "the proxy credentials are not valid"),
         AuthFailure::Ended(reason) => {
-            let reason = if reason == "invocation_expired" {
-                "invocation_expired"
-            } else {
-                "invocation_ended"
-            };
-            Denial::new(
-                407,
-                reason,
-                "the invocation behind these proxy credentials is over",
-            )
+            Denial::new(*reason, "the invocation behind these proxy credentials is over")
         }
-        AuthFailure::Unavailable(why) => {
-            let mut denial = Denial::new(
-                503,
-                "broker_unavailable",
-                format!("cannot check the proxy credentials: {why}"),
-            );
-            denial.source = crate::rescue::Source::Proxy;
-            denial
-        }
+        AuthFailure::Unavailable(why) => Denial::new(
+            Reason::BrokerUnavailable,
+            format!("cannot check the proxy credentials: {why}"),
+        ),
     }
 }

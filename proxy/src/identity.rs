@@ -43,10 +43,20 @@ pub struct Caller {
     pub tenant: String,
     pub session: String,
     pub tool: String,
-    /// The W3C trace id of the invocation, when the broker knows it.
-    pub trace_id: Option<String>,
+    /// The call behind the invocation, when the broker knows it (none for identities from
+    /// a file).
+    pub call: Option<Arc<Call>>,
     /// What the broker issued to the invocation; empty for identities from a file.
     pub issued: Arc<Issued>,
+}
+
+/// The orchestrator's call that started an invocation, for provenance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    /// The W3C trace id.
+    pub trace_id: String,
+    pub tool_call_id: String,
+    pub model: String,
 }
 
 /// Why proxy credentials did not give an identity.
@@ -55,7 +65,7 @@ pub enum AuthFailure {
     /// Unknown user or wrong secret.
     Invalid,
     /// The invocation has ended or passed its deadline (`invocation_ended`, ...).
-    Ended(String),
+    Ended(tollgate_shared::outcome::Reason),
     /// The source cannot answer now: the proxy fails closed with a 503.
     Unavailable(String),
 }
@@ -139,7 +149,7 @@ impl StaticIdentities {
                 tenant,
                 session,
                 tool,
-                trace_id: None,
+                call: None,
                 issued: Arc::default(),
             });
             if by_user.insert(user.clone(), (hash, identity)).is_some() {

@@ -99,11 +99,10 @@ pub fn verdict(outcome: Outcome, inspection: &Inspection, identity: &Identity) -
         }
     }
     if let Some(unjudged) = outcome.unjudged {
-        warn!(tenant = %identity.tenant, tool = %identity.tool, reason = unjudged.reason_code(), enforced = inspection.enforce, "request could not be judged within the inspection bounds");
+        warn!(tenant = %identity.tenant, tool = %identity.tool, reason = %unjudged.reason(), enforced = inspection.enforce, "request could not be judged within the inspection bounds");
         if inspection.enforce {
             return Err(Denial::new(
-                403,
-                unjudged.reason_code(),
+                unjudged.reason(),
                 "the request is too large or too deeply encoded to inspect",
             )
             .for_identity(identity));
@@ -127,8 +126,7 @@ fn log_finding(finding: &Finding, identity: &Identity, enforced: bool) {
 
 fn secret_denial(finding: &Finding, identity: &Identity) -> Denial {
     let mut denial = Denial::new(
-        403,
-        finding.reason,
+        tollgate_shared::outcome::Reason::SecretDetected,
         format!("a {} secret was found in {}", finding.detector, finding.location),
     )
     .for_identity(identity);

@@ -103,7 +103,9 @@ impl BudgetHook for BudgetMetrics {
                 .inc(),
             BudgetEvent::StoreFailed { error, .. } => {
                 self.store_up.set(0);
-                self.store_failures.with_label_values(&[error.reason()]).inc();
+                self.store_failures
+                    .with_label_values(&[error.reason().as_str()])
+                    .inc();
             }
             BudgetEvent::Charged { .. }
             | BudgetEvent::Settled { .. }
@@ -173,12 +175,20 @@ impl Metrics {
         })
     }
 
-    pub fn decision(&self, allowed: bool, reason: &str) {
-        if allowed && reason == "allowed" {
-            return self.allowed.inc();
-        }
+    /// One request let through.
+    pub fn allowed(&self) {
+        self.allowed.inc();
+    }
+
+    /// One answer given instead of the upstream's; only the exit in `rescue` calls this.
+    pub fn refused(&self, reason: tollgate_shared::outcome::Reason) {
+        self.requests.with_label_values(&["deny", reason.as_str()]).inc();
+    }
+
+    /// One request a report-mode policy would have refused, let through.
+    pub fn reported(&self, reason: tollgate_shared::outcome::Reason) {
         self.requests
-            .with_label_values(&[if allowed { "allow" } else { "deny" }, reason])
+            .with_label_values(&["report", reason.as_str()])
             .inc();
     }
 

@@ -16,6 +16,7 @@ use pingora_core::upstreams::peer::HttpPeer;
 use pingora_error::{Error, ErrorSource, ErrorType, Result};
 use pingora_http::{RequestHeader, ResponseHeader};
 use pingora_proxy::{FailToProxy, ProxyHttp, Session};
+use tollgate_shared::outcome::Reason;
 use tollgate_shared::policy::host::Host;
 use tracing::debug;
 
@@ -55,6 +56,8 @@ pub struct RequestCtx {
     /// answered instead of the upstream, if one was.
     seen: Option<Seen>,
     answered: Option<Denial>,
+    /// What a report-mode policy would have refused.
+    reported: Option<Box<Denial>>,
 }
 
 #[derive(Debug)]
@@ -64,6 +67,10 @@ struct Seen {
     host: String,
     port: u16,
     started_unix_ms: u64,
+    /// The trace id of the request's own `traceparent`, if valid.
+    traceparent: Option<String>,
+    /// The MCP method of the body's first chunk; `Some(None)` once looked at.
+    mcp_method: Option<Option<String>>,
 }
 
 /// The pingora error that ends a request refused or cut by a budget.
@@ -99,7 +106,7 @@ fn request_authority(header: &RequestHeader, default_port: u16) -> Option<(Host,
 
 /// Host or `:authority` must name the CONNECT target (421 otherwise), after normalisation.
 fn check_authority(header: &RequestHeader, tunnel: &Tunnel, identity: &Identity) -> Result<(), Denial> {
-    let misdirected = |what: String| Denial::new(421, "misdirected_request", what).for_identity(identity);
+    let misdirected = |what: String| Denial::new(Reason::MisdirectedRequest, what).for_identity(identity);
     match request_authority(header, tunnel.port) {
         Some((host, port, _)) if host == tunnel.host && port == tunnel.port => {}
         Some((_, _, text)) => {
@@ -109,7 +116,7 @@ fn check_authority(header: &RequestHeader, tunnel: &Tunnel, identity: &Identity)
             )));
         }
         None => {
-            return Err(Denial::new(400, "bad_request", "request names no host").for_identity(identity));
+            return Err(Denial::new(Reason::BadRequest, "request names no host").for_identity(identity));
         }
     }
     Ok(())
@@ -197,8 +204,8 @@ impl Pipeline {
     ) -> Result<(), Denial> {
         let path = path_and_query(header);
         let identity = self.current_identity(&tunnel.credentials, &path, header).await?;
-        let misdirected =
-            |what: String| Denial::new(421, "misdirected_request", what).for_identity(&identity);
+        self.gate.provenance_ok(&identity)?;
+        let misdirected = |what: String| Denial::new(Reason::MisdirectedRequest, what).for_identity(&identity);
         if let Some(sni) = tunnel.sni.as_deref() {
             // The canonical name itself (the common case) needs no parsing.
             let same = matches!(&tunnel.host, Host::Name(name) if name == sni)
@@ -213,13 +220,16 @@ impl Pipeline {
         if !request_authority_text(header).is_some_and(|text| names_exactly(text, tunnel)) {
             check_authority(header, tunnel, &identity)?;
         }
-        self.gate.decide(
-            &identity,
-            Some(header.method.as_str()),
-            &tunnel.host,
-            tunnel.port,
-            Some(&path),
-        )?;
+        ctx.reported = self
+            .gate
+            .decide(
+                &identity,
+                Some(header.method.as_str()),
+                &tunnel.host,
+                tunnel.port,
+                Some(&path),
+            )?
+            .reported;
         self.prepare(&identity, &tunnel.host, false, &path, header, ctx)?;
         ctx.identity = Some(identity);
         ctx.upstream = Some(Upstream {
@@ -237,7 +247,8 @@ impl Pipeline {
             ProxyCredentials::from_header(header.headers.get("proxy-authorization").map(|v| v.as_bytes()))?;
         let raw_target = String::from_utf8_lossy(header.raw_path()).into_owned();
         let identity = self.current_identity(&credentials, &raw_target, header).await?;
-        let bad = |message: &str| Denial::new(400, "bad_request", message).for_identity(&identity);
+        self.gate.provenance_ok(&identity)?;
+        let bad = |message: &str| Denial::new(Reason::BadRequest, message).for_identity(&identity);
         // pingora keeps an absolute-form target verbatim in the raw path and only the path
         // in `uri`; pingora itself refuses a Host that differs from the target's authority.
         let target = std::str::from_utf8(header.raw_path())
@@ -257,9 +268,10 @@ impl Pipeline {
             return Err(bad("the URL names no valid host"));
         };
         let path = path_and_query(header);
-        let allowed = self
-            .gate
-            .decide(&identity, Some(header.method.as_str()), &host, port, Some(&path))?;
+        let mut allowed =
+            self.gate
+                .decide(&identity, Some(header.method.as_str()), &host, port, Some(&path))?;
+        ctx.reported = allowed.reported.take();
         self.prepare(&identity, &host, true, &raw_target, header, ctx)?;
         let addr = self
             .gate
@@ -317,20 +329,6 @@ fn authority_text(host: &Host, port: u16, default_port: u16) -> String {
     }
 }
 
-/// Writes a denial through pingora.
-pub async fn respond(session: &mut Session, denial: &Denial) -> Result<()> {
-    let body = denial.body();
-    let mut header = ResponseHeader::build(denial.status, Some(4))?;
-    header.insert_header("content-type", "application/json")?;
-    header.insert_header("x-tollgate-reason", denial.reason)?;
-    header.insert_header("content-length", body.len().to_string())?;
-    for (name, value) in denial.extra_headers() {
-        header.insert_header(name, value)?;
-    }
-    session.write_response_header(Box::new(header), false).await?;
-    session.write_response_body(Some(Bytes::from(body)), true).await
-}
-
 #[async_trait]
 impl ProxyHttp for Pipeline {
     type CTX = RequestCtx;
@@ -356,24 +354,29 @@ impl ProxyHttp for Pipeline {
                 host,
                 port,
                 started_unix_ms: crate::record::now_ms(),
+                traceparent: header
+                    .headers
+                    .get("traceparent")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(tollgate_shared::invocation::trace_id)
+                    .map(str::to_owned),
+                mcp_method: None,
             });
         }
-        let outcome = match (self.gate.provenance_ok(), tunnel_of(session)) {
-            (Err(denial), _) => Err(denial),
-            (Ok(()), Some(tunnel)) => self.in_tunnel(tunnel, header, ctx).await,
-            (Ok(()), None) => self.plain(header, ctx).await,
+        let outcome = match tunnel_of(session) {
+            Some(tunnel) => self.in_tunnel(tunnel, header, ctx).await,
+            None => self.plain(header, ctx).await,
         };
         let outcome = match outcome {
-            Ok(()) => self.admit(header, ctx).await.inspect_err(|denial| {
-                self.gate.metrics.decision(false, denial.reason);
-            }),
+            Ok(()) => self.admit(header, ctx).await,
             Err(denial) => Err(denial),
         };
         match outcome {
             Ok(()) => Ok(false),
             Err(denial) => {
-                respond(session, &denial).await?;
-                ctx.answered = Some(denial);
+                self.gate
+                    .refuse_session(session, denial, ctx.identity.as_ref(), &mut ctx.answered)
+                    .await?;
                 Ok(true)
             }
         }
@@ -451,6 +454,11 @@ impl ProxyHttp for Pipeline {
         end_of_stream: bool,
         ctx: &mut Self::CTX,
     ) -> Result<()> {
+        if let (Some(seen), Some(chunk)) = (ctx.seen.as_mut(), body.as_ref()) {
+            if seen.mcp_method.is_none() {
+                seen.mcp_method = Some(crate::record::mcp_method(chunk));
+            }
+        }
         // Inspection first: only what it releases is charged and sent.
         if let (Some(gate), Some(identity)) = (ctx.body.as_mut(), ctx.identity.as_ref()) {
             match gate.pass(body.take(), end_of_stream, identity) {
@@ -459,7 +467,6 @@ impl ProxyHttp for Pipeline {
                     if let Some(host) = &ctx.host {
                         self.gate.report_misuse(identity, &mut denial, host);
                     }
-                    self.gate.metrics.decision(false, denial.reason);
                     let failure = Error::explain(ErrorType::Custom("inspection"), denial.message.clone());
                     ctx.refusal = Some(denial);
                     return Err(failure);
@@ -550,6 +557,7 @@ impl ProxyHttp for Pipeline {
         };
         if head_sent {
             // Abort: the client sees a response that ends short, never a complete one.
+            self.gate.record_budget(ctx.identity.as_ref(), &exceeded, "cut");
             return Err(Error::explain(
                 ErrorType::Custom("budget"),
                 format!("response cut off: {exceeded}"),
@@ -569,10 +577,12 @@ impl ProxyHttp for Pipeline {
             };
         }
         if let Some(denial) = ctx.refusal.take() {
-            self.gate.metrics.decision(false, denial.reason);
             let status = denial.status;
-            let written = respond(session, &denial).await.is_ok();
-            ctx.answered = Some(denial);
+            let written = self
+                .gate
+                .refuse_session(session, denial, ctx.identity.as_ref(), &mut ctx.answered)
+                .await
+                .is_ok();
             return FailToProxy {
                 error_code: if written { status } else { 0 },
                 can_reuse_downstream: false,
@@ -583,8 +593,8 @@ impl ProxyHttp for Pipeline {
             ErrorType::ConnectTimedout | ErrorType::ReadTimedout | ErrorType::WriteTimedout
         );
         let denial = match e.esource() {
-            ErrorSource::Upstream if timed_out => Denial::new(504, "upstream_timeout", e.to_string()),
-            ErrorSource::Upstream => Denial::new(502, "upstream_failed", e.to_string()),
+            ErrorSource::Upstream if timed_out => Denial::new(Reason::UpstreamTimeout, e.to_string()),
+            ErrorSource::Upstream => Denial::new(Reason::UpstreamFailed, e.to_string()),
             ErrorSource::Downstream => {
                 debug!(error = %e, "client went away");
                 return FailToProxy {
@@ -593,18 +603,19 @@ impl ProxyHttp for Pipeline {
                 };
             }
             _ if matches!(e.etype(), ErrorType::ConnectTimedout) => {
-                Denial::new(504, "upstream_timeout", e.to_string())
+                Denial::new(Reason::UpstreamTimeout, e.to_string())
             }
-            _ => Denial::new(502, "upstream_failed", e.to_string()),
+            _ => Denial::new(Reason::UpstreamFailed, e.to_string()),
         };
         let denial = match &ctx.identity {
             Some(identity) => denial.for_identity(identity),
             None => denial,
         };
-        self.gate.metrics.decision(false, denial.reason);
         let status = denial.status;
-        let written = respond(session, &denial).await;
-        ctx.answered = Some(denial);
+        let written = self
+            .gate
+            .refuse_session(session, denial, ctx.identity.as_ref(), &mut ctx.answered)
+            .await;
         if written.is_err() {
             return FailToProxy {
                 error_code: 0,
@@ -621,10 +632,16 @@ impl ProxyHttp for Pipeline {
         if let Some(exchange) = ctx.exchange.take() {
             exchange.finish().await;
         }
+        // A refusal no answer could carry (the response had begun) is still the outcome.
+        let denial = ctx.answered.as_ref().or(ctx.refusal.as_ref());
+        if denial.is_none() {
+            self.gate.metrics.allowed();
+        }
         if let Some(seen) = &ctx.seen {
             self.gate.record(&crate::record::Egress {
                 identity: ctx.identity.as_ref(),
-                denial: ctx.answered.as_ref(),
+                denial,
+                report: ctx.reported.as_deref(),
                 method: &seen.method,
                 host: &seen.host,
                 port: seen.port,
@@ -634,6 +651,9 @@ impl ProxyHttp for Pipeline {
                 bytes_in: session.body_bytes_sent() as u64,
                 started_unix_ms: seen.started_unix_ms,
                 ended_unix_ms: crate::record::now_ms(),
+                peer: ctx.upstream.as_ref().map(|u| u.addr),
+                traceparent: seen.traceparent.as_deref(),
+                mcp_method: seen.mcp_method.as_ref().and_then(Option::as_deref),
             });
         }
         let metrics = &self.gate.metrics;

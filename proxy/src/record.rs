@@ -2,7 +2,11 @@
 //! denied, with who sent it, where it went, what was decided and why. URLs are redacted: the
 //! path stays, query values do not; a finding carries its fingerprint, never the value.
 
-use tollgate_shared::provenance::{Event, attr};
+use tollgate_shared::budget::Exceeded;
+use tollgate_shared::outcome::Reason;
+use tollgate_shared::provenance::{Event, attr, span_id};
+
+use tollgate_shared::detect::Engine;
 
 use crate::identity::Identity;
 use crate::rescue::Denial;
@@ -12,6 +16,8 @@ use crate::rescue::Denial;
 pub struct Egress<'a> {
     pub identity: Option<&'a Identity>,
     pub denial: Option<&'a Denial>,
+    /// What a report-mode policy would have refused, when the request went ahead.
+    pub report: Option<&'a Denial>,
     pub method: &'a str,
     pub host: &'a str,
     pub port: u16,
@@ -22,6 +28,30 @@ pub struct Egress<'a> {
     pub bytes_in: u64,
     pub started_unix_ms: u64,
     pub ended_unix_ms: u64,
+    /// The address the proxy connected to, once resolved and guarded.
+    pub peer: Option<std::net::SocketAddr>,
+    /// The trace id of the tool's own `traceparent` header, used when the invocation has none.
+    pub traceparent: Option<&'a str>,
+    /// The JSON-RPC method when the request is an MCP call (`tools/call`, ...).
+    pub mcp_method: Option<&'a str>,
+}
+
+/// The JSON-RPC method of an MCP request body (its first chunk), when it is one: only a
+/// name of the shape MCP methods have is taken, since the body is the client's text.
+pub fn mcp_method(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Rpc<'a> {
+        jsonrpc: &'a str,
+        method: &'a str,
+    }
+    let rpc: Rpc<'_> = serde_json::from_slice(body).ok()?;
+    let shaped = (1..=64).contains(&rpc.method.len())
+        && rpc
+            .method
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'/' | b'_' | b'-'))
+        && rpc.jsonrpc == "2.0";
+    shaped.then(|| rpc.method.to_owned())
 }
 
 /// Wall-clock milliseconds, from the clock the budgets use.
@@ -30,8 +60,9 @@ pub fn now_ms() -> u64 {
     tollgate_shared::budget::SystemClock.now_ms()
 }
 
-/// The path, with every query value replaced by its length.
-pub fn redact(target: &str) -> String {
+/// The path, with every query value replaced by its keyed fingerprint (so that the same
+/// value is seen again across records, and none can be read back).
+pub fn redact(target: &str, engine: &Engine) -> String {
     let target = target.split('#').next().unwrap_or_default();
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     if query.is_empty() {
@@ -40,42 +71,50 @@ pub fn redact(target: &str) -> String {
     let pairs: Vec<String> = query
         .split('&')
         .map(|pair| match pair.split_once('=') {
-            Some((key, value)) => format!("{key}=<{}>", value.len()),
-            None => format!("<{}>", pair.len()),
+            Some((key, value)) => format!("{key}=<{}>", engine.fingerprint(value.as_bytes())),
+            None => format!("<{}>", engine.fingerprint(pair.as_bytes())),
         })
         .collect();
     format!("{path}?{}", pairs.join("&"))
 }
 
-pub fn egress_event(egress: &Egress<'_>) -> Event {
+pub fn egress_event(egress: &Egress<'_>, engine: &Engine) -> Event {
     // An upstream that failed is not a decision: the request was allowed.
-    let denied = egress
-        .denial
-        .filter(|d| d.source != crate::rescue::Source::Upstream);
-    let kind = if denied.is_some() {
-        "egress.deny"
-    } else {
-        "egress.allow"
+    let denied = egress.denial.filter(|d| d.is_refusal());
+    let reported = egress.report.filter(|_| denied.is_none());
+    let kind = match (denied, reported) {
+        (Some(_), _) => "egress.deny",
+        (None, Some(_)) => "egress.report",
+        (None, None) => "egress.allow",
     };
     let mut event = Event::new(kind, "proxy", egress.started_unix_ms, egress.ended_unix_ms)
+        .with(attr::SPAN, span_id())
         .with(attr::OPERATION, "execute_tool")
         .with(attr::HOST, egress.host)
         .with("server.port", egress.port)
         .with(attr::METHOD, egress.method)
-        .with("url.redacted", redact(egress.target))
+        .with("url.redacted", redact(egress.target, engine))
         .with("tollgate.bytes_out", egress.bytes_out)
-        .with("tollgate.bytes_in", egress.bytes_in);
+        .with("tollgate.bytes_in", egress.bytes_in)
+        .with(
+            "tollgate.duration_ms",
+            egress.ended_unix_ms.saturating_sub(egress.started_unix_ms),
+        );
+    if let Some(peer) = egress.peer {
+        event = event.with("network.peer.address", peer.ip().to_string());
+    }
+    if let Some(method) = egress.mcp_method {
+        event = event.with("mcp.method.name", method);
+    }
     if let Some(status) = egress.status.or(egress.denial.map(|d| d.status)) {
         event = event.with(attr::STATUS, status);
     }
     if let Some(identity) = egress.identity {
-        event = event
-            .with(attr::INVOCATION, identity.user.as_str())
-            .with(attr::TENANT, identity.tenant.as_str())
-            .with(attr::SESSION, identity.session.as_str())
-            .with(attr::TOOL, identity.tool.as_str());
-        if let Some(trace) = &identity.trace_id {
-            event = event.with(attr::TRACE, trace.as_str());
+        event = with_identity(event, identity);
+        if identity.call.is_none() {
+            if let Some(trace) = egress.traceparent {
+                event = event.with(attr::TRACE, trace);
+            }
         }
     } else if let Some(caller) = egress.denial.and_then(|d| d.caller.as_deref()) {
         event = event
@@ -84,8 +123,11 @@ pub fn egress_event(egress: &Egress<'_>) -> Event {
             .with(attr::SESSION, caller.session.as_str())
             .with(attr::TOOL, caller.tool.as_str());
     }
-    if let Some(denial) = egress.denial {
-        event = event.with(attr::REASON, denial.reason);
+    if let Some(denial) = egress.denial.or(reported) {
+        event = event.with(attr::REASON, denial.reason.as_str()).with(
+            "tollgate.fault",
+            serde_json::to_value(denial.source).unwrap_or_default(),
+        );
         if let Some(rule) = &denial.rule {
             event = event.with("tollgate.rule", rule.as_str());
         }
@@ -100,10 +142,43 @@ pub fn egress_event(egress: &Egress<'_>) -> Event {
                 .with(attr::FINGERPRINT, detected.fingerprint.as_str());
         }
     }
-    if denied.is_none() && egress.denial.is_none() {
-        event = event.with(attr::REASON, "allowed");
+    if egress.denial.is_none() && reported.is_none() {
+        event = event.with(attr::REASON, Reason::Allowed.as_str());
     }
     event
+}
+
+/// One over-budget moment: a refusal (`refused`), or traffic cut short (`cut`).
+pub fn budget_event(identity: Option<&Identity>, exceeded: &Exceeded, action: &str) -> Event {
+    let now = now_ms();
+    let mut event = Event::new("budget.exceeded", "proxy", now, now)
+        .with(attr::SPAN, span_id())
+        .with(attr::REASON, Reason::BudgetExceeded.as_str())
+        .with("tollgate.budget.action", action);
+    if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(exceeded) {
+        for (name, value) in fields {
+            event = event.with(format!("tollgate.budget.{name}"), value);
+        }
+    }
+    if let Some(identity) = identity {
+        event = with_identity(event, identity);
+    }
+    event
+}
+
+fn with_identity(event: Event, identity: &Identity) -> Event {
+    let event = event
+        .with(attr::INVOCATION, identity.user.as_str())
+        .with(attr::TENANT, identity.tenant.as_str())
+        .with(attr::SESSION, identity.session.as_str())
+        .with(attr::TOOL, identity.tool.as_str());
+    match identity.call.as_deref() {
+        Some(call) => event
+            .with(attr::TRACE, call.trace_id.as_str())
+            .with(attr::TOOL_CALL, call.tool_call_id.as_str())
+            .with(attr::MODEL, call.model.as_str()),
+        None => event,
+    }
 }
 
 #[cfg(test)]
@@ -111,11 +186,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn query_values_never_reach_the_record() {
+    fn only_a_json_rpc_method_of_mcp_shape_is_taken() {
+        let call = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"}}"#;
+        assert_eq!(mcp_method(call).as_deref(), Some("tools/call"));
+        assert_eq!(mcp_method(br#"{"jsonrpc":"2.0","method":"ghp_AAAA BBBB"}"#), None);
+        assert_eq!(mcp_method(br#"{"method":"tools/list"}"#), None, "not JSON-RPC");
+        assert_eq!(mcp_method(b"not json"), None);
+    }
+
+    #[test]
+    fn query_values_never_reach_the_record_only_their_fingerprints() {
+        let key = tollgate_shared::detect::FingerprintKey::new(vec![7u8; 16]).expect("key");
+        let engine = Engine::new(key).expect("engine");
+        let fp = |v: &str| engine.fingerprint(v.as_bytes()).to_string();
         assert_eq!(
-            redact("/a/b?token=ghp_secret&x=1&flag#frag"),
-            "/a/b?token=<10>&x=<1>&<4>"
+            redact("/a/b?token=ghp_secret&x=1&flag#frag", &engine),
+            format!(
+                "/a/b?token=<{}>&x=<{}>&<{}>",
+                fp("ghp_secret"),
+                fp("1"),
+                fp("flag")
+            )
         );
-        assert_eq!(redact("/plain"), "/plain");
+        assert!(!redact("/a?token=ghp_secret", &engine).contains("ghp_secret"));
+        assert_eq!(redact("/plain", &engine), "/plain");
     }
 }

@@ -1,11 +1,20 @@
-//! The one place where a denial or failure becomes an HTTP response, so that every refusal
-//! has the same shape: a status, an `X-Tollgate-Reason` header and a JSON body with the
-//! reason code, a message, the rule, the tenant, tool and session. Both the front door (raw
-//! HTTP/1.1 before pingora takes over) and the pipeline (pingora sessions) render through it.
+//! The one exit: every answer the proxy gives instead of the upstream's passes through here,
+//! which counts it, records it and builds the response, so that no refusal goes uncounted or
+//! unrecorded and all have one shape: the reason's status, an `X-Tollgate-Reason` header and
+//! a JSON body with the reason code, a message, the rule, the tenant, tool and session. The
+//! front door (raw HTTP/1.1 before pingora takes over) and the pipeline (pingora sessions)
+//! both answer through [`Gate::refuse_raw`] and [`Gate::refuse_session`]; nothing else can
+//! render a [`Denial`].
 
+use bytes::Bytes;
+use pingora_http::ResponseHeader;
+use pingora_proxy::Session;
 use serde::Serialize;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tollgate_shared::budget::{BudgetError, Exceeded, retry_after_secs};
+use tollgate_shared::outcome::{Fault, Reason};
 
+use crate::gate::Gate;
 use crate::identity::Identity;
 
 /// Why the proxy answered instead of the upstream.
@@ -13,7 +22,7 @@ use crate::identity::Identity;
 pub struct Denial {
     #[serde(skip)]
     pub status: u16,
-    pub reason: &'static str,
+    pub reason: Reason,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
@@ -21,9 +30,8 @@ pub struct Denial {
     pub owner: Option<String>,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub caller: Option<Box<Caller>>,
-    /// Where the fault lies: `policy`, `client`, `upstream` or `proxy` (never mistaken for
-    /// each other).
-    pub source: Source,
+    /// Where the fault lies: `policy`, `client`, `upstream` or `service`.
+    pub source: Fault,
     /// For `budget_exceeded`: which budget, at which scope, its limit, what was used, what
     /// was asked for and `retry_after_secs` when a window will refill.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
@@ -32,20 +40,6 @@ pub struct Denial {
     /// fingerprint of the value (never the value).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub detected: Option<Box<crate::inspect::Detected>>,
-}
-
-/// Where the fault behind an answer lies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Source {
-    /// The policy (allowlist, detectors, budgets) refused the request.
-    Policy,
-    /// The client sent something malformed or misdirected.
-    Client,
-    /// The upstream failed or timed out.
-    Upstream,
-    /// The proxy itself could not decide (its budget store did not answer).
-    Proxy,
 }
 
 /// Who sent the refused request.
@@ -59,20 +53,16 @@ pub struct Caller {
 }
 
 impl Denial {
-    pub fn new(status: u16, reason: &'static str, message: impl Into<String>) -> Self {
-        let source = match status {
-            502..=504 => Source::Upstream,
-            400 | 407 | 408 | 421 | 431 => Source::Client,
-            _ => Source::Policy,
-        };
+    /// A refusal with its reason's status and fault.
+    pub fn new(reason: Reason, message: impl Into<String>) -> Self {
         Self {
-            status,
+            status: reason.status(),
             reason,
             message: message.into(),
             rule: None,
             owner: None,
             caller: None,
-            source,
+            source: reason.fault(),
             budget: None,
             detected: None,
         }
@@ -81,10 +71,9 @@ impl Denial {
     /// An over-budget refusal (`429 budget_exceeded`) or a budget store that cannot answer
     /// (`503`, failing closed).
     pub fn from_budget(error: &BudgetError) -> Self {
-        let mut denial = Self::new(error.http_status(), error.reason(), error.to_string());
-        match error {
-            BudgetError::Exceeded(exceeded) => denial.budget = Some(Box::new(*exceeded)),
-            BudgetError::Store(_) => denial.source = Source::Proxy,
+        let mut denial = Self::new(error.reason(), error.to_string());
+        if let BudgetError::Exceeded(exceeded) = error {
+            denial.budget = Some(Box::new(*exceeded));
         }
         denial
     }
@@ -99,13 +88,19 @@ impl Denial {
         self
     }
 
-    pub fn body(&self) -> Vec<u8> {
+    /// Whether this answer is a decision against the request (an upstream that failed is
+    /// not: the request was allowed).
+    pub fn is_refusal(&self) -> bool {
+        self.source != Fault::Upstream
+    }
+
+    fn body(&self) -> Vec<u8> {
         // Serialising plain strings cannot fail.
         serde_json::to_vec(self).unwrap_or_default()
     }
 
     /// Extra headers this kind of answer needs.
-    pub fn extra_headers(&self) -> Vec<(&'static str, String)> {
+    fn extra_headers(&self) -> Vec<(&'static str, String)> {
         let mut headers = Vec::new();
         if self.status == 407 {
             headers.push(("proxy-authenticate", "Basic realm=\"tollgate\"".to_owned()));
@@ -117,7 +112,7 @@ impl Denial {
     }
 
     /// The whole response as raw HTTP/1.1, for the front door; the connection is closed after.
-    pub fn to_http1(&self) -> Vec<u8> {
+    fn to_http1(&self) -> Vec<u8> {
         let body = self.body();
         let mut out = format!(
             "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\nx-tollgate-reason: {}\r\ncontent-length: {}\r\nconnection: close\r\n",
@@ -136,18 +131,136 @@ impl Denial {
     }
 }
 
+/// What the front door knew of a request it refused, for the record.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt<'a> {
+    pub identity: Option<&'a Identity>,
+    pub method: &'a str,
+    pub host: &'a str,
+    pub port: u16,
+    pub target: &'a str,
+    pub started_unix_ms: u64,
+}
+
+impl Attempt<'_> {
+    /// A connection that sent no usable request head.
+    pub fn unread(started_unix_ms: u64) -> Attempt<'static> {
+        Attempt {
+            identity: None,
+            method: "",
+            host: "",
+            port: 0,
+            target: "",
+            started_unix_ms,
+        }
+    }
+}
+
+impl Gate {
+    /// The front door's exit: counts the refusal, records it, writes it and closes.
+    pub async fn refuse_raw<W: AsyncWrite + Unpin>(
+        &self,
+        stream: &mut W,
+        denial: &Denial,
+        attempt: Attempt<'_>,
+    ) {
+        self.count(denial, attempt.identity);
+        self.record(&crate::record::Egress {
+            identity: attempt.identity,
+            denial: Some(denial),
+            report: None,
+            method: attempt.method,
+            host: attempt.host,
+            port: attempt.port,
+            target: attempt.target,
+            status: Some(denial.status),
+            bytes_out: 0,
+            bytes_in: 0,
+            started_unix_ms: attempt.started_unix_ms,
+            ended_unix_ms: crate::record::now_ms(),
+            peer: None,
+            traceparent: None,
+            mcp_method: None,
+        });
+        let _ = stream.write_all(&denial.to_http1()).await;
+        let _ = stream.shutdown().await;
+    }
+
+    /// The pipeline's exit: counts the refusal and writes it through pingora; it is kept in
+    /// `answered`, which the request's record (written in `logging`, for every request)
+    /// carries.
+    pub async fn refuse_session(
+        &self,
+        session: &mut Session,
+        denial: Denial,
+        identity: Option<&Identity>,
+        answered: &mut Option<Denial>,
+    ) -> pingora_error::Result<()> {
+        self.count(&denial, identity);
+        let written = respond(session, &denial).await;
+        *answered = Some(denial);
+        written
+    }
+
+    /// Counts one refusal; one over budget is also its own `budget.exceeded` event.
+    fn count(&self, denial: &Denial, identity: Option<&Identity>) {
+        self.metrics.refused(denial.reason);
+        if let Some(exceeded) = denial.budget.as_deref() {
+            self.record_budget(identity, exceeded, "refused");
+        }
+    }
+}
+
+/// Writes a denial through pingora.
+async fn respond(session: &mut Session, denial: &Denial) -> pingora_error::Result<()> {
+    let body = denial.body();
+    let mut header = ResponseHeader::build(denial.status, Some(4))?;
+    header.insert_header("content-type", "application/json")?;
+    header.insert_header("x-tollgate-reason", denial.reason.as_str())?;
+    header.insert_header("content-length", body.len().to_string())?;
+    for (name, value) in denial.extra_headers() {
+        header.insert_header(name, value)?;
+    }
+    session.write_response_header(Box::new(header), false).await?;
+    session.write_response_body(Some(Bytes::from(body)), true).await
+}
+
 pub fn reason_phrase(status: u16) -> &'static str {
-    match status {
-        400 => "Bad Request",
-        403 => "Forbidden",
-        407 => "Proxy Authentication Required",
-        408 => "Request Timeout",
-        421 => "Misdirected Request",
-        429 => "Too Many Requests",
-        431 => "Request Header Fields Too Large",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        _ => "Error",
+    http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("Error")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_renders_with_its_reasons_status_header_and_body() {
+        for reason in Reason::ALL.into_iter().filter(|r| *r != Reason::Allowed) {
+            let raw = String::from_utf8(Denial::new(reason, "why").to_http1()).expect("utf-8");
+            let (head, body) = raw.split_once("\r\n\r\n").expect("a head");
+            assert!(
+                head.starts_with(&format!("HTTP/1.1 {} ", reason.status())),
+                "{head}"
+            );
+            assert!(
+                head.contains(&format!("\r\nx-tollgate-reason: {reason}\r\n")),
+                "{head}"
+            );
+            assert!(
+                head.contains(&format!("content-length: {}\r\n", body.len())),
+                "{head}"
+            );
+            let json: serde_json::Value = serde_json::from_str(body).expect("json");
+            assert_eq!(json["reason"], reason.as_str());
+            assert_eq!(json["message"], "why");
+            assert_eq!(
+                head.contains("proxy-authenticate"),
+                reason.status() == 407,
+                "{reason}"
+            );
+        }
     }
 }

@@ -15,6 +15,7 @@ use pingora_core::services::listening::Service;
 use thiserror::Error;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tollgate_shared::detect::{Engine, FingerprintKey, KnownSecrets};
+use tollgate_shared::provenance::policy_reload;
 use tracing::{error, info, warn};
 
 use crate::budget::{BudgetConfigError, Metering};
@@ -58,8 +59,9 @@ pub enum StartError {
 
 /// Builds every part from the configuration; fails before listening if anything is wrong.
 pub fn build(config: &ProxyConfig) -> Result<Server, StartError> {
-    // One provider for every TLS session: pingora's upstream connector and reqwest take the
-    // process default (deny.toml says which provider).
+    // reqwest (the broker lookups, the OTLP export) is built without a default crypto
+    // provider, and pingora's upstream connector takes the process default: one provider for
+    // every TLS session, ring unless built with `aws-lc-rs` (deny.toml says why).
     crate::mint::install_crypto_provider();
     let policies =
         PolicyStore::open(&config.policies).map_err(|e| StartError::Policies(describe_reload_error(&e)))?;
@@ -90,7 +92,7 @@ pub fn build(config: &ProxyConfig) -> Result<Server, StartError> {
         provenance: config
             .provenance
             .as_ref()
-            .map(|path| tollgate_shared::provenance::Sink::open(path, Duration::from_secs(1)))
+            .map(|settings| tollgate_shared::provenance::Sink::open(settings, "proxy"))
             .transpose()
             .map_err(|e| StartError::Provenance(e.to_string()))?,
     });
@@ -264,14 +266,16 @@ impl Reloader {
             Ok(tenants) => {
                 self.gate.metrics.reloads.with_label_values(&["ok"]).inc();
                 info!(tenants, trigger = why, "policies reloaded");
+                self.gate.record_event(policy_reload("proxy", why, Ok(tenants)));
             }
             Err(e) => {
                 self.gate.metrics.reloads.with_label_values(&["rejected"]).inc();
+                let problem = describe_reload_error(&e);
                 error!(
                     trigger = why,
-                    "policy reload rejected; the previous policies stay in force: {}",
-                    describe_reload_error(&e)
+                    "policy reload rejected; the previous policies stay in force: {problem}"
                 );
+                self.gate.record_event(policy_reload("proxy", why, Err(&problem)));
             }
         }
     }

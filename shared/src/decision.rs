@@ -4,7 +4,6 @@
 //! without any set-up.
 
 use std::borrow::Cow;
-use std::fmt;
 
 use serde::Serialize;
 
@@ -19,56 +18,8 @@ pub enum Verdict {
     Deny,
 }
 
-/// Machine-readable reason codes. Stable: they appear in deny responses, logs, provenance
-/// and policy tests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Reason {
-    Allowed,
-    UnknownTool,
-    InvalidPath,
-    HostDenied,
-    HostNotAllowed,
-    PortNotAllowed,
-    MethodNotAllowed,
-    PathNotAllowed,
-}
-
-impl Reason {
-    pub const ALL: [Reason; 8] = [
-        Reason::Allowed,
-        Reason::UnknownTool,
-        Reason::InvalidPath,
-        Reason::HostDenied,
-        Reason::HostNotAllowed,
-        Reason::PortNotAllowed,
-        Reason::MethodNotAllowed,
-        Reason::PathNotAllowed,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::Allowed => "allowed",
-            Reason::UnknownTool => "unknown_tool",
-            Reason::InvalidPath => "invalid_path",
-            Reason::HostDenied => "host_denied",
-            Reason::HostNotAllowed => "host_not_allowed",
-            Reason::PortNotAllowed => "port_not_allowed",
-            Reason::MethodNotAllowed => "method_not_allowed",
-            Reason::PathNotAllowed => "path_not_allowed",
-        }
-    }
-
-    pub fn parse(code: &str) -> Option<Reason> {
-        Reason::ALL.into_iter().find(|r| r.as_str() == code)
-    }
-}
-
-impl fmt::Display for Reason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// The decision's reason codes are part of the one vocabulary of answers.
+pub use crate::outcome::Reason;
 
 /// What is known of a request when it is decided. At CONNECT time only host and port are
 /// known; method and path are `None` and only host and port are checked.

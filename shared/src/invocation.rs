@@ -193,7 +193,7 @@ pub struct MisuseReport {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Refusal {
-    pub reason: String,
+    pub reason: crate::outcome::Reason,
     pub message: String,
     #[serde(default)]
     pub invocation_id: Option<String>,

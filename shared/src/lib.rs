@@ -8,5 +8,6 @@ pub mod budget;
 pub mod decision;
 pub mod detect;
 pub mod invocation;
+pub mod outcome;
 pub mod policy;
 pub mod provenance;

@@ -176,7 +176,10 @@ async fn redis_outage_fails_closed_and_recovers_without_a_new_store() {
     for failure in failures {
         match failure {
             Err(e @ BudgetError::Store(StoreError::Unavailable { .. })) => {
-                assert_eq!((e.reason(), e.http_status()), ("budget_store_unavailable", 503));
+                assert_eq!(
+                    (e.reason().as_str(), e.reason().status()),
+                    ("budget_store_unavailable", 503)
+                );
             }
             other => panic!("expected to fail closed as unavailable, got {other:?}"),
         }

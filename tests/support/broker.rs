@@ -164,7 +164,7 @@ impl Broker {
         let child = tollgate()
             .args(["broker", "--config"])
             .arg(self.dir.path().join("broker.toml"))
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", "debug")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

@@ -13,6 +13,7 @@ use moka::sync::Cache;
 use ring::digest::{SHA256, digest};
 use tollgate_shared::detect::Engine;
 use tollgate_shared::invocation::{Lookup, LookupRequest, MisuseReport, Refusal, SecretText};
+use tollgate_shared::outcome::Reason;
 use tracing::{info, warn};
 
 use super::{AuthFailure, Caller, Identity, IdentitySource};
@@ -103,12 +104,14 @@ impl BrokerIdentities {
             return Ok((self.identity(lookup), pending));
         }
         let refusal: Option<Refusal> = serde_json::from_slice(&body).ok();
-        let reason = refusal.map(|r| r.reason).unwrap_or_default();
-        match (status.as_u16(), reason.as_str()) {
-            (401, "invocation_ended" | "invocation_expired") => Err(AuthFailure::Ended(reason)),
-            (401, "invalid_credentials") => Err(AuthFailure::Invalid),
+        match (status.as_u16(), refusal.map(|r| r.reason)) {
+            (401, Some(reason @ (Reason::InvocationEnded | Reason::InvocationExpired))) => {
+                Err(AuthFailure::Ended(reason))
+            }
+            (401, Some(Reason::InvalidCredentials)) => Err(AuthFailure::Invalid),
             (status, reason) => Err(AuthFailure::Unavailable(format!(
-                "broker answered {status} {reason}"
+                "broker answered {status} {}",
+                reason.map_or("without a reason", Reason::as_str)
             ))),
         }
     }
@@ -124,7 +127,11 @@ impl BrokerIdentities {
             tenant: invocation.tenant,
             session: invocation.session,
             tool: invocation.tool,
-            trace_id: Some(invocation.trace_id),
+            call: Some(Arc::new(super::Call {
+                trace_id: invocation.trace_id,
+                tool_call_id: invocation.tool_call_id,
+                model: invocation.model,
+            })),
             issued: Arc::new(Issued::new(self.engine, issued)),
         })
     }

@@ -23,17 +23,10 @@ pub enum BudgetError {
 }
 
 impl BudgetError {
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> crate::outcome::Reason {
         match self {
             BudgetError::Exceeded(e) => e.reason(),
             BudgetError::Store(e) => e.reason(),
-        }
-    }
-
-    pub fn http_status(&self) -> u16 {
-        match self {
-            BudgetError::Exceeded(_) => 429,
-            BudgetError::Store(_) => 503,
         }
     }
 

@@ -237,8 +237,8 @@ pub fn retry_after_secs(d: Duration) -> u64 {
 }
 
 impl Exceeded {
-    pub fn reason(&self) -> &'static str {
-        "budget_exceeded"
+    pub fn reason(&self) -> crate::outcome::Reason {
+        crate::outcome::Reason::BudgetExceeded
     }
 
     /// Of several budgets that refused one attempt, the one to report: one that never

@@ -67,10 +67,10 @@ pub enum StoreError {
 
 impl StoreError {
     /// The reason code for the proxy's error response (`503`).
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> crate::outcome::Reason {
         match self {
-            StoreError::Unavailable { .. } => "budget_store_unavailable",
-            StoreError::Unexpected { .. } => "budget_store_failed",
+            StoreError::Unavailable { .. } => crate::outcome::Reason::BudgetStoreUnavailable,
+            StoreError::Unexpected { .. } => crate::outcome::Reason::BudgetStoreFailed,
         }
     }
 }

@@ -320,7 +320,7 @@ pub fn evaluate(engine: &Engine, detectors: DetectorSet, samples: &[Sample]) -> 
             if !outcome.is_clean() {
                 report.false_positives += 1;
                 let mut why: Vec<&'static str> = outcome.findings.iter().map(|f| f.detector).collect();
-                why.extend(outcome.unjudged.map(|u| u.reason_code()));
+                why.extend(outcome.unjudged.map(|u| u.reason().as_str()));
                 report.flagged.push((sample.id.clone(), why));
             }
         }

@@ -8,7 +8,7 @@ use serde::{Serialize, Serializer};
 use super::secret::Fingerprint;
 
 /// The reason code every finding carries.
-pub const SECRET_DETECTED: &str = "secret_detected";
+pub const SECRET_DETECTED: &str = crate::outcome::Reason::SecretDetected.as_str();
 
 /// Where in the request a secret was found.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -183,12 +183,13 @@ pub enum Unjudged {
 }
 
 impl Unjudged {
-    pub fn reason_code(self) -> &'static str {
+    pub fn reason(self) -> crate::outcome::Reason {
+        use crate::outcome::Reason;
         match self {
-            Self::TooLarge { .. } => "body_too_large_to_inspect",
-            Self::TooDeep { .. } => "encoding_too_deep_to_inspect",
-            Self::DecompressionBomb { .. } => "decompression_bomb",
-            Self::Undecodable => "undecodable_body",
+            Self::TooLarge { .. } => Reason::BodyTooLargeToInspect,
+            Self::TooDeep { .. } => Reason::EncodingTooDeepToInspect,
+            Self::DecompressionBomb { .. } => Reason::DecompressionBomb,
+            Self::Undecodable => Reason::UndecodableBody,
         }
     }
 }

@@ -164,7 +164,7 @@ impl<'a> Walk<'a> {
 
     pub(crate) fn unjudged(&mut self, why: Unjudged) {
         if self.outcome.unjudged.is_none() {
-            debug!(reason = why.reason_code(), "cannot judge within bounds");
+            debug!(reason = why.reason().as_str(), "cannot judge within bounds");
             self.outcome.unjudged = Some(why);
         }
     }

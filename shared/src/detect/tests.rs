@@ -182,7 +182,7 @@ fn decompression_bombs_and_depth_get_their_own_outcome() {
     let out = e.scan_body(all(), Some("gzip"), None, &bomb);
     assert_eq!(out.unjudged, Some(Unjudged::DecompressionBomb { limit: 1 << 20 }));
     assert_eq!(
-        out.unjudged.map(Unjudged::reason_code),
+        out.unjudged.map(|u| u.reason().as_str()),
         Some("decompression_bomb")
     );
     let mut deep = GITHUB.to_owned();

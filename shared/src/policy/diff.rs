@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::model::{
     CredentialGrant, CredentialSource, Delivery, DetectorSettings, Exemption, LimitUnit, Limits, Mode,
-    PolicySet, Tenant, Tool, Traffic,
+    PolicySet, Tenant, Tool, Traffic, Unrecorded,
 };
 
 /// Whether a change gives a tool more reach or less.
@@ -98,6 +98,19 @@ fn tenant_changes(before: Option<&Tenant>, after: Option<&Tenant>, out: &mut Vec
                     Effect::Narrows
                 };
                 push(out, effect, scope, mode_change(b.mode, a.mode));
+            }
+            if b.provenance != a.provenance {
+                let (effect, what) = match a.provenance {
+                    Unrecorded::FailOpen => (
+                        Effect::Widens,
+                        "provenance switched to fail-open: egress goes on unrecorded while records cannot be written",
+                    ),
+                    Unrecorded::FailClosed => (
+                        Effect::Narrows,
+                        "provenance switched to fail-closed: egress is refused while records cannot be written",
+                    ),
+                };
+                push(out, effect, scope, what.to_owned());
             }
             if b.owner != a.owner {
                 push(

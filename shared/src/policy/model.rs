@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::host::HostPattern;
 use super::path::PathPrefix;
-pub use super::syntax::{CredentialSourceKind, Expect, Mode, Traffic};
+pub use super::syntax::{CredentialSourceKind, Expect, Mode, Traffic, Unrecorded};
 
 /// Every tenant's policy, with the defaults already folded in.
 #[derive(Debug, Clone, Default)]
@@ -57,6 +57,8 @@ pub struct Tenant {
     pub id: String,
     pub owner: Option<String>,
     pub mode: Mode,
+    /// Refuse egress (the default) or let it go on while provenance cannot be written.
+    pub provenance: Unrecorded,
     pub tools: Vec<Tool>,
     pub budgets: Budgets,
     pub detectors: DetectorSettings,

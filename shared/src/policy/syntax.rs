@@ -37,6 +37,19 @@ pub struct TenantSection {
     #[serde(default)]
     pub mode: Mode,
     pub description: Option<String>,
+    /// What this tenant's egress does while provenance cannot be written: `fail-closed`
+    /// (the default) refuses it with `503 provenance_unavailable`; `fail-open` lets it go on
+    /// unrecorded (and `policy diff` shows the switch as a widening).
+    #[serde(default)]
+    pub provenance: Unrecorded,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Unrecorded {
+    #[default]
+    FailClosed,
+    FailOpen,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]

@@ -87,6 +87,7 @@ pub(crate) fn tenant(file: s::TenantFile, stem: &str, defaults: &Defaults, r: &m
         owner,
         mode,
         description: _,
+        provenance,
     } = tenant;
     check_tenant_id(&id, stem, &root.key("tenant").key("id"), r);
     if owner.as_deref().is_none_or(|o| o.trim().is_empty()) {
@@ -104,6 +105,7 @@ pub(crate) fn tenant(file: s::TenantFile, stem: &str, defaults: &Defaults, r: &m
         id,
         owner,
         mode,
+        provenance,
         budgets: merge_budgets(
             budgets(&budget_section, &root.key("budgets"), r),
             budget_section.show_remaining,
@@ -896,14 +898,15 @@ fn inline_test(
         );
     }
     if let Some(code) = &reason {
-        match Reason::parse(code) {
+        // Only the decision's codes: a policy test runs the decision, nothing else.
+        match Reason::parse(code).filter(|r| Reason::DECISIONS.contains(r)) {
             None => {
-                let fix = closest(code, Reason::ALL.iter().map(|r| r.as_str()))
+                let fix = closest(code, Reason::DECISIONS.iter().map(|r| r.as_str()))
                     .map(|c| format!("did you mean \"{c}\"?"));
                 r.error(
                     "unknown-reason",
                     &at.key("reason"),
-                    format!("there is no reason code {code:?}"),
+                    format!("there is no decision reason code {code:?}"),
                     fix,
                 );
             }

@@ -6,16 +6,23 @@
 //! never appear: only fingerprints and redacted URLs.
 
 mod chain;
+mod checkpoint;
+pub mod otlp;
 mod sink;
 mod trace;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use chain::{ChainError, GENESIS, Verified, seal, verify_lines};
-pub use sink::{Sink, SinkError};
-pub use trace::{TraceError, read_openbao_audit, read_records, trace};
+pub use chain::{
+    CHECKPOINT, CHECKPOINT_KEY, CHECKPOINT_NOTE, ChainError, GENESIS, ROTATE, Trust, Verified, seal,
+    seal_into, verify_lines, verify_with,
+};
+pub use checkpoint::{Checkpoint, CheckpointError, Note, Signer, Tree, VerifierKey};
+pub use sink::{Sink, SinkError, SinkSettings, settings_or_path, sibling};
+pub use trace::{TraceError, read_openbao_audit, read_records, render_html, trace};
 
 /// The request header the broker sends OpenBao with the invocation id, for its audit log.
 pub const INVOCATION_HEADER: &str = "x-tollgate-invocation";
@@ -51,7 +58,9 @@ pub struct Event {
     /// Common fields and the type's own, under OpenTelemetry names where they exist
     /// (`gen_ai.tool.name`, `server.address`, ...) and `tollgate.*` otherwise.
     #[serde(flatten)]
-    pub attributes: BTreeMap<String, serde_json::Value>,
+    /// Names are mostly the constants below: borrowed, so building a record allocates only
+    /// its values.
+    pub attributes: BTreeMap<Cow<'static, str>, serde_json::Value>,
 }
 
 /// Attribute names shared by both services.
@@ -64,6 +73,7 @@ pub mod attr {
     pub const MODEL: &str = "gen_ai.request.model";
     pub const OPERATION: &str = "gen_ai.operation.name";
     pub const TRACE: &str = "trace_id";
+    pub const SPAN: &str = "span_id";
     pub const CREDENTIAL: &str = "tollgate.credential.name";
     pub const CREDENTIAL_SOURCE: &str = "tollgate.credential.source";
     pub const FINGERPRINT: &str = "tollgate.fingerprint";
@@ -71,6 +81,45 @@ pub mod attr {
     pub const HOST: &str = "server.address";
     pub const METHOD: &str = "http.request.method";
     pub const STATUS: &str = "http.response.status_code";
+}
+
+/// A `policy.reload` event: the set now in force (`Ok(tenants)`), or a rejected edit and why
+/// (the previous set stays in force).
+pub fn policy_reload(source: &str, trigger: &str, outcome: Result<usize, &str>) -> Event {
+    let now = now_ms();
+    let event = Event::new("policy.reload", source, now, now)
+        .with(attr::SPAN, span_id())
+        .with("tollgate.reload.trigger", trigger);
+    match outcome {
+        Ok(tenants) => event
+            .with("tollgate.reload.outcome", "applied")
+            .with("tollgate.reload.tenants", tenants),
+        Err(why) => event
+            .with("tollgate.reload.outcome", "rejected")
+            .with("tollgate.reload.error", why),
+    }
+}
+
+/// Wall-clock milliseconds.
+pub fn now_ms() -> u64 {
+    use crate::budget::Clock as _;
+    crate::budget::SystemClock.now_ms()
+}
+
+/// A fresh W3C span id: 16 hex digits, unique within the process (a random start, then a
+/// counter, so that making one costs no system call on the request path).
+pub fn span_id() -> String {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: OnceLock<AtomicU64> = OnceLock::new();
+    let next = NEXT.get_or_init(|| {
+        let mut seed = [0u8; 8];
+        let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut seed);
+        AtomicU64::new(u64::from_le_bytes(seed))
+    });
+    // Zero is not a valid span id.
+    let id = next.fetch_add(1, Ordering::Relaxed).max(1);
+    format!("{id:016x}")
 }
 
 impl Event {
@@ -85,8 +134,8 @@ impl Event {
     }
 
     /// Adds one attribute.
-    pub fn with(mut self, name: &str, value: impl Into<serde_json::Value>) -> Self {
-        self.attributes.insert(name.to_owned(), value.into());
+    pub fn with(mut self, name: impl Into<Cow<'static, str>>, value: impl Into<serde_json::Value>) -> Self {
+        self.attributes.insert(name.into(), value.into());
         self
     }
 
@@ -95,7 +144,7 @@ impl Event {
         self.attributes.get(attr::INVOCATION)?.as_str()
     }
 
-    fn text(&self, name: &str) -> Option<&str> {
+    pub fn text(&self, name: &str) -> Option<&str> {
         self.attributes.get(name)?.as_str()
     }
 }
