@@ -205,7 +205,8 @@ impl Pipeline {
         let path = path_and_query(header);
         let identity = self.current_identity(&tunnel.credentials, &path, header).await?;
         self.gate.provenance_ok(&identity)?;
-        let misdirected = |what: String| Denial::new(Reason::MisdirectedRequest, what).for_identity(&identity);
+        let misdirected =
+            |what: String| Denial::new(Reason::MisdirectedRequest, what).for_identity(&identity);
         if let Some(sni) = tunnel.sni.as_deref() {
             // The canonical name itself (the common case) needs no parsing.
             let same = matches!(&tunnel.host, Host::Name(name) if name == sni)
