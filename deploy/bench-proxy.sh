@@ -4,7 +4,13 @@
 #   direct       the load generator straight to nginx
 #   tollgate     `tollgate proxy` with the full default policy: every default detector, and
 #                budgets of every kind at all three scopes (in-process store), set high enough
-#                never to refuse the benchmark
+#                never to refuse the benchmark, and provenance records written
+#   tollgate_noprov  the same with `provenance = false`: the difference is what provenance costs
+#   tollgate_awslc   (only when named in BENCH_TARGETS) tollgate_noprov with rustls on
+#                aws-lc-rs instead of ring (`--features aws-lc-rs`, built in target/aws-lc)
+#   tollgate_alt, tollgate_alt_noprov  (only when named) another tollgate binary, BENCH_ALT_BIN
+#                (e.g. the previous commit's): before and after a change in one run; likewise
+#                tollgate_alt2, tollgate_alt2_noprov with BENCH_ALT2_BIN
 #   passthrough  proxy/examples/passthrough.rs: CONNECT + hyper/tokio-rustls MITM, no policy
 #   squid        Squid ssl_bump (Debian's squid-openssl), allow-all; skipped if not installed
 # Per target: latency at a light fixed rate, a saturation run (closed loop), latency again
@@ -18,7 +24,10 @@
 # usage: deploy/bench-proxy.sh                      # 60 s per load, about 13 minutes
 #        BENCH_SECONDS=5 deploy/bench-proxy.sh      # smoke run
 # env:   BENCH_SECONDS (60)  BENCH_CONNECTIONS (16)  BENCH_RATE (500 req/s, latency runs)
-#        BENCH_TARGETS ("direct tollgate passthrough squid")  KEEP=1 keeps the work directory
+#        BENCH_TARGETS ("direct tollgate tollgate_noprov passthrough squid")  KEEP=1 keeps the work directory
+#        BENCH_PERF=DIR: `perf record -g` each proxy target during its saturation run, into
+#          DIR/<target>.perf.data (perf attaches to the running process; its own CPU is not
+#          counted, but sampling slows the target a little: compare such runs only to each other)
 #        BENCH_WRAP: a command prefix for tollgate and the pass-through, for profiling, e.g.
 #          BENCH_WRAP="valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p" (dumped
 #          with callgrind_control before the target stops, counters zeroed after the warm-up
@@ -28,11 +37,15 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SECONDS_PER_RUN="${BENCH_SECONDS:-60}"
 CONNECTIONS="${BENCH_CONNECTIONS:-16}"
 RATE="${BENCH_RATE:-500}"
-TARGETS="${BENCH_TARGETS:-direct tollgate passthrough squid}"
+TARGETS="${BENCH_TARGETS:-direct tollgate tollgate_noprov passthrough squid}"
 cd "$REPO"
 cargo build --release -q -p tollgate --bin tollgate
 cargo build --release -q -p tollgate-proxy --example loadgen --example passthrough
 BIN="$REPO/target/release/tollgate"
+AWSLC_BIN="$REPO/target/aws-lc/release/tollgate"
+case " $TARGETS " in *" tollgate_awslc "*)
+  cargo build --release -q -p tollgate --bin tollgate --features aws-lc-rs --target-dir "$REPO/target/aws-lc" ;;
+esac
 LOADGEN="$REPO/target/release/examples/loadgen"
 PASSTHROUGH="$REPO/target/release/examples/passthrough"
 
@@ -100,7 +113,22 @@ start_direct() {
   PROXY_ARGS=(--addr "127.0.0.1:$NGINX_PORT" --ca origin-ca.pem)
 }
 
+start_tollgate_noprov() { start_tollgate false; }
+# tollgate_noprov with rustls on aws-lc-rs instead of ring (built into its own target dir);
+# without provenance, whose cost would drown the difference.
+start_tollgate_awslc() { start_tollgate false "$AWSLC_BIN"; }
+# Another build of the proxy (BENCH_ALT_BIN), e.g. the commit before a change, with and
+# without provenance: before/after in the same run.
+start_tollgate_alt() { start_tollgate '"provenance.jsonl"' "${BENCH_ALT_BIN:?BENCH_ALT_BIN=path of another tollgate}"; }
+start_tollgate_alt_noprov() { start_tollgate false "${BENCH_ALT_BIN:?BENCH_ALT_BIN=path of another tollgate}"; }
+start_tollgate_alt2() { start_tollgate '"provenance.jsonl"' "${BENCH_ALT2_BIN:?BENCH_ALT2_BIN=path of a third tollgate}"; }
+start_tollgate_alt2_noprov() { start_tollgate false "${BENCH_ALT2_BIN:?BENCH_ALT2_BIN=path of a third tollgate}"; }
+
+# $1: the provenance setting as TOML (a quoted file name by default, false for none); $2: the
+# binary.
 start_tollgate() {
+  local provenance="${1:-\"provenance.jsonl\"}" bin="${2:-$BIN}"
+  rm -f provenance.jsonl
   mkdir -p policies/tenants
   cat > policies/tenants/bench.toml <<POLICY
 version = 1
@@ -146,11 +174,12 @@ policies = "policies"
 identities = "identities.toml"
 ca_dir = "ca"
 upstream_ca = "origin-ca.pem"
+provenance = $provenance
 threads = 1
 [resolver]
 hosts = { "bench.test" = ["127.0.0.1"] }
 CONF
-  taskset -c 0 ${BENCH_WRAP:-} "$BIN" proxy --config proxy.toml 2>tollgate.log &
+  taskset -c 0 ${BENCH_WRAP:-} "$bin" proxy --config proxy.toml 2>tollgate.log &
   TARGET_PID=$!
   PIDS+=("$TARGET_PID")
   wait_port "$TOLLGATE_PORT"
@@ -228,9 +257,16 @@ for target in $TARGETS; do
   load --connections 2 --seconds 1 >/dev/null   # warm-up: certificates, pools
   case "${BENCH_WRAP:-}" in *callgrind*) [ -n "$TARGET_PID" ] && callgrind_control -z "$TARGET_PID" >/dev/null ;; esac
   light_before="$(load --connections 4 --rate "$RATE" --seconds "$SECONDS_PER_RUN")"
+  perf_pid=""
+  if [ -n "${BENCH_PERF:-}" ] && [ -n "$TARGET_PID" ]; then
+    mkdir -p "$BENCH_PERF"
+    perf record -q --call-graph "${BENCH_PERF_CALLGRAPH:-dwarf,16384}" -F 199 -p "$TARGET_PID" -o "$BENCH_PERF/$target.perf.data" 2>/dev/null &
+    perf_pid=$!
+  fi
   before=$(cpu_ticks)
   saturated="$(load --connections "$CONNECTIONS" --seconds "$SECONDS_PER_RUN")"
   after=$(cpu_ticks)
+  if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; fi
   light_after="$(load --connections 4 --rate "$RATE" --seconds "$SECONDS_PER_RUN")"
   echo "$target: light $light_before | saturated $saturated | light after $light_after" >&2
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$target" \
@@ -257,6 +293,9 @@ def ratio(a, b):
     # No ratio to a zero or negative base (noise can make an added latency negative).
     return f"{a / b:.2f}x" if a is not None and b is not None and b > 0 else "-"
 
+def show(value):
+    return "-" if value is None else str(value)
+
 def added(row):
     return [l - d for l, d in zip(row["lat"], direct["lat"])] if direct else [None] * 4
 
@@ -279,7 +318,10 @@ for name, row in rows.items():
                  ratio(row["rps"], peer and peer["rps"]),
                  f"{row['cpu']:.1f}" if row["cpu"] is not None else "-",
                  ratio(row["cpu"], peer and peer["cpu"]),
-                 str(add[0]), str(add[1]), lat_ratio(0, 1), str(add[2]), str(add[3]), lat_ratio(2, 3)]
+                 show(add[0]), show(add[1]), lat_ratio(0, 1), show(add[2]), show(add[3]), lat_ratio(2, 3)]
     print("| " + " | ".join(cells + [str(row["errors"])]) + " |")
 print("\n(direct's own p50/p99 in parentheses, microseconds)")
+on, off = rows.get("tollgate"), rows.get("tollgate_noprov")
+if on and off and on["cpu"] is not None and off["cpu"] is not None:
+    print(f"provenance: {on['cpu'] - off['cpu']:+.1f} us CPU per request (tollgate - tollgate_noprov)")
 PY

@@ -10,14 +10,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use tollgate_proxy::identity::{Call, Identity};
+use tollgate_proxy::identity::{Call, Caller, Identity};
 use tollgate_proxy::inject::Issued;
 use tollgate_proxy::record::{Egress, egress_event};
 use tollgate_shared::detect::{Engine, FingerprintKey};
 use tollgate_shared::provenance::{GENESIS, Record, SCHEMA, Sink, SinkSettings, Tree, seal_into};
 
 fn identity(engine: &'static Engine) -> Identity {
-    Identity {
+    Identity::new(Caller {
         user: "inv-5f0c2a9e4b7d4c1e9a3b".to_owned(),
         tenant: "acme-research".to_owned(),
         session: "sess-2b9d".to_owned(),
@@ -28,7 +28,7 @@ fn identity(engine: &'static Engine) -> Identity {
             model: "claude-sonnet-4".to_owned(),
         })),
         issued: Arc::new(Issued::new(engine, Vec::new())),
-    }
+    })
 }
 
 /// User + system time of this process so far (all threads), from /proc/self/stat.

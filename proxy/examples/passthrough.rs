@@ -1,6 +1,6 @@
 //! A minimal pass-through MITM: the floor for "decrypt and re-encrypt" in the proxy benchmark
 //! (deploy/bench-proxy.sh). CONNECT, a leaf from the same CA and minter as the proxy, then
-//! hyper HTTP/1.1 on both sides over tokio-rustls (ring): no authentication, no decision, no
+//! hyper HTTP/1.1 on both sides over tokio-rustls (the proxy's crypto provider): no authentication, no decision, no
 //! inspection, no budgets. One upstream connection per client connection, kept alive.
 //!
 //! passthrough --listen IP:PORT --ca-dir DIR --upstream-ca FILE [--connect-to IP] [--threads 1]
@@ -74,7 +74,7 @@ impl Peer {
         for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
             roots.add(cert?)?;
         }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = Arc::new(tollgate_proxy::mint::crypto_provider());
         let mut client = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()?
             .with_root_certificates(roots)

@@ -479,6 +479,7 @@ pub fn response_head_len(head: &ResponseHeader) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::identity::Caller;
     use tollgate_shared::policy::model::Limits;
 
     fn config(store: Option<BudgetStoreKind>, redis: Option<&str>) -> BudgetConfig {
@@ -518,8 +519,8 @@ mod tests {
         assert_eq!(parsed.budgets.idle_ttl, Duration::from_secs(3600));
     }
 
-    fn identity() -> Identity {
-        Identity {
+    fn caller() -> Caller {
+        Caller {
             user: "inv-1".to_owned(),
             tenant: "t".to_owned(),
             session: "s".to_owned(),
@@ -527,6 +528,10 @@ mod tests {
             call: None,
             issued: std::sync::Arc::default(),
         }
+    }
+
+    fn identity() -> Identity {
+        Identity::new(caller())
     }
 
     /// An exchange admitted under `limits` at the invocation scope, its response head
@@ -553,10 +558,10 @@ mod tests {
         let budgets = Budgets::default();
         let first = metering.plan(&identity(), &budgets);
         assert!(Arc::ptr_eq(&first, &metering.plan(&identity(), &budgets)));
-        let moved = Identity {
+        let moved = Identity::new(Caller {
             session: "s2".to_owned(),
-            ..identity()
-        };
+            ..caller()
+        });
         let other = metering.plan(&moved, &budgets);
         assert_eq!(&*other.subject.session, "s2");
         let raised = Budgets {

@@ -16,9 +16,28 @@ use thiserror::Error;
 pub use self::broker::{BrokerIdentities, BrokerSettings};
 use crate::inject::Issued;
 
-/// The caller of one proxied request.
+/// The caller of one proxied request. Shared, not copied: every request of an invocation
+/// carries the same one (a clone is a reference count, not five strings).
 #[derive(Debug, Clone)]
-pub struct Identity {
+pub struct Identity(Arc<Caller>);
+
+impl Identity {
+    pub fn new(caller: Caller) -> Self {
+        Self(Arc::new(caller))
+    }
+}
+
+impl std::ops::Deref for Identity {
+    type Target = Caller;
+
+    fn deref(&self) -> &Caller {
+        &self.0
+    }
+}
+
+/// Who an [`Identity`] is.
+#[derive(Debug, Clone)]
+pub struct Caller {
     /// The proxy user name: the invocation id when the broker issued the credentials.
     pub user: String,
     pub tenant: String,
@@ -125,14 +144,14 @@ impl StaticIdentities {
                     path: shown.clone(),
                     message: format!("identity {user:?}: secret_sha256 must be 64 hex digits"),
                 })?;
-            let identity = Identity {
+            let identity = Identity::new(Caller {
                 user: user.clone(),
                 tenant,
                 session,
                 tool,
                 call: None,
                 issued: Arc::default(),
-            };
+            });
             if by_user.insert(user.clone(), (hash, identity)).is_some() {
                 return Err(IdentityError::Parse {
                     path: shown,

@@ -8,8 +8,26 @@ use std::time::Duration;
 use moka::sync::Cache;
 use rcgen::KeyPair;
 use rustls::ServerConfig;
+use rustls::crypto::CryptoProvider;
 
 use crate::ca::{Authority, CaError};
+
+/// The one crypto provider rustls runs on, on both sides of every intercepted connection
+/// (and for the broker client): ring by default, aws-lc-rs with the `aws-lc-rs` feature, so
+/// that the two can be measured against each other on the same hot path.
+pub fn crypto_provider() -> CryptoProvider {
+    #[cfg(feature = "aws-lc-rs")]
+    return rustls::crypto::aws_lc_rs::default_provider();
+    #[cfg(not(feature = "aws-lc-rs"))]
+    return rustls::crypto::ring::default_provider();
+}
+
+/// Makes [`crypto_provider`] the process default, which pingora's upstream connector and
+/// reqwest use; pingora would install ring otherwise. Call before either builds a config.
+pub fn install_crypto_provider() {
+    // An error only says that a provider is installed already: the first one stays.
+    let _ = crypto_provider().install_default();
+}
 
 /// Mints and caches one `ServerConfig` per host.
 pub struct Minter {
@@ -62,13 +80,12 @@ impl Minter {
     pub fn build(&self, host: &str) -> Result<ServerConfig, CaError> {
         let leaf = self.authority.mint(host, &self.leaf_key, self.validity)?;
         self.minted.fetch_add(1, Ordering::Relaxed);
-        let mut config =
-            ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_safe_default_protocol_versions()
-                .map_err(CaError::Tls)?
-                .with_no_client_auth()
-                .with_single_cert(leaf.chain, leaf.key)
-                .map_err(CaError::Tls)?;
+        let mut config = ServerConfig::builder_with_provider(Arc::new(crypto_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(CaError::Tls)?
+            .with_no_client_auth()
+            .with_single_cert(leaf.chain, leaf.key)
+            .map_err(CaError::Tls)?;
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(config)
     }

@@ -102,13 +102,50 @@ fn tunnel_of(session: &Session) -> Option<&Tunnel> {
 
 /// The host and port a request names: `:authority` (h2), else an absolute URI, else Host.
 fn request_authority(header: &RequestHeader, default_port: u16) -> Option<(Host, u16, String)> {
-    let text = match header.uri.authority() {
-        Some(authority) => authority.as_str().to_owned(),
-        None => header.headers.get(http::header::HOST)?.to_str().ok()?.to_owned(),
-    };
+    let text = request_authority_text(header)?.to_owned();
     let (host, port) =
         split_authority(&text).unwrap_or((text.trim_start_matches('[').trim_end_matches(']'), default_port));
     Some((Host::parse(host).ok()?, port, text))
+}
+
+/// Host or `:authority` must name the CONNECT target (421 otherwise), after normalisation.
+fn check_authority(header: &RequestHeader, tunnel: &Tunnel, identity: &Identity) -> Result<(), Denial> {
+    let misdirected = |what: String| Denial::new(Reason::MisdirectedRequest, what).for_identity(identity);
+    match request_authority(header, tunnel.port) {
+        Some((host, port, _)) if host == tunnel.host && port == tunnel.port => {}
+        Some((_, _, text)) => {
+            return Err(misdirected(format!(
+                "request for {text} inside a tunnel to {}:{}",
+                tunnel.host, tunnel.port
+            )));
+        }
+        None => {
+            return Err(Denial::new(Reason::BadRequest, "request names no host").for_identity(identity));
+        }
+    }
+    Ok(())
+}
+
+/// Whether a request's authority is the tunnel's target exactly as the proxy would write it
+/// (canonical name, with or without the CONNECT port): the common case, which then needs no
+/// parsing. Anything else is parsed and normalised by [`check_authority`].
+fn names_exactly(text: &str, tunnel: &Tunnel) -> bool {
+    let Host::Name(name) = &tunnel.host else {
+        return false;
+    };
+    match text.strip_prefix(name.as_str()) {
+        Some("") => true,
+        Some(rest) => rest.strip_prefix(':').and_then(|p| p.parse::<u16>().ok()) == Some(tunnel.port),
+        None => false,
+    }
+}
+
+/// The authority a request names, as sent: `:authority` (h2) or an absolute URI, else Host.
+fn request_authority_text(header: &RequestHeader) -> Option<&str> {
+    match header.uri.authority() {
+        Some(authority) => Some(authority.as_str()),
+        None => header.headers.get(http::header::HOST)?.to_str().ok(),
+    }
 }
 
 fn path_and_query(header: &RequestHeader) -> String {
@@ -183,15 +220,17 @@ impl Pipeline {
         ctx: &mut RequestCtx,
     ) -> Result<(), Denial> {
         let path = path_and_query(header);
-        let identity = &self.current_identity(&tunnel.credentials, &path, header).await?;
-        self.gate.provenance_ok(identity)?;
-        let misdirected = |what: String| Denial::new(Reason::MisdirectedRequest, what).for_identity(identity);
-        let sni_host = tunnel.sni.as_deref().map(Host::parse);
-        if let Some(sni) = sni_host {
-            if sni.ok().as_ref() != Some(&tunnel.host) {
+        let identity = self.current_identity(&tunnel.credentials, &path, header).await?;
+        self.gate.provenance_ok(&identity)?;
+        let misdirected =
+            |what: String| Denial::new(Reason::MisdirectedRequest, what).for_identity(&identity);
+        if let Some(sni) = tunnel.sni.as_deref() {
+            // The canonical name itself (the common case) needs no parsing.
+            let same = matches!(&tunnel.host, Host::Name(name) if name == sni)
+                || Host::parse(sni).ok().as_ref() == Some(&tunnel.host);
+            if !same {
                 return Err(misdirected(format!(
-                    "TLS SNI {:?} does not name the CONNECT target {}",
-                    tunnel.sni.as_deref().unwrap_or_default(),
+                    "TLS SNI {sni:?} does not name the CONNECT target {}",
                     tunnel.host
                 )));
             }
@@ -205,36 +244,27 @@ impl Pipeline {
                 Reason::BadRequest,
                 "the request-target holds control bytes, spaces or quotes; percent-encode them",
             )
-            .for_identity(identity));
+            .for_identity(&identity));
         }
-        match request_authority(header, tunnel.port) {
-            Some((host, port, _)) if host == tunnel.host && port == tunnel.port => {}
-            Some((_, _, text)) => {
-                return Err(misdirected(format!(
-                    "request for {text} inside a tunnel to {}:{}",
-                    tunnel.host, tunnel.port
-                )));
-            }
-            None => {
-                return Err(Denial::new(Reason::BadRequest, "request names no host").for_identity(identity));
-            }
+        if !request_authority_text(header).is_some_and(|text| names_exactly(text, tunnel)) {
+            check_authority(header, tunnel, &identity)?;
         }
         let mut allowed = self.gate.decide(
-            identity,
+            &identity,
             Some(header.method.as_str()),
             &tunnel.host,
             tunnel.port,
             Some(&path),
         )?;
         ctx.reported = allowed.reported.take();
-        self.prepare(identity, &allowed, &tunnel.host, false, &path, header, ctx)?;
+        self.prepare(&identity, &allowed, &tunnel.host, false, &path, header, ctx)?;
         let sent = Sent {
             host_named: false,
             target: Some(&path),
             headers: Some(&header.headers),
         };
-        self.gate.charge_information(identity, &tunnel.host, &sent)?;
-        ctx.identity = Some(identity.clone());
+        self.gate.charge_information(&identity, &tunnel.host, &sent)?;
+        ctx.identity = Some(identity);
         ctx.upstream = Some(Upstream {
             addr: tunnel.addr,
             tls: true,

@@ -60,8 +60,9 @@ pub enum StartError {
 /// Builds every part from the configuration; fails before listening if anything is wrong.
 pub fn build(config: &ProxyConfig) -> Result<Server, StartError> {
     // reqwest (the broker lookups, the OTLP export) is built without a default crypto
-    // provider; rustls uses ring here (deny.toml).
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    // provider, and pingora's upstream connector takes the process default: one provider for
+    // every TLS session, ring unless built with `aws-lc-rs` (deny.toml says why).
+    crate::mint::install_crypto_provider();
     let policies =
         PolicyStore::open(&config.policies).map_err(|e| StartError::Policies(describe_reload_error(&e)))?;
     let policies = Arc::new(policies);

@@ -16,7 +16,7 @@ use tollgate_shared::invocation::{Lookup, LookupRequest, MisuseReport, Refusal, 
 use tollgate_shared::outcome::Reason;
 use tracing::{info, warn};
 
-use super::{AuthFailure, Identity, IdentitySource};
+use super::{AuthFailure, Caller, Identity, IdentitySource};
 use crate::inject::Issued;
 
 #[derive(Debug, Clone)]
@@ -122,7 +122,7 @@ impl BrokerIdentities {
             issued,
             pending: _,
         } = lookup;
-        Identity {
+        Identity::new(Caller {
             user: invocation.id,
             tenant: invocation.tenant,
             session: invocation.session,
@@ -133,7 +133,7 @@ impl BrokerIdentities {
                 model: invocation.model,
             })),
             issued: Arc::new(Issued::new(self.engine, issued)),
-        }
+        })
     }
 
     async fn fetch(&self, user: &str, secret: &str) -> Result<Identity, AuthFailure> {
