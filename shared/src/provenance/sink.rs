@@ -9,7 +9,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -143,6 +143,9 @@ pub fn sibling(path: &Path, suffix: &str) -> PathBuf {
 /// it is written (and seen by readers of the file).
 const GATHER: Duration = Duration::from_millis(2);
 
+/// Events queued for the writer at most (about 1 KiB each).
+const QUEUE: usize = 65_536;
+
 /// A handle that writes events; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Sink {
@@ -151,7 +154,9 @@ pub struct Sink {
 
 #[derive(Debug)]
 struct Inner {
-    sender: std::sync::Mutex<Option<Sender<Event>>>,
+    sender: std::sync::Mutex<Option<SyncSender<Event>>>,
+    /// Set while the queue is full: new work is refused until the writer has caught up.
+    backlog: Arc<AtomicBool>,
     writer: std::sync::Mutex<Option<JoinHandle<()>>>,
     healthy: Arc<AtomicBool>,
 }
@@ -206,8 +211,9 @@ impl Sink {
             }
         };
         let file = append_to(path).map_err(open_error)?;
-        let (sender, receiver) = mpsc::channel();
+        let (sender, receiver) = mpsc::sync_channel(QUEUE);
         let healthy = Arc::new(AtomicBool::new(true));
+        let backlog = Arc::new(AtomicBool::new(false));
         let exporter = settings
             .otlp
             .as_ref()
@@ -215,6 +221,7 @@ impl Sink {
             .transpose()
             .map_err(open_error)?;
         let mut state = Writer {
+            backlog: Arc::clone(&backlog),
             exporter,
             file,
             written: existing.len() as u64,
@@ -234,28 +241,35 @@ impl Sink {
         Ok(Self {
             inner: Arc::new(Inner {
                 sender: std::sync::Mutex::new(Some(sender)),
+                backlog,
                 writer: std::sync::Mutex::new(Some(writer)),
                 healthy,
             }),
         })
     }
 
-    /// Queues one event; never blocks on the disk.
+    /// Queues one event; never waits for the disk while the writer keeps up. When the queue
+    /// is full (a stalled writer), the sink reports itself unhealthy, so new work is refused,
+    /// and this event waits for room: memory stays bounded and nothing is dropped.
     pub fn emit(&self, event: Event) {
-        if let Some(sender) = self
+        let sender = self
             .inner
             .sender
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-        {
+            .clone();
+        let Some(sender) = sender else {
+            return;
+        };
+        if let Err(TrySendError::Full(event)) = sender.try_send(event) {
+            self.inner.backlog.store(true, Ordering::Relaxed);
             let _ = sender.send(event);
         }
     }
 
-    /// Whether the last write succeeded.
+    /// Whether records are being written and the writer keeps up.
     pub fn healthy(&self) -> bool {
-        self.inner.healthy.load(Ordering::Relaxed)
+        self.inner.healthy.load(Ordering::Relaxed) && !self.inner.backlog.load(Ordering::Relaxed)
     }
 }
 
@@ -274,6 +288,7 @@ struct Chain {
 }
 
 struct Writer {
+    backlog: Arc<AtomicBool>,
     exporter: Option<super::otlp::Exporter>,
     file: std::fs::File,
     /// Bytes in the current file.
@@ -346,6 +361,8 @@ impl Writer {
                 self.append(batch);
                 unsynced = true;
             }
+            // The queue was drained: whoever waited for room has it.
+            self.backlog.store(false, Ordering::Relaxed);
             if self.written >= self.settings.rotate_bytes {
                 self.rotate();
                 (last_sync, last_checkpoint, unsynced) = (Instant::now(), Instant::now(), false);
