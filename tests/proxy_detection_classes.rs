@@ -6,43 +6,18 @@
 
 mod support;
 
-use std::net::UdpSocket;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::recording::Recorder;
-use support::{OriginCerts, Place, Proxy, ProxySpec, connect_head, parse_answer, raw};
+use support::recording::{Bench, looked_up};
+use support::{Place, connect_head, parse_answer, raw};
 
 const HOST: Place<'static> = Place::Host;
 
-struct Bench {
-    proxy: Proxy,
-    tls: Recorder,
-    dns: UdpSocket,
-    dir: tempfile::TempDir,
-}
-
 fn bench() -> Bench {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let certs = OriginCerts::new(dir.path(), &["api.test"]);
-    let tls = Recorder::tls(&certs, dir.path(), "tls.bin");
-    let dns = UdpSocket::bind("127.0.0.1:0").expect("udp");
-    dns.set_read_timeout(Some(Duration::from_millis(400)))
-        .expect("timeout");
-    let policy = format!(
-        "version = 1\n[tenant]\nid = \"t\"\nowner = \"o@t.example\"\n[detectors]\nenable = [\"payment-card\", \"iban\", \"bitcoin-address\", \"ethereum-address\"]\n[[tools]]\nname = \"fetch\"\n[[tools.egress]]\nid = \"api\"\nhosts = [\"api.test\"]\nports = [{}]\nallow_private = [\"127.0.0.0/8\"]\n[[tools.egress]]\nid = \"wild\"\nhosts = [\"*.wild.test\"]\n",
-        tls.port
-    );
-    let nameservers = [dns.local_addr().expect("addr").to_string()];
-    let spec = ProxySpec {
-        tenant_policy: &policy,
-        origin_ca: &certs.ca,
-        hosts: &[("api.test", "127.0.0.2")],
-        nameservers: &nameservers,
-        extra: "",
-    };
-    let proxy = Proxy::start(HOST, &spec);
-    Bench { proxy, tls, dns, dir }
+    Bench::start(
+        "[detectors]\nenable = [\"payment-card\", \"iban\", \"bitcoin-address\", \"ethereum-address\"]",
+    )
 }
 
 /// One request: a path and query, extra headers, and an optional body with its type.
@@ -250,24 +225,6 @@ fn class_3_financial_identifiers_in_csv_json_and_forms() {
             ),
         ],
     ));
-}
-
-/// Whether a DNS query for `host` reached the test's nameserver.
-fn looked_up(dns: &UdpSocket, host: &str) -> bool {
-    let wire: Vec<u8> = host
-        .split('.')
-        .flat_map(|label| std::iter::once(label.len() as u8).chain(label.bytes()))
-        .collect();
-    let mut buf = [0u8; 512];
-    while let Ok((n, _)) = dns.recv_from(&mut buf) {
-        if buf[..n]
-            .windows(wire.len())
-            .any(|w| w.eq_ignore_ascii_case(&wire))
-        {
-            return true;
-        }
-    }
-    false
 }
 
 fn hex(text: &str) -> String {

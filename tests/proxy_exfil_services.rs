@@ -9,29 +9,12 @@ mod support;
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
+use support::recording::looked_up;
 use support::{
     OriginCerts, Place, Proxy, ProxySpec, SECRET, USER, basic, connect_head, parse_answer, raw, repo,
 };
 
 const HOST: Place<'static> = Place::Host;
-
-/// Whether a DNS query for `host` reached the test's nameserver.
-fn looked_up(dns: &UdpSocket, host: &str) -> bool {
-    let wire: Vec<u8> = host
-        .split('.')
-        .flat_map(|label| std::iter::once(label.len() as u8).chain(label.bytes()))
-        .collect();
-    let mut buf = [0u8; 512];
-    while let Ok((n, _)) = dns.recv_from(&mut buf) {
-        if buf[..n]
-            .windows(wire.len())
-            .any(|w| w.eq_ignore_ascii_case(&wire))
-        {
-            return true;
-        }
-    }
-    false
-}
 
 #[test]
 fn report_mode_and_wildcards_cannot_reach_known_exfiltration_services() {
