@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use ring::digest::{SHA256, digest};
-use tollgate_shared::budget::{Clock as _, Meter, Plan, Subject, SystemClock};
+use tollgate_shared::budget::{Meter, Plan, Subject};
 use tollgate_shared::invocation::{
     Credential, Invocation, Issued, Lookup, MisuseReport, SecretText, StartRequest, Started, trace_id,
 };
@@ -51,8 +51,7 @@ pub struct Broker {
 
 /// An event about `inv`, with the fields every event of an invocation carries.
 fn event(kind: &str, inv: &Invocation) -> Event {
-    let now = now_ms();
-    Event::new(kind, "broker", now, now)
+    Event::now(kind, "broker")
         .with(attr::SPAN, tollgate_shared::provenance::span_id())
         .with(attr::INVOCATION, inv.id.as_str())
         .with(attr::TENANT, inv.tenant.as_str())
@@ -70,9 +69,7 @@ fn accessor_fingerprint(accessor: &str) -> String {
 }
 
 /// Wall-clock milliseconds, from the clock the budgets use.
-pub fn now_ms() -> u64 {
-    SystemClock.now_ms()
-}
+pub use tollgate_shared::provenance::now_ms;
 
 fn hash_hex(secret: &str) -> String {
     digest(&SHA256, secret.as_bytes())
@@ -233,21 +230,14 @@ impl Broker {
         self.meter.admit_tool_call(&plan).await.map_err(|e| match e {
             tollgate_shared::budget::BudgetError::Exceeded(x) => {
                 // The refused call has no invocation: the event names the call instead.
-                let now = now_ms();
-                let mut event = Event::new("budget.exceeded", "broker", now, now)
+                let event = Event::now("budget.exceeded", "broker")
                     .with(attr::TENANT, tenant.id.as_str())
                     .with(attr::SESSION, request.session.as_str())
                     .with(attr::TOOL, tool.name.as_str())
                     .with(attr::TOOL_CALL, request.tool_call_id.as_str())
                     .with(attr::MODEL, request.model.as_str())
                     .with(attr::TRACE, trace.as_str())
-                    .with(attr::REASON, Reason::BudgetExceeded.as_str())
-                    .with("tollgate.budget.action", "refused");
-                if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(x) {
-                    for (name, value) in fields {
-                        event = event.with(format!("tollgate.budget.{name}"), value);
-                    }
-                }
+                    .with_budget(&x, "refused");
                 self.record(event);
                 BrokerError::BudgetExceeded(x.to_string())
             }

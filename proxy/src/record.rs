@@ -54,11 +54,7 @@ pub fn mcp_method(body: &[u8]) -> Option<String> {
     shaped.then(|| rpc.method.to_owned())
 }
 
-/// Wall-clock milliseconds, from the clock the budgets use.
-pub fn now_ms() -> u64 {
-    use tollgate_shared::budget::Clock as _;
-    tollgate_shared::budget::SystemClock.now_ms()
-}
+pub use tollgate_shared::provenance::now_ms;
 
 /// The path, with every query value replaced by its keyed fingerprint (so that the same
 /// value is seen again across records, and none can be read back).
@@ -117,11 +113,13 @@ pub fn egress_event(egress: &Egress<'_>, engine: &Engine) -> Event {
             }
         }
     } else if let Some(caller) = egress.denial.and_then(|d| d.caller.as_deref()) {
-        event = event
-            .with(attr::INVOCATION, caller.invocation.as_str())
-            .with(attr::TENANT, caller.tenant.as_str())
-            .with(attr::SESSION, caller.session.as_str())
-            .with(attr::TOOL, caller.tool.as_str());
+        event = with_caller(
+            event,
+            &caller.invocation,
+            &caller.tenant,
+            &caller.session,
+            &caller.tool,
+        );
     }
     if let Some(denial) = egress.denial.or(reported) {
         event = event.with(attr::REASON, denial.reason.as_str()).with(
@@ -150,28 +148,32 @@ pub fn egress_event(egress: &Egress<'_>, engine: &Engine) -> Event {
 
 /// One over-budget moment: a refusal (`refused`), or traffic cut short (`cut`).
 pub fn budget_event(identity: Option<&Identity>, exceeded: &Exceeded, action: &str) -> Event {
-    let now = now_ms();
-    let mut event = Event::new("budget.exceeded", "proxy", now, now)
+    let mut event = Event::now("budget.exceeded", "proxy")
         .with(attr::SPAN, span_id())
-        .with(attr::REASON, Reason::BudgetExceeded.as_str())
-        .with("tollgate.budget.action", action);
-    if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(exceeded) {
-        for (name, value) in fields {
-            event = event.with(format!("tollgate.budget.{name}"), value);
-        }
-    }
+        .with_budget(exceeded, action);
     if let Some(identity) = identity {
         event = with_identity(event, identity);
     }
     event
 }
 
+/// Who made the request: the invocation and its tenant, session and tool.
+fn with_caller(event: Event, invocation: &str, tenant: &str, session: &str, tool: &str) -> Event {
+    event
+        .with(attr::INVOCATION, invocation)
+        .with(attr::TENANT, tenant)
+        .with(attr::SESSION, session)
+        .with(attr::TOOL, tool)
+}
+
 fn with_identity(event: Event, identity: &Identity) -> Event {
-    let event = event
-        .with(attr::INVOCATION, identity.user.as_str())
-        .with(attr::TENANT, identity.tenant.as_str())
-        .with(attr::SESSION, identity.session.as_str())
-        .with(attr::TOOL, identity.tool.as_str());
+    let event = with_caller(
+        event,
+        &identity.user,
+        &identity.tenant,
+        &identity.session,
+        &identity.tool,
+    );
     match identity.call.as_deref() {
         Some(call) => event
             .with(attr::TRACE, call.trace_id.as_str())

@@ -190,11 +190,7 @@ impl std::str::FromStr for VerifierKey {
             return Err(bad());
         }
         let expected = key_hash(name, public);
-        let written: Vec<u8> = (0..hash.len())
-            .step_by(2)
-            .filter_map(|i| u8::from_str_radix(hash.get(i..i + 2)?, 16).ok())
-            .collect();
-        if written != expected {
+        if decode_hex(hash).as_deref() != Some(&expected[..]) {
             return Err(bad());
         }
         Ok(Self {
@@ -351,7 +347,7 @@ impl Tree {
     }
 }
 
-fn decode_hex(text: &str) -> Option<Vec<u8>> {
+pub(super) fn decode_hex(text: &str) -> Option<Vec<u8>> {
     let digit = |c: u8| match c {
         b'0'..=b'9' => Some(c - b'0'),
         b'a'..=b'f' => Some(c - b'a' + 10),

@@ -86,8 +86,7 @@ pub mod attr {
 /// A `policy.reload` event: the set now in force (`Ok(tenants)`), or a rejected edit and why
 /// (the previous set stays in force).
 pub fn policy_reload(source: &str, trigger: &str, outcome: Result<usize, &str>) -> Event {
-    let now = now_ms();
-    let event = Event::new("policy.reload", source, now, now)
+    let event = Event::now("policy.reload", source)
         .with(attr::SPAN, span_id())
         .with("tollgate.reload.trigger", trigger);
     match outcome {
@@ -131,6 +130,26 @@ impl Event {
             end_unix_ms,
             attributes: BTreeMap::new(),
         }
+    }
+
+    /// An event of one moment, now.
+    pub fn now(kind: &str, source: &str) -> Self {
+        let now = now_ms();
+        Self::new(kind, source, now, now)
+    }
+
+    /// A budget's refusal (`refused`) or cut (`cut`): the reason and every field of the
+    /// budget's answer (which budget, scope, limit, used, asked, retry) as `tollgate.budget.*`.
+    pub fn with_budget(mut self, exceeded: &crate::budget::Exceeded, action: &str) -> Self {
+        self = self
+            .with(attr::REASON, crate::outcome::Reason::BudgetExceeded.as_str())
+            .with("tollgate.budget.action", action.to_owned());
+        if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(exceeded) {
+            for (name, value) in fields {
+                self = self.with(format!("tollgate.budget.{name}"), value);
+            }
+        }
+        self
     }
 
     /// Adds one attribute.

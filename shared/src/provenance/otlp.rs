@@ -136,12 +136,8 @@ fn key_value(key: &str, json: &serde_json::Value) -> KeyValue {
 }
 
 fn hex_bytes(text: Option<&str>, len: usize) -> Vec<u8> {
-    let Some(text) = text.filter(|t| t.len() == len * 2) else {
-        return Vec::new();
-    };
-    (0..len)
-        .map(|i| u8::from_str_radix(&text[i * 2..i * 2 + 2], 16))
-        .collect::<Result<Vec<u8>, _>>()
+    text.and_then(super::checkpoint::decode_hex)
+        .filter(|bytes| bytes.len() == len)
         .unwrap_or_default()
 }
 
@@ -149,10 +145,7 @@ fn hex_bytes(text: Option<&str>, len: usize) -> Vec<u8> {
 /// (plus the chain position), its trace and span ids in their fields.
 pub fn log_record(record: &Record) -> LogRecord {
     let e = &record.event;
-    let warn = matches!(
-        e.kind.as_str(),
-        "egress.deny" | "credential.deny" | "budget.exceeded" | "credential.revoke"
-    );
+    let warn = matches!(super::trace::tone(&e.kind), "deny" | "revoke");
     let mut attributes: Vec<KeyValue> = e
         .attributes
         .iter()

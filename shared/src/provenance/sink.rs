@@ -52,9 +52,9 @@ pub struct SinkSettings {
     /// The checkpoints' origin and key name; `tollgate/<service>` when unset.
     #[serde(default)]
     pub origin: Option<String>,
-    /// Room the file's disk must keep free (bytes), checked every `sync_every` by writing
-    /// and removing a probe of this size beside the file: with less, the service refuses
-    /// new work before records are lost, since what is in flight still fits.
+    /// Room the file's disk must keep free (bytes), asked of the filesystem every
+    /// `sync_every`: with less, the service refuses new work before records are lost, since
+    /// what is in flight still fits.
     #[serde(default = "default_reserve")]
     pub reserve_bytes: u64,
     /// Also export every record over OTLP/HTTP.
@@ -314,30 +314,32 @@ impl Writer {
         }
     }
 
-    /// Logs a failure only when `healthy` was, not on every retry.
+    /// Whether the file's filesystem has `reserve_bytes` free for unprivileged writers (as
+    /// the filesystem says: nothing is written to find out). Logs a failure only when
+    /// `healthy` was, not on every retry.
     fn reserve_free(&mut self, healthy: bool) -> bool {
         if self.settings.reserve_bytes == 0 {
             return true;
         }
-        let probe = sibling(&self.settings.path, "reserve");
-        let written = std::fs::File::create(&probe).and_then(|mut file| {
-            let zeros = vec![0u8; 64 << 10];
-            let mut left = self.settings.reserve_bytes;
-            while left > 0 {
-                let n = left.min(zeros.len() as u64) as usize;
-                file.write_all(&zeros[..n])?;
-                left -= n as u64;
-            }
-            file.flush()
-        });
-        let _ = std::fs::remove_file(&probe);
-        if let (Err(e), true) = (&written, healthy) {
+        let dir = match self.settings.path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        let free = rustix::fs::statvfs(dir)
+            .map(|fs| fs.f_bavail.saturating_mul(fs.f_frsize))
+            .map_err(std::io::Error::from);
+        let enough = matches!(free, Ok(free) if free >= self.settings.reserve_bytes);
+        if !enough && healthy {
+            let why = match free {
+                Ok(free) => format!("{free} bytes free"),
+                Err(e) => e.to_string(),
+            };
             tracing::error!(
                 reserve = self.settings.reserve_bytes,
-                "the provenance disk has not the reserve free; egress is refused until it has: {e}"
+                "the provenance disk has not the reserve free; egress is refused until it has: {why}"
             );
         }
-        written.is_ok()
+        enough
     }
 
     fn run(mut self, receiver: &Receiver<Event>) {
@@ -453,8 +455,7 @@ impl Writer {
             return false;
         }
         let note = self.signer.sign(&self.origin, size, &self.chain.tree.root());
-        let now = super::now_ms();
-        let event = Event::new(CHECKPOINT, &self.service, now, now)
+        let event = Event::now(CHECKPOINT, &self.service)
             .with("tollgate.checkpoint.size", size)
             .with(CHECKPOINT_NOTE, note.as_str())
             .with(CHECKPOINT_KEY, self.signer.verifier().to_string());
@@ -508,13 +509,12 @@ impl Writer {
         );
         self.file = file;
         self.written = 0;
-        let now = super::now_ms();
         let name = moved
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         self.append(vec![
-            Event::new(ROTATE, &self.service, now, now)
+            Event::now(ROTATE, &self.service)
                 .with("tollgate.rotate.previous", name)
                 .with("tollgate.rotate.previous_last_seq", previous.last_seq)
                 .with("tollgate.rotate.previous_last_hash", previous.last_hash)

@@ -100,8 +100,9 @@ const SHOWN: [&str; 9] = [
     "openbao.error",
 ];
 
-/// How a record stands out on the timeline.
-fn tone(kind: &str) -> &'static str {
+/// How a record stands out on the timeline (`deny` and `revoke` are the ones a responder
+/// looks for first; the OTLP export sends those as warnings).
+pub(super) fn tone(kind: &str) -> &'static str {
     match kind {
         "egress.deny" | "credential.deny" | "budget.exceeded" => "deny",
         "credential.revoke" => "revoke",
