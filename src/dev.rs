@@ -462,6 +462,7 @@ fn run_static(args: DevArgs, policies: &PolicySet, ca_dir: PathBuf) -> Result<Ex
         ..ProxyConfig::default()
     };
     let server = tollgate_proxy::server::build(&config).context("cannot start the proxy")?;
+    crate::proxy::exit_when_a_listener_fails();
     server.run_forever()
 }
 

@@ -54,5 +54,27 @@ pub(crate) fn run(args: ProxyArgs) -> Result<ExitCode> {
         config.metrics_listen = args.metrics_listen;
     }
     let server = tollgate_proxy::server::build(&config).context("cannot start the proxy")?;
+    exit_when_a_listener_fails();
     server.run_forever()
+}
+
+/// pingora binds in each service's thread and panics there if it cannot (`build` has checked
+/// every address, but another process may take one in between): without this the panic would
+/// end that thread only and the proxy would run on, not listening. Every other panic keeps the
+/// default behaviour (a request task's panic is that request's failure, not the proxy's).
+pub(crate) fn exit_when_a_listener_fails() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default(info);
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.contains("Failed to build listeners") {
+            eprintln!("tollgate proxy: a listener could not bind; exiting");
+            std::process::exit(1);
+        }
+    }));
 }

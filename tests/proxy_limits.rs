@@ -1,5 +1,6 @@
 //! Connection-level behaviour of `tollgate proxy`: per-identity connection limits, HTTP/2 to
-//! an HTTP/2 origin (nginx), and graceful shutdown within its configured bound.
+//! an HTTP/2 origin (nginx), graceful shutdown within its configured bound, and a start on an
+//! address already taken.
 
 mod support;
 
@@ -139,6 +140,59 @@ fn requests_reach_an_http2_origin_over_http2() {
     assert!(out.starts_with("from nginx"), "{out}");
     let log = std::fs::read_to_string(dir.path().join("access.log")).expect("access log");
     assert_eq!(log.trim(), "HTTP/2.0 /ok", "the proxy spoke h2 to the origin");
+}
+
+/// A second proxy on the first one's address, or on its metrics address, exits at once,
+/// non-zero, naming the address (before, it ran on without listening and said nothing).
+#[test]
+fn a_proxy_whose_address_is_taken_exits_at_once_naming_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let certs = OriginCerts::new(dir.path(), &["api.test"]);
+    let spec = ProxySpec {
+        tenant_policy: &policy(443),
+        origin_ca: &certs.ca,
+        hosts: &[],
+        nameservers: &[],
+        extra: "",
+    };
+    let first = Proxy::start(HOST, &spec);
+    let free = support::free_port();
+    for (listen, taken) in [(first.port, first.port), (free, first.metrics_port)] {
+        let mut second = support::tollgate()
+            .args(["proxy", "--config", "proxy.toml"])
+            .args(["--listen", &format!("127.0.0.1:{listen}")])
+            .current_dir(first.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("second proxy");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = second.try_wait().expect("wait") {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "the second proxy kept running");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let mut stderr = String::new();
+        second
+            .stderr
+            .take()
+            .expect("stderr")
+            .read_to_string(&mut stderr)
+            .expect("read");
+        assert!(!status.success());
+        assert!(
+            stderr.contains(&format!("cannot listen on 127.0.0.1:{taken}")),
+            "{stderr}"
+        );
+    }
+    // The first one still serves.
+    let (status, body) = parse_answer(&raw(HOST, first.port, &connect_head("other.test:443"), 5.0));
+    assert_eq!(
+        (status, body.unwrap_or_default()["reason"].as_str()),
+        (403, Some("host_not_allowed"))
+    );
 }
 
 #[test]

@@ -55,6 +55,8 @@ pub enum StartError {
     Broker(String),
     #[error("provenance: {0}")]
     Provenance(String),
+    #[error("cannot listen on {address}: {source}")]
+    Listen { address: String, source: std::io::Error },
 }
 
 /// Builds every part from the configuration; fails before listening if anything is wrong.
@@ -63,6 +65,9 @@ pub fn build(config: &ProxyConfig) -> Result<Server, StartError> {
     // provider, and pingora's upstream connector takes the process default: one provider for
     // every TLS session, ring unless built with `aws-lc-rs` (deny.toml says why).
     crate::mint::install_crypto_provider();
+    for address in std::iter::once(&config.listen).chain(&config.metrics_listen) {
+        can_listen(address)?;
+    }
     let policies =
         PolicyStore::open(&config.policies).map_err(|e| StartError::Policies(describe_reload_error(&e)))?;
     let policies = Arc::new(policies);
@@ -135,6 +140,19 @@ pub fn build(config: &ProxyConfig) -> Result<Server, StartError> {
     server.add_service(background_service("policy reloader", Reloader { gate }));
     info!(listen = %config.listen, policies = %config.policies.display(), "tollgate proxy starting");
     Ok(server)
+}
+
+/// pingora binds its listeners in the service's own thread after start-up, and a failure
+/// there ends only that thread: the process would run on without listening. So every address
+/// is bound once here, before anything starts, and a failure is a start-up error naming it.
+/// (The proxy's binary also exits if pingora's own bind fails in the moment between.)
+fn can_listen(address: &str) -> Result<(), StartError> {
+    std::net::TcpListener::bind(address)
+        .map(drop)
+        .map_err(|source| StartError::Listen {
+            address: address.to_owned(),
+            source,
+        })
 }
 
 /// The detection engine, built once and kept for the life of the process (streamed bodies
