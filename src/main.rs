@@ -4,6 +4,7 @@
 mod audit;
 mod broker;
 mod ca;
+mod demo;
 mod detect;
 mod dev;
 mod policy;
@@ -43,6 +44,8 @@ enum Command {
     Detect(detect::DetectCommand),
     /// Run Tollgate on one machine with embedded defaults.
     Dev(dev::DevArgs),
+    /// A scripted tour of a running `tollgate dev`: each step, and what Tollgate did.
+    Demo(demo::DemoArgs),
     /// Run the intercepting egress proxy.
     Proxy(proxy::ProxyArgs),
     /// Create the interception CA and show how clients trust it.
@@ -107,6 +110,7 @@ fn main() -> ExitCode {
         Command::Policy(command) => policy::run(command),
         Command::Detect(command) => detect::run(command),
         Command::Dev(args) => dev::run(args),
+        Command::Demo(args) => demo::run(args),
         Command::Proxy(args) => proxy::run(args),
         Command::Ca(command) => ca::run(command),
         Command::Audit(command) => audit::run(command),

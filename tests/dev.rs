@@ -1,68 +1,38 @@
-//! `tollgate dev` on the repository's policies: OpenBao, the broker and the proxy come up on
-//! free loopback ports; an orchestrator starts an invocation with `tollgate invoke`, the tool
-//! fetches its credential with `tollgate credential` and is refused a host outside its
-//! allowlist by the proxy; Ctrl-C stops everything and frees every port.
+//! `tollgate dev` on the repository's policies: PostgreSQL, OpenBao, the broker, the proxy and
+//! the demo origin come up on free loopback ports; an orchestrator starts an invocation with
+//! `tollgate invoke`, the tool fetches its credential with `tollgate credential` and is refused
+//! a host outside its allowlist by the proxy; Ctrl-C stops everything and leaves no process or
+//! port behind. `tollgate demo` passes every step against such a stack.
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-use support::{Place, basic, free_port, parse_answer, raw, repo, tollgate};
+use support::dev::{Dev, addr};
+use support::{Place, basic, parse_answer, raw, repo, tollgate};
 
 #[test]
-fn dev_runs_openbao_broker_and_proxy_and_ctrl_c_stops_them_all() {
-    let state = tempfile::tempdir().expect("tempdir");
-    let ports = [free_port(), free_port(), free_port(), free_port()];
-    let addr = |p: u16| format!("127.0.0.1:{p}");
-    let mut dev = tollgate()
-        .arg("dev")
-        .arg("--policies")
-        .arg(repo().join("policies"))
-        .arg("--state")
-        .arg(state.path())
-        .args(["--listen", &addr(ports[0]), "--metrics-listen", &addr(ports[1])])
-        .args([
-            "--control-listen",
-            &addr(ports[2]),
-            "--vault-listen",
-            &addr(ports[3]),
-        ])
-        .env(
-            "PATH",
-            format!(
-                "{}:{}",
-                repo().join(".venv/bin").display(),
-                std::env::var("PATH").unwrap_or_default()
-            ),
-        )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("tollgate dev");
-    let mut lines = BufReader::new(dev.stdout.take().expect("stdout")).lines();
-    let started = Instant::now();
-    let ready = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .any(|l| l.contains("tollgate dev: ready"));
-    assert!(ready, "dev did not come up");
-    assert!(started.elapsed() < Duration::from_secs(90));
+fn dev_runs_the_whole_stack_and_ctrl_c_stops_it_all() {
+    let mut dev = Dev::start();
+    let ports = dev.ports;
+    let state = dev.state.path().to_owned();
+    // It prints what to export, and the file it names holds the CA trust and broker addresses.
+    for expected in ["source ", "--format env", "tollgate demo", "postgres:", "origin:"] {
+        assert!(
+            dev.printed.contains(expected),
+            "{expected} missing:\n{}",
+            dev.printed
+        );
+    }
 
     // A second one says so and exits at once.
-    let second = tollgate()
-        .args(["dev", "--state"])
-        .arg(state.path().join("second"))
-        .arg("--policies")
-        .arg(repo().join("policies"))
-        .args(["--listen", &addr(ports[0])])
+    let second = Dev::command(&state.as_path().join("second"), dev.policies.path(), &ports)
         .output()
         .expect("second dev");
     assert!(!second.status.success());
     assert!(String::from_utf8_lossy(&second.stderr).contains("already in use"));
 
-    let broker = state.path().join("broker");
+    let broker = dev.broker_dir();
     let started = tollgate()
         .args([
             "invoke",
@@ -125,9 +95,9 @@ fn dev_runs_openbao_broker_and_proxy_and_ctrl_c_stops_them_all() {
     let trace = tollgate()
         .args(["audit", "trace", id])
         .arg(broker.join("provenance.jsonl"))
-        .arg(state.path().join("proxy-provenance.jsonl"))
+        .arg(state.as_path().join("proxy-provenance.jsonl"))
         .arg("--openbao")
-        .arg(state.path().join("openbao-audit.log"))
+        .arg(state.as_path().join("openbao-audit.log"))
         .output()
         .expect("trace");
     let trace = String::from_utf8_lossy(&trace.stdout).into_owned();
@@ -141,19 +111,8 @@ fn dev_runs_openbao_broker_and_proxy_and_ctrl_c_stops_them_all() {
         assert!(trace.contains(expected), "{expected} missing:\n{trace}");
     }
 
-    // Ctrl-C: everything stops and every port is free again.
-    Command::new("kill")
-        .args(["-INT", &dev.id().to_string()])
-        .status()
-        .expect("kill");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = dev.try_wait().expect("wait") {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "dev did not stop");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    // Ctrl-C: everything stops, every port is free again, and no process is left.
+    let status = dev.stop().expect("dev did not stop");
     assert!(status.success());
     for port in ports {
         assert!(
@@ -161,4 +120,74 @@ fn dev_runs_openbao_broker_and_proxy_and_ctrl_c_stops_them_all() {
             "port {port} still taken"
         );
     }
+    let left = Command::new("pgrep")
+        .args(["-f", &state.as_path().display().to_string()])
+        .output()
+        .expect("pgrep");
+    assert!(
+        String::from_utf8_lossy(&left.stdout).trim().is_empty(),
+        "processes left: {}",
+        String::from_utf8_lossy(&left.stdout)
+    );
+    let cluster = std::env::temp_dir().join(format!("tollgate-dev-postgres-{}", ports[4]));
+    assert!(!cluster.exists(), "the PostgreSQL cluster was left behind");
+}
+
+/// `tollgate demo` against the stack: every step does what it should (each is checked by
+/// the demo itself against what the servers report), and the trace page is written.
+#[test]
+fn the_demo_passes_every_step_and_writes_the_trace_page() {
+    let dev = Dev::start();
+    let page = dev.state.path().join("trace.html");
+    let out = tollgate()
+        .arg("demo")
+        .arg("--state")
+        .arg(dev.state.path())
+        .arg("--trace")
+        .arg(&page)
+        .env("PATH", support::dev::venv_path())
+        .output()
+        .expect("demo");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{printed}\n{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        dev.logs()
+    );
+    assert!(printed.contains("8 of 8 steps did what they should"), "{printed}");
+    assert_eq!(printed.matches('✓').count(), 8, "{printed}");
+    for reason in [
+        "host_not_allowed",
+        "ssrf_blocked",
+        "secret_detected",
+        "issued_credential_misuse",
+        "budget_exceeded",
+    ] {
+        assert!(printed.contains(reason), "{reason} missing:\n{printed}");
+    }
+    let html = std::fs::read_to_string(&page).expect("trace page");
+    for expected in [
+        "egress.allow",
+        "egress.deny",
+        "credential.revoke",
+        "issued_credential_misuse",
+    ] {
+        assert!(html.contains(expected), "{expected} missing from the page");
+    }
+    // Nothing secret on the terminal: the seeded API key is not printed.
+    let key = std::process::Command::new(repo().join(".venv/bin/bao"))
+        .args(["kv", "get", "-mount=secret", "-field=key", "tollgate-demo/api"])
+        .env("BAO_ADDR", format!("http://{}", addr(dev.ports[3])))
+        .env(
+            "BAO_TOKEN",
+            std::fs::read_to_string(dev.broker_dir().join("vault.token"))
+                .expect("token")
+                .trim(),
+        )
+        .output()
+        .expect("bao");
+    let key = String::from_utf8_lossy(&key.stdout).trim().to_owned();
+    assert!(key.len() > 20);
+    assert!(!printed.contains(&key) && !html.contains(&key));
 }

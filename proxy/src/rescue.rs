@@ -111,13 +111,21 @@ impl Denial {
         headers
     }
 
+    /// The status line's phrase carries the reason code after the standard one
+    /// (`403 Forbidden (host_not_allowed)`): for a refused CONNECT many clients show only that
+    /// line (httpx's `ProxyError`, curl's "CONNECT tunnel failed"), so that is where a tool's
+    /// user, or an agent reading the tool's error, learns why.
+    fn phrase(&self) -> String {
+        format!("{} ({})", reason_phrase(self.status), self.reason)
+    }
+
     /// The whole response as raw HTTP/1.1, for the front door; the connection is closed after.
     fn to_http1(&self) -> Vec<u8> {
         let body = self.body();
         let mut out = format!(
             "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\nx-tollgate-reason: {}\r\ncontent-length: {}\r\nconnection: close\r\n",
             self.status,
-            reason_phrase(self.status),
+            self.phrase(),
             self.reason,
             body.len()
         );
@@ -215,6 +223,7 @@ impl Gate {
 async fn respond(session: &mut Session, denial: &Denial) -> pingora_error::Result<()> {
     let body = denial.body();
     let mut header = ResponseHeader::build(denial.status, Some(4))?;
+    header.set_reason_phrase(Some(&denial.phrase()))?;
     header.insert_header("content-type", "application/json")?;
     header.insert_header("x-tollgate-reason", denial.reason.as_str())?;
     header.insert_header("content-length", body.len().to_string())?;

