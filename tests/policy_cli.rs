@@ -70,7 +70,7 @@ fn git(dir: &Path, args: &[&str]) {
 fn check_passes_on_the_examples() {
     let out = tollgate(&repo(), &["policy", "check", "--strict", "policies"]);
     assert_eq!(code(&out), 0, "{}", stdout(&out));
-    assert_eq!(stdout(&out), "ok: 3 tenant(s), 0 warning(s)\n");
+    assert_eq!(stdout(&out), "ok: 4 tenant(s), 0 warning(s)\n");
 }
 
 #[test]
@@ -122,7 +122,7 @@ fn misuse_exits_with_2() {
 fn policy_test_passes_on_the_examples() {
     let out = tollgate(&repo(), &["policy", "test", "policies"]);
     assert_eq!(code(&out), 0, "{}", stdout(&out));
-    assert_eq!(stdout(&out), "18 passed, 0 failed\n");
+    assert_eq!(stdout(&out), "22 passed, 0 failed\n");
 }
 
 #[test]
@@ -147,7 +147,7 @@ fn policy_test_catches_a_wrong_expectation() {
         ),
         "{text}"
     );
-    assert!(text.ends_with("17 passed, 1 failed\n"), "{text}");
+    assert!(text.ends_with("21 passed, 1 failed\n"), "{text}");
 }
 
 /// A repository with the examples committed, then a commit that changes access.

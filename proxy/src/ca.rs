@@ -14,6 +14,12 @@ use thiserror::Error;
 
 pub const CERT_FILE: &str = "ca.pem";
 pub const KEY_FILE: &str = "ca.key";
+/// What clients trust: the current CA, and during a rotation the other one too.
+pub const TRUST_FILE: &str = "trust.pem";
+/// A staged CA, trusted by clients but not yet signing.
+pub const NEXT_DIR: &str = "next";
+/// Certificates of CAs that signed before (their keys are deleted when a rotation finishes).
+pub const RETIRED_DIR: &str = "retired";
 
 #[derive(Debug, Error)]
 pub enum CaError {
@@ -27,6 +33,12 @@ pub enum CaError {
     Tls(rustls::Error),
     #[error("{path}: not a PEM {what}")]
     BadPem { path: PathBuf, what: &'static str },
+    #[error("{0} has a rotation staged already: promote it (`--promote`) or remove {0}/next")]
+    Staged(PathBuf),
+    #[error("{0} has no staged rotation: run `tollgate ca rotate {0}` first")]
+    NotStaged(PathBuf),
+    #[error("{0} holds no CA: run `tollgate ca init {0}` first")]
+    Missing(PathBuf),
 }
 
 /// The CA that signs leaf certificates.
@@ -81,7 +93,84 @@ pub fn init(dir: &Path, common_name: &str) -> Result<PathBuf, CaError> {
     let cert = params.self_signed(&key)?;
     write_private(&key_path, key.serialize_pem().as_bytes())?;
     std::fs::write(&cert_path, cert.pem()).map_err(io(&cert_path))?;
+    write_trust(dir, &[&cert_path])?;
     Ok(cert_path)
+}
+
+/// One step of a CA rotation; each leaves the directory in a state the proxy and clients
+/// can run on for as long as needed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    /// Make the next CA in `next/` and trust both: publish `trust.pem` to every client.
+    Stage,
+    /// The next CA becomes the current one (restart the proxies to sign with it); the old one
+    /// is retired but still trusted, for connections and clients that have not switched.
+    Promote,
+    /// Trust only the current CA, and delete the retired keys.
+    Finish,
+}
+
+/// Carries out one rotation step in `dir` and returns the certificates `trust.pem` now holds.
+pub fn rotate(dir: &Path, step: Rotation, common_name: &str) -> Result<Vec<PathBuf>, CaError> {
+    let current = dir.join(CERT_FILE);
+    if !current.exists() {
+        return Err(CaError::Missing(dir.to_owned()));
+    }
+    let next = dir.join(NEXT_DIR);
+    let trusted = match step {
+        Rotation::Stage => {
+            if next.exists() {
+                return Err(CaError::Staged(dir.to_owned()));
+            }
+            vec![current, init(&next, common_name)?]
+        }
+        Rotation::Promote => {
+            if !next.join(CERT_FILE).exists() {
+                return Err(CaError::NotStaged(dir.to_owned()));
+            }
+            let stamp = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let retired = dir.join(RETIRED_DIR).join(stamp.to_string());
+            std::fs::create_dir_all(&retired).map_err(io(&retired))?;
+            for file in [CERT_FILE, KEY_FILE] {
+                let (from, to) = (dir.join(file), retired.join(file));
+                std::fs::rename(&from, &to).map_err(io(&from))?;
+            }
+            for file in [CERT_FILE, KEY_FILE] {
+                let (from, to) = (next.join(file), dir.join(file));
+                std::fs::rename(&from, &to).map_err(io(&from))?;
+            }
+            std::fs::remove_dir_all(&next).map_err(io(&next))?;
+            vec![current, retired.join(CERT_FILE)]
+        }
+        Rotation::Finish => {
+            let retired = dir.join(RETIRED_DIR);
+            if let Ok(entries) = std::fs::read_dir(&retired) {
+                for entry in entries.flatten() {
+                    let key = entry.path().join(KEY_FILE);
+                    if key.exists() {
+                        std::fs::remove_file(&key).map_err(io(&key))?;
+                    }
+                }
+            }
+            vec![current]
+        }
+    };
+    let paths: Vec<&Path> = trusted.iter().map(PathBuf::as_path).collect();
+    write_trust(dir, &paths)?;
+    Ok(trusted)
+}
+
+/// Writes `trust.pem` from `certs`, replacing it at once (a client never reads half a file).
+fn write_trust(dir: &Path, certs: &[&Path]) -> Result<(), CaError> {
+    let mut bundle = String::new();
+    for cert in certs {
+        bundle.push_str(&std::fs::read_to_string(cert).map_err(io(cert))?);
+    }
+    let (temporary, target) = (dir.join(".trust.pem.new"), dir.join(TRUST_FILE));
+    std::fs::write(&temporary, bundle).map_err(io(&temporary))?;
+    std::fs::rename(&temporary, &target).map_err(io(&target))
 }
 
 #[cfg(unix)]
@@ -149,9 +238,20 @@ impl Authority {
     }
 }
 
+/// The file clients should trust: `trust.pem` (both CAs during a rotation), or `ca.pem` for a
+/// directory made before rotation existed.
+pub fn trust_file(dir: &Path) -> PathBuf {
+    let trust = dir.join(TRUST_FILE);
+    if trust.exists() {
+        trust
+    } else {
+        dir.join(CERT_FILE)
+    }
+}
+
 /// The environment variables that make common clients trust the CA in `dir`.
 pub fn client_env(dir: &Path) -> Vec<(&'static str, PathBuf)> {
-    let cert = dir.join(CERT_FILE);
+    let cert = trust_file(dir);
     [
         "SSL_CERT_FILE",
         "REQUESTS_CA_BUNDLE",
@@ -193,6 +293,61 @@ mod tests {
             .mint("10.0.0.1", &key, Duration::from_secs(3600))
             .expect("mint ip");
         assert_ne!(ip_leaf.chain[0], leaf.chain[0]);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    fn certs_in(path: &Path) -> Vec<CertificateDer<'static>> {
+        let pem = std::fs::read(path).expect("read");
+        rustls_pemfile::certs(&mut pem.as_slice())
+            .collect::<Result<_, _>>()
+            .expect("pem")
+    }
+
+    #[test]
+    fn rotation_trusts_both_until_it_finishes_and_refuses_steps_out_of_order() {
+        let dir = std::env::temp_dir().join(format!("tg-ca-rotate-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(matches!(
+            rotate(&dir, Rotation::Stage, "x"),
+            Err(CaError::Missing(_))
+        ));
+        init(&dir, "old").expect("init");
+        let old = certs_in(&dir.join(CERT_FILE));
+        assert_eq!(certs_in(&dir.join(TRUST_FILE)), old);
+        assert!(matches!(
+            rotate(&dir, Rotation::Promote, "x"),
+            Err(CaError::NotStaged(_))
+        ));
+
+        rotate(&dir, Rotation::Stage, "new").expect("stage");
+        assert!(matches!(
+            rotate(&dir, Rotation::Stage, "x"),
+            Err(CaError::Staged(_))
+        ));
+        let new = certs_in(&dir.join(NEXT_DIR).join(CERT_FILE));
+        assert_eq!(
+            certs_in(&dir.join(TRUST_FILE)),
+            [old.clone(), new.clone()].concat()
+        );
+        // Staged, the old CA still signs.
+        assert_eq!(Authority::load(&dir).expect("load").cert_der, old[0]);
+
+        rotate(&dir, Rotation::Promote, "x").expect("promote");
+        assert_eq!(Authority::load(&dir).expect("load").cert_der, new[0]);
+        assert_eq!(
+            certs_in(&dir.join(TRUST_FILE)),
+            [new.clone(), old.clone()].concat()
+        );
+        assert!(!dir.join(NEXT_DIR).exists());
+
+        rotate(&dir, Rotation::Finish, "x").expect("finish");
+        assert_eq!(certs_in(&dir.join(TRUST_FILE)), new);
+        let retired: Vec<PathBuf> = std::fs::read_dir(dir.join(RETIRED_DIR))
+            .expect("retired")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        assert_eq!(retired.len(), 1);
+        assert!(retired[0].join(CERT_FILE).exists() && !retired[0].join(KEY_FILE).exists());
         std::fs::remove_dir_all(&dir).ok();
     }
 }

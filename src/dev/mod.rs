@@ -591,7 +591,7 @@ fn dev_env(args: &DevArgs, ca_dir: &Path, broker_dir: &Path) -> Result<String> {
 
 /// `export` lines that make the common clients trust the interception CA.
 fn trust_lines(ca_dir: &Path) -> Result<String> {
-    let ca = std::path::absolute(ca_dir.join(tollgate_proxy::ca::CERT_FILE))?;
+    let ca = std::path::absolute(tollgate_proxy::ca::trust_file(ca_dir))?;
     let mut out = String::new();
     for var in [
         "SSL_CERT_FILE",
