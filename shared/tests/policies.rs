@@ -27,7 +27,7 @@ fn the_examples_are_clean_even_under_strict() {
     let loaded = load_dir(&repo().join("policies")).expect("policy dir").strict();
     assert!(loaded.diagnostics.is_empty(), "{:#?}", loaded.diagnostics);
     let set = loaded.policies.expect("policies");
-    assert_eq!(set.tenants.len(), 3);
+    assert_eq!(set.tenants.len(), 4);
 }
 
 /// Loads one example file with one change, the rest of the examples as they are.
