@@ -80,7 +80,9 @@ table inet $table {
     type filter hook input priority -10; policy accept;
     iifname "$host_if" ct state established,related accept
     iifname "$host_if" ip daddr $host_ip tcp dport $proxy_port ct state new accept
-    iifname "$host_if" counter drop
+    # Refused rather than dropped, so that an attempt fails at once instead of hanging.
+    iifname "$host_if" meta l4proto tcp counter reject with tcp reset
+    iifname "$host_if" counter reject with icmpx admin-prohibited
   }
   chain forward {
     type filter hook forward priority -10; policy accept;

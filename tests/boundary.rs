@@ -1,8 +1,9 @@
 //! The network boundary (deploy/sandbox.sh), as root, as CI runs: from inside a tool sandbox
 //! the request through the proxy works, while a direct TCP connection, a DNS query and a UDP
-//! datagram to listeners on the same host address reach nothing. Then, as the control, the
-//! sandbox's rules are removed and the same probes do reach those listeners: the rules, not
-//! some accident of routing, are what stopped them.
+//! datagram to listeners on the same host address reach nothing; they still reach nothing
+//! after a tool that is root in its namespace drops the namespace's own rules and adds a
+//! default route. Then, as the control, the host's rules are removed too and the same probes
+//! do reach those listeners: the rules, not some accident of routing, are what stopped them.
 //!
 //! Every address involved is on this machine: the host end of the sandbox's veth
 //! (10.250.N.1), which the test creates, and loopback.
@@ -203,26 +204,34 @@ fn a_sandboxed_tool_reaches_the_proxy_and_nothing_else() {
     }
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(listeners.counts(), (0, 0, 0), "something reached a listener");
-    // The control: without the rules, the same probes reach the listeners.
+    // A tool that is root in its namespace drops that namespace's rules and routes its way
+    // out through the host: the host's rules, out of its reach, still stop everything.
+    let escape = sandbox.sh(&format!(
+        "nft delete table inet tollgate_sandbox && ip route add default via {}",
+        sandbox.host_ip
+    ));
+    assert!(
+        escape.status.success(),
+        "{}",
+        String::from_utf8_lossy(&escape.stderr)
+    );
+    for (what, probe) in &probes {
+        let out = sandbox.sh(probe);
+        assert!(
+            !out.status.success(),
+            "{what} after the namespace's own rules were dropped"
+        );
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(listeners.counts(), (0, 0, 0), "something reached a listener");
+    assert_eq!(String::from_utf8_lossy(&sandbox.sh(&through_proxy).stdout), "200");
+
+    // The control: without the host's rules too, the same probes reach the listeners.
     let table = format!("tg_sandbox_{}", sandbox.name);
     let removed = Command::new("nft")
         .args(["delete", "table", "inet", &table])
         .status()
         .expect("nft");
-    assert!(removed.success());
-    let removed = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &format!("tg-{}", sandbox.name),
-            "nft",
-            "delete",
-            "table",
-            "inet",
-            "tollgate_sandbox",
-        ])
-        .status()
-        .expect("nft in the namespace");
     assert!(removed.success());
     for (what, probe) in &probes {
         let out = sandbox.sh(probe);
