@@ -4,7 +4,8 @@
 //! `429 information_budget_exceeded`, and the origin never sees the rest. Ordinary queries
 //! (words, repeats) under the same budget all pass. A tool naming many distinct short
 //! hostnames under a wildcard is stopped at its distinct-hostname budget, and the names past
-//! it are never looked up.
+//! it are never looked up. With the budgets in Redis, two replicas charge one ledger: the
+//! token spread over both stops where it stops on one.
 
 mod support;
 
@@ -23,8 +24,23 @@ fn bench(information: &str) -> Bench {
 }
 
 fn get(b: &Bench, query: &str) -> (u16, Value) {
+    get_via(b, b.proxy.port, query)
+}
+
+/// The same through the proxy listening on `port` (the bench's, or a replica's).
+fn get_via(b: &Bench, port: u16, query: &str) -> (u16, Value) {
     let url = format!("https://api.test:{}/search?q={query}", b.tls.port);
-    let output = b.proxy.curl(HOST, &["-w", "\n%{http_code}", &url]);
+    let output = std::process::Command::new("curl")
+        .args(["-sS", "--max-time", "10", "-x"])
+        .arg(format!(
+            "http://{}:{}@127.0.0.1:{port}",
+            support::USER,
+            support::SECRET
+        ))
+        .args(["-w", "\n%{http_code}", &url])
+        .env("CURL_CA_BUNDLE", b.proxy.ca())
+        .output()
+        .expect("curl");
     let text = String::from_utf8_lossy(&output.stdout).into_owned();
     let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
     (
@@ -73,6 +89,47 @@ fn a_token_spread_over_twenty_requests_is_stopped_by_the_information_budget() {
         "the last piece left"
     );
     assert!(!b.proxy.log_text().contains(TOKEN));
+}
+
+/// The pieces of TOKEN sent in turn through the bench's proxy and `replica`: how many were
+/// answered 200 before the first refusal, and whether every one after it was refused.
+fn spread_over(b: &Bench, ports: &[u16]) -> (usize, bool) {
+    let answers: Vec<(u16, Value)> = (0..20)
+        .map(|i| get_via(b, ports[i % ports.len()], &TOKEN[2 * i..2 * i + 2]))
+        .collect();
+    let passed = answers.iter().take_while(|(s, _)| *s == 200).count();
+    let refused = answers[passed..]
+        .iter()
+        .all(|(s, j)| (*s, j["reason"].as_str()) == (429, Some("information_budget_exceeded")));
+    (passed, refused)
+}
+
+#[test]
+fn replicas_sharing_redis_charge_one_information_budget() {
+    let budget = "bits_per_destination = 160";
+    // One proxy: where the budget stops the token.
+    let alone = bench(budget);
+    let (stop, refused) = spread_over(&alone, &[alone.proxy.port]);
+    assert!(refused && (3..20).contains(&stop), "one proxy: {stop}");
+
+    // Two replicas on one Redis, taking turns: the same ledger, the same stop.
+    let redis = support::redis::RedisServer::start();
+    let store = format!("[budgets]\nredis = \"{}\"\n", redis.url());
+    let shared = Bench::start_with(&format!("[budgets.information]\n{budget}"), &store);
+    let (replica, _process) = shared.replica();
+    let (passed, refused) = spread_over(&shared, &[shared.proxy.port, replica]);
+    assert!(refused, "after the stop, everything is refused");
+    assert_eq!(passed, stop, "two replicas on Redis stop where one proxy stops");
+
+    // The control: replicas with budgets in their own memory each keep a ledger, and the
+    // token gets further.
+    let apart = bench(budget);
+    let (replica, _process) = apart.replica();
+    let (further, _) = spread_over(&apart, &[apart.proxy.port, replica]);
+    assert!(
+        further > stop,
+        "in-process replicas: {further}, one proxy: {stop}"
+    );
 }
 
 #[test]

@@ -142,6 +142,15 @@ impl Metering {
         })
     }
 
+    /// The shared store's settings, when budgets are kept in Redis (the information budget
+    /// then is too).
+    pub fn redis_config(&self) -> Option<&RedisConfig> {
+        match &self.spec {
+            StoreSpec::Redis(config) => Some(config),
+            StoreSpec::Memory { .. } => None,
+        }
+    }
+
     async fn meter(&self) -> Result<&Meter, BudgetError> {
         self.meter
             .get_or_try_init(|| async {

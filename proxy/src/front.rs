@@ -281,7 +281,7 @@ impl FrontDoor {
             host_named: true,
             ..Default::default()
         };
-        self.gate.charge_information(&identity, &host, &named)?;
+        self.gate.charge_information(&identity, &host, &named).await?;
         let addr = self
             .gate
             .destination(&host, port, &allowed)

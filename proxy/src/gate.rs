@@ -281,7 +281,7 @@ impl Gate {
 
     /// Charges what a request sends against its tenant's information budget (before the
     /// name is resolved, before anything leaves).
-    pub fn charge_information(
+    pub async fn charge_information(
         &self,
         identity: &Identity,
         host: &Host,
@@ -289,7 +289,11 @@ impl Gate {
     ) -> Result<(), Denial> {
         let set = self.policies.current();
         match set.tenant(&identity.tenant) {
-            Some(tenant) => self.information.charge(identity, &tenant.information, host, sent),
+            Some(tenant) => {
+                self.information
+                    .charge(identity, &tenant.information, host, sent)
+                    .await
+            }
             None => Ok(()),
         }
     }

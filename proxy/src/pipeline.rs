@@ -263,7 +263,9 @@ impl Pipeline {
             target: Some(&path),
             headers: Some(&header.headers),
         };
-        self.gate.charge_information(&identity, &tunnel.host, &sent)?;
+        self.gate
+            .charge_information(&identity, &tunnel.host, &sent)
+            .await?;
         ctx.identity = Some(identity);
         ctx.upstream = Some(Upstream {
             addr: tunnel.addr,
@@ -321,7 +323,7 @@ impl Pipeline {
             target: Some(&path),
             headers: Some(&header.headers),
         };
-        self.gate.charge_information(&identity, &host, &sent)?;
+        self.gate.charge_information(&identity, &host, &sent).await?;
         let addr = self
             .gate
             .destination(&host, port, &allowed)

@@ -91,7 +91,7 @@ pub fn build(config: &ProxyConfig) -> Result<Server, StartError> {
         metrics,
         limits: config.limits.clone(),
         connections: ConnectionLimiter::new(config.limits.max_connections_per_identity),
-        information: Default::default(),
+        information: crate::information::InformationMeter::new(budgets.redis_config().cloned()),
         budgets,
         engine,
         known: known_secrets(config)?,

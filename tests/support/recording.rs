@@ -68,6 +68,11 @@ pub struct Bench {
 
 impl Bench {
     pub fn start(sections: &str) -> Self {
+        Self::start_with(sections, "")
+    }
+
+    /// The same, with `extra` in the proxy's configuration (e.g. a `[budgets]` store).
+    pub fn start_with(sections: &str, extra: &str) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let certs = OriginCerts::new(dir.path(), &["api.test"]);
         let tls = Recorder::tls(&certs, dir.path(), "tls.bin");
@@ -84,10 +89,34 @@ impl Bench {
             origin_ca: &certs.ca,
             hosts: &[("api.test", "127.0.0.2")],
             nameservers: &nameservers,
-            extra: "",
+            extra,
         };
         let proxy = super::Proxy::start(super::Place::Host, &spec);
         Self { proxy, tls, dns, dir }
+    }
+
+    /// A second proxy with the same configuration (identities, policies, CA, store) on ports
+    /// of its own; its port and the process.
+    pub fn replica(&self) -> (u16, super::Process) {
+        let (port, metrics) = (super::free_port(), super::free_port());
+        let process = super::Process::new(
+            super::tollgate()
+                .args(["proxy", "--config", "proxy.toml"])
+                .args(["--listen", &format!("127.0.0.1:{port}")])
+                .args(["--metrics-listen", &format!("127.0.0.1:{metrics}")])
+                .current_dir(self.proxy.dir.path())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("replica"),
+        );
+        for _ in 0..400 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return (port, process);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("the replica does not listen");
     }
 }
 

@@ -64,6 +64,22 @@ impl Ledger {
     }
 }
 
+/// The pieces of one request as a shared ledger charges them: each distinct piece once, with
+/// the key that marks it seen and what it costs.
+pub fn priced<'p>(pieces: impl IntoIterator<Item = &'p [u8]>) -> Vec<(u64, f64)> {
+    let mut keys = HashSet::new();
+    pieces
+        .into_iter()
+        .filter_map(|piece| {
+            let key = key_of(piece);
+            keys.insert(key).then(|| (key, bits_of(piece)))
+        })
+        .collect()
+}
+
+/// Pieces a shared ledger remembers per destination (the same bound as [`Ledger`]'s).
+pub const SHARED_MAX_SEEN: usize = MAX_SEEN;
+
 fn key_of(piece: &[u8]) -> u64 {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     piece.hash(&mut hasher);

@@ -56,6 +56,34 @@ impl RedisConfig {
     }
 }
 
+/// One request's charge to an invocation's information budget.
+#[derive(Debug)]
+pub struct InformationCharge<'a> {
+    pub invocation: &'a str,
+    /// The hostname, counted towards the distinct-hostname budget when `host_named`.
+    pub host: &'a str,
+    pub host_named: bool,
+    pub distinct_hosts: Option<u64>,
+    /// Where the bits go (the registrable domain).
+    pub destination: &'a str,
+    pub bits_limit: Option<u64>,
+    /// Pieces remembered per destination at most.
+    pub max_seen: usize,
+    /// Each distinct piece: the key that marks it seen, and its bits.
+    pub pieces: &'a [(u64, f64)],
+}
+
+/// What the shared information ledger answered.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum InformationAnswer {
+    /// Charged; `bits` sent to the destination so far, this request included.
+    Charged { bits: f64 },
+    /// A new hostname past the distinct-hostname budget; nothing charged.
+    TooManyHosts,
+    /// Past the bits budget (`bits` with this request); nothing charged.
+    OverBudget { bits: f64 },
+}
+
 #[derive(Debug)]
 struct Scripts {
     admit: Script,
@@ -63,6 +91,7 @@ struct Scripts {
     release: Script,
     tool_call: Script,
     usage: Script,
+    information: Script,
 }
 
 impl Scripts {
@@ -73,6 +102,7 @@ impl Scripts {
             release: Script::new(include_str!("release.lua")),
             tool_call: Script::new(include_str!("tool_call.lua")),
             usage: Script::new(include_str!("usage.lua")),
+            information: Script::new(include_str!("information.lua")),
         }
     }
 }
@@ -126,6 +156,42 @@ impl RedisStore {
         })
     }
 
+    /// Charges one request to an invocation's information budget, shared by every replica
+    /// (information.lua): all of it or, over a limit, none of it.
+    pub async fn charge_information(
+        &self,
+        charge: &InformationCharge<'_>,
+    ) -> Result<InformationAnswer, StoreError> {
+        let tag = format!("{}:info:{{{}}}", self.shared.prefix, charge.invocation);
+        let mut invocation = self.shared.scripts.information.prepare_invoke();
+        invocation
+            .key(format!("{tag}:hosts"))
+            .key(format!("{tag}:seen:{}", charge.destination))
+            .key(format!("{tag}:bits"))
+            .arg(self.shared.idle_ttl_ms)
+            .arg(charge.host)
+            .arg(u8::from(charge.host_named))
+            .arg(limit_arg(charge.distinct_hosts))
+            .arg(charge.destination)
+            .arg(limit_arg(charge.bits_limit))
+            .arg(charge.max_seen);
+        for (key, bits) in charge.pieces {
+            invocation.arg(format!("{key:016x}")).arg(format!("{bits:.3}"));
+        }
+        let mut conn = self.conn.clone();
+        let result = invocation.invoke_async::<(i64, String)>(&mut conn).await;
+        let (code, value) = self.shared.record(result)?;
+        let number = value
+            .parse::<f64>()
+            .map_err(|_| unexpected(format!("information.lua answered {value:?}")))?;
+        match code {
+            0 => Ok(InformationAnswer::Charged { bits: number }),
+            1 => Ok(InformationAnswer::TooManyHosts),
+            2 => Ok(InformationAnswer::OverBudget { bits: number }),
+            other => Err(unexpected(format!("information.lua answered code {other}"))),
+        }
+    }
+
     fn keys(&self, plan: &Plan) -> Keys {
         Keys::new(&self.shared.prefix, &plan.subject)
     }
@@ -139,7 +205,7 @@ impl RedisStore {
 }
 
 impl Shared {
-    fn record(&self, result: Result<Vec<i64>, RedisError>) -> Result<Vec<i64>, StoreError> {
+    fn record<T>(&self, result: Result<T, RedisError>) -> Result<T, StoreError> {
         match result {
             Ok(v) => {
                 self.reachable.store(true, Ordering::Relaxed);
