@@ -9,5 +9,6 @@ pub mod decision;
 pub mod detect;
 pub mod invocation;
 pub mod outcome;
+pub mod output;
 pub mod policy;
 pub mod provenance;

@@ -9,7 +9,7 @@
 
 mod catalog;
 pub mod corpus;
-mod decode;
+pub(crate) mod decode;
 mod engine;
 mod entropy;
 mod finance;

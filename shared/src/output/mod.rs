@@ -1,0 +1,327 @@
+//! Tool output protection (issue 14), the judging half: what a tool fetched (a page, an API
+//! answer, a remote MCP server's result) is decoded and cut into *segments* by where the text
+//! sits (visible text, hidden content, a data field, a tool description, code), and each
+//! segment is judged by context, not by keywords alone:
+//!
+//! - hidden content (comments, CSS-hidden elements, `aria-hidden`, alt and title text,
+//!   zero-width, bidi-control and Unicode-tag characters) that reads as an instruction;
+//! - an instruction *addressed to the model* (an override, a role or authority claim, a request
+//!   for the system prompt or tool definitions, an instruction to call a tool or run a
+//!   command) in a data field or in visible text, unless the page is about such attacks and
+//!   the phrase is quoted or in code;
+//! - an encoded command (base64 that decodes to a shell pipeline or an instruction);
+//! - an exfiltration link (a markdown image, a hidden image or frame) whose URL carries data
+//!   to a host other than the one the answer came from;
+//! - a poisoned tool description in an MCP `tools/list` answer.
+//!
+//! Not yet wired into the proxy: `Judge::judge` is what the response path will call.
+
+mod html;
+mod rules;
+
+use std::ops::Range;
+
+use thiserror::Error;
+
+use crate::detect::decode::compress::{Codec, inflate};
+
+pub use rules::Judge;
+
+/// A bound on what is decoded (a compressed answer may not grow past it).
+pub const MAX_DECODED: usize = 8 << 20;
+
+#[derive(Debug, Error)]
+pub enum OutputError {
+    #[error("content-encoding {0:?} is not one the proxy decodes")]
+    UnknownEncoding(String),
+    #[error("the answer does not decode as {encoding}: {detail}")]
+    Undecodable { encoding: String, detail: String },
+}
+
+/// What an injection finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Class {
+    HiddenInstruction,
+    AddressedOverride,
+    PromptExtraction,
+    ToolOrCommand,
+    EncodedCommand,
+    ExfilLink,
+    ToolPoisoning,
+}
+
+impl Class {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::HiddenInstruction => "hidden-instruction",
+            Class::AddressedOverride => "addressed-override",
+            Class::PromptExtraction => "prompt-extraction",
+            Class::ToolOrCommand => "tool-or-command",
+            Class::EncodedCommand => "encoded-command",
+            Class::ExfilLink => "exfil-link",
+            Class::ToolPoisoning => "tool-poisoning",
+        }
+    }
+}
+
+/// Where a piece of text sits in the answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    Visible,
+    /// Hidden from a human reader; why.
+    Hidden(&'static str),
+    /// A string value of a structured answer, under this key.
+    Field(String),
+    /// A tool's description (or a parameter's) in an MCP `tools/list` answer.
+    ToolDescription,
+    /// Code or preformatted text: shown, but as an example, not as prose.
+    Code,
+}
+
+/// A run of text with its place.
+#[derive(Debug, Clone)]
+pub struct Segment {
+    pub place: Place,
+    pub text: String,
+}
+
+/// A URL the answer makes the reader's client load or offer (markdown image or link, `img`,
+/// `iframe`), and whether it is hidden or loads by itself.
+#[derive(Debug, Clone)]
+pub struct Link {
+    pub url: String,
+    pub loads_itself: bool,
+    pub hidden: bool,
+}
+
+/// One finding: its class, the rule, and the span of the segment's text it covers.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub class: Class,
+    pub rule: &'static str,
+    pub place: Place,
+    pub span: Range<usize>,
+}
+
+/// An answer as the proxy sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Answer<'a> {
+    pub body: &'a [u8],
+    pub content_type: &'a str,
+    pub content_encoding: Option<&'a str>,
+    /// The host the answer came from (links back to it carry nothing out).
+    pub host: &'a str,
+}
+
+/// The body as text: `Content-Encoding` undone (within [`MAX_DECODED`]), then the charset
+/// (a BOM, the content type's `charset`, or UTF-8; single-byte charsets read as Latin-1, and
+/// multi-byte ones other than UTF-8 and UTF-16 keep their ASCII).
+pub fn decode_text(answer: &Answer<'_>) -> Result<String, OutputError> {
+    let mut bytes = answer.body.to_vec();
+    if let Some(encodings) = answer.content_encoding {
+        for token in encodings
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .rev()
+        {
+            if token.eq_ignore_ascii_case("identity") {
+                continue;
+            }
+            let codec =
+                Codec::from_header(token).ok_or_else(|| OutputError::UnknownEncoding(token.to_owned()))?;
+            bytes = inflate(codec, &bytes, MAX_DECODED).map_err(|e| OutputError::Undecodable {
+                encoding: token.to_owned(),
+                detail: format!("{e:?}"),
+            })?;
+        }
+    }
+    let charset = answer
+        .content_type
+        .split(';')
+        .filter_map(|p| p.trim().strip_prefix("charset="))
+        .next()
+        .map(|c| c.trim_matches('"').to_ascii_lowercase());
+    Ok(to_text(&bytes, charset.as_deref()))
+}
+
+fn to_text(bytes: &[u8], charset: Option<&str>) -> String {
+    let utf16 = |bytes: &[u8], little: bool| {
+        let units: Vec<u16> = bytes
+            .chunks_exact(2)
+            .map(|c| {
+                if little {
+                    u16::from_le_bytes([c[0], c[1]])
+                } else {
+                    u16::from_be_bytes([c[0], c[1]])
+                }
+            })
+            .collect();
+        String::from_utf16_lossy(&units)
+    };
+    match bytes {
+        [0xEF, 0xBB, 0xBF, rest @ ..] => return String::from_utf8_lossy(rest).into_owned(),
+        [0xFF, 0xFE, rest @ ..] => return utf16(rest, true),
+        [0xFE, 0xFF, rest @ ..] => return utf16(rest, false),
+        _ => {}
+    }
+    match charset {
+        Some("utf-16" | "utf-16le") => utf16(bytes, true),
+        Some("utf-16be") => utf16(bytes, false),
+        Some(c)
+            if c.starts_with("iso-8859")
+                || c.starts_with("windows-125")
+                || c == "latin1"
+                || c == "us-ascii" =>
+        {
+            bytes.iter().map(|&b| char::from(b)).collect()
+        }
+        _ => String::from_utf8_lossy(bytes).into_owned(),
+    }
+}
+
+/// What kind of document a content type names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Html,
+    Xml,
+    Json,
+    Markdown,
+    Text,
+}
+
+impl Kind {
+    pub fn of(content_type: &str, text: &str) -> Kind {
+        let t = content_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if t.contains("html") {
+            Kind::Html
+        } else if t.contains("json") {
+            Kind::Json
+        } else if t.contains("xml") || t.contains("rss") || t.contains("atom") {
+            Kind::Xml
+        } else if t.contains("markdown") {
+            Kind::Markdown
+        } else {
+            let start = text.trim_start();
+            if start.starts_with('{') || start.starts_with('[') {
+                Kind::Json
+            } else if start.starts_with("<!") || start.starts_with("<html") {
+                Kind::Html
+            } else if start.starts_with("<?xml") {
+                Kind::Xml
+            } else {
+                Kind::Text
+            }
+        }
+    }
+}
+
+/// Cuts text into segments and links by where each piece sits.
+pub fn segments(kind: Kind, text: &str) -> (Vec<Segment>, Vec<Link>) {
+    let mut segments = Vec::new();
+    let mut links = Vec::new();
+    match kind {
+        Kind::Html | Kind::Xml => html::scan(text, &mut segments, &mut links),
+        Kind::Json => match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(value) => json(&value, None, false, &mut segments),
+            Err(_) => segments.push(Segment {
+                place: Place::Visible,
+                text: text.to_owned(),
+            }),
+        },
+        Kind::Markdown | Kind::Text => {
+            // Markdown may carry HTML (comments, hidden spans) of its own.
+            html::scan(text, &mut segments, &mut links);
+        }
+    }
+    // Markdown images and links in any text.
+    for segment in &segments {
+        rules::markdown_links(
+            &segment.text,
+            matches!(segment.place, Place::Hidden(_)),
+            &mut links,
+        );
+    }
+    // Characters a reader never sees: Unicode tags spell ASCII; zero-width and bidi controls
+    // split words. The tag text is a hidden segment of its own; the others are removed.
+    let mut hidden = Vec::new();
+    for segment in &mut segments {
+        let (clean, tags) = invisible(&segment.text);
+        if !tags.is_empty() {
+            hidden.push(Segment {
+                place: Place::Hidden("unicode tags"),
+                text: tags,
+            });
+        }
+        if clean.len() != segment.text.len() {
+            segment.text = clean;
+        }
+    }
+    segments.extend(hidden);
+    (segments, links)
+}
+
+/// The text without zero-width and bidi-control characters, and what Unicode tag characters
+/// in it spell.
+fn invisible(text: &str) -> (String, String) {
+    let mut clean = String::with_capacity(text.len());
+    let mut tags = String::new();
+    for c in text.chars() {
+        match c as u32 {
+            0xE0020..=0xE007E => tags.push(char::from((c as u32 - 0xE0000) as u8)),
+            0xE0000..=0xE007F => {}
+            0x200B..=0x200F | 0x2060..=0x2064 | 0xFEFF | 0x202A..=0x202E | 0x2066..=0x2069 | 0x00AD => {}
+            _ => clean.push(c),
+        }
+    }
+    (clean, tags)
+}
+
+/// Every string in a JSON value as a field segment (under its key); a `tools/list` answer's
+/// descriptions as tool descriptions.
+fn json(value: &serde_json::Value, key: Option<&str>, in_tools: bool, out: &mut Vec<Segment>) {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => {
+            let place = match key {
+                Some("description" | "title") if in_tools => Place::ToolDescription,
+                Some(k) => Place::Field(k.to_owned()),
+                None => Place::Field(String::new()),
+            };
+            // A string may hold a document of its own (HTML in a JSON answer).
+            if text.contains("<!--") || text.contains("style=") {
+                let (inner, _) = segments(Kind::Html, text);
+                for mut segment in inner {
+                    if segment.place == Place::Visible {
+                        segment.place = place.clone();
+                    }
+                    out.push(segment);
+                }
+            } else {
+                out.push(Segment {
+                    place,
+                    text: text.clone(),
+                });
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                json(item, key, in_tools, out);
+            }
+        }
+        Value::Object(map) => {
+            for (k, v) in map {
+                json(v, Some(k), in_tools || k == "tools", out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests;
