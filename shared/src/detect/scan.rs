@@ -26,7 +26,10 @@ use super::runs::{
     for_each_run, token_around,
 };
 use super::secret::Fingerprint;
-use super::shapes::{cards, generic_assignment, pieces, punctuated_assignments, twilio_key, wif_key};
+use super::shapes::{
+    assignment_operators, cards, follows_operator, generic_assignment, pieces, punctuated_assignments,
+    twilio_key, wif_key,
+};
 
 /// Where findings of a layer are placed.
 #[derive(Debug, Clone, Copy)]
@@ -174,10 +177,15 @@ impl<'a> Walk<'a> {
     pub(crate) fn layer(&mut self, data: &[u8], origin: Origin, chain: &EncodingChain) {
         self.rules(data, origin, chain);
         self.known(data, origin, chain);
+        let mut operators = Vec::new();
+        if self.on.generic {
+            assignment_operators(data, &mut operators);
+        }
         let mut runs = Vec::new();
         for_each_run(data, |start, end| runs.push((start, end)));
         for &(start, end) in &runs {
-            self.run(data, start, end, origin, chain);
+            let assigned = !operators.is_empty() && follows_operator(data, &operators, start);
+            self.run(data, start, end, assigned, origin, chain);
         }
         self.wrapped(data, &runs, origin, chain);
         self.tokens(data, origin, chain);
@@ -188,9 +196,9 @@ impl<'a> Walk<'a> {
             }
         }
         self.optional_shapes(data, origin, chain);
-        if self.on.generic {
+        if !operators.is_empty() {
             let mut found = Vec::new();
-            punctuated_assignments(data, |start, end| found.push((start, end)));
+            punctuated_assignments(data, &operators, |start, end| found.push((start, end)));
             for (start, end) in found {
                 self.report("generic-secret", &data[start..end], origin.at(start), chain);
             }
@@ -228,9 +236,18 @@ impl<'a> Walk<'a> {
         }
     }
 
-    fn run(&mut self, data: &[u8], start: usize, end: usize, origin: Origin, chain: &EncodingChain) {
+    /// One run; `assigned` when it follows an operator after a name that may be a credential's.
+    fn run(
+        &mut self,
+        data: &[u8],
+        start: usize,
+        end: usize,
+        assigned: bool,
+        origin: Origin,
+        chain: &EncodingChain,
+    ) {
         let run = &data[start..end];
-        if self.on.generic && generic_assignment(data, start, end) {
+        if self.on.generic && assigned && generic_assignment(data, start, end) {
             let value = run
                 .strip_suffix(b"==")
                 .or_else(|| run.strip_suffix(b"="))
@@ -397,6 +414,12 @@ impl<'a> Walk<'a> {
     fn hex_lists(&mut self, data: &[u8], origin: Origin, chain: &EncodingChain) {
         let mut lists = Vec::new();
         for_each_hex_list_stretch(data, |from, to| {
+            // Eight delimited bytes need seven delimiters: UUIDs (four) and hashes (none) are
+            // not lists, and are not parsed as one.
+            let delimiters = data[from..to].iter().filter(|b| !b.is_ascii_hexdigit()).count();
+            if delimiters < 7 {
+                return;
+            }
             // One byte before, so the boundary check sees the neighbour.
             let from = from.saturating_sub(1);
             hex_lists(&data[from..to], 8, |mut list| {
