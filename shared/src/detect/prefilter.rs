@@ -102,7 +102,10 @@ impl RuleSet {
     pub(crate) fn scan(&self, data: &[u8], enabled: DetectorSet, out: &mut Vec<Hit>) {
         // On the stack: scans of small decoded layers are frequent.
         let mut done_to = [0usize; MAX_RULES];
-        let Some(starts) = &self.starts else {
+        // Short layers (decoded values, headers) are cheaper for the automaton alone than for
+        // seven searches that each have a set-up cost.
+        let starts = self.starts.as_ref().filter(|_| data.len() >= VECTORISED_FROM);
+        let Some(starts) = starts else {
             for anchor in self.anchors.find_overlapping_iter(data) {
                 self.anchored(
                     anchor.pattern().as_usize(),
@@ -192,6 +195,9 @@ impl RuleSet {
         }
     }
 }
+
+/// Bytes from which the vectorised searchers pay for themselves.
+const VECTORISED_FROM: usize = 512;
 
 /// Sixteen anchors a searcher, `://` left out (every URL has one; [`url_candidates`] finds
 /// those worth a look). `None` when the processor has no vectorised searcher.

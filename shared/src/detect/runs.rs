@@ -102,7 +102,7 @@ fn for_each_stretch(
 
 /// Bit `i` set when `data[from + i]` is a `class` byte (bits past the end are clear).
 #[inline]
-fn class_mask(data: &[u8], from: usize, class: impl Fn(u8) -> bool) -> u64 {
+pub(crate) fn class_mask(data: &[u8], from: usize, class: impl Fn(u8) -> bool) -> u64 {
     let Some(block) = data.get(from..) else {
         return 0;
     };

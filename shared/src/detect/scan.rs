@@ -255,7 +255,9 @@ impl<'a> Walk<'a> {
             self.report("generic-secret", value, origin.at(start), chain);
         }
         // Twilio keys start `SK`; WIF keys are 51 characters or more. Other runs skip the split.
-        let twilio = self.on.twilio && memchr::memmem::find(run, b"SK").is_some();
+        let twilio = self.on.twilio
+            && run.len() >= 34
+            && memchr::memchr_iter(b'S', run).any(|at| run.get(at + 1) == Some(&b'K'));
         let wif = self.on.crypto && run.len() >= 51;
         let address = self.on.bitcoin || self.on.ethereum;
         for (at, piece) in pieces(run).filter(|_| twilio || wif || address) {
