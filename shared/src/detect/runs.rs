@@ -23,7 +23,8 @@ pub(crate) fn for_each_run(data: &[u8], mut f: impl FnMut(usize, usize)) {
 }
 
 const fn is_phrase_byte(b: u8) -> bool {
-    b.is_ascii_lowercase() || matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b'\\')
+    // `+` is a space in a form body (`release+rural+pencil+...`).
+    b.is_ascii_lowercase() || matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b'\\' | b'+')
 }
 
 /// Stretches of lowercase words and whitespace (escaped or not) long enough for a 12-word
@@ -37,10 +38,10 @@ const fn is_card_byte(b: u8) -> bool {
     b.is_ascii_digit() || b == b' ' || b == b'-' || b == b'+'
 }
 
-/// Stretches of digits, spaces and dashes long enough for a card number of 15 or more digits
-/// (13- and 14-digit numbers, no longer issued, are not looked for).
+/// Stretches of digits, spaces and dashes long enough for a card number of 14 or more digits
+/// (Diners Club still issues 14; 13-digit Visa numbers, no longer issued, are not looked for).
 pub(crate) fn for_each_card_stretch(data: &[u8], f: impl FnMut(usize, usize)) {
-    for_each_stretch(data, is_card_byte, 15, f);
+    for_each_stretch(data, is_card_byte, 14, f);
 }
 
 const fn is_iban_byte(b: u8) -> bool {
@@ -102,7 +103,7 @@ fn for_each_stretch(
 
 /// Bit `i` set when `data[from + i]` is a `class` byte (bits past the end are clear).
 #[inline]
-pub(crate) fn class_mask(data: &[u8], from: usize, class: impl Fn(u8) -> bool) -> u64 {
+fn class_mask(data: &[u8], from: usize, class: impl Fn(u8) -> bool) -> u64 {
     let Some(block) = data.get(from..) else {
         return 0;
     };

@@ -392,6 +392,10 @@ impl<'a> Walk<'a> {
             if let Some(decoded) = percent::decode(token) {
                 self.descend(decoded, Encoding::Percent, origin.child(start), chain);
             }
+            // A form field: `+` is a space (`-----BEGIN+PRIVATE+KEY-----`).
+            if let Some(decoded) = percent::decode_form(token) {
+                self.descend(decoded, Encoding::Percent, origin.child(start), chain);
+            }
             if let Some(decoded) = unescape(token) {
                 self.descend(decoded, Encoding::Escape, origin.child(start), chain);
             }
@@ -433,7 +437,8 @@ impl<'a> Walk<'a> {
             let data_like = self.on.delimited_hex
                 && list.bytes.len() >= 16
                 && !is_meaningful(&list.bytes)
-                && !is_fingerprint(&list);
+                && !is_fingerprint(&list)
+                && varied(&list.bytes);
             if data_like {
                 self.report_as(
                     "delimited-hex",
@@ -593,9 +598,30 @@ fn confidence_of(value: &[u8], judged: Confidence) -> Confidence {
 }
 
 /// A key or certificate fingerprint as people print it: colon- or space-separated bytes of an
-/// MD5, SHA-1, SHA-256, SHA-384 or SHA-512 digest.
+/// MD5, SHA-1, SHA-256, SHA-384 or SHA-512 digest. Tools print those bare, never with a `0x`
+/// or `\x` in front of each byte: that is how code and exfiltration write bytes.
 fn is_fingerprint(list: &HexList) -> bool {
-    matches!(list.delimiter, b":" | b" ") && matches!(list.bytes.len(), 16 | 20 | 32 | 48 | 64)
+    !list.prefixed
+        && matches!(list.delimiter, b":" | b" ")
+        && matches!(list.bytes.len(), 16 | 20 | 32 | 48 | 64)
+}
+
+/// Bytes as varied as data: at least half of them distinct, and so the steps between
+/// neighbours (16 random bytes have 15 or 16 distinct values and steps), so a test pattern
+/// (`0x12, 0x34, 0x56, 0x78, 0x90, 0x12, …`) or a table (`0x00, 0x01, 0x02, …`) is not taken
+/// for a secret.
+fn varied(bytes: &[u8]) -> bool {
+    let steps: Vec<u8> = bytes.windows(2).map(|w| w[1].wrapping_sub(w[0])).collect();
+    half_distinct(bytes) && half_distinct(&steps)
+}
+
+fn half_distinct(bytes: &[u8]) -> bool {
+    let mut seen = [false; 256];
+    let distinct = bytes
+        .iter()
+        .filter(|&&b| !std::mem::replace(&mut seen[b as usize], true))
+        .count();
+    distinct * 2 >= bytes.len().min(256)
 }
 
 fn is_line_break(gap: &[u8]) -> bool {

@@ -26,6 +26,22 @@ const KEY_WORDS: &[&str] = &[
     "signingkey",
     "masterkey",
     "clientkey",
+    // Keys named for what they encrypt, sign or authenticate with: key material, not a lookup
+    // key (`sort_key`, `cache_key` stay out).
+    "encryptionkey",
+    "decryptionkey",
+    "cryptokey",
+    "cipherkey",
+    "aeskey",
+    "hmackey",
+    "sessionkey",
+    "sharedkey",
+    "wrappingkey",
+    "symmetrickey",
+    "jwtkey",
+    "licensekey",
+    "servicekey",
+    "accountkey",
 ];
 
 /// Key names that contain one of those words but hold something else.
@@ -434,7 +450,7 @@ fn soft_gap(gap: &[u8]) -> bool {
     let mut i = 0;
     while i < gap.len() {
         match gap[i] {
-            b' ' | b'\t' | b'\n' | b'\r' => i += 1,
+            b' ' | b'\t' | b'\n' | b'\r' | b'+' => i += 1,
             b'\\' if matches!(gap.get(i + 1), Some(b'n' | b'r' | b't')) => i += 2,
             _ => return false,
         }
