@@ -342,6 +342,23 @@ mod tests {
     }
 
     #[test]
+    fn one_case_labels_judged_by_letters_and_digits_together() {
+        // Random base32 with one or no digit, and random base36 with many vowels.
+        for data in ["bzdlehphnpk7wiqm", "xqkvbtrmnzwplhcd", "5oukrco2br27k43j"] {
+            assert!(one_case_random(data.as_bytes(), 16), "{data}");
+        }
+        for name in [
+            "kubernetesdashboard",
+            "documentationportal",
+            "observability7hub",
+            "statusmonitoring",
+            "0123456789abcdef0123",
+        ] {
+            assert!(!one_case_random(name.as_bytes(), 16), "{name}");
+        }
+    }
+
+    #[test]
     fn common_identifiers_are_explained() {
         for path in [
             "/v2/users/eef13265-18ae-41d2-a2c0-6fcccb8c75fc/orders",
