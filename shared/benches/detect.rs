@@ -26,9 +26,11 @@
 //! | clean_64k_default_detectors | 42.9 MiB/s | 183 MiB/s |
 //! | clean_64k_streamed_16k | 36.1 MiB/s | 110 MiB/s |
 //! | dense_64k | 22.2 MiB/s | 38 MiB/s |
-//! | url/typical | 5.8 µs | 6.1 µs (the host is now scanned with the path) |
+//! | url/typical | 5.8 µs | 6.1 µs (3.4-3.6 µs fastest of 300 when the load dropped) |
 //!
-//! The fastest of 300 one-shot scans of the default clean body was 283 µs (~220 MiB/s). Where
+//! The fastest of 300 one-shot scans of the default clean body was 283 µs (~220 MiB/s), and
+//! 420-460 µs while another build held both cores: the machine, not the code, moves these
+//! numbers by half; compare runs made side by side. Where
 //! that goes, by the same minimum-of-300 timing: the anchor searchers 43-47 µs (seven
 //! vectorised searchers of 16 anchors; fewer, larger ones have more false candidates, and
 //! 3-byte prefixes more still), run stretches 22 µs, hex-list stretches ~30 µs, the
