@@ -463,7 +463,12 @@ def positives(keys):
             continue
         for make in makers:
             for _ in range(2 if len(makers) > 1 else 3):
-                out.extend(positives_for(detector, make()))
+                secret = make()
+                out.extend(positives_for(detector, secret))
+                if keys:
+                    # A form field: spaces as `+` (`-----BEGIN+PRIVATE+KEY-----`).
+                    form = "credentials=" + urllib.parse.quote_plus(secret)
+                    out.append(entry("positive", detector, "body", form, content_type="application/x-www-form-urlencoded"))
     if not keys:
         out.extend(host_positives())
         out.extend(well_known_positives())
@@ -471,7 +476,52 @@ def positives(keys):
         out.extend(financial_positives())
         out.extend(shapeless_positives())
         out.extend(punctuated_positives())
+        out.extend(class_gap_positives())
     return out
+
+
+B32 = string.ascii_lowercase + "234567"
+
+
+def class_gap_positives():
+    """Classes the first held-out split found missing (issue 11), written from the formats'
+    public descriptions: whole-URL secrets whose rule is anchored on the host, 14-digit Diners
+    Club cards, keys named for what they encrypt or sign, session cookies, delimited hex with a
+    prefix at a digest's length, random base32 labels, random data in a URL's subdomain."""
+    global R
+    saved, R = R, random.Random(20261205)
+    try:
+        out = []
+        P = lambda expect, where, data, **kw: out.append(entry("positive", expect, where, data, **kw))
+        for _ in range(6):
+            team, bot = "T" + rand(string.ascii_uppercase + string.digits, 8), "B" + rand(string.ascii_uppercase + string.digits, 10)
+            P("slack-webhook", "url", f"https://hooks.slack.com/services/{team}/{bot}/{rand(ALNUM, 24)}")
+            P("slack-webhook", "url", f"https://hooks.slack.com/workflows/{team}/A{rand(string.ascii_uppercase + string.digits, 10)}/{R.randrange(10**17, 10**18)}/{rand(ALNUM, 24)}")
+            for prefix in ("36", "38", "300", "305"):
+                card = luhn_complete(prefix, 14)
+                P("payment-card", "body", json.dumps({"card": {"number": card, "exp": "09/29"}}), content_type="application/json")
+                P("payment-card", "body", f"name,pan\nAda,{card}\n", content_type="text/csv")
+                P("payment-card", "body", json.dumps({"d": base64.b64encode(json.dumps({"pan": card}).encode()).decode()}), content_type="application/json")
+            for name in ("encryption_key", "hmacKey", "AES_KEY", "session_key", "jwt-key", "license_key", "wrappingKey", "cipher_key"):
+                value = base64.b64encode(bytes(R.randrange(256) for _ in range(32))).decode()
+                P("generic-secret", "body", json.dumps({"settings": {name: value}}), content_type="application/json")
+                P("generic-secret", "body", f"{name.upper()}={value}\n", content_type="text/plain")
+            P("generic-secret", "header", f"sessionid={rand(string.ascii_lowercase + string.digits, 32)}; theme=dark", header="Cookie")
+            P("generic-secret", "header", f"PHPSESSID={rand('0123456789abcdefghijklmnopqrstuv', 26)}", header="Cookie")
+            P("generic-secret", "header", f"lang=en; JSESSIONID={rand('0123456789ABCDEF', 32)}", header="Cookie")
+            P("generic-secret", "header", f"_shop_session={rand(ALNUM + '+/', 48)}", header="Cookie")
+            for n in (16, 20, 32, 64):
+                data = bytes(R.randrange(256) for _ in range(n))
+                P("delimited-hex", "body", " ".join(f"0x{b:02X}" for b in data), content_type="text/plain")
+                P("delimited-hex", "body", "".join(f"\\x{b:02x}" for b in data), content_type="text/plain")
+            label = rand(string.ascii_lowercase + string.digits, 40)
+            P("high-entropy", "url", f"https://{label}.api.collector.example.net/p.gif")
+            P("dns-exfiltration", "url", f"https://{rand('0123456789abcdef', 56)}.c2.collector.example.org/")
+        for _ in range(24):
+            P("dns-exfiltration", "host", f"{rand(B32, 16)}.{R.randrange(10**4)}.x.collector.example.net")
+        return out
+    finally:
+        R = saved
 
 
 # ---------------------------------------------------------------- negatives
@@ -604,6 +654,7 @@ def negatives():
     ]:
         N("host", host)
     out.extend(harder_negatives())
+    out.extend(class_gap_negatives())
     return out
 
 
@@ -627,6 +678,27 @@ def harder_negatives():
         N("url", f"https://www.google.com/search?q={urllib.parse.quote_plus(R.choice([RUSSIAN, GREEK])[:40])}&ei={rand(URLSAFE, 22)}&ved={rand(URLSAFE, 40)}")
         N("header", f"_ga=GA1.2.{R.randrange(10**9)}.{R.randrange(10**9)}; _gid=GA1.2.{R.randrange(10**9)}; theme=dark", header="Cookie")
     return out
+
+
+def class_gap_negatives():
+    """Benign neighbours of the classes in `class_gap_positives`."""
+    global R
+    saved, R = R, random.Random(20261206)
+    try:
+        out = []
+        N = lambda where, data, **kw: out.append(entry("negative", None, where, data, **kw))
+        for _ in range(6):
+            N("url", f"https://my-bucket.s3.eu-west-1.amazonaws.com/uploads/{uuid()}/photo.jpg?versionId={rand(URLSAFE, 32)}")
+            pattern = ",+".join(f"0x{b:02x}" for b in [0x12, 0x34, 0x56, 0x78, 0x90] * 4)
+            N("url", f"https://play.example.org/?code=let+bytes+%3D+%5B{pattern}%5D%3B&edition=2021")
+            N("body", json.dumps({"session_id": uuid(), "sort_key": rand(ALNUM, 32), "cache_key": f"v2-{rand('0123456789abcdef', 40)}"}), content_type="application/json")
+            N("header", f"theme=dark; lang=en; _ga=GA1.2.{R.randrange(10**9)}.{R.randrange(10**9)}; session_count={R.randrange(100)}", header="Cookie")
+            N("body", json.dumps({"order": {"id": str(R.randrange(10**13, 10**14)), "created_ms": R.randrange(1_700_000_000_000, 1_800_000_000_000)}}), content_type="application/json")
+            N("host", R.choice(["kubernetesdashboard", "documentationportal", "statusmonitoring", "observabilityhub"]) + ".internal.example.com")
+            N("body", "const table = [" + ", ".join(f"0x{b:02x}" for b in range(16)) + "];", content_type="text/javascript")
+        return out
+    finally:
+        R = saved
 
 
 def write(name, items, directory=HERE):

@@ -71,7 +71,8 @@ struct Line {
 /// Which corpus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Split {
-    /// Tuned on: `dir/*.jsonl` and generated key material.
+    /// Tuned on: `dir/*.jsonl`, former test splits in `dir/spent/*.jsonl`, and generated key
+    /// material.
     Dev,
     /// Held out: `dir/test/*.jsonl`, never edited to make a rule pass.
     Test,
@@ -104,7 +105,35 @@ pub fn load_split(dir: &Path, split: Split) -> Result<Vec<Sample>, CorpusError> 
         samples.extend(read(&files.join(name))?);
     }
     if split == Split::Dev {
+        samples.extend(spent(dir)?);
         samples.extend(generated_keys(dir)?);
+    }
+    Ok(samples)
+}
+
+/// Former held-out splits, tuned on since and so dev: every `dir/spent/*.jsonl`, in name
+/// order (none when the folder is absent).
+fn spent(dir: &Path) -> Result<Vec<Sample>, CorpusError> {
+    let folder = dir.join("spent");
+    let entries = match std::fs::read_dir(&folder) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(CorpusError::Read {
+                path: folder.display().to_string(),
+                source,
+            });
+        }
+    };
+    let mut files: Vec<_> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    files.sort();
+    let mut samples = Vec::new();
+    for file in files {
+        samples.extend(read(&file)?);
     }
     Ok(samples)
 }
@@ -211,10 +240,32 @@ pub fn scan(engine: &Engine, scope: Scope<'_>, sample: &Sample) -> Outcome {
             content_type.as_deref(),
             &sample.data,
         ),
-        Site::Url => engine.scan_url(scope, &text),
+        // The proxy judges every hostname it is asked for, besides the request target.
+        Site::Url => {
+            let mut outcome = engine.scan_url(scope, &text);
+            if let Some(host) = url_host(&text) {
+                outcome.merge(engine.scan_hostname(scope, host));
+            }
+            outcome
+        }
         Site::Header(name) => engine.scan_header(scope, name, &sample.data),
         Site::Host => engine.scan_hostname(scope, &text),
     }
+}
+
+/// The host of an absolute URL (no userinfo, port or brackets); `None` in origin form.
+fn url_host(url: &str) -> Option<&str> {
+    let (_, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = host.rsplit_once(':').map_or(host, |(h, port)| {
+        if port.bytes().all(|b| b.is_ascii_digit()) {
+            h
+        } else {
+            host
+        }
+    });
+    (!host.is_empty() && !host.starts_with('[')).then_some(host)
 }
 
 /// Counts over a corpus. A positive counts as caught when it produces a finding; a negative is
@@ -331,6 +382,23 @@ pub fn evaluate(engine: &Engine, detectors: DetectorSet, samples: &[Sample]) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spent_splits_are_read_as_dev_in_name_order() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        assert!(spent(dir.path()).expect("no folder is no samples").is_empty());
+        std::fs::create_dir(dir.path().join("spent")).expect("spent folder");
+        let line = |id: &str| format!(r#"{{"id":"{id}","label":"negative","where":"url","text":"/x"}}"#);
+        std::fs::write(dir.path().join("spent/b.jsonl"), line("b") + "\n").expect("write");
+        std::fs::write(dir.path().join("spent/a.jsonl"), line("a") + "\n").expect("write");
+        std::fs::write(dir.path().join("spent/README.md"), "not a split").expect("write");
+        let ids: Vec<String> = spent(dir.path())
+            .expect("reads")
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
+        assert_eq!(ids, ["a", "b"]);
+    }
 
     fn positive(id: &str, expect: &str, text: &str) -> Sample {
         Sample {

@@ -134,6 +134,33 @@ pub(crate) fn one_case_data_of(token: &[u8], min_len: usize, min_digits: usize) 
         && entropy(&compact) >= random_entropy(compact.len(), 32) - ENTROPY_MARGIN
 }
 
+/// Data in one case judged by its letters and digits together, for a whole label too short
+/// for [`one_case_data_of`]'s separate floors (a 16-character base32 label has three digits on
+/// average, and one in six has fewer than two). Two models of the token: random base32/base36
+/// (a vowel in 5 of 26 letters, a digit in about 1 of 5 characters) and a name (a vowel in 2
+/// of 5 letters, a digit in 1 of 30); it is data when the first explains its vowels and digits
+/// better, and its entropy is near a random string's. Hex is left to the hex test.
+pub(crate) fn one_case_random(token: &[u8], min_len: usize) -> bool {
+    let one_case = token.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        || token.iter().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    if token.len() < min_len || !one_case || token.iter().all(u8::is_ascii_hexdigit) {
+        return false;
+    }
+    let lower = token.to_ascii_lowercase();
+    let digits = lower.iter().filter(|b| b.is_ascii_digit()).count() as f64;
+    let letters = lower.len() as f64 - digits;
+    let vowels = lower
+        .iter()
+        .filter(|b| matches!(b, b'a' | b'e' | b'i' | b'o' | b'u'))
+        .count() as f64;
+    let ratio = |p_random: f64, p_name: f64, hits: f64, of: f64| {
+        hits * (p_random / p_name).ln() + (of - hits) * ((1.0 - p_random) / (1.0 - p_name)).ln()
+    };
+    let evidence =
+        ratio(5.0 / 26.0, 0.4, vowels, letters) + ratio(0.2, 1.0 / 30.0, digits, lower.len() as f64);
+    evidence > 0.0 && entropy(&lower) >= random_entropy(lower.len(), 32) - ENTROPY_MARGIN
+}
+
 fn trim_padding(token: &[u8]) -> &[u8] {
     let end = token.iter().rposition(|&b| b != b'=').map_or(0, |p| p + 1);
     &token[..end]
@@ -261,6 +288,8 @@ const NONCE_PARAMS: &[&str] = &[
     "v",
     "ver",
     "version",
+    // S3 object versions (`versionId=2_jgFR…`): an opaque id of a published grammar.
+    "versionid",
 ];
 
 const NONCE_SUFFIXES: &[&str] = &[
@@ -310,6 +339,23 @@ mod tests {
             query_hits("q=hello&blob=Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5H%2Bh8Nq2Tu"),
             1
         );
+    }
+
+    #[test]
+    fn one_case_labels_judged_by_letters_and_digits_together() {
+        // Random base32 with one or no digit, and random base36 with many vowels.
+        for data in ["bzdlehphnpk7wiqm", "xqkvbtrmnzwplhcd", "5oukrco2br27k43j"] {
+            assert!(one_case_random(data.as_bytes(), 16), "{data}");
+        }
+        for name in [
+            "kubernetesdashboard",
+            "documentationportal",
+            "observability7hub",
+            "statusmonitoring",
+            "0123456789abcdef0123",
+        ] {
+            assert!(!one_case_random(name.as_bytes(), 16), "{name}");
+        }
     }
 
     #[test]

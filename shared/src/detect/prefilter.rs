@@ -1,9 +1,10 @@
-//! The rule matcher: one Aho-Corasick automaton over every rule's anchor literals finds the
-//! few places worth a regex, and each rule's regex then runs only in a small window around
-//! its anchor. Clean text costs one literal search; the regexes run only where a secret could
-//! begin.
+//! The rule matcher: vectorised literal searchers (sixteen anchors each) find where an anchor
+//! may start, one Aho-Corasick automaton over every rule's anchor literals confirms which
+//! anchors start there, and each rule's regex then runs only in a small window around its
+//! anchor. Clean text costs the vectorised searches; the automaton and the regexes run only
+//! where a secret could begin.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind, Span, packed};
 use regex::bytes::Regex;
 
 use super::catalog::index_of;
@@ -28,6 +29,12 @@ const _: () = assert!(RULES.len() <= MAX_RULES);
 
 pub(crate) struct RuleSet {
     anchors: AhoCorasick,
+    /// Where an anchor may start, found by vectorised searchers over sixteen anchors each (few
+    /// enough that each has a bucket of its own, so a candidate is nearly always an anchor);
+    /// `None` where the processor has no such searcher, and the automaton runs alone.
+    starts: Option<Vec<packed::Searcher>>,
+    /// The longest anchor: the automaton confirms a candidate within this many bytes.
+    longest: usize,
     /// For each anchor pattern, the rules it starts.
     anchor_rules: Vec<Vec<usize>>,
     regexes: Vec<Regex>,
@@ -71,8 +78,11 @@ impl RuleSet {
         }
         // Every occurrence of every anchor: one anchor must not hide another that starts
         // inside it (`sk.eyJ` and `eyJ`).
+        // A DFA: a hundred anchors are too many for a vectorised prefilter, and the default
+        // (a contiguous NFA) follows failure links byte by byte, several times slower.
         let anchors = AhoCorasickBuilder::new()
             .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
             .build(&literals)
             .map_err(|e| DetectError::BadRule {
                 rule: "anchors",
@@ -80,6 +90,8 @@ impl RuleSet {
             })?;
         Ok(Self {
             anchors,
+            starts: start_searchers(&literals),
+            longest: literals.iter().map(|l| l.len()).max().unwrap_or(0),
             anchor_rules,
             regexes,
             detectors,
@@ -90,16 +102,49 @@ impl RuleSet {
     pub(crate) fn scan(&self, data: &[u8], enabled: DetectorSet, out: &mut Vec<Hit>) {
         // On the stack: scans of small decoded layers are frequent.
         let mut done_to = [0usize; MAX_RULES];
-        for anchor in self.anchors.find_overlapping_iter(data) {
-            // `://` is everywhere; only an authority with `user:pass@` is worth a regex.
-            let url = data[anchor.start()..].starts_with(b"://");
-            if url && !authority_has_password(&data[anchor.start()..]) {
-                continue;
+        // Short layers (decoded values, headers) are cheaper for the automaton alone than for
+        // seven searches that each have a set-up cost.
+        let starts = self.starts.as_ref().filter(|_| data.len() >= VECTORISED_FROM);
+        let Some(starts) = starts else {
+            for anchor in self.anchors.find_overlapping_iter(data) {
+                self.anchored(
+                    anchor.pattern().as_usize(),
+                    data,
+                    anchor.start(),
+                    enabled,
+                    &mut done_to,
+                    out,
+                );
             }
-            for &index in &self.anchor_rules[anchor.pattern().as_usize()] {
-                if enabled.has_index(self.detectors[index]) {
-                    self.confirm(index, data, anchor.start(), &mut done_to[index], out);
+            return;
+        };
+        for at in candidates(starts, data) {
+            let window = &data[at..(at + self.longest).min(data.len())];
+            for anchor in self.anchors.find_overlapping_iter(window) {
+                if anchor.start() == 0 {
+                    self.anchored(anchor.pattern().as_usize(), data, at, enabled, &mut done_to, out);
                 }
+            }
+        }
+    }
+
+    /// The rules of the anchor `pattern` found at `at`.
+    fn anchored(
+        &self,
+        pattern: usize,
+        data: &[u8],
+        at: usize,
+        enabled: DetectorSet,
+        done_to: &mut [usize; MAX_RULES],
+        out: &mut Vec<Hit>,
+    ) {
+        // `://` is everywhere; only an authority with `user:pass@` is worth a regex.
+        if data[at..].starts_with(b"://") && !authority_has_password(&data[at..]) {
+            return;
+        }
+        for &index in &self.anchor_rules[pattern] {
+            if enabled.has_index(self.detectors[index]) {
+                self.confirm(index, data, at, &mut done_to[index], out);
             }
         }
     }
@@ -151,6 +196,68 @@ impl RuleSet {
     }
 }
 
+/// Bytes from which the vectorised searchers pay for themselves.
+const VECTORISED_FROM: usize = 512;
+
+/// Sixteen anchors a searcher, `://` left out (every URL has one; [`url_candidates`] finds
+/// those worth a look). `None` when the processor has no vectorised searcher.
+fn start_searchers(literals: &[&str]) -> Option<Vec<packed::Searcher>> {
+    let mut sorted: Vec<&str> = literals.iter().copied().filter(|l| *l != "://").collect();
+    // Short anchors together: a searcher's fingerprint is as long as its shortest anchor.
+    sorted.sort_by_key(|l| l.len());
+    sorted
+        .chunks(16)
+        .map(|chunk| packed::Searcher::new(chunk.iter()))
+        .collect()
+}
+
+/// Every offset at which an anchor may start, in order: each searcher's matches (a search
+/// resumes one byte past a match's start, so an anchor starting inside another is found),
+/// and the `://` of authorities that hold an `@`.
+fn candidates(starts: &[packed::Searcher], data: &[u8]) -> Vec<usize> {
+    let mut found = Vec::new();
+    for searcher in starts {
+        let mut from = 0;
+        while let Some(m) = searcher.find_in(data, Span::from(from..data.len())) {
+            found.push(m.start());
+            from = m.start() + 1;
+        }
+    }
+    url_candidates(data, &mut found);
+    found.sort_unstable();
+    found.dedup();
+    found
+}
+
+/// The `://` in front of each `@` that may close an authority's `user:pass`: the nearest one
+/// before it with nothing between that ends an authority (what [`authority_has_password`]
+/// reads forwards, read backwards from the `@`).
+fn url_candidates(data: &[u8], out: &mut Vec<usize>) {
+    for at in memchr::memchr_iter(b'@', data) {
+        let floor = at.saturating_sub(URL_REACH);
+        let back = data[floor..at]
+            .iter()
+            .rposition(|&b| ends_authority(b))
+            .map_or(floor, |p| floor + p + 1);
+        // The scheme's `://` ends where the authority starts: its `//` was the stop.
+        if back >= 3 && data[..back].ends_with(b"//") && data[back - 3] == b':' {
+            out.push(back - 3);
+        }
+    }
+}
+
+/// How far an authority is read forwards.
+const AUTHORITY_LEN: usize = 256;
+
+/// How far back from an `@` its `://` is looked for: the widest reach of the URL rules past
+/// their anchor, so no `@` a rule could match through is missed (their user and password
+/// exclude every byte that ends an authority).
+const URL_REACH: usize = 320;
+
+fn ends_authority(b: u8) -> bool {
+    matches!(b, b'/' | b'?' | b'#' | b' ' | b'"' | b'\'' | b'<' | b'>' | b'\n')
+}
+
 fn is_sigv4_credential(before: &[u8]) -> bool {
     let tail = &before[before.len().saturating_sub(13)..];
     let lower = tail.to_ascii_lowercase();
@@ -168,8 +275,8 @@ fn authority_has_password(rest: &[u8]) -> bool {
     let authority = rest
         .iter()
         .skip(3)
-        .take(256)
-        .position(|b| matches!(b, b'/' | b'?' | b'#' | b' ' | b'"' | b'\'' | b'<' | b'>' | b'\n'))
+        .take(AUTHORITY_LEN)
+        .position(|&b| ends_authority(b))
         .map_or(&rest[3.min(rest.len())..], |n| &rest[3..3 + n]);
     match memchr::memrchr(b'@', authority) {
         Some(at) => authority[..at].contains(&b':'),
@@ -233,4 +340,55 @@ pub(crate) fn is_weak_password(value: &[u8]) -> bool {
         lower.as_slice(),
         b"password" | b"pass" | b"passwd" | b"secret" | b"pwd" | b"pw" | b"changeme" | b"***"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Text with anchors (and `://` authorities) dropped at random offsets, some overlapping.
+    fn seeded_text(literals: &[&str], seed: u64) -> Vec<u8> {
+        let mut state = seed;
+        let mut next = |bound: usize| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 33) as usize) % bound
+        };
+        let filler = b"ab Z9_-.:/@\"= \nxQ~eyJsk";
+        let mut text = Vec::new();
+        while text.len() < 4000 {
+            match next(6) {
+                0 => text.extend_from_slice(literals[next(literals.len())].as_bytes()),
+                1 => text.extend_from_slice(b"https://u:p@h/ x://y@z "),
+                _ => text.push(filler[next(filler.len())]),
+            }
+        }
+        text
+    }
+
+    #[test]
+    fn candidates_cover_every_anchor_the_automaton_finds() {
+        let rules = RuleSet::new().expect("rules compile");
+        let Some(starts) = &rules.starts else {
+            return; // no vectorised searcher here: the automaton runs alone
+        };
+        let mut literals: Vec<&str> = RULES.iter().flat_map(|r| r.anchors.iter().copied()).collect();
+        literals.dedup();
+        for seed in 0..40 {
+            let text = seeded_text(&literals, seed);
+            let found = candidates(starts, &text);
+            for anchor in rules.anchors.find_overlapping_iter(&text) {
+                let at = anchor.start();
+                let url = text[at..].starts_with(b"://");
+                if url && !authority_has_password(&text[at..]) {
+                    continue;
+                }
+                assert!(
+                    found.binary_search(&at).is_ok(),
+                    "seed {seed}: anchor at {at} missed"
+                );
+            }
+        }
+    }
 }

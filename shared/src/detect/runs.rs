@@ -1,7 +1,7 @@
 //! Byte-level shapes the decoders and shape detectors start from: runs of base64/hex
 //! characters long enough to hold a secret, and tokens (stretches between delimiters that no
-//! encoded secret contains raw). Both are found without a regex: the run search tests one
-//! aligned 8-byte word at a time, because any run of 16 or more covers a whole aligned word.
+//! encoded secret contains raw). Both are found without a regex: stretches of a byte class
+//! come from bit masks of 64 bytes at a time, so short words cost no per-byte work.
 
 /// Base64 (standard and URL-safe) and hex characters; `=` padding is handled separately.
 pub(crate) const fn is_run_byte(b: u8) -> bool {
@@ -23,7 +23,8 @@ pub(crate) fn for_each_run(data: &[u8], mut f: impl FnMut(usize, usize)) {
 }
 
 const fn is_phrase_byte(b: u8) -> bool {
-    b.is_ascii_lowercase() || matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b'\\')
+    // `+` is a space in a form body (`release+rural+pencil+...`).
+    b.is_ascii_lowercase() || matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b'\\' | b'+')
 }
 
 /// Stretches of lowercase words and whitespace (escaped or not) long enough for a 12-word
@@ -37,10 +38,10 @@ const fn is_card_byte(b: u8) -> bool {
     b.is_ascii_digit() || b == b' ' || b == b'-' || b == b'+'
 }
 
-/// Stretches of digits, spaces and dashes long enough for a card number of 15 or more digits
-/// (13- and 14-digit numbers, no longer issued, are not looked for).
+/// Stretches of digits, spaces and dashes long enough for a card number of 14 or more digits
+/// (Diners Club still issues 14; 13-digit Visa numbers, no longer issued, are not looked for).
 pub(crate) fn for_each_card_stretch(data: &[u8], f: impl FnMut(usize, usize)) {
-    for_each_stretch(data, is_card_byte, 15, f);
+    for_each_stretch(data, is_card_byte, 14, f);
 }
 
 const fn is_iban_byte(b: u8) -> bool {
@@ -62,57 +63,86 @@ pub(crate) fn for_each_hex_list_stretch(data: &[u8], f: impl FnMut(usize, usize)
     for_each_stretch(data, is_hex_list_byte, 8 * 3 - 1, f);
 }
 
-const ALL_SET: u64 = 0x0101_0101_0101_0101;
-
-/// Maximal stretches of `class` bytes at least `min` (>= 15) long. Any such stretch covers a
-/// whole aligned 8-byte word, so only aligned words are tested on the common path: the class
-/// of 64 bytes at a time goes into a flag array (a loop the compiler vectorises), and each
-/// word whose eight flags are all set starts a scalar expansion.
+/// Maximal stretches of `class` bytes at least `min` (1..=64) long. The class of 64 bytes at a
+/// time becomes a bit mask (a loop the compiler vectorises, and a multiply that gathers eight
+/// flags into a byte); ANDing the mask with shifted copies of itself, across the junction with
+/// the next block, leaves a bit wherever `min` class bytes start. Blocks without one (ordinary
+/// prose: words are short) cost the mask and nothing else; bytes are looked at one at a time
+/// only inside the stretches found.
 fn for_each_stretch(
     data: &[u8],
     class: impl Fn(u8) -> bool + Copy,
     min: usize,
     mut f: impl FnMut(usize, usize),
 ) {
+    debug_assert!((1..=64).contains(&min));
+    let blocks = data.len().div_ceil(64);
     let mut next_free = 0;
-    let mut expand = |word: usize, next_free: &mut usize| {
-        if word < *next_free {
-            return;
-        }
-        let mut start = word;
-        while start > *next_free && class(data[start - 1]) {
-            start -= 1;
-        }
-        let mut end = word + 8;
-        while end < data.len() && class(data[end]) {
-            end += 1;
-        }
-        *next_free = end;
-        if end - start >= min {
-            f(start, end);
-        }
-    };
-    let mut flags = [0u8; 64];
-    let blocks = data.len() / 64;
+    let mut current = class_mask(data, 0, class);
     for block in 0..blocks {
         let base = block * 64;
-        for (flag, &b) in flags.iter_mut().zip(&data[base..base + 64]) {
-            *flag = class(b) as u8;
-        }
-        for (k, group) in flags.chunks_exact(8).enumerate() {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(group);
-            if u64::from_le_bytes(word) == ALL_SET {
-                expand(base + 8 * k, &mut next_free);
+        let next = class_mask(data, base + 64, class);
+        let mut starts = window_starts(current, next, min) & not_below(next_free, base);
+        while starts != 0 {
+            let at = base + starts.trailing_zeros() as usize;
+            let mut start = at;
+            while start > next_free && class(data[start - 1]) {
+                start -= 1;
             }
+            let mut end = at + min;
+            while end < data.len() && class(data[end]) {
+                end += 1;
+            }
+            f(start, end);
+            next_free = end;
+            starts &= not_below(end, base);
         }
+        current = next;
     }
-    let mut word = blocks * 64;
-    while word + 8 <= data.len() {
-        if data[word..word + 8].iter().all(|&b| class(b)) {
-            expand(word, &mut next_free);
-        }
-        word += 8;
+}
+
+/// Bit `i` set when `data[from + i]` is a `class` byte (bits past the end are clear).
+#[inline]
+fn class_mask(data: &[u8], from: usize, class: impl Fn(u8) -> bool) -> u64 {
+    let Some(block) = data.get(from..) else {
+        return 0;
+    };
+    let block = &block[..block.len().min(64)];
+    let mut flags = [0u8; 64];
+    for (flag, &b) in flags.iter_mut().zip(block) {
+        *flag = class(b) as u8;
+    }
+    let mut mask = 0u64;
+    for (k, group) in flags.chunks_exact(8).enumerate() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(group);
+        // Each byte is 0 or 1; the multiply moves byte j's bit to bit 56 + j, without carries.
+        let gathered = u64::from_le_bytes(word).wrapping_mul(0x0102_0408_1020_4080) >> 56;
+        mask |= gathered << (8 * k);
+    }
+    mask
+}
+
+/// Bits of the current block at which `len` set bits start, the next block's bits continuing it.
+#[inline]
+fn window_starts(current: u64, next: u64, len: usize) -> u64 {
+    let mut bits = current as u128 | (next as u128) << 64;
+    let mut have = 1;
+    while have < len {
+        let step = (len - have).min(have);
+        bits &= bits >> step;
+        have += step;
+    }
+    bits as u64
+}
+
+/// The bits of a block starting at `base` that stand for offsets at or past `offset`.
+#[inline]
+fn not_below(offset: usize, base: usize) -> u64 {
+    match offset.saturating_sub(base) {
+        0 => u64::MAX,
+        n if n >= 64 => 0,
+        n => u64::MAX << n,
     }
 }
 

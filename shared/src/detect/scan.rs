@@ -26,7 +26,10 @@ use super::runs::{
     for_each_run, token_around,
 };
 use super::secret::Fingerprint;
-use super::shapes::{cards, generic_assignment, pieces, punctuated_assignments, twilio_key, wif_key};
+use super::shapes::{
+    assignment_operators, cards, follows_operator, generic_assignment, pieces, punctuated_assignments,
+    twilio_key, wif_key,
+};
 
 /// Where findings of a layer are placed.
 #[derive(Debug, Clone, Copy)]
@@ -174,10 +177,15 @@ impl<'a> Walk<'a> {
     pub(crate) fn layer(&mut self, data: &[u8], origin: Origin, chain: &EncodingChain) {
         self.rules(data, origin, chain);
         self.known(data, origin, chain);
+        let mut operators = Vec::new();
+        if self.on.generic {
+            assignment_operators(data, &mut operators);
+        }
         let mut runs = Vec::new();
         for_each_run(data, |start, end| runs.push((start, end)));
         for &(start, end) in &runs {
-            self.run(data, start, end, origin, chain);
+            let assigned = !operators.is_empty() && follows_operator(data, &operators, start);
+            self.run(data, start, end, assigned, origin, chain);
         }
         self.wrapped(data, &runs, origin, chain);
         self.tokens(data, origin, chain);
@@ -188,9 +196,9 @@ impl<'a> Walk<'a> {
             }
         }
         self.optional_shapes(data, origin, chain);
-        if self.on.generic {
+        if !operators.is_empty() {
             let mut found = Vec::new();
-            punctuated_assignments(data, |start, end| found.push((start, end)));
+            punctuated_assignments(data, &operators, |start, end| found.push((start, end)));
             for (start, end) in found {
                 self.report("generic-secret", &data[start..end], origin.at(start), chain);
             }
@@ -228,9 +236,18 @@ impl<'a> Walk<'a> {
         }
     }
 
-    fn run(&mut self, data: &[u8], start: usize, end: usize, origin: Origin, chain: &EncodingChain) {
+    /// One run; `assigned` when it follows an operator after a name that may be a credential's.
+    fn run(
+        &mut self,
+        data: &[u8],
+        start: usize,
+        end: usize,
+        assigned: bool,
+        origin: Origin,
+        chain: &EncodingChain,
+    ) {
         let run = &data[start..end];
-        if self.on.generic && generic_assignment(data, start, end) {
+        if self.on.generic && assigned && generic_assignment(data, start, end) {
             let value = run
                 .strip_suffix(b"==")
                 .or_else(|| run.strip_suffix(b"="))
@@ -238,7 +255,9 @@ impl<'a> Walk<'a> {
             self.report("generic-secret", value, origin.at(start), chain);
         }
         // Twilio keys start `SK`; WIF keys are 51 characters or more. Other runs skip the split.
-        let twilio = self.on.twilio && memchr::memmem::find(run, b"SK").is_some();
+        let twilio = self.on.twilio
+            && run.len() >= 34
+            && memchr::memchr_iter(b'S', run).any(|at| run.get(at + 1) == Some(&b'K'));
         let wif = self.on.crypto && run.len() >= 51;
         let address = self.on.bitcoin || self.on.ethereum;
         for (at, piece) in pieces(run).filter(|_| twilio || wif || address) {
@@ -373,6 +392,10 @@ impl<'a> Walk<'a> {
             if let Some(decoded) = percent::decode(token) {
                 self.descend(decoded, Encoding::Percent, origin.child(start), chain);
             }
+            // A form field: `+` is a space (`-----BEGIN+PRIVATE+KEY-----`).
+            if let Some(decoded) = percent::decode_form(token) {
+                self.descend(decoded, Encoding::Percent, origin.child(start), chain);
+            }
             if let Some(decoded) = unescape(token) {
                 self.descend(decoded, Encoding::Escape, origin.child(start), chain);
             }
@@ -397,6 +420,12 @@ impl<'a> Walk<'a> {
     fn hex_lists(&mut self, data: &[u8], origin: Origin, chain: &EncodingChain) {
         let mut lists = Vec::new();
         for_each_hex_list_stretch(data, |from, to| {
+            // Eight delimited bytes need seven delimiters: UUIDs (four) and hashes (none) are
+            // not lists, and are not parsed as one.
+            let delimiters = data[from..to].iter().filter(|b| !b.is_ascii_hexdigit()).count();
+            if delimiters < 7 {
+                return;
+            }
             // One byte before, so the boundary check sees the neighbour.
             let from = from.saturating_sub(1);
             hex_lists(&data[from..to], 8, |mut list| {
@@ -408,7 +437,8 @@ impl<'a> Walk<'a> {
             let data_like = self.on.delimited_hex
                 && list.bytes.len() >= 16
                 && !is_meaningful(&list.bytes)
-                && !is_fingerprint(&list);
+                && !is_fingerprint(&list)
+                && varied(&list.bytes);
             if data_like {
                 self.report_as(
                     "delimited-hex",
@@ -568,9 +598,30 @@ fn confidence_of(value: &[u8], judged: Confidence) -> Confidence {
 }
 
 /// A key or certificate fingerprint as people print it: colon- or space-separated bytes of an
-/// MD5, SHA-1, SHA-256, SHA-384 or SHA-512 digest.
+/// MD5, SHA-1, SHA-256, SHA-384 or SHA-512 digest. Tools print those bare, never with a `0x`
+/// or `\x` in front of each byte: that is how code and exfiltration write bytes.
 fn is_fingerprint(list: &HexList) -> bool {
-    matches!(list.delimiter, b":" | b" ") && matches!(list.bytes.len(), 16 | 20 | 32 | 48 | 64)
+    !list.prefixed
+        && matches!(list.delimiter, b":" | b" ")
+        && matches!(list.bytes.len(), 16 | 20 | 32 | 48 | 64)
+}
+
+/// Bytes as varied as data: at least half of them distinct, and so the steps between
+/// neighbours (16 random bytes have 15 or 16 distinct values and steps), so a test pattern
+/// (`0x12, 0x34, 0x56, 0x78, 0x90, 0x12, …`) or a table (`0x00, 0x01, 0x02, …`) is not taken
+/// for a secret.
+fn varied(bytes: &[u8]) -> bool {
+    let steps: Vec<u8> = bytes.windows(2).map(|w| w[1].wrapping_sub(w[0])).collect();
+    half_distinct(bytes) && half_distinct(&steps)
+}
+
+fn half_distinct(bytes: &[u8]) -> bool {
+    let mut seen = [false; 256];
+    let distinct = bytes
+        .iter()
+        .filter(|&&b| !std::mem::replace(&mut seen[b as usize], true))
+        .count();
+    distinct * 2 >= bytes.len().min(256)
 }
 
 fn is_line_break(gap: &[u8]) -> bool {

@@ -3,6 +3,9 @@
 //! private keys, payment card numbers and BIP-39 seed phrases.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use aho_corasick::{AhoCorasick, MatchKind};
 
 use super::rules::checks::{
     base58check, bip39_checksum, bip39_words, card_network, is_placeholder, is_well_known, looks_random, luhn,
@@ -23,6 +26,22 @@ const KEY_WORDS: &[&str] = &[
     "signingkey",
     "masterkey",
     "clientkey",
+    // Keys named for what they encrypt, sign or authenticate with: key material, not a lookup
+    // key (`sort_key`, `cache_key` stay out).
+    "encryptionkey",
+    "decryptionkey",
+    "cryptokey",
+    "cipherkey",
+    "aeskey",
+    "hmackey",
+    "sessionkey",
+    "sharedkey",
+    "wrappingkey",
+    "symmetrickey",
+    "jwtkey",
+    "licensekey",
+    "servicekey",
+    "accountkey",
 ];
 
 /// Key names that contain one of those words but hold something else.
@@ -83,11 +102,12 @@ pub(crate) fn generic_assignment(data: &[u8], start: usize, end: usize) -> bool 
 /// the operator (and an opening quote) to the closing quote or the next delimiter. Calls
 /// `f(start, end)` for each value that is not a placeholder and mixes a symbol with two of lower
 /// case, upper case and digits over 10 or more characters.
-pub(crate) fn punctuated_assignments(data: &[u8], mut f: impl FnMut(usize, usize)) {
+/// `operators` are the candidates [`assignment_operators`] found in `data`.
+pub(crate) fn punctuated_assignments(data: &[u8], operators: &[usize], mut f: impl FnMut(usize, usize)) {
     // After a value too long to judge, the operators inside it start no value of their own:
     // `=a=a=a...` then costs linear time, not 257 reads per operator.
     let mut judged_to = 0;
-    for at in memchr::memchr3_iter(b'=', b':', b'>', data) {
+    for &at in operators {
         if at < judged_to {
             continue;
         }
@@ -113,6 +133,71 @@ pub(crate) fn punctuated_assignments(data: &[u8], mut f: impl FnMut(usize, usize
             f(start, end);
         }
     }
+}
+
+/// Every name [`is_secret_key_name`] accepts spells one of these words in lower case,
+/// capitalised or in capitals (`apiKey`, `DB_PASSWORD`, `client_secret`): found by one
+/// literal search, they are where assignments worth judging can be, so ordinary text (JSON is
+/// full of `:`) costs that search and nothing per operator.
+const NAME_WORDS: &[&str] = &["secret", "token", "pass", "pwd", "key", "credential"];
+
+fn name_words() -> &'static AhoCorasick {
+    static WORDS: OnceLock<AhoCorasick> = OnceLock::new();
+    WORDS.get_or_init(|| {
+        let forms = NAME_WORDS.iter().flat_map(|w| {
+            let mut capital = w.to_string();
+            capital[..1].make_ascii_uppercase();
+            [w.to_string(), capital, w.to_ascii_uppercase()]
+        });
+        AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostFirst)
+            .build(forms.collect::<Vec<_>>())
+            .expect("eighteen short literals always compile") // invariant: fixed input
+    })
+}
+
+/// The operators (`=`, `:`, `>`; `=>` gives both) that end a key name holding one of
+/// [`NAME_WORDS`], in order: a superset of those [`key_before`] accepts with a credential
+/// name, since it skips the same quotes and spaces backwards that this skips forwards.
+pub(crate) fn assignment_operators(data: &[u8], out: &mut Vec<usize>) {
+    for hit in name_words().find_iter(data) {
+        let name_end = hit.start() + 64;
+        let mut i = hit.end();
+        while i < data.len().min(name_end) && is_name_byte(data[i]) {
+            i += 1;
+        }
+        let gap_end = i + 80;
+        while i < data.len().min(gap_end) && is_quote_or_space(data[i]) {
+            i += 1;
+        }
+        let operators_end = (i + 2).min(data.len());
+        while i < operators_end && matches!(data[i], b'=' | b':' | b'>') {
+            out.push(i);
+            i += 1;
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+}
+
+/// Whether a value starting at `start` follows one of `operators` with only quotes and spaces
+/// between: a run there may be a credential's value.
+pub(crate) fn follows_operator(data: &[u8], operators: &[usize], start: usize) -> bool {
+    let before = operators.partition_point(|&at| at < start);
+    before > 0 && {
+        let at = operators[before - 1];
+        data[at + 1..start]
+            .iter()
+            .all(|&b| is_quote_or_space(b) || matches!(b, b'=' | b':' | b'>'))
+    }
+}
+
+fn is_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
+}
+
+fn is_quote_or_space(b: u8) -> bool {
+    matches!(b, b'"' | b'\'' | b'\\' | b' ' | b'\t')
 }
 
 /// Longest value judged.
@@ -365,7 +450,7 @@ fn soft_gap(gap: &[u8]) -> bool {
     let mut i = 0;
     while i < gap.len() {
         match gap[i] {
-            b' ' | b'\t' | b'\n' | b'\r' => i += 1,
+            b' ' | b'\t' | b'\n' | b'\r' | b'+' => i += 1,
             b'\\' if matches!(gap.get(i + 1), Some(b'n' | b'r' | b't')) => i += 2,
             _ => return false,
         }
@@ -415,6 +500,44 @@ mod tests {
     }
 
     #[test]
+    fn operators_found_for_every_credential_name() {
+        for name in [
+            "api_key",
+            "API-KEY",
+            "clientSecret",
+            "auth.token",
+            "DB_PASSWORD",
+            "smtp.pass",
+            "PWD",
+            "x_credential_id",
+            "aws.SecretAccessKey",
+            "masterKEY",
+            "signing-key",
+        ] {
+            assert!(is_secret_key_name(name.as_bytes()), "{name}");
+            for form in [
+                "{n}=v",
+                "\"{n}\": \"v\"",
+                "{n} => 'v'",
+                r#"\"{n}\":\"v"#,
+                "<{n}>v",
+            ] {
+                let text = form.replace("{n}", name);
+                let data = text.as_bytes();
+                let mut operators = Vec::new();
+                assignment_operators(data, &mut operators);
+                let value = text.rfind('v').expect("value");
+                let op = text[..value].rfind(['=', ':', '>']).expect("operator");
+                assert!(operators.contains(&op), "{text}: {operators:?}");
+                assert!(follows_operator(data, &operators, value), "{text}");
+            }
+        }
+        let mut operators = Vec::new();
+        assignment_operators(br#"{"id":"x","role":"tool","content":"a: b"}"#, &mut operators);
+        assert!(operators.is_empty(), "{operators:?}");
+    }
+
+    #[test]
     fn assignment_forms() {
         let value = "Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3";
         for form in [
@@ -454,7 +577,11 @@ mod tests {
     fn passwords_with_symbols_in_assignments() {
         let found = |text: &str| {
             let mut out = Vec::new();
-            punctuated_assignments(text.as_bytes(), |s, e| out.push(text[s..e].to_owned()));
+            let mut operators = Vec::new();
+            assignment_operators(text.as_bytes(), &mut operators);
+            punctuated_assignments(text.as_bytes(), &operators, |s, e| {
+                out.push(text[s..e].to_owned())
+            });
             out
         };
         for (text, value) in [

@@ -20,8 +20,11 @@ impl Engine {
         if let Some(userinfo) = parts.userinfo {
             outcome.merge(self.scan_userinfo(scope, userinfo));
         }
+        // The host goes with the path: some secrets are a whole URL (a webhook's
+        // `hooks.slack.com/services/…`), and their rule is anchored on the host.
+        let host_and_path = format!("{}{}", parts.host, parts.path);
         for (location, text) in [
-            (Location::UrlPath, parts.path),
+            (Location::UrlPath, host_and_path.as_str()),
             (Location::UrlQuery, parts.query),
             (Location::UrlFragment, parts.fragment),
         ] {
@@ -83,6 +86,11 @@ impl Engine {
         if scope.detectors.contains("generic-secret") && credential_header(&lower) {
             let token = credential_of(value);
             if is_well_known(token) || (looks_random(token) && !is_placeholder(token)) {
+                walk.report("generic-secret", token, 0, &EncodingChain::default());
+            }
+        }
+        if scope.detectors.contains("generic-secret") && lower == "cookie" {
+            for token in session_cookies(value) {
                 walk.report("generic-secret", token, 0, &EncodingChain::default());
             }
         }
@@ -156,7 +164,11 @@ impl Engine {
         walk.layer(text, Origin::Span(0), &EncodingChain::default());
         // Token by token, escapes are decoded within delimiters; data spread over several
         // tokens (`41,%2042,%2043`) needs the URL part decoded as a whole too.
-        if let Some(decoded) = super::decode::percent::decode(text) {
+        let decoders = [
+            super::decode::percent::decode,
+            super::decode::percent::decode_form,
+        ];
+        for decoded in decoders.iter().filter_map(|decode| decode(text)) {
             walk.descend(
                 decoded,
                 Encoding::Percent,
@@ -291,7 +303,9 @@ fn random_label(label: &str) -> bool {
     let raw = label.as_bytes();
     let whole = !raw.contains(&b'-');
     let one_case = if whole {
-        entropy::one_case_data_of(raw, 16, 2)
+        // Random base32 has a digit in 6 of 32 places: one 16-character label in six has fewer
+        // than two; its letters and digits are then judged together.
+        entropy::one_case_data_of(raw, 16, 2) || entropy::one_case_random(raw, 16)
     } else {
         entropy::one_case_data(raw)
     };
@@ -325,6 +339,26 @@ fn random_across_labels(labels: &[&[u8]]) -> bool {
         })
 }
 
+/// The values of session cookies that look random: a session id is a bearer credential
+/// (`sessionid`, `PHPSESSID`, `JSESSIONID`, `connect.sid`, `_app_session`), whatever its name
+/// does not say. Other cookies with credential names are judged as assignments.
+fn session_cookies(header: &[u8]) -> impl Iterator<Item = &[u8]> {
+    header.split(|&b| b == b';').filter_map(|pair| {
+        let pair = pair.trim_ascii();
+        let eq = pair.iter().position(|&b| b == b'=')?;
+        let (name, value) = (pair[..eq].to_ascii_lowercase(), pair[eq + 1..].trim_ascii());
+        let value = value
+            .strip_prefix(b"\"")
+            .and_then(|v| v.strip_suffix(b"\""))
+            .unwrap_or(value);
+        let session = name.windows(4).any(|w| w == b"sess")
+            || name == b"sid"
+            || name.ends_with(b".sid")
+            || name.ends_with(b"_sid");
+        (session && looks_random(value) && !is_placeholder(value)).then_some(value)
+    })
+}
+
 fn credential_header(name: &str) -> bool {
     matches!(name, "authorization" | "proxy-authorization" | "private-token")
         || is_secret_key_name(name.as_bytes())
@@ -341,6 +375,8 @@ fn credential_of(value: &[u8]) -> &[u8] {
 
 struct UrlParts<'a> {
     userinfo: Option<&'a str>,
+    /// The authority without userinfo (and its port); empty in origin form.
+    host: &'a str,
     path: &'a str,
     query: &'a str,
     fragment: &'a str,
@@ -357,9 +393,13 @@ fn split_url(url: &str) -> UrlParts<'_> {
         },
         None => ("", rest),
     };
-    let userinfo = authority.rsplit_once('@').map(|(u, _)| u);
+    let (userinfo, host) = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => (Some(userinfo), host),
+        None => (None, authority),
+    };
     UrlParts {
         userinfo,
+        host,
         path,
         query,
         fragment,

@@ -26,29 +26,39 @@ pub(crate) fn decode_run(run: &[u8]) -> Option<Vec<u8>> {
     if body.len() < 20 || body.iter().all(|b| b.is_ascii_hexdigit() || *b == b'-') {
         return None;
     }
-    let normal: Vec<u8> = body
-        .iter()
-        .map(|&b| match b {
-            b'-' => b'+',
-            b'_' => b'/',
-            other => other,
-        })
-        .collect();
-    (0..4).find_map(|skip| {
-        let aligned = normal.get(skip..)?;
-        let probe = &aligned[..aligned.len().min(PROBE) / 4 * 4];
-        let head = LENIENT.decode(probe).ok()?;
-        if !is_texty(&head, 75) && super::sniff_compression(&head).is_none() {
-            return None;
-        }
-        let usable = aligned.len() - aligned.len() % 4
-            + if aligned.len() % 4 >= 2 {
-                aligned.len() % 4
-            } else {
-                0
-            };
-        LENIENT.decode(&aligned[..usable]).ok()
-    })
+    // Each alignment is probed on the stack; only one that decodes to something allocates.
+    let skip = (0..4).find(|&skip| probe_decodes(&body[skip..]))?;
+    let normal: Vec<u8> = body[skip..].iter().map(|&b| standard(b)).collect();
+    let usable = normal.len() - normal.len() % 4
+        + if normal.len() % 4 >= 2 {
+            normal.len() % 4
+        } else {
+            0
+        };
+    LENIENT.decode(&normal[..usable]).ok()
+}
+
+/// Whether the first [`PROBE`] characters decode to text or compressed data.
+fn probe_decodes(aligned: &[u8]) -> bool {
+    let n = aligned.len().min(PROBE) / 4 * 4;
+    let mut chars = [0u8; PROBE];
+    for (c, &b) in chars.iter_mut().zip(&aligned[..n]) {
+        *c = standard(b);
+    }
+    let mut head = [0u8; PROBE / 4 * 3];
+    match LENIENT.decode_slice(&chars[..n], &mut head) {
+        Ok(len) => is_texty(&head[..len], 75) || super::sniff_compression(&head[..len]).is_some(),
+        Err(_) => false,
+    }
+}
+
+/// The URL-safe alphabet's two characters in the standard alphabet's places.
+fn standard(b: u8) -> u8 {
+    match b {
+        b'-' => b'+',
+        b'_' => b'/',
+        other => other,
+    }
 }
 
 fn trim_padding(run: &[u8]) -> &[u8] {

@@ -12,6 +12,8 @@ pub(crate) struct HexList {
     pub end: usize,
     pub bytes: Vec<u8>,
     pub delimiter: &'static [u8],
+    /// Each byte written behind `\x` or `0x`.
+    pub prefixed: bool,
 }
 
 const DELIMITERS: &[&[u8]] = &[b", ", b",", b" ", b":", b"-", b""];
@@ -75,6 +77,7 @@ fn list_at(data: &[u8], start: usize) -> Option<HexList> {
         end,
         bytes,
         delimiter,
+        prefixed: prefix.is_some(),
     })
 }
 

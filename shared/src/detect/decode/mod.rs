@@ -24,6 +24,15 @@ pub(crate) fn is_texty(data: &[u8], percent: usize) -> bool {
             .count();
         return good * 100 >= data.len() * percent;
     }
+    // Control bytes are never printable, in any encoding: counting them (one vectorised pass)
+    // turns most random data away before any UTF-8 is decoded.
+    let control = data
+        .iter()
+        .filter(|&&b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0x7f)
+        .count();
+    if (data.len() - control) * 100 < data.len() * percent {
+        return false;
+    }
     // Invalid UTF-8 is skipped but counted; random bytes exhaust the allowance within a few
     // bytes, so only text pays for a full pass. A misaligned prefix costs a few bad bytes.
     let allowed = data.len() * (100 - percent.min(100)) / 100;

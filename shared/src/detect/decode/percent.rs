@@ -21,6 +21,17 @@ pub(crate) fn decode(data: &[u8]) -> Option<Vec<u8>> {
     changed.then_some(out)
 }
 
+/// [`decode`] as a form body or query string is written (`application/x-www-form-urlencoded`):
+/// `+` is a space there, and a literal `+` is `%2B`. `None` when there is no `+` to read so,
+/// since then [`decode`] says the same.
+pub(crate) fn decode_form(data: &[u8]) -> Option<Vec<u8>> {
+    if !data.contains(&b'+') {
+        return None;
+    }
+    let spaced: Vec<u8> = data.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect();
+    decode(&spaced)
+}
+
 /// `%` followed by two hex digits at `at`.
 pub(crate) fn is_escape_at(data: &[u8], at: usize) -> bool {
     at + 2 < data.len() && hex_value(data[at + 1]).is_some() && hex_value(data[at + 2]).is_some()
@@ -47,5 +58,10 @@ mod tests {
         assert_eq!(decode(b"100%"), None);
         assert_eq!(decode(b"%4"), None);
         assert_eq!(decode(b"%zz"), None);
+        assert_eq!(
+            decode_form(b"BEGIN+PRIVATE+KEY%2B"),
+            Some(b"BEGIN PRIVATE KEY+".to_vec())
+        );
+        assert_eq!(decode_form(b"a%41"), None);
     }
 }
