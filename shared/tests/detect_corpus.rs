@@ -18,11 +18,13 @@ fn evaluate(split: Split) -> Report {
 
 /// The held-out split, written without sight of the rules. The first one scored recall 0.9636
 /// and false positives 0.0036 untuned; its misses were then fixed by class, so it is spent
-/// (1.0000 and 0.0000 after) and moves to `corpus/spent/` when a fresh split replaces it. Run
-/// it with `cargo test -p tollgate-shared --test detect_corpus -- --ignored`. It reports misses
-/// only by class, so that no rule is tuned on a single held-out case.
+/// (1.0000 and 0.0000 after) and lives in `corpus/spent/` as dev. The second (2026-12-01),
+/// run once after that tuning and never tuned on: recall 0.9313, false positives 0.0048, with
+/// every detector on; below the recall target, hence ignored. Run it with
+/// `cargo test -p tollgate-shared --test detect_corpus -- --ignored`. It reports misses only by
+/// class, so that no rule is tuned on a single held-out case.
 #[test]
-#[ignore = "held-out split: run on purpose, see the doc comment"]
+#[ignore = "held-out split below the recall target (0.9313 of 0.99); see the doc comment"]
 fn held_out_test_split_meets_recall_and_false_positive_targets() {
     let report = evaluate(Split::Test);
     assert!(report.recall() >= 0.99, "recall {:.4}", report.recall());

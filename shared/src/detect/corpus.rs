@@ -196,7 +196,7 @@ fn sample(line: Line) -> Result<Sample, String> {
         text,
         base64,
     } = line;
-    let data = match (text, base64) {
+    let mut data = match (text, base64) {
         (Some(text), None) => text.into_bytes(),
         (None, Some(b64)) => base64::engine::general_purpose::STANDARD
             .decode(b64)
@@ -209,8 +209,21 @@ fn sample(line: Line) -> Result<Sample, String> {
             content_type,
         },
         "url" => Site::Url,
-        "host" => Site::Host,
-        "header" => Site::Header(header.ok_or_else(|| format!("{id}: header sample without a name"))?),
+        // `hostname` is how the second held-out split spells it.
+        "host" | "hostname" => Site::Host,
+        "header" => match header {
+            Some(name) => Site::Header(name),
+            // Or the whole field line as the text (`Name: value`), as that split writes it.
+            None => {
+                let line =
+                    String::from_utf8(data).map_err(|_| format!("{id}: a header line is not UTF-8"))?;
+                let (name, value) = line
+                    .split_once(':')
+                    .ok_or_else(|| format!("{id}: header sample without a name"))?;
+                data = value.trim_start().as_bytes().to_vec();
+                Site::Header(name.trim().to_owned())
+            }
+        },
         other => return Err(format!("{id}: unknown where {other:?}")),
     };
     let positive = match label.as_str() {
