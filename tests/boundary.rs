@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use support::{Origin, OriginCerts, Place, Proxy, ProxySpec, SECRET, USER, free_port, repo, tollgate};
+use support::{Origin, OriginCerts, Place, Proxy, ProxySpec, SECRET, USER, free_port, repo};
 
 struct Sandbox {
     name: String,
@@ -162,16 +162,9 @@ fn a_sandboxed_tool_reaches_the_proxy_and_nothing_else() {
     let proxy_port = free_port();
     let sandbox = Sandbox::create(proxy_port);
     // The same proxy configuration, listening where the sandbox can reach it.
-    let mut sandbox_proxy = support::Process::new(
-        tollgate()
-            .args(["proxy", "--config", "proxy.toml"])
-            .args(["--listen", &format!("{}:{proxy_port}", sandbox.host_ip)])
-            .args(["--metrics-listen", &format!("127.0.0.1:{}", free_port())])
-            .current_dir(proxy.dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("proxy for the sandbox"),
+    let sandbox_proxy = proxy.another(
+        &format!("{}:{proxy_port}", sandbox.host_ip),
+        &format!("127.0.0.1:{}", free_port()),
     );
     let listeners = Listeners::on(&sandbox.host_ip);
     let ca = proxy.ca();
@@ -187,7 +180,6 @@ fn a_sandboxed_tool_reaches_the_proxy_and_nothing_else() {
         if answered == "200" {
             break;
         }
-        assert!(!sandbox_proxy.exited(), "the sandbox's proxy stopped");
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(answered, "200", "through the proxy");

@@ -5,10 +5,9 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
-use support::{Origin, OriginCerts, Place, Process, Proxy, ProxySpec, SECRET, USER, tollgate};
+use support::{Origin, OriginCerts, Place, Proxy, ProxySpec, SECRET, USER, tollgate};
 
 const HOST: Place<'static> = Place::Host;
 
@@ -75,7 +74,10 @@ fn a_client_that_trusts_trust_pem_keeps_working_through_a_rotation() {
     // 2. Promoted and the proxy restarted: the new CA signs, both still trusted.
     rotate(&ca, Some("--promote"));
     assert!(proxy.terminate_and_wait(Duration::from_secs(20)));
-    let restarted = restart(&proxy);
+    let restarted = proxy.another(
+        &format!("127.0.0.1:{}", proxy.port),
+        &format!("127.0.0.1:{}", proxy.metrics_port),
+    );
     assert_eq!(fetch(proxy.port, &trust, &url), 200);
     assert_eq!(fetch(proxy.port, &new, &url), 200);
     assert_eq!(fetch(proxy.port, &old, &url), 0, "the retired CA still signs");
@@ -93,24 +95,4 @@ fn a_client_that_trusts_trust_pem_keeps_working_through_a_rotation() {
         .collect();
     assert!(retired.iter().all(|r| !r.join("ca.key").exists()));
     drop(restarted);
-}
-
-/// The same proxy (configuration, ports) started again.
-fn restart(proxy: &Proxy) -> Process {
-    let process = Process::new(
-        tollgate()
-            .args(["proxy", "--config", "proxy.toml"])
-            .current_dir(proxy.dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("proxy"),
-    );
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", proxy.port)).is_ok() {
-            return process;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("the restarted proxy does not listen");
 }

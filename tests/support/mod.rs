@@ -379,6 +379,38 @@ impl Proxy {
 }
 
 impl Proxy {
+    /// Another `tollgate proxy` with this one's configuration (policies, identities, CA,
+    /// store), listening on `listen` with metrics on `metrics`; returned once it listens.
+    pub fn another(&self, listen: &str, metrics: &str) -> Process {
+        let mut process = Process::new(
+            tollgate()
+                .args([
+                    "proxy",
+                    "--config",
+                    "proxy.toml",
+                    "--listen",
+                    listen,
+                    "--metrics-listen",
+                    metrics,
+                ])
+                .current_dir(self.dir.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("another proxy"),
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(listen).is_err() {
+            assert!(!process.exited(), "the other proxy stopped");
+            assert!(
+                Instant::now() < deadline,
+                "the other proxy does not listen on {listen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        process
+    }
+
     /// Sends SIGTERM and waits up to `limit` for the process to exit.
     pub fn terminate_and_wait(&self, limit: Duration) -> bool {
         let Some(process) = &self.process else {

@@ -98,25 +98,10 @@ impl Bench {
     /// A second proxy with the same configuration (identities, policies, CA, store) on ports
     /// of its own; its port and the process.
     pub fn replica(&self) -> (u16, super::Process) {
-        let (port, metrics) = (super::free_port(), super::free_port());
-        let process = super::Process::new(
-            super::tollgate()
-                .args(["proxy", "--config", "proxy.toml"])
-                .args(["--listen", &format!("127.0.0.1:{port}")])
-                .args(["--metrics-listen", &format!("127.0.0.1:{metrics}")])
-                .current_dir(self.proxy.dir.path())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .expect("replica"),
-        );
-        for _ in 0..400 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return (port, process);
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        panic!("the replica does not listen");
+        let port = super::free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let metrics = format!("127.0.0.1:{}", super::free_port());
+        (port, self.proxy.another(&listen, &metrics))
     }
 }
 
