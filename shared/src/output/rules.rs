@@ -21,9 +21,14 @@ pub struct Judge {
     shell: Regex,
     addressed: Regex,
     addressed_model: Regex,
+    /// Authority claims ("administrator notice"): instructions only when hidden or addressed
+    /// to a model, since people post notices too.
+    authority: Regex,
     secrecy: Regex,
     /// "pass its content as the `note` parameter": smuggling data through a tool call.
     pass_along: Regex,
+    /// Reading something in order to use it: "read ~/.ssh/id_rsa", "include the chat history".
+    reads: Regex,
     sensitive: Regex,
     about_attacks: Regex,
     base64_run: Regex,
@@ -43,7 +48,6 @@ impl Judge {
             overrides: regex(concat!(
                 r"\b(ignore|disregard|forget|override|bypass|discard)\s+((all|any|the|your|of|these|those|every|earlier|prior|previous|above|preceding|original|system|existing|safety)\s+){1,4}(instructions?|prompts?|rules|directives?|guidelines|guardrails|constraints|policies)\b",
                 r"|\bnew (system )?(instructions?|directives?|prompt|task)\b\s*[:\-]",
-                r"|\b(system|developer|admin(istrator)?) (override|directive|instruction|update|notice)s?\b",
                 r"|\[\s*(system|admin|administrator|developer|assistant)\s*\]",
                 r"|<\|?\s*(system|im_start|im_end)\s*\|?>",
                 r"|\byou are (now|no longer)\b",
@@ -76,6 +80,9 @@ impl Judge {
             addressed: regex(
                 r"\b(you|your|assistant|ai|model|agent|llm|chatbot|claude|gpt|chatgpt|copilot|gemini)\b",
             ),
+            authority: regex(
+                r"\b(system|developer|admin(istrator)?) (override|directive|instruction|update|notice)s?\b",
+            ),
             addressed_model: regex(
                 r"\b(assistants?|ai|models?|agents?|llms?|chatbots?|claude|gpt|chatgpt|copilot|gemini|language model)\b",
             ),
@@ -85,18 +92,21 @@ impl Judge {
                 r"|\bbefore (using|calling|you use|you call) this tool\b",
                 r"|\b(the user|they) (must not|should not|shouldn't|won't) (know|see|notice)\b",
             )),
+            reads: regex(
+                r"\b(read|cat|open|load|access|include|attach|collect|copy)\b[^.\n]{0,40}(~/\.ssh/id_|\bid_(rsa|ed25519|ecdsa)\b|/etc/(passwd|shadow)|\.aws/credentials|mcp\.json|\.env\b|conversation history|chat history|system prompt)",
+            ),
             pass_along: regex(
                 r"\b(pass|put|include|send|add|append)\b[^.\n]{0,30}\b(its|the|their|file'?s?|whole)\b[^.\n]{0,20}\b(content|contents|value|text)\b[^.\n]{0,30}\b(as|in|into|to)\b",
             ),
             sensitive: regex(
-                r"(~/\.ssh|id_rsa|/etc/passwd|\.aws/credentials|mcp\.json|\bconversation history\b|\bchat history\b|\bsystem prompt\b)",
+                r"(~/\.ssh/id_|\bid_(rsa|ed25519|ecdsa)\b|/etc/(passwd|shadow)|\.aws/credentials|mcp\.json|\.env\b|\bconversation history\b|\bchat history\b|\bsystem prompt\b)",
             ),
             about_attacks: regex(
                 r"\b(prompt injection|injection attacks?|jailbreak(s|ing)?|indirect injection|adversarial prompts?|owasp|red[- ]team(ing)?|security research|llm01)\b",
             ),
             base64_run: regex(r"[A-Za-z0-9+/_-]{24,}={0,2}"),
             data_in_url: regex(
-                r"(\{[^}]{1,40}\}|\$\{?[A-Za-z_]+|%7B|\[[A-Z_]{3,}\]|\b(secret|token|password|passwd|api[_-]?key|history|conversation|chat|prompt|memory|context|data|payload|leak|exfil|session|cookie|ssh|cred(ential)?s?)=)",
+                r"(\{[^}]{1,40}\}|\$\{?[A-Za-z_]+|%7B|\[[A-Z_]{3,}\]|\b(secret|token|password|passwd|api[_-]?key|history|conversation|chat|prompt|memory|context|data|payload|leak|exfil|session|cookie|ssh|cred(ential)?s?)=[^&#]{12,})",
             ),
         }
     }
@@ -119,7 +129,8 @@ impl Judge {
         for segment in segments {
             self.judge_segment(segment, about_attacks, &mut findings);
         }
-        for link in links {
+        // A page about these attacks shows their links as examples; only hidden ones count.
+        for link in links.iter().filter(|l| l.hidden || !about_attacks) {
             if let Some(finding) = self.judge_link(link, host) {
                 findings.push(finding);
             }
@@ -146,6 +157,7 @@ impl Judge {
                     .map(|s| ("hidden override", s))
                     .or_else(|| found(&self.extraction).map(|s| ("hidden extraction request", s)))
                     .or_else(|| found(&self.secrecy).map(|s| ("hidden secrecy", s)))
+                    .or_else(|| found(&self.authority).map(|s| ("hidden authority claim", s)))
                     .or_else(|| {
                         found(&self.action)
                             .filter(|_| self.addressed.is_match(&text) || imperative(&text))
@@ -163,7 +175,7 @@ impl Judge {
                     .or_else(|| found(&self.extraction).map(|s| ("extraction in a tool description", s)))
                     .or_else(|| {
                         found(&self.sensitive)
-                            .filter(|_| self.action.is_match(&text) || self.pass_along.is_match(&text))
+                            .filter(|_| self.pass_along.is_match(&text) || self.reads.is_match(&text))
                             .map(|s| ("sensitive file in a tool description", s))
                     })
                     .or_else(|| found(&self.shell).map(|s| ("shell command in a tool description", s)));
@@ -174,7 +186,8 @@ impl Judge {
             Place::Visible | Place::Field(_) => {
                 // Quoted attacks on a page about attacks are examples, not instructions.
                 let quoted = |span: &std::ops::Range<usize>| about_attacks && is_quoted(&text, span);
-                if let Some(span) = found(&self.overrides).filter(|s| !quoted(s)) {
+                let claim = found(&self.authority).filter(|_| self.addressed_model.is_match(&text));
+                if let Some(span) = found(&self.overrides).or(claim).filter(|s| !quoted(s)) {
                     push(Class::AddressedOverride, "override addressed to the model", span);
                 } else if let Some(span) = found(&self.extraction).filter(|s| !quoted(s) && !about_attacks) {
                     push(
@@ -312,7 +325,18 @@ fn normalise(text: &str) -> String {
 /// example) rather than said.
 fn is_quoted(text: &str, span: &std::ops::Range<usize>) -> bool {
     let before = &text[..span.start];
-    let window = &before[before.len().saturating_sub(60)..];
+    // The phrase opens with a quotation mark of any kind ('…', "…", “…”, `…`).
+    if before
+        .trim_end()
+        .ends_with(['\'', '"', '\u{201C}', '\u{2018}', '`', '«'])
+    {
+        return true;
+    }
+    let start = (0..=before.len().saturating_sub(60))
+        .rev()
+        .find(|&i| before.is_char_boundary(i))
+        .unwrap_or(0);
+    let window = &before[start..];
     let opens = window.matches(['"', '\u{201C}', '`']).count();
     opens % 2 == 1
         || [
