@@ -59,8 +59,8 @@ mod tests {
         assert_eq!(decode(b"%4"), None);
         assert_eq!(decode(b"%zz"), None);
         assert_eq!(
-            decode_form(b"BEGIN+PRIVATE+KEY%2B"),
-            Some(b"BEGIN PRIVATE KEY+".to_vec())
+            decode_form(b"plus+means+space%2B"),
+            Some(b"plus means space+".to_vec())
         );
         assert_eq!(decode_form(b"a%41"), None);
     }
