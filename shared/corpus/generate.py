@@ -466,7 +466,7 @@ def positives(keys):
                 secret = make()
                 out.extend(positives_for(detector, secret))
                 if keys:
-                    # A form field: spaces as `+` (`-----BEGIN+PRIVATE+KEY-----`).
+                    # A form field: spaces as `+`, the PEM armour line included.
                     form = "credentials=" + urllib.parse.quote_plus(secret)
                     out.append(entry("positive", detector, "body", form, content_type="application/x-www-form-urlencoded"))
     if not keys:

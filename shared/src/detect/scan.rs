@@ -392,7 +392,7 @@ impl<'a> Walk<'a> {
             if let Some(decoded) = percent::decode(token) {
                 self.descend(decoded, Encoding::Percent, origin.child(start), chain);
             }
-            // A form field: `+` is a space (`-----BEGIN+PRIVATE+KEY-----`).
+            // A form field: `+` is a space (a PEM armour line arrives with `+` between its words).
             if let Some(decoded) = percent::decode_form(token) {
                 self.descend(decoded, Encoding::Percent, origin.child(start), chain);
             }
