@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use support::{Origin, OriginCerts, Place, Proxy, ProxySpec, SECRET, USER, free_port, repo};
+use support::{SECRET, USER, free_port, repo};
 
 struct Sandbox {
     name: String,
@@ -144,21 +144,7 @@ fn udp_probe(ip: &str, port: u16) -> String {
 
 #[test]
 fn a_sandboxed_tool_reaches_the_proxy_and_nothing_else() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let certs = OriginCerts::new(dir.path(), &["api.test"]);
-    let origin = Origin::tls(Place::Host, "127.0.0.1", 0, &certs);
-    let policy = format!(
-        "version = 1\n[tenant]\nid = \"t\"\nowner = \"o@t.example\"\n[[tools]]\nname = \"fetch\"\n[[tools.egress]]\nid = \"api\"\nhosts = [\"api.test\"]\nports = [{}]\nallow_private = [\"127.0.0.1/32\"]\n",
-        origin.port
-    );
-    let spec = ProxySpec {
-        tenant_policy: &policy,
-        origin_ca: &certs.ca,
-        hosts: &[("api.test", "127.0.0.1")],
-        nameservers: &[],
-        extra: "",
-    };
-    let proxy = Proxy::start(Place::Host, &spec);
+    let (proxy, origin, _dir) = support::proxy_to_one_origin();
     let proxy_port = free_port();
     let sandbox = Sandbox::create(proxy_port);
     // The same proxy configuration, listening where the sandbox can reach it.

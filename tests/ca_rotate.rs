@@ -7,9 +7,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use support::{Origin, OriginCerts, Place, Proxy, ProxySpec, SECRET, USER, tollgate};
-
-const HOST: Place<'static> = Place::Host;
+use support::{SECRET, USER, tollgate};
 
 /// curl through the proxy at `port`, trusting only `trust`; the HTTP status, or 0 when the
 /// TLS handshake with the proxy fails.
@@ -37,21 +35,7 @@ fn rotate(ca: &Path, flag: Option<&str>) {
 
 #[test]
 fn a_client_that_trusts_trust_pem_keeps_working_through_a_rotation() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let certs = OriginCerts::new(dir.path(), &["api.test"]);
-    let origin = Origin::tls(HOST, "127.0.0.1", 0, &certs);
-    let policy = format!(
-        "version = 1\n[tenant]\nid = \"t\"\nowner = \"o@t.example\"\n[[tools]]\nname = \"fetch\"\n[[tools.egress]]\nid = \"api\"\nhosts = [\"api.test\"]\nports = [{}]\nallow_private = [\"127.0.0.1/32\"]\n",
-        origin.port
-    );
-    let spec = ProxySpec {
-        tenant_policy: &policy,
-        origin_ca: &certs.ca,
-        hosts: &[("api.test", "127.0.0.1")],
-        nameservers: &[],
-        extra: "",
-    };
-    let proxy = Proxy::start(HOST, &spec);
+    let (proxy, origin, dir) = support::proxy_to_one_origin();
     let url = format!("https://api.test:{}/", origin.port);
     let ca = proxy.dir.path().join("ca");
     let trust = ca.join("trust.pem");

@@ -33,26 +33,7 @@ fn dev_runs_the_whole_stack_and_ctrl_c_stops_it_all() {
     assert!(String::from_utf8_lossy(&second.stderr).contains("already in use"));
 
     let broker = dev.broker_dir();
-    let started = tollgate()
-        .args([
-            "invoke",
-            "start",
-            "--tenant",
-            "acme-research",
-            "--tool",
-            "github-reader",
-        ])
-        .args(["--session", "s1", "--tool-call-id", "c1", "--model", "m"])
-        .env("TOLLGATE_CONTROL_URL", format!("http://{}", addr(ports[2])))
-        .env("TOLLGATE_CONTROL_TOKEN_FILE", broker.join("control.token"))
-        .output()
-        .expect("invoke start");
-    assert!(
-        started.status.success(),
-        "{}",
-        String::from_utf8_lossy(&started.stderr)
-    );
-    let started: serde_json::Value = serde_json::from_slice(&started.stdout).expect("json");
+    let started = dev.invoke("acme-research", "github-reader", "c1");
     let (id, secret) = (
         started["invocation_id"].as_str().expect("id"),
         started["secret"].as_str().expect("secret"),

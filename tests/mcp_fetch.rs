@@ -9,26 +9,14 @@ mod support;
 
 use std::process::Stdio;
 
-use support::dev::{Dev, addr};
+use support::dev::Dev;
 use support::{python, repo, tollgate};
 
 #[test]
 fn the_mcp_fetch_server_works_through_tollgate_and_its_refusals_reach_the_agent() {
     let dev = Dev::start();
     let broker = dev.broker_dir();
-    let started = tollgate()
-        .args(["invoke", "start", "--tenant", "tollgate-demo", "--tool", "fetch"])
-        .args(["--session", "mcp", "--tool-call-id", "call-7", "--model", "m"])
-        .env("TOLLGATE_CONTROL_URL", format!("http://{}", addr(dev.ports[2])))
-        .env("TOLLGATE_CONTROL_TOKEN_FILE", broker.join("control.token"))
-        .output()
-        .expect("invoke start");
-    assert!(
-        started.status.success(),
-        "{}",
-        String::from_utf8_lossy(&started.stderr)
-    );
-    let started: serde_json::Value = serde_json::from_slice(&started.stdout).expect("json");
+    let started = dev.invoke("tollgate-demo", "fetch", "call-7");
     let id = started["invocation_id"].as_str().expect("id");
     let proxy = started["proxy_url"].as_str().expect("proxy url");
 

@@ -101,6 +101,26 @@ impl Dev {
         self.state.path().join("broker")
     }
 
+    /// `tollgate invoke start` as the orchestrator would: the broker's answer.
+    pub fn invoke(&self, tenant: &str, tool: &str, call: &str) -> serde_json::Value {
+        let started = tollgate()
+            .args(["invoke", "start", "--tenant", tenant, "--tool", tool])
+            .args(["--session", "s1", "--tool-call-id", call, "--model", "m"])
+            .env("TOLLGATE_CONTROL_URL", format!("http://{}", addr(self.ports[2])))
+            .env(
+                "TOLLGATE_CONTROL_TOKEN_FILE",
+                self.broker_dir().join("control.token"),
+            )
+            .output()
+            .expect("invoke start");
+        assert!(
+            started.status.success(),
+            "{}",
+            String::from_utf8_lossy(&started.stderr)
+        );
+        serde_json::from_slice(&started.stdout).expect("json")
+    }
+
     pub fn origin(&self, host: &str, path: &str) -> String {
         format!("https://{host}.tollgate.test:{}{path}", self.ports[5])
     }

@@ -240,6 +240,26 @@ pub struct ProxySpec<'a> {
     pub extra: &'a str,
 }
 
+/// A TLS origin for `api.test` on 127.0.0.1 and a proxy whose one rule lets the `fetch` tool
+/// reach it; the directory holding the origin's certificates comes along.
+pub fn proxy_to_one_origin() -> (Proxy, Origin, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let certs = OriginCerts::new(dir.path(), &["api.test"]);
+    let origin = Origin::tls(Place::Host, "127.0.0.1", 0, &certs);
+    let policy = format!(
+        "version = 1\n[tenant]\nid = \"t\"\nowner = \"o@t.example\"\n[[tools]]\nname = \"fetch\"\n[[tools.egress]]\nid = \"api\"\nhosts = [\"api.test\"]\nports = [{}]\nallow_private = [\"127.0.0.1/32\"]\n",
+        origin.port
+    );
+    let spec = ProxySpec {
+        tenant_policy: &policy,
+        origin_ca: &certs.ca,
+        hosts: &[("api.test", "127.0.0.1")],
+        nameservers: &[],
+        extra: "",
+    };
+    (Proxy::start(Place::Host, &spec), origin, dir)
+}
+
 /// `tollgate proxy` with its own CA, policies, identities and configuration.
 pub struct Proxy {
     pub dir: tempfile::TempDir,
