@@ -5,7 +5,7 @@
 //! `alt`, `title`, `aria-label` and hidden inputs' values are hidden text too. Script and
 //! style bodies are skipped; `code` and `pre` are code. Entities are decoded.
 
-use super::{Link, Place, Segment};
+use super::{Link, Place, Segment, Source};
 
 /// Elements with no end tag.
 const VOID: &[&str] = &[
@@ -34,7 +34,7 @@ pub(super) fn scan(text: &str, segments: &mut Vec<Segment>, links: &mut Vec<Link
         } else {
             Place::Visible
         };
-        push(segments, place, decode_entities(raw));
+        push(segments, place, decode_entities(raw), from..to);
     };
     while at < bytes.len() {
         if bytes[at] != b'<' {
@@ -45,12 +45,14 @@ pub(super) fn scan(text: &str, segments: &mut Vec<Segment>, links: &mut Vec<Link
         if let Some(body) = rest.strip_prefix("<!--") {
             flush(segments, &stack, run_start, at);
             let end = body.find("-->").map_or(text.len(), |e| at + 4 + e);
+            let whole = at..(end + 3).min(text.len());
             push(
                 segments,
                 Place::Hidden("comment"),
                 decode_entities(&text[at + 4..end]),
+                whole.clone(),
             );
-            at = (end + 3).min(text.len());
+            at = whole.end;
             run_start = at;
             continue;
         }
@@ -62,8 +64,9 @@ pub(super) fn scan(text: &str, segments: &mut Vec<Segment>, links: &mut Vec<Link
             } else {
                 Place::Visible
             };
-            push(segments, place, text[at + 9..end].to_owned());
-            at = (end + 3).min(text.len());
+            let whole = at..(end + 3).min(text.len());
+            push(segments, place, text[at + 9..end].to_owned(), whole.clone());
+            at = whole.end;
             run_start = at;
             continue;
         }
@@ -77,6 +80,7 @@ pub(super) fn scan(text: &str, segments: &mut Vec<Segment>, links: &mut Vec<Link
             continue;
         }
         flush(segments, &stack, run_start, at);
+        let whole_tag = at..at + close + 1;
         at += close + 1;
         run_start = at;
         if let Some(name) = tag.strip_prefix('/') {
@@ -97,7 +101,12 @@ pub(super) fn scan(text: &str, segments: &mut Vec<Segment>, links: &mut Vec<Link
                 "alt" | "title" | "aria-label" | "aria-description" | "data-prompt" | "content"
             ) || (key == "value" && hidden)
             {
-                push(segments, Place::Hidden("attribute"), decode_entities(value));
+                push(
+                    segments,
+                    Place::Hidden("attribute"),
+                    decode_entities(value),
+                    whole_tag.clone(),
+                );
             }
         }
         let ancestors_hidden = stack.iter().any(|e| e.1);
@@ -108,6 +117,7 @@ pub(super) fn scan(text: &str, segments: &mut Vec<Segment>, links: &mut Vec<Link
                         url: decode_entities(url),
                         loads_itself: true,
                         hidden: hidden || ancestors_hidden,
+                        source: Source::Text(whole_tag.clone()),
                     });
                 }
             }
@@ -117,6 +127,7 @@ pub(super) fn scan(text: &str, segments: &mut Vec<Segment>, links: &mut Vec<Link
                         url: decode_entities(url),
                         loads_itself: name == "link",
                         hidden: hidden || ancestors_hidden,
+                        source: Source::Text(whole_tag.clone()),
                     });
                 }
             }
@@ -142,9 +153,13 @@ pub(super) fn scan(text: &str, segments: &mut Vec<Segment>, links: &mut Vec<Link
     flush(segments, &stack, run_start, text.len());
 }
 
-fn push(segments: &mut Vec<Segment>, place: Place, text: String) {
+fn push(segments: &mut Vec<Segment>, place: Place, text: String, source: std::ops::Range<usize>) {
     if !text.trim().is_empty() {
-        segments.push(Segment { place, text });
+        segments.push(Segment {
+            place,
+            text,
+            source: Source::Text(source),
+        });
     }
 }
 

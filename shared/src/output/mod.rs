@@ -14,10 +14,13 @@
 //!   to a host other than the one the answer came from;
 //! - a poisoned tool description in an MCP `tools/list` answer.
 //!
-//! Not yet wired into the proxy: `Judge::judge` is what the response path will call.
+//! The proxy's response path calls [`Judge::verdict`] on what it held back, and
+//! [`Verdict::stripped`] for the `strip` action: every segment and link keeps its
+//! [`Source`] in the decoded text, so that a finding can be cut out where it stood.
 
 mod html;
 mod rules;
+mod strip;
 
 use std::ops::Range;
 
@@ -26,6 +29,7 @@ use thiserror::Error;
 use crate::detect::decode::compress::{Codec, inflate};
 
 pub use rules::Judge;
+pub use strip::mark;
 
 /// A bound on what is decoded (a compressed answer may not grow past it).
 pub const MAX_DECODED: usize = 8 << 20;
@@ -78,11 +82,21 @@ pub enum Place {
     Code,
 }
 
+/// Where a segment or link stands in the decoded text, so that it can be cut out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A byte range of the decoded text (a text run, a comment, a whole tag, a URL).
+    Text(Range<usize>),
+    /// The n-th string value of a JSON answer, counted in document order from 0.
+    JsonString(usize),
+}
+
 /// A run of text with its place.
 #[derive(Debug, Clone)]
 pub struct Segment {
     pub place: Place,
     pub text: String,
+    pub source: Source,
 }
 
 /// A URL the answer makes the reader's client load or offer (markdown image or link, `img`,
@@ -92,15 +106,35 @@ pub struct Link {
     pub url: String,
     pub loads_itself: bool,
     pub hidden: bool,
+    pub source: Source,
 }
 
-/// One finding: its class, the rule, and the span of the segment's text it covers.
+/// One finding: its class, the rule, the span of the segment's text it covers, and where
+/// that segment (or link) stands in the decoded text.
 #[derive(Debug, Clone)]
 pub struct Finding {
     pub class: Class,
     pub rule: &'static str,
     pub place: Place,
     pub span: Range<usize>,
+    pub source: Source,
+}
+
+/// A judged answer: its decoded text, what kind of document it is, and the findings.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    pub text: String,
+    pub kind: Kind,
+    pub findings: Vec<Finding>,
+}
+
+impl Verdict {
+    /// The text with every finding's segment or link cut out and a visible mark in its
+    /// place (`[tollgate removed: <class>]`); a JSON answer stays JSON, the mark replacing
+    /// the string value.
+    pub fn stripped(&self) -> String {
+        strip::strip(&self.text, &self.findings)
+    }
 }
 
 /// An answer as the proxy sees it.
@@ -228,10 +262,11 @@ pub fn segments(kind: Kind, text: &str) -> (Vec<Segment>, Vec<Link>) {
     match kind {
         Kind::Html | Kind::Xml => html::scan(text, &mut segments, &mut links),
         Kind::Json => match serde_json::from_str::<serde_json::Value>(text) {
-            Ok(value) => json(&value, None, false, &mut segments),
+            Ok(value) => json(&value, None, false, &mut 0, &mut segments),
             Err(_) => segments.push(Segment {
                 place: Place::Visible,
                 text: text.to_owned(),
+                source: Source::Text(0..text.len()),
             }),
         },
         Kind::Markdown | Kind::Text => {
@@ -241,11 +276,22 @@ pub fn segments(kind: Kind, text: &str) -> (Vec<Segment>, Vec<Link>) {
     }
     // Markdown images and links in any text.
     for segment in &segments {
+        let found = links.len();
         rules::markdown_links(
             &segment.text,
             matches!(segment.place, Place::Hidden(_)),
+            &segment.source,
             &mut links,
         );
+        // Narrow each link's source to its URL where the URL stands as written.
+        for link in &mut links[found..] {
+            if let Source::Text(range) = &link.source {
+                if let Some(at) = text.get(range.clone()).and_then(|t| t.find(&link.url)) {
+                    let start = range.start + at;
+                    link.source = Source::Text(start..start + link.url.len());
+                }
+            }
+        }
     }
     // Characters a reader never sees: Unicode tags spell ASCII; zero-width and bidi controls
     // split words. The tag text is a hidden segment of its own; the others are removed.
@@ -256,6 +302,7 @@ pub fn segments(kind: Kind, text: &str) -> (Vec<Segment>, Vec<Link>) {
             hidden.push(Segment {
                 place: Place::Hidden("unicode tags"),
                 text: tags,
+                source: segment.source.clone(),
             });
         }
         if clean.len() != segment.text.len() {
@@ -283,11 +330,20 @@ fn invisible(text: &str) -> (String, String) {
 }
 
 /// Every string in a JSON value as a field segment (under its key); a `tools/list` answer's
-/// descriptions as tool descriptions.
-fn json(value: &serde_json::Value, key: Option<&str>, in_tools: bool, out: &mut Vec<Segment>) {
+/// descriptions as tool descriptions. `count` numbers the strings in document order (the
+/// same walk [`strip`] makes).
+fn json(
+    value: &serde_json::Value,
+    key: Option<&str>,
+    in_tools: bool,
+    count: &mut usize,
+    out: &mut Vec<Segment>,
+) {
     use serde_json::Value;
     match value {
         Value::String(text) => {
+            let source = Source::JsonString(*count);
+            *count += 1;
             let place = match key {
                 Some("description" | "title") if in_tools => Place::ToolDescription,
                 Some(k) => Place::Field(k.to_owned()),
@@ -300,23 +356,25 @@ fn json(value: &serde_json::Value, key: Option<&str>, in_tools: bool, out: &mut 
                     if segment.place == Place::Visible {
                         segment.place = place.clone();
                     }
+                    segment.source = source.clone();
                     out.push(segment);
                 }
             } else {
                 out.push(Segment {
                     place,
                     text: text.clone(),
+                    source,
                 });
             }
         }
         Value::Array(items) => {
             for item in items {
-                json(item, key, in_tools, out);
+                json(item, key, in_tools, count, out);
             }
         }
         Value::Object(map) => {
             for (k, v) in map {
-                json(v, Some(k), in_tools || k == "tools", out);
+                json(v, Some(k), in_tools || k == "tools", count, out);
             }
         }
         _ => {}

@@ -2,7 +2,9 @@
 
 use regex::{Regex, RegexBuilder};
 
-use super::{Answer, Class, Finding, Kind, Link, OutputError, Place, Segment, decode_text, segments};
+use super::{
+    Answer, Class, Finding, Kind, Link, OutputError, Place, Segment, Source, Verdict, decode_text, segments,
+};
 
 fn regex(pattern: &str) -> Regex {
     RegexBuilder::new(pattern)
@@ -113,10 +115,16 @@ impl Judge {
 
     /// Judges one answer: every finding, in the order of the segments.
     pub fn judge(&self, answer: &Answer<'_>) -> Result<Vec<Finding>, OutputError> {
+        Ok(self.verdict(answer)?.findings)
+    }
+
+    /// Judges one answer, keeping its decoded text for [`Verdict::stripped`].
+    pub fn verdict(&self, answer: &Answer<'_>) -> Result<Verdict, OutputError> {
         let text = decode_text(answer)?;
         let kind = Kind::of(answer.content_type, &text);
         let (segments, links) = segments(kind, &text);
-        Ok(self.judge_segments(&segments, &links, answer.host))
+        let findings = self.judge_segments(&segments, &links, answer.host);
+        Ok(Verdict { text, kind, findings })
     }
 
     /// Judges segments already cut.
@@ -147,6 +155,7 @@ impl Judge {
                 rule,
                 place: segment.place.clone(),
                 span,
+                source: segment.source.clone(),
             });
         };
         match &segment.place {
@@ -253,12 +262,13 @@ impl Judge {
                 Place::Visible
             },
             span: 0..link.url.len(),
+            source: link.source.clone(),
         })
     }
 }
 
 /// Markdown images (`![alt](url)`, which load by themselves) and links in `text`.
-pub(super) fn markdown_links(text: &str, hidden: bool, links: &mut Vec<Link>) {
+pub(super) fn markdown_links(text: &str, hidden: bool, source: &Source, links: &mut Vec<Link>) {
     let mut rest = text;
     while let Some(open) = rest.find("](") {
         let image = rest[..open]
@@ -274,6 +284,7 @@ pub(super) fn markdown_links(text: &str, hidden: bool, links: &mut Vec<Link>) {
                 url: url.to_owned(),
                 loads_itself: image,
                 hidden,
+                source: source.clone(),
             });
         }
         rest = &after[close..];
