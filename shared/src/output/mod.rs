@@ -151,32 +151,42 @@ pub struct Answer<'a> {
 /// (a BOM, the content type's `charset`, or UTF-8; single-byte charsets read as Latin-1, and
 /// multi-byte ones other than UTF-8 and UTF-16 keep their ASCII).
 pub fn decode_text(answer: &Answer<'_>) -> Result<String, OutputError> {
-    let mut bytes = answer.body.to_vec();
-    if let Some(encodings) = answer.content_encoding {
-        for token in encodings
-            .split(',')
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .rev()
-        {
-            if token.eq_ignore_ascii_case("identity") {
-                continue;
-            }
-            let codec =
-                Codec::from_header(token).ok_or_else(|| OutputError::UnknownEncoding(token.to_owned()))?;
-            bytes = inflate(codec, &bytes, MAX_DECODED).map_err(|e| OutputError::Undecodable {
-                encoding: token.to_owned(),
-                detail: format!("{e:?}"),
-            })?;
+    let bytes = decompress(answer.body, answer.content_encoding)?;
+    Ok(to_text(&bytes, charset(answer.content_type).as_deref()))
+}
+
+/// The body with every `Content-Encoding` undone, last applied first, within
+/// [`MAX_DECODED`] bytes (a bomb stops there with an error).
+pub fn decompress(body: &[u8], content_encoding: Option<&str>) -> Result<Vec<u8>, OutputError> {
+    let mut bytes = body.to_vec();
+    let Some(encodings) = content_encoding else {
+        return Ok(bytes);
+    };
+    for token in encodings
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .rev()
+    {
+        if token.eq_ignore_ascii_case("identity") {
+            continue;
         }
+        let codec = Codec::from_header(token).ok_or_else(|| OutputError::UnknownEncoding(token.to_owned()))?;
+        bytes = inflate(codec, &bytes, MAX_DECODED).map_err(|e| OutputError::Undecodable {
+            encoding: token.to_owned(),
+            detail: format!("{e:?}"),
+        })?;
     }
-    let charset = answer
-        .content_type
+    Ok(bytes)
+}
+
+/// The `charset` parameter of a content type, lowercased.
+pub fn charset(content_type: &str) -> Option<String> {
+    content_type
         .split(';')
         .filter_map(|p| p.trim().strip_prefix("charset="))
         .next()
-        .map(|c| c.trim_matches('"').to_ascii_lowercase());
-    Ok(to_text(&bytes, charset.as_deref()))
+        .map(|c| c.trim_matches('"').to_ascii_lowercase())
 }
 
 fn to_text(bytes: &[u8], charset: Option<&str>) -> String {
