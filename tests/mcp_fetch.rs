@@ -2,8 +2,9 @@
 //! driven over stdio by the MCP Python SDK's client (tests/support/mcp_agent.py), as the demo
 //! tenant's `fetch` tool of a `tollgate dev` stack. The allowed page comes back as markdown;
 //! a host outside the allowlist, a private address and a URL with a secret in it each come
-//! back as a tool error, with the refusal's reason where the server shows it; and
-//! `tollgate audit trace` tells the invocation's story.
+//! back as a tool error, with the refusal's reason where the server shows it; a page with an
+//! instruction for the model in zero-size text comes back without it; and `tollgate audit trace`
+//! tells the invocation's story.
 
 mod support;
 
@@ -34,6 +35,7 @@ fn the_mcp_fetch_server_works_through_tollgate_and_its_refusals_reach_the_agent(
         "https://example.com/".to_owned(),
         dev.origin("intranet", "/"),
         dev.origin("docs", &format!("/search?q={key}")),
+        dev.origin("docs", "/injected"),
     ];
     let out = std::process::Command::new(python())
         .arg(repo().join("tests/support/mcp_agent.py"))
@@ -54,7 +56,7 @@ fn the_mcp_fetch_server_works_through_tollgate_and_its_refusals_reach_the_agent(
         .lines()
         .map(|l| serde_json::from_str(l).expect("result line"))
         .collect();
-    assert_eq!(results.len(), 4, "{stdout}");
+    assert_eq!(results.len(), 5, "{stdout}");
     let text = |i: usize| results[i]["text"].as_str().unwrap_or_default().to_owned();
     let failed = |i: usize| results[i]["is_error"].as_bool().expect("is_error");
 
@@ -67,6 +69,21 @@ fn the_mcp_fetch_server_works_through_tollgate_and_its_refusals_reach_the_agent(
     // (the reason is in the answer's status line, header and body, and in the trace below).
     assert!(failed(3) && text(3).contains("403"), "{}", text(3));
     assert!(!text(3).is_empty());
+    // A page with an instruction in zero-size text: the server's markdown keeps such text
+    // (Readability drops only `display:none` and the like); the proxy cut it out (`strip`,
+    // the default) and left its mark.
+    assert!(!failed(4), "{}", text(4));
+    assert!(text(4).contains("Season with lemon"), "{}", text(4));
+    assert!(
+        !text(4).contains("id_rsa"),
+        "the hidden instruction reached the agent: {}",
+        text(4)
+    );
+    assert!(
+        text(4).contains("tollgate removed: hidden-instruction"),
+        "{}",
+        text(4)
+    );
 
     // Each service flushes its records every second.
     let expected = [
@@ -75,6 +92,7 @@ fn the_mcp_fetch_server_works_through_tollgate_and_its_refusals_reach_the_agent(
         "host_not_allowed",
         "ssrf_blocked",
         "secret_detected",
+        "output.injection",
         "call-7",
     ];
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);

@@ -395,7 +395,8 @@ fn plain_connections_count_towards_the_identity_limit() {
 }
 
 /// A raw HTTP/1.1 connection to the proxy that sends `requests` one after another (keep-alive)
-/// and returns everything answered.
+/// and returns everything answered; each answer is read whole (by its length, or to its last
+/// chunk) before the next request goes.
 fn keep_alive(b: &Bench, requests: &[Vec<u8>]) -> String {
     let mut stream = TcpStream::connect(("127.0.0.1", b.proxy.port)).expect("connect");
     stream
@@ -406,13 +407,35 @@ fn keep_alive(b: &Bench, requests: &[Vec<u8>]) -> String {
         if stream.write_all(request).is_err() {
             break;
         }
+        let start = answers.len();
         let mut chunk = [0u8; 4096];
-        match stream.read(&mut chunk) {
-            Ok(n) => answers.extend_from_slice(&chunk[..n]),
-            Err(_) => break,
+        while !answer_complete(&answers[start..]) {
+            match stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return String::from_utf8_lossy(&answers).into_owned(),
+                Ok(n) => answers.extend_from_slice(&chunk[..n]),
+            }
         }
     }
     String::from_utf8_lossy(&answers).into_owned()
+}
+
+/// Whether `bytes` hold one whole HTTP/1.1 answer: its head, and all of a body of declared
+/// length or a chunked body to its last chunk.
+fn answer_complete(bytes: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(bytes);
+    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+        return false;
+    };
+    let head = head.to_ascii_lowercase();
+    if head.contains("transfer-encoding: chunked") {
+        return body.ends_with("0\r\n\r\n");
+    }
+    let length = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    body.len() >= length
 }
 
 #[test]

@@ -9,7 +9,7 @@ use ipnet::IpNet;
 use tollgate_shared::decision::{self, Request, Verdict};
 use tollgate_shared::outcome::Reason;
 use tollgate_shared::policy::host::Host;
-use tollgate_shared::policy::model::Traffic;
+use tollgate_shared::policy::model::{Mode, OutputAction, Traffic};
 use tracing::{info, warn};
 
 use crate::budget::{Exchange, Metering};
@@ -43,6 +43,8 @@ pub struct Gate {
     pub information: crate::information::InformationMeter,
     /// Where provenance events go; none when unset.
     pub provenance: Option<tollgate_shared::provenance::Sink>,
+    /// Judges intercepted answers for instructions injected for the model.
+    pub judge: tollgate_shared::output::Judge,
 }
 
 /// The proxy credentials a client presented; Debug never shows the secret.
@@ -90,6 +92,9 @@ pub struct Allowed {
     pub allow_private: Vec<IpNet>,
     /// The rule lets the request upgrade to WebSocket.
     pub websocket: bool,
+    /// What happens to the answer when it carries instructions for the model (the tool's
+    /// `output` action; at most `report` in report mode).
+    pub output: tollgate_shared::policy::model::OutputAction,
     /// What a report-mode policy would have refused (let through, and recorded as
     /// `egress.report`).
     pub reported: Option<Box<Denial>>,
@@ -180,6 +185,13 @@ impl Gate {
             path,
         };
         let decision = decision::decide(tenant, &identity.tool, &request);
+        let output = tenant.tool(&identity.tool).map_or(OutputAction::Off, |tool| {
+            if tool.mode == Mode::Report {
+                tool.output.min(OutputAction::Report)
+            } else {
+                tool.output
+            }
+        });
         if decision.verdict == Verdict::Deny {
             let mut denial =
                 Denial::new(decision.reason, decision.message.to_string()).for_identity(identity);
@@ -193,6 +205,7 @@ impl Gate {
             self.metrics.reported(decision.reason);
             return Ok(Allowed {
                 reported: Some(Box::new(denial)),
+                output: output.min(OutputAction::Report),
                 ..Allowed::default()
             });
         }
@@ -202,6 +215,7 @@ impl Gate {
             traffic: rule.map_or(Traffic::Inspect, |r| r.traffic),
             allow_private: rule.map(|r| r.allow_private.clone()).unwrap_or_default(),
             websocket: rule.is_some_and(|r| r.websocket),
+            output,
             reported: None,
         })
     }
@@ -379,6 +393,46 @@ impl Gate {
     pub fn record_event(&self, event: tollgate_shared::provenance::Event) {
         if let Some(sink) = &self.provenance {
             sink.emit(event);
+        }
+    }
+
+    /// Logs, counts and records what judging an answer found (nothing when it was clean).
+    pub fn record_output(
+        &self,
+        identity: Option<&Identity>,
+        host: &str,
+        target: &str,
+        judged: &crate::output::Judged,
+    ) {
+        if judged.findings.is_empty() && judged.unjudged.is_none() {
+            return;
+        }
+        let action = judged.action.as_str();
+        let lines = crate::output::describe(&judged.findings);
+        let (tenant, tool) = identity.map_or(("-", "-"), |i| (i.tenant.as_str(), i.tool.as_str()));
+        match &judged.unjudged {
+            Some(why) => warn!(tenant, tool, host, action, why = %why, "answer not judged"),
+            None => {
+                warn!(tenant, tool, host, action, findings = %lines.join("; "), "instructions for the model in an answer")
+            }
+        }
+        for class in crate::output::classes(&judged.findings) {
+            self.metrics
+                .output
+                .with_label_values(&[class.as_str(), action])
+                .inc();
+        }
+        if judged.unjudged.is_some() {
+            self.metrics.output.with_label_values(&["unjudged", action]).inc();
+        }
+        if let Some(sink) = &self.provenance {
+            sink.emit(crate::record::output_event(
+                identity,
+                host,
+                target,
+                judged,
+                self.engine,
+            ));
         }
     }
 

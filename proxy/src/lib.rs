@@ -19,6 +19,7 @@ pub mod intercepted;
 pub mod known;
 pub mod metrics;
 pub mod mint;
+pub mod output;
 pub mod pipeline;
 pub mod policies;
 pub mod rawtarget;

@@ -22,6 +22,9 @@ pub struct Metrics {
     pub reloads: IntCounterVec,
     pub open_connections: IntGauge,
     pub budget: BudgetMetrics,
+    /// Findings in intercepted answers (and answers that could not be judged, as class
+    /// `unjudged`), by class and action.
+    pub output: IntCounterVec,
 }
 
 /// Budget figures, fed by every budget event (see [`BudgetHook`]).
@@ -148,7 +151,15 @@ impl Metrics {
             &["outcome"],
         )?;
         let open_connections = IntGauge::new("open_client_connections", "Client connections being served")?;
+        let output = IntCounterVec::new(
+            Opts::new(
+                "output_findings_total",
+                "Instructions for the model found in intercepted answers, by class and action",
+            ),
+            &["class", "action"],
+        )?;
         let allowed = requests.with_label_values(&["allow", "allowed"]);
+        registry.register(Box::new(output.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(bytes.clone()))?;
         registry.register(Box::new(handshake_seconds.clone()))?;
@@ -172,6 +183,7 @@ impl Metrics {
             reloads,
             open_connections,
             budget,
+            output,
         })
     }
 

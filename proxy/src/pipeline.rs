@@ -27,6 +27,7 @@ use crate::identity::Identity;
 use crate::information::Sent;
 use crate::inject::{Injection, Scrubber};
 use crate::inspect::{BodyGate, RequestHead};
+use crate::output::OutputGate;
 use crate::rescue::Denial;
 use crate::websocket::{FrameGate, upgrade_of};
 
@@ -62,6 +63,12 @@ pub struct RequestCtx {
     answered: Option<Denial>,
     /// What a report-mode policy would have refused.
     reported: Option<Box<Denial>>,
+    /// What happens to an answer with instructions for the model in it (from the rule).
+    output_action: tollgate_shared::policy::model::OutputAction,
+    /// The answer's judging, when its content type is one a model reads.
+    output: Option<OutputGate>,
+    /// Path and query, for the record of what judging the answer found.
+    target: Option<String>,
 }
 
 #[derive(Debug)]
@@ -209,6 +216,8 @@ impl Pipeline {
         ctx.scrub = identity.issued.scrubber(&injections);
         ctx.inject = injections;
         ctx.host = Some(host.clone());
+        ctx.output_action = allowed.output;
+        ctx.target = Some(path_and_query(header));
         Ok(())
     }
 
@@ -575,7 +584,7 @@ impl ProxyHttp for Pipeline {
 
     async fn upstream_response_filter(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         response: &mut ResponseHeader,
         ctx: &mut Self::CTX,
     ) -> Result<()> {
@@ -589,6 +598,16 @@ impl ProxyHttp for Pipeline {
             if let Some(frames) = ctx.frames.as_mut() {
                 frames.accept(&response.headers);
             }
+        }
+        // Before pingora sees the head (and before the budget reserves a declared length): a
+        // held answer loses its length here, and is chunked.
+        if let Some(host) = &ctx.host {
+            ctx.output = OutputGate::for_response(
+                ctx.output_action,
+                &host.to_string(),
+                session.req_header().method.as_str(),
+                response,
+            );
         }
         if let Some(exchange) = ctx.exchange.as_mut() {
             if let Err(e) = exchange.response_head(response).await {
@@ -626,6 +645,14 @@ impl ProxyHttp for Pipeline {
     ) -> Result<Option<std::time::Duration>> {
         if let Some(scrub) = ctx.scrub.as_mut() {
             *body = scrub.body(body.take(), end_of_stream);
+        }
+        if let Some(output) = ctx.output.as_mut() {
+            if let Some(judged) = output.pass(&self.gate.judge, body, end_of_stream) {
+                let host = ctx.host.as_ref().map(ToString::to_string).unwrap_or_default();
+                let target = ctx.target.as_deref().unwrap_or("/");
+                self.gate
+                    .record_output(ctx.identity.as_ref(), &host, target, &judged);
+            }
         }
         let Some(exchange) = ctx.exchange.as_mut() else {
             return Ok(None);

@@ -157,6 +157,46 @@ pub fn budget_event(identity: Option<&Identity>, exceeded: &Exceeded, action: &s
     event
 }
 
+/// What judging one answer found: each finding's class, rule and place (never its text),
+/// and the action taken; or why the answer could not be judged.
+pub fn output_event(
+    identity: Option<&Identity>,
+    host: &str,
+    target: &str,
+    judged: &crate::output::Judged,
+    engine: &Engine,
+) -> Event {
+    let kind = if judged.unjudged.is_some() {
+        "output.unjudged"
+    } else {
+        "output.injection"
+    };
+    let mut event = Event::now(kind, "proxy")
+        .with(attr::SPAN, span_id())
+        .with(attr::HOST, host)
+        .with("url.redacted", redact(target, engine))
+        .with("tollgate.output.action", judged.action.as_str())
+        .with(
+            "tollgate.output.classes",
+            judged
+                .findings
+                .iter()
+                .map(|f| f.class.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .with(
+            "tollgate.output.findings",
+            crate::output::describe(&judged.findings),
+        );
+    if let Some(why) = &judged.unjudged {
+        event = event.with("tollgate.output.unjudged", why.as_str());
+    }
+    if let Some(identity) = identity {
+        event = with_identity(event, identity);
+    }
+    event
+}
+
 /// Who made the request: the invocation and its tenant, session and tool.
 fn with_caller(event: Event, invocation: &str, tenant: &str, session: &str, tool: &str) -> Event {
     event

@@ -101,6 +101,7 @@ pub fn build(config: &ProxyConfig) -> Result<Server, StartError> {
             .map(|settings| tollgate_shared::provenance::Sink::open(settings, "proxy"))
             .transpose()
             .map_err(|e| StartError::Provenance(e.to_string()))?,
+        judge: tollgate_shared::output::Judge::new(),
     });
     let mut conf = ServerConf {
         threads: config.threads.max(1),

@@ -191,6 +191,24 @@ fn tool_changes(before: Option<&Tool>, after: Option<&Tool>, out: &mut Vec<Chang
             for (effect, text) in detector_changes(&b.detectors, &a.detectors) {
                 push(out, effect, &scope, text);
             }
+            if b.output != a.output {
+                // Off < report < annotate < strip < block: towards `off` lets more through.
+                let effect = if a.output < b.output {
+                    Effect::Widens
+                } else {
+                    Effect::Narrows
+                };
+                push(
+                    out,
+                    effect,
+                    &scope,
+                    format!(
+                        "tool output protection switched from {} to {}",
+                        b.output.as_str(),
+                        a.output.as_str()
+                    ),
+                );
+            }
         }
         (None, None) => {}
     }

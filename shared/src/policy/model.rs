@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::host::HostPattern;
 use super::path::PathPrefix;
-pub use super::syntax::{CredentialSourceKind, Expect, Mode, Traffic, Unrecorded};
+pub use super::syntax::{CredentialSourceKind, Expect, Mode, OutputAction, Traffic, Unrecorded};
 
 /// Every tenant's policy, with the defaults already folded in.
 #[derive(Debug, Clone, Default)]
@@ -85,6 +85,9 @@ pub struct Tool {
     pub credentials: Vec<CredentialGrant>,
     /// The tenant's detector settings with the tool's applied on top.
     pub detectors: DetectorSettings,
+    /// What happens to fetched content with instructions for the model in it (the tool's
+    /// setting, else the tenant's, else `strip`).
+    pub output: OutputAction,
     pub origin: Origin,
 }
 

@@ -21,6 +21,10 @@ pub struct TenantFile {
     pub budgets: BudgetsSection,
     #[serde(default)]
     pub detectors: DetectorsSection,
+    /// What the proxy does with fetched content that carries instructions for the model
+    /// (tool output protection); every tool inherits it unless it sets its own.
+    #[serde(default)]
+    pub output: OutputSection,
     /// Requests with the decision they must get; `tollgate policy test` runs them.
     #[serde(default)]
     pub tests: Vec<TestSection>,
@@ -76,6 +80,46 @@ pub struct ToolSection {
     pub credentials: Vec<CredentialSection>,
     /// Detector settings for this tool, applied on top of the tenant's.
     pub detectors: Option<DetectorsSection>,
+    /// Tool output protection for this tool; the tenant's `[output]` otherwise.
+    pub output: Option<OutputSection>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSection {
+    /// What happens to an intercepted response (HTML, XML, JSON, markdown or text) that
+    /// carries instructions injected for the model: `strip` (the default) cuts them out and
+    /// leaves a visible mark, `block` withholds the whole body, `annotate` passes it with a
+    /// visible notice, `report` only records it, `off` does not judge.
+    pub action: Option<OutputAction>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutputAction {
+    /// Nothing is judged.
+    Off,
+    /// Judged and recorded; the content passes unchanged and unheld.
+    Report,
+    /// Held until judged; the content passes whole, with a notice ahead of it.
+    Annotate,
+    /// Held until judged; each finding is cut out and a mark left in its place.
+    #[default]
+    Strip,
+    /// Held until judged; a finding withholds the whole body.
+    Block,
+}
+
+impl OutputAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutputAction::Off => "off",
+            OutputAction::Report => "report",
+            OutputAction::Annotate => "annotate",
+            OutputAction::Strip => "strip",
+            OutputAction::Block => "block",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]

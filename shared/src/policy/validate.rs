@@ -80,6 +80,7 @@ pub(crate) fn tenant(file: s::TenantFile, stem: &str, defaults: &Defaults, r: &m
         tools,
         budgets: budget_section,
         detectors: detector_section,
+        output,
         tests,
     } = file;
     let root = Pointer::root();
@@ -101,7 +102,7 @@ pub(crate) fn tenant(file: s::TenantFile, stem: &str, defaults: &Defaults, r: &m
         );
     }
     let tenant_detectors = detectors(&defaults.detectors, detector_section, &root.key("detectors"), r);
-    let tools = tool_list(tools, mode, &tenant_detectors, r);
+    let tools = tool_list(tools, mode, &tenant_detectors, output.action, r);
     let tests = test_list(tests, &tools, r);
     Tenant {
         id,
@@ -169,6 +170,7 @@ fn tool_list(
     tools: Vec<s::ToolSection>,
     mode: s::Mode,
     detectors: &DetectorSettings,
+    output: Option<s::OutputAction>,
     r: &mut Reporter<'_>,
 ) -> Vec<Tool> {
     let mut seen = HashSet::new();
@@ -183,7 +185,7 @@ fn tool_list(
                 Some("merge the two tool tables or rename one".to_owned()),
             );
         }
-        out.push(tool(section, mode, detectors, &at, r));
+        out.push(tool(section, mode, detectors, output, &at, r));
     }
     out
 }
@@ -192,6 +194,7 @@ fn tool(
     section: s::ToolSection,
     tenant_mode: s::Mode,
     tenant_detectors: &DetectorSettings,
+    tenant_output: Option<s::OutputAction>,
     at: &Pointer,
     r: &mut Reporter<'_>,
 ) -> Tool {
@@ -202,6 +205,7 @@ fn tool(
         egress,
         credentials,
         detectors: detector_section,
+        output,
     } = section;
     if name.trim().is_empty() {
         r.error(
@@ -224,6 +228,10 @@ fn tool(
         rules,
         credentials,
         detectors,
+        output: output
+            .and_then(|o| o.action)
+            .or(tenant_output)
+            .unwrap_or_default(),
         origin: r.origin(at),
     }
 }
