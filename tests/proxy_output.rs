@@ -453,3 +453,93 @@ fn policy_diff_shows_a_weaker_output_action_as_widening_and_a_stronger_one_as_na
     );
     assert!(!diff(0, 0).contains("output"), "no change, no line");
 }
+
+/// A real remote MCP server (the MCP Python SDK's, over streamable HTTP and TLS) with a
+/// poisoned tool description, listed by the SDK's client through the proxy: answered as an
+/// event stream (the SDK's default) and as JSON.
+#[test]
+fn a_remote_mcp_servers_poisoned_tool_description_is_cut_before_the_agent_reads_it() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    for mode in ["sse", "json"] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let certs = OriginCerts::new(dir.path(), &["mcp.test"]);
+        let mut child = Command::new(support::python())
+            .arg(support::repo().join("tests/support/mcp_remote.py"))
+            .args(["127.0.0.1", "0"])
+            .arg(&certs.cert)
+            .arg(&certs.key)
+            .arg(mode)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("mcp server");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("ready");
+        let _server = support::Process::new(child);
+        let port: u16 = line
+            .trim()
+            .strip_prefix("ready ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("mcp server said {line:?}"));
+        let policy = format!(
+            "version = 1\n[tenant]\nid = \"t\"\nowner = \"o@t.example\"\n[[tools]]\nname = \"fetch\"\n[[tools.egress]]\nid = \"mcp\"\nhosts = [\"mcp.test\"]\nports = [{port}]\nallow_private = [\"127.0.0.1/32\"]\n"
+        );
+        let spec = ProxySpec {
+            tenant_policy: &policy,
+            origin_ca: &certs.ca,
+            hosts: &[("mcp.test", "127.0.0.1")],
+            nameservers: &[],
+            extra: "",
+        };
+        let proxy = Proxy::start(HOST, &spec);
+        let out = Command::new(support::python())
+            .arg(support::repo().join("tests/support/mcp_remote_agent.py"))
+            .arg(format!("https://mcp.test:{port}/mcp"))
+            .env("HTTPS_PROXY", proxy.url(support::USER, support::SECRET))
+            .env("SSL_CERT_FILE", proxy.ca())
+            .stdin(Stdio::null())
+            .output()
+            .expect("mcp agent");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{mode}: {stdout}\n{}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            proxy.log_text()
+        );
+        let answer: serde_json::Value = serde_json::from_str(stdout.trim()).expect("agent json");
+        let tools = answer["tools"].as_array().expect("tools");
+        let description = |name: &str| {
+            tools
+                .iter()
+                .find(|t| t["name"] == name)
+                .and_then(|t| t["description"].as_str())
+                .unwrap_or_else(|| panic!("{mode}: no tool {name} in {answer}"))
+                .to_owned()
+        };
+        assert_eq!(
+            description("add"),
+            "[tollgate removed: tool-poisoning]",
+            "{mode}: the poisoned description reached the agent"
+        );
+        assert_eq!(
+            description("get_weather"),
+            "Returns the current weather for a city.",
+            "{mode}"
+        );
+        assert!(
+            answer["weather"]
+                .as_str()
+                .is_some_and(|w| w.contains("Sunny in Lisbon")),
+            "{mode}: {answer}"
+        );
+        let metrics = proxy.metrics(HOST);
+        assert!(
+            metrics.contains("tollgate_output_findings_total{action=\"strip\",class=\"tool-poisoning\"}"),
+            "{mode}: {metrics}"
+        );
+    }
+}
