@@ -235,10 +235,7 @@ impl OutputGate {
         let complete = if end {
             self.held.len()
         } else {
-            match last_event_end(&self.held) {
-                Some(at) => at,
-                None => return None,
-            }
+            last_event_end(&self.held)?
         };
         let ready: Vec<u8> = self.held.drain(..complete).collect();
         let mut out = Vec::with_capacity(ready.len());
@@ -251,7 +248,7 @@ impl OutputGate {
         if !report {
             *body = Some(out.into());
         }
-        (!findings.is_empty()).then(|| Judged {
+        (!findings.is_empty()).then_some(Judged {
             action: self.action,
             findings,
             unjudged: None,

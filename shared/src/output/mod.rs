@@ -171,7 +171,8 @@ pub fn decompress(body: &[u8], content_encoding: Option<&str>) -> Result<Vec<u8>
         if token.eq_ignore_ascii_case("identity") {
             continue;
         }
-        let codec = Codec::from_header(token).ok_or_else(|| OutputError::UnknownEncoding(token.to_owned()))?;
+        let codec =
+            Codec::from_header(token).ok_or_else(|| OutputError::UnknownEncoding(token.to_owned()))?;
         bytes = inflate(codec, &bytes, MAX_DECODED).map_err(|e| OutputError::Undecodable {
             encoding: token.to_owned(),
             detail: format!("{e:?}"),
