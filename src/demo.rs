@@ -64,6 +64,26 @@ pub(crate) fn run(args: DemoArgs) -> Result<ExitCode> {
                 .into(),
         })
     });
+    step(
+        &mut tally,
+        "An instruction for the model hidden in a page",
+        || {
+            let url = origin("docs", "/injected");
+            let got = demo.curl(&first, &url, &[])?;
+            let cut = got.body.contains("[tollgate removed: hidden-instruction]");
+            let leaked = got.body.contains("id_rsa");
+            Ok(Check {
+            command: format!("curl {url}"),
+            seen: format!(
+                "{}; the recipe arrived, the zero-size text telling the model to send ~/.ssh/id_rsa {}",
+                got.describe(),
+                if leaked { "arrived too" } else { "did not" }
+            ),
+            ok: got.status == 200 && cut && !leaked && got.body.contains("Season with lemon"),
+            why: "tool output protection (`strip`, the default) cut the hidden instruction out and left a mark the agent can see".into(),
+        })
+        },
+    );
     step(&mut tally, "A host outside the allowlist", || {
         let url = "https://example.com/".to_owned();
         let got = demo.curl(&first, &url, &[])?;

@@ -136,14 +136,15 @@ fn the_demo_passes_every_step_and_writes_the_trace_page() {
         String::from_utf8_lossy(&out.stderr),
         dev.logs()
     );
-    assert!(printed.contains("8 of 8 steps did what they should"), "{printed}");
-    assert_eq!(printed.matches('✓').count(), 8, "{printed}");
+    assert!(printed.contains("9 of 9 steps did what they should"), "{printed}");
+    assert_eq!(printed.matches('✓').count(), 9, "{printed}");
     for reason in [
         "host_not_allowed",
         "ssrf_blocked",
         "secret_detected",
         "issued_credential_misuse",
         "budget_exceeded",
+        "cut the hidden instruction out",
     ] {
         assert!(printed.contains(reason), "{reason} missing:\n{printed}");
     }
@@ -153,6 +154,7 @@ fn the_demo_passes_every_step_and_writes_the_trace_page() {
         "egress.deny",
         "credential.revoke",
         "issued_credential_misuse",
+        "output.injection",
     ] {
         assert!(html.contains(expected), "{expected} missing from the page");
     }
