@@ -25,6 +25,9 @@
 #        BENCH_SECONDS=5 deploy/bench-proxy.sh      # smoke run
 # env:   BENCH_SECONDS (60)  BENCH_CONNECTIONS (16)  BENCH_RATE (500 req/s, latency runs)
 #        BENCH_TARGETS ("direct tollgate tollgate_noprov passthrough squid")  KEEP=1 keeps the work directory
+#        BENCH_TYPE (application/octet-stream): the 1 KiB answer's content type; text/html makes
+#          Tollgate judge every answer for injected instructions (tool output protection,
+#          `strip` by default), which it does not for octet-stream
 #        BENCH_PERF=DIR: `perf record -g` each proxy target during its saturation run, into
 #          DIR/<target>.perf.data (perf attaches to the running process; its own CPU is not
 #          counted, but sampling slows the target a little: compare such runs only to each other)
@@ -38,6 +41,7 @@ SECONDS_PER_RUN="${BENCH_SECONDS:-60}"
 CONNECTIONS="${BENCH_CONNECTIONS:-16}"
 RATE="${BENCH_RATE:-500}"
 TARGETS="${BENCH_TARGETS:-direct tollgate tollgate_noprov passthrough squid}"
+CONTENT_TYPE="${BENCH_TYPE:-application/octet-stream}"
 cd "$REPO"
 cargo build --release -q -p tollgate --bin tollgate
 cargo build --release -q -p tollgate-proxy --example loadgen --example passthrough
@@ -78,7 +82,16 @@ openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout origin.ke
 printf "subjectAltName=DNS:bench.test\n" > san.cnf
 openssl x509 -req -in origin.csr -CA origin-ca.pem -CAkey origin-ca.key -CAcreateserial -out origin.pem -days 2 -extfile san.cnf 2>/dev/null
 chmod 644 origin-ca.pem
-mkdir -p www logs && head -c 1024 /dev/zero | tr '\0' 'x' > www/1k
+mkdir -p www logs
+if [ "$CONTENT_TYPE" = text/html ]; then
+  # 1 KiB of ordinary HTML: a heading, paragraphs, a link; nothing a judge should cut.
+  { printf '<!doctype html><html><head><title>Bench page</title></head><body><h1>Bench</h1>'
+    for i in $(seq 12); do printf '<p>Paragraph %02d of the benchmark page, with a <a href="/p%02d">link</a>.</p>' "$i" "$i"; done
+  } | head -c 1010 > www/1k
+  printf '</body></html>' | head -c $((1024 - $(stat -c %s www/1k))) >> www/1k
+else
+  head -c 1024 /dev/zero | tr '\0' 'x' > www/1k
+fi
 NGINX_PORT=18443
 cat > nginx.conf <<CONF
 worker_processes 1;
@@ -94,7 +107,7 @@ http {
     ssl_certificate $WORK/origin.pem;
     ssl_certificate_key $WORK/origin.key;
     root $WORK/www;
-    location = /1k { default_type application/octet-stream; }
+    location = /1k { default_type $CONTENT_TYPE; }
   }
 }
 CONF
