@@ -292,3 +292,67 @@ fn allowing_websocket_shows_in_policy_diff_as_widening() {
         "{narrowed}"
     );
 }
+
+/// WebSocket over HTTP/2 (RFC 8441): the proxy never offers extended CONNECT
+/// (SETTINGS_ENABLE_CONNECT_PROTOCOL), so a compliant client cannot open one; a raw client
+/// that sends `:protocol websocket` anyway, with a planted key in a DATA frame after it, has
+/// its stream reset, and the origin (a rule with `websocket = true`) receives nothing.
+#[test]
+fn websocket_over_http2_cannot_be_opened_and_carries_nothing_out() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let certs = OriginCerts::new(dir.path(), &["ws.test"]);
+    let origin = support::recording::Recorder::tls(&certs, dir.path(), "origin.bin");
+    let policy = format!(
+        "version = 1\n[tenant]\nid = \"t\"\nowner = \"o@t.example\"\n[[tools]]\nname = \"fetch\"\n[[tools.egress]]\nid = \"ws\"\nhosts = [\"ws.test\"]\nports = [{}]\nallow_private = [\"127.0.0.2/32\"]\nwebsocket = true\n",
+        origin.port
+    );
+    let spec = ProxySpec {
+        tenant_policy: &policy,
+        origin_ca: &certs.ca,
+        hosts: &[("ws.test", "127.0.0.2")],
+        nameservers: &[],
+        extra: "",
+    };
+    let proxy = Proxy::start(HOST, &spec);
+    let out = Command::new("python3")
+        .arg(repo().join("tests/support/h2_extended_connect.py"))
+        .arg(proxy.port.to_string())
+        .args([USER, SECRET, "ws.test"])
+        .arg(origin.port.to_string())
+        .arg(proxy.ca())
+        .arg(format!("key={AWS_KEY}"))
+        .output()
+        .expect("h2 client");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer: serde_json::Value = serde_json::from_str(stdout.trim()).expect("json");
+    println!("{answer}");
+    assert_eq!(answer["alpn"], "h2", "{answer}");
+    assert_eq!(answer["enable_connect_protocol"], false, "{answer}");
+    let frames = answer["frames"].as_array().expect("frames");
+    assert!(
+        frames
+            .iter()
+            .any(|f| f[0] == "rst_stream" || f[0] == "goaway" || f[0] == "closed"),
+        "the extended CONNECT was not refused: {answer}"
+    );
+    assert!(
+        !frames.iter().any(|f| f[0] == "headers" || f[0] == "data"),
+        "the stream was answered: {answer}"
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let received = origin.received();
+    assert!(
+        !String::from_utf8_lossy(&received).contains(AWS_KEY),
+        "the key reached the origin"
+    );
+    assert!(
+        received.is_empty(),
+        "the origin was reached at all: {} bytes",
+        received.len()
+    );
+}
