@@ -49,11 +49,24 @@ pub(crate) fn in_query(query: &[u8], mut f: impl FnMut(&[u8])) {
         if !carries_nonce(name) {
             judge_value(value, &mut f);
         }
+        // Data can ride in a parameter's name as well as its value (`?<data>=1`).
+        judge_value(name, &mut f);
     }
 }
 
 fn judge_value(raw: &[u8], f: &mut impl FnMut(&[u8])) {
-    let decoded = percent::decode(raw);
+    // Percent-encoding applied twice or three times (`%252B`) is undone as often.
+    let mut decoded: Option<Vec<u8>> = None;
+    for _ in 0..3 {
+        let current = decoded.as_deref().unwrap_or(raw);
+        if !current.contains(&b'%') {
+            break;
+        }
+        match percent::decode(current) {
+            Some(next) => decoded = Some(next),
+            None => break,
+        }
+    }
     let value = decoded.as_deref().unwrap_or(raw);
     // A data URL names its own content; images and the like are not secrets.
     if value.starts_with(b"data:") {
