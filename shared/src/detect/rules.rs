@@ -351,7 +351,7 @@ pub(crate) static RULES: &[Rule] = &[
         // percent-encoded) beside the fields that make it one (`sv=` version, `sr=` resource,
         // `se=` expiry, `skn=` Service Bus key name), before or after it, in a URL query or a
         // connection string's `SharedAccessSignature=`.
-        r#"(?i)(?:\bsv=\d{4}-\d{2}-\d{2}|\bsr=[^&;\s"'<>]{1,200}|\bskn=)[^\s"'<>]{0,400}?[?&;\s]sig=((?:[A-Za-z0-9+/]|%2[BF]){30,100}(?:=|%3D){0,2})|[?&;\s]sig=((?:[A-Za-z0-9+/]|%2[BF]){30,100}(?:=|%3D){0,2})&[^\s"'<>]{0,400}?(?:\bsv=\d{4}-\d{2}-\d{2}|\bse=\d{4}-\d{2}|\bskn=)"#,
+        r#"(?i)(?:\bsv=\d{4}-\d{2}-\d{2}|\bsr=[^&;\s"'<>]{1,200}|\bskn=)[^\s"'<>]{0,400}?[?&;\s]sig=((?:[A-Za-z0-9+/]|%2[BF]){30,100}(?:=|%3D){0,2})|(?:^|[?&;\s])sig=((?:[A-Za-z0-9+/]|%2[BF]){30,100}(?:=|%3D){0,2})&[^\s"'<>]{0,400}?(?:\bsv=\d{4}-\d{2}-\d{2}|\bse=\d{4}-\d{2}|\bskn=)"#,
     )
     .reach(420, 540)
     .unbounded()
@@ -728,6 +728,7 @@ const VENDOR_EXAMPLES: &[&str] = &[
     "cmM8Q~g5xPtc~3.4HdjowEsgN2fOH~lvWGFu~6hO",
     "ATBBADxSnT9ciFWWMijVDHVcapA4HjfzJtEB",
     "123456789:AAjeDLGpE17lDUNRBfuZhRw7YBWWgB1SFxu",
+    "https://api.telegram.org/bot123456789:AAjeDLGpE17lDUNRBfuZhRw7YBWWgB1SFxu/sendMessage",
     "LTAIEnznMDWtECFORl3FnIyA",
     "pscale_tkn_edSrx8rNbHlVqGzK7PTnrgxdjU7XxiXpU16hbu1yCf2",
     "nfp_4yuqX4HQdtzMpFcmjGMicntABEISiHTJquUCQyj4",
@@ -793,6 +794,8 @@ pub(crate) static SHAPE_EXAMPLES: &[ShapeExamples] = &[
         detector: "generic-secret",
         matches: &[
             "api_key=Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3",
+            // Heroku-style keys are UUIDs.
+            "HEROKU_API_KEY=3f9a1c7e-5b2d-4f4a-8c0e-9b1d7f3a5c8e",
             r#"{"client_secret": "q7Zx2Lm9Np4Rt1Ws6Yb3Kc8Jd0Fg5"}"#,
             "export SERVICE_TOKEN='f3a9c1e7b5d28f4a6c0e9b1d7f3a5c8e'",
         ],
@@ -802,14 +805,49 @@ pub(crate) static SHAPE_EXAMPLES: &[ShapeExamples] = &[
             "next_page_token=CiAKGjBpNDd2Nmp4ZHMzaHQ5",
             "secret=thisisnotarealsecret",
             "request_id=550e8400-e29b-41d4-a716-446655440000",
+            "token_id=3f9a1c7e-5b2d-4f4a-8c0e-9b1d7f3a5c8e",
         ],
     },
     // crypto-private-key and seed-phrase examples are key material: generated when the
     // tests run (`testkeys::key_examples`).
     ShapeExamples {
         detector: "payment-card",
-        matches: &["card=4539979262243931", "5425 3283 6791 6013", "4111111111111111"],
-        rejects: &["4539979262243932", "order 1234567890123456"],
+        matches: &[
+            "card=4539979262243931",
+            "5425 3283 6791 6013",
+            "4111111111111111",
+            // 13-digit Visa, Maestro (`6759`, 19 digits), Mir, RuPay (`60`), Troy.
+            "visa 4222222222222",
+            "6759 9119 5300 4101 948",
+            "2200-4517-1832-6308",
+            "6019 4882 3627 0636",
+            "9792496667636123",
+        ],
+        rejects: &[
+            "4539979262243932",
+            "order 1234567890123456",
+            "ts 1767225600000",
+            "6759 9119 5300 4101 949",
+        ],
+    },
+    ShapeExamples {
+        detector: "vendor-token",
+        // Mailgun's 2020 key format: 32, 8 and 8 hex digits.
+        matches: &["mg: 9f3a0c1e5b7d2f4a8c6e0b1d3f5a7c9e-1b2c3d4e-5f6a7b8c"],
+        rejects: &[
+            "550e8400-e29b-41d4-a716-446655440000",
+            "9f3a0c1e5b7d2f4a8c6e0b1d3f5a7c9e-1b2c3d4e-5f6a7b8c-0d9e8f7a",
+        ],
+    },
+    ShapeExamples {
+        detector: "aws-access-key",
+        // A secret access key under no name at all.
+        matches: &[r#"{"k": "kZ3n8Qe1Vx0b7Lr2Tg5Hw9Pm4Ys6Cu3Df1Ja8/o2"}"#],
+        rejects: &[
+            r#"{"path": "docs/AmazonS3/latest/API/RESTObjectGET0"}"#,
+            "sha-256=EjDdt/dEDWjPxrVvHbSGNqPoqV0AFkkEH7DXzPjx/oY=",
+            "kZ3n8Qe1Vx0b7Lr2Tg5Hw9Pm4Ys6Cu3Df1Ja8Ko2",
+        ],
     },
     ShapeExamples {
         detector: "delimited-hex",

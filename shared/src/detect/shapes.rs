@@ -154,7 +154,7 @@ pub(crate) fn mailgun_keys(run: &[u8], mut f: impl FnMut(usize, usize)) {
 
 /// An AWS secret access key with no name beside it: 40 characters of base64's alphabet with a
 /// `/` or `+` (seven in ten keys have one), letters of both cases and digits, the entropy of
-/// random data, and not a path (at most two slashes, no words joined). The run is the whole
+/// random data, and not a path (at most three slashes, no words joined). The run is the whole
 /// token; the last line of wrapped base64 (after a line break that follows base64) is not one.
 pub(crate) fn aws_secret_shape(data: &[u8], start: usize, end: usize) -> bool {
     const LEN: usize = 40;
@@ -185,7 +185,7 @@ pub(crate) fn aws_secret_shape(data: &[u8], start: usize, end: usize) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'+'));
         let shaped = alphabet
             && (slashes > 0 || plus)
-            && slashes <= 2
+            && slashes <= 3
             && count(u8::is_ascii_uppercase) >= 3
             && count(u8::is_ascii_lowercase) >= 3
             && count(u8::is_ascii_digit) >= 2
