@@ -348,10 +348,11 @@ pub(crate) static RULES: &[Rule] = &[
         "azure-storage",
         &["sig="],
         // A shared access signature (SAS): `sig=` (HMAC-SHA256, base64, usually
-        // percent-encoded) beside the fields that make it one (`sv=` version, `sr=` resource,
-        // `se=` expiry, `skn=` Service Bus key name), before or after it, in a URL query or a
-        // connection string's `SharedAccessSignature=`.
-        r#"(?i)(?:\bsv=\d{4}-\d{2}-\d{2}|\bsr=[^&;\s"'<>]{1,200}|\bskn=)[^\s"'<>]{0,400}?[?&;\s]sig=((?:[A-Za-z0-9+/]|%2[BF]){30,100}(?:=|%3D){0,2})|(?:^|[?&;\s])sig=((?:[A-Za-z0-9+/]|%2[BF]){30,100}(?:=|%3D){0,2})&[^\s"'<>]{0,400}?(?:\bsv=\d{4}-\d{2}-\d{2}|\bse=\d{4}-\d{2}|\bskn=)"#,
+        // percent-encoded) beside what every usable one has, an expiry (`se=`) or a stored
+        // access policy (`si=`), before or after it, in a URL query, a Service Bus
+        // `SharedAccessSignature` header or a connection string. A `sig=` alone is some other
+        // signature.
+        r#"(?i)\bs[ei]=[^\s"'<>]{0,400}?[?&;\s]sig=((?:[A-Za-z0-9+/]|%2[BF]){30,100}(?:=|%3D){0,2})|(?:^|[?&;\s])sig=((?:[A-Za-z0-9+/]|%2[BF]){30,100}(?:=|%3D){0,2})&[^\s"'<>]{0,400}?\bs[ei]="#,
     )
     .reach(420, 540)
     .unbounded()
@@ -367,6 +368,7 @@ pub(crate) static RULES: &[Rule] = &[
             "https://acme.blob.core.windows.net/$web/index.html",
             "https://example.com/verify?sig=Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5Hh8Nq2Tu7Xe4Pa",
             "https://acme.blob.core.windows.net/c/b?sv=2022-11-02&sig=<signature>",
+            "https://acme.blob.core.windows.net/c/b.png?sv=2022-11-02&sig=Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5Hh8Nq2Tu7Xe4Pa",
         ],
     ),
     rule(
