@@ -341,7 +341,9 @@ fn basic_credentials(value: &[u8]) -> bool {
     let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(value) else {
         return false;
     };
-    let printable = decoded.iter().all(|b| b.is_ascii_graphic() || *b == b' ' || *b >= 0x80);
+    let printable = decoded
+        .iter()
+        .all(|b| b.is_ascii_graphic() || *b == b' ' || *b >= 0x80);
     let Some(colon) = decoded.iter().position(|&b| b == b':') else {
         return false;
     };

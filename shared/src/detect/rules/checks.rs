@@ -223,7 +223,8 @@ pub(crate) fn card_network(digits: &[u8]) -> bool {
     };
     // Maestro's issuer ranges (`5018`, `5020`, `5038`, `5893`, `6304`, `6759`, `676x`),
     // 13 to 19 digits.
-    let maestro = matches!(prefix(4), 5018 | 5020 | 5038 | 5893 | 6304 | 6759 | 6761..=6763) && (13..=19).contains(&n);
+    let maestro =
+        matches!(prefix(4), 5018 | 5020 | 5038 | 5893 | 6304 | 6759 | 6761..=6763) && (13..=19).contains(&n);
     if maestro {
         return true;
     }
