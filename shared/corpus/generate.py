@@ -477,6 +477,7 @@ def positives(keys):
         out.extend(shapeless_positives())
         out.extend(punctuated_positives())
         out.extend(class_gap_positives())
+        out.extend(variant_positives())
     return out
 
 
@@ -655,6 +656,7 @@ def negatives():
         N("host", host)
     out.extend(harder_negatives())
     out.extend(class_gap_negatives())
+    out.extend(variant_negatives())
     return out
 
 
@@ -696,6 +698,142 @@ def class_gap_negatives():
             N("body", json.dumps({"order": {"id": str(R.randrange(10**13, 10**14)), "created_ms": R.randrange(1_700_000_000_000, 1_800_000_000_000)}}), content_type="application/json")
             N("host", R.choice(["kubernetesdashboard", "documentationportal", "statusmonitoring", "observabilityhub"]) + ".internal.example.com")
             N("body", "const table = [" + ", ".join(f"0x{b:02x}" for b in range(16)) + "];", content_type="text/javascript")
+        return out
+    finally:
+        R = saved
+
+
+def variant_positives():
+    """Variants of the classes the second held-out split found weak (issue 11), written from
+    public format knowledge, not from that split: card brands and lengths 13-19 (Maestro, Mir,
+    RuPay, Troy, 13-digit Visa) in many containers; Azure SAS tokens and Service Bus keys;
+    Mailgun's `key-`, `pubkey-` and 2020 formats; AWS secret keys with no name; HTTP Basic in
+    headers and bodies; random data in tunnel/PaaS tenant labels, query names, fragments and
+    double-encoded values; DNS exfiltration in many short chunks; Telegram bot URLs, Square
+    `EAAA` tokens, GitLab `gloas-`, and API keys under gateway header names or as UUIDs."""
+    global R
+    saved, R = R, random.Random(20261211)
+    try:
+        out = []
+        P = lambda expect, where, data, **kw: out.append(entry("positive", expect, where, data, **kw))
+        brands = [("4", 13), ("4", 16), ("4", 19), ("53", 16), ("2720", 16), ("2221", 16), ("37", 15), ("34", 15),
+                  ("6011", 16), ("65", 19), ("645", 16), ("3530", 16), ("3589", 19), ("36", 14), ("62", 16), ("62", 19),
+                  ("6759", 16), ("6304", 19), ("5018", 16), ("5893", 13), ("2200", 16), ("2204", 19), ("60", 16),
+                  ("81", 16), ("9792", 16)]
+        for prefix, length in brands:
+            card = luhn_complete(prefix, length)
+            groups = " ".join(card[i:i + 4] for i in range(0, len(card), 4))
+            dashed = "-".join(card[i:i + 4] for i in range(0, len(card), 4))
+            how = R.randrange(8)
+            if how == 0:
+                P("payment-card", "body", json.dumps({"payment": {"pan": groups, "exp": "11/29"}}), content_type="application/json")
+            elif how == 1:
+                P("payment-card", "body", f"id,holder,card\n{R.randrange(10**5)},A. Lovelace,{dashed}\n", content_type="text/csv")
+            elif how == 2:
+                P("payment-card", "body", "cc_number=" + groups.replace(" ", "+") + "&cvv=123", content_type="application/x-www-form-urlencoded")
+            elif how == 3:
+                P("payment-card", "body", f"<order><card>{card}</card></order>", content_type="application/xml")
+            elif how == 4:
+                P("payment-card", "body", R.choice(["Meine Kartennummer ist ", "Mi número de tarjeta es ", "Mon numéro de carte : ", "カード番号は"]) + groups + R.choice([".", " merci", "です"]), content_type="text/plain")
+            elif how == 5:
+                P("payment-card", "url", f"https://pay.example.net/charge?pan={card}&amt=12")
+            elif how == 6:
+                P("payment-card", "header", f"X-Card: {dashed}")
+            else:
+                P("payment-card", "body", base64.b64encode(gz(json.dumps({"card": card}).encode())).decode(), content_type="application/json")
+        for _ in range(4):
+            sig = urllib.parse.quote(base64.b64encode(bytes(R.randrange(256) for _ in range(32))).decode(), safe="")
+            acct = "acct" + rand(string.ascii_lowercase + string.digits, 8)
+            P("azure-storage", "url", f"https://{acct}.blob.core.windows.net/backups/db-{R.randrange(99)}.bak?sp=r&st=2026-01-01T00:00:00Z&se=2026-12-31T00:00:00Z&spr=https&sv=2022-11-02&sr=b&sig={sig}")
+            P("azure-storage", "body", f"BlobEndpoint=https://{acct}.blob.core.windows.net/;SharedAccessSignature=sv=2021-08-06&ss=bfqt&srt=sco&sp=rwdlacupitfx&se=2027-01-01T00:00:00Z&sig={sig}\n", content_type="text/plain")
+            P("azure-storage", "url", f"https://{acct}.queue.core.windows.net/jobs/messages?sig={sig}&se=2026-06-01&sv=2020-08-04&sp=a")
+            key = base64.b64encode(bytes(R.randrange(256) for _ in range(32))).decode()
+            P("azure-storage", "body", json.dumps({"ServiceBus": f"Endpoint=sb://{acct}.servicebus.windows.net/;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey={key}"}), content_type="application/json")
+            P("azure-storage", "header", f"Authorization: SharedAccessSignature sr={acct}.servicebus.windows.net%2Fqueue&sig={sig}&se={R.randrange(1_700_000_000, 1_900_000_000)}&skn=send")
+        for _ in range(4):
+            legacy = "key-" + rand(string.ascii_lowercase + string.digits, 32)
+            hexkey = "key-" + rand("0123456789abcdef", 32)
+            new = f"{rand('0123456789abcdef', 32)}-{rand('0123456789abcdef', 8)}-{rand('0123456789abcdef', 8)}"
+            P("vendor-token", "body", f"curl -s --user 'api:{legacy}' https://api.mailgun.net/v3/mg.example.com/messages\n", content_type="text/plain")
+            P("vendor-token", "body", json.dumps({"mailgun": {"domain": "mg.example.com", "secret": new}}), content_type="application/json")
+            P("vendor-token", "url", f"https://collector.example.net/k/{hexkey}")
+            P("vendor-token", "body", f"settings:\n  mg: {new}\n", content_type="application/yaml")
+            P("vendor-token", "header", f"X-Debug: pubkey-{rand(string.ascii_lowercase + string.digits, 32)}")
+        aws = string.ascii_letters + string.digits + "+/"
+        made = 0
+        while made < 5:
+            secret = rand(aws, 40)
+            if "/" not in secret and "+" not in secret:
+                continue
+            made += 1
+            P("aws-access-key", "body", json.dumps({"k": secret, "region": "us-east-1"}), content_type="application/json")
+            P("aws-access-key", "body", f"backup creds\n{SECRETS['aws-access-key'][0]()}\n\n\n\n   then the other half, as promised, on its own line:\n{secret}\n", content_type="text/plain")
+            P("aws-access-key", "url", f"https://collector.example.net/u/{secret}/done")
+        for _ in range(4):
+            user, pw = R.choice(["admin", "deploy", "svc-build", "root"]), password()
+            creds = base64.b64encode(f"{user}:{pw}".encode()).decode()
+            P("url-credentials", "header", f"Authorization: Basic {creds}")
+            P("url-credentials", "body", json.dumps({"request": {"headers": {"Authorization": f"Basic {creds}"}}}), content_type="application/json")
+            P("url-credentials", "body", f"curl -H 'Authorization: Basic {creds}' https://ci.example.org/api\n", content_type="text/plain")
+            P("url-credentials", "header", f"Proxy-Authorization: basic {creds}")
+        for _ in range(4):
+            token = rand(ALNUM, R.choice([32, 40, 48]))
+            low = rand(string.ascii_lowercase + string.digits, R.choice([24, 32, 40]))
+            P("high-entropy", "url", f"https://{token}.ngrok-free.app/status")
+            P("high-entropy", "url", f"https://{low}.trycloudflare.com/")
+            P("high-entropy", "url", f"https://{low}.vercel.app/api/x")
+            P("high-entropy", "url", f"https://{token.lower()}.workers.dev/")
+            P("high-entropy", "hostname", f"{low}.onrender.com")
+            P("high-entropy", "url", f"https://collector.example.net/c?{token}=1")
+            P("high-entropy", "url", f"https://collector.example.net/p#{token}")
+            P("high-entropy", "url", "https://collector.example.net/c?d=" + urllib.parse.quote(urllib.parse.quote(rand(ALNUM + "+/", 44), safe=""), safe=""))
+        hexd = "0123456789abcdef"
+        for _ in range(6):
+            data = bytes(R.randrange(256) for _ in range(R.randrange(16, 30))).hex()
+            chunks = [data[i:i + R.choice([4, 6, 8])] for i in range(0, len(data), 6)]
+            P("dns-exfiltration", "hostname", f"{R.randrange(1000):04d}." + ".".join(chunks) + "." + R.choice(["oast.fun", "dnslog.cn", "x.badcdn.xyz", "t.a1b2.top"]))
+            b32 = base64.b32encode(bytes(R.randrange(256) for _ in range(15))).decode().lower().rstrip("=")
+            P("dns-exfiltration", "hostname", ".".join(b32[i:i + 6] for i in range(0, len(b32), 6)) + f".s{R.randrange(100)}.interact.sh")
+            P("dns-exfiltration", "hostname", f"{rand(B32, 16)}.oast.pro")
+        for _ in range(3):
+            P("vendor-token", "url", f"https://api.telegram.org/bot{R.randrange(10**8, 10**10)}:AA{rand(URLSAFE, 33)}/sendMessage?chat_id=1&text=hi")
+            P("vendor-token", "body", json.dumps({"square": {"access_token": None, "t": "EAAA" + rand(URLSAFE, 60)}}), content_type="application/json")
+            P("gitlab-token", "body", f"oauth: gloas-{rand(string.ascii_lowercase + string.digits, 64)}\n", content_type="text/plain")
+            P("generic-secret", "header", f"Ocp-Apim-Subscription-Key: {rand(hexd, 32)}")
+            P("generic-secret", "header", f"X-App-Key: {rand(ALNUM, 28)}")
+            P("generic-secret", "body", f"api_key={uuid()}\n", content_type="text/plain")
+            P("generic-secret", "header", f"X-API-Key: {uuid()}")
+        return out
+    finally:
+        R = saved
+
+
+def variant_negatives():
+    """Benign neighbours of `variant_positives`: numbers that fail Luhn, order ids and
+    timestamps; hosting and CDN hostnames with hashes and tenant names; keyless storage URLs;
+    names that end in `key-`; prose about Basic auth; UUIDs under id names; paths of words."""
+    global R
+    saved, R = R, random.Random(20261212)
+    try:
+        out = []
+        N = lambda where, data, **kw: out.append(entry("negative", None, where, data, **kw))
+        for _ in range(4):
+            card = luhn_complete(R.choice(["4", "53", "6759", "2200", "81"]), 16)
+            bad = card[:-1] + str((int(card[-1]) + 1) % 10)
+            N("body", json.dumps({"order_id": bad, "ts": R.randrange(1_700_000_000_000, 1_800_000_000_000)}), content_type="application/json")
+            N("body", f"invoice,{' '.join(bad[i:i + 4] for i in range(0, 16, 4))},paid\n", content_type="text/csv")
+            N("url", f"https://shop.example.com/orders/{R.randrange(10**12, 10**13)}?ts={R.randrange(1_700_000_000_000, 1_800_000_000_000)}")
+            N("hostname", R.choice(["my-app-git-main-acme.vercel.app", "calm-river-1234.herokuapp.com", "docs.rs.github.io", "deploy-preview-42--acme-site.netlify.app", "rapid-lake-brave-otter.trycloudflare.com", "api-prod.fly.dev", "my-worker.acme.workers.dev"]))
+            N("hostname", f"d{rand('0123456789abcdefghijklmnopqrstuvwxyz', 13)}.cloudfront.net")
+            N("hostname", f"{rand('0123456789abcdefghijklmnopqrstuvwxyz', 10)}.execute-api.us-east-1.amazonaws.com")
+            N("url", f"https://acme{R.randrange(100)}.blob.core.windows.net/$web/index.html?v={R.randrange(100)}")
+            N("url", f"https://images.example.org/thumb?sig={rand('0123456789abcdef', 16)}&w=320")
+            N("body", json.dumps({"headers": ["api-key-header", "x-cache-key-" + rand("0123456789abcdef", 32)]}), content_type="application/json")
+            N("body", "Basic Authentication sends the user name and password base64-encoded; prefer Bearer tokens.", content_type="text/plain")
+            N("body", json.dumps({"request_id": uuid(), "token_id": uuid(), "key_name": "primary"}), content_type="application/json")
+            N("url", "https://docs.example.com/" + R.choice(["en-US/docs/Web/API/HTMLElement/dataset2", "AmazonS3/latest/API/RESTObjectGETacl12", "std/collections/hash_map/HashMapEntry/Ab"]))
+            N("hostname", "mail.smtp.relay.east.prod.internal.example.com")
+            N("body", f"commit {rand('0123456789abcdef', 40)}\nAuthor: Ada <ada@example.com>\n", content_type="text/plain")
         return out
     finally:
         R = saved

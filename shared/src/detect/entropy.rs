@@ -49,11 +49,24 @@ pub(crate) fn in_query(query: &[u8], mut f: impl FnMut(&[u8])) {
         if !carries_nonce(name) {
             judge_value(value, &mut f);
         }
+        // Data can ride in a parameter's name as well as its value (`?<data>=1`).
+        judge_value(name, &mut f);
     }
 }
 
 fn judge_value(raw: &[u8], f: &mut impl FnMut(&[u8])) {
-    let decoded = percent::decode(raw);
+    // Percent-encoding applied twice or three times (`%252B`) is undone as often.
+    let mut decoded: Option<Vec<u8>> = None;
+    for _ in 0..3 {
+        let current = decoded.as_deref().unwrap_or(raw);
+        if !current.contains(&b'%') {
+            break;
+        }
+        match percent::decode(current) {
+            Some(next) => decoded = Some(next),
+            None => break,
+        }
+    }
     let value = decoded.as_deref().unwrap_or(raw);
     // A data URL names its own content; images and the like are not secrets.
     if value.starts_with(b"data:") {
@@ -137,8 +150,8 @@ pub(crate) fn one_case_data_of(token: &[u8], min_len: usize, min_digits: usize) 
 /// Data in one case judged by its letters and digits together, for a whole label too short
 /// for [`one_case_data_of`]'s separate floors (a 16-character base32 label has three digits on
 /// average, and one in six has fewer than two). Two models of the token: random base32/base36
-/// (a vowel in 5 of 26 letters, a digit in about 1 of 5 characters) and a name (a vowel in 2
-/// of 5 letters, a digit in 1 of 30); it is data when the first explains its vowels and digits
+/// (letters uniform, a digit in about 1 of 5 characters) and a name (letters at English
+/// frequencies, a digit in 1 of 30); it is data when the first explains its letters and digits
 /// better, and its entropy is near a random string's. Hex is left to the hex test.
 pub(crate) fn one_case_random(token: &[u8], min_len: usize) -> bool {
     let one_case = token.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
@@ -148,18 +161,25 @@ pub(crate) fn one_case_random(token: &[u8], min_len: usize) -> bool {
     }
     let lower = token.to_ascii_lowercase();
     let digits = lower.iter().filter(|b| b.is_ascii_digit()).count() as f64;
-    let letters = lower.len() as f64 - digits;
-    let vowels = lower
-        .iter()
-        .filter(|b| matches!(b, b'a' | b'e' | b'i' | b'o' | b'u'))
-        .count() as f64;
     let ratio = |p_random: f64, p_name: f64, hits: f64, of: f64| {
         hits * (p_random / p_name).ln() + (of - hits) * ((1.0 - p_random) / (1.0 - p_name)).ln()
     };
-    let evidence =
-        ratio(5.0 / 26.0, 0.4, vowels, letters) + ratio(0.2, 1.0 / 30.0, digits, lower.len() as f64);
+    // Each letter: uniform over 26 against English letter frequencies (floored, so that one
+    // `q` or `z` in a brand name weighs no more than a few common letters).
+    let letters: f64 = lower
+        .iter()
+        .filter(|b| b.is_ascii_lowercase())
+        .map(|&b| (1.0 / 26.0 / ENGLISH[(b - b'a') as usize].max(0.003)).ln())
+        .sum();
+    let evidence = letters + ratio(0.2, 1.0 / 30.0, digits, lower.len() as f64);
     evidence > 0.0 && entropy(&lower) >= random_entropy(lower.len(), 32) - ENTROPY_MARGIN
 }
+
+/// Letter frequencies of English text, `a` to `z`.
+const ENGLISH: [f64; 26] = [
+    0.082, 0.015, 0.028, 0.043, 0.127, 0.022, 0.020, 0.061, 0.070, 0.0015, 0.0077, 0.040, 0.024, 0.067,
+    0.075, 0.019, 0.00095, 0.060, 0.063, 0.091, 0.028, 0.0098, 0.024, 0.0015, 0.020, 0.00074,
+];
 
 fn trim_padding(token: &[u8]) -> &[u8] {
     let end = token.iter().rposition(|&b| b != b'=').map_or(0, |p| p + 1);
@@ -180,10 +200,12 @@ pub(crate) fn joined_words(token: &[u8]) -> bool {
         .split(|b| matches!(b, b'-' | b'_' | b'/' | b'+'))
         .filter(|p| !p.is_empty())
         .collect();
+    // A lone letter is as likely a random part (`…ZM+v`) as a word.
     let word = |p: &[u8]| {
         p.iter().all(u8::is_ascii_digit)
-            || p.iter().all(u8::is_ascii_uppercase)
-            || (p[0].is_ascii_alphabetic() && p[1..].iter().all(u8::is_ascii_lowercase))
+            || (p.len() >= 2
+                && (p.iter().all(u8::is_ascii_uppercase)
+                    || (p[0].is_ascii_alphabetic() && p[1..].iter().all(u8::is_ascii_lowercase))))
     };
     let words = parts.iter().filter(|p| word(p)).count();
     parts.len() >= 3 && words * 3 >= parts.len() * 2

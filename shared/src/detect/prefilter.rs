@@ -304,6 +304,7 @@ fn passes(rule: &Rule, whole: &[u8], value: &[u8]) -> Option<Confidence> {
         Check::Random => high(looks_random(value)),
         Check::MixedCase => high(mixed_case(value)),
         Check::Password => high(!is_weak_password(value)),
+        Check::BasicAuth => high(basic_credentials(value)),
         Check::UrlAuthority => {
             let scheme_end = memchr::memmem::find(whole, b"://").unwrap_or(0);
             let scheme = String::from_utf8_lossy(&whole[..scheme_end]);
@@ -331,6 +332,23 @@ fn prefixed_confidence(check: Check, value: &[u8]) -> Confidence {
     } else {
         Confidence::Low
     }
+}
+
+/// Base64 (RFC 7617) of `user:password` with a password that is neither a documentation
+/// stand-in nor a placeholder.
+fn basic_credentials(value: &[u8]) -> bool {
+    use base64::Engine as _;
+    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(value) else {
+        return false;
+    };
+    let printable = decoded
+        .iter()
+        .all(|b| b.is_ascii_graphic() || *b == b' ' || *b >= 0x80);
+    let Some(colon) = decoded.iter().position(|&b| b == b':') else {
+        return false;
+    };
+    let password = &decoded[colon + 1..];
+    printable && !password.is_empty() && !is_weak_password(password) && !is_placeholder(password)
 }
 
 /// Passwords that documentation uses; real ones are rarely these.

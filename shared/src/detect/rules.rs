@@ -21,6 +21,9 @@ pub(crate) enum Check {
     Password,
     /// A URL password under a scheme that is not a database (those have their own rule).
     UrlAuthority,
+    /// Base64 of `user:password` (HTTP Basic, RFC 7617) whose password is not a documentation
+    /// stand-in.
+    BasicAuth,
     /// An AWS key ID, except as the `Credential=` of a SigV4 signature (presigned URLs and
     /// `Authorization` headers carry the ID, which is not a secret, by design).
     AwsKeyId,
@@ -201,11 +204,11 @@ pub(crate) static RULES: &[Rule] = &[
         "gitlab",
         "gitlab-token",
         &[
-            "glpat-", "glptt-", "glrt-", "gldt-", "glft-", "glsoat-", "glcbt-", "GR1348941",
+            "glpat-", "glptt-", "glrt-", "gldt-", "glft-", "glsoat-", "glcbt-", "GR1348941", "gloas-",
         ],
-        r"(?:glpat|gldt|glrt|glsoat|glcbt|glft|glptt|gloas|glimt|glagent|glffct)-[A-Za-z0-9_\-]{18,72}(?:\.[0-9a-z]{2}\.[0-9a-z]{7,11})?|GR1348941[A-Za-z0-9_\-]{18,24}",
+        r"(?:glpat|gldt|glrt|glsoat|glcbt|glft|glptt|gloas|glimt|glagent|glffct)-[A-Za-z0-9_\-]{18,300}(?:\.[0-9a-z]{2}\.[0-9a-z]{7,11})?|GR1348941[A-Za-z0-9_\-]{18,30}",
     )
-    .reach(0, 100)
+    .reach(0, 330)
     .prefixed()
     .check(Check::Random)
     .examples(
@@ -339,6 +342,105 @@ pub(crate) static RULES: &[Rule] = &[
             "AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",
         ],
         &["AccountKey=<your storage key>"],
+    ),
+    rule(
+        "azure-sas",
+        "azure-storage",
+        &["sig="],
+        // A shared access signature (SAS): `sig=` (HMAC-SHA256, base64, usually
+        // percent-encoded) beside what every usable one has, an expiry (`se=`) or a stored
+        // access policy (`si=`), before or after it, in a URL query, a Service Bus
+        // `SharedAccessSignature` header or a connection string. A `sig=` alone is some other
+        // signature.
+        r#"(?i)\bs[ei]=[^\s"'<>]{0,400}?[?&;\s]sig=((?:[A-Za-z0-9+/]|%2[BF]){30,100}(?:=|%3D){0,2})|(?:^|[?&;\s])sig=((?:[A-Za-z0-9+/]|%2[BF]){30,100}(?:=|%3D){0,2})&[^\s"'<>]{0,400}?\bs[ei]="#,
+    )
+    .reach(420, 540)
+    .unbounded()
+    .check(Check::Random)
+    .examples(
+        &[
+            "https://acme.blob.core.windows.net/backups/db.bak?sv=2022-11-02&ss=b&srt=co&sp=rwdlac&se=2026-12-31T00:00:00Z&st=2026-01-01T00:00:00Z&spr=https&sig=Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5Hh8Nq2Tu7Xe4Pa%3D",
+            "BlobEndpoint=https://acme.blob.core.windows.net/;SharedAccessSignature=sv=2021-08-06&ss=bfqt&srt=sco&sp=rl&se=2027-01-01T00:00:00Z&sig=q7Zx2Lm9Np4Rt1Ws6Yb3Kc8Jd0Fg5Hh2Nq7Tu4Xe9P%2Bk%3D",
+            "?sig=Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5Hh8Nq2Tu7Xe4Pa%3D&se=2026-12-31&sv=2020-08-04&sp=r",
+            "SharedAccessSignature sr=acme.servicebus.windows.net%2Fqueue&sig=Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5Hh8Nq2Tu7Xe4Pa%3D&se=1767225600&skn=send",
+        ],
+        &[
+            "https://acme.blob.core.windows.net/$web/index.html",
+            "https://example.com/verify?sig=Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5Hh8Nq2Tu7Xe4Pa",
+            "https://acme.blob.core.windows.net/c/b?sv=2022-11-02&sig=<signature>",
+            "https://acme.blob.core.windows.net/c/b.png?sv=2022-11-02&sig=Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5Hh8Nq2Tu7Xe4Pa",
+        ],
+    ),
+    rule(
+        "azure-shared-access-key",
+        "azure-storage",
+        &["SharedAccessKey="],
+        // Service Bus, Event Hubs and IoT Hub connection strings: a 256-bit key in base64.
+        r"SharedAccessKey=([A-Za-z0-9+/]{42,44}={0,2})",
+    )
+    .reach(0, 64)
+    .unbounded()
+    .check(Check::Random)
+    .examples(
+        &["Endpoint=sb://acme.servicebus.windows.net/;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=q7Zx2Lm9Np4Rt1Ws6Yb3Kc8Jd0Fg5Hh2Nq7Tu4Xe9P+k="],
+        &["SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=<key>"],
+    ),
+    rule(
+        "mailgun",
+        "vendor-token",
+        &["key-"],
+        // Mailgun's private API key (`key-` and 32 base36 or hex characters) and public
+        // validation key (`pubkey-`), starting a token: `api-key-…` or `cache_key-…` is a name.
+        r"(?:^|[^A-Za-z0-9_.\-])((?:pub)?key-[0-9a-z]{32})(?:[^A-Za-z0-9]|$)",
+    )
+    .reach(4, 42)
+    .unbounded()
+    .check(Check::Random)
+    .examples(
+        &[
+            "MAILGUN_KEY=key-3ax6xnjp29jd6fds4gc373sgvjxteol0",
+            "https://api:key-9f3a0c1e5b7d2f4a8c6e0b1d3f5a7c9e@api.mailgun.net/v3/mg.example.com/messages",
+            r#"{"validation": "pubkey-5ogiflzbnjrljiky49qxsiozqef5jxp7"}"#,
+        ],
+        &[
+            "api-key-3ax6xnjp29jd6fds4gc373sgvjxteol0",
+            "monkey-3ax6xnjp29jd6fds4gc373sgvjxteol0",
+            "key-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        ],
+    ),
+    rule(
+        "basic-auth",
+        "url-credentials",
+        &["Basic "],
+        // HTTP Basic credentials (RFC 7617) in an `Authorization` header, or one written into a
+        // body (a curl command, a client's config): base64 of `user:password`.
+        r"Basic\s+([A-Za-z0-9+/]{6,400}={0,2})",
+    )
+    .reach(0, 420)
+    .check(Check::BasicAuth)
+    .examples(
+        &[
+            "Authorization: Basic YWRtaW46VHEzdlgybUxwOVJ6",
+            r#"{"headers": {"Authorization": "Basic ZGVwbG95OnMzY3IzdC1CdWlsZC03Nw=="}}"#,
+        ],
+        &[
+            "Basic Authentication is described in RFC 7617",
+            "Authorization: Basic dXNlcjpwYXNzd29yZA==",
+            "Authorization: Basic dXNlcm5hbWU=",
+        ],
+    ),
+    rule(
+        "square-access-token",
+        "vendor-token",
+        &["EAAA"],
+        // Square's current access tokens: `EAAA` and about 60 base64url characters.
+        r"EAAA[A-Za-z0-9_\-]{56,72}",
+    )
+    .reach(0, 76)
+    .check(Check::Random)
+    .examples(
+        &["SQUARE_TOKEN=EAAAl3Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5Hh8Nq2Tu7Xe4Pa9Mb1Lc6Zr3Vs0Wk5Qj8Ty"],
+        &["iVBORw0KGgoAAAANSUhEUgAAAEAAAABACAYAAACqaXHeAAAAEAAAZq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5Hh8Nq2Tu7Xe4Pa9Mb1Lc6Zr3Vs0Wk5Qj8Ty"],
     ),
     rule(
         "sendgrid",
@@ -588,7 +690,7 @@ const VENDOR_PATTERN: &str = concat!(
     r"|pplx-[A-Za-z0-9]{44,52}|tskey-(?:api|auth|client|scim|webhook)-[A-Za-z0-9]{6,}-[A-Za-z0-9]{20,}",
     r"|whsec_[A-Za-z0-9+/=]{28,60}|GOCSPX-[A-Za-z0-9_\-]{24,32}|ya29\.[0-9A-Za-z_\-]{30,400}",
     r"|[A-Za-z0-9_~.\-]{3}\dQ~[A-Za-z0-9_~.\-]{31,34}|ATBB[A-Za-z0-9_=.\-]{28,36}",
-    r"|\d{8,10}:AA[0-9A-Za-z_\-]{31,35}|LTAI[A-Za-z0-9]{16,24}",
+    r"|(?:bot)?\d{8,10}:AA[0-9A-Za-z_\-]{31,35}|LTAI[A-Za-z0-9]{16,24}",
     r"|pscale_(?:tkn|pw|oauth)_[A-Za-z0-9_\-.]{32,64}|nf[pc]_[A-Za-z0-9]{36,44}|rnd_[A-Za-z0-9]{28,36}",
     r"|sk\.eyJ[A-Za-z0-9_\-]{20,}\.[A-Za-z0-9_\-]{16,}|pcsk_[A-Za-z0-9_]{40,100}",
     r"|lsv2_(?:pt|sk)_[a-f0-9]{32}_[a-f0-9]{8,12}|tvly-(?:dev-)?[A-Za-z0-9]{28,40}",
@@ -628,6 +730,7 @@ const VENDOR_EXAMPLES: &[&str] = &[
     "cmM8Q~g5xPtc~3.4HdjowEsgN2fOH~lvWGFu~6hO",
     "ATBBADxSnT9ciFWWMijVDHVcapA4HjfzJtEB",
     "123456789:AAjeDLGpE17lDUNRBfuZhRw7YBWWgB1SFxu",
+    "https://api.telegram.org/bot123456789:AAjeDLGpE17lDUNRBfuZhRw7YBWWgB1SFxu/sendMessage",
     "LTAIEnznMDWtECFORl3FnIyA",
     "pscale_tkn_edSrx8rNbHlVqGzK7PTnrgxdjU7XxiXpU16hbu1yCf2",
     "nfp_4yuqX4HQdtzMpFcmjGMicntABEISiHTJquUCQyj4",
@@ -693,6 +796,8 @@ pub(crate) static SHAPE_EXAMPLES: &[ShapeExamples] = &[
         detector: "generic-secret",
         matches: &[
             "api_key=Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3",
+            // Heroku-style keys are UUIDs.
+            "HEROKU_API_KEY=3f9a1c7e-5b2d-4f4a-8c0e-9b1d7f3a5c8e",
             r#"{"client_secret": "q7Zx2Lm9Np4Rt1Ws6Yb3Kc8Jd0Fg5"}"#,
             "export SERVICE_TOKEN='f3a9c1e7b5d28f4a6c0e9b1d7f3a5c8e'",
         ],
@@ -702,14 +807,49 @@ pub(crate) static SHAPE_EXAMPLES: &[ShapeExamples] = &[
             "next_page_token=CiAKGjBpNDd2Nmp4ZHMzaHQ5",
             "secret=thisisnotarealsecret",
             "request_id=550e8400-e29b-41d4-a716-446655440000",
+            "token_id=3f9a1c7e-5b2d-4f4a-8c0e-9b1d7f3a5c8e",
         ],
     },
     // crypto-private-key and seed-phrase examples are key material: generated when the
     // tests run (`testkeys::key_examples`).
     ShapeExamples {
         detector: "payment-card",
-        matches: &["card=4539979262243931", "5425 3283 6791 6013", "4111111111111111"],
-        rejects: &["4539979262243932", "order 1234567890123456"],
+        matches: &[
+            "card=4539979262243931",
+            "5425 3283 6791 6013",
+            "4111111111111111",
+            // 13-digit Visa, Maestro (`6759`, 19 digits), Mir, RuPay (`60`), Troy.
+            "visa 4222222222222",
+            "6759 9119 5300 4101 948",
+            "2200-4517-1832-6308",
+            "6019 4882 3627 0636",
+            "9792496667636123",
+        ],
+        rejects: &[
+            "4539979262243932",
+            "order 1234567890123456",
+            "ts 1767225600000",
+            "6759 9119 5300 4101 949",
+        ],
+    },
+    ShapeExamples {
+        detector: "vendor-token",
+        // Mailgun's 2020 key format: 32, 8 and 8 hex digits.
+        matches: &["mg: 9f3a0c1e5b7d2f4a8c6e0b1d3f5a7c9e-1b2c3d4e-5f6a7b8c"],
+        rejects: &[
+            "550e8400-e29b-41d4-a716-446655440000",
+            "9f3a0c1e5b7d2f4a8c6e0b1d3f5a7c9e-1b2c3d4e-5f6a7b8c-0d9e8f7a",
+        ],
+    },
+    ShapeExamples {
+        detector: "aws-access-key",
+        // A secret access key under no name at all.
+        matches: &[r#"{"k": "kZ3n8Qe1Vx0b7Lr2Tg5Hw9Pm4Ys6Cu3Df1Ja8/o2"}"#],
+        rejects: &[
+            r#"{"path": "docs/AmazonS3/latest/API/RESTObjectGET0"}"#,
+            "sha-256=EjDdt/dEDWjPxrVvHbSGNqPoqV0AFkkEH7DXzPjx/oY=",
+            "kZ3n8Qe1Vx0b7Lr2Tg5Hw9Pm4Ys6Cu3Df1Ja8Ko2",
+        ],
     },
     ShapeExamples {
         detector: "delimited-hex",

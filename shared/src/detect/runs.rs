@@ -38,10 +38,10 @@ const fn is_card_byte(b: u8) -> bool {
     b.is_ascii_digit() || b == b' ' || b == b'-' || b == b'+'
 }
 
-/// Stretches of digits, spaces and dashes long enough for a card number of 14 or more digits
-/// (Diners Club still issues 14; 13-digit Visa numbers, no longer issued, are not looked for).
+/// Stretches of digits, spaces and dashes long enough for a card number of 13 or more digits
+/// (13-digit Visa and Maestro numbers are still in circulation and in test suites).
 pub(crate) fn for_each_card_stretch(data: &[u8], f: impl FnMut(usize, usize)) {
-    for_each_stretch(data, is_card_byte, 14, f);
+    for_each_stretch(data, is_card_byte, 13, f);
 }
 
 const fn is_iban_byte(b: u8) -> bool {

@@ -73,6 +73,8 @@ struct Enabled {
     iban: bool,
     bitcoin: bool,
     ethereum: bool,
+    vendor: bool,
+    aws: bool,
 }
 
 pub(crate) struct Walk<'a> {
@@ -100,6 +102,8 @@ impl<'a> Walk<'a> {
             iban: has("iban"),
             bitcoin: has("bitcoin-address"),
             ethereum: has("ethereum-address"),
+            vendor: has("vendor-token"),
+            aws: has("aws-access-key"),
         };
         Self {
             engine,
@@ -253,6 +257,16 @@ impl<'a> Walk<'a> {
                 .or_else(|| run.strip_suffix(b"="))
                 .unwrap_or(run);
             self.report("generic-secret", value, origin.at(start), chain);
+        }
+        if self.on.vendor {
+            let mut found = Vec::new();
+            super::shapes::mailgun_keys(run, |s, e| found.push((s, e)));
+            for (s, e) in found {
+                self.report("vendor-token", &run[s..e], origin.at(start + s), chain);
+            }
+        }
+        if self.on.aws && super::shapes::aws_secret_shape(data, start, end) {
+            self.report_as("aws-access-key", run, origin.at(start), chain, Confidence::Low);
         }
         // Twilio keys start `SK`; WIF keys are 51 characters or more. Other runs skip the split.
         let twilio = self.on.twilio

@@ -42,6 +42,18 @@ const KEY_WORDS: &[&str] = &[
     "licensekey",
     "servicekey",
     "accountkey",
+    // API gateways and platforms that name the key for what it subscribes or belongs to
+    // (`Ocp-Apim-Subscription-Key`, `X-App-Key`, `x-functions-key`, `consumer_key`).
+    "subscriptionkey",
+    "appkey",
+    "applicationkey",
+    "consumerkey",
+    "functionskey",
+    "functionkey",
+    "developerkey",
+    "devkey",
+    "adminkey",
+    "writekey",
 ];
 
 /// Key names that contain one of those words but hold something else.
@@ -92,9 +104,97 @@ pub(crate) fn is_secret_key_name(name: &[u8]) -> bool {
 /// `SECRET = '`...), judged random enough to be one.
 pub(crate) fn generic_assignment(data: &[u8], start: usize, end: usize) -> bool {
     let value = trim_padding(&data[start..end]);
-    value.len() <= 512
-        && key_before(data, start).is_some_and(is_secret_key_name)
-        && (is_well_known(value) || (looks_random(value) && !is_placeholder(value)))
+    let Some(name) = key_before(data, start).filter(|name| is_secret_key_name(name)) else {
+        return false;
+    };
+    value.len() <= 512 && (is_well_known(value) || credential_value(name, value))
+}
+
+/// A value under a credential's name that is one: random-looking, or a UUID (Heroku's API
+/// keys and many others are UUIDs) unless the name says it is an id (`token_id`).
+pub(crate) fn credential_value(name: &[u8], value: &[u8]) -> bool {
+    let lower = name.to_ascii_lowercase();
+    let names_an_id = lower.ends_with(b"id") || lower.ends_with(b"ids") || lower.ends_with(b"name");
+    let shaped = if is_uuid(value) {
+        !names_an_id
+    } else {
+        looks_random(value)
+    };
+    shaped && !is_placeholder(value)
+}
+
+/// `8-4-4-4-12` hex digits.
+pub(crate) fn is_uuid(value: &[u8]) -> bool {
+    value.len() == 36
+        && value.iter().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => *b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
+}
+
+/// Mailgun's API keys since 2020 (and its webhook signing keys): 32, 8 and 8 hex digits joined
+/// by dashes, the 32 mixing letters and digits. Calls `f(start, end)` for each in a run.
+pub(crate) fn mailgun_keys(run: &[u8], mut f: impl FnMut(usize, usize)) {
+    if run.len() < 50 || !run.contains(&b'-') {
+        return;
+    }
+    let parts: Vec<(usize, &[u8])> = pieces(run).collect();
+    for w in parts.windows(3) {
+        let [(at, a), (b_at, b), (c_at, c)] = [w[0], w[1], w[2]];
+        let hex = |p: &[u8], n: usize| p.len() == n && p.iter().all(|x| x.is_ascii_hexdigit());
+        let dashed = run[b_at - 1] == b'-' && run[c_at - 1] == b'-';
+        let varied = a.iter().any(u8::is_ascii_digit) && a.iter().any(u8::is_ascii_alphabetic);
+        let joined_on = |i: usize| run.get(i).is_some_and(|&x| x == b'-');
+        let alone = (at == 0 || !joined_on(at - 1)) && !joined_on(c_at + 8);
+        if hex(a, 32) && hex(b, 8) && hex(c, 8) && dashed && varied && alone {
+            f(at, c_at + 8);
+        }
+    }
+}
+
+/// An AWS secret access key with no name beside it: 40 characters of base64's alphabet with a
+/// `/` or `+` (seven in ten keys have one), letters of both cases and digits, the entropy of
+/// random data, and not a path (at most three slashes, no words joined). The run is the whole
+/// token; the last line of wrapped base64 (after a line break that follows base64) is not one.
+pub(crate) fn aws_secret_shape(data: &[u8], start: usize, end: usize) -> bool {
+    const LEN: usize = 40;
+    let run = &data[start..end];
+    if run.len() != LEN || !run.iter().any(|&b| b == b'/' || b == b'+') {
+        return false;
+    }
+    // `\n` escaped in a string glues its `n` to the run; a real break follows the line before.
+    let mut line_start = start;
+    if data[..line_start].ends_with(b"\n") {
+        line_start -= 1;
+        if data[..line_start].ends_with(b"\r") {
+            line_start -= 1;
+        }
+    }
+    let wrapped_tail = (start > 0 && data[start - 1] == b'\\')
+        || (line_start < start && line_start > 0 && super::runs::is_run_byte(data[line_start - 1]));
+    if wrapped_tail {
+        return false;
+    }
+    {
+        let candidate = run;
+        let count = |f: fn(&u8) -> bool| candidate.iter().filter(|b| f(b)).count();
+        let slashes = candidate.iter().filter(|&&b| b == b'/').count();
+        let plus = candidate.contains(&b'+');
+        let alphabet = candidate
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'+'));
+        let shaped = alphabet
+            && (slashes > 0 || plus)
+            && slashes <= 3
+            && count(u8::is_ascii_uppercase) >= 3
+            && count(u8::is_ascii_lowercase) >= 3
+            && count(u8::is_ascii_digit) >= 2
+            && super::rules::checks::entropy(candidate) >= 4.3
+            && !super::entropy::joined_words(candidate);
+        shaped
+            && !super::decode::base64::decode_run(candidate)
+                .is_some_and(|d| super::decode::base64::is_meaningful(&d))
+    }
 }
 
 /// Values of any characters assigned to a key named like a credential: passwords with symbols

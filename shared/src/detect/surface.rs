@@ -9,7 +9,7 @@ use super::entropy;
 use super::finding::{Confidence, Encoding, EncodingChain, Location, Outcome};
 use super::rules::checks::{entropy, is_placeholder, is_well_known, looks_random};
 use super::scan::{Origin, Place, Walk};
-use super::shapes::is_secret_key_name;
+use super::shapes::{credential_value, is_secret_key_name};
 
 impl Engine {
     /// A request URL in absolute form (`https://user:pass@host/path?query#fragment`) or origin
@@ -39,6 +39,11 @@ impl Engine {
             });
             entropy::in_query(parts.query.as_bytes(), |t| {
                 tokens.push((Location::UrlQuery, t.to_vec()))
+            });
+            // Fragments never reach the server, but a page's script reads them and a tool's
+            // request may carry one: judged like a query.
+            entropy::in_query(parts.fragment.as_bytes(), |t| {
+                tokens.push((Location::UrlFragment, t.to_vec()))
             });
             for (location, token) in tokens {
                 let mut walk = Walk::new(self, scope, Place::Fixed(location));
@@ -85,7 +90,7 @@ impl Engine {
         walk.layer(value, Origin::Span(0), &EncodingChain::default());
         if scope.detectors.contains("generic-secret") && credential_header(&lower) {
             let token = credential_of(value);
-            if is_well_known(token) || (looks_random(token) && !is_placeholder(token)) {
+            if is_well_known(token) || credential_value(lower.as_bytes(), token) {
                 walk.report("generic-secret", token, 0, &EncodingChain::default());
             }
         }
@@ -137,7 +142,7 @@ impl Engine {
     /// detectors.
     pub fn scan_hostname(&self, scope: Scope<'_>, host: &str) -> Outcome {
         let host = host.trim_end_matches('.');
-        let registrable = psl::domain_str(host).unwrap_or(host);
+        let registrable = owned_domain(host);
         let sub = host.strip_suffix(registrable).unwrap_or("").trim_end_matches('.');
         let mut walk = Walk::new(self, scope, Place::Fixed(Location::UrlHost));
         if sub.is_empty() {
@@ -178,6 +183,24 @@ impl Engine {
         }
         walk.finish()
     }
+}
+
+/// The part of a hostname its owner registered: the registrable domain, except under a
+/// multi-tenant suffix (the public suffix list's private section: tunnels and hosting
+/// platforms such as `ngrok-free.app`, `trycloudflare.com`, `vercel.app`, `workers.dev`), where
+/// the tenant's label is anyone's to choose for the asking and so is judged like a subdomain.
+fn owned_domain(host: &str) -> &str {
+    let Some(domain) = psl::domain(host.as_bytes()) else {
+        return host;
+    };
+    let suffix = domain.suffix();
+    let owned = if suffix.typ() == Some(psl::Type::Private) {
+        suffix.as_bytes()
+    } else {
+        domain.as_bytes()
+    };
+    // Both are tails of `host`.
+    &host[host.len() - owned.len().min(host.len())..]
 }
 
 /// Labels judged together: data split over several labels, in one encoding or a different one
@@ -309,7 +332,8 @@ fn random_label(label: &str) -> bool {
     } else {
         entropy::one_case_data(raw)
     };
-    mixed || (!is_uuid(raw) && !entropy::joined_words(raw) && one_case)
+    // Words and numbers joined by dashes (`my-loadbalancer-1234567890`, an ELB name) are a name.
+    !is_uuid(raw) && !entropy::joined_words(raw) && (mixed || one_case)
 }
 
 /// `8-4-4-4-12` hex digits.
@@ -330,13 +354,21 @@ fn random_across_labels(labels: &[&[u8]]) -> bool {
         let letters = label.iter().filter(|b| b.is_ascii_alphabetic()).count();
         label.len() >= 8 && digits >= 1 && letters >= 2
     };
+    let joined_random = |run: &[&[u8]]| {
+        let joined: String = run.iter().map(|l| String::from_utf8_lossy(l)).collect();
+        random_label(&joined)
+    };
+    // Or many short chunks (dnscat2- and DNSExfiltrator-style, sequence numbers included):
+    // three or more adjacent labels of 4+ letters and digits, 24+ characters together.
+    let chunk = |label: &&[u8]| label.len() >= 4 && label.iter().all(u8::is_ascii_alphanumeric);
     labels
         .split(|label| !data_like(label))
         .filter(|run| run.len() >= 2)
-        .any(|run| {
-            let joined: String = run.iter().map(|l| String::from_utf8_lossy(l)).collect();
-            random_label(&joined)
-        })
+        .any(joined_random)
+        || labels
+            .split(|label| !chunk(label))
+            .filter(|run| run.len() >= 3 && run.iter().map(|l| l.len()).sum::<usize>() >= 24)
+            .any(joined_random)
 }
 
 /// The values of session cookies that look random: a session id is a bearer credential

@@ -775,3 +775,66 @@ fn compressed_streams_are_held_whole_and_judged_at_the_end() {
     scanner.push(&clean);
     assert_eq!(scanner.finish().release_to, clean.len() as u64);
 }
+
+#[test]
+fn tenant_labels_of_multi_tenant_suffixes_are_judged_like_subdomains() {
+    let e = engine();
+    for host in [
+        "Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5Hh8.ngrok-free.app",
+        "k3j9x2m8q7w1z5c4v6b0n8m2l4p6.trycloudflare.com",
+        "mzxw6ytb2oi4dk3tfpq7r2lnb5wx4y3k.vercel.app",
+    ] {
+        let out = e.scan_hostname(all(), host);
+        assert!(detectors(&out).contains(&"dns-exfiltration"), "{host}");
+    }
+    for host in [
+        "my-app-git-main-acme.vercel.app",
+        "calm-river-1234.herokuapp.com",
+        "rust-lang.github.io",
+        "deploy-preview-42--acme-site.netlify.app",
+        "d111111abcdef8.cloudfront.net",
+        "a1b2c3d4e5.execute-api.us-east-1.amazonaws.com",
+        "my-loadbalancer-1234567890.us-east-1.elb.amazonaws.com",
+    ] {
+        assert!(e.scan_hostname(all(), host).is_clean(), "{host}");
+    }
+}
+
+#[test]
+fn dns_data_in_many_short_chunks_and_lone_base32_labels() {
+    let e = engine();
+    for host in [
+        "0007.9f3a.c1e5.b7d2.f4a8.c6e0.b1d3.oast.fun",
+        "mfrgg2.lbmzxw.6ytboi.4dk3tf.s12.interact.sh",
+        "ats4qazub7soshle.oast.pro",
+    ] {
+        let out = e.scan_hostname(all(), host);
+        assert!(detectors(&out).contains(&"dns-exfiltration"), "{host}");
+    }
+    for host in [
+        "mail.smtp.relay.east.prod.internal.example.com",
+        "b.a.9.8.7.6.5.0.4.0.0.0.3.0.0.0.2.0.0.0.1.0.0.0.0.0.0.0.1.2.3.4.ip6.arpa",
+        "kubernetesdashboard.internal.example.com",
+    ] {
+        assert!(e.scan_hostname(all(), host).is_clean(), "{host}");
+    }
+}
+
+#[test]
+fn random_data_in_fragments_query_names_and_double_encoding() {
+    let e = engine();
+    for url in [
+        "https://c.example.net/p#Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5Hh8Nq2T",
+        "https://c.example.net/c?Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5Hh8Nq2T=1",
+        "https://c.example.net/c?d=KKI%252BVqYpRZXGBwg1H0ct9RNQN8X0cOhgrD7OHHI3ZM%252Bv",
+    ] {
+        let out = e.scan_url(all(), url);
+        assert!(detectors(&out).contains(&"high-entropy"), "{url}");
+    }
+    for url in [
+        "https://doc.rust-lang.org/std/vec/struct.Vec.html#method.extend_from_slice",
+        "https://example.com/search?q=rust&page=2#results",
+    ] {
+        assert!(e.scan_url(all(), url).is_clean(), "{url}");
+    }
+}

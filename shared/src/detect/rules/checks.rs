@@ -221,9 +221,18 @@ pub(crate) fn card_network(digits: &[u8]) -> bool {
             .iter()
             .fold(0, |acc, d| acc * 10 + (d - b'0') as u32)
     };
+    // Maestro's issuer ranges (`5018`, `5020`, `5038`, `5893`, `6304`, `6759`, `676x`),
+    // 13 to 19 digits.
+    let maestro =
+        matches!(prefix(4), 5018 | 5020 | 5038 | 5893 | 6304 | 6759 | 6761..=6763) && (13..=19).contains(&n);
+    if maestro {
+        return true;
+    }
     match digits.first() {
         Some(b'4') => matches!(n, 13 | 16 | 19),
         Some(b'5') => (51..=55).contains(&prefix(2)) && n == 16,
+        // Mir (`2200`–`2204`), 16 to 19 digits.
+        Some(b'2') if (2200..=2204).contains(&prefix(4)) => (16..=19).contains(&n),
         Some(b'2') => (2221..=2720).contains(&prefix(4)) && n == 16,
         Some(b'3') if matches!(prefix(2), 34 | 37) => n == 15,
         // JCB, then Diners Club.
@@ -235,7 +244,11 @@ pub(crate) fn card_network(digits: &[u8]) -> bool {
         Some(b'6') if prefix(4) == 6011 || prefix(2) == 65 || (644..=649).contains(&prefix(3)) => {
             (16..=19).contains(&n)
         }
-        Some(b'6') => prefix(2) == 62 && (16..=19).contains(&n),
+        // UnionPay, then RuPay (`60`, `6521`, `6522`).
+        Some(b'6') => (prefix(2) == 62 && (16..=19).contains(&n)) || (prefix(2) == 60 && n == 16),
+        // RuPay and UnionPay's newer `81`/`82` ranges; Troy (`9792`).
+        Some(b'8') => matches!(prefix(2), 81 | 82) && n == 16,
+        Some(b'9') => prefix(4) == 9792 && n == 16,
         _ => false,
     }
 }
