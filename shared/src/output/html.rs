@@ -15,6 +15,8 @@ const VOID: &[&str] = &[
 
 pub(super) fn scan(text: &str, segments: &mut Vec<Segment>, links: &mut Vec<Link>) {
     let bytes = text.as_bytes();
+    // Classes and ids that a `<style>` block hides.
+    let mut hidden_selectors: Vec<String> = Vec::new();
     // Open elements: name, hidden, code.
     let mut stack: Vec<(String, bool, bool)> = Vec::new();
     let mut at = 0;
@@ -37,10 +39,10 @@ pub(super) fn scan(text: &str, segments: &mut Vec<Segment>, links: &mut Vec<Link
         push(segments, place, decode_entities(raw), from..to);
     };
     while at < bytes.len() {
-        if bytes[at] != b'<' {
-            at += 1;
-            continue;
-        }
+        let Some(next) = memchr::memchr(b'<', &bytes[at..]) else {
+            break;
+        };
+        at += next;
         let rest = &text[at..];
         if let Some(body) = rest.strip_prefix("<!--") {
             flush(segments, &stack, run_start, at);
@@ -94,7 +96,7 @@ pub(super) fn scan(text: &str, segments: &mut Vec<Segment>, links: &mut Vec<Link
             continue;
         }
         let (name, attrs) = parse_tag(tag);
-        let hidden = is_hidden(&name, &attrs);
+        let hidden = is_hidden(&name, &attrs) || hidden_by_selector(&attrs, &hidden_selectors);
         for (key, value) in &attrs {
             if matches!(
                 key.as_str(),
@@ -110,47 +112,140 @@ pub(super) fn scan(text: &str, segments: &mut Vec<Segment>, links: &mut Vec<Link
             }
         }
         let ancestors_hidden = stack.iter().any(|e| e.1);
+        let mut link = |url: &str, loads_itself: bool| {
+            let url = decode_entities(url.trim());
+            if url.starts_with("http://") || url.starts_with("https://") || url.starts_with("//") {
+                let url = if url.starts_with("//") { format!("https:{url}") } else { url };
+                links.push(Link {
+                    url,
+                    loads_itself,
+                    hidden: hidden || ancestors_hidden,
+                    source: Source::Text(whole_tag.clone()),
+                });
+            }
+        };
+        // Resources a client loads by itself: srcset candidates, posters, CSS backgrounds,
+        // a refresh target, SVG images.
+        for (key, value) in &attrs {
+            match key.as_str() {
+                "srcset" => value
+                    .split(',')
+                    .filter_map(|c| c.split_whitespace().next())
+                    .for_each(|u| link(u, true)),
+                "poster" | "background" => link(value, true),
+                "style" => {
+                    let mut rest = value.as_str();
+                    while let Some(open) = rest.find("url(") {
+                        rest = &rest[open + 4..];
+                        let close = rest.find(')').unwrap_or(rest.len());
+                        link(rest[..close].trim_matches(['\'', '"', ' ']), true);
+                        rest = &rest[close..];
+                    }
+                }
+                "href" | "xlink:href" if name == "image" || name == "use" => link(value, true),
+                "content"
+                    if name == "meta"
+                        && attrs
+                            .iter()
+                            .any(|(k, v)| k == "http-equiv" && v.eq_ignore_ascii_case("refresh")) =>
+                {
+                    if let Some(at) = value.to_ascii_lowercase().find("url=") {
+                        link(value[at + 4..].trim_matches(['\'', '"', ' ']), true);
+                    }
+                }
+                _ => {}
+            }
+        }
         match name.as_str() {
             "img" | "iframe" | "frame" | "embed" | "object" | "script" | "audio" | "video" | "source" => {
                 if let Some((_, url)) = attrs.iter().find(|(k, _)| k == "src" || k == "data") {
-                    links.push(Link {
-                        url: decode_entities(url),
-                        loads_itself: true,
-                        hidden: hidden || ancestors_hidden,
-                        source: Source::Text(whole_tag.clone()),
-                    });
+                    link(url, true);
                 }
             }
             "a" | "link" => {
                 if let Some((_, url)) = attrs.iter().find(|(k, _)| k == "href") {
-                    links.push(Link {
-                        url: decode_entities(url),
-                        loads_itself: name == "link",
-                        hidden: hidden || ancestors_hidden,
-                        source: Source::Text(whole_tag.clone()),
-                    });
+                    link(url, name == "link");
                 }
             }
             _ => {}
         }
-        if matches!(name.as_str(), "script" | "style") {
-            // Their bodies are not text a reader sees, nor text the model is given.
-            let end_tag = format!("</{name}");
-            let end = text[at..]
-                .to_ascii_lowercase()
-                .find(&end_tag)
-                .map_or(text.len(), |e| at + e);
-            at = text[end..].find('>').map_or(text.len(), |e| end + e + 1);
+        if matches!(name.as_str(), "script" | "style") && !self_closing(tag) {
+            // Their bodies are not text a reader sees, nor text the model is given; a style
+            // block's rules may hide classes and ids.
+            let end = find_end_tag(bytes, at, name.as_bytes()).unwrap_or(text.len());
+            if name == "style" {
+                hiding_selectors(&text[at..end], &mut hidden_selectors);
+            }
+            at = memchr::memchr(b'>', &bytes[end..]).map_or(text.len(), |e| end + e + 1);
             run_start = at;
             continue;
         }
-        let self_closing = tag.trim_end().ends_with('/');
-        if !VOID.contains(&name.as_str()) && !self_closing {
+        if !VOID.contains(&name.as_str()) && !self_closing(tag) {
             let code = matches!(name.as_str(), "code" | "pre" | "kbd" | "samp");
             stack.push((name, hidden, code));
         }
     }
     flush(segments, &stack, run_start, text.len());
+}
+
+fn self_closing(tag: &str) -> bool {
+    tag.trim_end().ends_with('/')
+}
+
+/// Where `</name` (any case) starts at or after `from`: one pass, no lowercase copy.
+fn find_end_tag(bytes: &[u8], from: usize, name: &[u8]) -> Option<usize> {
+    let mut at = from;
+    while let Some(found) = memchr::memmem::find(&bytes[at..], b"</") {
+        let start = at + found;
+        let after = &bytes[start + 2..];
+        if after.len() >= name.len() && after[..name.len()].eq_ignore_ascii_case(name) {
+            return Some(start);
+        }
+        at = start + 2;
+    }
+    None
+}
+
+/// The classes (`.name`) and ids (`#name`) whose rules in a style block hide them.
+fn hiding_selectors(css: &str, out: &mut Vec<String>) {
+    let mut rest = css;
+    while let Some(open) = rest.find('{') {
+        let selectors = &rest[..open];
+        let close = rest[open..].find('}').map_or(rest.len(), |c| open + c);
+        let declarations = &rest[open + 1..close];
+        if style_hides(declarations) {
+            for selector in selectors.rsplit(['}', ';']).next().unwrap_or("").split(',') {
+                // The last compound of the selector names the element hidden.
+                let last = selector.split_whitespace().last().unwrap_or("");
+                for (i, c) in last.char_indices() {
+                    if c == '.' || c == '#' {
+                        let name: String = last[i + 1..]
+                            .chars()
+                            .take_while(|c| c.is_alphanumeric() || *c == '-' || *c == '_')
+                            .collect();
+                        if !name.is_empty() {
+                            out.push(format!("{c}{name}"));
+                        }
+                    }
+                }
+            }
+        }
+        rest = &rest[(close + 1).min(rest.len())..];
+    }
+}
+
+/// Whether an element's class or id is one a style block hides.
+fn hidden_by_selector(attrs: &[(String, String)], selectors: &[String]) -> bool {
+    if selectors.is_empty() {
+        return false;
+    }
+    attrs.iter().any(|(k, v)| match k.as_str() {
+        "class" => v
+            .split_whitespace()
+            .any(|c| selectors.iter().any(|s| s.strip_prefix('.') == Some(c))),
+        "id" => selectors.iter().any(|s| s.strip_prefix('#') == Some(v.as_str())),
+        _ => false,
+    })
 }
 
 fn push(segments: &mut Vec<Segment>, place: Place, text: String, source: std::ops::Range<usize>) {
@@ -323,6 +418,19 @@ pub(super) fn decode_entities(text: &str) -> String {
                     "quot" => Some('"'),
                     "apos" => Some('\''),
                     "nbsp" => Some(' '),
+                    "ldquo" => Some('\u{201C}'),
+                    "rdquo" => Some('\u{201D}'),
+                    "lsquo" => Some('\u{2018}'),
+                    "rsquo" => Some('\u{2019}'),
+                    "laquo" => Some('\u{AB}'),
+                    "raquo" => Some('\u{BB}'),
+                    "mdash" => Some('\u{2014}'),
+                    "ndash" => Some('\u{2013}'),
+                    "hellip" => Some('\u{2026}'),
+                    "middot" => Some('\u{B7}'),
+                    "shy" => Some('\u{AD}'),
+                    "zwj" => Some('\u{200D}'),
+                    "zwnj" => Some('\u{200C}'),
                     _ => None,
                 }
             };
