@@ -76,7 +76,15 @@ pub(super) fn scan(text: &str, segments: &mut Vec<Segment>, links: &mut Vec<Link
             break;
         };
         let tag = &rest[1..close];
-        let is_tag = tag.starts_with(|c: char| c.is_ascii_alphabetic() || c == '/' || c == '!' || c == '?');
+        // A tag's name is letters, digits, `-`, `_`, `:` and `.`; `<the_user's_message>` is
+        // text (a placeholder), not a tag.
+        let name_ok = tag
+            .trim_start_matches('/')
+            .split(|c: char| c.is_ascii_whitespace() || c == '/')
+            .next()
+            .is_some_and(|n| n.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.')));
+        let is_tag = tag.starts_with(|c: char| c.is_ascii_alphabetic() || c == '/' || c == '!' || c == '?')
+            && (tag.starts_with(['!', '?']) || name_ok);
         if !is_tag {
             at += 1;
             continue;

@@ -276,7 +276,7 @@ pub fn segments(kind: Kind, text: &str) -> (Vec<Segment>, Vec<Link>) {
         }
     }
     // Markdown images and links in any text.
-    for segment in &segments {
+    for segment in segments.iter().filter(|s| s.place != Place::Code) {
         let found = links.len();
         rules::markdown_links(
             &segment.text,
