@@ -126,10 +126,21 @@ fn pages(judge: &Judge, dirs: &[String]) {
             content_encoding: None,
             host: "docs.example.org",
         };
-        if let Ok(findings) = judge.judge(&answer) {
-            if let Some(first) = findings.first() {
+        if let Ok(verdict) = judge.verdict(&answer) {
+            if let Some(first) = verdict.findings.first() {
+                // What was judged, so that a false positive can be read.
+                let excerpt = match &first.source {
+                    tollgate_shared::output::Source::Text(r) => verdict
+                        .text
+                        .get(r.clone())
+                        .unwrap_or("")
+                        .chars()
+                        .take(200)
+                        .collect::<String>(),
+                    other => format!("{other:?}"),
+                };
                 flagged.push(format!(
-                    "{}: {} ({:?})",
+                    "{}: {} ({:?}) {excerpt:?}",
                     file.display(),
                     first.class.as_str(),
                     first.rule
@@ -146,7 +157,7 @@ fn pages(judge: &Judge, dirs: &[String]) {
         bytes as f64 / (1 << 20) as f64,
         bytes as f64 / (1 << 20) as f64 / seconds
     );
-    for f in flagged.iter().take(40) {
+    for f in flagged.iter().take(200) {
         println!("  {f}");
     }
 }

@@ -182,12 +182,12 @@ impl Judge {
                 r"|\b(change|reset|disable)\b[^.\n]{0,30}\b(password|2fa|two-factor|mfa)\b[^.\n]{0,40}\b(to|for|of)\b",
             )),
             fill: regex(concat!(
-                r"\b(replace|replacing|fill|filling|substitute|insert|encode|append|put|with)\b[^\n]{0,120}",
+                r"\b(replace|replacing|fill|filling|substitute|insert|encode|append)\b[^\n]{0,120}",
                 r"\b(the user'?s|users'|user's|conversation|chat|last message|previous message|chat history|history|secrets?|passwords?|api keys?|credentials|context window|memory|summary of)\b",
                 r"|\bplaceholder\b",
             )),
             placeholder: regex(concat!(
-                r"\{\{?[^}/]{1,40}\}\}?|%7B|<[^>]{2,60}>|%3C|\[\[?[A-Za-z_ '\-]{3,}\]\]?|%[A-Z_]{3,}%|\$\{?[A-Za-z_]{3,}",
+                r"\{\{?[^}/]{1,40}\}\}?|<[^>]{2,60}>|\[\[?[A-Za-z_ '\-]{3,}\]\]?|%[A-Z_]{3,}%|\$\{?[A-Za-z_]{3,}",
                 r"|[=/](?-u:\b)[A-Z][A-Z0-9]*_[A-Z0-9_]+(?-u:\b)|=(DATA|SECRET|CONTEXT|CHAT|HISTORY|MESSAGE|PAYLOAD|SUMMARY|INPUT|EMAIL|PROMPT|MEMORY|INFO)(?-u:\b)",
             )),
             shadowing: regex(concat!(
@@ -226,14 +226,16 @@ impl Judge {
             .filter(|s| matches!(s.place, Place::Visible | Place::Field(_)))
             .any(|s| self.about_attacks.is_match(&s.text));
         let mut findings = Vec::new();
-        // Whether some text asks the model to fill a URL with the user's data.
-        let mut fill = false;
+        // The segments that ask the model to fill a URL with the user's data.
+        let mut fills = Vec::new();
         for segment in segments {
-            fill |= self.judge_segment(segment, about_attacks, &mut findings);
+            if self.judge_segment(segment, about_attacks, &mut findings) {
+                fills.push(segment);
+            }
         }
         // A page about these attacks shows their links as examples; only hidden ones count.
         for link in links.iter().filter(|l| l.hidden || !about_attacks) {
-            if let Some(finding) = self.judge_link(link, host, fill) {
+            if let Some(finding) = self.judge_link(link, host, &fills) {
                 findings.push(finding);
             }
         }
@@ -309,8 +311,14 @@ impl Judge {
                             .map(|s| ("hidden harmful action", s))
                     })
                     .or_else(|| {
+                        // A hidden instruction to act: the sentence is an imperative, and it
+                        // speaks to someone or touches something sensitive ("Call a
+                        // function." in a page's description is neither).
                         found(&self.action)
-                            .filter(|_| self.addressed.is_match(text) || imperative(text))
+                            .filter(|s| {
+                                commanded(text, s.start)
+                                    && (self.addressed.is_match(text) || self.sensitive.is_match(text))
+                            })
                             .map(|s| ("hidden action", s))
                     })
                     .or_else(|| {
@@ -359,7 +367,7 @@ impl Judge {
                     .filter(|s| imperative_at(text, s.start))
                     .or_else(|| {
                         found(&self.action).filter(|s| {
-                            (addressed() || self.sensitive.is_match(text)) && imperative(&text[s.start..])
+                            (addressed() || self.sensitive.is_match(text)) && commanded(text, s.start)
                         })
                     })
                     .filter(|s| !quoted(s) && !about_attacks)
@@ -449,7 +457,7 @@ impl Judge {
             || self.extraction.is_match(text)
     }
 
-    fn judge_link(&self, link: &Link, host: &str, fill: bool) -> Option<Finding> {
+    fn judge_link(&self, link: &Link, host: &str, fills: &[&Segment]) -> Option<Finding> {
         let url = url::Url::parse(link.url.trim()).ok()?;
         let target = url.host_str()?.to_ascii_lowercase();
         let origin = host.to_ascii_lowercase();
@@ -461,9 +469,17 @@ impl Judge {
             return None;
         }
         let rest = &link.url[link.url.find(&target).map_or(0, |i| i + target.len())..];
-        // A URL with a placeholder, on a page that asks the model to fill it with the user's
-        // data, is an exfiltration link whether it loads by itself or is offered to click.
-        let filled = fill && self.placeholder.is_match(rest);
+        // A URL with a placeholder that the text around it (or text naming the placeholder)
+        // asks the model to fill with the user's data is an exfiltration link, whether it
+        // loads by itself or is offered to click.
+        let filled = !fills.is_empty()
+            && self.placeholder.find_iter(rest).any(|m| {
+                let token = m.as_str().trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '_');
+                fills.iter().any(|segment| {
+                    contains(&segment.source, &link.source)
+                        || (token.len() >= 3 && segment.text.contains(token) && !segment.text.contains(&link.url))
+                })
+            });
         let carries = (link.loads_itself || link.hidden)
             && (self.data_in_url.find(rest).is_some() || long_opaque_value(&url));
         (filled || carries).then_some(Finding {
@@ -477,6 +493,15 @@ impl Judge {
             span: 0..link.url.len(),
             source: link.source.clone(),
         })
+    }
+}
+
+/// Whether source `outer` holds source `inner` (a link in the segment's text).
+fn contains(outer: &Source, inner: &Source) -> bool {
+    match (outer, inner) {
+        (Source::Text(a), Source::Text(b)) => a.start <= b.start && b.end <= a.end,
+        (Source::JsonString(a), Source::JsonString(b)) => a == b,
+        _ => false,
     }
 }
 
@@ -680,6 +705,22 @@ fn imperative_at(text: &str, at: usize) -> bool {
         .rfind(['.', '!', '\n', ':', ';', '?'])
         .map_or(0, |i| i + 1);
     starts_imperative(&text[start..])
+}
+
+/// Whether the verb at byte `at` is commanded: its sentence starts with an imperative, or
+/// the words just before it tell someone to do it ("you must call", "please run",
+/// "Assistant, before summarising, run").
+fn commanded(text: &str, at: usize) -> bool {
+    if imperative_at(text, at) {
+        return true;
+    }
+    let before = text[..at].trim_end().to_ascii_lowercase();
+    [
+        "you must", "you should", "you need to", "you have to", "you are to", "you will", "please", "kindly",
+        "now", "then", "first", "immediately", "also", ",", "and",
+    ]
+    .iter()
+    .any(|w| before.ends_with(w))
 }
 
 fn starts_imperative(sentence: &str) -> bool {
