@@ -46,7 +46,7 @@ pub(super) fn scan(text: &str, segments: &mut Vec<Segment>, links: &mut Vec<Link
         let rest = &text[at..];
         if let Some(body) = rest.strip_prefix("<!--") {
             flush(segments, &stack, run_start, at);
-            let end = body.find("-->").map_or(text.len(), |e| at + 4 + e);
+            let end = memchr::memmem::find(body.as_bytes(), b"-->").map_or(text.len(), |e| at + 4 + e);
             let whole = at..(end + 3).min(text.len());
             push(
                 segments,

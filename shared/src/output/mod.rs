@@ -176,7 +176,7 @@ pub fn decode_text(answer: &Answer<'_>) -> Result<String, OutputError> {
         .filter_map(|p| p.trim().strip_prefix("charset="))
         .next()
         .map(|c| c.trim_matches('"').to_ascii_lowercase());
-    Ok(to_text(&bytes, charset.as_deref()))
+    Ok(into_text(bytes, charset.as_deref()))
 }
 
 fn to_text(bytes: &[u8], charset: Option<&str>) -> String {
@@ -211,6 +211,26 @@ fn to_text(bytes: &[u8], charset: Option<&str>) -> String {
             bytes.iter().map(|&b| char::from(b)).collect()
         }
         _ => String::from_utf8_lossy(bytes).into_owned(),
+    }
+}
+
+/// [`to_text`] for an owned body: valid UTF-8 (the common case) is kept without a copy.
+fn into_text(bytes: Vec<u8>, charset: Option<&str>) -> String {
+    let utf8 = !matches!(bytes.as_slice(), [0xFF, 0xFE, ..] | [0xFE, 0xFF, ..] | [0xEF, 0xBB, 0xBF, ..])
+        && charset.is_none_or(|c| {
+            !(c.starts_with("utf-16")
+                || c.starts_with("iso-8859")
+                || c.starts_with("windows-125")
+                || c == "latin1"
+                || c == "us-ascii")
+        });
+    if utf8 {
+        match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        }
+    } else {
+        to_text(&bytes, charset)
     }
 }
 

@@ -197,6 +197,7 @@ impl Judge {
             )),
             anchors: aho_corasick::AhoCorasick::builder()
                 .ascii_case_insensitive(true)
+                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
                 .build(ANCHORS)
                 .expect("anchors"),
             data_in_url: regex(
@@ -221,22 +222,31 @@ impl Judge {
 
     /// Judges segments already cut.
     pub fn judge_segments(&self, segments: &[Segment], links: &[Link], host: &str) -> Vec<Finding> {
-        let about_attacks = segments
-            .iter()
-            .filter(|s| matches!(s.place, Place::Visible | Place::Field(_)))
-            .any(|s| self.about_attacks.is_match(&s.text));
+        // Whether the page is about these attacks: asked only when a rule would fire, since
+        // most pages never need the answer.
+        let about = std::cell::OnceCell::new();
+        let about_attacks = || {
+            *about.get_or_init(|| {
+                segments
+                    .iter()
+                    .filter(|s| matches!(s.place, Place::Visible | Place::Field(_)))
+                    .any(|s| self.about_attacks.is_match(&s.text))
+            })
+        };
         let mut findings = Vec::new();
         // The segments that ask the model to fill a URL with the user's data.
         let mut fills = Vec::new();
         for segment in segments {
-            if self.judge_segment(segment, about_attacks, &mut findings) {
+            if self.judge_segment(segment, &about_attacks, &mut findings) {
                 fills.push(segment);
             }
         }
         // A page about these attacks shows their links as examples; only hidden ones count.
-        for link in links.iter().filter(|l| l.hidden || !about_attacks) {
+        for link in links {
             if let Some(finding) = self.judge_link(link, host, &fills) {
-                findings.push(finding);
+                if link.hidden || !about_attacks() {
+                    findings.push(finding);
+                }
             }
         }
         findings
@@ -244,13 +254,19 @@ impl Judge {
 
     /// Judges one segment; returns whether it asks for a URL to be filled with the user's
     /// data (which makes a link with a placeholder an exfiltration link).
-    fn judge_segment(&self, segment: &Segment, about_attacks: bool, out: &mut Vec<Finding>) -> bool {
+    fn judge_segment(
+        &self,
+        segment: &Segment,
+        about_attacks: &dyn Fn() -> bool,
+        out: &mut Vec<Finding>,
+    ) -> bool {
         if segment.place == Place::Code {
             return false;
         }
         // Most segments hold none of the words any prose rule needs: skip them all, unless
         // the text is in a script the anchors do not cover (Cyrillic, CJK).
-        let prose = self.anchors.is_match(&segment.text) || segment.text.bytes().any(|b| b >= 0xD0);
+        let prose = self.anchors.is_match(&segment.text)
+            || (!segment.text.is_ascii() && segment.text.bytes().any(|b| b >= 0xD0));
         let maybe_encoded = has_long_run(segment.text.as_bytes());
         if !prose && !maybe_encoded {
             return false;
@@ -285,7 +301,7 @@ impl Judge {
         &self,
         segment: &Segment,
         text: &str,
-        about_attacks: bool,
+        about_attacks: &dyn Fn() -> bool,
         push: &mut impl FnMut(Class, &'static str, std::ops::Range<usize>),
     ) {
         let found = |re: &Regex| re.find(text).map(|m| m.range());
@@ -349,7 +365,7 @@ impl Judge {
             }
             Place::Visible | Place::Field(_) => {
                 // Quoted attacks on a page about attacks are examples, not instructions.
-                let quoted = |span: &std::ops::Range<usize>| about_attacks && is_quoted(text, span);
+                let quoted = |span: &std::ops::Range<usize>| is_quoted(text, span) && about_attacks();
                 // A role claim counts when addressed to a model, or when it comes with a
                 // second one ("[SYSTEM] You are now in maintenance mode").
                 let claim = found(&self.authority)
@@ -357,7 +373,7 @@ impl Judge {
                     .filter(|_| addressed() || self.role.find_iter(text).nth(1).is_some());
                 if let Some(span) = overrides().or(claim).filter(|s| !quoted(s)) {
                     push(Class::AddressedOverride, "override addressed to the model", span);
-                } else if let Some(span) = found(&self.extraction).filter(|s| !quoted(s) && !about_attacks) {
+                } else if let Some(span) = found(&self.extraction).filter(|s| !quoted(s) && !about_attacks()) {
                     push(
                         Class::PromptExtraction,
                         "asks for the prompt or tool definitions",
@@ -370,7 +386,7 @@ impl Judge {
                             (addressed() || self.sensitive.is_match(text)) && commanded(text, s.start)
                         })
                     })
-                    .filter(|s| !quoted(s) && !about_attacks)
+                    .filter(|s| !quoted(s) && !about_attacks())
                 {
                     push(Class::ToolOrCommand, "instructs the model to act", span);
                 }
@@ -509,54 +525,61 @@ fn contains(outer: &Source, inner: &Source) -> bool {
 const ANCHORS: &[&str] = &[
     // Overrides, in the languages the verbs are ASCII in.
     "ignor", "disregard", "forget", "forgot", "overrid", "bypass", "discard", "olvid", "oubli", "vergiss",
-    "vergessen", "omite", "descarta", "dimentica", "instruc", "directive", "prompt", "task", "objective",
-    "goal", "[inst", "<|", "</", "<system", "<user", "<untrusted", "<context", "<document", "not follow",
-    "not obey", "reading this", "processing this", "summari",
+    "vergessen", "omite", "descarta", "dimentica", "instruc", "directive", "prompt", "real task", "actual task",
+    "true task", "new task", "next task", "real goal", "actual goal", "real objective", "actual objective",
+    "[inst", "<|", "</", "<system", "<user", "<untrusted", "<context", "<document", "not follow", "not obey",
+    "reading this", "processing this", "summarizing this", "summarising this",
     // Role and authority claims, addresses to the model.
-    "are now", "no longer", "from now on", "act as", "behave as", "respond as", "developer", "admin", "system",
-    " ai", "ai ", "ai:", "assistant", "model", "llm", "agent", "bot", "copilot", "your answer", "your reply",
-    "your response", "your summary", "your output",
+    "are now", "are no longer", "from now on", "act as", "behave as", "respond as", "developer mode",
+    "developer message", "developer instruction", "developer override", "developer directive",
+    "developer update", "developer notice", "admin", "[system", "system prompt", "system message",
+    "system instruction", "system override", "system directive", "system update", "system notice",
+    "system-prompt", "systemprompt", "sistema", "syst\u{e8}me", " ai", "ai ", "ai:", "assistant", "model",
+    "llm", "agent", "chatbot", " bot", "copilot", "your answer", "your reply", "your response", "your summary",
+    "your output",
     // Extraction.
-    "initial", "hidden", "secret", "internal", "confidential", "rules", "guideline", "tool", "function",
-    "json schema", "text above", "words above", "message above", "everything above", "everything before",
-    "been given", "were given", "repeat", "consigne", "anweisung", "konfiguration",
+    "hidden config", "hidden rules", "secret", "internal config", "internal rules", "confidential",
+    "your rules", "rules you", "guideline", "tool", "function definition", "function description",
+    "function schema", "function spec", "functions you", "json schema", "text above", "words above",
+    "message above", "everything above", "everything before", "been given", "were given", "repeat",
+    "consigne", "anweisung", "konfiguration",
     // Secrecy.
-    "user", "important", "this tool", "they must", "they should", "they won't",
+    "user", "important", "they must", "they should", "they won't",
     // Harm: money, access, deletion, repositories, account security.
-    "$", "\u{20ac}", "\u{a3}", "usd", "eur", "gbp", "dollar", "btc", "bitcoin", "access", "permission",
-    "owner", "collaborator", "delete", "remove", "wipe", "erase", "cancel", "archive", "repo", "password",
+    "$", "\u{20ac}", "\u{a3}", "usd", "euro", "gbp", "dollar", "btc", "bitcoin", "access", "permission",
+    "owner", "collaborator", "delete", "remove", "wipe", "erase", "cancel", "archive", "repo ", "repos ", "repository", "repositories", "password",
     "2fa", "two-factor", "mfa",
     // Actions, commands and the files they read.
-    "command", "plugin", "action", "http", "@", "webhook", "endpoint", "`", "curl", "wget", "bash", " sh",
-    "powershell", "terminal", "shell", "command line", "~/", "id_rsa", "id_ed", "id_ecdsa", ".env", "/etc/",
-    ".aws", "mcp.json", "private key", "rm -rf", "/dev/tcp", "nc ", "chmod",
+    "command", "plugin", "http", "@", "webhook", "endpoint", "curl", "wget", "bash", " sh ", "|sh", "| sh",
+    "powershell", "terminal", "shell", "~/", "id_rsa", "id_ed", "id_ecdsa", ".env", "/etc/", ".aws",
+    "mcp.json", "private key", "rm -rf", "/dev/tcp", " nc ", "chmod",
     // Data a URL is to be filled with.
-    "conversation", "chat", "last message", "previous message", "history", "api key", "credential", "memory",
-    "placeholder",
+    "conversation", "chat", "last message", "previous message", "api key", "credential", "placeholder",
 ];
 
 /// Whether the text holds a run long enough to be an encoding worth decoding (24 base64 or
-/// 16 percent-escaped characters).
+/// 8 percent-escaped characters). A run of 24 covers a position that is a multiple of 24, so
+/// only those are looked at, and widened where they fall in the alphabet.
 fn has_long_run(bytes: &[u8]) -> bool {
-    let mut run = 0;
-    let mut escapes = 0;
-    for &b in bytes {
-        if b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'_' | b'-' | b'=') {
-            run += 1;
-            if run >= 24 {
+    const RUN: usize = 24;
+    let in_alphabet = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'_' | b'-' | b'=');
+    let mut probe = RUN - 1;
+    while probe < bytes.len() {
+        if in_alphabet(bytes[probe]) {
+            let start = bytes[..probe].iter().rposition(|&b| !in_alphabet(b)).map_or(0, |p| p + 1);
+            let end = bytes[probe..]
+                .iter()
+                .position(|&b| !in_alphabet(b))
+                .map_or(bytes.len(), |p| probe + p);
+            if end - start >= RUN {
                 return true;
             }
+            probe = end + RUN;
         } else {
-            run = 0;
-        }
-        if b == b'%' {
-            escapes += 1;
-            if escapes >= 8 {
-                return true;
-            }
+            probe += RUN;
         }
     }
-    false
+    memchr::memchr_iter(b'%', bytes).nth(7).is_some()
 }
 
 fn percent_decode(bytes: &[u8]) -> Vec<u8> {
@@ -590,7 +613,7 @@ fn rot13(text: &str) -> String {
 /// Markdown images (`![alt](url)`, which load by themselves) and links in `text`.
 pub(super) fn markdown_links(text: &str, hidden: bool, source: &Source, links: &mut Vec<Link>) {
     let mut rest = text;
-    while let Some(open) = rest.find("](") {
+    while let Some(open) = memchr::memmem::find(rest.as_bytes(), b"](") {
         let image = rest[..open]
             .rfind("![")
             .is_some_and(|b| !rest[b..open].contains(']'));
