@@ -149,7 +149,7 @@ impl Judge {
             overrides_i18n: regex(concat!(
                 // Verb, then (within a clause) "previous/all …" and an instructions noun, in
                 // English, Spanish, French, German, Portuguese, Italian and Russian.
-                r"(?-u:\b)(ignore[rsz]?|ignora[rn]?|ignoriere|ignorieren|ignorar|disregard|forget|forgot|olvida|olvidad|oublie[rz]?|vergiss|vergessen|omite|descarta|dimentica|\u{438}\u{433}\u{43d}\u{43e}\u{440}\u{438}\u{440}\u{443}\w*|\u{437}\u{430}\u{431}\u{443}\u{434}\w*)",
+                r"((?-u:\b)(ignore[rsz]?|ignora[rn]?|ignoriere|ignorieren|ignorar|disregard|forget|forgot|olvida|olvidad|oublie[rz]?|vergiss|vergessen|omite|descarta|dimentica)(?-u:\b)|(\u{438}\u{433}\u{43d}\u{43e}\u{440}\u{438}\u{440}\u{443}\w*|\u{437}\u{430}\u{431}\u{443}\u{434}\w*))",
                 r"[^.\n]{0,40}(previous|prior|above|earlier|preceding|all|todas|anteriores|previas|toutes|tous|pr\u{e9}c\u{e9}dentes|ant\u{e9}rieures|alle|vorherigen|bisherigen|obigen|vorigen|precedenti|\u{43f}\u{440}\u{435}\u{434}\u{44b}\u{434}\u{443}\u{449}\w*|\u{432}\u{441}\u{435}|\u{43f}\u{440}\u{435}\u{436}\u{43d}\w*)",
                 r"[^.\n]{0,30}(instructions?|instrucciones|instru\u{e7}\u{f5}es|istruzioni|consignes|directives|anweisungen|instruktionen|vorgaben|regeln|\u{438}\u{43d}\u{441}\u{442}\u{440}\u{443}\u{43a}\u{446}\w*|\u{443}\u{43a}\u{430}\u{437}\u{430}\u{43d}\w*)",
                 r"|(?-u:\b)(ignore[rsz]?|ignora[rn]?|olvida|oublie[rz]?)[^.\n]{0,20}(instructions|instrucciones|consignes)[^.\n]{0,6}(anteriores|pr\u{e9}c\u{e9}dentes|previas)",
@@ -289,7 +289,7 @@ impl Judge {
         }
         // Encoded commands in any place but code: a run that decodes to a shell pipeline or
         // an instruction.
-        if maybe_encoded {
+        if maybe_encoded || prose {
             if let Some(span) = self.encoded_command(text) {
                 push(Class::EncodedCommand, "an encoded run that decodes to a command", span);
             }
@@ -318,7 +318,9 @@ impl Judge {
                     .or_else(|| found(&self.authority).map(|s| ("hidden authority claim", s)))
                     .or_else(|| {
                         found(&self.role)
-                            .filter(|_| addressed() || imperative(text))
+                            .filter(|_| {
+                                addressed() || imperative(text) || self.role.find_iter(text).nth(1).is_some()
+                            })
                             .map(|s| ("hidden role claim", s))
                     })
                     .or_else(|| {
@@ -404,7 +406,17 @@ impl Judge {
             .chain(self.wrapped_base64.find_iter(text))
             .filter_map(|m| {
                 let run: Vec<u8> = m.as_str().bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-                Some((m.range(), crate::detect::decode::base64::decode_run(&run)?))
+                // The shared decoder wants text or compressed data; PowerShell's UTF-16LE is
+                // neither at first sight, so a whole run is also decoded as it stands.
+                let decoded = crate::detect::decode::base64::decode_run(&run).or_else(|| {
+                    use base64::Engine as _;
+                    let trimmed = run.strip_suffix(b"==").or(run.strip_suffix(b"=")).unwrap_or(&run);
+                    base64::engine::general_purpose::STANDARD_NO_PAD
+                        .decode(trimmed)
+                        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(trimmed))
+                        .ok()
+                })?;
+                Some((m.range(), decoded))
             })
             .chain(self.hex_run.find_iter(text).filter_map(|m| {
                 let run: Vec<u8> = m.as_str().bytes().filter(u8::is_ascii_hexdigit).collect();
@@ -555,6 +567,8 @@ const ANCHORS: &[&str] = &[
     "mcp.json", "private key", "rm -rf", "/dev/tcp", " nc ", "chmod",
     // Data a URL is to be filled with.
     "conversation", "chat", "last message", "previous message", "api key", "credential", "placeholder",
+    // Encodings named in the text.
+    "rot13", "rot-13", "rot 13",
 ];
 
 /// Whether the text holds a run long enough to be an encoding worth decoding (24 base64 or
