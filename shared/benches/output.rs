@@ -46,7 +46,9 @@ fn article(sections: usize) -> String {
         body.push_str(&paragraph(i));
         body.push_str(&paragraph(i + 1));
         if i % 3 == 0 {
-            body.push_str("<pre><code>let server = Server::bind(addr)?;\nserver.run().await?;</code></pre>\n");
+            body.push_str(
+                "<pre><code>let server = Server::bind(addr)?;\nserver.run().await?;</code></pre>\n",
+            );
         }
         if i % 4 == 0 {
             body.push_str(&format!(
@@ -139,7 +141,9 @@ fn bench(c: &mut Criterion) {
         if body.len() > 100_000 {
             group.sample_size(20);
         }
-        group.bench_function(name, |b| b.iter(|| judge.verdict(black_box(&a)).expect("verdict")));
+        group.bench_function(name, |b| {
+            b.iter(|| judge.verdict(black_box(&a)).expect("verdict"))
+        });
         group.finish();
     }
     let a = answer(html_10k, "text/html; charset=utf-8");

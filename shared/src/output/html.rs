@@ -82,7 +82,10 @@ pub(super) fn scan(text: &str, segments: &mut Vec<Segment>, links: &mut Vec<Link
             .trim_start_matches('/')
             .split(|c: char| c.is_ascii_whitespace() || c == '/')
             .next()
-            .is_some_and(|n| n.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.')));
+            .is_some_and(|n| {
+                n.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'))
+            });
         let is_tag = tag.starts_with(|c: char| c.is_ascii_alphabetic() || c == '/' || c == '!' || c == '?')
             && (tag.starts_with(['!', '?']) || name_ok);
         if !is_tag {
@@ -123,7 +126,11 @@ pub(super) fn scan(text: &str, segments: &mut Vec<Segment>, links: &mut Vec<Link
         let mut link = |url: &str, loads_itself: bool| {
             let url = decode_entities(url.trim());
             if url.starts_with("http://") || url.starts_with("https://") || url.starts_with("//") {
-                let url = if url.starts_with("//") { format!("https:{url}") } else { url };
+                let url = if url.starts_with("//") {
+                    format!("https:{url}")
+                } else {
+                    url
+                };
                 links.push(Link {
                     url,
                     loads_itself,

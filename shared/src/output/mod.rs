@@ -216,14 +216,16 @@ fn to_text(bytes: &[u8], charset: Option<&str>) -> String {
 
 /// [`to_text`] for an owned body: valid UTF-8 (the common case) is kept without a copy.
 fn into_text(bytes: Vec<u8>, charset: Option<&str>) -> String {
-    let utf8 = !matches!(bytes.as_slice(), [0xFF, 0xFE, ..] | [0xFE, 0xFF, ..] | [0xEF, 0xBB, 0xBF, ..])
-        && charset.is_none_or(|c| {
-            !(c.starts_with("utf-16")
-                || c.starts_with("iso-8859")
-                || c.starts_with("windows-125")
-                || c == "latin1"
-                || c == "us-ascii")
-        });
+    let utf8 = !matches!(
+        bytes.as_slice(),
+        [0xFF, 0xFE, ..] | [0xFE, 0xFF, ..] | [0xEF, 0xBB, 0xBF, ..]
+    ) && charset.is_none_or(|c| {
+        !(c.starts_with("utf-16")
+            || c.starts_with("iso-8859")
+            || c.starts_with("windows-125")
+            || c == "latin1"
+            || c == "us-ascii")
+    });
     if utf8 {
         match String::from_utf8(bytes) {
             Ok(text) => text,
@@ -404,7 +406,7 @@ fn markdown(text: &str, segments: &mut Vec<Segment>, links: &mut Vec<Link>) {
         if fence.is_none() {
             if let Some(rest) = trimmed.strip_prefix('[') {
                 if let Some((_, url)) = rest.split_once("]:") {
-                    let url = url.trim().split_whitespace().next().unwrap_or("");
+                    let url = url.split_whitespace().next().unwrap_or("");
                     if url.starts_with("http://") || url.starts_with("https://") {
                         let start = at + line.find(url).unwrap_or(0);
                         links.push(Link {
@@ -441,7 +443,9 @@ fn scan_part(text: &str, range: Range<usize>, segments: &mut Vec<Segment>, links
             *r = r.start + range.start..r.end + range.start;
         }
     };
-    segments[first_segment..].iter_mut().for_each(|s| shift(&mut s.source));
+    segments[first_segment..]
+        .iter_mut()
+        .for_each(|s| shift(&mut s.source));
     links[first_link..].iter_mut().for_each(|l| shift(&mut l.source));
 }
 
@@ -475,7 +479,13 @@ fn json(
                 // as part of the tool's description (parameter descriptions, enum values,
                 // annotation titles).
                 Some("description" | "title") if in_tools => Place::ToolDescription,
-                Some(k) if in_tools && !matches!(k, "name" | "type" | "format" | "$schema" | "required" | "nextCursor") => {
+                Some(k)
+                    if in_tools
+                        && !matches!(
+                            k,
+                            "name" | "type" | "format" | "$schema" | "required" | "nextCursor"
+                        ) =>
+                {
                     Place::ToolDescription
                 }
                 Some(k) => Place::Field(k.to_owned()),

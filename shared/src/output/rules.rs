@@ -291,7 +291,11 @@ impl Judge {
         // an instruction.
         if maybe_encoded || prose {
             if let Some(span) = self.encoded_command(text) {
-                push(Class::EncodedCommand, "an encoded run that decodes to a command", span);
+                push(
+                    Class::EncodedCommand,
+                    "an encoded run that decodes to a command",
+                    span,
+                );
             }
         }
         fill
@@ -375,7 +379,8 @@ impl Judge {
                     .filter(|_| addressed() || self.role.find_iter(text).nth(1).is_some());
                 if let Some(span) = overrides().or(claim).filter(|s| !quoted(s)) {
                     push(Class::AddressedOverride, "override addressed to the model", span);
-                } else if let Some(span) = found(&self.extraction).filter(|s| !quoted(s) && !about_attacks()) {
+                } else if let Some(span) = found(&self.extraction).filter(|s| !quoted(s) && !about_attacks())
+                {
                     push(
                         Class::PromptExtraction,
                         "asks for the prompt or tool definitions",
@@ -424,21 +429,26 @@ impl Judge {
             }))
             .chain(self.base32_run.find_iter(text).filter_map(|m| {
                 let run = m.as_str().trim_end_matches('=');
-                Some((m.range(), crate::detect::decode::base64::decode_base32(run.as_bytes())?))
+                Some((
+                    m.range(),
+                    crate::detect::decode::base64::decode_base32(run.as_bytes())?,
+                ))
             }))
-            .chain(self.percent_run.find_iter(text).map(|m| {
-                (m.range(), percent_decode(m.as_str().as_bytes()))
-            }));
+            .chain(
+                self.percent_run
+                    .find_iter(text)
+                    .map(|m| (m.range(), percent_decode(m.as_str().as_bytes()))),
+            );
         for (span, decoded) in runs {
             if self.decodes_to_command(&decoded, 2) {
                 return Some(span);
             }
         }
         let lower = text.to_ascii_lowercase();
-        if lower.contains("rot13") || lower.contains("rot-13") || lower.contains("rot 13") {
-            if self.is_command(&rot13(text)) {
-                return Some(0..text.len());
-            }
+        if (lower.contains("rot13") || lower.contains("rot-13") || lower.contains("rot 13"))
+            && self.is_command(&rot13(text))
+        {
+            return Some(0..text.len());
         }
         None
     }
@@ -502,10 +512,14 @@ impl Judge {
         // loads by itself or is offered to click.
         let filled = !fills.is_empty()
             && self.placeholder.find_iter(rest).any(|m| {
-                let token = m.as_str().trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '_');
+                let token = m
+                    .as_str()
+                    .trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '_');
                 fills.iter().any(|segment| {
                     contains(&segment.source, &link.source)
-                        || (token.len() >= 3 && segment.text.contains(token) && !segment.text.contains(&link.url))
+                        || (token.len() >= 3
+                            && segment.text.contains(token)
+                            && !segment.text.contains(&link.url))
                 })
             });
         let carries = (link.loads_itself || link.hidden)
@@ -536,39 +550,191 @@ fn contains(outer: &Source, inner: &Source) -> bool {
 /// Words (lowercase, matched ASCII-case-insensitively) of which every prose rule needs one.
 const ANCHORS: &[&str] = &[
     // Overrides, in the languages the verbs are ASCII in.
-    "ignor", "disregard", "forget", "forgot", "overrid", "bypass", "discard", "olvid", "oubli", "vergiss",
-    "vergessen", "omite", "descarta", "dimentica", "instruc", "directive", "prompt", "real task", "actual task",
-    "true task", "new task", "next task", "real goal", "actual goal", "real objective", "actual objective",
-    "[inst", "<|", "</", "<system", "<user", "<untrusted", "<context", "<document", "not follow", "not obey",
-    "reading this", "processing this", "summarizing this", "summarising this",
+    "ignor",
+    "disregard",
+    "forget",
+    "forgot",
+    "overrid",
+    "bypass",
+    "discard",
+    "olvid",
+    "oubli",
+    "vergiss",
+    "vergessen",
+    "omite",
+    "descarta",
+    "dimentica",
+    "instruc",
+    "directive",
+    "prompt",
+    "real task",
+    "actual task",
+    "true task",
+    "new task",
+    "next task",
+    "real goal",
+    "actual goal",
+    "real objective",
+    "actual objective",
+    "[inst",
+    "<|",
+    "</",
+    "<system",
+    "<user",
+    "<untrusted",
+    "<context",
+    "<document",
+    "not follow",
+    "not obey",
+    "reading this",
+    "processing this",
+    "summarizing this",
+    "summarising this",
     // Role and authority claims, addresses to the model.
-    "are now", "are no longer", "from now on", "act as", "behave as", "respond as", "developer mode",
-    "developer message", "developer instruction", "developer override", "developer directive",
-    "developer update", "developer notice", "admin", "[system", "system prompt", "system message",
-    "system instruction", "system override", "system directive", "system update", "system notice",
-    "system-prompt", "systemprompt", "sistema", "syst\u{e8}me", " ai", "ai ", "ai:", "assistant", "model",
-    "llm", "agent", "chatbot", " bot", "copilot", "your answer", "your reply", "your response", "your summary",
+    "are now",
+    "are no longer",
+    "from now on",
+    "act as",
+    "behave as",
+    "respond as",
+    "developer mode",
+    "developer message",
+    "developer instruction",
+    "developer override",
+    "developer directive",
+    "developer update",
+    "developer notice",
+    "admin",
+    "[system",
+    "system prompt",
+    "system message",
+    "system instruction",
+    "system override",
+    "system directive",
+    "system update",
+    "system notice",
+    "system-prompt",
+    "systemprompt",
+    "sistema",
+    "syst\u{e8}me",
+    " ai",
+    "ai ",
+    "ai:",
+    "assistant",
+    "model",
+    "llm",
+    "agent",
+    "chatbot",
+    " bot",
+    "copilot",
+    "your answer",
+    "your reply",
+    "your response",
+    "your summary",
     "your output",
     // Extraction.
-    "hidden config", "hidden rules", "secret", "internal config", "internal rules", "confidential",
-    "your rules", "rules you", "guideline", "tool", "function definition", "function description",
-    "function schema", "function spec", "functions you", "json schema", "text above", "words above",
-    "message above", "everything above", "everything before", "been given", "were given", "repeat",
-    "consigne", "anweisung", "konfiguration",
+    "hidden config",
+    "hidden rules",
+    "secret",
+    "internal config",
+    "internal rules",
+    "confidential",
+    "your rules",
+    "rules you",
+    "guideline",
+    "tool",
+    "function definition",
+    "function description",
+    "function schema",
+    "function spec",
+    "functions you",
+    "json schema",
+    "text above",
+    "words above",
+    "message above",
+    "everything above",
+    "everything before",
+    "been given",
+    "were given",
+    "repeat",
+    "consigne",
+    "anweisung",
+    "konfiguration",
     // Secrecy.
-    "user", "important", "they must", "they should", "they won't",
+    "user",
+    "important",
+    "they must",
+    "they should",
+    "they won't",
     // Harm: money, access, deletion, repositories, account security.
-    "$", "\u{20ac}", "\u{a3}", "usd", "euro", "gbp", "dollar", "btc", "bitcoin", "access", "permission",
-    "owner", "collaborator", "delete", "remove", "wipe", "erase", "cancel", "archive", "repo ", "repos ", "repository", "repositories", "password",
-    "2fa", "two-factor", "mfa",
+    "$",
+    "\u{20ac}",
+    "\u{a3}",
+    "usd",
+    "euro",
+    "gbp",
+    "dollar",
+    "btc",
+    "bitcoin",
+    "access",
+    "permission",
+    "owner",
+    "collaborator",
+    "delete",
+    "remove",
+    "wipe",
+    "erase",
+    "cancel",
+    "archive",
+    "repo ",
+    "repos ",
+    "repository",
+    "repositories",
+    "password",
+    "2fa",
+    "two-factor",
+    "mfa",
     // Actions, commands and the files they read.
-    "command", "plugin", "http", "@", "webhook", "endpoint", "curl", "wget", "bash", " sh ", "|sh", "| sh",
-    "powershell", "terminal", "shell", "~/", "id_rsa", "id_ed", "id_ecdsa", ".env", "/etc/", ".aws",
-    "mcp.json", "private key", "rm -rf", "/dev/tcp", " nc ", "chmod",
+    "command",
+    "plugin",
+    "http",
+    "@",
+    "webhook",
+    "endpoint",
+    "curl",
+    "wget",
+    "bash",
+    " sh ",
+    "|sh",
+    "| sh",
+    "powershell",
+    "terminal",
+    "shell",
+    "~/",
+    "id_rsa",
+    "id_ed",
+    "id_ecdsa",
+    ".env",
+    "/etc/",
+    ".aws",
+    "mcp.json",
+    "private key",
+    "rm -rf",
+    "/dev/tcp",
+    " nc ",
+    "chmod",
     // Data a URL is to be filled with.
-    "conversation", "chat", "last message", "previous message", "api key", "credential", "placeholder",
+    "conversation",
+    "chat",
+    "last message",
+    "previous message",
+    "api key",
+    "credential",
+    "placeholder",
     // Encodings named in the text.
-    "rot13", "rot-13", "rot 13",
+    "rot13",
+    "rot-13",
+    "rot 13",
 ];
 
 /// Whether the text holds a run long enough to be an encoding worth decoding (24 base64 or
@@ -580,7 +746,10 @@ fn has_long_run(bytes: &[u8]) -> bool {
     let mut probe = RUN - 1;
     while probe < bytes.len() {
         if in_alphabet(bytes[probe]) {
-            let start = bytes[..probe].iter().rposition(|&b| !in_alphabet(b)).map_or(0, |p| p + 1);
+            let start = bytes[..probe]
+                .iter()
+                .rposition(|&b| !in_alphabet(b))
+                .map_or(0, |p| p + 1);
             let end = bytes[probe..]
                 .iter()
                 .position(|&b| !in_alphabet(b))
@@ -670,8 +839,12 @@ fn long_opaque_value(url: &url::Url) -> bool {
 /// Text that needs neither is borrowed as it is.
 fn normalise(text: &str) -> std::borrow::Cow<'_, str> {
     let bytes = text.as_bytes();
-    let plain = !bytes.windows(2).any(|w| w[0].is_ascii_whitespace() && w[1].is_ascii_whitespace())
-        && !bytes.iter().any(|&b| matches!(b, b'\n' | b'\t' | b'\r' | 0x0B | 0x0C) || b >= 0x80);
+    let plain = !bytes
+        .windows(2)
+        .any(|w| w[0].is_ascii_whitespace() && w[1].is_ascii_whitespace())
+        && !bytes
+            .iter()
+            .any(|&b| matches!(b, b'\n' | b'\t' | b'\r' | 0x0B | 0x0C) || b >= 0x80);
     if plain {
         return std::borrow::Cow::Borrowed(text);
     }
@@ -732,8 +905,7 @@ fn is_quoted(text: &str, span: &std::ops::Range<usize>) -> bool {
 /// Whether a sentence starts with (or holds) a bare imperative: an instruction rather than a
 /// description.
 fn imperative(text: &str) -> bool {
-    text.split(['.', '!', '\n', ':', ';'])
-        .any(|sentence| starts_imperative(sentence))
+    text.split(['.', '!', '\n', ':', ';']).any(starts_imperative)
 }
 
 /// Whether the sentence holding byte `at` starts with a bare imperative.
@@ -753,8 +925,21 @@ fn commanded(text: &str, at: usize) -> bool {
     }
     let before = text[..at].trim_end().to_ascii_lowercase();
     [
-        "you must", "you should", "you need to", "you have to", "you are to", "you will", "please", "kindly",
-        "now", "then", "first", "immediately", "also", ",", "and",
+        "you must",
+        "you should",
+        "you need to",
+        "you have to",
+        "you are to",
+        "you will",
+        "please",
+        "kindly",
+        "now",
+        "then",
+        "first",
+        "immediately",
+        "also",
+        ",",
+        "and",
     ]
     .iter()
     .any(|w| before.ends_with(w))
