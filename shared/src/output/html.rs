@@ -5,6 +5,8 @@
 //! `alt`, `title`, `aria-label` and hidden inputs' values are hidden text too. Script and
 //! style bodies are skipped; `code` and `pre` are code. Entities are decoded.
 
+use std::borrow::Cow;
+
 use super::{Link, Place, Segment, Source};
 
 /// Elements with no end tag.
@@ -110,7 +112,7 @@ pub(super) fn scan(text: &str, segments: &mut Vec<Segment>, links: &mut Vec<Link
         let hidden = is_hidden(&name, &attrs) || hidden_by_selector(&attrs, &hidden_selectors);
         for (key, value) in &attrs {
             if matches!(
-                key.as_str(),
+                key.as_ref(),
                 "alt" | "title" | "aria-label" | "aria-description" | "data-prompt" | "content"
             ) || (key == "value" && hidden)
             {
@@ -142,14 +144,14 @@ pub(super) fn scan(text: &str, segments: &mut Vec<Segment>, links: &mut Vec<Link
         // Resources a client loads by itself: srcset candidates, posters, CSS backgrounds,
         // a refresh target, SVG images.
         for (key, value) in &attrs {
-            match key.as_str() {
+            match key.as_ref() {
                 "srcset" => value
                     .split(',')
                     .filter_map(|c| c.split_whitespace().next())
                     .for_each(|u| link(u, true)),
                 "poster" | "background" => link(value, true),
                 "style" => {
-                    let mut rest = value.as_str();
+                    let mut rest = *value;
                     while let Some(open) = rest.find("url(") {
                         rest = &rest[open + 4..];
                         let close = rest.find(')').unwrap_or(rest.len());
@@ -250,15 +252,15 @@ fn hiding_selectors(css: &str, out: &mut Vec<String>) {
 }
 
 /// Whether an element's class or id is one a style block hides.
-fn hidden_by_selector(attrs: &[(String, String)], selectors: &[String]) -> bool {
+fn hidden_by_selector(attrs: &[(Cow<'_, str>, &str)], selectors: &[String]) -> bool {
     if selectors.is_empty() {
         return false;
     }
-    attrs.iter().any(|(k, v)| match k.as_str() {
+    attrs.iter().any(|(k, v)| match k.as_ref() {
         "class" => v
             .split_whitespace()
             .any(|c| selectors.iter().any(|s| s.strip_prefix('.') == Some(c))),
-        "id" => selectors.iter().any(|s| s.strip_prefix('#') == Some(v.as_str())),
+        "id" => selectors.iter().any(|s| s.strip_prefix('#') == Some(*v)),
         _ => false,
     })
 }
@@ -274,7 +276,7 @@ fn push(segments: &mut Vec<Segment>, place: Place, text: String, source: std::op
 }
 
 /// The element's lowercase name and its attributes (lowercase names, values as written).
-fn parse_tag(tag: &str) -> (String, Vec<(String, String)>) {
+fn parse_tag(tag: &str) -> (String, Vec<(Cow<'_, str>, &str)>) {
     let tag = tag.trim_end_matches('/');
     let name_end = tag.find(|c: char| c.is_whitespace()).unwrap_or(tag.len());
     let name = tag[..name_end].to_ascii_lowercase();
@@ -294,11 +296,11 @@ fn parse_tag(tag: &str) -> (String, Vec<(String, String)>) {
             i += 1;
             continue;
         }
-        let key = rest[key_start..i].to_ascii_lowercase();
+        let key = lower(&rest[key_start..i]);
         while i < b.len() && (b[i] as char).is_whitespace() {
             i += 1;
         }
-        let mut value = String::new();
+        let mut value = "";
         if i < b.len() && b[i] == b'=' {
             i += 1;
             while i < b.len() && (b[i] as char).is_whitespace() {
@@ -310,14 +312,14 @@ fn parse_tag(tag: &str) -> (String, Vec<(String, String)>) {
                 let end = rest[start..]
                     .find(char::from(quote))
                     .map_or(rest.len(), |e| start + e);
-                value = rest[start..end].to_owned();
+                value = &rest[start..end];
                 i = end + 1;
             } else {
                 let start = i;
                 while i < b.len() && !(b[i] as char).is_whitespace() {
                     i += 1;
                 }
-                value = rest[start..i].to_owned();
+                value = &rest[start..i];
             }
         }
         attrs.push((key, value));
@@ -325,9 +327,18 @@ fn parse_tag(tag: &str) -> (String, Vec<(String, String)>) {
     (name, attrs)
 }
 
+/// The text in ASCII lowercase, borrowed when it already is.
+fn lower(text: &str) -> Cow<'_, str> {
+    if text.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(text.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
 /// Whether an element's own attributes hide it from a reader.
-fn is_hidden(name: &str, attrs: &[(String, String)]) -> bool {
-    let get = |k: &str| attrs.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+fn is_hidden(name: &str, attrs: &[(Cow<'_, str>, &str)]) -> bool {
+    let get = |k: &str| attrs.iter().find(|(key, _)| key == k).map(|(_, v)| *v);
     if get("hidden").is_some() || get("aria-hidden").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
         return true;
     }
