@@ -265,8 +265,11 @@ impl Judge {
         }
         // Most segments hold none of the words any prose rule needs: skip them all, unless
         // the text is in a script the anchors do not cover (Cyrillic, CJK).
-        let prose = self.anchors.is_match(&segment.text)
-            || (!segment.text.is_ascii() && segment.text.bytes().any(|b| b >= 0xD0));
+        // A single ASCII token (a URL, an id, a path) holds no sentence.
+        let one_token = segment.text.is_ascii() && !segment.text.bytes().any(|b| b.is_ascii_whitespace());
+        let prose = !one_token
+            && (self.anchors.is_match(&segment.text)
+                || (!segment.text.is_ascii() && segment.text.bytes().any(|b| b >= 0xD0)));
         let maybe_encoded = has_long_run(segment.text.as_bytes());
         if !prose && !maybe_encoded {
             return false;
@@ -496,7 +499,15 @@ impl Judge {
     }
 
     fn judge_link(&self, link: &Link, host: &str, fills: &[&Segment]) -> Option<Finding> {
-        let url = url::Url::parse(link.url.trim()).ok()?;
+        // Links back to the answer's own host carry nothing out: known without parsing.
+        let written = link.url.trim();
+        let quick_host = written
+            .split_once("://")
+            .map(|(_, rest)| rest.split(['/', '?', '#', ':']).next().unwrap_or(""));
+        if quick_host.is_some_and(|h| h.eq_ignore_ascii_case(host)) {
+            return None;
+        }
+        let url = url::Url::parse(written).ok()?;
         let target = url.host_str()?.to_ascii_lowercase();
         let origin = host.to_ascii_lowercase();
         let same_site = target == origin
