@@ -32,6 +32,8 @@ fn corpus(judge: &Judge, split: &str) {
     // class or category -> (cases, flagged)
     let mut positives: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut negatives: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    // content type (without parameters) and label -> (cases, flagged)
+    let mut by_type: BTreeMap<(String, &'static str), (usize, usize)> = BTreeMap::new();
     let mut missed = Vec::new();
     let mut flagged = Vec::new();
     for file in ["positives.jsonl", "negatives.jsonl"] {
@@ -69,6 +71,15 @@ fn corpus(judge: &Judge, split: &str) {
                 Err(e) => (true, e.to_string()),
             };
             let class = case["class"].as_str().unwrap_or("?").to_owned();
+            let bare_type = content_type.split(';').next().unwrap_or("").trim().to_owned();
+            let label = if case["label"] == "positive" {
+                "positive"
+            } else {
+                "negative"
+            };
+            let entry = by_type.entry((bare_type, label)).or_default();
+            entry.0 += 1;
+            entry.1 += usize::from(found);
             let id = case["id"].as_str().unwrap_or("?").to_owned();
             if case["label"] == "positive" {
                 let entry = positives.entry(class.clone()).or_default();
@@ -100,6 +111,9 @@ fn corpus(judge: &Judge, split: &str) {
     }
     for (category, (cases, hit)) in &negatives {
         println!("  negative {category:22} {hit:3}/{cases:3} flagged");
+    }
+    for ((content_type, label), (cases, hit)) in &by_type {
+        println!("  {label} {content_type:24} {hit:3}/{cases:3} flagged");
     }
     if split == "dev" {
         // The dev split is for tuning: name its misses. The test split's stay unnamed.
