@@ -32,6 +32,8 @@ fn corpus(judge: &Judge, split: &str) {
     // class or category -> (cases, flagged)
     let mut positives: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut negatives: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    // content type (without parameters) and label -> (cases, flagged)
+    let mut by_type: BTreeMap<(String, &'static str), (usize, usize)> = BTreeMap::new();
     let mut missed = Vec::new();
     let mut flagged = Vec::new();
     for file in ["positives.jsonl", "negatives.jsonl"] {
@@ -69,6 +71,15 @@ fn corpus(judge: &Judge, split: &str) {
                 Err(e) => (true, e.to_string()),
             };
             let class = case["class"].as_str().unwrap_or("?").to_owned();
+            let bare_type = content_type.split(';').next().unwrap_or("").trim().to_owned();
+            let label = if case["label"] == "positive" {
+                "positive"
+            } else {
+                "negative"
+            };
+            let entry = by_type.entry((bare_type, label)).or_default();
+            entry.0 += 1;
+            entry.1 += usize::from(found);
             let id = case["id"].as_str().unwrap_or("?").to_owned();
             if case["label"] == "positive" {
                 let entry = positives.entry(class.clone()).or_default();
@@ -101,6 +112,9 @@ fn corpus(judge: &Judge, split: &str) {
     for (category, (cases, hit)) in &negatives {
         println!("  negative {category:22} {hit:3}/{cases:3} flagged");
     }
+    for ((content_type, label), (cases, hit)) in &by_type {
+        println!("  {label} {content_type:24} {hit:3}/{cases:3} flagged");
+    }
     if split == "dev" {
         // The dev split is for tuning: name its misses. The test split's stay unnamed.
         println!("missed: {missed:?}");
@@ -126,10 +140,21 @@ fn pages(judge: &Judge, dirs: &[String]) {
             content_encoding: None,
             host: "docs.example.org",
         };
-        if let Ok(findings) = judge.judge(&answer) {
-            if let Some(first) = findings.first() {
+        if let Ok(verdict) = judge.verdict(&answer) {
+            if let Some(first) = verdict.findings.first() {
+                // What was judged, so that a false positive can be read.
+                let excerpt = match &first.source {
+                    tollgate_shared::output::Source::Text(r) => verdict
+                        .text
+                        .get(r.clone())
+                        .unwrap_or("")
+                        .chars()
+                        .take(200)
+                        .collect::<String>(),
+                    other => format!("{other:?}"),
+                };
                 flagged.push(format!(
-                    "{}: {} ({:?})",
+                    "{}: {} ({:?}) {excerpt:?}",
                     file.display(),
                     first.class.as_str(),
                     first.rule
@@ -146,7 +171,7 @@ fn pages(judge: &Judge, dirs: &[String]) {
         bytes as f64 / (1 << 20) as f64,
         bytes as f64 / (1 << 20) as f64 / seconds
     );
-    for f in flagged.iter().take(40) {
+    for f in flagged.iter().take(200) {
         println!("  {f}");
     }
 }

@@ -5,6 +5,8 @@
 //! `alt`, `title`, `aria-label` and hidden inputs' values are hidden text too. Script and
 //! style bodies are skipped; `code` and `pre` are code. Entities are decoded.
 
+use std::borrow::Cow;
+
 use super::{Link, Place, Segment, Source};
 
 /// Elements with no end tag.
@@ -15,6 +17,8 @@ const VOID: &[&str] = &[
 
 pub(super) fn scan(text: &str, segments: &mut Vec<Segment>, links: &mut Vec<Link>) {
     let bytes = text.as_bytes();
+    // Classes and ids that a `<style>` block hides.
+    let mut hidden_selectors: Vec<String> = Vec::new();
     // Open elements: name, hidden, code.
     let mut stack: Vec<(String, bool, bool)> = Vec::new();
     let mut at = 0;
@@ -37,14 +41,14 @@ pub(super) fn scan(text: &str, segments: &mut Vec<Segment>, links: &mut Vec<Link
         push(segments, place, decode_entities(raw), from..to);
     };
     while at < bytes.len() {
-        if bytes[at] != b'<' {
-            at += 1;
-            continue;
-        }
+        let Some(next) = memchr::memchr(b'<', &bytes[at..]) else {
+            break;
+        };
+        at += next;
         let rest = &text[at..];
         if let Some(body) = rest.strip_prefix("<!--") {
             flush(segments, &stack, run_start, at);
-            let end = body.find("-->").map_or(text.len(), |e| at + 4 + e);
+            let end = memchr::memmem::find(body.as_bytes(), b"-->").map_or(text.len(), |e| at + 4 + e);
             let whole = at..(end + 3).min(text.len());
             push(
                 segments,
@@ -74,7 +78,18 @@ pub(super) fn scan(text: &str, segments: &mut Vec<Segment>, links: &mut Vec<Link
             break;
         };
         let tag = &rest[1..close];
-        let is_tag = tag.starts_with(|c: char| c.is_ascii_alphabetic() || c == '/' || c == '!' || c == '?');
+        // A tag's name is letters, digits, `-`, `_`, `:` and `.`; `<the_user's_message>` is
+        // text (a placeholder), not a tag.
+        let name_ok = tag
+            .trim_start_matches('/')
+            .split(|c: char| c.is_ascii_whitespace() || c == '/')
+            .next()
+            .is_some_and(|n| {
+                n.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'))
+            });
+        let is_tag = tag.starts_with(|c: char| c.is_ascii_alphabetic() || c == '/' || c == '!' || c == '?')
+            && (tag.starts_with(['!', '?']) || name_ok);
         if !is_tag {
             at += 1;
             continue;
@@ -94,10 +109,10 @@ pub(super) fn scan(text: &str, segments: &mut Vec<Segment>, links: &mut Vec<Link
             continue;
         }
         let (name, attrs) = parse_tag(tag);
-        let hidden = is_hidden(&name, &attrs);
+        let hidden = is_hidden(&name, &attrs) || hidden_by_selector(&attrs, &hidden_selectors);
         for (key, value) in &attrs {
             if matches!(
-                key.as_str(),
+                key.as_ref(),
                 "alt" | "title" | "aria-label" | "aria-description" | "data-prompt" | "content"
             ) || (key == "value" && hidden)
             {
@@ -110,47 +125,144 @@ pub(super) fn scan(text: &str, segments: &mut Vec<Segment>, links: &mut Vec<Link
             }
         }
         let ancestors_hidden = stack.iter().any(|e| e.1);
+        let mut link = |url: &str, loads_itself: bool| {
+            let url = decode_entities(url.trim());
+            if url.starts_with("http://") || url.starts_with("https://") || url.starts_with("//") {
+                let url = if url.starts_with("//") {
+                    format!("https:{url}")
+                } else {
+                    url
+                };
+                links.push(Link {
+                    url,
+                    loads_itself,
+                    hidden: hidden || ancestors_hidden,
+                    source: Source::Text(whole_tag.clone()),
+                });
+            }
+        };
+        // Resources a client loads by itself: srcset candidates, posters, CSS backgrounds,
+        // a refresh target, SVG images.
+        for (key, value) in &attrs {
+            match key.as_ref() {
+                "srcset" => value
+                    .split(',')
+                    .filter_map(|c| c.split_whitespace().next())
+                    .for_each(|u| link(u, true)),
+                "poster" | "background" => link(value, true),
+                "style" => {
+                    let mut rest = *value;
+                    while let Some(open) = rest.find("url(") {
+                        rest = &rest[open + 4..];
+                        let close = rest.find(')').unwrap_or(rest.len());
+                        link(rest[..close].trim_matches(['\'', '"', ' ']), true);
+                        rest = &rest[close..];
+                    }
+                }
+                "href" | "xlink:href" if name == "image" || name == "use" => link(value, true),
+                "content"
+                    if name == "meta"
+                        && attrs
+                            .iter()
+                            .any(|(k, v)| k == "http-equiv" && v.eq_ignore_ascii_case("refresh")) =>
+                {
+                    if let Some(at) = value.to_ascii_lowercase().find("url=") {
+                        link(value[at + 4..].trim_matches(['\'', '"', ' ']), true);
+                    }
+                }
+                _ => {}
+            }
+        }
         match name.as_str() {
             "img" | "iframe" | "frame" | "embed" | "object" | "script" | "audio" | "video" | "source" => {
                 if let Some((_, url)) = attrs.iter().find(|(k, _)| k == "src" || k == "data") {
-                    links.push(Link {
-                        url: decode_entities(url),
-                        loads_itself: true,
-                        hidden: hidden || ancestors_hidden,
-                        source: Source::Text(whole_tag.clone()),
-                    });
+                    link(url, true);
                 }
             }
             "a" | "link" => {
                 if let Some((_, url)) = attrs.iter().find(|(k, _)| k == "href") {
-                    links.push(Link {
-                        url: decode_entities(url),
-                        loads_itself: name == "link",
-                        hidden: hidden || ancestors_hidden,
-                        source: Source::Text(whole_tag.clone()),
-                    });
+                    link(url, name == "link");
                 }
             }
             _ => {}
         }
-        if matches!(name.as_str(), "script" | "style") {
-            // Their bodies are not text a reader sees, nor text the model is given.
-            let end_tag = format!("</{name}");
-            let end = text[at..]
-                .to_ascii_lowercase()
-                .find(&end_tag)
-                .map_or(text.len(), |e| at + e);
-            at = text[end..].find('>').map_or(text.len(), |e| end + e + 1);
+        if matches!(name.as_str(), "script" | "style") && !self_closing(tag) {
+            // Their bodies are not text a reader sees, nor text the model is given; a style
+            // block's rules may hide classes and ids.
+            let end = find_end_tag(bytes, at, name.as_bytes()).unwrap_or(text.len());
+            if name == "style" {
+                hiding_selectors(&text[at..end], &mut hidden_selectors);
+            }
+            at = memchr::memchr(b'>', &bytes[end..]).map_or(text.len(), |e| end + e + 1);
             run_start = at;
             continue;
         }
-        let self_closing = tag.trim_end().ends_with('/');
-        if !VOID.contains(&name.as_str()) && !self_closing {
+        if !VOID.contains(&name.as_str()) && !self_closing(tag) {
             let code = matches!(name.as_str(), "code" | "pre" | "kbd" | "samp");
             stack.push((name, hidden, code));
         }
     }
     flush(segments, &stack, run_start, text.len());
+}
+
+fn self_closing(tag: &str) -> bool {
+    tag.trim_end().ends_with('/')
+}
+
+/// Where `</name` (any case) starts at or after `from`: one pass, no lowercase copy.
+fn find_end_tag(bytes: &[u8], from: usize, name: &[u8]) -> Option<usize> {
+    let mut at = from;
+    while let Some(found) = memchr::memmem::find(&bytes[at..], b"</") {
+        let start = at + found;
+        let after = &bytes[start + 2..];
+        if after.len() >= name.len() && after[..name.len()].eq_ignore_ascii_case(name) {
+            return Some(start);
+        }
+        at = start + 2;
+    }
+    None
+}
+
+/// The classes (`.name`) and ids (`#name`) whose rules in a style block hide them.
+fn hiding_selectors(css: &str, out: &mut Vec<String>) {
+    let mut rest = css;
+    while let Some(open) = rest.find('{') {
+        let selectors = &rest[..open];
+        let close = rest[open..].find('}').map_or(rest.len(), |c| open + c);
+        let declarations = &rest[open + 1..close];
+        if style_hides(declarations) {
+            for selector in selectors.rsplit(['}', ';']).next().unwrap_or("").split(',') {
+                // The last compound of the selector names the element hidden.
+                let last = selector.split_whitespace().last().unwrap_or("");
+                for (i, c) in last.char_indices() {
+                    if c == '.' || c == '#' {
+                        let name: String = last[i + 1..]
+                            .chars()
+                            .take_while(|c| c.is_alphanumeric() || *c == '-' || *c == '_')
+                            .collect();
+                        if !name.is_empty() {
+                            out.push(format!("{c}{name}"));
+                        }
+                    }
+                }
+            }
+        }
+        rest = &rest[(close + 1).min(rest.len())..];
+    }
+}
+
+/// Whether an element's class or id is one a style block hides.
+fn hidden_by_selector(attrs: &[(Cow<'_, str>, &str)], selectors: &[String]) -> bool {
+    if selectors.is_empty() {
+        return false;
+    }
+    attrs.iter().any(|(k, v)| match k.as_ref() {
+        "class" => v
+            .split_whitespace()
+            .any(|c| selectors.iter().any(|s| s.strip_prefix('.') == Some(c))),
+        "id" => selectors.iter().any(|s| s.strip_prefix('#') == Some(*v)),
+        _ => false,
+    })
 }
 
 fn push(segments: &mut Vec<Segment>, place: Place, text: String, source: std::ops::Range<usize>) {
@@ -164,7 +276,7 @@ fn push(segments: &mut Vec<Segment>, place: Place, text: String, source: std::op
 }
 
 /// The element's lowercase name and its attributes (lowercase names, values as written).
-fn parse_tag(tag: &str) -> (String, Vec<(String, String)>) {
+fn parse_tag(tag: &str) -> (String, Vec<(Cow<'_, str>, &str)>) {
     let tag = tag.trim_end_matches('/');
     let name_end = tag.find(|c: char| c.is_whitespace()).unwrap_or(tag.len());
     let name = tag[..name_end].to_ascii_lowercase();
@@ -184,11 +296,11 @@ fn parse_tag(tag: &str) -> (String, Vec<(String, String)>) {
             i += 1;
             continue;
         }
-        let key = rest[key_start..i].to_ascii_lowercase();
+        let key = lower(&rest[key_start..i]);
         while i < b.len() && (b[i] as char).is_whitespace() {
             i += 1;
         }
-        let mut value = String::new();
+        let mut value = "";
         if i < b.len() && b[i] == b'=' {
             i += 1;
             while i < b.len() && (b[i] as char).is_whitespace() {
@@ -200,14 +312,14 @@ fn parse_tag(tag: &str) -> (String, Vec<(String, String)>) {
                 let end = rest[start..]
                     .find(char::from(quote))
                     .map_or(rest.len(), |e| start + e);
-                value = rest[start..end].to_owned();
+                value = &rest[start..end];
                 i = end + 1;
             } else {
                 let start = i;
                 while i < b.len() && !(b[i] as char).is_whitespace() {
                     i += 1;
                 }
-                value = rest[start..i].to_owned();
+                value = &rest[start..i];
             }
         }
         attrs.push((key, value));
@@ -215,9 +327,18 @@ fn parse_tag(tag: &str) -> (String, Vec<(String, String)>) {
     (name, attrs)
 }
 
+/// The text in ASCII lowercase, borrowed when it already is.
+fn lower(text: &str) -> Cow<'_, str> {
+    if text.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(text.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
 /// Whether an element's own attributes hide it from a reader.
-fn is_hidden(name: &str, attrs: &[(String, String)]) -> bool {
-    let get = |k: &str| attrs.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+fn is_hidden(name: &str, attrs: &[(Cow<'_, str>, &str)]) -> bool {
+    let get = |k: &str| attrs.iter().find(|(key, _)| key == k).map(|(_, v)| *v);
     if get("hidden").is_some() || get("aria-hidden").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
         return true;
     }
@@ -323,6 +444,19 @@ pub(super) fn decode_entities(text: &str) -> String {
                     "quot" => Some('"'),
                     "apos" => Some('\''),
                     "nbsp" => Some(' '),
+                    "ldquo" => Some('\u{201C}'),
+                    "rdquo" => Some('\u{201D}'),
+                    "lsquo" => Some('\u{2018}'),
+                    "rsquo" => Some('\u{2019}'),
+                    "laquo" => Some('\u{AB}'),
+                    "raquo" => Some('\u{BB}'),
+                    "mdash" => Some('\u{2014}'),
+                    "ndash" => Some('\u{2013}'),
+                    "hellip" => Some('\u{2026}'),
+                    "middot" => Some('\u{B7}'),
+                    "shy" => Some('\u{AD}'),
+                    "zwj" => Some('\u{200D}'),
+                    "zwnj" => Some('\u{200C}'),
                     _ => None,
                 }
             };

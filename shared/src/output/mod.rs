@@ -152,7 +152,7 @@ pub struct Answer<'a> {
 /// multi-byte ones other than UTF-8 and UTF-16 keep their ASCII).
 pub fn decode_text(answer: &Answer<'_>) -> Result<String, OutputError> {
     let bytes = decompress(answer.body, answer.content_encoding)?;
-    Ok(to_text(&bytes, charset(answer.content_type).as_deref()))
+    Ok(into_text(bytes, charset(answer.content_type).as_deref()))
 }
 
 /// The body with every `Content-Encoding` undone, last applied first, within
@@ -225,6 +225,28 @@ fn to_text(bytes: &[u8], charset: Option<&str>) -> String {
     }
 }
 
+/// [`to_text`] for an owned body: valid UTF-8 (the common case) is kept without a copy.
+fn into_text(bytes: Vec<u8>, charset: Option<&str>) -> String {
+    let utf8 = !matches!(
+        bytes.as_slice(),
+        [0xFF, 0xFE, ..] | [0xFE, 0xFF, ..] | [0xEF, 0xBB, 0xBF, ..]
+    ) && charset.is_none_or(|c| {
+        !(c.starts_with("utf-16")
+            || c.starts_with("iso-8859")
+            || c.starts_with("windows-125")
+            || c == "latin1"
+            || c == "us-ascii")
+    });
+    if utf8 {
+        match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        }
+    } else {
+        to_text(&bytes, charset)
+    }
+}
+
 /// What kind of document a content type names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -273,7 +295,7 @@ pub fn segments(kind: Kind, text: &str) -> (Vec<Segment>, Vec<Link>) {
     match kind {
         Kind::Html | Kind::Xml => html::scan(text, &mut segments, &mut links),
         Kind::Json => match serde_json::from_str::<serde_json::Value>(text) {
-            Ok(value) => json(&value, None, false, &mut 0, &mut segments),
+            Ok(value) => json(&value, None, false, &mut 0, &mut segments, &mut links),
             Err(_) => segments.push(Segment {
                 place: Place::Visible,
                 text: text.to_owned(),
@@ -281,12 +303,13 @@ pub fn segments(kind: Kind, text: &str) -> (Vec<Segment>, Vec<Link>) {
             }),
         },
         Kind::Markdown | Kind::Text => {
-            // Markdown may carry HTML (comments, hidden spans) of its own.
-            html::scan(text, &mut segments, &mut links);
+            // Markdown may carry HTML (comments, hidden spans) of its own; fenced blocks are
+            // code, shown as examples.
+            markdown(text, &mut segments, &mut links);
         }
     }
     // Markdown images and links in any text.
-    for segment in &segments {
+    for segment in segments.iter().filter(|s| s.place != Place::Code) {
         let found = links.len();
         rules::markdown_links(
             &segment.text,
@@ -308,7 +331,10 @@ pub fn segments(kind: Kind, text: &str) -> (Vec<Segment>, Vec<Link>) {
     // split words. The tag text is a hidden segment of its own; the others are removed.
     let mut hidden = Vec::new();
     for segment in &mut segments {
-        let (clean, tags) = invisible(&segment.text);
+        if segment.text.is_ascii() {
+            continue;
+        }
+        let (clean, tags, splits) = invisible(&segment.text);
         if !tags.is_empty() {
             hidden.push(Segment {
                 place: Place::Hidden("unicode tags"),
@@ -319,25 +345,119 @@ pub fn segments(kind: Kind, text: &str) -> (Vec<Segment>, Vec<Link>) {
         if clean.len() != segment.text.len() {
             segment.text = clean;
         }
+        // Words split by invisible characters are written for a model to read and a filter
+        // to miss, not for a reader: judge them as hidden.
+        if splits >= 3 && matches!(segment.place, Place::Visible | Place::Field(_)) {
+            segment.place = Place::Hidden("words split by invisible characters");
+        }
     }
     segments.extend(hidden);
     (segments, links)
 }
 
-/// The text without zero-width and bidi-control characters, and what Unicode tag characters
-/// in it spell.
-fn invisible(text: &str) -> (String, String) {
+/// The text without zero-width and bidi-control characters, what Unicode tag characters
+/// in it spell, and how many times a zero-width character (not a soft hyphen, which honest
+/// pages use) stands between two ASCII letters.
+fn invisible(text: &str) -> (String, String, usize) {
     let mut clean = String::with_capacity(text.len());
     let mut tags = String::new();
+    let mut splits = 0;
+    let mut after_letter = false;
+    let mut pending = false;
     for c in text.chars() {
         match c as u32 {
             0xE0020..=0xE007E => tags.push(char::from((c as u32 - 0xE0000) as u8)),
             0xE0000..=0xE007F => {}
-            0x200B..=0x200F | 0x2060..=0x2064 | 0xFEFF | 0x202A..=0x202E | 0x2066..=0x2069 | 0x00AD => {}
-            _ => clean.push(c),
+            0x200B..=0x200D | 0x2060..=0x2064 | 0xFEFF => pending |= after_letter,
+            0x200E..=0x200F | 0x202A..=0x202E | 0x2066..=0x2069 | 0x00AD => {}
+            _ => {
+                let letter = c.is_ascii_alphabetic();
+                if pending && letter {
+                    splits += 1;
+                }
+                pending = false;
+                after_letter = letter;
+                clean.push(c);
+            }
         }
     }
-    (clean, tags)
+    (clean, tags, splits)
+}
+
+/// Markdown (or plain text): fenced code blocks are code; the rest is scanned as HTML, and
+/// reference-style link definitions (`[id]: https://…`) are links.
+fn markdown(text: &str, segments: &mut Vec<Segment>, links: &mut Vec<Link>) {
+    let mut at = 0;
+    let mut prose_start = 0;
+    let mut fence: Option<(&str, usize)> = None;
+    let images = text.contains("![");
+    while at < text.len() {
+        let end = text[at..].find('\n').map_or(text.len(), |e| at + e + 1);
+        let line = &text[at..end];
+        let trimmed = line.trim_start();
+        let marker = ["```", "~~~"].into_iter().find(|m| trimmed.starts_with(m));
+        match (fence, marker) {
+            (None, Some(m)) => {
+                scan_part(text, prose_start..at, segments, links);
+                fence = Some((m, end));
+            }
+            (Some((m, body)), Some(close)) if close == m => {
+                if body < at {
+                    segments.push(Segment {
+                        place: Place::Code,
+                        text: text[body..at].to_owned(),
+                        source: Source::Text(body..at),
+                    });
+                }
+                fence = None;
+                prose_start = end;
+            }
+            _ => {}
+        }
+        if fence.is_none() {
+            if let Some(rest) = trimmed.strip_prefix('[') {
+                if let Some((_, url)) = rest.split_once("]:") {
+                    let url = url.split_whitespace().next().unwrap_or("");
+                    if url.starts_with("http://") || url.starts_with("https://") {
+                        let start = at + line.find(url).unwrap_or(0);
+                        links.push(Link {
+                            url: url.to_owned(),
+                            loads_itself: images,
+                            hidden: false,
+                            source: Source::Text(start..start + url.len()),
+                        });
+                    }
+                }
+            }
+        }
+        at = end;
+    }
+    match fence {
+        Some((_, body)) => segments.push(Segment {
+            place: Place::Code,
+            text: text[body..].to_owned(),
+            source: Source::Text(body..text.len()),
+        }),
+        None => scan_part(text, prose_start..text.len(), segments, links),
+    }
+}
+
+/// Scans part of a text as HTML, with sources in the whole text.
+fn scan_part(text: &str, range: Range<usize>, segments: &mut Vec<Segment>, links: &mut Vec<Link>) {
+    if range.is_empty() {
+        return;
+    }
+    let (first_segment, first_link) = (segments.len(), links.len());
+    html::scan(&text[range.clone()], segments, links);
+    let shift = |source: &mut Source| {
+        if let Source::Text(r) = source {
+            *r = r.start + range.start..r.end + range.start;
+        }
+    };
+    segments[first_segment..]
+        .iter_mut()
+        .for_each(|s| shift(&mut s.source));
+    links[first_link..].iter_mut().for_each(|l| shift(&mut l.source));
 }
 
 /// Every string in a JSON value as a field segment (under its key); a `tools/list` answer's
@@ -349,20 +469,47 @@ fn json(
     in_tools: bool,
     count: &mut usize,
     out: &mut Vec<Segment>,
+    links: &mut Vec<Link>,
 ) {
     use serde_json::Value;
     match value {
         Value::String(text) => {
             let source = Source::JsonString(*count);
             *count += 1;
+            // A URL field (an avatar or image template) is a link the client may load.
+            if text.starts_with("http://") || text.starts_with("https://") {
+                links.push(Link {
+                    url: text.clone(),
+                    loads_itself: false,
+                    hidden: false,
+                    source: source.clone(),
+                });
+            }
             let place = match key {
+                // Inside a tools list, every string but a name or a type is read by the model
+                // as part of the tool's description (parameter descriptions, enum values,
+                // annotation titles).
                 Some("description" | "title") if in_tools => Place::ToolDescription,
+                Some(k)
+                    if in_tools
+                        && !matches!(
+                            k,
+                            "name" | "type" | "format" | "$schema" | "required" | "nextCursor"
+                        ) =>
+                {
+                    Place::ToolDescription
+                }
                 Some(k) => Place::Field(k.to_owned()),
                 None => Place::Field(String::new()),
             };
             // A string may hold a document of its own (HTML in a JSON answer).
             if text.contains("<!--") || text.contains("style=") {
-                let (inner, _) = segments(Kind::Html, text);
+                let (mut inner, mut inner_links) = (Vec::new(), Vec::new());
+                html::scan(text, &mut inner, &mut inner_links);
+                links.extend(inner_links.into_iter().map(|link| Link {
+                    source: source.clone(),
+                    ..link
+                }));
                 for mut segment in inner {
                     if segment.place == Place::Visible {
                         segment.place = place.clone();
@@ -380,12 +527,12 @@ fn json(
         }
         Value::Array(items) => {
             for item in items {
-                json(item, key, in_tools, count, out);
+                json(item, key, in_tools, count, out, links);
             }
         }
         Value::Object(map) => {
             for (k, v) in map {
-                json(v, Some(k), in_tools || k == "tools", count, out);
+                json(v, Some(k), in_tools || k == "tools", count, out, links);
             }
         }
         _ => {}
