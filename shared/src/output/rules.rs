@@ -480,6 +480,13 @@ impl Judge {
                 Err(_) => return false,
             }
         };
+        // A document (a README in a code host's API answer, a page): judged as one, so that
+        // install instructions in it are documentation, and an instruction hidden in it is
+        // still found. A short text is judged as the command it would be.
+        if text.len() >= 256 || text.lines().nth(2).is_some() {
+            let (segments, links) = segments(Kind::of("text/markdown", &text), &text);
+            return !self.judge_segments(&segments, &links, "").is_empty();
+        }
         if self.is_command(&text) {
             return true;
         }
