@@ -478,6 +478,7 @@ def positives(keys):
         out.extend(punctuated_positives())
         out.extend(class_gap_positives())
         out.extend(variant_positives())
+        out.extend(split3_gap_positives())
     return out
 
 
@@ -657,6 +658,7 @@ def negatives():
     out.extend(harder_negatives())
     out.extend(class_gap_negatives())
     out.extend(variant_negatives())
+    out.extend(split3_gap_negatives())
     return out
 
 
@@ -834,6 +836,291 @@ def variant_negatives():
             N("url", "https://docs.example.com/" + R.choice(["en-US/docs/Web/API/HTMLElement/dataset2", "AmazonS3/latest/API/RESTObjectGETacl12", "std/collections/hash_map/HashMapEntry/Ab"]))
             N("hostname", "mail.smtp.relay.east.prod.internal.example.com")
             N("body", f"commit {rand('0123456789abcdef', 40)}\nAuthor: Ada <ada@example.com>\n", content_type="text/plain")
+        return out
+    finally:
+        R = saved
+
+
+def split3_gap_negatives():
+    """Benign traffic of the kinds the third held-out split found flagged (by class, never by
+    case), written from public formats: cloud, CDN, Kubernetes and punycode hostnames; analytics
+    and ad-click ids; content-hashed build assets and content-addressed paths; base58 strings
+    shaped like Bitcoin addresses whose checksum fails; printed key and certificate
+    fingerprints; masked secrets; code that names a secret without holding one."""
+    global R
+    saved, R = R, random.Random(20261301)
+    try:
+        out = []
+        N = lambda where, data, **kw: out.append(entry("negative", None, where, data, **kw))
+        low36 = string.ascii_lowercase + string.digits
+        hexd = "0123456789abcdef"
+        region = lambda: R.choice(["us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2", "sa-east-1"])
+        for _ in range(4):
+            # Hostnames of clouds, CDNs and clusters: tenant-chosen names and generated ids.
+            N("hostname", f"{R.choice(['web', 'api-gateway', 'prod-ingress', 'checkout-svc'])}-{R.randrange(10**9, 10**10)}.{region()}.elb.amazonaws.com")
+            N("hostname", f"internal-{R.choice(['orders', 'billing-api'])}-{rand(hexd, 16)}.elb.{region()}.amazonaws.com")
+            N("hostname", f"a{rand(hexd, 31)}-{R.randrange(10**9, 10**10)}.{region()}.elb.amazonaws.com")
+            N("hostname", f"{rand('0123456789ABCDEF', 32)}.gr7.{region()}.eks.amazonaws.com")
+            N("hostname", f"{rand(hexd, 32)}.{region()}.aws.found.io")
+            N("hostname", f"d{rand(low36, 13)}.cloudfront.net")
+            N("hostname", "storage.googleapis.com")
+            N("hostname", f"{R.choice(['contoso-web', 'shop-api-prod', 'fn-resize'])}-{rand(low36, 8)}.azurewebsites.net")
+            N("hostname", f"{R.choice(['contoso-web', 'api'])}-{rand(hexd, 4)}{rand(low36, 4)}.{R.choice(['eastus', 'westeurope'])}-01.azurewebsites.net")
+            N("hostname", f"ip-10-{R.randrange(256)}-{R.randrange(256)}-{R.randrange(256)}.ec2.internal")
+            N("hostname", f"ip-172-31-{R.randrange(256)}-{R.randrange(256)}.{region()}.compute.internal")
+            N("hostname", f"{R.choice(['payments', 'redis-master', 'kube-dns'])}.{R.choice(['default', 'prod', 'kube-system'])}.svc.cluster.local")
+            N("hostname", f"{R.choice(['web', 'worker'])}-{rand('bcdfghjklmnpqrstvwxz2456789', 10)}-{rand('bcdfghjklmnpqrstvwxz2456789', 5)}.{R.choice(['default', 'prod'])}.pod.cluster.local")
+            N("hostname", f"{R.choice(['mydb', 'orders-prod'])}.{rand(low36, 12)}.{region()}.rds.amazonaws.com")
+            N("hostname", f"{R.choice(['cache', 'sessions'])}.{rand(low36, 6)}.ng.0001.{R.choice(['use1', 'euw1'])}.cache.amazonaws.com")
+            N("hostname", f"vpce-0{rand(hexd, 16)}-{rand(low36, 8)}.s3.{region()}.vpce.amazonaws.com")
+            N("hostname", f"{R.choice(['hello', 'api-server'])}-{rand(low36, 10)}-uc.a.run.app")
+            N("hostname", f"{R.choice(['myaks', 'prod-cluster'])}-dns-{rand(hexd, 8)}.hcp.{R.choice(['eastus', 'westeurope'])}.azmk8s.io")
+            N("hostname", f"{R.randrange(1, 255)}.{R.randrange(255)}.{R.randrange(255)}.{R.randrange(255)}.bc.googleusercontent.com")
+            N("hostname", R.choice(["xn--mnchen-3ya.de", "xn--80ak6aa92e.com", "www.xn--bcher-kva.example", "xn--fiqs8s.xn--55qx5d.cn", "shop.xn--e1afmkfd.xn--p1ai"]))
+            N("hostname", R.choice(["customer-identity-and-access-management-portal.eu.example.com", "enterprise-resource-planning-integration-gateway.internal.example.net", "global-content-delivery-and-media-transcoding.prod.example.org"]))
+            N("hostname", f"{R.choice(['mycompany', 'acme-app'])}-{R.randrange(10**4, 10**5)}.firebaseio.com")
+            N("hostname", ".".join(R.choice(hexd) for _ in range(32)) + ".ip6.arpa")
+            # Analytics and ad-click ids.
+            N("url", f"https://www.example-shop.com/landing?gclid={'Cj0KCQ' + rand(URLSAFE, R.choice([80, 86, 92]))}&utm_source=google&utm_medium=cpc&utm_campaign=winter_sale_{R.randrange(2020, 2027)}")
+            N("url", f"https://www.example-news.com/story/{R.randrange(10**6)}?fbclid=IwAR{rand(URLSAFE, R.choice([57, 60]))}")
+            N("url", f"https://www.example-news.com/a?fbclid=IwZXh0bgNhZW0CMTEAAR{rand(URLSAFE, 52)}_aem_{rand(URLSAFE, 22)}")
+            N("url", f"https://www.example-shop.com/p/{R.randrange(10**5)}?msclkid={rand(hexd, 32)}&utm_source=bing")
+            N("url", f"https://www.example-shop.com/?gbraid=0AAAAAD{rand(URLSAFE, 26)}&wbraid=Cl{rand(URLSAFE, 40)}")
+            N("url", f"https://www.example-shop.com/?ttclid=E.C.P.{rand(URLSAFE, 60)}&dclid=CJ{rand(URLSAFE, 40)}")
+            N("url", f"https://www.example-shop.com/?_gl=1*{rand(low36, 6)}*_ga*{base64.b64encode(str(R.randrange(10**9, 10**10)).encode()).decode().rstrip('=')}*_ga_{rand(string.ascii_uppercase + string.digits, 10)}*{base64.b64encode(('MTcw' + rand(ALNUM, 30)).encode()).decode().rstrip('=')}")
+            N("header", f"Cookie: _ga=GA1.1.{R.randrange(10**9, 10**10)}.{R.randrange(1_600_000_000, 1_800_000_000)}; _ga_{rand(string.ascii_uppercase + string.digits, 10)}=GS1.1.{R.randrange(1_600_000_000, 1_800_000_000)}.{R.randrange(1, 40)}.1.{R.randrange(1_600_000_000, 1_800_000_000)}.0.0.0; _fbp=fb.1.{R.randrange(10**12, 10**13)}.{R.randrange(10**9, 10**10)}")
+            N("header", f"Cookie: _gcl_au=1.1.{R.randrange(10**9, 10**10)}.{R.randrange(1_600_000_000, 1_800_000_000)}; _uetvid={rand(hexd, 32)}; ajs_anonymous_id={uuid()}")
+            N("body", json.dumps({"measurement_id": "G-" + rand(string.ascii_uppercase + string.digits, 10), "container": "GTM-" + rand(string.ascii_uppercase + string.digits, 7), "ua": f"UA-{R.randrange(10**7, 10**9)}-{R.randrange(1, 9)}", "client_id": f"{R.randrange(10**9, 10**10)}.{R.randrange(1_600_000_000, 1_800_000_000)}"}), content_type="application/json")
+            N("url", f"https://www.google-analytics.com/g/collect?v=2&tid=G-{rand(string.ascii_uppercase + string.digits, 10)}&gtm=45je{rand(low36, 6)}&cid={R.randrange(10**9, 10**10)}.{R.randrange(1_600_000_000, 1_800_000_000)}&sid={R.randrange(1_600_000_000, 1_800_000_000)}")
+            N("url", f"https://click.example-mail.com/ls/click?upn={rand(URLSAFE, 120)}")
+            N("url", f"https://www.example-shop.com/?mc_cid={rand(hexd, 10)}&mc_eid={rand(hexd, 10)}&_hsenc=p2ANqtz-{rand(URLSAFE, 80)}&_hsmi={R.randrange(10**8, 10**9)}")
+            # Content-hashed build assets and content-addressed paths.
+            N("url", f"https://app.example.com/assets/index-{rand(URLSAFE, 8)}.js")
+            N("url", f"https://app.example.com/_next/static/chunks/app/{R.choice(['page', 'layout', 'dashboard/page'])}-{rand(hexd, 16)}.js")
+            N("url", f"https://app.example.com/_next/static/{rand(URLSAFE, 21)}/_buildManifest.js")
+            N("url", f"https://app.example.com/static/js/{R.choice(['main', 'vendors', '787'])}.{rand(hexd, 20)}.js")
+            N("url", f"https://app.example.com/static/media/{R.choice(['logo', 'hero-banner', 'Inter-Regular'])}.{rand(hexd, 32)}.{R.choice(['svg', 'woff2', 'png'])}")
+            N("url", f"https://app.example.com/_astro/{R.choice(['index', 'Layout'])}.{rand(URLSAFE, 8)}.css")
+            N("url", f"https://app.example.com/_app/immutable/chunks/{R.choice(['index', 'scheduler', 'entry'])}.{rand(URLSAFE, 8)}.js")
+            N("url", f"https://app.example.com/_nuxt/{rand(URLSAFE, 8)}.js")
+            N("url", f"https://app.example.com/build/_shared/chunk-{rand(string.ascii_uppercase + string.digits, 8)}.js")
+            N("url", f"https://cdn.example.com/assets/{R.choice(['application', 'vendor'])}-{rand(hexd, 64)}.js")
+            N("url", f"https://cdn.example.com/dist/{R.choice(['app', 'runtime'])}.{rand(URLSAFE, 43)}.js")
+            N("url", f"https://cdn.example.com/images/{rand(URLSAFE, 43)}.webp")
+            N("url", f"https://ipfs.io/ipfs/Qm{rand(B58, 44)}")
+            N("url", f"https://ipfs.io/ipfs/bafybei{rand(B32, 52)}/index.html")
+            N("body", f'<script src="/assets/{R.choice(["index", "vendor"])}-{rand(URLSAFE, 8)}.js" integrity="sha384-{base64.b64encode(bytes(R.randrange(256) for _ in range(48))).decode()}" crossorigin></script>\n<link rel="stylesheet" href="/assets/index-{rand(URLSAFE, 8)}.css">', content_type="text/html")
+            N("body", json.dumps({"main.js": f"/static/js/main.{rand(hexd, 8)}.js", "runtime.js": f"/runtime.{rand(hexd, 20)}.js", "app.css": f"/app.{rand(URLSAFE, 22)}.css"}), content_type="application/json")
+            # Base58 shaped like a Bitcoin address whose checksum fails (a typo, a truncated copy).
+            for version in (b"\x00", b"\x05"):
+                good = b58check(version + bytes(R.randrange(256) for _ in range(20)))
+                i = R.randrange(5, len(good) - 1)
+                bad = good[:i] + R.choice([c for c in B58 if c != good[i]]) + good[i + 1:]
+                N("body", json.dumps({"withdraw_to": bad, "status": "rejected", "reason": "invalid address checksum"}), content_type="application/json")
+                N("url", f"https://blockchain.example.info/address/{bad}")
+                N("body", f"Please double-check this address, it looks mistyped: {bad}\n", content_type="text/plain")
+            # AWS unique ids (not credentials): `sts get-caller-identity`, `iam list-users`.
+            for prefix in ("AIDA", "AROA", "AGPA", "ANPA", "ANVA", "AIPA", "APKA"):
+                uid = prefix + rand(string.ascii_uppercase + "234567", 17)
+                N("body", json.dumps({"UserId": uid + (":botocore-session-" + str(R.randrange(10**9, 10**10)) if prefix == "AROA" else ""), "Account": str(R.randrange(10**11, 10**12)), "Arn": f"arn:aws:iam::{R.randrange(10**11, 10**12)}:user/deploy"}), content_type="application/json")
+            # Custom headers whose values are random by design.
+            N("header", f"X-Client-Data: {base64.b64encode(bytes(R.randrange(256) for _ in range(R.choice([45, 60, 90])))).decode()}")
+            N("header", f"X-Amz-Cf-Id: {base64.urlsafe_b64encode(bytes(R.randrange(256) for _ in range(42))).decode()}")
+            N("header", f"X-Csrf-Token: {rand(ALNUM, 40)}")
+            N("header", f"X-Twilio-Signature: {base64.b64encode(bytes(R.randrange(256) for _ in range(20))).decode()}")
+            N("header", f"X-Shopify-Hmac-Sha256: {base64.b64encode(bytes(R.randrange(256) for _ in range(32))).decode()}")
+            N("header", f"X-Request-Nonce: {rand(ALNUM, 32)}")
+            N("header", f"X-Goog-Api-Client: gl-python/3.11.7 grpc/1.60.0 gax/2.15.0 gapic/2.13.{R.randrange(10)}")
+            N("header", f"X-Upload-Content-Type: image/png")
+            # Printed key and certificate fingerprints.
+            md5 = ":".join(f"{R.randrange(256):02x}" for _ in range(16))
+            N("body", f"2048 MD5:{md5} deploy@ci (RSA)\n", content_type="text/plain")
+            N("body", f"256 SHA256:{base64.b64encode(bytes(R.randrange(256) for _ in range(32))).decode().rstrip('=')} ada@laptop (ED25519)\n", content_type="text/plain")
+            N("body", f"The authenticity of host 'git.example.com' can't be established.\nECDSA key fingerprint is SHA256:{base64.b64encode(bytes(R.randrange(256) for _ in range(32))).decode().rstrip('=')}.\nECDSA key fingerprint is MD5:{md5}.\n", content_type="text/plain")
+            sha1 = ":".join(f"{R.randrange(256):02X}" for _ in range(20))
+            sha256 = ":".join(f"{R.randrange(256):02X}" for _ in range(32))
+            N("body", f"SHA1 Fingerprint={sha1}\nsha256 Fingerprint={sha256}\n", content_type="text/plain")
+            N("body", f"Certificate fingerprints:\n\t SHA1: {sha1}\n\t SHA256: {sha256}\nSignature algorithm name: SHA256withRSA\n", content_type="text/plain")
+            serial = ":".join(f"{R.randrange(256):02x}" for _ in range(R.choice([16, 18, 19])))
+            N("body", f"        Serial Number:\n            {serial}\n        X509v3 Subject Key Identifier: \n            {':'.join(f'{R.randrange(256):02X}' for _ in range(20))}\n        X509v3 Authority Key Identifier: \n            keyid:{':'.join(f'{R.randrange(256):02X}' for _ in range(20))}\n", content_type="text/plain")
+            gpg = " ".join(rand("0123456789ABCDEF", 4) for _ in range(10))
+            N("body", f"pub   rsa4096 2021-03-01 [SC]\n      Key fingerprint = {gpg[:24]} {gpg[24:]}\nuid           [ultimate] Ada <ada@example.com>\n", content_type="text/plain")
+            N("header", f"X-Client-Cert-Fingerprint: {rand(hexd, 64)}")
+            N("body", json.dumps({"kty": "RSA", "kid": rand(URLSAFE, 43), "x5t#S256": base64.urlsafe_b64encode(bytes(R.randrange(256) for _ in range(32))).decode().rstrip("="), "x5t": base64.urlsafe_b64encode(bytes(R.randrange(256) for _ in range(20))).decode().rstrip("=")}), content_type="application/json")
+            # Masked secrets.
+            N("body", json.dumps({"api_key": "sk_live_" + "*" * 20 + rand(ALNUM, 4), "created": "2026-11-01"}), content_type="application/json")
+            N("body", json.dumps({"token": "ghp_" + "*" * 32 + rand(ALNUM, 4)}), content_type="application/json")
+            N("body", f"api_key: {rand(ALNUM, 4)}{'•' * 24}{rand(ALNUM, 4)}\n", content_type="application/yaml")
+            N("body", f"AWS_SECRET_ACCESS_KEY=****************{rand(ALNUM, 4)}\nAWS_ACCESS_KEY_ID=AKIA************{rand(string.ascii_uppercase, 4)}\n", content_type="text/plain")
+            N("body", json.dumps({"client_secret": f"{rand(ALNUM, 4)}...{rand(ALNUM, 4)}", "password": "********"}), content_type="application/json")
+            N("body", f"token = xxxx…{rand(string.digits, 4)}\nsecret_key = {rand(ALNUM, 3)}{'x' * 30}{rand(ALNUM, 3)}\n", content_type="text/plain")
+            N("header", f"X-Api-Key: {'*' * 28}{rand(ALNUM, 4)}")
+            N("header", f"Authorization: Bearer {rand(ALNUM, 6)}...{rand(ALNUM, 6)} (redacted)")
+            N("body", R.choice([
+                json.dumps({"api_key": rand(ALNUM, 8) + "*" * 24}),
+                json.dumps({"token": "*" * 28 + rand(ALNUM, 4)}),
+                json.dumps({"access_token": "[REDACTED]", "refresh_token": "[FILTERED]", "password": "<redacted>"}),
+                json.dumps({"client_secret": rand(ALNUM, 4) + "•" * 12}),
+                json.dumps({"api_key": "x" * 28 + rand(hexd, 4)}),
+                json.dumps({"secret": rand(ALNUM, 4) + "x" * 24 + rand(ALNUM, 4)}),
+                f"api_key: ...{rand(ALNUM, 4)}\nsecret: {rand(ALNUM, 2)}****{rand(ALNUM, 2)}\n",
+                f"password=********&token={rand(ALNUM, 6)}...{rand(ALNUM, 4)}",
+                json.dumps({"keys": [{"name": "prod", "key": f"{rand(ALNUM, 6)}…{rand(ALNUM, 4)}", "secret_hint": f"ends with {rand(ALNUM, 4)}"}]}),
+                json.dumps({"api_key": rand(ALNUM, R.choice([16, 20, 24])) + R.choice(["...", "…", "****", "••••"])}),
+                json.dumps({"token": R.choice(["...", "…", "****", "••••"]) + rand(ALNUM, R.choice([16, 20, 24]))}),
+                f"client_secret = {rand(ALNUM, 20)}{'*' * 12}\n",
+                json.dumps({"access_key": f"AKIA{'*' * 12}{rand(string.ascii_uppercase, 4)}", "secret_access_key": f"{'*' * 36}{rand(ALNUM, 4)}"}),
+            ]), content_type="application/json")
+            N("header", R.choice([
+                f"X-Api-Key: {rand(ALNUM, 4)}{'*' * 20}{rand(ALNUM, 4)}",
+                f"Authorization: Bearer {'*' * 32}",
+                f"Authorization: Bearer [REDACTED]",
+                f"X-Auth-Token: {rand(ALNUM, 4)}…{rand(ALNUM, 4)}",
+                f"X-Api-Key: {rand(ALNUM, 24)}{R.choice(['...', '…', '****'])}",
+                f"Authorization: Bearer {R.choice(['...', '…', '****'])}{rand(ALNUM, 24)}",
+                f"Authorization: token {'x' * 36}",
+            ]))
+            N("body", R.choice([
+                "secret = request.args.get('secret')\nconst token = localStorage.getItem('authToken');\n",
+                "headers: { Authorization: `Bearer ${token}` }\n",
+                'password = input("Password: ")\n',
+                "apiKey: process.env.NEXT_PUBLIC_API_KEY,\n",
+                "SECRET_KEY = env('DJANGO_SECRET_KEY')\n",
+                'token := os.Getenv("GITHUB_TOKEN")\n',
+                'let apiKey = ProcessInfo.processInfo.environment["API_KEY"]\n',
+                'String secret = System.getenv("APP_SECRET");\n',
+                "$token = $request->bearerToken();\n",
+                "client = OpenAI(api_key=settings.OPENAI_API_KEY)\n",
+                "password=PasswordHasher.hash(rawPassword)\n",
+                'access_token = resp.json()["access_token"]\n',
+                "session = boto3.Session(aws_access_key_id=creds.AccessKeyId, aws_secret_access_key=creds.SecretAccessKey)\n",
+                'db:\n  password: "{{ vault_db_password }}"\n',
+                "client_secret: {{ .Values.oauth.clientSecret | quote }}\n",
+                "env:\n  - name: DB_PASSWORD\n    valueFrom:\n      secretKeyRef:\n        name: db-secret\n        key: password\n",
+                'token = Secret.from_env_var("HF_TOKEN")\n',
+                "def login(username, password):\n    token = auth_client.authenticate(username=username, password=password)\n    return token\n",
+                "ApiKey = Configuration[\"ApiKeys:Stripe\"];\nvar secret = builder.Configuration.GetValue<string>(\"JwtSecret\");\n",
+                "if (password.length < MIN_PASSWORD_LENGTH) throw new Error('password too short');\n",
+                "const { data: { session_token: sessionToken } } = await api.post('/login', { password });\n",
+                "secret_key = Fernet.generate_key()\ntoken = secrets.token_urlsafe(32)\n",
+                "private readonly string _apiKey = Environment.GetEnvironmentVariable(\"SENDGRID_API_KEY\")!;\n",
+            ]), content_type="text/plain")
+            # Code that names a secret without holding one.
+            N("body", R.choice([
+                'api_key = os.environ["API_KEY"]\nclient = Client(api_key=api_key)\n',
+                "password: ${DB_PASSWORD}\nuser: ${DB_USER}\n",
+                "token = get_token()\nheaders = {'Authorization': f'Bearer {token}'}\n",
+                "const apiKey = process.env.STRIPE_SECRET_KEY;\nconst stripe = new Stripe(apiKey);\n",
+                "password = getpass.getpass('Password: ')\nsecret = config.get('secret_key')\n",
+                "let token = std::env::var(\"GITHUB_TOKEN\")?;\nlet client_secret = settings.client_secret.clone();\n",
+                'env:\n  GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}\n  NPM_TOKEN: ${{ secrets.NPM_AUTH_TOKEN }}\n',
+                "hashed = bcrypt.hashpw(password.encode('utf-8'), bcrypt.gensalt())\n",
+                "auth_token = request.headers.get('X-Auth-Token')\napi_secret = self.api_secret\n",
+                'token = jwt.encode(payload, SECRET_KEY, algorithm="HS256")\n',
+                "private String apiKey = System.getenv(\"API_KEY\");\nString password = props.getProperty(\"db.password\");\n",
+                "$password = $_POST['password'];\n$apiKey = getenv('MAILCHIMP_API_KEY');\n",
+                "apiKey: Deno.env.get(\"OPENAI_API_KEY\")!,\npassword: await readSecret(\"db/password\"),\n",
+                'secret_key = base64.b64decode(os.environ["SECRET_KEY_B64"])\n',
+                "export AWS_SECRET_ACCESS_KEY=$(aws configure get aws_secret_access_key)\n",
+                "password = hashlib.sha256(password_input.encode()).hexdigest()\n",
+                "{{- $password := .Values.postgresql.auth.password | default (randAlphaNum 24) }}\n",
+                "credentials = ClientSecretCredential(tenant_id, client_id, client_secret=os.getenv('AZURE_CLIENT_SECRET'))\n",
+                "self.access_token = response.json()['access_token']\nrefresh_token = token_store.load(user_id)\n",
+                'api_key = "<YOUR_API_KEY>"  # replace with your key\n',
+                "PASSWORD_MIN_LENGTH = 12\nTOKEN_EXPIRY_SECONDS = 3600\nSECRET_ROTATION_DAYS = 90\n",
+            ]), content_type=R.choice(["text/plain", "text/x-python"]))
+        return out
+    finally:
+        R = saved
+
+
+def split3_gap_positives():
+    """Variants of the classes the third held-out split found missed (by class, never by case),
+    written from public formats: card numbers in more layouts (Amex 4-6-5, dots, XML, YAML, CSV,
+    URLs); AWS key ids of every documented unique-id prefix and near-miss lengths; Discord
+    webhooks on every host; HTTP Basic variants; delimited hex in more spellings; passwords in
+    YAML, INI, env, JSON and XML; opaque bearer tokens; Shopify tokens; Twilio SID and token
+    pairs."""
+    global R
+    saved, R = R, random.Random(20261302)
+    try:
+        out = []
+        P = lambda expect, where, data, **kw: out.append(entry("positive", expect, where, data, **kw))
+        hexd = "0123456789abcdef"
+        upper32 = string.ascii_uppercase + "234567"
+        for _ in range(3):
+            amex = luhn_complete(R.choice(["34", "37"]), 15)
+            grouped = f"{amex[:4]} {amex[4:10]} {amex[10:]}"
+            P("payment-card", "body", json.dumps({"card": grouped, "cvv": f"{R.randrange(1000, 10000)}"}), content_type="application/json")
+            P("payment-card", "body", f"amex: {amex[:4]}-{amex[4:10]}-{amex[10:]}\n", content_type="text/plain")
+            visa = luhn_complete(R.choice(["4", "4539", "4916"]), 16)
+            mc = luhn_complete(R.choice(["51", "55", "2221", "2720"]), 16)
+            disc = luhn_complete(R.choice(["6011", "65", "644"]), 16)
+            jcb = luhn_complete("35" + str(R.randrange(28, 90)), 16)
+            P("payment-card", "body", ".".join(visa[i:i + 4] for i in range(0, 16, 4)) + " exp 08/29\n", content_type="text/plain")
+            P("payment-card", "body", f"<payment><cardNumber>{mc}</cardNumber><expiry>2029-08</expiry></payment>", content_type="application/xml")
+            P("payment-card", "body", f"billing:\n  card_number: \"{' '.join(disc[i:i + 4] for i in range(0, 16, 4))}\"\n  exp: 11/28\n", content_type="application/yaml")
+            P("payment-card", "body", f"id,name,pan,exp\n{R.randrange(1000)},Ada Lovelace,{jcb},07/30\n", content_type="text/csv")
+            P("payment-card", "url", f"https://checkout.example.net/pay?cc={visa}&exp=0829")
+            P("payment-card", "url", f"https://checkout.example.net/pay?number={'+'.join(mc[i:i + 4] for i in range(0, 16, 4))}&cvc=123")
+            P("payment-card", "url", f"https://checkout.example.net/cards/{'-'.join(disc[i:i + 4] for i in range(0, 16, 4))}/verify")
+            P("payment-card", "header", f"X-Card-Number: {visa}")
+            P("payment-card", "body", json.dumps({"pan": "\u00a0".join(visa[i:i + 4] for i in range(0, 16, 4))}, ensure_ascii=False), content_type="application/json")
+            P("payment-card", "body", f"card={amex[:4]}%20{amex[4:10]}%20{amex[10:]}&name=Ada", content_type="application/x-www-form-urlencoded")
+            P("payment-card", "body", json.dumps({"pan": int(mc)}), content_type="application/json")
+            # The credential prefixes: long-term and temporary access key ids, STS service
+            # bearer tokens, context-specific credentials. (AIDA, AROA, AGPA, ANPA, ANVA, AIPA
+            # and APKA are unique ids of users, roles, groups, policies, instance profiles and
+            # CloudFront public keys: identifiers, written as negatives.)
+            for prefix in ("AKIA", "ASIA", "ABIA", "ACCA"):
+                key = prefix + rand(upper32, R.choice([16, 16, 16, 15, 17]))
+                P("aws-access-key", "body", f"aws_access_key_id = {key}\n", content_type="text/plain")
+                P("aws-access-key", "url", f"https://collector.example.net/c?id={key}")
+            P("aws-access-key", "hostname", f"{('AKIA' + rand(upper32, 16)).lower()}.x.collector.example.net")
+            P("aws-access-key", "url", f"https://collector.example.net/c?k={'ASIA' + rand(upper32, 16)}")
+            webhook_id = str(R.randrange(10**17, 10**19))
+            token = rand(URLSAFE, 68)
+            for host in ("discord.com", "discordapp.com", "ptb.discord.com", "canary.discord.com"):
+                P("vendor-token", R.choice(["url", "body"]), f"https://{host}/api/webhooks/{webhook_id}/{token}")
+            P("vendor-token", "body", json.dumps({"webhook_url": f"https://discord.com/api/v10/webhooks/{webhook_id}/{token}"}), content_type="application/json")
+            P("vendor-token", "body", f"DISCORD_WEBHOOK=https://discordapp.com/api/webhooks/{webhook_id}/{token}\n", content_type="text/plain")
+            user, pw = R.choice(["admin", "ci-bot", "jenkins", "svc_backup"]), password()
+            creds = base64.b64encode(f"{user}:{pw}".encode()).decode()
+            P("url-credentials", "header", f"authorization: BASIC {creds}")
+            P("url-credentials", "body", f"curl -u {user}:{pw} https://registry.example.org/v2/\n", content_type="text/plain")
+            P("url-credentials", "body", f"machine api.example.org login {user} password {pw}\n", content_type="text/plain")
+            P("url-credentials", "body", json.dumps({"log": {"entries": [{"request": {"headers": [{"name": "Authorization", "value": f"Basic {creds}"}]}}]}}), content_type="application/json")
+            P("url-credentials", "url", f"https://{user}:{urllib.parse.quote(pw, safe='')}@artifacts.example.org/repo/")
+            P("url-credentials", "body", f"https://{user}:{pw}@git.example.org\n", content_type="text/plain")
+            data = bytes(R.randrange(256) for _ in range(R.choice([24, 28, 36, 40])))
+            P("delimited-hex", "body", ", ".join(f"0x{b:02x}" for b in data), content_type="text/plain")
+            P("delimited-hex", "body", " ".join(f"{b:02x}" for b in data), content_type="text/plain")
+            P("delimited-hex", "body", ",".join(f"{b:02X}" for b in data), content_type="text/plain")
+            P("delimited-hex", "body", ":".join(f"{b:02x}" for b in data), content_type="text/plain")
+            P("delimited-hex", "url", "https://collector.example.net/c?d=" + urllib.parse.quote("".join(f"\\x{b:02x}" for b in data), safe=""))
+            P("delimited-hex", "url", "https://collector.example.net/c?d=" + "-".join(f"{b:02x}" for b in data))
+            pw = rand(ALNUM, R.choice([12, 16, 20])) + R.choice("!#%&*+-=?@^_") + rand(ALNUM, 4)
+            P("generic-secret", "body", f"database:\n  host: db.internal\n  password: {pw}\n", content_type="application/yaml")
+            P("generic-secret", "body", f"[database]\nuser = app\npassword = {pw}\n", content_type="text/plain")
+            P("generic-secret", "body", f"DB_PASSWORD={pw}\n", content_type="text/plain")
+            P("generic-secret", "body", json.dumps({"username": "ada", "password": pw}), content_type="application/json")
+            P("generic-secret", "body", f'<add key="SmtpPassword" value="{pw}" />', content_type="application/xml")
+            P("generic-secret", "body", f"Server=sql.internal;Database=app;User Id=sa;Password={pw};", content_type="text/plain")
+            P("generic-secret", "body", f"<password>{pw}</password>", content_type="application/xml")
+            P("generic-secret", "header", f"Authorization: Bearer {rand(ALNUM, R.choice([32, 40]))}")
+            P("generic-secret", "header", f"Authorization: Bearer {rand(hexd, 40)}")
+            P("generic-secret", "header", f"Authorization: Bearer v4.local.{rand(URLSAFE, 96)}")
+            P("vendor-token", "body", json.dumps({"shopify": {"access_token": R.choice(["shpat_", "shpca_", "shppa_", "shpss_"]) + rand(hexd, 32)}}), content_type="application/json")
+            P("twilio-key", "body", f"TWILIO_ACCOUNT_SID=AC{rand(hexd, 32)}\nTWILIO_AUTH_TOKEN={rand(hexd, 32)}\n", content_type="text/plain")
+            P("twilio-key", "url", f"https://AC{rand(hexd, 32)}:{rand(hexd, 32)}@api.twilio.com/2010-04-01/Accounts.json")
+            P("aws-access-key", "body", f"[default]\naws_access_key_id=AKIA{rand(upper32, 16)}\naws_secret_access_key={rand(ALNUM + '/+', 40)}\n", content_type="text/plain")
+            P("aws-access-key", "body", json.dumps({"Credentials": {"AccessKeyId": "ASIA" + rand(upper32, 16), "SecretAccessKey": rand(ALNUM + "/+", 40), "SessionToken": rand(ALNUM + "/+", 120)}}), content_type="application/json")
+            P("database-url", "body", f"DATABASE_URL=postgresql://app:{urllib.parse.quote(pw, safe='')}@db.internal:5432/app?sslmode=require\n", content_type="text/plain")
+            P("database-url", "body", f"jdbc:sqlserver://sql.internal:1433;databaseName=app;user=sa;password={pw}\n", content_type="text/plain")
+            P("generic-secret", "body", json.dumps({"config": {"apiKey": rand(ALNUM, 32)}}), content_type="application/json")
+            P("generic-secret", "url", f"https://api.example-service.com/v1/data?apikey={rand(hexd, 32)}")
+            P("generic-secret", "header", f"X-Auth-Token: {rand(ALNUM + '-_', 40)}")
+            P("high-entropy", "header", f"{R.choice(['X-Debug-Data', 'X-Payload', 'X-Sync-Blob', 'X-Extra'])}: {rand(ALNUM + R.choice(['', '-_']), R.choice([36, 44, 64]))}")
         return out
     finally:
         R = saved

@@ -35,8 +35,50 @@ const MAX_LEN: usize = 1024;
 /// Calls `f(token)` for each unexplained token in a URL path (origin form, no query).
 pub(crate) fn in_path(path: &[u8], mut f: impl FnMut(&[u8])) {
     for segment in path.split(|&b| b == b'/') {
-        judge_value(segment, &mut f);
+        if static_asset(segment) {
+            // A build's content hash names the file (`app.<hash>.js`, `<hash>.webp`): a digest
+            // at one of a digest's base64url lengths is the file's name, not data.
+            let mut g = |token: &[u8]| {
+                if !matches!(trim_padding(token).len(), 22 | 27 | 43 | 86) {
+                    f(token)
+                }
+            };
+            judge_value(segment, &mut g);
+        } else {
+            judge_value(segment, &mut f);
+        }
     }
+}
+
+/// A path segment naming a web page's static asset by its extension: scripts, styles, source
+/// maps, fonts, images and WebAssembly, the files bundlers name by content hash.
+fn static_asset(segment: &[u8]) -> bool {
+    let Some(dot) = segment.iter().rposition(|&b| b == b'.') else {
+        return false;
+    };
+    let ext = segment[dot + 1..].to_ascii_lowercase();
+    [
+        &b"js"[..],
+        b"mjs",
+        b"cjs",
+        b"css",
+        b"map",
+        b"woff",
+        b"woff2",
+        b"ttf",
+        b"otf",
+        b"eot",
+        b"svg",
+        b"png",
+        b"jpg",
+        b"jpeg",
+        b"gif",
+        b"webp",
+        b"avif",
+        b"ico",
+        b"wasm",
+    ]
+    .contains(&ext.as_slice())
 }
 
 /// Calls `f(token)` for each unexplained token in the values of a query string.
@@ -82,7 +124,12 @@ fn judge_value(raw: &[u8], f: &mut impl FnMut(&[u8])) {
 /// Whether one token is random-looking data that no common identifier grammar explains.
 pub(crate) fn unexplained(token: &[u8]) -> bool {
     let token = trim_padding(token);
-    if !(MIN_LEN..=MAX_LEN).contains(&token.len()) || type_prefixed(token) || known_id(token) {
+    if !(MIN_LEN..=MAX_LEN).contains(&token.len())
+        || type_prefixed(token)
+        || known_id(token)
+        || address_shaped(token)
+        || content_id(token)
+    {
         return false;
     }
     let shaped = if token.iter().any(u8::is_ascii_uppercase) && token.iter().any(u8::is_ascii_lowercase) {
@@ -262,6 +309,34 @@ fn known_id(token: &[u8]) -> bool {
     base64url(token) && (google || playlist)
 }
 
+/// Base58 in the shape of a Bitcoin address (a `1` or `3` version character and 26 to 35
+/// characters in all) is the `bitcoin-address` detector's to judge: it checks the Base58Check
+/// checksum, and one that fails is a mistyped or truncated address, not a secret. Random base62
+/// data seldom looks like this by chance: 34 random base62 characters avoid `0`, `O`, `I` and
+/// `l` one time in nine, and start with `1` or `3` one time in thirty-one.
+fn address_shaped(token: &[u8]) -> bool {
+    (26..=35).contains(&token.len()) && matches!(token[0], b'1' | b'3') && token.iter().all(|&b| is_base58(b))
+}
+
+fn is_base58(b: u8) -> bool {
+    b.is_ascii_alphanumeric() && !matches!(b, b'0' | b'O' | b'I' | b'l')
+}
+
+/// Content identifiers, which name public content by its hash (IPFS): CIDv0 is `Qm` and 44
+/// base58 characters (a SHA-256 multihash); CIDv1 in its default text form is `b` (base32)
+/// and, for the common codecs, `bafy`/`bafk`/`bafz`, then lowercase base32 to 59 characters.
+fn content_id(token: &[u8]) -> bool {
+    let v0 = token.len() == 46 && token.starts_with(b"Qm") && token.iter().all(|&b| is_base58(b));
+    let v1 = token.len() == 59
+        && [&b"bafy"[..], b"bafk", b"bafz"]
+            .iter()
+            .any(|p| token.starts_with(p))
+        && token
+            .iter()
+            .all(|&b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b));
+    v0 || v1
+}
+
 /// Base64 that decodes to text, an image or compressed data is judged by what it decodes to.
 fn decodes_to_something(token: &[u8]) -> bool {
     decode_run(token)
@@ -276,7 +351,9 @@ fn is_image(bytes: &[u8]) -> bool {
 }
 
 /// Query parameters whose values are random by design: protocol nonces and state, signatures
-/// and digests, pagination cursors and cache busters.
+/// and digests, pagination cursors and cache busters; and the click and visitor ids that ad
+/// and analytics platforms append to landing-page links (`gclid`, `fbclid`, `msclkid`, …):
+/// the platform, not the page, writes those values.
 fn carries_nonce(name: &[u8]) -> bool {
     let decoded = percent::decode(name);
     let name = decoded.as_deref().unwrap_or(name);
@@ -312,6 +389,31 @@ const NONCE_PARAMS: &[&str] = &[
     "version",
     // S3 object versions (`versionId=2_jgFR…`): an opaque id of a published grammar.
     "versionid",
+    // Ad-click and analytics ids: Google (`gclid`, `gbraid`, `wbraid`, `dclid`, the `_gl`
+    // linker), Meta, Microsoft, TikTok, X, Yandex, LinkedIn, Instagram, Pinterest, Snap,
+    // Reddit; email platforms' click tracking (HubSpot `_hsenc`, Mailchimp `mc_eid`, Marketo
+    // `mkt_tok`, SendGrid `upn`).
+    "gclid",
+    "gbraid",
+    "wbraid",
+    "dclid",
+    "gl",
+    "fbclid",
+    "msclkid",
+    "ttclid",
+    "twclid",
+    "yclid",
+    "lifatid",
+    "igshid",
+    "epik",
+    "sccid",
+    "rdtcid",
+    "hsenc",
+    "hsmi",
+    "mceid",
+    "mccid",
+    "mkttok",
+    "upn",
 ];
 
 const NONCE_SUFFIXES: &[&str] = &[

@@ -253,6 +253,29 @@ pub(crate) static RULES: &[Rule] = &[
         &["https://hooks.slack.com/", "https://hooks.slack.com/services/T0/B0/x"],
     ),
     rule(
+        "discord-webhook",
+        "vendor-token",
+        &["discord.com/api/", "discordapp.com/api/"],
+        // A Discord webhook URL is its own credential: anyone holding it can post as the
+        // webhook. `discord.com` or the older `discordapp.com` (and their `ptb.` and `canary.`
+        // hosts), an optional API version, a snowflake id and a 68-character token.
+        r"discord(?:app)?\.com/api/(?:v\d{1,2}/)?webhooks/\d{17,20}/([A-Za-z0-9_\-]{60,80})",
+    )
+    .reach(0, 140)
+    .unbounded()
+    .prefixed()
+    .check(Check::Random)
+    .examples(
+        &[
+            "https://discord.com/api/webhooks/1183749271849302837/Qw3Er5Ty7Ui9Op1As3Df5Gh7Jk9Lz1Xc3Vb5Nm7Qw9Er1Ty3Ui5Op7As9Df1Gh3Jk5Lz7Xc9V",
+            "https://canary.discordapp.com/api/v10/webhooks/482887079823097279/-_xJ_OMJCTj3nSS_QyRJmCL_hI77Ndm6Qrdr-bgCIJ57Xkxcy1a_3s0h2i3nTYIXx-pR",
+        ],
+        &[
+            "https://discord.com/api/webhooks/1183749271849302837/<token>",
+            "https://discord.com/developers/docs/resources/webhook",
+        ],
+    ),
+    rule(
         "stripe",
         "stripe-key",
         &["k_live_", "k_test_"],
@@ -428,6 +451,42 @@ pub(crate) static RULES: &[Rule] = &[
             "Authorization: Basic dXNlcjpwYXNzd29yZA==",
             "Authorization: Basic dXNlcm5hbWU=",
         ],
+    ),
+    rule(
+        "curl-user",
+        "url-credentials",
+        &["curl "],
+        // HTTP credentials on a curl command line: `-u user:password` or `--user user:password`
+        // (curl sends them as Basic). A `$VAR`, `<x>` or `{{x}}` stand-in is not one.
+        r#"curl(?:\s[^\r\n]{0,200}?)?\s(?:-u|--user)[\s=]+['"]?[^\s:'"]{1,64}:([^\s'"$<{][^\s'"]{2,127})"#,
+    )
+    .reach(0, 420)
+    .unbounded()
+    .check(Check::Password)
+    .examples(
+        &[
+            "curl -u ci-bot:DCvRpakwVP*ouAfq https://registry.example.org/v2/",
+            "curl -sS --fail --user 'deploy:q7Zx2Lm9Np4R!t1' https://registry.example.org/v2/",
+        ],
+        &[
+            "curl -u admin:$ADMIN_PASSWORD https://registry.example.org/v2/",
+            "curl -u user:password https://example.org/",
+            "sort -u file.txt:2",
+        ],
+    ),
+    rule(
+        "netrc",
+        "url-credentials",
+        &["machine "],
+        // A `.netrc` entry (curl, git, ftp read them): `machine <host> login <user> password <p>`.
+        r"machine\s+\S{1,253}\s+login\s+\S{1,64}\s+password\s+([^\s$<{]\S{2,127})",
+    )
+    .reach(0, 480)
+    .unbounded()
+    .check(Check::Password)
+    .examples(
+        &["machine api.example.org login ci-bot password DCvRpakwVP*ouAfq"],
+        &["machine api.example.org login ci-bot password ${NETRC_PASSWORD}"],
     ),
     rule(
         "square-access-token",
@@ -822,6 +881,10 @@ pub(crate) static SHAPE_EXAMPLES: &[ShapeExamples] = &[
             "visa 4222222222222",
             "6759 9119 5300 4101 948",
             "2200-4517-1832-6308",
+            // Dots in a card's printed groups, Amex's 4-6-5 included.
+            "4539.9792.6224.3931",
+            "3782 822463 10005",
+            "3782.822463.10005",
             "6019 4882 3627 0636",
             "9792496667636123",
         ],
@@ -830,6 +893,9 @@ pub(crate) static SHAPE_EXAMPLES: &[ShapeExamples] = &[
             "order 1234567890123456",
             "ts 1767225600000",
             "6759 9119 5300 4101 949",
+            // Dots that are not a card's grouping: a decimal, a version.
+            "45399792622.43931",
+            "4539.97.926.224.3931",
         ],
     },
     ShapeExamples {

@@ -34,8 +34,8 @@ pub(crate) fn for_each_phrase_stretch(data: &[u8], f: impl FnMut(usize, usize)) 
 }
 
 const fn is_card_byte(b: u8) -> bool {
-    // `+` is a space in a form body (`4111+1111+...`).
-    b.is_ascii_digit() || b == b' ' || b == b'-' || b == b'+'
+    // `+` is a space in a form body (`4111+1111+...`); `.` groups some printed numbers.
+    b.is_ascii_digit() || b == b' ' || b == b'-' || b == b'+' || b == b'.'
 }
 
 /// Stretches of digits, spaces and dashes long enough for a card number of 13 or more digits

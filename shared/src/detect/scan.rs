@@ -27,8 +27,8 @@ use super::runs::{
 };
 use super::secret::Fingerprint;
 use super::shapes::{
-    assignment_operators, cards, follows_operator, generic_assignment, pieces, punctuated_assignments,
-    twilio_key, wif_key,
+    assignment_operators, cards, follows_operator, generic_assignment, keyed_attributes, pieces,
+    punctuated_assignments, twilio_key, wif_key,
 };
 
 /// Where findings of a layer are placed.
@@ -200,6 +200,13 @@ impl<'a> Walk<'a> {
             }
         }
         self.optional_shapes(data, origin, chain);
+        if self.on.generic {
+            let mut found = Vec::new();
+            keyed_attributes(data, |start, end| found.push((start, end)));
+            for (start, end) in found {
+                self.report("generic-secret", &data[start..end], origin.at(start), chain);
+            }
+        }
         if !operators.is_empty() {
             let mut found = Vec::new();
             punctuated_assignments(data, &operators, |start, end| found.push((start, end)));
@@ -452,6 +459,7 @@ impl<'a> Walk<'a> {
                 && list.bytes.len() >= 16
                 && !is_meaningful(&list.bytes)
                 && !is_fingerprint(&list)
+                && !labelled_digest(data, list.start)
                 && varied(&list.bytes);
             if data_like {
                 self.report_as(
@@ -619,6 +627,44 @@ fn is_fingerprint(list: &HexList) -> bool {
         && matches!(list.delimiter, b":" | b" ")
         && matches!(list.bytes.len(), 16 | 20 | 32 | 48 | 64)
 }
+
+/// Hex bytes that the text just before them (the same line or the one above, as `openssl x509
+/// -text` prints them) names as a digest, fingerprint, serial or key identifier, which tools
+/// print at any length and in any case: `MD5:aa:bb:…` (`ssh-keygen -l -E md5`), `SHA1
+/// Fingerprint=`, `Serial Number:`, `X509v3 Subject Key Identifier:`, `keyid:`. The list may
+/// start inside its label (the `D5` of `MD5:`), so the label may end a byte or two into it.
+fn labelled_digest(data: &[u8], start: usize) -> bool {
+    let end = (start + 3).min(data.len());
+    let from = start.saturating_sub(80);
+    let mut window = &data[from..end];
+    // No further back than the line above.
+    let breaks: Vec<usize> = memchr::memchr_iter(b'\n', &window[..window.len().min(start - from)]).collect();
+    if breaks.len() >= 2 {
+        window = &window[breaks[breaks.len() - 2] + 1..];
+    }
+    let lower = window.to_ascii_lowercase();
+    DIGEST_LABELS
+        .iter()
+        .any(|label| memchr::memmem::find(&lower, label.as_bytes()).is_some())
+}
+
+const DIGEST_LABELS: &[&str] = &[
+    "fingerprint",
+    "thumbprint",
+    "md5",
+    "sha1",
+    "sha-1",
+    "sha256",
+    "sha-256",
+    "sha384",
+    "sha512",
+    "serial number",
+    "serial:",
+    "key identifier",
+    "keyid:",
+    "digest",
+    "checksum",
+];
 
 /// Bytes as varied as data: at least half of them distinct, and so the steps between
 /// neighbours (16 random bytes have 15 or 16 distinct values and steps), so a test pattern

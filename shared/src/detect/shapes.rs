@@ -104,6 +104,11 @@ pub(crate) fn is_secret_key_name(name: &[u8]) -> bool {
 /// `SECRET = '`...), judged random enough to be one.
 pub(crate) fn generic_assignment(data: &[u8], start: usize, end: usize) -> bool {
     let value = trim_padding(&data[start..end]);
+    // A name called (`credential = ClientSecretCredential(…)`) is code, not a value; a value
+    // cut short or masked (`Zq8Xv2Lm…`, `****4242`) is too little of a secret to use.
+    if data.get(end) == Some(&b'(') || masked_beside(data, start, end) {
+        return false;
+    }
     let Some(name) = key_before(data, start).filter(|name| is_secret_key_name(name)) else {
         return false;
     };
@@ -226,11 +231,89 @@ pub(crate) fn punctuated_assignments(data: &[u8], operators: &[usize], mut f: im
         };
         let value = &data[start..end];
         let plain_run = value.iter().all(|&b| super::runs::is_run_byte(b) || b == b'=');
-        if plain_run || value.len() < 10 || !strong_password(value) || is_placeholder(value) {
+        if plain_run
+            || value.len() < 10
+            || !strong_password(value)
+            || is_placeholder(value)
+            || code_expression(value)
+        {
             continue;
         }
         if key_before(data, start).is_some_and(is_secret_key_name) {
             f(start, end);
+        }
+    }
+}
+
+/// A mask run or an ellipsis right before or after `start..end`: `***`, `•`, `...`, `…`.
+fn masked_beside(data: &[u8], start: usize, end: usize) -> bool {
+    let marks: [&[u8]; 4] = [b"***", "•".as_bytes(), b"...", "…".as_bytes()];
+    let (before, after) = (&data[..start], &data[end..]);
+    marks.iter().any(|m| before.ends_with(m) || after.starts_with(m))
+}
+
+/// A value that is code computing or naming the secret rather than the secret: a call or an
+/// index on a dotted name (`os.getenv('DB_PASSWORD')`, `settings.SECRETS["api"]`,
+/// `get_token()`), or a dotted reference through a lowercase object
+/// (`settings.OPENAI_API_KEY`, `process.env.API_KEY`, `self.api_secret`).
+fn code_expression(value: &[u8]) -> bool {
+    let name = value
+        .iter()
+        .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':'))
+        .count();
+    if name < 2 || !value[0].is_ascii_alphabetic() {
+        return false;
+    }
+    if matches!(value.get(name), Some(b'(' | b'[')) {
+        return true;
+    }
+    let path = &value[..name];
+    let segments: Vec<&[u8]> = path.split(|&b| b == b'.').collect();
+    let identifier = |s: &[u8]| {
+        !s.is_empty()
+            && (s[0].is_ascii_alphabetic() || s[0] == b'_')
+            && s.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+    };
+    let object = |s: &&[u8]| s.len() >= 3 && s.iter().all(u8::is_ascii_lowercase);
+    // The reference may close the call it is an argument of: `f(api_key=settings.KEY)`.
+    (name == value.len() || matches!(value.get(name), Some(b')' | b',' | b';')))
+        && segments.len() >= 2
+        && segments.iter().all(|s| identifier(s))
+        && segments[..segments.len() - 1].iter().any(object)
+}
+
+/// Settings written as a key attribute and a value attribute (.NET `appSettings`: `<add
+/// key="SmtpPassword" value="…" />`; Java and Ant `<param name="…" value="…">`): the value
+/// is judged as if assigned to the name, by the rules of [`generic_assignment`] and
+/// [`punctuated_assignments`]. Calls `f(start, end)` for each value that is a credential.
+pub(crate) fn keyed_attributes(data: &[u8], mut f: impl FnMut(usize, usize)) {
+    for at in memchr::memmem::find_iter(data, b"value=\"") {
+        let start = at + 7;
+        let Some(len) = memchr::memchr(b'"', &data[start..data.len().min(start + MAX_VALUE)]) else {
+            continue;
+        };
+        let value = &data[start..start + len];
+        // The name attribute just before: `key="…"` or `name="…"` and spaces.
+        let before = data[..at].trim_ascii_end();
+        let Some(before) = before.strip_suffix(b"\"") else {
+            continue;
+        };
+        let Some(open) = memchr::memrchr(b'"', &before[before.len().saturating_sub(66)..]) else {
+            continue;
+        };
+        let open = before.len().saturating_sub(66) + open;
+        let name = &before[open + 1..];
+        let attribute = before[..open].strip_suffix(b"=").unwrap_or(b"");
+        if !(attribute.ends_with(b"key") || attribute.ends_with(b"name")) || !is_secret_key_name(name) {
+            continue;
+        }
+        let credential = if value.iter().all(|&b| super::runs::is_run_byte(b) || b == b'=') {
+            credential_value(name, trim_padding(value))
+        } else {
+            value.len() >= 10 && strong_password(value)
+        };
+        if credential && !is_placeholder(value) {
+            f(start, start + len);
         }
     }
 }
@@ -426,20 +509,34 @@ pub(crate) fn cards(data: &[u8], mut f: impl FnMut(usize, usize, &[u8])) {
         let start = i;
         let mut buf = [0u8; 20];
         let mut n = 0;
+        // Digits in each group, for numbers grouped by dots.
+        let mut groups = [0u8; 21];
+        let mut g = 0;
+        let mut dotted = false;
         while i < data.len() && n < buf.len() {
             match data[i] {
                 b'0'..=b'9' => {
                     buf[n] = data[i];
                     n += 1;
+                    groups[g] += 1;
                 }
-                b' ' | b'-' | b'+' if data.get(i + 1).is_some_and(u8::is_ascii_digit) => {}
+                b' ' | b'-' | b'+' | b'.'
+                    if data.get(i + 1).is_some_and(u8::is_ascii_digit) && g + 1 < groups.len() =>
+                {
+                    dotted |= data[i] == b'.';
+                    g += 1;
+                }
                 _ => break,
             }
             i += 1;
         }
         let digits = &buf[..n];
+        // A dot also ends a decimal or a version: dots count as a card's grouping only in
+        // the layouts cards are printed in (4-4-4-4, 4-4-4-4-3, Amex 4-6-5, Diners 4-6-4).
+        let grouped = !dotted || card_groups(&groups[..=g]);
         let boundary = i == data.len() || !data[i].is_ascii_alphanumeric();
         if boundary
+            && grouped
             && (13..=19).contains(&digits.len())
             && card_network(digits)
             && luhn(digits)
@@ -447,6 +544,18 @@ pub(crate) fn cards(data: &[u8], mut f: impl FnMut(usize, usize, &[u8])) {
         {
             f(start, i, digits);
         }
+    }
+}
+
+/// The groups a card number is printed in: fours (the last one shorter for 13 to 19 digits),
+/// or 4-6-5 and 4-6-4 (American Express, Diners Club).
+fn card_groups(groups: &[u8]) -> bool {
+    match groups {
+        [4, 6, 5] | [4, 6, 4] => true,
+        [.., last] => {
+            groups.len() >= 4 && groups[..groups.len() - 1].iter().all(|&d| d == 4) && (1..=4).contains(last)
+        }
+        [] => false,
     }
 }
 

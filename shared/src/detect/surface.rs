@@ -90,8 +90,21 @@ impl Engine {
         walk.layer(value, Origin::Span(0), &EncodingChain::default());
         if scope.detectors.contains("generic-secret") && credential_header(&lower) {
             let token = credential_of(value);
-            if is_well_known(token) || credential_value(lower.as_bytes(), token) {
+            if is_well_known(token) || (credential_value(lower.as_bytes(), token) && !masked(token)) {
                 walk.report("generic-secret", token, 0, &EncodingChain::default());
+            }
+        }
+        if scope.detectors.contains("high-entropy") && custom_data_header(&lower) {
+            for token in value.split(|&b| !super::runs::is_run_byte(b)) {
+                if entropy::unexplained(token) {
+                    walk.report_as(
+                        "high-entropy",
+                        token,
+                        0,
+                        &EncodingChain::default(),
+                        Confidence::Low,
+                    );
+                }
             }
         }
         if scope.detectors.contains("generic-secret") && lower == "cookie" {
@@ -287,8 +300,11 @@ fn decode_label(label: &[u8]) -> Option<(Vec<u8>, Encoding)> {
             return Some((bytes, Encoding::Base32));
         }
     }
+    // Base64 of text mixes both cases (about two in five of its characters are capitals);
+    // a label in one case that decodes to text under some alignment does so by chance.
+    let both_cases = joined.iter().any(u8::is_ascii_uppercase) && joined.iter().any(u8::is_ascii_lowercase);
     decode_run(&joined)
-        .filter(|b| is_meaningful(b))
+        .filter(|b| both_cases && is_meaningful(b))
         .map(|b| (b, Encoding::Base64))
 }
 
@@ -333,7 +349,55 @@ fn random_label(label: &str) -> bool {
         entropy::one_case_data(raw)
     };
     // Words and numbers joined by dashes (`my-loadbalancer-1234567890`, an ELB name) are a name.
-    !is_uuid(raw) && !entropy::joined_words(raw) && (mixed || one_case)
+    !is_uuid(raw) && !generated_id(raw) && !entropy::joined_words(raw) && (mixed || one_case)
+}
+
+/// Ids that clouds and orchestrators generate into hostnames, by their published grammars:
+/// - a 128-bit id in hex (a UUID without its dashes: EKS API servers, Elastic Cloud
+///   deployments), optionally behind one letter and ahead of a decimal number (the ELB that a
+///   Kubernetes `LoadBalancer` service gets: `a` and 31 digits of the service's uid, `-` and
+///   a number);
+/// - an AWS resource id (`vpce-0a1b…`: a short type word and 8 or 17 hex digits), optionally
+///   followed by one 8-character suffix (a VPC endpoint's DNS name);
+/// - a Kubernetes pod name: name words, then the pod-template hash and the pod suffix, drawn
+///   from the alphabet Kubernetes uses for them (consonants and digits that cannot spell words:
+///   `bcdfghjklmnpqrstvwxz2456789`).
+///
+/// Each holds at most 128 bits chosen by the platform; exfiltration encodes more per label or
+/// spreads it over several labels, which are judged together.
+fn generated_id(label: &[u8]) -> bool {
+    let parts: Vec<&[u8]> = label.split(|&b| b == b'-').collect();
+    let hex = |p: &[u8]| p.iter().all(u8::is_ascii_hexdigit);
+    let digits = |p: &[u8]| !p.is_empty() && p.iter().all(u8::is_ascii_digit);
+    let uid = |p: &[u8]| p.len() == 32 && hex(p);
+    let prefixed_uid = |p: &[u8]| p.len() == 32 && p[0].is_ascii_alphabetic() && hex(&p[1..]);
+    let kube_safe = |p: &[u8]| p.iter().all(|b| b"bcdfghjklmnpqrstvwxz2456789".contains(b));
+    let word = |p: &[u8]| !p.is_empty() && p.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    match parts.as_slice() {
+        [id] => uid(id),
+        [id, n] if digits(n) => uid(id) || prefixed_uid(id),
+        [kind, id, rest @ ..]
+            if (2..=10).contains(&kind.len())
+                && kind.iter().all(u8::is_ascii_lowercase)
+                && matches!(id.len(), 8 | 17)
+                && hex(id)
+                && rest.len() <= 1
+                && rest.iter().all(|r| r.len() == 8 && word(r)) =>
+        {
+            true
+        }
+        [names @ .., hash, suffix]
+            if !names.is_empty()
+                && names.iter().all(|n| word(n))
+                && (6..=10).contains(&hash.len())
+                && suffix.len() == 5
+                && kube_safe(hash)
+                && kube_safe(suffix) =>
+        {
+            true
+        }
+        _ => false,
+    }
 }
 
 /// `8-4-4-4-12` hex digits.
@@ -389,6 +453,55 @@ fn session_cookies(header: &[u8]) -> impl Iterator<Item = &[u8]> {
             || name.ends_with(b"_sid");
         (session && looks_random(value) && !is_placeholder(value)).then_some(value)
     })
+}
+
+/// A credential shown with part of it hidden or cut (`sk_live_****4242`, `AbCd…WxYz`,
+/// `gQFx…`): a mask run of `*`, `•` or `x`, or an ellipsis. What is left is too little to use.
+fn masked(token: &[u8]) -> bool {
+    let has = |needle: &[u8]| memchr::memmem::find(token, needle).is_some();
+    has(b"***") || has(b"...") || has("…".as_bytes()) || has("•".as_bytes()) || has(b"xxxx") || has(b"XXXX")
+}
+
+/// A custom header (`x-…`) whose value nothing explains is judged like a URL's query value:
+/// random data there is data leaving. Except where the name says the value is random by
+/// design: ids, traces, nonces, signatures and digests, CSRF tokens, cursors, and Chrome's
+/// variations header (`x-client-data`, base64 of a protobuf).
+fn custom_data_header(name: &str) -> bool {
+    const BY_DESIGN: &[&str] = &[
+        "id",
+        "trace",
+        "span",
+        "request",
+        "correlation",
+        "nonce",
+        "signature",
+        "sig",
+        "hmac",
+        "hash",
+        "digest",
+        "checksum",
+        "sha",
+        "etag",
+        "fingerprint",
+        "csrf",
+        "xsrf",
+        "cursor",
+        "version",
+        "client-data",
+        "idempotency",
+        "cache",
+        "build",
+        "commit",
+        "timestamp",
+        "date",
+        "forwarded",
+        "recaptcha",
+        "captcha",
+        "appcheck",
+        "integrity",
+        "challenge",
+    ];
+    name.starts_with("x-") && !BY_DESIGN.iter().any(|w| name.contains(w))
 }
 
 fn credential_header(name: &str) -> bool {
