@@ -94,7 +94,8 @@ async fn open(args: &Args, tls: &tokio_rustls::TlsConnector) -> std::io::Result<
     Ok(Box::new(tls.connect(name, tcp).await?))
 }
 
-/// One keep-alive GET; returns when the whole body has arrived.
+/// One keep-alive GET; returns when the whole body has arrived (by its length, or to its
+/// last chunk).
 async fn get(stream: &mut Box<dyn Io>, request: &[u8], buf: &mut Vec<u8>) -> std::io::Result<()> {
     stream.write_all(request).await?;
     buf.clear();
@@ -109,6 +110,17 @@ async fn get(stream: &mut Box<dyn Io>, request: &[u8], buf: &mut Vec<u8>) -> std
             let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
             if !head.starts_with("http/1.1 200") {
                 return Err(std::io::Error::other(head));
+            }
+            if head.contains("transfer-encoding: chunked") {
+                // Read to the last chunk (an answer Tollgate held back and judged is chunked).
+                while !buf[end + 4..].ends_with(b"0\r\n\r\n") {
+                    let n = stream.read(&mut chunk).await?;
+                    if n == 0 {
+                        return Err(std::io::Error::other("closed mid-body"));
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+                return Ok(());
             }
             let length: usize = head
                 .lines()
