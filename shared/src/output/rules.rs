@@ -215,9 +215,29 @@ impl Judge {
     pub fn verdict(&self, answer: &Answer<'_>) -> Result<Verdict, OutputError> {
         let text = decode_text(answer)?;
         let kind = Kind::of(answer.content_type, &text);
+        if self.clean_at_a_glance(&text) {
+            return Ok(Verdict {
+                text,
+                kind,
+                findings: Vec::new(),
+            });
+        }
         let (segments, links) = segments(kind, &text);
         let findings = self.judge_segments(&segments, &links, answer.host);
         Ok(Verdict { text, kind, findings })
+    }
+
+    /// Whether no rule can fire on `text`, seen whole, so that it need not be cut at all:
+    /// ASCII with nothing that decodes into other words (no entity, escape or percent sign),
+    /// no absolute URL (no link can carry data to another host), no run long enough to be
+    /// encoded, and none of the anchor words every prose rule needs. Each segment is a piece
+    /// of such a text, so each would be skipped by the same tests in `judge_segment`.
+    fn clean_at_a_glance(&self, text: &str) -> bool {
+        text.is_ascii()
+            && !text.bytes().any(|b| matches!(b, b'&' | b'\\' | b'%'))
+            && memchr::memmem::find(text.as_bytes(), b"://").is_none()
+            && !has_long_run(text.as_bytes())
+            && !self.anchors.is_match(text)
     }
 
     /// Judges segments already cut.
