@@ -10,7 +10,7 @@ mod support;
 
 use std::process::Output;
 
-use support::{Origin, OriginCerts, Place, Proxy, ProxySpec, body_of, status_of};
+use support::{Origin, OriginCerts, Place, Proxy, body_of, status_of};
 
 const HOST: Place<'static> = Place::Host;
 
@@ -178,18 +178,8 @@ fn bench(output: &str) -> Bench {
     let dir = tempfile::tempdir().expect("tempdir");
     let certs = OriginCerts::new(dir.path(), &["api.test"]);
     let origin = Origin::tls(HOST, "127.0.0.1", 0, &certs);
-    let policy = format!(
-        "version = 1\n{output}\n[tenant]\nid = \"t\"\nowner = \"o@t.example\"\n[[tools]]\nname = \"fetch\"\n[[tools.egress]]\nid = \"api\"\nhosts = [\"api.test\"]\nports = [{}]\nallow_private = [\"127.0.0.1/32\"]\n",
-        origin.port
-    );
-    let spec = ProxySpec {
-        tenant_policy: &policy,
-        origin_ca: &certs.ca,
-        hosts: &[("api.test", "127.0.0.1")],
-        nameservers: &[],
-        extra: "",
-    };
-    let proxy = Proxy::start(HOST, &spec);
+    let policy = support::one_rule_policy(output, "api.test", origin.port, "127.0.0.1/32", "");
+    let proxy = support::proxy_for(&policy, &certs.ca, "api.test", "127.0.0.1");
     Bench { proxy, origin, dir }
 }
 
@@ -425,11 +415,7 @@ fn a_tool_can_switch_judging_off_and_binary_answers_are_never_held() {
 
 #[test]
 fn policy_diff_shows_a_weaker_output_action_as_widening_and_a_stronger_one_as_narrowing() {
-    let policy = |output: &str| {
-        format!(
-            "version = 1\n{output}\n[tenant]\nid = \"t\"\nowner = \"o@t.example\"\n[[tools]]\nname = \"fetch\"\n[[tools.egress]]\nid = \"api\"\nhosts = [\"api.test\"]\n"
-        )
-    };
+    let policy = |output: &str| support::one_rule_policy(output, "api.test", 443, "127.0.0.1/32", "");
     let dirs: Vec<tempfile::TempDir> = [
         "",
         "[output]\naction = \"report\"",
@@ -497,17 +483,8 @@ fn a_remote_mcp_servers_poisoned_tool_description_is_cut_before_the_agent_reads_
             .strip_prefix("ready ")
             .and_then(|p| p.parse().ok())
             .unwrap_or_else(|| panic!("mcp server said {line:?}"));
-        let policy = format!(
-            "version = 1\n[tenant]\nid = \"t\"\nowner = \"o@t.example\"\n[[tools]]\nname = \"fetch\"\n[[tools.egress]]\nid = \"mcp\"\nhosts = [\"mcp.test\"]\nports = [{port}]\nallow_private = [\"127.0.0.1/32\"]\n"
-        );
-        let spec = ProxySpec {
-            tenant_policy: &policy,
-            origin_ca: &certs.ca,
-            hosts: &[("mcp.test", "127.0.0.1")],
-            nameservers: &[],
-            extra: "",
-        };
-        let proxy = Proxy::start(HOST, &spec);
+        let policy = support::one_rule_policy("", "mcp.test", port, "127.0.0.1/32", "");
+        let proxy = support::proxy_for(&policy, &certs.ca, "mcp.test", "127.0.0.1");
         let out = Command::new(support::python())
             .arg(support::repo().join("tests/support/mcp_remote_agent.py"))
             .arg(format!("https://mcp.test:{port}/mcp"))

@@ -302,18 +302,8 @@ fn websocket_over_http2_cannot_be_opened_and_carries_nothing_out() {
     let dir = tempfile::tempdir().expect("tempdir");
     let certs = OriginCerts::new(dir.path(), &["ws.test"]);
     let origin = support::recording::Recorder::tls(&certs, dir.path(), "origin.bin");
-    let policy = format!(
-        "version = 1\n[tenant]\nid = \"t\"\nowner = \"o@t.example\"\n[[tools]]\nname = \"fetch\"\n[[tools.egress]]\nid = \"ws\"\nhosts = [\"ws.test\"]\nports = [{}]\nallow_private = [\"127.0.0.2/32\"]\nwebsocket = true\n",
-        origin.port
-    );
-    let spec = ProxySpec {
-        tenant_policy: &policy,
-        origin_ca: &certs.ca,
-        hosts: &[("ws.test", "127.0.0.2")],
-        nameservers: &[],
-        extra: "",
-    };
-    let proxy = Proxy::start(HOST, &spec);
+    let policy = support::one_rule_policy("", "ws.test", origin.port, "127.0.0.2/32", "websocket = true\n");
+    let proxy = support::proxy_for(&policy, &certs.ca, "ws.test", "127.0.0.2");
     let out = Command::new("python3")
         .arg(repo().join("tests/support/h2_extended_connect.py"))
         .arg(proxy.port.to_string())

@@ -246,18 +246,32 @@ pub fn proxy_to_one_origin() -> (Proxy, Origin, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
     let certs = OriginCerts::new(dir.path(), &["api.test"]);
     let origin = Origin::tls(Place::Host, "127.0.0.1", 0, &certs);
-    let policy = format!(
-        "version = 1\n[tenant]\nid = \"t\"\nowner = \"o@t.example\"\n[[tools]]\nname = \"fetch\"\n[[tools.egress]]\nid = \"api\"\nhosts = [\"api.test\"]\nports = [{}]\nallow_private = [\"127.0.0.1/32\"]\n",
-        origin.port
-    );
+    let policy = one_rule_policy("", "api.test", origin.port, "127.0.0.1/32", "");
+    (
+        proxy_for(&policy, &certs.ca, "api.test", "127.0.0.1"),
+        origin,
+        dir,
+    )
+}
+
+/// Tenant `t` with the tool `fetch` and one rule for `host:port` that may reach `private`;
+/// `head` stands before `[tenant]` (e.g. an `[output]` table), `rule` ends the rule.
+pub fn one_rule_policy(head: &str, host: &str, port: u16, private: &str, rule: &str) -> String {
+    format!(
+        "version = 1\n{head}\n[tenant]\nid = \"t\"\nowner = \"o@t.example\"\n[[tools]]\nname = \"fetch\"\n[[tools.egress]]\nid = \"one\"\nhosts = [\"{host}\"]\nports = [{port}]\nallow_private = [\"{private}\"]\n{rule}"
+    )
+}
+
+/// A proxy with `policy`, resolving `host` to `ip` and trusting `origin_ca` upstream.
+pub fn proxy_for(policy: &str, origin_ca: &Path, host: &str, ip: &str) -> Proxy {
     let spec = ProxySpec {
-        tenant_policy: &policy,
-        origin_ca: &certs.ca,
-        hosts: &[("api.test", "127.0.0.1")],
+        tenant_policy: policy,
+        origin_ca,
+        hosts: &[(host, ip)],
         nameservers: &[],
         extra: "",
     };
-    (Proxy::start(Place::Host, &spec), origin, dir)
+    Proxy::start(Place::Host, &spec)
 }
 
 /// `tollgate proxy` with its own CA, policies, identities and configuration.
