@@ -8,8 +8,6 @@
 
 mod support;
 
-use std::process::Stdio;
-
 use support::dev::Dev;
 use support::{python, repo, tollgate};
 
@@ -37,20 +35,13 @@ fn the_mcp_fetch_server_works_through_tollgate_and_its_refusals_reach_the_agent(
         dev.origin("docs", &format!("/search?q={key}")),
         dev.origin("docs", "/injected"),
     ];
-    let out = std::process::Command::new(python())
-        .arg(repo().join("tests/support/mcp_agent.py"))
-        .args(&urls)
-        .env("HTTPS_PROXY", proxy)
-        .env("SSL_CERT_FILE", dev.state.path().join("ca/ca.pem"))
-        .stdin(Stdio::null())
-        .output()
-        .expect("mcp agent");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        dev.logs()
+    let stdout = support::run_to_end(
+        std::process::Command::new(python())
+            .arg(repo().join("tests/support/mcp_agent.py"))
+            .args(&urls)
+            .env("HTTPS_PROXY", proxy)
+            .env("SSL_CERT_FILE", dev.state.path().join("ca/ca.pem")),
+        dev.logs(),
     );
     let results: Vec<serde_json::Value> = stdout
         .lines()

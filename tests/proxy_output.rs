@@ -458,47 +458,29 @@ fn policy_diff_shows_a_weaker_output_action_as_widening_and_a_stronger_one_as_na
 /// event stream (the SDK's default) and as JSON.
 #[test]
 fn a_remote_mcp_servers_poisoned_tool_description_is_cut_before_the_agent_reads_it() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
+    use std::process::Command;
 
     for mode in ["sse", "json"] {
         let dir = tempfile::tempdir().expect("tempdir");
         let certs = OriginCerts::new(dir.path(), &["mcp.test"]);
-        let mut child = Command::new(support::python())
-            .arg(support::repo().join("tests/support/mcp_remote.py"))
-            .args(["127.0.0.1", "0"])
-            .arg(&certs.cert)
-            .arg(&certs.key)
-            .arg(mode)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("mcp server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("ready");
-        let _server = support::Process::new(child);
-        let port: u16 = line
-            .trim()
-            .strip_prefix("ready ")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("mcp server said {line:?}"));
+        let (_server, port) = support::spawn_ready(
+            Command::new(support::python())
+                .arg(support::repo().join("tests/support/mcp_remote.py"))
+                .args(["127.0.0.1", "0"])
+                .arg(&certs.cert)
+                .arg(&certs.key)
+                .arg(mode),
+            "mcp server",
+        );
         let policy = support::one_rule_policy("", "mcp.test", port, "127.0.0.1/32", "");
         let proxy = support::proxy_for(&policy, &certs.ca, "mcp.test", "127.0.0.1");
-        let out = Command::new(support::python())
-            .arg(support::repo().join("tests/support/mcp_remote_agent.py"))
-            .arg(format!("https://mcp.test:{port}/mcp"))
-            .env("HTTPS_PROXY", proxy.url(support::USER, support::SECRET))
-            .env("SSL_CERT_FILE", proxy.ca())
-            .stdin(Stdio::null())
-            .output()
-            .expect("mcp agent");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{mode}: {stdout}\n{}\n{}",
-            String::from_utf8_lossy(&out.stderr),
-            proxy.log_text()
+        let stdout = support::run_to_end(
+            Command::new(support::python())
+                .arg(support::repo().join("tests/support/mcp_remote_agent.py"))
+                .arg(format!("https://mcp.test:{port}/mcp"))
+                .env("HTTPS_PROXY", proxy.url(support::USER, support::SECRET))
+                .env("SSL_CERT_FILE", proxy.ca()),
+            format_args!("{mode}: {}", proxy.log_text()),
         );
         let answer: serde_json::Value = serde_json::from_str(stdout.trim()).expect("agent json");
         let tools = answer["tools"].as_array().expect("tools");

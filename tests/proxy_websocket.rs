@@ -9,9 +9,8 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use support::{OriginCerts, Place, Process, Proxy, ProxySpec, SECRET, USER, repo};
@@ -33,26 +32,17 @@ impl WsOrigin {
     fn start(tls: Option<&OriginCerts>, record: PathBuf) -> Self {
         std::fs::write(&record, b"").expect("record file");
         let (cert, key) = tls.map_or(("-".into(), "-".into()), |c| (c.cert.clone(), c.key.clone()));
-        let mut child = Command::new("python3")
-            .arg(repo().join("tests/support/ws_origin.py"))
-            .args(["127.0.0.2", "0"])
-            .arg(cert)
-            .arg(key)
-            .arg(&record)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("ws origin");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("ready");
-        let port = line
-            .trim()
-            .strip_prefix("ready ")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("ws origin said {line:?}"));
+        let (process, port) = support::spawn_ready(
+            Command::new("python3")
+                .arg(repo().join("tests/support/ws_origin.py"))
+                .args(["127.0.0.2", "0"])
+                .arg(cert)
+                .arg(key)
+                .arg(&record),
+            "ws origin",
+        );
         Self {
-            _process: Process::new(child),
+            _process: process,
             port,
             record,
         }
@@ -304,20 +294,15 @@ fn websocket_over_http2_cannot_be_opened_and_carries_nothing_out() {
     let origin = support::recording::Recorder::tls(&certs, dir.path(), "origin.bin");
     let policy = support::one_rule_policy("", "ws.test", origin.port, "127.0.0.2/32", "websocket = true\n");
     let proxy = support::proxy_for(&policy, &certs.ca, "ws.test", "127.0.0.2");
-    let out = Command::new("python3")
-        .arg(repo().join("tests/support/h2_extended_connect.py"))
-        .arg(proxy.port.to_string())
-        .args([USER, SECRET, "ws.test"])
-        .arg(origin.port.to_string())
-        .arg(proxy.ca())
-        .arg(format!("key={AWS_KEY}"))
-        .output()
-        .expect("h2 client");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = support::run_to_end(
+        Command::new("python3")
+            .arg(repo().join("tests/support/h2_extended_connect.py"))
+            .arg(proxy.port.to_string())
+            .args([USER, SECRET, "ws.test"])
+            .arg(origin.port.to_string())
+            .arg(proxy.ca())
+            .arg(format!("key={AWS_KEY}")),
+        "",
     );
     let answer: serde_json::Value = serde_json::from_str(stdout.trim()).expect("json");
     println!("{answer}");

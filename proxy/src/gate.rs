@@ -416,7 +416,7 @@ impl Gate {
                 warn!(tenant, tool, host, action, findings = %lines.join("; "), "instructions for the model in an answer")
             }
         }
-        for class in crate::output::classes(&judged.findings) {
+        for class in judged.findings.iter().map(|f| f.class) {
             self.metrics
                 .output
                 .with_label_values(&[class.as_str(), action])

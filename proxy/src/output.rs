@@ -26,7 +26,7 @@
 //! not decodable) is withheld under the holding actions: the proxy fails closed.
 
 use tollgate_shared::output::{
-    Answer, Class, Finding, Judge, Kind, OutputError, Place, Verdict, charset, decompress,
+    Answer, Finding, Judge, Kind, OutputError, Place, Verdict, charset, decompress,
 };
 use tollgate_shared::policy::model::OutputAction;
 
@@ -178,7 +178,7 @@ impl OutputGate {
         let judged = match verdict {
             Ok(verdict) => {
                 if self.action != OutputAction::Report {
-                    *body = Some(self.release(&held, &verdict).into());
+                    *body = Some(self.release(held, &verdict).into());
                 }
                 Judged {
                     action: self.action,
@@ -329,12 +329,16 @@ impl OutputGate {
     }
 
     /// What the client gets for a judged body under a holding action.
-    fn release(&self, held: &[u8], verdict: &Verdict) -> Vec<u8> {
+    fn release(&self, held: Vec<u8>, verdict: &Verdict) -> Vec<u8> {
         if verdict.findings.is_empty() {
-            // Clean: as it came (decoded), or re-encoded in UTF-8 when it was not.
-            return match (self.utf8, decompress(held, self.content_encoding.as_deref())) {
-                (true, Ok(bytes)) => bytes,
-                _ => verdict.text.clone().into_bytes(),
+            // Clean: as it came (decoded), or re-encoded in UTF-8 when it was not. An answer
+            // with no encoding is handed back as it was held, not copied.
+            return match (self.utf8, self.content_encoding.as_deref()) {
+                (true, None) => held,
+                (true, Some(encoding)) => {
+                    decompress(&held, Some(encoding)).unwrap_or_else(|_| verdict.text.clone().into_bytes())
+                }
+                (false, _) => verdict.text.clone().into_bytes(),
             };
         }
         match self.action {
@@ -446,13 +450,10 @@ fn escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// The classes of a judgement, for metrics.
-pub fn classes(findings: &[Finding]) -> impl Iterator<Item = Class> + '_ {
-    findings.iter().map(|f| f.class)
-}
-
 #[cfg(test)]
 mod tests {
+    use tollgate_shared::output::Class;
+
     use super::*;
 
     fn head(content_type: &str, encoding: Option<&str>) -> ResponseHeader {

@@ -203,23 +203,45 @@ impl Origin {
             .arg(host)
             .arg(port.to_string())
             .args(mode);
-        command.stdout(Stdio::piped()).stderr(Stdio::inherit());
-        let mut child = command.spawn().expect("start origin");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("origin ready line");
-        let port = line
-            .trim()
-            .strip_prefix("ready ")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("origin said {line:?}"));
+        command.stderr(Stdio::inherit());
+        let (process, port) = spawn_ready(&mut command, "origin");
         Self {
-            _process: Process { child },
+            _process: process,
             port,
         }
     }
+}
+
+/// Starts a test server that prints `ready PORT` once it listens, and returns it with the
+/// port (`what` names it when it says anything else).
+pub fn spawn_ready(command: &mut Command, what: &str) -> (Process, u16) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {what}: {e}"));
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .unwrap_or_else(|e| panic!("{what} ready line: {e}"));
+    let port = line
+        .trim()
+        .strip_prefix("ready ")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("{what} said {line:?}"));
+    (Process::new(child), port)
+}
+
+/// Runs a client to its end with no standard input and returns its standard output; if it
+/// fails, panics with what it printed and `context` (a log, the case).
+pub fn run_to_end(command: &mut Command, context: impl std::fmt::Display) -> String {
+    let out = command.stdin(Stdio::null()).output().expect("run client");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}\n{context}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
 }
 
 pub fn free_port() -> u16 {

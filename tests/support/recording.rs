@@ -1,9 +1,8 @@
 //! An origin that records every byte it receives (tests/support/recorder.py), over TLS or
 //! plain HTTP: what did, and did not, reach the upstream.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use super::{OriginCerts, Process, repo};
 
@@ -26,25 +25,16 @@ impl Recorder {
 
     fn start(tls: [&std::ffi::OsStr; 2], record: PathBuf) -> Self {
         std::fs::write(&record, b"").expect("record file");
-        let mut child = Command::new("python3")
-            .arg(repo().join("tests/support/recorder.py"))
-            .args(["127.0.0.2", "0"])
-            .args(tls)
-            .arg(&record)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("recorder");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("ready");
-        let port = line
-            .trim()
-            .strip_prefix("ready ")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("recorder said {line:?}"));
+        let (process, port) = super::spawn_ready(
+            Command::new("python3")
+                .arg(repo().join("tests/support/recorder.py"))
+                .args(["127.0.0.2", "0"])
+                .args(tls)
+                .arg(&record),
+            "recorder",
+        );
         Self {
-            _process: Process::new(child),
+            _process: process,
             port,
             record,
         }
