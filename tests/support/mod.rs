@@ -244,12 +244,40 @@ pub fn run_to_end(command: &mut Command, context: impl std::fmt::Display) -> Str
     stdout
 }
 
+/// A loopback port for a server a test starts, held for this test process's lifetime so that no
+/// other test on the machine is given it, and the one above it free too (OpenBao's dev server
+/// listens on the next port as well).
+///
+/// Asking the kernel for port 0 and releasing it raced: another test process, or an outgoing
+/// connection's source port, could take the port before the server bound it. So ports come from
+/// below the kernel's ephemeral range (which starts at 32768 by default), in pairs, each pair
+/// claimed by an exclusive lock on a file under the temporary directory that is released when
+/// the test process ends.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+    const FIRST: u16 = 20_000;
+    const PAIRS: u16 = 6_000;
+    static HELD: std::sync::Mutex<Vec<std::fs::File>> = std::sync::Mutex::new(Vec::new());
+    let dir = std::env::temp_dir().join("tollgate-test-ports");
+    std::fs::create_dir_all(&dir).expect("port lock directory");
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .subsec_nanos();
+    let start = (std::process::id() ^ nanos) % u32::from(PAIRS);
+    for step in 0..u32::from(PAIRS) {
+        let port = FIRST + 2 * ((start + step) % u32::from(PAIRS)) as u16;
+        let lock = std::fs::File::create(dir.join(port.to_string())).expect("port lock file");
+        let exclusive = rustix::fs::FlockOperation::NonBlockingLockExclusive;
+        if rustix::fs::flock(&lock, exclusive).is_err() {
+            continue;
+        }
+        let bindable = |p: u16| TcpListener::bind(("127.0.0.1", p)).is_ok();
+        if bindable(port) && bindable(port + 1) {
+            HELD.lock().expect("port locks").push(lock);
+            return port;
+        }
+    }
+    panic!("no free loopback port pair in {FIRST}..{}", FIRST + 2 * PAIRS)
 }
 
 /// Settings of one proxy under test.
