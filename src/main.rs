@@ -1,6 +1,7 @@
 //! The `tollgate` command line. Thin: parsing arguments, calling into the crates, printing.
 #![forbid(unsafe_code)]
 
+mod allocator;
 mod audit;
 mod broker;
 mod ca;
@@ -12,14 +13,6 @@ mod proxy;
 mod revision;
 
 use std::process::ExitCode;
-
-/// With `--features mimalloc`, mimalloc rather than glibc's malloc: the proxy allocates on
-/// every request (pingora's heads, the detectors' scratch, provenance records), and malloc and
-/// free were about a tenth of its CPU under load. It costs memory per connection, so glibc
-/// stays the default (README, Benchmarks).
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use clap::{Parser, Subcommand};
 
@@ -105,6 +98,13 @@ fn as_log_level(level: tracing_subscriber::filter::LevelFilter) -> log::LevelFil
 /// Exit codes: 0 success, 1 the policies have errors or a test failed, 2 misuse.
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The long-running commands; the others are over before the allocator's settings matter.
+    if matches!(
+        cli.command,
+        Command::Proxy(_) | Command::Broker(_) | Command::Dev(_) | Command::Demo(_)
+    ) {
+        allocator::settle();
+    }
     logging();
     let result = match cli.command {
         Command::Policy(command) => policy::run(command),
