@@ -266,7 +266,10 @@ pub fn free_port() -> u16 {
     let start = (std::process::id() ^ nanos) % u32::from(PAIRS);
     for step in 0..u32::from(PAIRS) {
         let port = FIRST + 2 * ((start + step) % u32::from(PAIRS)) as u16;
-        let lock = std::fs::File::create(dir.join(port.to_string())).expect("port lock file");
+        // A lock file another user made (and this one cannot open) is a port taken.
+        let Ok(lock) = std::fs::File::create(dir.join(port.to_string())) else {
+            continue;
+        };
         let exclusive = rustix::fs::FlockOperation::NonBlockingLockExclusive;
         if rustix::fs::flock(&lock, exclusive).is_err() {
             continue;
