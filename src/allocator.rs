@@ -21,7 +21,7 @@ use std::os::unix::process::CommandExt;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// mimalloc's settings and their values.
-pub(crate) const SETTINGS: [(&str, &str); 2] = [
+const SETTINGS: [(&str, &str); 2] = [
     ("MIMALLOC_PURGE_DELAY", "0"),
     ("MIMALLOC_ARENA_EAGER_COMMIT", "0"),
 ];
