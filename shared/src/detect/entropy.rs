@@ -34,12 +34,26 @@ const MAX_LEN: usize = 1024;
 
 /// Calls `f(token)` for each unexplained token in a URL path (origin form, no query).
 pub(crate) fn in_path(path: &[u8], mut f: impl FnMut(&[u8])) {
+    // Hex digits of the short segments just before: a digest sharded into directories
+    // (`/packages/e5/e0/<60 hex>`, git's `objects/ab/<38 hex>`) is a digest.
+    let mut shards = 0;
     for segment in path.split(|&b| b == b'/') {
+        let hex = !segment.is_empty() && segment.iter().all(u8::is_ascii_hexdigit);
+        if hex && shards > 0 && matches!(shards + segment.len(), 32 | 40 | 56 | 64 | 96 | 128) {
+            shards = 0;
+            continue;
+        }
+        shards = if hex && segment.len() <= 4 {
+            shards + segment.len()
+        } else {
+            0
+        };
         if static_asset(segment) {
             // A build's content hash names the file (`app.<hash>.js`, `<hash>.webp`): a digest
-            // at one of a digest's base64url lengths is the file's name, not data.
+            // at one of a digest's base64url lengths is the file's name, not data (32: the
+            // 192 bits of Google Fonts' file names).
             let mut g = |token: &[u8]| {
-                if !matches!(trim_padding(token).len(), 22 | 27 | 43 | 86) {
+                if !matches!(trim_padding(token).len(), 22 | 27 | 32 | 43 | 86) {
                     f(token)
                 }
             };
@@ -142,10 +156,17 @@ pub(crate) fn unexplained(token: &[u8]) -> bool {
             .iter()
             .filter(|b| b.is_ascii_alphabetic() && !b.is_ascii_hexdigit())
             .count();
-        token.iter().all(u8::is_ascii_alphanumeric)
+        let base32 = token.iter().all(u8::is_ascii_alphanumeric)
             && !matches!(token.len(), 26 | 32 | 52)
             && beyond_hex >= 4
-            && one_case_data(token)
+            && one_case_data(token);
+        // Hex longer than a commit id (which links cut to any length up to 40) and at no
+        // digest's length (SHA-2 and others: 48, 56, 64, 80, 96, 128) is bytes written out.
+        let hex = token.iter().all(u8::is_ascii_hexdigit)
+            && token.len() > 40
+            && !matches!(token.len(), 40 | 48 | 56 | 64 | 80 | 96 | 128)
+            && one_case_data(token);
+        base32 || hex
     };
     shaped
         && !joined_words(token)
@@ -290,7 +311,7 @@ fn type_prefixed(token: &[u8]) -> bool {
 
 /// Published id grammars of services whose URLs carry random-looking ids by design: Google
 /// Drive, Docs and Forms (`1` and 32 or 43 base64url characters; `1FAIpQL` and 49), YouTube
-/// playlists (`PL`, `UU`, `OL`, `RD` and 16 to 32), and the SigV4 credential scope
+/// playlists (`PL`, `UU`, `OL`, `RD` and 16 to 32), Twilio resource SIDs, and the SigV4 credential scope
 /// (`AKIA…/20261127/us-east-1/s3/aws4_request`, whose key id the AWS rule judges).
 fn known_id(token: &[u8]) -> bool {
     if token.ends_with(b"/aws4_request") || token.ends_with(b"/goog4_request") {
@@ -306,7 +327,14 @@ fn known_id(token: &[u8]) -> bool {
         .iter()
         .any(|p| token.starts_with(p))
         && (18..=34).contains(&token.len());
-    base64url(token) && (google || playlist)
+    // Twilio resource SIDs: two capitals naming the type (`SM`, `MM`, `AC`, `CA`, `PN`…) and
+    // 32 lowercase hex digits.
+    let twilio = token.len() == 34
+        && token[..2].iter().all(u8::is_ascii_uppercase)
+        && token[2..]
+            .iter()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b));
+    twilio || base64url(token) && (google || playlist)
 }
 
 /// Base58 in the shape of a Bitcoin address (a `1` or `3` version character and 26 to 35
@@ -371,6 +399,11 @@ const NONCE_PARAMS: &[&str] = &[
     "nonce",
     "codechallenge",
     "cursor",
+    // Pagination: `?next=…`, `?marker=…` (S3, OpenStack), `?starting_after=…` (Stripe).
+    "next",
+    "marker",
+    "startingafter",
+    "endingbefore",
     "after",
     "before",
     "continuation",

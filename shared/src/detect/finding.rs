@@ -72,6 +72,8 @@ pub enum Encoding {
     Hex,
     Base32,
     Escape,
+    /// HTML and XML character references (`&#107;`, `&#x6B;`).
+    CharRef,
     QuotedPrintable,
     Unicode,
     Multipart,
@@ -91,6 +93,7 @@ impl Encoding {
             Self::Hex => "hex",
             Self::Base32 => "base32",
             Self::Escape => "escape",
+            Self::CharRef => "char-ref",
             Self::QuotedPrintable => "quoted-printable",
             Self::Unicode => "unicode",
             Self::Multipart => "multipart",

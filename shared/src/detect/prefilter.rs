@@ -10,7 +10,7 @@ use regex::bytes::Regex;
 use super::catalog::index_of;
 use super::finding::Confidence;
 use super::rules::checks::{
-    base58check, github_crc, is_placeholder, is_well_known, looks_random, mixed_case,
+    base58check, github_crc, is_placeholder, is_well_known, looks_random, looks_random_body, mixed_case,
 };
 use super::rules::{Check, RULES, Rule, is_database_scheme};
 use super::{DetectError, DetectorSet};
@@ -301,7 +301,7 @@ fn passes(rule: &Rule, whole: &[u8], value: &[u8]) -> Option<Confidence> {
         Check::None | Check::AwsKeyId => Some(Confidence::High),
         Check::GithubCrc => github_crc(value).then_some(Confidence::Verified),
         Check::Base58 => base58check(value).then_some(Confidence::Verified),
-        Check::Random => high(looks_random(value)),
+        Check::Random => high(looks_random_body(value)),
         Check::MixedCase => high(mixed_case(value)),
         Check::Password => high(!is_weak_password(value)),
         Check::BasicAuth => high(basic_credentials(value)),

@@ -453,6 +453,49 @@ pub(crate) static RULES: &[Rule] = &[
         ],
     ),
     rule(
+        "bearer-token",
+        "generic-secret",
+        &["Bearer ", "bearer "],
+        // An OAuth bearer token (RFC 6750's b64token) written into a body: a curl command, a
+        // HAR or a client's config quoting its `Authorization` header.
+        r"[Bb]earer\s+([A-Za-z0-9\-._~+/]{20,400}=*)",
+    )
+    .reach(0, 420)
+    .check(Check::Random)
+    .examples(
+        &[
+            r#"curl -H "Authorization: Bearer jq8vX2mLp9RzTk4wN7bY3cD6fH1sQ5uE" https://api.example.com/v1/me"#,
+            r#"{"name": "authorization", "value": "Bearer at_4L6TMf9mSjtRIoLhJZ9y46Z2Ov9x5605"}"#,
+        ],
+        &[
+            "Authorization: Bearer $ACCESS_TOKEN",
+            "send a Bearer token in the Authorization header",
+            "Bearer <your-token-here>",
+            "Bearer YOUR_ACCESS_TOKEN_GOES_HERE",
+        ],
+    ),
+    rule(
+        "basic-auth-call",
+        "url-credentials",
+        &["BasicAuth(", "DigestAuth(", "auth=(", "auth = ("],
+        // A user name and password handed to an HTTP client: `HTTPBasicAuth("ci", "…")`,
+        // requests' `auth=("ci", "…")`.
+        r#"(?:BasicAuth|DigestAuth|auth\s*=\s*)\(\s*["'][^"'\s]{1,64}["']\s*,\s*["']([^"'\s]{6,128})["']"#,
+    )
+    .reach(8, 220)
+    .unbounded()
+    .check(Check::Password)
+    .examples(
+        &[
+            r#"requests.get(url, auth=HTTPBasicAuth("ci-bot", "hRT83ZQWplu_V8fvri~T"))"#,
+            r#"httpx.get(url, auth=("deploy", "Vq7pZ2xK9mLr"))"#,
+        ],
+        &[
+            r#"auth=HTTPBasicAuth("user", "password")"#,
+            r#"auth=(user, os.environ["PASSWORD"])"#,
+        ],
+    ),
+    rule(
         "curl-user",
         "url-credentials",
         &["curl "],
@@ -715,6 +758,8 @@ const VENDOR_ANCHORS: &[&str] = &[
     "ya29.",
     "Q~",
     ":AA",
+    // The Telegram Bot API documentation's sample token.
+    ":ABC-DEF1234ghIkl",
     "LTAI",
     "pscale_",
     "nfp_",
@@ -749,7 +794,8 @@ const VENDOR_PATTERN: &str = concat!(
     r"|pplx-[A-Za-z0-9]{44,52}|tskey-(?:api|auth|client|scim|webhook)-[A-Za-z0-9]{6,}-[A-Za-z0-9]{20,}",
     r"|whsec_[A-Za-z0-9+/=]{28,60}|GOCSPX-[A-Za-z0-9_\-]{24,32}|ya29\.[0-9A-Za-z_\-]{30,400}",
     r"|[A-Za-z0-9_~.\-]{3}\dQ~[A-Za-z0-9_~.\-]{31,34}|ATBB[A-Za-z0-9_=.\-]{28,36}",
-    r"|(?:bot)?\d{8,10}:AA[0-9A-Za-z_\-]{31,35}|LTAI[A-Za-z0-9]{16,24}",
+    r"|(?:bot)?\d{6,12}:AA[0-9A-Za-z_\-]{31,35}|\d{6,12}:ABC-DEF1234ghIkl-zyx57W2v1u123ew11",
+    r"|LTAI[A-Za-z0-9]{16,24}",
     r"|pscale_(?:tkn|pw|oauth)_[A-Za-z0-9_\-.]{32,64}|nf[pc]_[A-Za-z0-9]{36,44}|rnd_[A-Za-z0-9]{28,36}",
     r"|sk\.eyJ[A-Za-z0-9_\-]{20,}\.[A-Za-z0-9_\-]{16,}|pcsk_[A-Za-z0-9_]{40,100}",
     r"|lsv2_(?:pt|sk)_[a-f0-9]{32}_[a-f0-9]{8,12}|tvly-(?:dev-)?[A-Za-z0-9]{28,40}",
@@ -789,6 +835,7 @@ const VENDOR_EXAMPLES: &[&str] = &[
     "cmM8Q~g5xPtc~3.4HdjowEsgN2fOH~lvWGFu~6hO",
     "ATBBADxSnT9ciFWWMijVDHVcapA4HjfzJtEB",
     "123456789:AAjeDLGpE17lDUNRBfuZhRw7YBWWgB1SFxu",
+    "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11",
     "https://api.telegram.org/bot123456789:AAjeDLGpE17lDUNRBfuZhRw7YBWWgB1SFxu/sendMessage",
     "LTAIEnznMDWtECFORl3FnIyA",
     "pscale_tkn_edSrx8rNbHlVqGzK7PTnrgxdjU7XxiXpU16hbu1yCf2",
@@ -845,10 +892,15 @@ pub(crate) static SHAPE_EXAMPLES: &[ShapeExamples] = &[
         matches: &[
             "SK2b8f4c1e9a7d3f5b0c6e8a2d4f1b7c9e",
             "TWILIO_API_KEY=SK0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+            // An account SID and its auth token side by side.
+            r#"client = Client("AC3f9a1c7e5b2d4f4a8c0e9b1d7f3a5c8e", "7c1e9a3f5b8d2e4c6a0f9b1d3e5a7c9f")"#,
+            "curl -u AC3f9a1c7e5b2d4f4a8c0e9b1d7f3a5c8e:7c1e9a3f5b8d2e4c6a0f9b1d3e5a7c9f https://api.twilio.com/",
         ],
         rejects: &[
             "SK2b8f4c1e9a7d3f5b0c6e8a2d4f1b7c9",
             "ASK2b8f4c1e9a7d3f5b0c6e8a2d4f1b7c9e",
+            // An account SID alone is an id.
+            "https://api.twilio.com/2010-04-01/Accounts/AC9efdd7d4ea356c266d13c54987aca9cf/Messages.json",
         ],
     },
     ShapeExamples {
@@ -859,6 +911,21 @@ pub(crate) static SHAPE_EXAMPLES: &[ShapeExamples] = &[
             "HEROKU_API_KEY=3f9a1c7e-5b2d-4f4a-8c0e-9b1d7f3a5c8e",
             r#"{"client_secret": "q7Zx2Lm9Np4Rt1Ws6Yb3Kc8Jd0Fg5"}"#,
             "export SERVICE_TOKEN='f3a9c1e7b5d28f4a6c0e9b1d7f3a5c8e'",
+            // A name and its value as a pair: a SQL row, a call.
+            "VALUES (7, 'app_secret', 'YbQHPoa7twupVu-uyEZrlD7SU_XENB2x', now())",
+            // A column under a header that names it.
+            "service,owner,client_secret\ncheckout,ops,f9ae6891hB3xMh6luA30g3EKw5zoBSl9\n",
+            // Any name whose last word is `key`, when the value is key material beyond doubt.
+            "loaded configuration integration_key=20e53a1awA4FKjLP7L1RyJrtXtJi0gQN app_env=prod",
+            // Passwords whose only punctuation joins their parts; passphrases.
+            "--env DB_PASSWORD=S2n6G1ALM.eQXJi4 --env LOG_LEVEL=debug",
+            "export VAULT_TOKEN='s.j0tGxg32hyJrD0ELpxE5hOsp'",
+            "wifi?ssid=GUEST&passphrase=riverN8ahWJkK%2A50",
+            // Escapes spelling the value character by character, or part of it.
+            r#"{"redis_password": "\u0055\u0077\u0064\u0041\u0067\u0048\u0066\u0035\u0077\u0059nh*SwDh2A3"}"#,
+            "<input name=\"signing_secret\" value=\"&#87;&#114;&#74;&#122;&#65;&#66;&#81;&#117;&#101;&#83;&#56;&#118;&#90;&#86;&#90;&#119;&#104;&#81;&#101;&#51;\">",
+            // A bearer token quoted in a body.
+            r#"{"name": "authorization", "value": "Bearer at_4L6TMf9mSjtRIoLhJZ9y46Z2Ov9x5605fttD6D9jHl1"}"#,
         ],
         rejects: &[
             "api_key=YOUR_API_KEY_HERE",
@@ -867,6 +934,15 @@ pub(crate) static SHAPE_EXAMPLES: &[ShapeExamples] = &[
             "secret=thisisnotarealsecret",
             "request_id=550e8400-e29b-41d4-a716-446655440000",
             "token_id=3f9a1c7e-5b2d-4f4a-8c0e-9b1d7f3a5c8e",
+            // A list of names is not a pair of name and value.
+            r#"{"headers": ["api-key-header", "x-cache-key-22b888f8eb7e54a2a6afacc7196477f8"]}"#,
+            // The `>` closing a placeholder is not an operator; an escape ends a value.
+            "DATABASE_URL=postgres://user:<password>@localhost:5432/app",
+            r#"{"content": "AWS_ACCESS_KEY_ID=\nAWS_SECRET_ACCESS_KEY=\nAWS_REGION=eu-west-1\n"}"#,
+            // Form-encoded prose, lookup keys, a secret's ARN.
+            "comment=Use+short-lived+credentials%3A+the+CI+job+requests+an+OIDC+token+and+exchanges+it.",
+            "cache_key=Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5Hh",
+            "secret_arn=arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf",
         ],
     },
     // crypto-private-key and seed-phrase examples are key material: generated when the
@@ -887,6 +963,9 @@ pub(crate) static SHAPE_EXAMPLES: &[ShapeExamples] = &[
             "3782.822463.10005",
             "6019 4882 3627 0636",
             "9792496667636123",
+            // Magnetic-stripe track 1; a number ending at a hostname label's dot.
+            "%B4054970909406531^SCHMIDT/CHEN^28011010000000975519?",
+            "4539979262243931.0228.rvg.example",
         ],
         rejects: &[
             "4539979262243932",
@@ -900,8 +979,12 @@ pub(crate) static SHAPE_EXAMPLES: &[ShapeExamples] = &[
     },
     ShapeExamples {
         detector: "vendor-token",
-        // Mailgun's 2020 key format: 32, 8 and 8 hex digits.
-        matches: &["mg: 9f3a0c1e5b7d2f4a8c6e0b1d3f5a7c9e-1b2c3d4e-5f6a7b8c"],
+        // Mailgun's 2020 key format: 32, 8 and 8 hex digits; a Discord bot token (base64 of a
+        // numeric id, a timestamp, an HMAC).
+        matches: &[
+            "mg: 9f3a0c1e5b7d2f4a8c6e0b1d3f5a7c9e-1b2c3d4e-5f6a7b8c",
+            r#"client.run("MTgyMzE3MDc0NzA1MTM2MTgw.Kggw8a.vXQEfYbJFzo4oKgt1iB11eDB5tN")"#,
+        ],
         rejects: &[
             "550e8400-e29b-41d4-a716-446655440000",
             "9f3a0c1e5b7d2f4a8c6e0b1d3f5a7c9e-1b2c3d4e-5f6a7b8c-0d9e8f7a",
@@ -924,6 +1007,10 @@ pub(crate) static SHAPE_EXAMPLES: &[ShapeExamples] = &[
             r"\x82\xb7\x0e\xee\x7f\x1a\x50\x39\xbe\xf0\x7e\xc2\x34\x7f\x06\x6e\xd0\x8f\x5d\xc7",
             "82-b7-0e-ee-7f-1a-50-39-be-f0-7e-c2-34-7f-06-6e-d0-8f-5d-c7",
             "82,B7,0E,EE,7F,1A,50,39,BE,F0,7E,C2,34,7F,06,6E,D0,8F",
+            // `+` for a space in a query; a credential spelled byte by byte; a hex dump.
+            "?d=69+2c+43+b2+ab+8e+4a+f6+24+44+17+d1+c1+c7+25+6c+70+1e",
+            "k[] = { 72,6f,6f,74,3a,32,6f,6d,55,35,64,32,3f,76,6f,76,50,77,33,2d }",
+            "92 ab d0 91 92 ac ff 91 83 98 2e 8f 9a 1a c8 1b 78 cb c4 15 0d 31 fa 0a e2 5e 2f 7a a9 aa 9a 63",
         ],
         rejects: &[
             "550e8400-e29b-41d4-a716-446655440000",

@@ -9,8 +9,8 @@ use tracing::debug;
 
 use super::decode::base64::{decode_delimited_hex, decode_hex_run, decode_run, is_meaningful};
 use super::decode::compress::{Codec, InflateError, inflate};
-use super::decode::escape::{quoted_printable, unescape};
-use super::decode::hexlist::{HexList, hex_lists};
+use super::decode::escape::{char_refs, has_char_refs, quoted_printable, unescape};
+use super::decode::hexlist::{HexList, hex_lists, hexdump};
 use super::decode::multipart::{Transfer, boundary, parts};
 use super::decode::{Sniffed, zip};
 use super::decode::{percent, sniff_compression, unicode};
@@ -27,7 +27,7 @@ use super::runs::{
 };
 use super::secret::Fingerprint;
 use super::shapes::{
-    assignment_operators, cards, follows_operator, generic_assignment, keyed_attributes, pieces,
+    assignment_operators, cards, csv_columns, follows_operator, generic_assignment, keyed_attributes, pieces,
     punctuated_assignments, twilio_key, wif_key,
 };
 
@@ -203,6 +203,7 @@ impl<'a> Walk<'a> {
         if self.on.generic {
             let mut found = Vec::new();
             keyed_attributes(data, |start, end| found.push((start, end)));
+            csv_columns(data, |start, end| found.push((start, end)));
             for (start, end) in found {
                 self.report("generic-secret", &data[start..end], origin.at(start), chain);
             }
@@ -270,6 +271,16 @@ impl<'a> Walk<'a> {
             super::shapes::mailgun_keys(run, |s, e| found.push((s, e)));
             for (s, e) in found {
                 self.report("vendor-token", &run[s..e], origin.at(start + s), chain);
+            }
+        }
+        if self.on.vendor {
+            if let Some(token_end) = super::shapes::discord_token(data, start, end) {
+                self.report("vendor-token", &data[start..token_end], origin.at(start), chain);
+            }
+        }
+        if self.on.twilio {
+            if let Some((s, e)) = super::shapes::twilio_pair(data, start, end) {
+                self.report("twilio-key", &data[s..e], origin.at(s), chain);
             }
         }
         if self.on.aws && super::shapes::aws_secret_shape(data, start, end) {
@@ -403,7 +414,13 @@ impl<'a> Walk<'a> {
     /// Tokens holding `%XX`, backslash escapes or non-ASCII characters are decoded whole.
     fn tokens(&mut self, data: &[u8], origin: Origin, chain: &EncodingChain) {
         let mut next = 0;
+        // The first of the `\u`/`\x` escapes, and how many there are.
+        let mut spelled = (None, 0);
         for at in memchr::memchr2_iter(b'%', b'\\', data) {
+            if data[at] == b'\\' && matches!(data.get(at + 1), Some(b'u' | b'x')) {
+                spelled.0.get_or_insert(at);
+                spelled.1 += 1;
+            }
             if at < next || (data[at] == b'%' && !percent::is_escape_at(data, at)) {
                 continue;
             }
@@ -419,6 +436,19 @@ impl<'a> Walk<'a> {
             }
             if let Some(decoded) = unescape(token) {
                 self.descend(decoded, Encoding::Escape, origin.child(start), chain);
+            }
+        }
+        // Escapes that spell characters one by one (`\u0056B\u0036F…`, `&#107;&#101;…`) may
+        // cover part of a value, or its name and not the value: the whole layer is decoded too,
+        // so that name and value meet again.
+        if let (Some(first), 4..) = spelled {
+            if let Some(decoded) = unescape(data) {
+                self.descend(decoded, Encoding::Escape, origin.child(first), chain);
+            }
+        }
+        if let Some(first) = memchr::memmem::find(data, b"&#").filter(|_| has_char_refs(data, 4)) {
+            if let Some(decoded) = char_refs(data) {
+                self.descend(decoded, Encoding::CharRef, origin.child(first), chain);
             }
         }
         // Folding applies to the whole layer: a disguised secret may span tokens
@@ -454,10 +484,18 @@ impl<'a> Walk<'a> {
                 lists.push(list);
             });
         });
+        if memchr::memmem::find(data, b"0000000").is_some() {
+            if let Some((at, bytes)) = hexdump(data) {
+                if self.on.delimited_hex && bytes.len() >= 16 && hex_data(&bytes) {
+                    self.report_as("delimited-hex", &bytes, origin.at(at), chain, Confidence::Low);
+                }
+                self.blob(bytes, Encoding::Hex, origin.child(at), chain);
+            }
+        }
         for list in lists {
             let data_like = self.on.delimited_hex
                 && list.bytes.len() >= 16
-                && !is_meaningful(&list.bytes)
+                && hex_data(&list.bytes)
                 && !is_fingerprint(&list)
                 && !labelled_digest(data, list.start)
                 && varied(&list.bytes);
@@ -478,8 +516,9 @@ impl<'a> Walk<'a> {
         if self.on.card {
             let mut found = Vec::new();
             for_each_card_stretch(data, |from, to| {
-                // One byte either side, so the boundary checks see the neighbours.
-                let from = from.saturating_sub(1);
+                // Bytes either side, so the boundary checks see the neighbours (two before:
+                // track 1 opens `%B`).
+                let from = from.saturating_sub(2);
                 let to = (to + 1).min(data.len());
                 cards(&data[from..to], |start, _, digits| {
                     found.push((from + start, digits.to_vec()))
@@ -622,10 +661,24 @@ fn confidence_of(value: &[u8], judged: Confidence) -> Confidence {
 /// A key or certificate fingerprint as people print it: colon- or space-separated bytes of an
 /// MD5, SHA-1, SHA-256, SHA-384 or SHA-512 digest. Tools print those bare, never with a `0x`
 /// or `\x` in front of each byte: that is how code and exfiltration write bytes.
+/// Bytes written out as hex that are data, not text: binary, or one word of letters of both
+/// cases, digits and symbols (`root:2omU5d2?vovPw3`, a credential spelled byte by byte).
+fn hex_data(bytes: &[u8]) -> bool {
+    if !is_meaningful(bytes) {
+        return true;
+    }
+    let has = |f: fn(&u8) -> bool| bytes.iter().any(f);
+    let classes = has(u8::is_ascii_lowercase) as u8
+        + has(u8::is_ascii_uppercase) as u8
+        + has(u8::is_ascii_digit) as u8
+        + has(u8::is_ascii_punctuation) as u8;
+    bytes.iter().all(u8::is_ascii_graphic) && classes >= 3
+}
+
 fn is_fingerprint(list: &HexList) -> bool {
-    !list.prefixed
-        && matches!(list.delimiter, b":" | b" ")
-        && matches!(list.bytes.len(), 16 | 20 | 32 | 48 | 64)
+    // Colons are how certificate and SSH fingerprints are printed; other delimiters count only
+    // when the text before names a digest (`labelled_digest`).
+    !list.prefixed && list.delimiter == b":" && matches!(list.bytes.len(), 16 | 20 | 32 | 48 | 64)
 }
 
 /// Hex bytes that the text just before them (the same line or the one above, as `openssl x509

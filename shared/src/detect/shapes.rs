@@ -8,7 +8,8 @@ use std::sync::OnceLock;
 use aho_corasick::{AhoCorasick, MatchKind};
 
 use super::rules::checks::{
-    base58check, bip39_checksum, bip39_words, card_network, is_placeholder, is_well_known, looks_random, luhn,
+    base58check, bip39_checksum, bip39_words, card_network, is_placeholder, is_well_known, looks_random,
+    looks_random_body, luhn,
 };
 
 /// Words in a key name that make its value a credential.
@@ -17,6 +18,8 @@ const KEY_WORDS: &[&str] = &[
     "token",
     "password",
     "passwd",
+    "passphrase",
+    "passcode",
     "pwd",
     "apikey",
     "accesskey",
@@ -100,19 +103,98 @@ pub(crate) fn is_secret_key_name(name: &[u8]) -> bool {
     (KEY_WORDS.iter().any(|w| has(w)) || pass) && !NOT_KEYS.iter().any(|w| has(w))
 }
 
+/// Key names ending in `key` that name a lookup, an index or a public half, not key material.
+const LOOKUP_KEYS: &[&str] = &[
+    "sortkey",
+    "cachekey",
+    "partitionkey",
+    "primarykey",
+    "foreignkey",
+    "objectkey",
+    "routingkey",
+    "rowkey",
+    "hashkey",
+    "rangekey",
+    "lookupkey",
+    "mapkey",
+    "dedupkey",
+    "dedupekey",
+    "groupkey",
+    "shardkey",
+    "bucketkey",
+    "s3key",
+    "i18nkey",
+    "translationkey",
+    "messagekey",
+    "eventkey",
+    "querykey",
+    "statekey",
+    "itemkey",
+    "uniquekey",
+    "idkey",
+    "hotkey",
+    "monkey",
+    "turkey",
+    "jockey",
+    "hockey",
+    "whiskey",
+    "donkey",
+];
+
+/// A name whose last word is `key` (`integration_key`, `webhookKey`; not a bare `key`, which
+/// carries document ids and API keys alike, the latter found by their vendors' rules) that
+/// [`is_secret_key_name`] does not accept: too often a lookup key to judge by name alone, so its
+/// value must look like key material beyond doubt ([`strong_key`]).
+fn names_a_key(name: &[u8]) -> bool {
+    if name.len() < 3 || name.len() > 64 {
+        return false;
+    }
+    let normal: Vec<u8> = name
+        .iter()
+        .filter(|b| !matches!(b, b'_' | b'-' | b'.'))
+        .map(u8::to_ascii_lowercase)
+        .collect();
+    let has = |w: &str| normal.windows(w.len()).any(|x| x == w.as_bytes());
+    normal.len() > 3
+        && normal.ends_with(b"key")
+        && !LOOKUP_KEYS.iter().any(|w| normal.ends_with(w.as_bytes()))
+        && !NOT_KEYS.iter().any(|w| has(w))
+}
+
+/// Key material beyond doubt: 24 characters or more of letters of both cases and digits (a
+/// few `-`, `_`, `+`, `/` allowed), random by [`looks_random`], not a placeholder.
+fn strong_key(value: &[u8]) -> bool {
+    let count = |f: fn(&u8) -> bool| value.iter().filter(|b| f(b)).count();
+    value.len() >= 24
+        && count(u8::is_ascii_uppercase) >= 2
+        && count(u8::is_ascii_lowercase) >= 2
+        && count(u8::is_ascii_digit) >= 2
+        && looks_random(value)
+        && !is_placeholder(value)
+        && !super::entropy::joined_words(value)
+}
+
 /// A value at `start..end` assigned to a key named like a credential (`key=`, `"token": "`,
 /// `SECRET = '`...), judged random enough to be one.
 pub(crate) fn generic_assignment(data: &[u8], start: usize, end: usize) -> bool {
     let value = trim_padding(&data[start..end]);
     // A name called (`credential = ClientSecretCredential(…)`) is code, not a value; a value
     // cut short or masked (`Zq8Xv2Lm…`, `****4242`) is too little of a secret to use.
-    if data.get(end) == Some(&b'(') || masked_beside(data, start, end) {
+    if data.get(end) == Some(&b'(')
+        || masked_beside(data, start, end)
+        || value.len() > 512
+        || unclosed_element(data, start, end)
+    {
         return false;
     }
-    let Some(name) = key_before(data, start).filter(|name| is_secret_key_name(name)) else {
-        return false;
-    };
-    value.len() <= 512 && (is_well_known(value) || credential_value(name, value))
+    match key_before(data, start) {
+        // A pair is a weaker layout than `name = value` (a JSON array of names is one too): its
+        // value must be key material beyond doubt.
+        Some(_) if paired_value(data, start) => is_well_known(value) || strong_key(value),
+        Some(name) if is_secret_key_name(name) => is_well_known(value) || credential_value(name, value),
+        Some(name) if names_a_key(name) => is_well_known(value) || strong_key(value),
+        _ => false,
+    }
 }
 
 /// A value under a credential's name that is one: random-looking, or a UUID (Heroku's API
@@ -123,9 +205,30 @@ pub(crate) fn credential_value(name: &[u8], value: &[u8]) -> bool {
     let shaped = if is_uuid(value) {
         !names_an_id
     } else {
-        looks_random(value)
+        looks_random_body(value)
     };
     shaped && !is_placeholder(value)
+}
+
+/// Whether the value at `start` follows a lone `>` (not `=>` or `->`), the end of an element's
+/// start tag (`<password>…`), and so must end where the element does (`…</password>`): in
+/// `user:<password>@host` the `@host` is not the password.
+fn unclosed_element(data: &[u8], start: usize, end: usize) -> bool {
+    let i = skip_back(data, start, |b| matches!(b, b'"' | b'\'' | b' ' | b'\t'));
+    let lone = i > 0 && data[i - 1] == b'>' && (i < 2 || !matches!(data[i - 2], b'=' | b'-'));
+    lone && data.get(end) != Some(&b'<')
+}
+
+/// Whether the value at `start` is the second of a quoted pair (`'api_key', '…'`).
+fn paired_value(data: &[u8], start: usize) -> bool {
+    let i = skip_back(data, start, |b| matches!(b, b'"' | b'\'' | b' ' | b'\t'));
+    i > 1
+        && data[i - 1] == b','
+        && data[..i - 1]
+            .trim_ascii_end()
+            .last()
+            .is_some_and(|&b| b == b'"' || b == b'\'')
+        && data[i..start].iter().any(|&b| b == b'"' || b == b'\'')
 }
 
 /// `8-4-4-4-12` hex digits.
@@ -233,9 +336,11 @@ pub(crate) fn punctuated_assignments(data: &[u8], operators: &[usize], mut f: im
         let plain_run = value.iter().all(|&b| super::runs::is_run_byte(b) || b == b'=');
         if plain_run
             || value.len() < 10
-            || !strong_password(value)
+            || !(strong_password(value) || dotted_secret(value))
             || is_placeholder(value)
             || code_expression(value)
+            || form_prose(value)
+            || unclosed_element(data, start, end)
         {
             continue;
         }
@@ -243,6 +348,41 @@ pub(crate) fn punctuated_assignments(data: &[u8], operators: &[usize], mut f: im
             f(start, end);
         }
     }
+}
+
+/// A value whose only punctuation joins its parts (`. - _`) that still reads as a credential:
+/// letters of both cases and digits over 12 characters or more, no word joined to a dot the way
+/// names and hosts are (`S2n6G1ALM.eQXJi4`, Vault's `s.j0tGxg32hyJrD0ELpxE5hOsp`).
+fn dotted_secret(value: &[u8]) -> bool {
+    let count = |f: fn(&u8) -> bool| value.iter().filter(|b| f(b)).count();
+    // Joiners between alphanumerics only: not ARNs or paths (`:`, `/`), nor a value cut
+    // short (`Zq8Xv2Lm...`).
+    let joiner = |b: &u8| matches!(b, b'.' | b'-' | b'_');
+    let structure = value.iter().all(|b| b.is_ascii_alphanumeric() || joiner(b))
+        && value.first().is_some_and(u8::is_ascii_alphanumeric)
+        && value.last().is_some_and(u8::is_ascii_alphanumeric)
+        && !value.windows(2).any(|w| joiner(&w[0]) && joiner(&w[1]));
+    let longest = value
+        .split(|b| !b.is_ascii_alphanumeric())
+        .map(<[u8]>::len)
+        .max()
+        .unwrap_or(0);
+    structure
+        && value.len() >= 12
+        && longest >= 8
+        && count(u8::is_ascii_uppercase) >= 2
+        && count(u8::is_ascii_lowercase) >= 2
+        && count(u8::is_ascii_digit) >= 2
+        && looks_random(value)
+}
+
+/// Form-encoded prose: words of letters joined by `+` (spaces), three or more of them.
+fn form_prose(value: &[u8]) -> bool {
+    value
+        .split(|&b| b == b'+')
+        .filter(|w| w.len() >= 2 && w.iter().all(u8::is_ascii_alphabetic))
+        .count()
+        >= 3
 }
 
 /// A mask run or an ellipsis right before or after `start..end`: `***`, `•`, `...`, `…`.
@@ -318,6 +458,83 @@ pub(crate) fn keyed_attributes(data: &[u8], mut f: impl FnMut(usize, usize)) {
     }
 }
 
+/// Rows under a header line that names a credential column (`service,owner,client_secret`):
+/// each row's cell in that column is judged as if assigned to the name, like
+/// [`keyed_attributes`]. The header is the first line: comma-, tab-, semicolon- or
+/// pipe-separated names, optionally quoted. Calls `f(start, end)` for each credential.
+pub(crate) fn csv_columns(data: &[u8], mut f: impl FnMut(usize, usize)) {
+    let Some(header_end) = memchr::memchr(b'\n', &data[..data.len().min(1024)]) else {
+        return;
+    };
+    let header = data[..header_end]
+        .strip_suffix(b"\r")
+        .unwrap_or(&data[..header_end]);
+    let Some(&delimiter) = [b',', b'\t', b';', b'|']
+        .iter()
+        .max_by_key(|&&d| header.iter().filter(|&&b| b == d).count())
+        .filter(|&&d| header.contains(&d))
+    else {
+        return;
+    };
+    let unquote = |cell: &[u8]| -> (usize, usize) {
+        let trimmed_start = cell.len() - cell.trim_ascii_start().len();
+        let t = cell.trim_ascii();
+        let q = t.len() >= 2 && matches!(t[0], b'"' | b'\'') && t[t.len() - 1] == t[0];
+        let s = trimmed_start + q as usize;
+        (s, s + t.len() - 2 * q as usize)
+    };
+    let names: Vec<&[u8]> = header
+        .split(|&b| b == delimiter)
+        .map(|cell| {
+            let (s, e) = unquote(cell);
+            &cell[s..e]
+        })
+        .collect();
+    if names.len() < 2
+        || !names
+            .iter()
+            .all(|n| !n.is_empty() && n.iter().all(|&b| is_name_byte(b) || b == b' '))
+    {
+        return;
+    }
+    let columns: Vec<usize> = (0..names.len())
+        .filter(|&i| is_secret_key_name(names[i]) || names_a_key(names[i]))
+        .collect();
+    if columns.is_empty() {
+        return;
+    }
+    let mut line_start = header_end + 1;
+    for line in data[header_end + 1..].split(|&b| b == b'\n').take(10_000) {
+        let row_start = line_start;
+        line_start += line.len() + 1;
+        let mut cell_start = row_start;
+        for (i, cell) in line.split(|&b| b == delimiter).enumerate() {
+            let at = cell_start;
+            cell_start += cell.len() + 1;
+            if !columns.contains(&i) {
+                continue;
+            }
+            let (s, e) = unquote(cell.strip_suffix(b"\r").unwrap_or(cell));
+            let value = &cell[s..e];
+            let name = names[i];
+            let credential = if value.iter().all(|&b| super::runs::is_run_byte(b) || b == b'=') {
+                if is_secret_key_name(name) {
+                    credential_value(name, trim_padding(value))
+                } else {
+                    strong_key(trim_padding(value))
+                }
+            } else {
+                value.len() >= 10
+                    && (strong_password(value) || dotted_secret(value))
+                    && !code_expression(value)
+            };
+            if credential && !is_placeholder(value) {
+                f(at + s, at + e);
+            }
+        }
+    }
+}
+
 /// Every name [`is_secret_key_name`] accepts spells one of these words in lower case,
 /// capitalised or in capitals (`apiKey`, `DB_PASSWORD`, `client_secret`): found by one
 /// literal search, they are where assignments worth judging can be, so ordinary text (JSON is
@@ -349,6 +566,7 @@ pub(crate) fn assignment_operators(data: &[u8], out: &mut Vec<usize>) {
         while i < data.len().min(name_end) && is_name_byte(data[i]) {
             i += 1;
         }
+        let quoted = data.get(i).is_some_and(|&b| b == b'"' || b == b'\'');
         let gap_end = i + 80;
         while i < data.len().min(gap_end) && is_quote_or_space(data[i]) {
             i += 1;
@@ -357,6 +575,17 @@ pub(crate) fn assignment_operators(data: &[u8], out: &mut Vec<usize>) {
         while i < operators_end && matches!(data[i], b'=' | b':' | b'>') {
             out.push(i);
             i += 1;
+        }
+        // A quoted name and its quoted value side by side: SQL rows (`'api_key', '…'`), calls
+        // (`set("token", "…")`), quoted CSV.
+        if quoted
+            && data.get(i) == Some(&b',')
+            && data[i + 1..]
+                .trim_ascii_start()
+                .first()
+                .is_some_and(|&b| b == b'"' || b == b'\'')
+        {
+            out.push(i);
         }
     }
     out.sort_unstable();
@@ -372,6 +601,7 @@ pub(crate) fn follows_operator(data: &[u8], operators: &[usize], start: usize) -
         data[at + 1..start]
             .iter()
             .all(|&b| is_quote_or_space(b) || matches!(b, b'=' | b':' | b'>'))
+            && (data[at] != b',' || data[at + 1..start].iter().any(|&b| b == b'"' || b == b'\''))
     }
 }
 
@@ -412,11 +642,13 @@ fn value_after(data: &[u8], from: usize) -> Result<(usize, usize), NoValue> {
         }
     };
     let rest = data.get(start..).ok_or(Empty)?;
-    let len = rest
-        .iter()
-        .take(MAX_VALUE + 1)
-        .position(|&b| stop(b))
-        .unwrap_or(rest.len());
+    // In an escaped string (JSON, a shell's `$'…'`) `\n`, `\t`, `\"` end an unquoted value.
+    let escape = |i: usize| {
+        quote.is_none() && rest[i] == b'\\' && matches!(rest.get(i + 1), Some(b'n' | b'r' | b't' | b'"'))
+    };
+    let len = (0..rest.len().min(MAX_VALUE + 1))
+        .position(|i| stop(rest[i]) || escape(i))
+        .unwrap_or(rest.len().min(MAX_VALUE + 1));
     if len > MAX_VALUE {
         return Err(TooLong);
     }
@@ -452,7 +684,11 @@ fn trim_padding(value: &[u8]) -> &[u8] {
 /// The key name in front of an assignment that ends just before `at`.
 fn key_before(data: &[u8], at: usize) -> Option<&[u8]> {
     let mut i = skip_back(data, at, |b| matches!(b, b'"' | b'\'' | b'\\' | b' ' | b'\t'));
-    let operator = skip_back(data, i, |b| matches!(b, b'=' | b':' | b'>'));
+    let operator = if paired_value(data, at) {
+        i - 1
+    } else {
+        skip_back(data, i, |b| matches!(b, b'=' | b':' | b'>'))
+    };
     if operator == i || i - operator > 2 {
         return None;
     }
@@ -483,6 +719,60 @@ pub(crate) fn pieces(run: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
     })
 }
 
+/// A Discord bot token whose first part is the run at `start..end`: base64 of the bot's
+/// numeric id (17 to 20 digits), a dot, six characters of timestamp, a dot and an HMAC of 27
+/// or more characters. Returns the token's end.
+pub(crate) fn discord_token(data: &[u8], start: usize, end: usize) -> Option<usize> {
+    use base64::Engine as _;
+    let id = &data[start..end];
+    if !(23..=28).contains(&id.len()) || data.get(end) != Some(&b'.') {
+        return None;
+    }
+    let part = |from: usize| {
+        data.get(from..).map_or(0, |rest| {
+            rest.iter()
+                .take_while(|&&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                .count()
+        })
+    };
+    let stamp = part(end + 1);
+    if !(6..=7).contains(&stamp) || data.get(end + 1 + stamp) != Some(&b'.') {
+        return None;
+    }
+    let mac_at = end + 2 + stamp;
+    let mac = part(mac_at);
+    let decoded = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(id)
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(id))
+        .ok()?;
+    let snowflake = (17..=20).contains(&decoded.len()) && decoded.iter().all(u8::is_ascii_digit);
+    (snowflake && (27..=40).contains(&mac)).then_some(mac_at + mac)
+}
+
+/// A Twilio account SID (`AC` and 32 hex digits) followed within a few quotes, spaces, commas
+/// or a colon by 32 hex digits, its auth token (`Client("AC…", "…")`, `-u AC…:…`). Returns the
+/// token's range.
+pub(crate) fn twilio_pair(data: &[u8], start: usize, end: usize) -> Option<(usize, usize)> {
+    let sid = &data[start..end];
+    let hex32 =
+        |t: &[u8]| t.len() == 32 && t.iter().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+    if sid.len() != 34 || !sid.starts_with(b"AC") || !hex32(&sid[2..]) {
+        return None;
+    }
+    let gap = data[end..]
+        .iter()
+        .take(8)
+        .take_while(|&&b| matches!(b, b'"' | b'\'' | b' ' | b',' | b':' | b'\t'))
+        .count();
+    let at = end + gap;
+    let len = data[at..]
+        .iter()
+        .take(33)
+        .take_while(|b| b.is_ascii_alphanumeric())
+        .count();
+    (gap > 0 && hex32(&data[at..at + len])).then_some((at, at + len))
+}
+
 /// `SK` followed by 32 hex digits.
 pub(crate) fn twilio_key(piece: &[u8]) -> bool {
     piece.len() == 34 && piece.starts_with(b"SK") && piece[2..].iter().all(u8::is_ascii_hexdigit)
@@ -502,7 +792,9 @@ pub(crate) fn cards(data: &[u8], mut f: impl FnMut(usize, usize, &[u8])) {
             i += 8;
             continue;
         }
-        if !data[i].is_ascii_digit() || (i > 0 && data[i - 1].is_ascii_alphanumeric()) {
+        // Magnetic-stripe track 1 (`%B4054…^NAME^…`) glues a `B` to the number.
+        let track = i > 1 && data[i - 1] == b'B' && data[i - 2] == b'%';
+        if !data[i].is_ascii_digit() || (i > 0 && data[i - 1].is_ascii_alphanumeric() && !track) {
             i += 1;
             continue;
         }
@@ -513,6 +805,7 @@ pub(crate) fn cards(data: &[u8], mut f: impl FnMut(usize, usize, &[u8])) {
         let mut groups = [0u8; 21];
         let mut g = 0;
         let mut dotted = false;
+        let mut first_dot = None;
         while i < data.len() && n < buf.len() {
             match data[i] {
                 b'0'..=b'9' => {
@@ -523,6 +816,9 @@ pub(crate) fn cards(data: &[u8], mut f: impl FnMut(usize, usize, &[u8])) {
                 b' ' | b'-' | b'+' | b'.'
                     if data.get(i + 1).is_some_and(u8::is_ascii_digit) && g + 1 < groups.len() =>
                 {
+                    if data[i] == b'.' && !dotted {
+                        first_dot = Some(i);
+                    }
                     dotted |= data[i] == b'.';
                     g += 1;
                 }
@@ -530,10 +826,21 @@ pub(crate) fn cards(data: &[u8], mut f: impl FnMut(usize, usize, &[u8])) {
             }
             i += 1;
         }
-        let digits = &buf[..n];
+        let mut digits = &buf[..n];
         // A dot also ends a decimal or a version: dots count as a card's grouping only in
         // the layouts cards are printed in (4-4-4-4, 4-4-4-4-3, Amex 4-6-5, Diners 4-6-4).
-        let grouped = !dotted || card_groups(&groups[..=g]);
+        let mut grouped = !dotted || card_groups(&groups[..=g]);
+        // Otherwise the number may end at the first dot, as in a hostname's label
+        // (`4539979262243931.0228.example`) or a sentence.
+        if let Some(dot) = first_dot.filter(|_| !grouped) {
+            let whole: usize = groups[..g].iter().map(|&d| d as usize).sum();
+            let before: usize = data[start..dot].iter().filter(|b| b.is_ascii_digit()).count();
+            if before <= whole {
+                digits = &buf[..before];
+                i = dot;
+                grouped = true;
+            }
+        }
         let boundary = i == data.len() || !data[i].is_ascii_alphanumeric();
         if boundary
             && grouped

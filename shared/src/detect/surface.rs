@@ -163,6 +163,12 @@ impl Engine {
         }
         let chain = EncodingChain::default();
         walk.layer(sub.as_bytes(), Origin::Span(0), &chain);
+        // Names are case-insensitive, and resolvers may lower-case them: the key ids written in
+        // capitals (`AKIA…`, `ASIA…`) are looked for in capitals too.
+        let lower = sub.to_ascii_lowercase();
+        if lower.contains("akia") || lower.contains("asia") {
+            walk.layer(sub.to_ascii_uppercase().as_bytes(), Origin::Span(0), &chain);
+        }
         let labels: Vec<&[u8]> = sub.split('.').map(str::as_bytes).collect();
         if let Some((bytes, encoding)) = label_data(&labels) {
             walk.descend(bytes, encoding, Origin::Span(0), &chain);

@@ -1,5 +1,6 @@
 //! String escapes: JSON and JavaScript (`\uXXXX` with surrogate pairs, `\u{...}`, `\xNN`,
-//! the single-letter escapes) and quoted-printable (`=XX`, soft line breaks).
+//! the single-letter escapes), HTML and XML character references (`&#107;`, `&#x6B;`, the five
+//! XML entities) and quoted-printable (`=XX`, soft line breaks).
 
 use super::percent::hex_value;
 
@@ -92,6 +93,76 @@ fn hex_digits(data: &[u8], n: usize) -> Option<u32> {
         .try_fold(0u32, |acc, &b| Some(acc << 4 | hex_value(b)? as u32))
 }
 
+/// Whether `data` holds at least `min` numeric character references (`&#` then a digit or `x`).
+pub(crate) fn has_char_refs(data: &[u8], min: usize) -> bool {
+    memchr::memmem::find_iter(data, b"&#")
+        .filter(|&at| {
+            data.get(at + 2)
+                .is_some_and(|&b| b.is_ascii_digit() || b == b'x' || b == b'X')
+        })
+        .nth(min.saturating_sub(1))
+        .is_some()
+}
+
+/// Decodes HTML and XML character references: decimal and hex numeric ones, with or without
+/// the closing `;` (browsers accept both), and the five XML entities; `None` when there is none.
+pub(crate) fn char_refs(data: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(data.len());
+    let mut changed = false;
+    let mut i = 0;
+    while i < data.len() {
+        if data[i] == b'&' {
+            if let Some((consumed, c)) = char_ref(&data[i + 1..]) {
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                i += 1 + consumed;
+                changed = true;
+                continue;
+            }
+        }
+        out.push(data[i]);
+        i += 1;
+    }
+    changed.then_some(out)
+}
+
+/// The reference after an `&`: bytes consumed and the character.
+fn char_ref(rest: &[u8]) -> Option<(usize, char)> {
+    for (name, c) in [
+        ("amp;", '&'),
+        ("lt;", '<'),
+        ("gt;", '>'),
+        ("quot;", '"'),
+        ("apos;", '\''),
+    ] {
+        if rest.starts_with(name.as_bytes()) {
+            return Some((name.len(), c));
+        }
+    }
+    let body = rest.strip_prefix(b"#")?;
+    let (radix, digits_at) = match body.first()? {
+        b'x' | b'X' => (16, 2),
+        _ => (10, 1),
+    };
+    let digits = rest[digits_at..]
+        .iter()
+        .take(8)
+        .take_while(|&&b| (b as char).is_digit(radix))
+        .count();
+    if digits == 0 {
+        return None;
+    }
+    let text = std::str::from_utf8(&rest[digits_at..digits_at + digits]).ok()?;
+    let c = char::from_u32(u32::from_str_radix(text, radix).ok()?)?;
+    let end = digits_at + digits;
+    let consumed = if rest.get(end) == Some(&b';') {
+        end + 1
+    } else {
+        end
+    };
+    Some((consumed, c))
+}
+
 /// Quoted-printable: `=XX` and soft line breaks (`=` at the end of a line).
 pub(crate) fn quoted_printable(data: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(data.len());
@@ -137,6 +208,15 @@ mod tests {
         assert_eq!(unescape(br"no escapes"), None);
         assert_eq!(unescape(br"bad \q and \u12"), None);
         assert_eq!(unescape(b"trailing \\"), None);
+    }
+
+    #[test]
+    fn character_references() {
+        assert_eq!(char_refs(b"&#107;&#x65;&#X79&amp;-"), Some(b"key&-".to_vec()));
+        assert_eq!(char_refs(b"&#128512;"), Some("😀".as_bytes().to_vec()));
+        assert_eq!(char_refs(b"a & b &#; &#xZZ; &nbsp"), None);
+        assert!(has_char_refs(b"&#65;&#66;&#x43;&#68", 4));
+        assert!(!has_char_refs(b"&#65;&#66;&#x43; &amp; &#", 4));
     }
 
     #[test]

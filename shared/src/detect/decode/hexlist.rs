@@ -16,7 +16,8 @@ pub(crate) struct HexList {
     pub prefixed: bool,
 }
 
-const DELIMITERS: &[&[u8]] = &[b", ", b",", b" ", b":", b"-", b""];
+/// `+` is a space in a form-encoded query (`?d=69+2c+43…`).
+const DELIMITERS: &[&[u8]] = &[b", ", b",", b" ", b":", b"-", b"+", b""];
 
 /// Calls `f` for each list of at least `min` bytes.
 pub(crate) fn hex_lists(data: &[u8], min: usize, mut f: impl FnMut(HexList)) {
@@ -100,6 +101,64 @@ fn continues(data: &[u8], at: usize, delimiter: &[u8], prefix: Option<&[u8]>) ->
     byte_at(data, i).is_some() && !data.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
 }
 
+/// The bytes of a hex dump (`hexdump -C`, `xxd`, `od -A x -t x1`): lines that start with an
+/// offset of four to eight hex digits (and `:` for xxd), then up to 16 bytes written as pairs
+/// or xxd's groups of four digits, then the dump's text column. Two lines or more; `None`
+/// otherwise. Returns where the dump starts and its bytes.
+pub(crate) fn hexdump(data: &[u8]) -> Option<(usize, Vec<u8>)> {
+    let mut start = None;
+    let mut bytes = Vec::new();
+    let mut lines = 0;
+    let mut line_at = 0;
+    for line in data.split(|&b| b == b'\n') {
+        let at = line_at;
+        line_at += line.len() + 1;
+        match dump_line(line) {
+            Some(row) => {
+                start.get_or_insert(at);
+                bytes.extend(row);
+                lines += 1;
+            }
+            // A dump ends at its first other line; only the first dump is read.
+            None if lines >= 2 => break,
+            None => {
+                start = None;
+                bytes.clear();
+                lines = 0;
+            }
+        }
+    }
+    (lines >= 2).then(|| (start.unwrap_or(0), bytes))
+}
+
+fn dump_line(line: &[u8]) -> Option<Vec<u8>> {
+    let offset = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    if !(4..=8).contains(&offset) {
+        return None;
+    }
+    let mut rest = line[offset..].strip_prefix(b":").unwrap_or(&line[offset..]);
+    if rest.first() != Some(&b' ') {
+        return None;
+    }
+    let mut out = Vec::with_capacity(16);
+    while out.len() < 16 {
+        let spaces = rest.iter().take_while(|&&b| b == b' ').count();
+        let group = rest[spaces..]
+            .iter()
+            .take_while(|b| b.is_ascii_hexdigit())
+            .count();
+        let ends = rest.get(spaces + group).is_none_or(|&b| b == b' ' || b == b'\r');
+        if spaces == 0 || spaces > 2 || !matches!(group, 2 | 4) || !ends || out.len() + group / 2 > 16 {
+            break;
+        }
+        for pair in rest[spaces..spaces + group].chunks(2) {
+            out.push(byte_at(pair, 0)?);
+        }
+        rest = &rest[spaces + group..];
+    }
+    (!out.is_empty()).then_some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,9 +183,28 @@ mod tests {
             "0x41, 0x4b, 0x49, 0x41",
             "0x41 0x4b 0x49 0x41",
             "[0x41,0x4B,0x49,0x41]",
+            "41+4b+49+41",
+            "0x41+0x4b+0x49+0x41",
         ] {
             assert_eq!(lists(text).first().map(|l| &l.0), Some(&want), "{text}");
         }
+    }
+
+    #[test]
+    fn hex_dumps_of_three_tools() {
+        let hexdump_c = "00000000  41 4b 49 41 5a 37 58 51  32 4d 4c 50 34 52 54 36  |AKIAZ7XQ2MLP4RT6|\n00000010  57 51 33 4e                                       |WQ3N|\n";
+        let xxd = "00000000: 414b 4941 5a37 5851 324d 4c50 3452 5436  AKIAZ7XQ2MLP4RT6\n00000010: 5751 334e                                WQ3N\n";
+        let od = "0000000 41 4b 49 41 5a 37 58 51 32 4d 4c 50 34 52 54 36\n0000020 57 51 33 4e\n";
+        for dump in [hexdump_c, xxd, od] {
+            let (at, bytes) = hexdump(dump.as_bytes()).expect(dump);
+            assert_eq!(
+                (at, bytes.as_slice()),
+                (0, &b"AKIAZ7XQ2MLP4RT6WQ3N"[..]),
+                "{dump}"
+            );
+        }
+        assert_eq!(hexdump(b"00000000  41 4b 49 41  |AKIA|\n"), None, "one line");
+        assert_eq!(hexdump(b"2026 was a year\n1999 too\n"), None);
     }
 
     #[test]

@@ -111,6 +111,16 @@ pub(crate) fn looks_random(value: &[u8]) -> bool {
     entropy(value) >= 0.72 * ceiling
 }
 
+/// [`looks_random`], or its longest alphanumeric piece of 20 or more does: a vendor's word
+/// ahead of the random part (`key-`, `at_`) dilutes the whole's entropy.
+pub(crate) fn looks_random_body(value: &[u8]) -> bool {
+    looks_random(value)
+        || value
+            .split(|b| !b.is_ascii_alphanumeric())
+            .max_by_key(|p| p.len())
+            .is_some_and(|p| p.len() >= 20 && p.len() < value.len() && looks_random(p))
+}
+
 pub(crate) fn mixed_case(value: &[u8]) -> bool {
     value.iter().any(u8::is_ascii_lowercase) && value.iter().any(u8::is_ascii_uppercase)
 }
