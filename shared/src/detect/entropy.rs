@@ -398,6 +398,10 @@ const NONCE_PARAMS: &[&str] = &[
     "state",
     "nonce",
     "codechallenge",
+    // OAuth client ids are public (the secret is `client_secret`); key fingerprints are
+    // digests by name.
+    "clientid",
+    "fingerprint",
     "cursor",
     // Pagination: `?next=…`, `?marker=…` (S3, OpenStack), `?starting_after=…` (Stripe).
     "next",

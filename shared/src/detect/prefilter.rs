@@ -180,10 +180,9 @@ impl RuleSet {
             if rule.boundary && !at_boundary(data, start, end) {
                 continue;
             }
-            if rule.check == Check::AwsKeyId && is_sigv4_credential(&data[..start]) {
-                continue;
-            }
-            if let Some(confidence) = passes(rule, &data[start..end], &data[value_start..value_end]) {
+            let sigv4 = rule.check == Check::AwsKeyId && is_sigv4_credential(&data[..start]);
+            let passed = passes(rule, &data[start..end], &data[value_start..value_end]);
+            if let Some(confidence) = passed.map(|c| if sigv4 { Confidence::Low } else { c }) {
                 *done_to = end;
                 out.push(Hit {
                     detector: self.detectors[index],
@@ -354,9 +353,15 @@ fn basic_credentials(value: &[u8]) -> bool {
 /// Passwords that documentation uses; real ones are rarely these.
 pub(crate) fn is_weak_password(value: &[u8]) -> bool {
     let lower = value.to_ascii_lowercase();
-    matches!(
+    // A mask of any length (`*****`, `•••`, `xxxx`) stands where the password was.
+    let text = String::from_utf8_lossy(value);
+    let mask = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| matches!(c, '*' | '•' | '●' | '…' | 'x' | 'X'));
+    mask || matches!(
         lower.as_slice(),
-        b"password" | b"pass" | b"passwd" | b"secret" | b"pwd" | b"pw" | b"changeme" | b"***"
+        b"password" | b"pass" | b"passwd" | b"secret" | b"pwd" | b"pw" | b"changeme"
     )
 }
 

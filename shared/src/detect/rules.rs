@@ -24,8 +24,11 @@ pub(crate) enum Check {
     /// Base64 of `user:password` (HTTP Basic, RFC 7617) whose password is not a documentation
     /// stand-in.
     BasicAuth,
-    /// An AWS key ID, except as the `Credential=` of a SigV4 signature (presigned URLs and
-    /// `Authorization` headers carry the ID, which is not a secret, by design).
+    /// An AWS key ID. As the `Credential=` of a SigV4 signature (presigned URLs and
+    /// `Authorization` headers carry it by design) it is reported with low confidence: AWS calls
+    /// the ID public, but at egress it names the account and, in a presigned URL, travels with
+    /// a signature anyone holding the URL may use until it expires. An operator who sends
+    /// presigned URLs on purpose exempts the host or the key's fingerprint.
     AwsKeyId,
 }
 
@@ -121,12 +124,13 @@ pub(crate) static RULES: &[Rule] = &[
             // Two characters longer than the format, and one shorter.
             "AKIAZ7XQ2MLP4RT6WQ3NZZ",
             "AKIAZ7XQ2MLP4RT6WQ3",
+            // A presigned URL's key id (low confidence).
+            "X-Amz-Credential=AKIAZ7XQ2MLP4RT6WQ3N%2F20261127%2Fus-east-1%2Fs3%2Faws4_request",
         ],
         &[
             "AKIA1234",
             "XAKIAZ7XQ2MLP4RT6WQ3N",
             "AKIAZ7XQ2MLP4RT6WQ3NZZZZ",
-            "X-Amz-Credential=AKIAZ7XQ2MLP4RT6WQ3N%2F20261127%2Fus-east-1%2Fs3%2Faws4_request",
         ],
     ),
     rule(
@@ -574,8 +578,10 @@ pub(crate) static RULES: &[Rule] = &[
     rule(
         "pypi",
         "pypi-token",
-        &["pypi-AgEIcHlwaS5vcmc"],
-        r"pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,400}",
+        // PyPI's and TestPyPI's macaroons: base64 of their location (`pypi.org`,
+        // `test.pypi.org`) opens every token.
+        &["pypi-AgEIcHlwaS5vcmc", "pypi-AgENdGVzdC5weXBpLm9yZw"],
+        r"pypi-(?:AgEIcHlwaS5vcmc|AgENdGVzdC5weXBpLm9yZw)[A-Za-z0-9_\-]{50,400}",
     )
     .reach(0, 420)
     .prefixed()
@@ -631,6 +637,21 @@ pub(crate) static RULES: &[Rule] = &[
         "tskey-auth-xyz",
         "email me at foo@example.com, Q~ ok",
     ]),
+    rule(
+        "newrelic-license-key",
+        "vendor-token",
+        &["NRAL"],
+        // New Relic's ingest license keys end, rather than start, with their mark: 36 hex
+        // digits (or `eu01xx` and 30 for the EU region) and `NRAL`.
+        r"(?:eu01xx[a-f0-9]{30}|[a-f0-9]{36})NRAL",
+    )
+    .reach(42, 4)
+    .prefixed()
+    .check(Check::Random)
+    .examples(
+        &["license_key: 9f3a0c1e5b7d2f4a8c6e0b1d3f5a7c9e1b2cNRAL", "eu01xx3a0c1e5b7d2f4a8c6e0b1d3f5a7c9eNRAL"],
+        &["NRAL", "see the NRAL suffix of license keys"],
+    ),
     rule(
         "jwt",
         "jwt",
@@ -773,6 +794,8 @@ const VENDOR_ANCHORS: &[&str] = &[
     "HRKU-AA",
     "bkua_",
     "ATBB",
+    "sb_secret_",
+    "NRII-",
 ];
 
 /// Tokens whose vendor prefix no ordinary text has, each with the length its vendor documents
@@ -780,7 +803,8 @@ const VENDOR_ANCHORS: &[&str] = &[
 /// Cloud, Postman, Doppler, Sentry, Databricks, Pulumi, age, Square, Figma, Notion, RubyGems,
 /// Atlassian, New Relic, Supabase, Groq, xAI, Replicate, Perplexity, Tailscale, webhook
 /// signing secrets, Google OAuth, Azure AD, Bitbucket, Telegram, Alibaba, PlanetScale, Netlify,
-/// Render, Mapbox, Pinecone, LangSmith, Tavily, OpenRouter, Heroku, Buildkite.
+/// Render, Mapbox, Pinecone, LangSmith, Tavily, OpenRouter, Heroku, Buildkite, Supabase secret
+/// keys, New Relic license and Insights insert keys.
 const VENDOR_PATTERN: &str = concat!(
     r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{28,36}|do[por]_v1_[a-f0-9]{56,72}",
     r"|glc_[A-Za-z0-9+/]{32,400}={0,2}|glsa_[A-Za-z0-9]{28,36}_[A-Fa-f0-9]{6,10}",
@@ -796,10 +820,11 @@ const VENDOR_PATTERN: &str = concat!(
     r"|[A-Za-z0-9_~.\-]{3}\dQ~[A-Za-z0-9_~.\-]{31,34}|ATBB[A-Za-z0-9_=.\-]{28,36}",
     r"|(?:bot)?\d{6,12}:AA[0-9A-Za-z_\-]{31,35}|\d{6,12}:ABC-DEF1234ghIkl-zyx57W2v1u123ew11",
     r"|LTAI[A-Za-z0-9]{16,24}",
-    r"|pscale_(?:tkn|pw|oauth)_[A-Za-z0-9_\-.]{32,64}|nf[pc]_[A-Za-z0-9]{36,44}|rnd_[A-Za-z0-9]{28,36}",
+    r"|pscale_(?:tkn|pw|oauth)_[A-Za-z0-9_\-.]{32,64}|nf[pc]_[A-Za-z0-9]{30,48}|rnd_[A-Za-z0-9]{28,36}",
     r"|sk\.eyJ[A-Za-z0-9_\-]{20,}\.[A-Za-z0-9_\-]{16,}|pcsk_[A-Za-z0-9_]{40,100}",
     r"|lsv2_(?:pt|sk)_[a-f0-9]{32}_[a-f0-9]{8,12}|tvly-(?:dev-)?[A-Za-z0-9]{28,40}",
     r"|sk-or-v1-[a-f0-9]{60,68}|HRKU-AA[0-9A-Za-z_\-]{50,70}|bkua_[a-f0-9]{36,44}",
+    r"|sb_secret_[A-Za-z0-9_\-]{28,48}|NRII-[A-Za-z0-9_\-]{28,36}",
 );
 
 /// Synthetic tokens in each vendor's format (random characters, never issued).
@@ -848,6 +873,8 @@ const VENDOR_EXAMPLES: &[&str] = &[
     "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",
     "HRKU-AA9zUHgtiaNkaxR9rz09e1SYhBGJyLF4gwdvpjITdNi7bAiUbHF-ZNm9Z0Gd",
     "bkua_047acb8beb982a38a65614965b344bb5d00c1c3a",
+    "sb_secret_Xq2vL8mN4pR7tW1yB5cD9fG3hJ6kZ0aE",
+    "NRII-Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5Hh",
 ];
 
 /// The password is group 2; group 1 is the user name.
@@ -921,6 +948,9 @@ pub(crate) static SHAPE_EXAMPLES: &[ShapeExamples] = &[
             "--env DB_PASSWORD=S2n6G1ALM.eQXJi4 --env LOG_LEVEL=debug",
             "export VAULT_TOKEN='s.j0tGxg32hyJrD0ELpxE5hOsp'",
             "wifi?ssid=GUEST&passphrase=riverN8ahWJkK%2A50",
+            // A password in a chat message, in any language.
+            "Mi usuario es sofia y la contraseña es Quasar=690.Nx, ¿puedes entrar?",
+            "The admin password is now Tr0ub4dor&3xQ! for the staging box.",
             // Escapes spelling the value character by character, or part of it.
             r#"{"redis_password": "\u0055\u0077\u0064\u0041\u0067\u0048\u0066\u0035\u0077\u0059nh*SwDh2A3"}"#,
             "<input name=\"signing_secret\" value=\"&#87;&#114;&#74;&#122;&#65;&#66;&#81;&#117;&#101;&#83;&#56;&#118;&#90;&#86;&#90;&#119;&#104;&#81;&#101;&#51;\">",
@@ -943,6 +973,10 @@ pub(crate) static SHAPE_EXAMPLES: &[ShapeExamples] = &[
             "comment=Use+short-lived+credentials%3A+the+CI+job+requests+an+OIDC+token+and+exchanges+it.",
             "cache_key=Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5Hh",
             "secret_arn=arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf",
+            // Prose about passwords with no password in it; a site key.
+            "Reset your password at https://accounts.example.com/reset?t=Zq8Xv2Lm9Np4 today.",
+            "Die Passwort-Richtlinie verlangt mindestens zwölf Zeichen.",
+            r#"<div class="g-recaptcha" data-sitekey="6LcXq2vL8mN4pR7tW1yB5cD9fG3hJ6kZ0aE"></div>"#,
         ],
     },
     // crypto-private-key and seed-phrase examples are key material: generated when the

@@ -28,7 +28,7 @@ use super::runs::{
 use super::secret::Fingerprint;
 use super::shapes::{
     assignment_operators, cards, csv_columns, follows_operator, generic_assignment, keyed_attributes, pieces,
-    punctuated_assignments, twilio_key, wif_key,
+    punctuated_assignments, spoken_passwords, twilio_key, wif_key,
 };
 
 /// Where findings of a layer are placed.
@@ -182,9 +182,7 @@ impl<'a> Walk<'a> {
         self.rules(data, origin, chain);
         self.known(data, origin, chain);
         let mut operators = Vec::new();
-        if self.on.generic {
-            assignment_operators(data, &mut operators);
-        }
+        let password_word = self.on.generic && assignment_operators(data, &mut operators);
         let mut runs = Vec::new();
         for_each_run(data, |start, end| runs.push((start, end)));
         for &(start, end) in &runs {
@@ -204,6 +202,9 @@ impl<'a> Walk<'a> {
             let mut found = Vec::new();
             keyed_attributes(data, |start, end| found.push((start, end)));
             csv_columns(data, |start, end| found.push((start, end)));
+            if password_word || !data.is_ascii() {
+                spoken_passwords(data, |start, end| found.push((start, end)));
+            }
             for (start, end) in found {
                 self.report("generic-secret", &data[start..end], origin.at(start), chain);
             }
@@ -317,6 +318,20 @@ impl<'a> Walk<'a> {
         };
         if let Some((bytes, encoding)) = decoded {
             self.blob(bytes, encoding, origin.child(start), chain);
+        }
+        // Runs take in `/` (base64 has it): a path's segments of hex (`/t/<hex>.gif`) are
+        // decoded one by one as well.
+        if !hex_or_dash && memchr::memchr(b'/', run).is_some() {
+            let mut at = 0;
+            for piece in run.split(|&b| b == b'/') {
+                let piece_at = at;
+                at += piece.len() + 1;
+                if piece.len() >= 32 && piece.iter().all(u8::is_ascii_hexdigit) {
+                    if let Some(bytes) = decode_hex_run(piece) {
+                        self.blob(bytes, Encoding::Hex, origin.child(start + piece_at), chain);
+                    }
+                }
+            }
         }
     }
 

@@ -82,6 +82,10 @@ const NOT_KEYS: &[&str] = &[
     "passwordreset",
     // SigV4 `X-Amz-Credential`: key ID, date, region and service; public by design.
     "amzcredential",
+    // Keys published in pages and apps by design: reCAPTCHA/hCaptcha/Turnstile site keys,
+    // Stripe's and Supabase's publishable keys.
+    "sitekey",
+    "publishablekey",
 ];
 
 /// Whether a key name (any case, with `_`, `-` or `.` separators) names a credential.
@@ -535,6 +539,112 @@ pub(crate) fn csv_columns(data: &[u8], mut f: impl FnMut(usize, usize)) {
     }
 }
 
+/// The word for a password in the languages agents are asked in (the ASCII ones also in
+/// capitals through ASCII case folding).
+const PASSWORD_WORDS: &[&str] = &[
+    "password",
+    "passwort",
+    "passphrase",
+    "passcode",
+    "passwd",
+    "passord",
+    "mot de passe",
+    "kennwort",
+    "wachtwoord",
+    "contraseña",
+    "contrasena",
+    "senha",
+    "lösenord",
+    "adgangskode",
+    "hasło",
+    "haslo",
+    "heslo",
+    "jelszó",
+    "parola",
+    "şifre",
+    "sifre",
+    "salasana",
+    "kata sandi",
+    "mật khẩu",
+    "пароль",
+    "гасло",
+    "κωδικός",
+    "סיסמה",
+    "كلمة المرور",
+    "पासवर्ड",
+    "パスワード",
+    "密码",
+    "密碼",
+    "비밀번호",
+    "รหัสผ่าน",
+];
+
+fn password_words() -> &'static AhoCorasick {
+    static WORDS: OnceLock<AhoCorasick> = OnceLock::new();
+    WORDS.get_or_init(|| {
+        AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(PASSWORD_WORDS)
+            .expect("a few dozen literals always compile") // invariant: fixed input
+    })
+}
+
+/// A password given in prose: the word for one (in any of [`PASSWORD_WORDS`]), then within
+/// the next few words one that is a credential by [`strong_password`], [`dotted_secret`] or
+/// [`strong_key`] ("the password is Quasar=690.Nx", "パスワードは Tr0ub4dor&3x です"). Calls
+/// `f(start, end)` for each.
+pub(crate) fn spoken_passwords(data: &[u8], mut f: impl FnMut(usize, usize)) {
+    for hit in password_words().find_iter(data) {
+        // The word as a word of a sentence: not inside another (`passwordless`), and followed
+        // by a space or a label's colon (`user:password@host` is a URL, not a sentence).
+        let before = hit.start().checked_sub(1).map(|i| data[i]);
+        let after = data.get(hit.end()).copied();
+        let ascii_word = data[hit.start()].is_ascii();
+        if ascii_word && before.is_some_and(|b| b.is_ascii_alphanumeric())
+            || !after.is_some_and(|b| b == b' ' || b == b':' || b >= 0x80)
+        {
+            continue;
+        }
+        // Within the sentence: up to a line break or a closing quote.
+        let reach = &data[hit.end()..data.len().min(hit.end() + 48)];
+        let window_end = hit.end()
+            + reach
+                .iter()
+                .position(|&b| matches!(b, b'\n' | b'"' | b'\\'))
+                .unwrap_or(reach.len());
+        let mut at = hit.end();
+        for word in data[hit.end()..window_end]
+            .split(|b| b.is_ascii_whitespace())
+            .take(5)
+        {
+            let word_at = at;
+            at += word.len() + 1;
+            // Trailing punctuation of the sentence, and a label's colon, are not the value's.
+            let lead = word
+                .iter()
+                .take_while(|&&b| matches!(b, b':' | b'"' | b'\'' | b'`' | b'('))
+                .count();
+            let core = &word[lead..];
+            let trail = core
+                .iter()
+                .rev()
+                .take_while(|&&b| matches!(b, b',' | b'.' | b';' | b'!' | b'?' | b')' | b'"' | b'\'' | b'`'))
+                .count();
+            let value = &core[..core.len() - trail];
+            let url = value.windows(3).any(|w| w == b"://") || value.starts_with(b"www.");
+            let credential = value.len() >= 8
+                && (strong_password(value) || dotted_secret(value) || strong_key(value))
+                && !url
+                && !is_placeholder(value)
+                && !code_expression(value);
+            if credential {
+                f(word_at + lead, word_at + lead + value.len());
+                break;
+            }
+        }
+    }
+}
+
 /// Every name [`is_secret_key_name`] accepts spells one of these words in lower case,
 /// capitalised or in capitals (`apiKey`, `DB_PASSWORD`, `client_secret`): found by one
 /// literal search, they are where assignments worth judging can be, so ordinary text (JSON is
@@ -559,8 +669,11 @@ fn name_words() -> &'static AhoCorasick {
 /// The operators (`=`, `:`, `>`; `=>` gives both) that end a key name holding one of
 /// [`NAME_WORDS`], in order: a superset of those [`key_before`] accepts with a credential
 /// name, since it skips the same quotes and spaces backwards that this skips forwards.
-pub(crate) fn assignment_operators(data: &[u8], out: &mut Vec<usize>) {
+/// Returns whether a word of the password family (`pass`, `pwd` in any case) occurs.
+pub(crate) fn assignment_operators(data: &[u8], out: &mut Vec<usize>) -> bool {
+    let mut password = false;
     for hit in name_words().find_iter(data) {
+        password |= matches!(data[hit.start()] | 0x20, b'p');
         let name_end = hit.start() + 64;
         let mut i = hit.end();
         while i < data.len().min(name_end) && is_name_byte(data[i]) {
@@ -590,6 +703,7 @@ pub(crate) fn assignment_operators(data: &[u8], out: &mut Vec<usize>) {
     }
     out.sort_unstable();
     out.dedup();
+    password
 }
 
 /// Whether a value starting at `start` follows one of `operators` with only quotes and spaces
@@ -831,8 +945,9 @@ pub(crate) fn cards(data: &[u8], mut f: impl FnMut(usize, usize, &[u8])) {
         // the layouts cards are printed in (4-4-4-4, 4-4-4-4-3, Amex 4-6-5, Diners 4-6-4).
         let mut grouped = !dotted || card_groups(&groups[..=g]);
         // Otherwise the number may end at the first dot, as in a hostname's label
-        // (`4539979262243931.0228.example`) or a sentence.
-        if let Some(dot) = first_dot.filter(|_| !grouped) {
+        // (`4539979262243931.0228.example`, `5302-7505-5304-0696.0x1.example`) or a sentence.
+        let whole_card = grouped && (13..=19).contains(&digits.len()) && card_network(digits) && luhn(digits);
+        if let Some(dot) = first_dot.filter(|_| !whole_card) {
             let whole: usize = groups[..g].iter().map(|&d| d as usize).sum();
             let before: usize = data[start..dot].iter().filter(|b| b.is_ascii_digit()).count();
             if before <= whole {

@@ -163,11 +163,11 @@ impl Engine {
         }
         let chain = EncodingChain::default();
         walk.layer(sub.as_bytes(), Origin::Span(0), &chain);
-        // Names are case-insensitive, and resolvers may lower-case them: the key ids written in
-        // capitals (`AKIA…`, `ASIA…`) are looked for in capitals too.
-        let lower = sub.to_ascii_lowercase();
-        if lower.contains("akia") || lower.contains("asia") {
-            walk.layer(sub.to_ascii_uppercase().as_bytes(), Origin::Span(0), &chain);
+        // Names are case-insensitive, and resolvers may lower-case them: what is written in
+        // capitals (AWS key ids, IBANs, New Relic keys) is looked for in capitals too.
+        let upper = sub.to_ascii_uppercase();
+        if upper != sub {
+            walk.layer(upper.as_bytes(), Origin::Span(0), &chain);
         }
         let labels: Vec<&[u8]> = sub.split('.').map(str::as_bytes).collect();
         if let Some((bytes, encoding)) = label_data(&labels) {
@@ -372,6 +372,11 @@ fn random_label(label: &str) -> bool {
 /// Each holds at most 128 bits chosen by the platform; exfiltration encodes more per label or
 /// spreads it over several labels, which are judged together.
 fn generated_id(label: &[u8]) -> bool {
+    // A UUID and then words (`<uuid>-europe-west1`: a managed database's endpoint).
+    if label.len() > 37 && is_uuid(&label[..36]) && label[36] == b'-' {
+        let word = |p: &[u8]| !p.is_empty() && p.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        return label[37..].split(|&b| b == b'-').all(word);
+    }
     let parts: Vec<&[u8]> = label.split(|&b| b == b'-').collect();
     let hex = |p: &[u8]| p.iter().all(u8::is_ascii_hexdigit);
     let digits = |p: &[u8]| !p.is_empty() && p.iter().all(u8::is_ascii_digit);
@@ -389,6 +394,20 @@ fn generated_id(label: &[u8]) -> bool {
                 && hex(id)
                 && rest.len() <= 1
                 && rest.iter().all(|r| r.len() == 8 && word(r)) =>
+        {
+            true
+        }
+        // Names and one short hash (6 to 10 characters, a digit among them): the AWS load
+        // balancer controller's `k8s-<namespace>-<name>-<10 hex>`, Firebase preview channels'
+        // `<site>--<channel>-<8 base36>`; at most 52 bits.
+        [names @ .., hash]
+            if names
+                .iter()
+                .any(|n| n.len() >= 3 && n.iter().all(u8::is_ascii_lowercase))
+                && names.iter().all(|n| n.is_empty() || word(n))
+                && (6..=10).contains(&hash.len())
+                && word(hash)
+                && hash.iter().any(u8::is_ascii_digit) =>
         {
             true
         }
