@@ -676,18 +676,19 @@ fn confidence_of(value: &[u8], judged: Confidence) -> Confidence {
 /// A key or certificate fingerprint as people print it: colon- or space-separated bytes of an
 /// MD5, SHA-1, SHA-256, SHA-384 or SHA-512 digest. Tools print those bare, never with a `0x`
 /// or `\x` in front of each byte: that is how code and exfiltration write bytes.
-/// Bytes written out as hex that are data, not text: binary, or one word of letters of both
-/// cases, digits and symbols (`root:2omU5d2?vovPw3`, a credential spelled byte by byte).
+/// Bytes written out as hex that are data, not text: binary, or one word mixing letters of
+/// both cases and digits (`root:2omU5d2?vovPw3`, a credential spelled byte by byte), not
+/// words joined (`quarterly-report-v20`).
 fn hex_data(bytes: &[u8]) -> bool {
     if !is_meaningful(bytes) {
         return true;
     }
     let has = |f: fn(&u8) -> bool| bytes.iter().any(f);
-    let classes = has(u8::is_ascii_lowercase) as u8
-        + has(u8::is_ascii_uppercase) as u8
-        + has(u8::is_ascii_digit) as u8
-        + has(u8::is_ascii_punctuation) as u8;
-    bytes.iter().all(u8::is_ascii_graphic) && classes >= 3
+    bytes.iter().all(u8::is_ascii_graphic)
+        && has(u8::is_ascii_lowercase)
+        && has(u8::is_ascii_uppercase)
+        && has(u8::is_ascii_digit)
+        && !super::entropy::joined_words(bytes)
 }
 
 fn is_fingerprint(list: &HexList) -> bool {
