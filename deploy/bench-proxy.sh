@@ -43,15 +43,17 @@ RATE="${BENCH_RATE:-500}"
 TARGETS="${BENCH_TARGETS:-direct tollgate tollgate_noprov passthrough squid}"
 CONTENT_TYPE="${BENCH_TYPE:-application/octet-stream}"
 cd "$REPO"
+# Builds go where cargo puts them: CARGO_TARGET_DIR when set (a worktree's own), else target/.
+TARGET_DIR="${CARGO_TARGET_DIR:-$REPO/target}"
 cargo build --release -q -p tollgate --bin tollgate
 cargo build --release -q -p tollgate-proxy --example loadgen --example passthrough
-BIN="$REPO/target/release/tollgate"
-AWSLC_BIN="$REPO/target/aws-lc/release/tollgate"
+BIN="$TARGET_DIR/release/tollgate"
+AWSLC_BIN="$TARGET_DIR/aws-lc/release/tollgate"
 case " $TARGETS " in *" tollgate_awslc "*)
-  cargo build --release -q -p tollgate --bin tollgate --features aws-lc-rs --target-dir "$REPO/target/aws-lc" ;;
+  cargo build --release -q -p tollgate --bin tollgate --features aws-lc-rs --target-dir "$TARGET_DIR/aws-lc" ;;
 esac
-LOADGEN="$REPO/target/release/examples/loadgen"
-PASSTHROUGH="$REPO/target/release/examples/passthrough"
+LOADGEN="$TARGET_DIR/release/examples/loadgen"
+PASSTHROUGH="$TARGET_DIR/release/examples/passthrough"
 
 WORK="$(mktemp -d)"
 PIDS=()
