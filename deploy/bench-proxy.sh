@@ -31,6 +31,10 @@
 #        BENCH_PERF=DIR: `perf record -g` each proxy target during its saturation run, into
 #          DIR/<target>.perf.data (perf attaches to the running process; its own CPU is not
 #          counted, but sampling slows the target a little: compare such runs only to each other)
+#        BENCH_STAT=DIR: `perf stat` of each proxy target over its saturation run (context
+#          switches, page faults, send/write/recv syscalls; BENCH_STAT_EVENTS to choose), into
+#          DIR/<target>.txt with the run's request count
+#        BENCH_BUILD=0: use the binaries already built (another cargo holds the target dir)
 #        BENCH_WRAP: a command prefix for tollgate and the pass-through, for profiling, e.g.
 #          BENCH_WRAP="valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p" (dumped
 #          with callgrind_control before the target stops, counters zeroed after the warm-up
@@ -43,15 +47,20 @@ RATE="${BENCH_RATE:-500}"
 TARGETS="${BENCH_TARGETS:-direct tollgate tollgate_noprov passthrough squid}"
 CONTENT_TYPE="${BENCH_TYPE:-application/octet-stream}"
 cd "$REPO"
-cargo build --release -q -p tollgate --bin tollgate
-cargo build --release -q -p tollgate-proxy --example loadgen --example passthrough
-BIN="$REPO/target/release/tollgate"
-AWSLC_BIN="$REPO/target/aws-lc/release/tollgate"
+# Builds go where cargo puts them: CARGO_TARGET_DIR when set (a worktree's own), else target/.
+TARGET_DIR="${CARGO_TARGET_DIR:-$REPO/target}"
+# BENCH_BUILD=0 uses the binaries as they are (e.g. while another cargo holds the target dir).
+if [ "${BENCH_BUILD:-1}" != 0 ]; then
+  cargo build --release -q -p tollgate --bin tollgate
+  cargo build --release -q -p tollgate-proxy --example loadgen --example passthrough
+fi
+BIN="$TARGET_DIR/release/tollgate"
+AWSLC_BIN="$TARGET_DIR/aws-lc/release/tollgate"
 case " $TARGETS " in *" tollgate_awslc "*)
-  cargo build --release -q -p tollgate --bin tollgate --features aws-lc-rs --target-dir "$REPO/target/aws-lc" ;;
+  cargo build --release -q -p tollgate --bin tollgate --features aws-lc-rs --target-dir "$TARGET_DIR/aws-lc" ;;
 esac
-LOADGEN="$REPO/target/release/examples/loadgen"
-PASSTHROUGH="$REPO/target/release/examples/passthrough"
+LOADGEN="$TARGET_DIR/release/examples/loadgen"
+PASSTHROUGH="$TARGET_DIR/release/examples/passthrough"
 
 WORK="$(mktemp -d)"
 PIDS=()
@@ -276,10 +285,21 @@ for target in $TARGETS; do
     perf record -q --call-graph "${BENCH_PERF_CALLGRAPH:-dwarf,16384}" -F 199 -p "$TARGET_PID" -o "$BENCH_PERF/$target.perf.data" 2>/dev/null &
     perf_pid=$!
   fi
+  stat_pid=""
+  if [ -n "${BENCH_STAT:-}" ] && [ -n "$TARGET_PID" ]; then
+    mkdir -p "$BENCH_STAT"
+    perf stat -e "${BENCH_STAT_EVENTS:-task-clock,context-switches,cpu-migrations,page-faults,syscalls:sys_enter_sendto,syscalls:sys_enter_writev,syscalls:sys_enter_write,syscalls:sys_enter_recvfrom,syscalls:sys_enter_read}" \
+      -p "$TARGET_PID" -o "$BENCH_STAT/$target.txt" 2>/dev/null &
+    stat_pid=$!
+  fi
   before=$(cpu_ticks)
   saturated="$(load --connections "$CONNECTIONS" --seconds "$SECONDS_PER_RUN")"
   after=$(cpu_ticks)
   if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; fi
+  if [ -n "$stat_pid" ]; then
+    kill -INT "$stat_pid"; wait "$stat_pid" 2>/dev/null || true
+    echo "requests $(field requests "$saturated")" >> "$BENCH_STAT/$target.txt"
+  fi
   light_after="$(load --connections 4 --rate "$RATE" --seconds "$SECONDS_PER_RUN")"
   echo "$target: light $light_before | saturated $saturated | light after $light_after" >&2
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$target" \

@@ -350,16 +350,7 @@ impl FrontDoor {
             self.until_invalid(&tunnel.credentials),
         )
         .await;
-        self.gate
-            .metrics
-            .bytes
-            .with_label_values(&["out"])
-            .inc_by(moved.out);
-        self.gate
-            .metrics
-            .bytes
-            .with_label_values(&["in"])
-            .inc_by(moved.back);
+        self.gate.metrics.moved(moved.back, moved.out);
         if let Some(cut) = moved.cut {
             info!(tenant = %tunnel.identity.tenant, budget = %cut.budget, scope = cut.scope.as_str(), "tunnel cut at its budget");
             self.gate.record_budget(Some(&tunnel.identity), &cut, "cut");

@@ -14,6 +14,10 @@ pub struct Metrics {
     /// `requests{decision="allow",reason="allowed"}`, resolved once: the hot path.
     allowed: prometheus::IntCounter,
     pub bytes: IntCounterVec,
+    /// `bytes{direction="in"}` and `{direction="out"}`, resolved once: every request adds
+    /// to both.
+    bytes_in: IntCounter,
+    bytes_out: IntCounter,
     pub handshake_seconds: Histogram,
     pub upstream_seconds: Histogram,
     pub certs_minted: IntGauge,
@@ -159,6 +163,10 @@ impl Metrics {
             &["class", "action"],
         )?;
         let allowed = requests.with_label_values(&["allow", "allowed"]);
+        let (bytes_in, bytes_out) = (
+            bytes.with_label_values(&["in"]),
+            bytes.with_label_values(&["out"]),
+        );
         registry.register(Box::new(output.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(bytes.clone()))?;
@@ -175,6 +183,8 @@ impl Metrics {
             requests,
             allowed,
             bytes,
+            bytes_in,
+            bytes_out,
             handshake_seconds,
             upstream_seconds,
             certs_minted,
@@ -190,6 +200,12 @@ impl Metrics {
     /// One request let through.
     pub fn allowed(&self) {
         self.allowed.inc();
+    }
+
+    /// Bytes moved for the client: `back` to it, `out` from it.
+    pub fn moved(&self, back: u64, out: u64) {
+        self.bytes_in.inc_by(back);
+        self.bytes_out.inc_by(out);
     }
 
     /// One answer given instead of the upstream's; only the exit in `rescue` calls this.

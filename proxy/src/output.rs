@@ -95,14 +95,19 @@ impl OutputGate {
         {
             return None;
         }
+        // Every field of `name` as one list; a single field (the common case) is one copy.
         let header = |name: &str| {
-            let values: Vec<&str> = response
+            let mut values = response
                 .headers
                 .get_all(name)
                 .iter()
-                .filter_map(|v| v.to_str().ok())
-                .collect();
-            (!values.is_empty()).then(|| values.join(", "))
+                .filter_map(|v| v.to_str().ok());
+            let mut list = values.next()?.to_owned();
+            for value in values {
+                list.push_str(", ");
+                list.push_str(value);
+            }
+            Some(list)
         };
         let content_type = header("content-type");
         if !judged_type(content_type.as_deref()) {

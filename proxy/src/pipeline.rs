@@ -774,14 +774,8 @@ impl ProxyHttp for Pipeline {
                 mcp_method: seen.mcp_method.as_ref().and_then(Option::as_deref),
             });
         }
-        let metrics = &self.gate.metrics;
-        metrics
-            .bytes
-            .with_label_values(&["in"])
-            .inc_by(session.body_bytes_sent() as u64);
-        metrics
-            .bytes
-            .with_label_values(&["out"])
-            .inc_by(session.body_bytes_read() as u64);
+        self.gate
+            .metrics
+            .moved(session.body_bytes_sent() as u64, session.body_bytes_read() as u64);
     }
 }

@@ -15,31 +15,35 @@ const VOID: &[&str] = &[
     "wbr",
 ];
 
-pub(super) fn scan(text: &str, segments: &mut Vec<Segment>, links: &mut Vec<Link>) {
+/// Cuts `text` into segments that borrow from it (a copy only where entities were decoded).
+pub(super) fn scan<'a>(text: &'a str, segments: &mut Vec<Segment<'a>>, links: &mut Vec<Link>) {
     let bytes = text.as_bytes();
     // Classes and ids that a `<style>` block hides.
     let mut hidden_selectors: Vec<String> = Vec::new();
-    // Open elements: name, hidden, code.
-    let mut stack: Vec<(String, bool, bool)> = Vec::new();
+    // Open elements: name (lowercase), hidden, code.
+    let mut stack: Vec<(Cow<'a, str>, bool, bool)> = Vec::new();
+    // One tag's attributes, the buffer kept from tag to tag.
+    let mut attrs: Vec<(Cow<'a, str>, &'a str)> = Vec::new();
     let mut at = 0;
     let mut run_start = 0;
-    let flush = |segments: &mut Vec<Segment>, stack: &[(String, bool, bool)], from: usize, to: usize| {
-        if to <= from {
-            return;
-        }
-        let raw = &text[from..to];
-        if raw.trim().is_empty() {
-            return;
-        }
-        let place = if stack.iter().any(|e| e.1) {
-            Place::Hidden("hidden element")
-        } else if stack.iter().any(|e| e.2) {
-            Place::Code
-        } else {
-            Place::Visible
+    let flush =
+        |segments: &mut Vec<Segment<'a>>, stack: &[(Cow<'a, str>, bool, bool)], from: usize, to: usize| {
+            if to <= from {
+                return;
+            }
+            let raw = &text[from..to];
+            if raw.trim().is_empty() {
+                return;
+            }
+            let place = if stack.iter().any(|e| e.1) {
+                Place::Hidden("hidden element")
+            } else if stack.iter().any(|e| e.2) {
+                Place::Code
+            } else {
+                Place::Visible
+            };
+            push(segments, place, decode_entities(raw), from..to);
         };
-        push(segments, place, decode_entities(raw), from..to);
-    };
     while at < bytes.len() {
         let Some(next) = memchr::memchr(b'<', &bytes[at..]) else {
             break;
@@ -69,7 +73,7 @@ pub(super) fn scan(text: &str, segments: &mut Vec<Segment>, links: &mut Vec<Link
                 Place::Visible
             };
             let whole = at..(end + 3).min(text.len());
-            push(segments, place, text[at + 9..end].to_owned(), whole.clone());
+            push(segments, place, Cow::Borrowed(&text[at + 9..end]), whole.clone());
             at = whole.end;
             run_start = at;
             continue;
@@ -99,8 +103,9 @@ pub(super) fn scan(text: &str, segments: &mut Vec<Segment>, links: &mut Vec<Link
         at += close + 1;
         run_start = at;
         if let Some(name) = tag.strip_prefix('/') {
-            let name = name.trim().to_ascii_lowercase();
-            if let Some(pos) = stack.iter().rposition(|e| e.0 == name) {
+            // The stack's names are lowercase: comparing without case is comparing lowercased.
+            let name = name.trim();
+            if let Some(pos) = stack.iter().rposition(|e| e.0.eq_ignore_ascii_case(name)) {
                 stack.truncate(pos);
             }
             continue;
@@ -108,7 +113,7 @@ pub(super) fn scan(text: &str, segments: &mut Vec<Segment>, links: &mut Vec<Link
         if tag.starts_with('!') || tag.starts_with('?') {
             continue;
         }
-        let (name, attrs) = parse_tag(tag);
+        let name = parse_tag(tag, &mut attrs);
         let hidden = is_hidden(&name, &attrs) || hidden_by_selector(&attrs, &hidden_selectors);
         for (key, value) in &attrs {
             if matches!(
@@ -131,7 +136,7 @@ pub(super) fn scan(text: &str, segments: &mut Vec<Segment>, links: &mut Vec<Link
                 let url = if url.starts_with("//") {
                     format!("https:{url}")
                 } else {
-                    url
+                    url.into_owned()
                 };
                 links.push(Link {
                     url,
@@ -173,7 +178,7 @@ pub(super) fn scan(text: &str, segments: &mut Vec<Segment>, links: &mut Vec<Link
                 _ => {}
             }
         }
-        match name.as_str() {
+        match name.as_ref() {
             "img" | "iframe" | "frame" | "embed" | "object" | "script" | "audio" | "video" | "source" => {
                 if let Some((_, url)) = attrs.iter().find(|(k, _)| k == "src" || k == "data") {
                     link(url, true);
@@ -186,7 +191,7 @@ pub(super) fn scan(text: &str, segments: &mut Vec<Segment>, links: &mut Vec<Link
             }
             _ => {}
         }
-        if matches!(name.as_str(), "script" | "style") && !self_closing(tag) {
+        if matches!(name.as_ref(), "script" | "style") && !self_closing(tag) {
             // Their bodies are not text a reader sees, nor text the model is given; a style
             // block's rules may hide classes and ids.
             let end = find_end_tag(bytes, at, name.as_bytes()).unwrap_or(text.len());
@@ -197,8 +202,8 @@ pub(super) fn scan(text: &str, segments: &mut Vec<Segment>, links: &mut Vec<Link
             run_start = at;
             continue;
         }
-        if !VOID.contains(&name.as_str()) && !self_closing(tag) {
-            let code = matches!(name.as_str(), "code" | "pre" | "kbd" | "samp");
+        if !VOID.contains(&name.as_ref()) && !self_closing(tag) {
+            let code = matches!(name.as_ref(), "code" | "pre" | "kbd" | "samp");
             stack.push((name, hidden, code));
         }
     }
@@ -265,7 +270,12 @@ fn hidden_by_selector(attrs: &[(Cow<'_, str>, &str)], selectors: &[String]) -> b
     })
 }
 
-fn push(segments: &mut Vec<Segment>, place: Place, text: String, source: std::ops::Range<usize>) {
+fn push<'a>(
+    segments: &mut Vec<Segment<'a>>,
+    place: Place,
+    text: Cow<'a, str>,
+    source: std::ops::Range<usize>,
+) {
     if !text.trim().is_empty() {
         segments.push(Segment {
             place,
@@ -275,12 +285,13 @@ fn push(segments: &mut Vec<Segment>, place: Place, text: String, source: std::op
     }
 }
 
-/// The element's lowercase name and its attributes (lowercase names, values as written).
-fn parse_tag(tag: &str) -> (String, Vec<(Cow<'_, str>, &str)>) {
+/// The element's lowercase name; its attributes (lowercase names, values as written) replace
+/// what `attrs` held.
+fn parse_tag<'a>(tag: &'a str, attrs: &mut Vec<(Cow<'a, str>, &'a str)>) -> Cow<'a, str> {
     let tag = tag.trim_end_matches('/');
     let name_end = tag.find(|c: char| c.is_whitespace()).unwrap_or(tag.len());
-    let name = tag[..name_end].to_ascii_lowercase();
-    let mut attrs = Vec::new();
+    let name = lower(&tag[..name_end]);
+    attrs.clear();
     let rest = &tag[name_end..];
     let b = rest.as_bytes();
     let mut i = 0;
@@ -324,7 +335,7 @@ fn parse_tag(tag: &str) -> (String, Vec<(Cow<'_, str>, &str)>) {
         }
         attrs.push((key, value));
     }
-    (name, attrs)
+    name
 }
 
 /// The text in ASCII lowercase, borrowed when it already is.
@@ -419,10 +430,10 @@ pub(super) fn style_hides(style: &str) -> bool {
     value("color").is_some_and(|c| c == "transparent")
 }
 
-/// `&lt;`, `&#105;`, `&#x69;` and the common named entities.
-pub(super) fn decode_entities(text: &str) -> String {
+/// `&lt;`, `&#105;`, `&#x69;` and the common named entities; borrowed when there are none.
+pub(super) fn decode_entities(text: &str) -> Cow<'_, str> {
     if !text.contains('&') {
-        return text.to_owned();
+        return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -474,5 +485,5 @@ pub(super) fn decode_entities(text: &str) -> String {
         }
     }
     out.push_str(rest);
-    out
+    Cow::Owned(out)
 }

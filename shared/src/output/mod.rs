@@ -22,6 +22,7 @@ mod html;
 mod rules;
 mod strip;
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use thiserror::Error;
@@ -91,11 +92,12 @@ pub enum Source {
     JsonString(usize),
 }
 
-/// A run of text with its place.
+/// A run of text with its place; the text is borrowed from the decoded answer unless
+/// cutting it changed it (entities decoded, invisible characters removed).
 #[derive(Debug, Clone)]
-pub struct Segment {
+pub struct Segment<'a> {
     pub place: Place,
-    pub text: String,
+    pub text: Cow<'a, str>,
     pub source: Source,
 }
 
@@ -289,7 +291,7 @@ impl Kind {
 }
 
 /// Cuts text into segments and links by where each piece sits.
-pub fn segments(kind: Kind, text: &str) -> (Vec<Segment>, Vec<Link>) {
+pub fn segments(kind: Kind, text: &str) -> (Vec<Segment<'_>>, Vec<Link>) {
     let mut segments = Vec::new();
     let mut links = Vec::new();
     match kind {
@@ -298,7 +300,7 @@ pub fn segments(kind: Kind, text: &str) -> (Vec<Segment>, Vec<Link>) {
             Ok(value) => json(&value, None, false, &mut 0, &mut segments, &mut links),
             Err(_) => segments.push(Segment {
                 place: Place::Visible,
-                text: text.to_owned(),
+                text: Cow::Borrowed(text),
                 source: Source::Text(0..text.len()),
             }),
         },
@@ -338,12 +340,12 @@ pub fn segments(kind: Kind, text: &str) -> (Vec<Segment>, Vec<Link>) {
         if !tags.is_empty() {
             hidden.push(Segment {
                 place: Place::Hidden("unicode tags"),
-                text: tags,
+                text: Cow::Owned(tags),
                 source: segment.source.clone(),
             });
         }
         if clean.len() != segment.text.len() {
-            segment.text = clean;
+            segment.text = Cow::Owned(clean);
         }
         // Words split by invisible characters are written for a model to read and a filter
         // to miss, not for a reader: judge them as hidden.
@@ -386,7 +388,7 @@ fn invisible(text: &str) -> (String, String, usize) {
 
 /// Markdown (or plain text): fenced code blocks are code; the rest is scanned as HTML, and
 /// reference-style link definitions (`[id]: https://…`) are links.
-fn markdown(text: &str, segments: &mut Vec<Segment>, links: &mut Vec<Link>) {
+fn markdown<'a>(text: &'a str, segments: &mut Vec<Segment<'a>>, links: &mut Vec<Link>) {
     let mut at = 0;
     let mut prose_start = 0;
     let mut fence: Option<(&str, usize)> = None;
@@ -405,7 +407,7 @@ fn markdown(text: &str, segments: &mut Vec<Segment>, links: &mut Vec<Link>) {
                 if body < at {
                     segments.push(Segment {
                         place: Place::Code,
-                        text: text[body..at].to_owned(),
+                        text: Cow::Borrowed(&text[body..at]),
                         source: Source::Text(body..at),
                     });
                 }
@@ -435,7 +437,7 @@ fn markdown(text: &str, segments: &mut Vec<Segment>, links: &mut Vec<Link>) {
     match fence {
         Some((_, body)) => segments.push(Segment {
             place: Place::Code,
-            text: text[body..].to_owned(),
+            text: Cow::Borrowed(&text[body..]),
             source: Source::Text(body..text.len()),
         }),
         None => scan_part(text, prose_start..text.len(), segments, links),
@@ -443,7 +445,7 @@ fn markdown(text: &str, segments: &mut Vec<Segment>, links: &mut Vec<Link>) {
 }
 
 /// Scans part of a text as HTML, with sources in the whole text.
-fn scan_part(text: &str, range: Range<usize>, segments: &mut Vec<Segment>, links: &mut Vec<Link>) {
+fn scan_part<'a>(text: &'a str, range: Range<usize>, segments: &mut Vec<Segment<'a>>, links: &mut Vec<Link>) {
     if range.is_empty() {
         return;
     }
@@ -462,13 +464,14 @@ fn scan_part(text: &str, range: Range<usize>, segments: &mut Vec<Segment>, links
 
 /// Every string in a JSON value as a field segment (under its key); a `tools/list` answer's
 /// descriptions as tool descriptions. `count` numbers the strings in document order (the
-/// same walk [`strip`] makes).
+/// same walk [`strip`] makes). The parsed value is gone once segments are cut, so these
+/// segments own their text.
 fn json(
     value: &serde_json::Value,
     key: Option<&str>,
     in_tools: bool,
     count: &mut usize,
-    out: &mut Vec<Segment>,
+    out: &mut Vec<Segment<'_>>,
     links: &mut Vec<Link>,
 ) {
     use serde_json::Value;
@@ -510,17 +513,21 @@ fn json(
                     source: source.clone(),
                     ..link
                 }));
-                for mut segment in inner {
-                    if segment.place == Place::Visible {
-                        segment.place = place.clone();
-                    }
-                    segment.source = source.clone();
-                    out.push(segment);
+                for segment in inner {
+                    out.push(Segment {
+                        place: if segment.place == Place::Visible {
+                            place.clone()
+                        } else {
+                            segment.place
+                        },
+                        text: Cow::Owned(segment.text.into_owned()),
+                        source: source.clone(),
+                    });
                 }
             } else {
                 out.push(Segment {
                     place,
-                    text: text.clone(),
+                    text: Cow::Owned(text.clone()),
                     source,
                 });
             }

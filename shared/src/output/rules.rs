@@ -241,7 +241,7 @@ impl Judge {
     }
 
     /// Judges segments already cut.
-    pub fn judge_segments(&self, segments: &[Segment], links: &[Link], host: &str) -> Vec<Finding> {
+    pub fn judge_segments(&self, segments: &[Segment<'_>], links: &[Link], host: &str) -> Vec<Finding> {
         // Whether the page is about these attacks: asked only when a rule would fire, since
         // most pages never need the answer.
         let about = std::cell::OnceCell::new();
@@ -276,7 +276,7 @@ impl Judge {
     /// data (which makes a link with a placeholder an exfiltration link).
     fn judge_segment(
         &self,
-        segment: &Segment,
+        segment: &Segment<'_>,
         about_attacks: &dyn Fn() -> bool,
         out: &mut Vec<Finding>,
     ) -> bool {
@@ -288,7 +288,7 @@ impl Judge {
         // A single ASCII token (a URL, an id, a path) holds no sentence.
         let one_token = segment.text.is_ascii() && !segment.text.bytes().any(|b| b.is_ascii_whitespace());
         let prose = !one_token
-            && (self.anchors.is_match(&segment.text)
+            && (self.anchors.is_match(segment.text.as_ref())
                 || (!segment.text.is_ascii() && segment.text.bytes().any(|b| b >= 0xD0)));
         let maybe_encoded = has_long_run(segment.text.as_bytes());
         if !prose && !maybe_encoded {
@@ -326,7 +326,7 @@ impl Judge {
 
     fn judge_prose(
         &self,
-        segment: &Segment,
+        segment: &Segment<'_>,
         text: &str,
         about_attacks: &dyn Fn() -> bool,
         push: &mut impl FnMut(Class, &'static str, std::ops::Range<usize>),
@@ -525,7 +525,7 @@ impl Judge {
             || self.extraction.is_match(text)
     }
 
-    fn judge_link(&self, link: &Link, host: &str, fills: &[&Segment]) -> Option<Finding> {
+    fn judge_link(&self, link: &Link, host: &str, fills: &[&Segment<'_>]) -> Option<Finding> {
         // Links back to the answer's own host carry nothing out: known without parsing.
         let written = link.url.trim();
         let quick_host = written
