@@ -90,21 +90,49 @@ const NOT_KEYS: &[&str] = &[
 
 /// Whether a key name (any case, with `_`, `-` or `.` separators) names a credential.
 pub(crate) fn is_secret_key_name(name: &[u8]) -> bool {
-    if name.len() < 3 || name.len() > 64 {
+    let Some(normal) = NormalName::of(name) else {
         return false;
-    }
-    let mut buf = [0u8; 64];
-    let mut n = 0;
-    for &b in name.iter().filter(|b| !matches!(b, b'_' | b'-' | b'.')) {
-        buf[n] = b.to_ascii_lowercase();
-        n += 1;
-    }
-    let normal = &buf[..n];
-    let has = |w: &str| normal.windows(w.len()).any(|x| x == w.as_bytes());
+    };
+    let (has, normal) = (|w: &str| normal.has(w), normal.bytes());
     // A bare `key` is too often an object, cache or sort key to judge by name alone. `pass`
     // only as the last word (`DB_PASS`, `smtp.pass`), not `passport` or `bypass_cache`.
     let pass = normal.ends_with(b"pass") && !normal.ends_with(b"bypass") && !normal.ends_with(b"compass");
     (KEY_WORDS.iter().any(|w| has(w)) || pass) && !NOT_KEYS.iter().any(|w| has(w))
+}
+
+/// A key name of 3 to 64 bytes in lower case without its `_`, `-` and `.` separators, on the
+/// stack (names are judged for every assignment).
+struct NormalName {
+    buf: [u8; 64],
+    len: usize,
+}
+
+impl NormalName {
+    fn of(name: &[u8]) -> Option<Self> {
+        if name.len() < 3 || name.len() > 64 {
+            return None;
+        }
+        let mut normal = Self { buf: [0; 64], len: 0 };
+        for &b in name.iter().filter(|b| !matches!(b, b'_' | b'-' | b'.')) {
+            normal.buf[normal.len] = b.to_ascii_lowercase();
+            normal.len += 1;
+        }
+        Some(normal)
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    fn has(&self, word: &str) -> bool {
+        self.bytes().windows(word.len()).any(|x| x == word.as_bytes())
+    }
+}
+
+/// Two or more each of upper case, lower case and digits: what a generated credential mixes.
+fn mixes_cases_and_digits(value: &[u8]) -> bool {
+    let count = |f: fn(&u8) -> bool| value.iter().filter(|b| f(b)).count();
+    count(u8::is_ascii_uppercase) >= 2 && count(u8::is_ascii_lowercase) >= 2 && count(u8::is_ascii_digit) >= 2
 }
 
 /// Key names ending in `key` that name a lookup, an index or a public half, not key material.
@@ -150,15 +178,10 @@ const LOOKUP_KEYS: &[&str] = &[
 /// [`is_secret_key_name`] does not accept: too often a lookup key to judge by name alone, so its
 /// value must look like key material beyond doubt ([`strong_key`]).
 fn names_a_key(name: &[u8]) -> bool {
-    if name.len() < 3 || name.len() > 64 {
+    let Some(normal) = NormalName::of(name) else {
         return false;
-    }
-    let normal: Vec<u8> = name
-        .iter()
-        .filter(|b| !matches!(b, b'_' | b'-' | b'.'))
-        .map(u8::to_ascii_lowercase)
-        .collect();
-    let has = |w: &str| normal.windows(w.len()).any(|x| x == w.as_bytes());
+    };
+    let (has, normal) = (|w: &str| normal.has(w), normal.bytes());
     normal.len() > 3
         && normal.ends_with(b"key")
         && !LOOKUP_KEYS.iter().any(|w| normal.ends_with(w.as_bytes()))
@@ -168,11 +191,8 @@ fn names_a_key(name: &[u8]) -> bool {
 /// Key material beyond doubt: 24 characters or more of letters of both cases and digits (a
 /// few `-`, `_`, `+`, `/` allowed), random by [`looks_random`], not a placeholder.
 fn strong_key(value: &[u8]) -> bool {
-    let count = |f: fn(&u8) -> bool| value.iter().filter(|b| f(b)).count();
     value.len() >= 24
-        && count(u8::is_ascii_uppercase) >= 2
-        && count(u8::is_ascii_lowercase) >= 2
-        && count(u8::is_ascii_digit) >= 2
+        && mixes_cases_and_digits(value)
         && looks_random(value)
         && !is_placeholder(value)
         && !super::entropy::joined_words(value)
@@ -358,7 +378,6 @@ pub(crate) fn punctuated_assignments(data: &[u8], operators: &[usize], mut f: im
 /// letters of both cases and digits over 12 characters or more, no word joined to a dot the way
 /// names and hosts are (`S2n6G1ALM.eQXJi4`, Vault's `s.j0tGxg32hyJrD0ELpxE5hOsp`).
 fn dotted_secret(value: &[u8]) -> bool {
-    let count = |f: fn(&u8) -> bool| value.iter().filter(|b| f(b)).count();
     // Joiners between alphanumerics only: not ARNs or paths (`:`, `/`), nor a value cut
     // short (`Zq8Xv2Lm...`).
     let joiner = |b: &u8| matches!(b, b'.' | b'-' | b'_');
@@ -371,13 +390,7 @@ fn dotted_secret(value: &[u8]) -> bool {
         .map(<[u8]>::len)
         .max()
         .unwrap_or(0);
-    structure
-        && value.len() >= 12
-        && longest >= 8
-        && count(u8::is_ascii_uppercase) >= 2
-        && count(u8::is_ascii_lowercase) >= 2
-        && count(u8::is_ascii_digit) >= 2
-        && looks_random(value)
+    structure && value.len() >= 12 && longest >= 8 && mixes_cases_and_digits(value) && looks_random(value)
 }
 
 /// Form-encoded prose: words of letters joined by `+` (spaces), three or more of them.

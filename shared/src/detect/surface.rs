@@ -164,10 +164,10 @@ impl Engine {
         let chain = EncodingChain::default();
         walk.layer(sub.as_bytes(), Origin::Span(0), &chain);
         // Names are case-insensitive, and resolvers may lower-case them: what is written in
-        // capitals (AWS key ids, IBANs, New Relic keys) is looked for in capitals too.
-        let upper = sub.to_ascii_uppercase();
-        if upper != sub {
-            walk.layer(upper.as_bytes(), Origin::Span(0), &chain);
+        // capitals (AWS key ids, IBANs, New Relic keys; 15 characters and more, as the shortest
+        // IBAN) is looked for in capitals too, in names with a label that long.
+        if sub.split('.').any(|label| label.len() >= 15) && sub.bytes().any(|b| b.is_ascii_lowercase()) {
+            walk.layer(sub.to_ascii_uppercase().as_bytes(), Origin::Span(0), &chain);
         }
         let labels: Vec<&[u8]> = sub.split('.').map(str::as_bytes).collect();
         if let Some((bytes, encoding)) = label_data(&labels) {
