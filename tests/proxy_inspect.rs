@@ -324,3 +324,40 @@ fn a_host_exemption_lets_a_tool_send_its_own_key_to_its_own_api() {
         "other detectors still run"
     );
 }
+
+/// A presigned S3 URL carries the access key id beside a signature that anyone holding the URL
+/// may use until it expires: the key id is a finding (low confidence), so the URL is refused
+/// unless the operator exempts the host that is meant to receive it.
+#[test]
+fn a_presigned_url_is_refused_unless_its_host_is_exempted() {
+    let presigned = |port: u16| {
+        format!(
+            "https://api.test:{port}/bucket/report.csv?X-Amz-Algorithm=AWS4-HMAC-SHA256\
+             &X-Amz-Credential={AWS_KEY}%2F20261201%2Fus-east-1%2Fs3%2Faws4_request\
+             &X-Amz-Date=20261201T120000Z&X-Amz-Expires=900&X-Amz-SignedHeaders=host\
+             &X-Amz-Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7"
+        )
+    };
+    let b = bench("", &[]);
+    let before = b.recorder.received().len();
+    let (status, json) = curl_json(&b, &[&presigned(b.recorder.port)]);
+    assert_eq!(
+        (status, json["reason"].as_str(), json["detector"].as_str()),
+        (403, Some("secret_detected"), Some("aws-access-key")),
+        "{json}"
+    );
+    assert_eq!(b.recorder.received().len(), before, "nothing reached the origin");
+    assert_no_secret_logged(&b);
+
+    let exempted = bench(
+        "[tools.detectors]\nexemptions = [{ hosts = [\"api.test\"], detectors = [\"aws-access-key\"], reason = \"presigned downloads from our bucket\" }]",
+        &[],
+    );
+    let (status, _) = curl_json(&exempted, &[&presigned(exempted.recorder.port)]);
+    assert_eq!(status, 200, "the exempted host receives the presigned URL");
+    let received = String::from_utf8_lossy(&exempted.recorder.received()).into_owned();
+    assert!(
+        received.contains("X-Amz-Signature="),
+        "the URL reached the origin whole"
+    );
+}

@@ -810,7 +810,7 @@ const VENDOR_PATTERN: &str = concat!(
     r"|glc_[A-Za-z0-9+/]{32,400}={0,2}|glsa_[A-Za-z0-9]{28,36}_[A-Fa-f0-9]{6,10}",
     r"|lin_(?:api|oauth)_[A-Za-z0-9]{36,44}|hv[sbr]\.[A-Za-z0-9_\-]{24,250}",
     r"|[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_\-]{60,70}|PMAK-[a-f0-9]{20,28}-[a-f0-9]{30,38}",
-    r"|dp\.(?:pt|st|sa|ct|scim|audit)\.[A-Za-z0-9]{36,50}|sntry[su]_[A-Za-z0-9+/=_\-]{40,400}",
+    r"|dp\.(?:pt|st|sa|ct|scim|audit)\.(?:[a-z0-9_\-]{1,32}\.)?[A-Za-z0-9]{36,50}|sntry[su]_[A-Za-z0-9+/=_\-]{40,400}",
     r"|dapi[a-f0-9]{30,34}|pul-[a-f0-9]{36,44}|AGE-SECRET-KEY-1[0-9A-Z]{50,64}",
     r"|sq0(?:atp|csp)-[0-9A-Za-z_\-]{20,50}|figd_[A-Za-z0-9_\-]{36,50}|ntn_[A-Za-z0-9]{40,50}",
     r"|rubygems_[a-f0-9]{44,52}|ATATT3[A-Za-z0-9_\-=]{150,250}|NRAK-[A-Z0-9]{24,30}",

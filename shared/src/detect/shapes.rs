@@ -97,7 +97,10 @@ pub(crate) fn is_secret_key_name(name: &[u8]) -> bool {
     // A bare `key` is too often an object, cache or sort key to judge by name alone. `pass`
     // only as the last word (`DB_PASS`, `smtp.pass`), not `passport` or `bypass_cache`.
     let pass = normal.ends_with(b"pass") && !normal.ends_with(b"bypass") && !normal.ends_with(b"compass");
-    (KEY_WORDS.iter().any(|w| has(w)) || pass) && !NOT_KEYS.iter().any(|w| has(w))
+    // `auth` names a credential only as the whole name (`X-Auth`, `"auth": …`): as a part it
+    // is `author`, `oauth_state`, `auth_url` or `authority`.
+    let auth = matches!(normal, b"auth" | b"xauth" | b"authorization" | b"xauthorization");
+    (KEY_WORDS.iter().any(|w| has(w)) || pass || auth) && !NOT_KEYS.iter().any(|w| has(w))
 }
 
 /// A key name of 3 to 64 bytes in lower case without its `_`, `-` and `.` separators, on the
@@ -662,7 +665,7 @@ pub(crate) fn spoken_passwords(data: &[u8], mut f: impl FnMut(usize, usize)) {
 /// capitalised or in capitals (`apiKey`, `DB_PASSWORD`, `client_secret`): found by one
 /// literal search, they are where assignments worth judging can be, so ordinary text (JSON is
 /// full of `:`) costs that search and nothing per operator.
-const NAME_WORDS: &[&str] = &["secret", "token", "pass", "pwd", "key", "credential"];
+const NAME_WORDS: &[&str] = &["secret", "token", "pass", "pwd", "key", "credential", "auth"];
 
 fn name_words() -> &'static AhoCorasick {
     static WORDS: OnceLock<AhoCorasick> = OnceLock::new();
@@ -675,7 +678,7 @@ fn name_words() -> &'static AhoCorasick {
         AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostFirst)
             .build(forms.collect::<Vec<_>>())
-            .expect("eighteen short literals always compile") // invariant: fixed input
+            .expect("twenty-one short literals always compile") // invariant: fixed input
     })
 }
 
@@ -1127,13 +1130,25 @@ mod tests {
 
     #[test]
     fn key_names() {
-        for yes in ["api_key", "API-KEY", "clientSecret", "auth.token", "DB_PASSWORD"] {
+        for yes in [
+            "api_key",
+            "API-KEY",
+            "clientSecret",
+            "auth.token",
+            "DB_PASSWORD",
+            "X-Auth",
+            "auth",
+        ] {
             assert!(is_secret_key_name(yes.as_bytes()), "{yes}");
         }
         for no in [
             "pageToken",
             "csrf_token",
             "public_key",
+            "author",
+            "oauth",
+            "auth_url",
+            "authority",
             "monkey",
             "max_tokens",
             "Key",
@@ -1157,6 +1172,7 @@ mod tests {
             "aws.SecretAccessKey",
             "masterKEY",
             "signing-key",
+            "X-Auth",
         ] {
             assert!(is_secret_key_name(name.as_bytes()), "{name}");
             for form in [

@@ -169,14 +169,23 @@ impl Engine {
         if sub.split('.').any(|label| label.len() >= 15) && sub.bytes().any(|b| b.is_ascii_lowercase()) {
             walk.layer(sub.to_ascii_uppercase().as_bytes(), Origin::Span(0), &chain);
         }
-        let labels: Vec<&[u8]> = sub.split('.').map(str::as_bytes).collect();
+        let mut labels: Vec<&[u8]> = sub.split('.').map(str::as_bytes).collect();
+        // A resource id the platform generated, in the place and grammar it gives one: its
+        // zone's nameservers, not a sender's, see the name (secrets in it are still looked for
+        // above).
+        if platform_id(host, &labels) {
+            labels.remove(0);
+        }
         if let Some((bytes, encoding)) = label_data(&labels) {
             walk.descend(bytes, encoding, Origin::Span(0), &chain);
             if scope.detectors.contains("dns-exfiltration") {
                 walk.report("dns-exfiltration", sub.as_bytes(), 0, &chain.then(encoding));
             }
         } else if scope.detectors.contains("dns-exfiltration")
-            && (sub.split('.').any(random_label) || random_across_labels(&labels))
+            && (labels
+                .iter()
+                .any(|l| std::str::from_utf8(l).is_ok_and(random_label))
+                || random_across_labels(&labels))
         {
             walk.report("dns-exfiltration", sub.as_bytes(), 0, &chain);
         }
@@ -425,6 +434,42 @@ fn generated_id(label: &[u8]) -> bool {
     }
 }
 
+/// Whether the first label of `host` is the id a platform generates for a resource, in the
+/// zone and grammar the platform documents for it: a Supabase project ref (20 lower-case
+/// letters under `supabase.co`), a Lambda function URL id (32 lower-case letters and digits
+/// under `lambda-url.<region>.on.aws`), an AppSync API id (26 under
+/// `appsync-api.<region>.amazonaws.com`), a CloudFront distribution name (`d` and 13 under
+/// `cloudfront.net`). Names under those zones resolve at the platform's nameservers and reach
+/// the platform's edge, which route only ids the platform issued; a name of any other shape
+/// there is judged as any subdomain is.
+fn platform_id(host: &str, labels: &[&[u8]]) -> bool {
+    let Some(id) = labels.first() else {
+        return false;
+    };
+    let zone = host.get(id.len() + 1..).unwrap_or("").to_ascii_lowercase();
+    let parts: Vec<&str> = zone.split('.').collect();
+    let lower_alnum =
+        |n: usize| id.len() == n && id.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    match parts.as_slice() {
+        ["supabase", "co" | "in"] => id.len() == 20 && id.iter().all(u8::is_ascii_lowercase),
+        ["lambda-url", region, "on", "aws"] => aws_region(region) && lower_alnum(32),
+        ["appsync-api", region, "amazonaws", "com"] => aws_region(region) && lower_alnum(26),
+        ["cloudfront", "net"] => id.first() == Some(&b'd') && lower_alnum(14),
+        _ => false,
+    }
+}
+
+/// `us-east-1`, `eu-west-3`, `ap-southeast-2`, `us-gov-west-1`: letters, a direction, a number.
+fn aws_region(region: &str) -> bool {
+    let parts: Vec<&str> = region.split('-').collect();
+    (3..=4).contains(&parts.len())
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[parts.len() - 1].len() == 1
+        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
+}
+
 /// `8-4-4-4-12` hex digits.
 fn is_uuid(label: &[u8]) -> bool {
     label.len() == 36
@@ -438,10 +483,17 @@ fn is_uuid(label: &[u8]) -> bool {
 /// together are long and random: data split into short labels to stay under the per-label
 /// threshold.
 fn random_across_labels(labels: &[&[u8]]) -> bool {
+    // A platform's id is judged alone (it holds what the platform chose), and a region or zone
+    // name beside it (`europe-west1`, `us-east-1`) is a name, not more data.
     let data_like = |label: &&[u8]| {
         let digits = label.iter().filter(|b| b.is_ascii_digit()).count();
         let letters = label.iter().filter(|b| b.is_ascii_alphabetic()).count();
-        label.len() >= 8 && digits >= 1 && letters >= 2
+        label.len() >= 8
+            && digits >= 1
+            && letters >= 2
+            && !is_uuid(label)
+            && !generated_id(label)
+            && !location_name(label)
     };
     let joined_random = |run: &[&[u8]]| {
         let joined: String = run.iter().map(|l| String::from_utf8_lossy(l)).collect();
@@ -458,6 +510,27 @@ fn random_across_labels(labels: &[&[u8]]) -> bool {
             .split(|label| !chunk(label))
             .filter(|run| run.len() >= 3 && run.iter().map(|l| l.len()).sum::<usize>() >= 24)
             .any(joined_random)
+}
+
+/// A cloud region or zone as clouds name them: words joined by dashes, the last ending in a
+/// short number (`europe-west1`, `us-east-1`, `ap-southeast-2a`, `westeurope`-style names have
+/// no digit and are never data-like).
+fn location_name(label: &[u8]) -> bool {
+    let parts: Vec<&[u8]> = label.split(|&b| b == b'-').collect();
+    let last = parts.last().copied().unwrap_or_default();
+    let digits = last
+        .iter()
+        .rev()
+        .skip_while(|b| b.is_ascii_lowercase())
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    parts.len() >= 2
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| p.len() >= 2 && p.iter().all(u8::is_ascii_lowercase))
+        && (1..=2).contains(&digits)
+        && last.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && last.len() <= 10
 }
 
 /// The values of session cookies that look random: a session id is a bearer credential

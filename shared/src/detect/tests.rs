@@ -801,6 +801,32 @@ fn tenant_labels_of_multi_tenant_suffixes_are_judged_like_subdomains() {
 }
 
 #[test]
+fn platform_resource_ids_pass_only_in_their_own_zone_and_grammar() {
+    let e = engine();
+    for host in [
+        "vzvyqhtoyhxmbenppmej.supabase.co",
+        "cz4ds18bq9cktxl6prusea2g9tka9h0e.lambda-url.eu-west-1.on.aws",
+        "k7n2q4w9x3z5c8v1b6m0l2p4r6.appsync-api.us-east-1.amazonaws.com",
+        // An Elastic Cloud deployment: a 128-bit id, then its region.
+        "5e2d7bae09d54c1a10fcd8ea68f24e7c.europe-west1.gcp.cloud.es.io",
+    ] {
+        assert!(e.scan_hostname(all(), host).is_clean(), "{host}");
+    }
+    for host in [
+        // The same ids in another zone, or another grammar in the platform's zone.
+        "vzvyqhtoyhxmbenppmej.exfil.example.com",
+        "vzvyqhtoyhxmbenppmej.x.supabase.co",
+        "cz4ds18bq9cktxl6prusea2g9tka9h0e.lambda-url.example.com",
+        "cz4ds18bq9cktxl6prusea2g9tka9h0e7k2m.lambda-url.eu-west-1.on.aws",
+        // Data in short labels beside a region name still reads as data.
+        "q3x9v7k2.m8n4b6c1.z5w2.europe-west1.exfil.example.com",
+    ] {
+        let out = e.scan_hostname(all(), host);
+        assert!(detectors(&out).contains(&"dns-exfiltration"), "{host}");
+    }
+}
+
+#[test]
 fn dns_data_in_many_short_chunks_and_lone_base32_labels() {
     let e = engine();
     for host in [
