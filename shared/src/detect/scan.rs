@@ -27,8 +27,9 @@ use super::runs::{
 };
 use super::secret::Fingerprint;
 use super::shapes::{
-    assignment_operators, cards, csv_columns, follows_operator, generic_assignment, keyed_attributes, pieces,
-    punctuated_assignments, spoken_passwords, twilio_key, wif_key,
+    assignment_operators, cards, command_line_passwords, csv_columns, follows_operator, generic_assignment,
+    keyed_attributes, named_values, pieces, punctuated_assignments, spoken_passwords, sql_inserts,
+    twilio_key, wif_key,
 };
 
 /// Where findings of a layer are placed.
@@ -202,6 +203,9 @@ impl<'a> Walk<'a> {
             let mut found = Vec::new();
             keyed_attributes(data, |start, end| found.push((start, end)));
             csv_columns(data, |start, end| found.push((start, end)));
+            named_values(data, |start, end| found.push((start, end)));
+            sql_inserts(data, |start, end| found.push((start, end)));
+            command_line_passwords(data, |start, end| found.push((start, end)));
             if password_word || !data.is_ascii() {
                 spoken_passwords(data, |start, end| found.push((start, end)));
             }
@@ -459,6 +463,20 @@ impl<'a> Walk<'a> {
         if let (Some(first), 4..) = spelled {
             if let Some(decoded) = unescape(data) {
                 self.descend(decoded, Encoding::Escape, origin.child(first), chain);
+            }
+        }
+        // So with percent escapes of letters and digits, which no encoder writes
+        // (`Bearer %77%79%6B…`), or of escapes (`value="%2534%2537…"`).
+        let hidden = percent::encoded_unreserved(data, 8)
+            .map(|(first, _)| first)
+            .or_else(|| {
+                let mut again = memchr::memmem::find_iter(data, b"%25");
+                let first = again.next()?;
+                (again.take(7).count() == 7).then_some(first)
+            });
+        if let Some(first) = hidden {
+            if let Some(decoded) = percent::decode(data) {
+                self.descend(decoded, Encoding::Percent, origin.child(first), chain);
             }
         }
         if let Some(first) = memchr::memmem::find(data, b"&#").filter(|_| has_char_refs(data, 4)) {

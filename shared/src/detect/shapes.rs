@@ -233,8 +233,64 @@ pub(crate) fn credential_value(name: &[u8], value: &[u8]) -> bool {
         !names_an_id
     } else {
         looks_random_body(value)
+            || password_value(name, value)
+            || key_bytes(value)
+            || spelled_in_hex(name, value)
     };
     shaped && !is_placeholder(value)
+}
+
+/// Whether a name is of the password family (`ADMIN_PASSWORD`, `db.pwd`, `smtp_pass`).
+fn names_a_password(name: &[u8]) -> bool {
+    NormalName::of(name).is_some_and(|n| {
+        ["password", "passwd", "pwd", "passphrase", "passcode"]
+            .iter()
+            .any(|w| n.has(w))
+            || (n.bytes().ends_with(b"pass") && !n.bytes().ends_with(b"bypass"))
+    })
+}
+
+/// A password as people and generators choose them, under a name that says it is one: ten
+/// or more printable characters with capitals, small letters and digits, not words joined
+/// (`UHA8bvxvS._y.rC`, `Kp4nWq9tRz2m`). Shorter than the 16 that randomness is judged on.
+fn password_value(name: &[u8], value: &[u8]) -> bool {
+    let has = |f: fn(&u8) -> bool| value.iter().any(f);
+    names_a_password(name)
+        && value.len() >= 10
+        && value.iter().all(u8::is_ascii_graphic)
+        && has(u8::is_ascii_uppercase)
+        && has(u8::is_ascii_lowercase)
+        && has(u8::is_ascii_digit)
+        && !super::entropy::joined_words(value)
+        && !code_expression(value)
+}
+
+/// Key bytes written as delimited hex, the whole value (`5e:34:52:…`, `0x5e, 0x34…`): 16 bytes
+/// or more that are not text.
+fn key_bytes(value: &[u8]) -> bool {
+    let mut whole = false;
+    super::decode::hexlist::hex_lists(value, 16, |list| {
+        whole |=
+            list.start == 0 && list.end == value.len() && !list.bytes.iter().all(|b| b.is_ascii_graphic());
+    });
+    whole
+}
+
+/// A value written as the hex of its characters (`3430333332…` for `403327a9…`): what it
+/// spells is judged as the value.
+fn spelled_in_hex(name: &[u8], value: &[u8]) -> bool {
+    if value.len() < 32 || value.len() % 2 != 0 || !value.iter().all(u8::is_ascii_hexdigit) {
+        return false;
+    }
+    let spelled: Option<Vec<u8>> = value
+        .chunks(2)
+        .map(|p| {
+            Some(super::decode::percent::hex_value(p[0])? << 4 | super::decode::percent::hex_value(p[1])?)
+        })
+        .collect();
+    spelled.is_some_and(|text| {
+        text.iter().all(u8::is_ascii_graphic) && (looks_random_body(&text) || password_value(name, &text))
+    })
 }
 
 /// Whether the value at `start` follows a lone `>` (not `=>` or `->`), the end of an element's
@@ -361,9 +417,11 @@ pub(crate) fn punctuated_assignments(data: &[u8], operators: &[usize], mut f: im
         };
         let value = &data[start..end];
         let plain_run = value.iter().all(|&b| super::runs::is_run_byte(b) || b == b'=');
+        let name = key_before(data, start);
+        let password = name.is_some_and(|n| password_value(n, value));
         if plain_run
             || value.len() < 10
-            || !(strong_password(value) || dotted_secret(value))
+            || !(strong_password(value) || dotted_secret(value) || password || key_bytes(value))
             || is_placeholder(value)
             || code_expression(value)
             || form_prose(value)
@@ -371,7 +429,7 @@ pub(crate) fn punctuated_assignments(data: &[u8], operators: &[usize], mut f: im
         {
             continue;
         }
-        if key_before(data, start).is_some_and(is_secret_key_name) {
+        if name.is_some_and(is_secret_key_name) {
             f(start, end);
         }
     }
@@ -447,23 +505,41 @@ fn code_expression(value: &[u8]) -> bool {
 /// is judged as if assigned to the name, by the rules of [`generic_assignment`] and
 /// [`punctuated_assignments`]. Calls `f(start, end)` for each value that is a credential.
 pub(crate) fn keyed_attributes(data: &[u8], mut f: impl FnMut(usize, usize)) {
-    for at in memchr::memmem::find_iter(data, b"value=\"") {
-        let start = at + 7;
+    for at in memchr::memmem::find_iter(data, b"value=") {
+        // Quoted, or quoted with escapes as markup is inside a JSON or code string
+        // (`value=\"…\"`).
+        let escaped = data[at + 6..].starts_with(b"\\\"");
+        if !escaped && data.get(at + 6) != Some(&b'"') {
+            continue;
+        }
+        let start = at + 7 + escaped as usize;
         let Some(len) = memchr::memchr(b'"', &data[start..data.len().min(start + MAX_VALUE)]) else {
             continue;
         };
+        let len = len - (escaped && len > 0 && data[start + len - 1] == b'\\') as usize;
         let value = &data[start..start + len];
         // The name attribute just before: `key="…"` or `name="…"` and spaces.
         let before = data[..at].trim_ascii_end();
         let Some(before) = before.strip_suffix(b"\"") else {
             continue;
         };
+        let before = if escaped {
+            before.strip_suffix(b"\\").unwrap_or(before)
+        } else {
+            before
+        };
         let Some(open) = memchr::memrchr(b'"', &before[before.len().saturating_sub(66)..]) else {
             continue;
         };
         let open = before.len().saturating_sub(66) + open;
         let name = &before[open + 1..];
-        let attribute = before[..open].strip_suffix(b"=").unwrap_or(b"");
+        let attribute = before[..open]
+            .strip_suffix(if escaped {
+                b"=\\".as_slice()
+            } else {
+                b"=".as_slice()
+            })
+            .unwrap_or(b"");
         if !(attribute.ends_with(b"key") || attribute.ends_with(b"name")) || !is_secret_key_name(name) {
             continue;
         }
@@ -474,6 +550,128 @@ pub(crate) fn keyed_attributes(data: &[u8], mut f: impl FnMut(usize, usize)) {
         };
         if credential && !is_placeholder(value) {
             f(start, start + len);
+        }
+    }
+}
+
+/// Settings written as a name and a value side by side rather than `name = value`: an
+/// environment list (`{"name": "DB_PASSWORD", "value": "…"}`, Kubernetes' `- name: …` /
+/// `value: …`), tags (`{"Key": …, "Value": …}`), Hadoop-style XML properties
+/// (`<name>fs.s3a.secret.key</name><value>…</value>`). The value is judged as if assigned to
+/// the name. Calls `f(start, end)` for each credential.
+pub(crate) fn named_values(data: &[u8], mut f: impl FnMut(usize, usize)) {
+    if memchr::memmem::find(data, b"alue").is_none() {
+        return;
+    }
+    static PAIRS: OnceLock<regex::bytes::Regex> = OnceLock::new();
+    let pairs = PAIRS.get_or_init(|| {
+        regex::bytes::Regex::new(concat!(
+            r#"(?i)["']?\b(?:name|key)["']?[ \t]*[:=][ \t]*["']?([A-Za-z][A-Za-z0-9_.\-]{2,63})["']?[ \t]*(?:,|\r?\n)[ \t]*"#,
+            r#"["']?value["']?[ \t]*[:=][ \t]*["']?([^"'\s,}<]{8,256})"#,
+            r#"|<name>[ \t]*([A-Za-z][A-Za-z0-9_.\-]{2,63})[ \t]*</name>\s*<value>[ \t]*([^<\s]{8,256})[ \t]*</value>"#,
+        ))
+        .expect("a fixed pattern compiles") // invariant: fixed input
+    });
+    for caps in pairs.captures_iter(data) {
+        let (Some(name), Some(value)) = (caps.get(1).or(caps.get(3)), caps.get(2).or(caps.get(4))) else {
+            continue;
+        };
+        if is_secret_key_name(name.as_bytes())
+            && (is_well_known(value.as_bytes()) || credential_value(name.as_bytes(), value.as_bytes()))
+        {
+            f(value.start(), value.end());
+        }
+    }
+}
+
+/// Rows written by SQL: `INSERT INTO t (…, dd_api_key, …) VALUES (…, '…', …)`; each value is
+/// judged under its column's name. Calls `f(start, end)` for each credential.
+pub(crate) fn sql_inserts(data: &[u8], mut f: impl FnMut(usize, usize)) {
+    if memchr::memmem::find(data, b"VALUES").is_none() && memchr::memmem::find(data, b"values").is_none() {
+        return;
+    }
+    static INSERT: OnceLock<regex::bytes::Regex> = OnceLock::new();
+    let insert = INSERT.get_or_init(|| {
+        regex::bytes::Regex::new(r#"(?i)\binsert\s+into\s+[\w."`\[\]]+\s*\(([^()]{1,1024})\)\s*values\s*\(((?:[^()']|'(?:[^']|'')*'|\([^()]*\))+)\)"#)
+            .expect("a fixed pattern compiles") // invariant: fixed input
+    });
+    for caps in insert.captures_iter(data) {
+        let (Some(columns), Some(values)) = (caps.get(1), caps.get(2)) else {
+            continue;
+        };
+        let names = columns.as_bytes().split(|&b| b == b',').map(|n| n.trim_ascii());
+        for (name, (start, end)) in names.zip(sql_values(values.as_bytes())) {
+            let quote = |b: &u8| matches!(b, b'"' | b'`' | b'[' | b']');
+            let from = name.iter().position(|b| !quote(b)).unwrap_or(name.len());
+            let to = name.iter().rposition(|b| !quote(b)).map_or(from, |p| p + 1);
+            let name = &name[from..to.max(from)];
+            let value = &values.as_bytes()[start..end];
+            if is_secret_key_name(name) && (is_well_known(value) || credential_value(name, value)) {
+                f(values.start() + start, values.start() + end);
+            }
+        }
+    }
+}
+
+/// The values of a SQL `VALUES (…)` list, as ranges without their quotes (`''` is a quote
+/// inside one).
+fn sql_values(list: &[u8]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i <= list.len() {
+        while i < list.len() && list[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let (start, end);
+        if list.get(i) == Some(&b'\'') {
+            start = i + 1;
+            let mut j = start;
+            while j < list.len() && (list[j] != b'\'' || list.get(j + 1) == Some(&b'\'')) {
+                j += if list[j] == b'\'' { 2 } else { 1 };
+            }
+            end = j.min(list.len());
+            i = memchr::memchr(b',', &list[end.min(list.len())..]).map_or(list.len() + 1, |c| end + c + 1);
+        } else {
+            start = i;
+            let comma = memchr::memchr(b',', &list[i.min(list.len())..]).map_or(list.len(), |c| i + c);
+            end = comma;
+            i = comma + 1;
+        }
+        out.push((start, end.max(start)));
+    }
+    out
+}
+
+/// Passwords given to database and remote-shell clients on their command line:
+/// `mysql -p'…'` (and `mysqldump`, `mariadb`), `sshpass -p …`, `redis-cli -a …`. Calls
+/// `f(start, end)` for each value that is not a variable or a placeholder.
+pub(crate) fn command_line_passwords(data: &[u8], mut f: impl FnMut(usize, usize)) {
+    if memchr::memmem::find(data, b"mysql").is_none()
+        && memchr::memmem::find(data, b"mariadb").is_none()
+        && memchr::memmem::find(data, b"sshpass").is_none()
+        && memchr::memmem::find(data, b"redis-cli").is_none()
+    {
+        return;
+    }
+    static FLAGS: OnceLock<regex::bytes::Regex> = OnceLock::new();
+    let flags = FLAGS.get_or_init(|| {
+        regex::bytes::Regex::new(concat!(
+            r#"(?:\b(?:mysql|mysqldump|mysqladmin|mariadb|mariadb-dump)\b[^\n|;&]*?\s-p|\bsshpass\s+-p\s*|\bredis-cli\b[^\n|;&]*?\s(?:-a|--pass)\s+)"#,
+            r#"(?:'([^'\s]{6,128})'|"([^"\s]{6,128})"|([^\s'"\-$][^\s'"]{5,127}))"#,
+        ))
+        .expect("a fixed pattern compiles") // invariant: fixed input
+    });
+    for caps in flags.captures_iter(data) {
+        let Some(value) = caps.get(1).or(caps.get(2)).or(caps.get(3)) else {
+            continue;
+        };
+        let bytes = value.as_bytes();
+        let classes = [u8::is_ascii_lowercase, u8::is_ascii_uppercase, u8::is_ascii_digit]
+            .iter()
+            .filter(|class| bytes.iter().any(class))
+            .count();
+        if classes >= 2 && !bytes.starts_with(b"$") && !is_placeholder(bytes) && !code_expression(bytes) {
+            f(value.start(), value.end());
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use super::decode::base64::{decode_base32, decode_run, is_meaningful};
 use super::decode::is_texty;
-use super::decode::percent::hex_value;
+use super::decode::percent::{self, hex_value};
 use super::engine::{Engine, Scope};
 use super::entropy;
 use super::finding::{Confidence, Encoding, EncodingChain, Location, Outcome};
@@ -45,6 +45,12 @@ impl Engine {
             entropy::in_query(parts.fragment.as_bytes(), |t| {
                 tokens.push((Location::UrlFragment, t.to_vec()))
             });
+            // Letters and digits percent-encoded, once or more (`%252534%252562…`): hidden text.
+            for (location, text) in [(Location::UrlPath, parts.path), (Location::UrlQuery, parts.query)] {
+                if let Some(run) = encoded_unreserved_data(text.as_bytes()) {
+                    tokens.push((location, run));
+                }
+            }
             for (location, token) in tokens {
                 let mut walk = Walk::new(self, scope, Place::Fixed(location));
                 walk.report_as(
@@ -211,6 +217,19 @@ impl Engine {
         }
         walk.finish()
     }
+}
+
+/// The text of the first stretch of 16 or more percent-encoded unreserved characters
+/// ([`percent::encoded_unreserved`]), looked for through up to three layers of encoding.
+fn encoded_unreserved_data(text: &[u8]) -> Option<Vec<u8>> {
+    let mut layer = std::borrow::Cow::Borrowed(text);
+    for _ in 0..3 {
+        if let Some((start, end)) = percent::encoded_unreserved(&layer, 16) {
+            return percent::decode(&layer[start..end]);
+        }
+        layer = std::borrow::Cow::Owned(percent::decode(&layer)?);
+    }
+    None
 }
 
 /// The part of a hostname its owner registered: the registrable domain, except under a

@@ -962,3 +962,54 @@ fn more_layouts_of_cards_webhooks_and_credentials_are_caught() {
     let out = body(&e, br#"<add key="SmtpPassword" value="${SMTP_PASSWORD}" />"#);
     assert!(out.is_clean(), "{out:?}");
 }
+
+#[test]
+fn credentials_in_side_by_side_layouts_sql_rows_and_command_lines() {
+    let e = engine();
+    let caught = [
+        r#"{"env": [{"name": "TWILIO_AUTH_TOKEN", "value": "c1d8e5a16f50cf90cd5ef8a40d42b7e3"}]}"#,
+        "env:\n  - name: DB_PASSWORD\n    value: Hq7vRw2LpZ9xTk4m\n",
+        "<property><name>fs.s3a.secret.key</name><value>wJa1rXUtnFEMI9K7MDENGbPxRfiCYz3kLm0p</value></property>",
+        "INSERT INTO creds (org_id, dd_api_key, created_at) VALUES (7, '9c4beb42637b818a703d20904049361f', NOW());",
+        "mysql -h db.internal -u app -p'T8xkPnN^jB00mJ8bQ' -e 'show databases'",
+        "sshpass -p 'Wq3zLm9Kx2Pv' ssh deploy@10.0.0.5",
+        "ADMIN_PASSWORD=QHA8bvxvK._y.rC\n",
+        "SIGNING_SECRET=5e:34:52:6d:5b:b2:e7:73:63:ca:03:70:96:33:65:32\n",
+        // The hex of a key's characters.
+        "API_KEY = \"3430333332376139616161636631626163323761633563383734383438353538\"",
+        "Authorization: Bearer %77%79%6B%39%69%44%32%64%6C%56%70%63%61%43%37%74%34%50%4A%4B%72%4A",
+        r#"{"html": "<input name=\"api_secret\" value=\"%2534%2537%2533%2562%2534%2536%2537%2530%2534%2534%2561%2536%2530%2562%2536%2538%2563%2537%2530%2566%2566%2533%2533%2564%2565\">"}"#,
+    ];
+    for text in caught {
+        assert!(!body(&e, text.as_bytes()).is_clean(), "{text}");
+    }
+    let clean = [
+        r#"{"env": [{"name": "LOG_LEVEL", "value": "debug-verbose-2"}, {"name": "API_TOKEN", "value": "${API_TOKEN}"}]}"#,
+        "<property><name>fs.s3a.endpoint</name><value>s3.eu-west-1.amazonaws.com</value></property>",
+        "INSERT INTO users (id, name, password_hint) VALUES (7, 'Ann', 'your first pet');",
+        "mysql -h db.internal -u app -p\"$MYSQL_PASSWORD\" -e 'show databases'",
+        "mysql -u root -p mydb < dump.sql",
+        "ADMIN_PASSWORD=correct-horse-battery\n",
+        "fingerprint 5e:34:52:6d:5b:b2:e7:73:63:ca:03:70:96:33:65:32\n",
+        "a link: https://example.com/search?q=rust%20async%20traits",
+    ];
+    for text in clean {
+        assert!(body(&e, text.as_bytes()).is_clean(), "{text}");
+    }
+}
+
+#[test]
+fn letters_and_digits_percent_encoded_in_a_url_are_hidden_data() {
+    let e = engine();
+    let hidden = "https://catcher.example.net/i/%252534%252562%252539%252538%252539%252534%252531%252564%252530%252563%252566%252533%252564%252566%252537%252531%252562";
+    assert!(
+        detectors(&e.scan_url(all(), hidden)).contains(&"high-entropy"),
+        "{hidden}"
+    );
+    for benign in [
+        "https://example.com/search?q=caf%C3%A9%20cr%C3%A8me%20br%C3%BBl%C3%A9e",
+        "https://example.com/a%2Fb%2Fc/d?next=%2Fhome%3Ftab%3D1",
+    ] {
+        assert!(e.scan_url(all(), benign).is_clean(), "{benign}");
+    }
+}

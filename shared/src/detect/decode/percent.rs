@@ -32,6 +32,41 @@ pub(crate) fn decode_form(data: &[u8]) -> Option<Vec<u8>> {
     decode(&spaced)
 }
 
+/// The first stretch of `min` or more escapes in a row that each spell an unreserved
+/// character (a letter, a digit, `-`, `.`, `_`, `~`), as `(start, end)` of the escapes. RFC 3986
+/// (2.3) says those are never to be encoded, and no encoder does: a stretch of them is text
+/// hidden from inspection, the more so when it is encoded again (`%2534%2562…`).
+pub(crate) fn encoded_unreserved(data: &[u8], min: usize) -> Option<(usize, usize)> {
+    let unreserved_at = |i: usize| {
+        let (Some(b'%'), Some(&h), Some(&l)) = (data.get(i), data.get(i + 1), data.get(i + 2)) else {
+            return false;
+        };
+        match (hex_value(h), hex_value(l)) {
+            (Some(h), Some(l)) => {
+                let byte = h << 4 | l;
+                byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~')
+            }
+            _ => false,
+        }
+    };
+    let mut i = 0;
+    while i < data.len() {
+        match memchr::memchr(b'%', &data[i..]) {
+            Some(at) => i += at,
+            None => return None,
+        }
+        let start = i;
+        while unreserved_at(i) {
+            i += 3;
+        }
+        if (i - start) / 3 >= min {
+            return Some((start, i));
+        }
+        i = i.max(start + 1);
+    }
+    None
+}
+
 /// `%` followed by two hex digits at `at`.
 pub(crate) fn is_escape_at(data: &[u8], at: usize) -> bool {
     at + 2 < data.len() && hex_value(data[at + 1]).is_some() && hex_value(data[at + 2]).is_some()
