@@ -102,7 +102,9 @@ pub(crate) fn in_query(query: &[u8], mut f: impl FnMut(&[u8])) {
             Some(eq) => (&pair[..eq], &pair[eq + 1..]),
             None => (&b""[..], pair),
         };
-        if !carries_nonce(name) {
+        // A cache buster or version is a short digest at most; a longer value under such a
+        // name is more than one.
+        if !carries_nonce(name) || (short_nonce(name) && value.len() > SHORT_NONCE_MAX) {
             judge_value(value, &mut f);
         }
         // Data can ride in a parameter's name as well as its value (`?<data>=1`).
@@ -392,6 +394,24 @@ fn carries_nonce(name: &[u8]) -> bool {
         .collect();
     let ends = |w: &[u8]| normal.ends_with(w);
     NONCE_PARAMS.iter().any(|p| normal == p.as_bytes()) || NONCE_SUFFIXES.iter().any(|s| ends(s.as_bytes()))
+}
+
+/// The longest value a [`short_nonce`] parameter carries: a SHA-512 digest in base64 (88).
+const SHORT_NONCE_MAX: usize = 88;
+
+/// Parameters whose grammar is a short digest or counter (cache busters, versions, revisions,
+/// commit ids, hashes, ETags), unlike cursors and OAuth state, which may be long.
+fn short_nonce(name: &[u8]) -> bool {
+    let normal: Vec<u8> = name
+        .iter()
+        .filter(|b| b.is_ascii_alphanumeric())
+        .map(u8::to_ascii_lowercase)
+        .collect();
+    [
+        "v", "ver", "version", "cb", "rev", "sha", "commit", "hash", "etag",
+    ]
+    .iter()
+    .any(|p| normal == p.as_bytes())
 }
 
 const NONCE_PARAMS: &[&str] = &[

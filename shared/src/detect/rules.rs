@@ -653,6 +653,44 @@ pub(crate) static RULES: &[Rule] = &[
         &["NRAL", "see the NRAL suffix of license keys"],
     ),
     rule(
+        "mailchimp-api-key",
+        "vendor-token",
+        &["-us"],
+        // Mailchimp's API keys end with their data centre: 32 hex digits, `-us` and a number.
+        r"[a-f0-9]{32}-us[0-9]{1,2}",
+    )
+    .reach(32, 5)
+    .prefixed()
+    .examples(
+        &["apikey: 7eb368b399ac71dc573cdba4782cca1b-us9", "0c9a7d5e3b1f2a4c6e8d0b2f4a6c8e1d-us21"],
+        &["lang=en-us", "a1b2c3-us1", "see the -us9 suffix"],
+    ),
+    rule(
+        "nuget-api-key",
+        "vendor-token",
+        &["oy2"],
+        // NuGet.org API keys: `oy2` and 43 lower-case letters and digits.
+        r"oy2[a-z0-9]{43}",
+    )
+    .reach(0, 46)
+    .prefixed()
+    .examples(&["NUGET_KEY=oy2kq3v8x1m5n7b2c4z6l9p0r8t6w4y2s1d3f5h7j9g2a4"], &["oy2", "toy2story"]),
+    rule(
+        "aws-session-token",
+        "aws-access-key",
+        &["FwoGZXIvYXdz", "IQoJb3JpZ2luX2", "AQoDYXdzE"],
+        // STS session tokens: base64 of a structure whose first bytes are the same for every
+        // token of a generation (`FwoGZXIvYXdz`, `IQoJb3JpZ2luX2…`, the documentation's
+        // `AQoDYXdzE…`), then hundreds of characters.
+        r"(?:FwoGZXIvYXdz|IQoJb3JpZ2luX2|AQoDYXdzE)[A-Za-z0-9+/]{80,2000}={0,2}",
+    )
+    .reach(0, 2048)
+    .prefixed()
+    .examples(
+        &["X-Amz-Security-Token: IQoJb3JpZ2luX2VjEuVywfztDDLVcDtuhiU3aYdQ6KtmBwRJP0/MPOFUInEOMB7KypF25CZh67vHxoTl7PiNCPbrLq0aZ1yQm7e3Wd4Ts9Kv2Xn8"],
+        &["IQoJb3JpZ2luX2 is how they start"],
+    ),
+    rule(
         "jwt",
         "jwt",
         &["eyJ"],

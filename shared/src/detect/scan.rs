@@ -28,8 +28,8 @@ use super::runs::{
 use super::secret::Fingerprint;
 use super::shapes::{
     assignment_operators, cards, command_line_passwords, csv_columns, follows_operator, generic_assignment,
-    keyed_attributes, named_values, pieces, punctuated_assignments, spoken_passwords, sql_inserts,
-    twilio_key, wif_key,
+    keyed_attributes, named_in_prose, named_values, pieces, punctuated_assignments, quoted_in_errors,
+    spoken_passwords, sql_inserts, twilio_key, wif_key,
 };
 
 /// Where findings of a layer are placed.
@@ -206,6 +206,8 @@ impl<'a> Walk<'a> {
             named_values(data, |start, end| found.push((start, end)));
             sql_inserts(data, |start, end| found.push((start, end)));
             command_line_passwords(data, |start, end| found.push((start, end)));
+            named_in_prose(data, |start, end| found.push((start, end)));
+            quoted_in_errors(data, |start, end| found.push((start, end)));
             if password_word || !data.is_ascii() {
                 spoken_passwords(data, |start, end| found.push((start, end)));
             }
@@ -460,7 +462,19 @@ impl<'a> Walk<'a> {
         // Escapes that spell characters one by one (`\u0056B\u0036F…`, `&#107;&#101;…`) may
         // cover part of a value, or its name and not the value: the whole layer is decoded too,
         // so that name and value meet again.
-        if let (Some(first), 4..) = spelled {
+        // So with text escaped into a string (a config file, a CSV or markup inside a JSON
+        // string: `\n`, `\"`): the layout it had, names beside values, is read unescaped.
+        let escaped_text = || {
+            let mut escapes = memchr::memchr_iter(b'\\', data)
+                .filter(|&at| matches!(data.get(at + 1), Some(b'n' | b'"')))
+                .map(Some);
+            escapes.nth(1).flatten().and(memchr::memchr(b'\\', data))
+        };
+        let whole = match spelled {
+            (Some(first), 4..) => Some(first),
+            _ => escaped_text(),
+        };
+        if let Some(first) = whole {
             if let Some(decoded) = unescape(data) {
                 self.descend(decoded, Encoding::Escape, origin.child(first), chain);
             }
@@ -623,6 +637,17 @@ impl<'a> Walk<'a> {
         // the whole body is still walked for what lies outside the parts (their headers).
         if let Some(boundary) = content_type.and_then(boundary) {
             self.multipart(&data, &boundary, &chain);
+        }
+        // A form body is a query string: random data in its values is judged as a URL's is.
+        let form = content_type
+            .and_then(|t| t.split(';').next())
+            .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+        if form && self.scope.detectors.contains("high-entropy") {
+            let mut tokens = Vec::new();
+            super::entropy::in_query(&data, |t| tokens.push(t.to_vec()));
+            for token in tokens {
+                self.report_as("high-entropy", &token, 0, &chain, Confidence::Low);
+            }
         }
         self.layer(&data, Origin::Exact(0), &chain);
     }

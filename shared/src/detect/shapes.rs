@@ -566,7 +566,7 @@ pub(crate) fn named_values(data: &[u8], mut f: impl FnMut(usize, usize)) {
     static PAIRS: OnceLock<regex::bytes::Regex> = OnceLock::new();
     let pairs = PAIRS.get_or_init(|| {
         regex::bytes::Regex::new(concat!(
-            r#"(?i)["']?\b(?:name|key)["']?[ \t]*[:=][ \t]*["']?([A-Za-z][A-Za-z0-9_.\-]{2,63})["']?[ \t]*(?:,|\r?\n)[ \t]*"#,
+            r#"(?i)["']?\b(?:name|key)["']?[ \t]*[:=][ \t]*["']?([A-Za-z][A-Za-z0-9_.\-]{2,63})["']?[ \t]*(?:,|\r?\n)\s*"#,
             r#"["']?value["']?[ \t]*[:=][ \t]*["']?([^"'\s,}<]{8,256})"#,
             r#"|<name>[ \t]*([A-Za-z][A-Za-z0-9_.\-]{2,63})[ \t]*</name>\s*<value>[ \t]*([^<\s]{8,256})[ \t]*</value>"#,
         ))
@@ -676,11 +676,100 @@ pub(crate) fn command_line_passwords(data: &[u8], mut f: impl FnMut(usize, usize
     }
 }
 
+/// A credential's name in prose, then its value: "I set adminPassword to afR7H^&7fA7G",
+/// "set `MISTRAL_API_KEY` to `95af…`", "the api_key is …". Calls `f(start, end)` for each value
+/// that is a credential by the name's measure.
+pub(crate) fn named_in_prose(data: &[u8], mut f: impl FnMut(usize, usize)) {
+    if name_words().find(data).is_none() {
+        return;
+    }
+    static PROSE: OnceLock<regex::bytes::Regex> = OnceLock::new();
+    let prose = PROSE.get_or_init(|| {
+        regex::bytes::Regex::new(
+            r#"`?\b([A-Za-z][A-Za-z0-9_.\-]{2,63})`?[ \t]+(?:to|is|was|as|equals)[ \t]+[`'"]?([^\s`'"]{8,200})"#,
+        )
+        .expect("a fixed pattern compiles") // invariant: fixed input
+    });
+    for caps in prose.captures_iter(data) {
+        let (Some(name), Some(value)) = (caps.get(1), caps.get(2)) else {
+            continue;
+        };
+        let raw = value.as_bytes();
+        let trail = raw
+            .iter()
+            .rev()
+            .take_while(|b| matches!(b, b'.' | b',' | b';' | b':' | b'!' | b'?' | b')'))
+            .count();
+        let value_bytes = &raw[..raw.len() - trail];
+        let name = name.as_bytes();
+        if is_secret_key_name(name)
+            && value_bytes.len() >= 8
+            && (credential_value(name, value_bytes) || strong_password(value_bytes))
+            && !code_expression(value_bytes)
+            && !value_bytes.windows(3).any(|w| w == b"://")
+        {
+            f(value.start(), value.start() + value_bytes.len());
+        }
+    }
+}
+
+/// A value quoted in an error message whose code, a few lines above, interpolated a
+/// credential's name (`raise AuthError(f"rejected {self.db_password!r}")` …
+/// `AuthError: rejected '…'`): tracebacks and logs quote what they were given. Calls
+/// `f(start, end)` for each quoted value that is a credential by the name's measure.
+pub(crate) fn quoted_in_errors(data: &[u8], mut f: impl FnMut(usize, usize)) {
+    if memchr::memmem::find(data, b"Error").is_none() && memchr::memmem::find(data, b"Exception").is_none() {
+        return;
+    }
+    static ERRORS: OnceLock<(regex::bytes::Regex, regex::bytes::Regex)> = OnceLock::new();
+    let (errors, interpolated) = ERRORS.get_or_init(|| {
+        (
+            regex::bytes::Regex::new(
+                r#"(?m)^[ \t]*[A-Za-z_][A-Za-z0-9_.]*(?:Error|Exception|Failure)\b[^\n]*?['"]([^'"\n]{8,200})['"]"#,
+            )
+            .expect("a fixed pattern compiles"), // invariant: fixed input
+            regex::bytes::Regex::new(r#"(?:\{|%\(|\$\{)(?:[A-Za-z_][A-Za-z0-9_]*\.)*([A-Za-z_][A-Za-z0-9_]{2,63})(?:![rsa])?(?:\}|\)s)"#)
+                .expect("a fixed pattern compiles"), // invariant: fixed input
+        )
+    });
+    for caps in errors.captures_iter(data) {
+        let Some(value) = caps.get(1) else { continue };
+        let from = value.start().saturating_sub(1500);
+        let above = &data[from..caps.get(0).map_or(value.start(), |m| m.start())];
+        let name = interpolated
+            .captures_iter(above)
+            .filter_map(|c| c.get(1))
+            .map(|n| n.as_bytes())
+            .filter(|n| is_secret_key_name(n))
+            .last();
+        let bytes = value.as_bytes();
+        if let Some(name) = name {
+            if (credential_value(name, bytes) || strong_password(bytes)) && !code_expression(bytes) {
+                f(value.start(), value.end());
+            }
+        }
+    }
+}
+
 /// Rows under a header line that names a credential column (`service,owner,client_secret`):
 /// each row's cell in that column is judged as if assigned to the name, like
 /// [`keyed_attributes`]. The header is the first line: comma-, tab-, semicolon- or
 /// pipe-separated names, optionally quoted. Calls `f(start, end)` for each credential.
 pub(crate) fn csv_columns(data: &[u8], mut f: impl FnMut(usize, usize)) {
+    csv_table(data, &mut f);
+    // A table quoted in a message: after a blank line ("Convert the following:\n\nname,…"),
+    // or opening a string (`"text": "name,…`).
+    let starts = memchr::memmem::find_iter(data, b"\n\n")
+        .map(|at| at + 2)
+        .chain(memchr::memmem::find_iter(data, b"\": \"").map(|at| at + 4))
+        .take(64);
+    for start in starts {
+        csv_table(&data[start..], &mut |s, e| f(start + s, start + e));
+    }
+}
+
+/// [`csv_columns`] for a table whose header is the first line of `data`.
+fn csv_table(data: &[u8], f: &mut impl FnMut(usize, usize)) {
     let Some(header_end) = memchr::memchr(b'\n', &data[..data.len().min(1024)]) else {
         return;
     };

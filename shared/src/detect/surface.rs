@@ -373,6 +373,16 @@ fn random_label(label: &str) -> bool {
     let digits = bytes.iter().filter(|b| b.is_ascii_digit()).count();
     let letters = bytes.iter().filter(|b| b.is_ascii_alphabetic()).count();
     let mixed = bytes.len() >= 24 && digits >= 4 && letters >= 4 && entropy(&bytes) >= 3.7;
+    // Names are case-insensitive and written in small letters; capitals in runs among small
+    // ones (`OesxOwZsgAlbLVFQiHdIqhI`, base64url with no digit) are data, not CamelCase words.
+    let upper = bytes.iter().filter(|b| b.is_ascii_uppercase()).count();
+    let lower = bytes.iter().filter(|b| b.is_ascii_lowercase()).count();
+    let capitals_in_runs = bytes
+        .windows(2)
+        .filter(|w| w[0].is_ascii_uppercase() && w[1].is_ascii_uppercase())
+        .count();
+    let cased =
+        bytes.len() >= 16 && upper >= 5 && lower >= 5 && capitals_in_runs >= 2 && entropy(&bytes) >= 3.8;
     let raw = label.as_bytes();
     let whole = !raw.contains(&b'-');
     let one_case = if whole {
@@ -383,7 +393,7 @@ fn random_label(label: &str) -> bool {
         entropy::one_case_data(raw)
     };
     // Words and numbers joined by dashes (`my-loadbalancer-1234567890`, an ELB name) are a name.
-    !is_uuid(raw) && !generated_id(raw) && !entropy::joined_words(raw) && (mixed || one_case)
+    !is_uuid(raw) && !generated_id(raw) && !entropy::joined_words(raw) && (mixed || cased || one_case)
 }
 
 /// Ids that clouds and orchestrators generate into hostnames, by their published grammars:

@@ -1013,3 +1013,78 @@ fn letters_and_digits_percent_encoded_in_a_url_are_hidden_data() {
         assert!(e.scan_url(all(), benign).is_clean(), "{benign}");
     }
 }
+
+#[test]
+fn credentials_escaped_in_strings_quoted_in_errors_and_named_in_prose() {
+    let e = engine();
+    let caught = [
+        // A Kubernetes env list inside a JSON string.
+        r#"{"content": "env:\n  - name: TWILIO_AUTH_TOKEN\n    value: \"d7f5bf2207aff0816901d6e62e1bb1c2\"\n"}"#,
+        // A HAR header list.
+        "{\"headers\": [\n {\n  \"name\": \"Api-Key\",\n  \"value\": \"7e7f961437b2c65fc8643c04a32eb08b\"\n }\n]}",
+        // A CSV table quoted in a message.
+        r#"{"text": "Convert this:\n\nname,adminpassword,owner\nreporting,NWpmqNEA8#9K,rosa@example.com\n"}"#,
+        "Traceback (most recent call last):\n  File \"/app/client.py\", line 70, in connect\n    raise AuthError(f\"rejected {self.db_password!r}\")\nAuthError: rejected 'T_azh&o9j-nSgWK'\n",
+        "hey, I set adminPassword to bfR7H^&7fA7G and the API still returns 401",
+        "2. Set `MISTRAL_API_KEY` to `85af28639023f92cf4bdb604bf97864e`",
+        "ticket: credential 6eb368b399ac71dc573cdba4782cca1c-us9 stopped working",
+        "NUGET=oy2wb2wpvwlxbc1wmo0fkcfeoxtlid1tzha4lfhehtw9fx",
+        "X-Amz-Security-Token: FwoGZXIvYXdzEdr7z4Sye5ofUJVyvK+zicvmWmMUlRFmaRqdnXopVgEfux+E0oCx4bSoIWiEt3PZEjD/NizHFpPgDsI4LEaz12ux",
+    ];
+    for text in caught {
+        assert!(!body(&e, text.as_bytes()).is_clean(), "{text}");
+    }
+    let clean = [
+        "Traceback (most recent call last):\n    raise AuthError(f\"rejected {self.db_password!r}\")\nAuthError: rejected '<redacted>'\n",
+        "Traceback (most recent call last):\n    raise KeyError(f\"missing {self.region}\")\nKeyError: 'eu-central-1-zone'\n",
+        "I set the timeout to 30000ms and the retries to 5; the token is refreshed hourly",
+        "set `API_KEY` to `${API_KEY}` in your shell",
+        "lang=en-us&region=us1",
+        r#"{"content": "env:\n  - name: LOG_FORMAT\n    value: \"json-lines-v2\"\n"}"#,
+    ];
+    for text in clean {
+        assert!(
+            body(&e, text.as_bytes()).is_clean(),
+            "{text}: {:?}",
+            detectors(&body(&e, text.as_bytes()))
+        );
+    }
+}
+
+#[test]
+fn long_values_under_cache_buster_names_and_random_form_values_are_judged() {
+    let e = engine();
+    let data = "MJwXBwoxQdJI0UshmswEBgOTQTQnfCph3tOMSe6lyV3PQ5AhdyrMqkhzwxt6bYThvV6cNIe8lGoxEoK7RkyOgEDxNzvXuSpCivc3nDZS0jFTnlxCILylj";
+    let url = format!("https://t.example.net/b?v={data}&t=1703128664");
+    assert!(
+        detectors(&e.scan_url(all(), &url)).contains(&"high-entropy"),
+        "{url}"
+    );
+    for benign in [
+        "https://cdn.example.com/app.js?v=3f2a9c1e4b7d",
+        "https://cdn.example.com/a.css?v=2.4.1",
+    ] {
+        assert!(e.scan_url(all(), benign).is_clean(), "{benign}");
+    }
+    let form = format!("d={data}&v=1");
+    let out = e.scan_body(
+        all(),
+        None,
+        Some("application/x-www-form-urlencoded"),
+        form.as_bytes(),
+    );
+    assert!(detectors(&out).contains(&"high-entropy"), "{out:?}");
+    let out = e.scan_body(
+        all(),
+        None,
+        Some("application/x-www-form-urlencoded"),
+        b"name=Ann+Lee&city=Oslo&page=2",
+    );
+    assert!(out.is_clean(), "{out:?}");
+    let host = "Oesx-OwZsgAlbLVFQiHdIqhJ.tele-kit.example";
+    assert!(
+        detectors(&e.scan_hostname(all(), host)).contains(&"dns-exfiltration"),
+        "{host}"
+    );
+    assert!(e.scan_hostname(all(), "MyCompanyPortal.example.com").is_clean());
+}
