@@ -344,8 +344,25 @@ fn known_id(token: &[u8]) -> bool {
 /// checksum, and one that fails is a mistyped or truncated address, not a secret. Random base62
 /// data seldom looks like this by chance: 34 random base62 characters avoid `0`, `O`, `I` and
 /// `l` one time in nine, and start with `1` or `3` one time in thirty-one.
+/// Shaped as a Bitcoin address, valid or not (a mistyped or made-up one is still an address
+/// by its grammar, which holds at most a hash's worth of data): base58 behind `1` or `3`, or
+/// bech32 behind `bc1`/`tb1`/`ltc1` and a witness version, in small letters and digits. Valid
+/// ones are the optional `bitcoin-address` detector's.
 fn address_shaped(token: &[u8]) -> bool {
-    (26..=35).contains(&token.len()) && matches!(token[0], b'1' | b'3') && token.iter().all(|&b| is_base58(b))
+    let legacy = (26..=35).contains(&token.len())
+        && matches!(token[0], b'1' | b'3')
+        && token.iter().all(u8::is_ascii_alphanumeric)
+        && token.iter().filter(|&&b| !is_base58(b)).count() <= 2;
+    let segwit = [&b"bc1"[..], b"tb1", b"ltc1"]
+        .iter()
+        .find(|p| token.starts_with(p))
+        .is_some_and(|p| {
+            let rest = &token[p.len()..];
+            (39..=59).contains(&rest.len())
+                && matches!(rest[0], b'q' | b'p')
+                && rest.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        });
+    legacy || segwit
 }
 
 fn is_base58(b: u8) -> bool {

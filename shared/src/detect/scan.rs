@@ -29,7 +29,7 @@ use super::secret::Fingerprint;
 use super::shapes::{
     assignment_operators, cards, command_line_passwords, csv_columns, follows_operator, generic_assignment,
     keyed_attributes, named_in_prose, named_values, pieces, punctuated_assignments, quoted_in_errors,
-    spoken_passwords, sql_inserts, twilio_key, wif_key,
+    spoken_keys, spoken_passwords, sql_inserts, twilio_key, wif_key,
 };
 
 /// Where findings of a layer are placed.
@@ -207,12 +207,29 @@ impl<'a> Walk<'a> {
             sql_inserts(data, |start, end| found.push((start, end)));
             command_line_passwords(data, |start, end| found.push((start, end)));
             named_in_prose(data, |start, end| found.push((start, end)));
+            spoken_keys(data, |start, end| found.push((start, end)));
             quoted_in_errors(data, |start, end| found.push((start, end)));
             if password_word || !data.is_ascii() {
                 spoken_passwords(data, |start, end| found.push((start, end)));
             }
             for (start, end) in found {
                 self.report("generic-secret", &data[start..end], origin.at(start), chain);
+            }
+        }
+        if self.scope.detectors.contains("dns-exfiltration")
+            && (memchr::memmem::find(data, b"dig").is_some()
+                || memchr::memmem::find(data, b"lookup").is_some()
+                || memchr::memmem::find(data, b"host").is_some()
+                || memchr::memmem::find(data, b"ping").is_some())
+        {
+            let mut hosts = Vec::new();
+            super::surface::looked_up_hosts(data, |start, end| hosts.push((start, end)));
+            for (start, end) in hosts {
+                let host = String::from_utf8_lossy(&data[start..end]);
+                let judged = self.engine.scan_hostname(self.scope, &host);
+                if judged.findings.iter().any(|f| f.detector == "dns-exfiltration") {
+                    self.report("dns-exfiltration", &data[start..end], origin.at(start), chain);
+                }
             }
         }
         if !operators.is_empty() {

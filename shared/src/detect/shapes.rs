@@ -426,6 +426,7 @@ pub(crate) fn punctuated_assignments(data: &[u8], operators: &[usize], mut f: im
             || code_expression(value)
             || form_prose(value)
             || unclosed_element(data, start, end)
+            || spelled_escape(value)
         {
             continue;
         }
@@ -433,6 +434,21 @@ pub(crate) fn punctuated_assignments(data: &[u8], operators: &[usize], mut f: im
             f(start, end);
         }
     }
+}
+
+/// Whether a value holds a `\u`/`\x` escape: it is judged as it reads once unescaped (the
+/// layer is decoded too), not by its backslashes (`xoxb-\u2026` is a mask, `xoxb-…`).
+fn spelled_escape(value: &[u8]) -> bool {
+    value.windows(2).enumerate().any(|(i, w)| {
+        let digits = match w {
+            b"\\u" => 4,
+            b"\\x" => 2,
+            _ => return false,
+        };
+        value
+            .get(i + 2..i + 2 + digits)
+            .is_some_and(|d| d.iter().all(u8::is_ascii_hexdigit))
+    })
 }
 
 /// A value whose only punctuation joins its parts (`. - _`) that still reads as a credential:
@@ -709,6 +725,46 @@ pub(crate) fn named_in_prose(data: &[u8], mut f: impl FnMut(usize, usize)) {
             && !value_bytes.windows(3).any(|w| w == b"://")
         {
             f(value.start(), value.start() + value_bytes.len());
+        }
+    }
+}
+
+/// A key or token given in prose: the word for one ("token", "api key", "secret",
+/// "credential"; not a bare "key", which names public halves, fingerprints and lookup keys as
+/// often), then within the sentence a value that is key material by its randomness ("here's
+/// the twilio auth token for staging: c8c3…"). Calls `f(start, end)`.
+pub(crate) fn spoken_keys(data: &[u8], mut f: impl FnMut(usize, usize)) {
+    if name_words().find(data).is_none() {
+        return;
+    }
+    static SPOKEN: OnceLock<regex::bytes::Regex> = OnceLock::new();
+    let spoken = SPOKEN.get_or_init(|| {
+        regex::bytes::Regex::new(
+            r#"(?i)\b(?:token|api[ _-]?key|secret|credential)s?\b([^\n"\\]{0,48}?)[\s:=]['"`]?([A-Za-z0-9+/_\-]{20,200})\b"#,
+        )
+        .expect("a fixed pattern compiles") // invariant: fixed input
+    });
+    for caps in spoken.captures_iter(data) {
+        let (Some(between), Some(value)) = (caps.get(1), caps.get(2)) else {
+            continue;
+        };
+        // Public halves and their fingerprints are named so too ("the public key: …").
+        let between = between.as_bytes().to_ascii_lowercase();
+        if memchr::memmem::find(&between, b"fingerprint").is_some()
+            || memchr::memmem::find(&between, b"public").is_some()
+        {
+            continue;
+        }
+        let bytes = value.as_bytes();
+        // SSH public key blobs open with their type's length, `AAAA` in base64.
+        if bytes.iter().any(u8::is_ascii_digit)
+            && !bytes.starts_with(b"AAAA")
+            && looks_random_body(bytes)
+            && !is_placeholder(bytes)
+            && !code_expression(bytes)
+            && !is_uuid(bytes)
+        {
+            f(value.start(), value.end());
         }
     }
 }

@@ -219,6 +219,24 @@ impl Engine {
     }
 }
 
+/// Hostnames a command in the text looks up (`dig +short TXT <name>`, `nslookup`, `host`,
+/// `drill`, `ping`): a body carrying such a command (a script, a tool call that runs it) sends
+/// the name to a resolver when it runs. Calls `f(start, end)` for each name.
+pub(crate) fn looked_up_hosts(data: &[u8], mut f: impl FnMut(usize, usize)) {
+    static LOOKUPS: std::sync::OnceLock<regex::bytes::Regex> = std::sync::OnceLock::new();
+    let lookups = LOOKUPS.get_or_init(|| {
+        regex::bytes::Regex::new(
+            r#"\b(?:dig|kdig|drill|nslookup|host|ping)\b[^\n;|&]{0,64}?[ \t]((?:[A-Za-z0-9_\-]{1,63}\.){2,}[A-Za-z]{2,63})\.?(?:[\s;|&\\"'`]|$)"#,
+        )
+        .expect("a fixed pattern compiles") // invariant: fixed input
+    });
+    for caps in lookups.captures_iter(data) {
+        if let Some(host) = caps.get(1) {
+            f(host.start(), host.end());
+        }
+    }
+}
+
 /// The text of the first stretch of 16 or more percent-encoded unreserved characters
 /// ([`percent::encoded_unreserved`]), looked for through up to three layers of encoding.
 fn encoded_unreserved_data(text: &[u8]) -> Option<Vec<u8>> {

