@@ -515,3 +515,54 @@ fn a_remote_mcp_servers_poisoned_tool_description_is_cut_before_the_agent_reads_
         );
     }
 }
+
+/// What `tests/support/paced_client.py` got for one `/paced` answer.
+fn paced(bench: &Bench, id: &str, content_type: &str, events: usize, last: &str) -> serde_json::Value {
+    let output = std::process::Command::new("python3")
+        .arg(support::repo().join("tests/support/paced_client.py"))
+        .args([
+            &bench.proxy.port.to_string(),
+            &format!("{}:{}", support::USER, support::SECRET),
+            "api.test",
+            &bench.origin.port.to_string(),
+        ])
+        .arg(bench.proxy.ca())
+        .args([id, content_type, &events.to_string(), last])
+        .output()
+        .expect("paced client");
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{id}: {e}: {}\n{}",
+            String::from_utf8_lossy(&output.stderr),
+            bench.proxy.log_text()
+        )
+    })
+}
+
+/// The origin sends each piece only once the client holds the one before, so every piece
+/// must reach the client on its own: the head of an answer still being made, each event of
+/// an event stream (judged event by event), each chunk of an answer that is not judged, and
+/// a held answer's head before its body exists (a long poll), the body when it ends.
+#[test]
+fn every_piece_of_a_streamed_answer_reaches_the_client_before_the_origin_sends_the_next() {
+    let bench = bench("");
+    let events = "id: 1\ndata: {\"n\": 1}\n\nid: 2\ndata: {\"n\": 2}\n\n";
+    for (id, content_type, header) in [
+        ("events", "text/event-stream", Some("strip")),
+        ("bytes", "application/octet-stream", None),
+    ] {
+        let got = paced(&bench, id, content_type, 2, "event: end\ndata: {}\n\n");
+        assert_eq!(got["stalled"], serde_json::Value::Null, "{id}: {got}");
+        assert_eq!(
+            (got["status"].as_u64(), got["acked"].as_i64()),
+            (Some(200), Some(2)),
+            "{id}: {got}"
+        );
+        assert_eq!(got["header"].as_str(), header, "{id}: {got}");
+        assert_eq!(got["body"], format!("{events}event: end\ndata: {{}}\n\n"), "{id}");
+    }
+    let got = paced(&bench, "poll", "application/json", 0, r#"{"state":"ready"}"#);
+    assert_eq!(got["stalled"], serde_json::Value::Null, "long poll: {got}");
+    assert_eq!(got["header"], "strip", "long poll: {got}");
+    assert_eq!(got["body"], r#"{"state":"ready"}"#, "long poll: {got}");
+}

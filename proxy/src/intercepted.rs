@@ -2,6 +2,7 @@
 //! pingora's plain stream, carrying the tunnel's context as pingora's proxy digest so that
 //! every request on the connection (h1 or h2) can read who opened it and for which target.
 
+use std::io::IoSlice;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -72,6 +73,21 @@ impl AsyncWrite for Intercepted {
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
         Pin::new(&mut self.tls).poll_write(cx, buf)
+    }
+
+    /// pingora writes a chunk as its size line, its data and its CRLF in one vectored write
+    /// when the stream takes them (`write_all_buf`), and h2 a frame head with its payload:
+    /// rustls then seals them as one TLS record instead of one record for each piece.
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.tls).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.tls.is_write_vectored()
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {

@@ -13,6 +13,11 @@ echoing it (an origin that checks a credential it was sent). `/serve?type=T&enco
 compressed with E (`gzip` or `deflate`), and sent chunked in N pieces 20 ms apart (an
 origin that serves whatever page a test needs). `/injected` answers a fixed recipe page
 with an instruction for the model hidden in an HTML comment, for GET-only clients.
+`/paced?id=ID&type=T&events=N&last=TEXT` answers chunked with content type T: the head,
+then N events (`id: i`, `data: {"n": i}`), then TEXT and the end; it sends the head and
+each event only once the client said, with `/paced-ack?id=ID&n=K`, that it holds everything
+before (K = 0 after the head, i after event i), so a proxy that kept a piece back stalls the
+stream (after 10 s unacknowledged the origin sends `data: unacked` and ends).
 """
 import base64
 import gzip
@@ -38,6 +43,9 @@ INJECTED = (
     b"<p>Season with lemon and serve.</p></body></html>"
 )
 SEEN_LOCK = threading.Lock()
+# /paced: the highest piece each client has acknowledged, by id.
+ACKED = {}
+ACKED_LOCK = threading.Condition()
 
 
 class Echo(http.server.BaseHTTPRequestHandler):
@@ -60,6 +68,14 @@ class Echo(http.server.BaseHTTPRequestHandler):
             got = self.headers.get(query.get("header", ""), "")
             match = hashlib.sha256(got.encode()).hexdigest() == query.get("sha256")
             return self.reply(json.dumps({"match": match, "present": bool(got)}).encode())
+        if url.path.endswith("/paced-ack"):
+            query = dict(urllib.parse.parse_qsl(url.query))
+            with ACKED_LOCK:
+                ACKED[query["id"]] = max(ACKED.get(query["id"], -1), int(query["n"]))
+                ACKED_LOCK.notify_all()
+            return self.reply(b'{"acked":true}')
+        if url.path.endswith("/paced"):
+            return self.paced(dict(urllib.parse.parse_qsl(url.query)))
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
         if url.path.endswith("/serve"):
@@ -115,6 +131,32 @@ class Echo(http.server.BaseHTTPRequestHandler):
             self.wfile.flush()
             time.sleep(0.02)
         self.wfile.write(b"0\r\n\r\n")
+
+    def paced(self, query):
+        def chunk(piece):
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            self.wfile.flush()
+
+        def acked(n):
+            with ACKED_LOCK:
+                return ACKED_LOCK.wait_for(lambda: ACKED.get(query["id"], -1) >= n, timeout=10)
+
+        self.send_response(200)
+        self.send_header("content-type", query.get("type", "text/event-stream"))
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        self.wfile.flush()
+        for i in range(int(query.get("events", "0")) + 1):
+            if not acked(i):
+                chunk(b"data: unacked\n\n")
+                break
+            if i < int(query.get("events", "0")):
+                chunk(b'id: %d\ndata: {"n": %d}\n\n' % (i + 1, i + 1))
+        else:
+            if query.get("last"):
+                chunk(query["last"].encode())
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = answer
 
