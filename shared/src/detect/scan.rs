@@ -241,6 +241,18 @@ impl<'a> Walk<'a> {
         }
     }
 
+    /// Whether this walk judges a header named for a digest (`X-Client-Cert-Fingerprint`,
+    /// `Content-Digest`, `X-Checksum-Sha256`): its name labels the bytes, as text before them
+    /// would.
+    fn digest_header(&self) -> bool {
+        let Place::Fixed(Location::Header(name)) = &self.place else {
+            return false;
+        };
+        ["fingerprint", "thumbprint", "digest", "checksum", "hash", "sha"]
+            .iter()
+            .any(|w| name.contains(w))
+    }
+
     fn rules(&mut self, data: &[u8], origin: Origin, chain: &EncodingChain) {
         let mut hits: Vec<Hit> = Vec::new();
         self.engine.rules.scan(data, self.scope.detectors, &mut hits);
@@ -562,6 +574,7 @@ impl<'a> Walk<'a> {
                 && hex_data(&list.bytes)
                 && !is_fingerprint(&list)
                 && !labelled_digest(data, list.start)
+                && !self.digest_header()
                 && varied(&list.bytes);
             if data_like {
                 self.report_as(
@@ -753,8 +766,10 @@ fn hex_data(bytes: &[u8]) -> bool {
 
 fn is_fingerprint(list: &HexList) -> bool {
     // Colons are how certificate and SSH fingerprints are printed; other delimiters count only
-    // when the text before names a digest (`labelled_digest`).
-    !list.prefixed && list.delimiter == b":" && matches!(list.bytes.len(), 16 | 20 | 32 | 48 | 64)
+    // when the text before names a digest (`labelled_digest`). Bare, only at MD5's and SHA-1's
+    // lengths (`ssh-keygen -E md5`, old tools): the longer digests are printed behind their
+    // name (`SHA256 Fingerprint=`, `SHA256:`), and 32 bare bytes are as often a key.
+    !list.prefixed && list.delimiter == b":" && matches!(list.bytes.len(), 16 | 20)
 }
 
 /// Hex bytes that the text just before them (the same line or the one above, as `openssl x509

@@ -86,6 +86,9 @@ const NOT_KEYS: &[&str] = &[
     // Stripe's and Supabase's publishable keys.
     "sitekey",
     "publishablekey",
+    // Public tokens by name (Mapbox's `pk.` tokens, `mapboxPublicToken`).
+    "publictoken",
+    "publicapikey",
 ];
 
 /// Whether a key name (any case, with `_`, `-` or `.` separators) names a credential.
@@ -148,6 +151,8 @@ const LOOKUP_KEYS: &[&str] = &[
     "objectkey",
     "routingkey",
     "rowkey",
+    // RFC 6455's handshake nonce.
+    "websocketkey",
     "hashkey",
     "rangekey",
     "lookupkey",
@@ -180,6 +185,12 @@ const LOOKUP_KEYS: &[&str] = &[
 /// carries document ids and API keys alike, the latter found by their vendors' rules) that
 /// [`is_secret_key_name`] does not accept: too often a lookup key to judge by name alone, so its
 /// value must look like key material beyond doubt ([`strong_key`]).
+/// A header named for a key (`Fastly-Key`, `X-Algolia-API-Key` is already a credential name)
+/// whose value is key material beyond doubt.
+pub(crate) fn key_header(name: &[u8], value: &[u8]) -> bool {
+    names_a_key(name) && strong_key(value)
+}
+
 fn names_a_key(name: &[u8]) -> bool {
     let Some(normal) = NormalName::of(name) else {
         return false;
@@ -814,10 +825,11 @@ pub(crate) fn quoted_in_errors(data: &[u8], mut f: impl FnMut(usize, usize)) {
 pub(crate) fn csv_columns(data: &[u8], mut f: impl FnMut(usize, usize)) {
     csv_table(data, &mut f);
     // A table quoted in a message: after a blank line ("Convert the following:\n\nname,…"),
-    // or opening a string (`"text": "name,…`).
+    // opening a string (`"text": "name,…`) or a fenced block.
     let starts = memchr::memmem::find_iter(data, b"\n\n")
         .map(|at| at + 2)
         .chain(memchr::memmem::find_iter(data, b"\": \"").map(|at| at + 4))
+        .chain(memchr::memmem::find_iter(data, b"```\n").map(|at| at + 4))
         .take(64);
     for start in starts {
         csv_table(&data[start..], &mut |s, e| f(start + s, start + e));
@@ -863,36 +875,64 @@ fn csv_table(data: &[u8], f: &mut impl FnMut(usize, usize)) {
     let columns: Vec<usize> = (0..names.len())
         .filter(|&i| is_secret_key_name(names[i]) || names_a_key(names[i]))
         .collect();
-    if columns.is_empty() {
+    // Or a column of names beside a column of values (`service,key_name,value,owner`): each
+    // row's value is judged under the name in its row.
+    let column = |words: &[&str]| {
+        names.iter().position(|n| {
+            let normal: Vec<u8> = n
+                .iter()
+                .filter(|b| b.is_ascii_alphanumeric())
+                .map(u8::to_ascii_lowercase)
+                .collect();
+            words.iter().any(|w| normal == w.as_bytes())
+        })
+    };
+    let pair = column(&[
+        "name",
+        "keyname",
+        "key",
+        "variable",
+        "var",
+        "envvar",
+        "setting",
+        "secretname",
+    ])
+    .zip(column(&["value", "val", "secretvalue"]));
+    if columns.is_empty() && pair.is_none() {
         return;
     }
+    let credential = |name: &[u8], value: &[u8]| {
+        let credential = if value.iter().all(|&b| super::runs::is_run_byte(b) || b == b'=') {
+            if is_secret_key_name(name) {
+                credential_value(name, trim_padding(value))
+            } else {
+                strong_key(trim_padding(value))
+            }
+        } else {
+            value.len() >= 10 && (strong_password(value) || dotted_secret(value)) && !code_expression(value)
+        };
+        credential && !is_placeholder(value)
+    };
     let mut line_start = header_end + 1;
     for line in data[header_end + 1..].split(|&b| b == b'\n').take(10_000) {
         let row_start = line_start;
         line_start += line.len() + 1;
         let mut cell_start = row_start;
+        let mut cells: Vec<(usize, &[u8])> = Vec::new();
         for (i, cell) in line.split(|&b| b == delimiter).enumerate() {
             let at = cell_start;
             cell_start += cell.len() + 1;
-            if !columns.contains(&i) {
-                continue;
-            }
             let (s, e) = unquote(cell.strip_suffix(b"\r").unwrap_or(cell));
-            let value = &cell[s..e];
-            let name = names[i];
-            let credential = if value.iter().all(|&b| super::runs::is_run_byte(b) || b == b'=') {
-                if is_secret_key_name(name) {
-                    credential_value(name, trim_padding(value))
-                } else {
-                    strong_key(trim_padding(value))
-                }
-            } else {
-                value.len() >= 10
-                    && (strong_password(value) || dotted_secret(value))
-                    && !code_expression(value)
-            };
-            if credential && !is_placeholder(value) {
+            cells.push((at + s, &cell[s..e]));
+            if columns.contains(&i) && credential(names[i], &cell[s..e]) {
                 f(at + s, at + e);
+            }
+        }
+        if let Some((name_at, value_at)) = pair {
+            if let (Some(&(_, name)), Some(&(at, value))) = (cells.get(name_at), cells.get(value_at)) {
+                if is_secret_key_name(name) && credential(name, value) {
+                    f(at, at + value.len());
+                }
             }
         }
     }
@@ -1277,7 +1317,6 @@ pub(crate) fn cards(data: &[u8], mut f: impl FnMut(usize, usize, &[u8])) {
         // Digits in each group, for numbers grouped by dots.
         let mut groups = [0u8; 21];
         let mut g = 0;
-        let mut dotted = false;
         let mut first_dot = None;
         while i < data.len() && n < buf.len() {
             match data[i] {
@@ -1289,10 +1328,9 @@ pub(crate) fn cards(data: &[u8], mut f: impl FnMut(usize, usize, &[u8])) {
                 b' ' | b'-' | b'+' | b'.'
                     if data.get(i + 1).is_some_and(u8::is_ascii_digit) && g + 1 < groups.len() =>
                 {
-                    if data[i] == b'.' && !dotted {
+                    if data[i] == b'.' && first_dot.is_none() {
                         first_dot = Some(i);
                     }
-                    dotted |= data[i] == b'.';
                     g += 1;
                 }
                 _ => break,
@@ -1300,9 +1338,10 @@ pub(crate) fn cards(data: &[u8], mut f: impl FnMut(usize, usize, &[u8])) {
             i += 1;
         }
         let mut digits = &buf[..n];
-        // A dot also ends a decimal or a version: dots count as a card's grouping only in
-        // the layouts cards are printed in (4-4-4-4, 4-4-4-4-3, Amex 4-6-5, Diners 4-6-4).
-        let mut grouped = !dotted || card_groups(&groups[..=g]);
+        // Grouped numbers are cards only in the layouts cards are printed in (4-4-4-4,
+        // 4-4-4-4-3, Amex 4-6-5, Diners 4-6-4): an order number (3-7-7), a phone number or a
+        // decimal that happens to pass Luhn is not one. A dot may also end the number.
+        let mut grouped = g == 0 || card_groups(&groups[..=g]);
         // Otherwise the number may end at the first dot, as in a hostname's label
         // (`4539979262243931.0228.example`, `5302-7505-5304-0696.0x1.example`) or a sentence.
         let whole_card = grouped && (13..=19).contains(&digits.len()) && card_network(digits) && luhn(digits);

@@ -9,7 +9,7 @@ use super::entropy;
 use super::finding::{Confidence, Encoding, EncodingChain, Location, Outcome};
 use super::rules::checks::{entropy, is_placeholder, is_well_known, looks_random};
 use super::scan::{Origin, Place, Walk};
-use super::shapes::{credential_value, is_secret_key_name};
+use super::shapes::{credential_value, is_secret_key_name, key_header};
 
 impl Engine {
     /// A request URL in absolute form (`https://user:pass@host/path?query#fragment`) or origin
@@ -97,6 +97,11 @@ impl Engine {
         if scope.detectors.contains("generic-secret") && credential_header(&lower) {
             let token = credential_of(value);
             if is_well_known(token) || (credential_value(lower.as_bytes(), token) && !masked(token)) {
+                walk.report("generic-secret", token, 0, &EncodingChain::default());
+            }
+        } else if scope.detectors.contains("generic-secret") {
+            let token = value.trim_ascii();
+            if key_header(lower.as_bytes(), token) && !masked(token) {
                 walk.report("generic-secret", token, 0, &EncodingChain::default());
             }
         }

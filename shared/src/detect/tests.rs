@@ -1119,3 +1119,38 @@ fn looked_up_names_spoken_tokens_and_address_shaped_values() {
         assert!(e.scan_url(all(), url).is_clean(), "{url}");
     }
 }
+
+#[test]
+fn key_bytes_bare_key_headers_name_columns_and_card_groupings() {
+    let e = engine();
+    for text in [
+        "kms: unwrapped data key for tenant 172: EF:2A:A8:C8:32:C4:B6:8D:2C:CB:17:C5:15:C9:1F:34:42:1E:25:67:D5:A0:9F:C6:D6:CB:7E:85:44:59:94:05\n",
+        "Steps:\n\n```\nservice,key_name,value,owner\nusers,AUTH_TOKEN,JtDzGYer5m8bl0MIrQGlOS0syOBoUi~8Lmy1E7l3GOJWZ26k,erin\n```\n",
+    ] {
+        assert!(!body(&e, text.as_bytes()).is_clean(), "{text}");
+    }
+    for text in [
+        "SHA256 Fingerprint=EF:2A:A8:C8:32:C4:B6:8D:2C:CB:17:C5:15:C9:1F:34:42:1E:25:67:D5:A0:9F:C6:D6:CB:7E:85:44:59:94:05\n",
+        "service,key_name,value,owner\nusers,REGION,eu-west-1,erin\n",
+        r#"{"order_number": "676-2558819-2917415", "status": "shipped"}"#,
+        r#"{"mapboxPublicToken": "pk.eyJ1IjoibWFsbG9yeSIsImEiOiJuZ293N2puMmd0dmVqOHV6djl0M25hNmM5In0.ZoaYNncrfoH62SEWjd9JHR"}"#,
+    ] {
+        assert!(
+            body(&e, text.as_bytes()).is_clean(),
+            "{text}: {:?}",
+            detectors(&body(&e, text.as_bytes()))
+        );
+    }
+    // A card in its printed grouping is still one.
+    assert!(!body(&e, b"card 4111-1111-1111-1111 exp 12/29").is_clean());
+    let key = e.scan_header(all(), "Fastly-Key", b"w8hPAM7HUaQtxfRvMdYQ183Sn7MK6ygp");
+    assert!(!key.is_clean(), "{key:?}");
+    for (name, value) in [
+        ("Sec-WebSocket-Key", &b"M//02HAPoOISZB86UBT/Eg=="[..]),
+        ("X-Client-Cert-Fingerprint", b"74:04:20:2C:B8:A3:50:E0:B7:8A:0C:4B:88:6F:5F:62:97:ED:8E:87:67:4B:3E:CC:52:FC:2F:B4:B7:D2:BA:AD"),
+        ("X-Cache-Key", b"product-listing-v2"),
+    ] {
+        let out = e.scan_header(all(), name, value);
+        assert!(out.is_clean(), "{name}: {out:?}");
+    }
+}
