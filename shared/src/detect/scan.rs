@@ -27,9 +27,9 @@ use super::runs::{
 };
 use super::secret::Fingerprint;
 use super::shapes::{
-    assignment_operators, cards, command_line_passwords, csv_columns, follows_operator, generic_assignment,
-    keyed_attributes, named_in_prose, named_values, pieces, punctuated_assignments, quoted_in_errors,
-    spoken_keys, spoken_passwords, sql_inserts, twilio_key, wif_key,
+    Cues, assignment_operators, cards, command_line_passwords, csv_columns, follows_operator,
+    generic_assignment, keyed_attributes, named_in_prose, named_values, pieces, punctuated_assignments,
+    quoted_in_errors, spoken_keys, spoken_passwords, sql_inserts, twilio_key, wif_key,
 };
 
 /// Where findings of a layer are placed.
@@ -199,16 +199,27 @@ impl<'a> Walk<'a> {
             }
         }
         self.optional_shapes(data, origin, chain);
+        let cues = Cues::of(data);
         if self.on.generic {
             let mut found = Vec::new();
-            keyed_attributes(data, |start, end| found.push((start, end)));
+            if cues.values {
+                keyed_attributes(data, |start, end| found.push((start, end)));
+            }
             csv_columns(data, |start, end| found.push((start, end)));
-            named_values(data, |start, end| found.push((start, end)));
-            sql_inserts(data, |start, end| found.push((start, end)));
-            command_line_passwords(data, |start, end| found.push((start, end)));
+            if cues.values {
+                named_values(data, |start, end| found.push((start, end)));
+            }
+            if cues.sql {
+                sql_inserts(data, |start, end| found.push((start, end)));
+            }
+            if cues.clients {
+                command_line_passwords(data, |start, end| found.push((start, end)));
+            }
             named_in_prose(data, |start, end| found.push((start, end)));
             spoken_keys(data, |start, end| found.push((start, end)));
-            quoted_in_errors(data, |start, end| found.push((start, end)));
+            if cues.errors {
+                quoted_in_errors(data, |start, end| found.push((start, end)));
+            }
             if password_word || !data.is_ascii() {
                 spoken_passwords(data, |start, end| found.push((start, end)));
             }
@@ -216,12 +227,7 @@ impl<'a> Walk<'a> {
                 self.report("generic-secret", &data[start..end], origin.at(start), chain);
             }
         }
-        if self.scope.detectors.contains("dns-exfiltration")
-            && (memchr::memmem::find(data, b"dig").is_some()
-                || memchr::memmem::find(data, b"lookup").is_some()
-                || memchr::memmem::find(data, b"host").is_some()
-                || memchr::memmem::find(data, b"ping").is_some())
-        {
+        if cues.lookups && self.scope.detectors.contains("dns-exfiltration") {
             let mut hosts = Vec::new();
             super::surface::looked_up_hosts(data, |start, end| hosts.push((start, end)));
             for (start, end) in hosts {

@@ -581,15 +581,68 @@ pub(crate) fn keyed_attributes(data: &[u8], mut f: impl FnMut(usize, usize)) {
     }
 }
 
+/// Which of the layouts judged by a pattern of their own a layer may hold, by the literals
+/// each needs: one search of the layer decides, so that text holding none of them costs that
+/// search alone.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Cues {
+    /// `value` (name/value lists): [`named_values`].
+    pub values: bool,
+    /// `VALUES` (SQL rows): [`sql_inserts`].
+    pub sql: bool,
+    /// A database or remote-shell client: [`command_line_passwords`].
+    pub clients: bool,
+    /// `Error`, `Exception`: [`quoted_in_errors`].
+    pub errors: bool,
+    /// A lookup command (`dig`, `nslookup`, `host`, `ping`, `drill`).
+    pub lookups: bool,
+}
+
+impl Cues {
+    pub(crate) fn of(data: &[u8]) -> Self {
+        const WORDS: [&str; 14] = [
+            "alue",
+            "VALUES",
+            "values",
+            "mysql",
+            "mariadb",
+            "sshpass",
+            "redis-cli",
+            "Error",
+            "Exception",
+            "dig",
+            "lookup",
+            "host",
+            "ping",
+            "drill",
+        ];
+        // One vectorised search per literal, each stopping at its first hit, is cheaper than one
+        // automaton over all of them: short literals such as `dig` defeat its prefilter.
+        static FINDERS: OnceLock<Vec<memchr::memmem::Finder<'static>>> = OnceLock::new();
+        let finders = FINDERS.get_or_init(|| {
+            WORDS
+                .iter()
+                .map(|w| memchr::memmem::Finder::new(w.as_bytes()))
+                .collect()
+        });
+        let any =
+            |range: std::ops::RangeInclusive<usize>| finders[range].iter().any(|f| f.find(data).is_some());
+        Self {
+            values: any(0..=0),
+            sql: any(1..=2),
+            clients: any(3..=6),
+            errors: any(7..=8),
+            lookups: any(9..=13),
+        }
+    }
+}
+
 /// Settings written as a name and a value side by side rather than `name = value`: an
 /// environment list (`{"name": "DB_PASSWORD", "value": "…"}`, Kubernetes' `- name: …` /
 /// `value: …`), tags (`{"Key": …, "Value": …}`), Hadoop-style XML properties
 /// (`<name>fs.s3a.secret.key</name><value>…</value>`). The value is judged as if assigned to
 /// the name. Calls `f(start, end)` for each credential.
 pub(crate) fn named_values(data: &[u8], mut f: impl FnMut(usize, usize)) {
-    if memchr::memmem::find(data, b"alue").is_none() {
-        return;
-    }
     static PAIRS: OnceLock<regex::bytes::Regex> = OnceLock::new();
     let pairs = PAIRS.get_or_init(|| {
         regex::bytes::Regex::new(concat!(
@@ -614,9 +667,6 @@ pub(crate) fn named_values(data: &[u8], mut f: impl FnMut(usize, usize)) {
 /// Rows written by SQL: `INSERT INTO t (…, dd_api_key, …) VALUES (…, '…', …)`; each value is
 /// judged under its column's name. Calls `f(start, end)` for each credential.
 pub(crate) fn sql_inserts(data: &[u8], mut f: impl FnMut(usize, usize)) {
-    if memchr::memmem::find(data, b"VALUES").is_none() && memchr::memmem::find(data, b"values").is_none() {
-        return;
-    }
     static INSERT: OnceLock<regex::bytes::Regex> = OnceLock::new();
     let insert = INSERT.get_or_init(|| {
         regex::bytes::Regex::new(r#"(?i)\binsert\s+into\s+[\w."`\[\]]+\s*\(([^()]{1,1024})\)\s*values\s*\(((?:[^()']|'(?:[^']|'')*'|\([^()]*\))+)\)"#)
@@ -673,13 +723,6 @@ fn sql_values(list: &[u8]) -> Vec<(usize, usize)> {
 /// `mysql -p'…'` (and `mysqldump`, `mariadb`), `sshpass -p …`, `redis-cli -a …`. Calls
 /// `f(start, end)` for each value that is not a variable or a placeholder.
 pub(crate) fn command_line_passwords(data: &[u8], mut f: impl FnMut(usize, usize)) {
-    if memchr::memmem::find(data, b"mysql").is_none()
-        && memchr::memmem::find(data, b"mariadb").is_none()
-        && memchr::memmem::find(data, b"sshpass").is_none()
-        && memchr::memmem::find(data, b"redis-cli").is_none()
-    {
-        return;
-    }
     static FLAGS: OnceLock<regex::bytes::Regex> = OnceLock::new();
     let flags = FLAGS.get_or_init(|| {
         regex::bytes::Regex::new(concat!(
@@ -707,35 +750,73 @@ pub(crate) fn command_line_passwords(data: &[u8], mut f: impl FnMut(usize, usize
 /// "set `MISTRAL_API_KEY` to `95af…`", "the api_key is …". Calls `f(start, end)` for each value
 /// that is a credential by the name's measure.
 pub(crate) fn named_in_prose(data: &[u8], mut f: impl FnMut(usize, usize)) {
-    if name_words().find(data).is_none() {
-        return;
-    }
-    static PROSE: OnceLock<regex::bytes::Regex> = OnceLock::new();
-    let prose = PROSE.get_or_init(|| {
-        regex::bytes::Regex::new(
-            r#"`?\b([A-Za-z][A-Za-z0-9_.\-]{2,63})`?[ \t]+(?:to|is|was|as|equals)[ \t]+[`'"]?([^\s`'"]{8,200})"#,
-        )
-        .expect("a fixed pattern compiles") // invariant: fixed input
-    });
-    for caps in prose.captures_iter(data) {
-        let (Some(name), Some(value)) = (caps.get(1), caps.get(2)) else {
+    let name_byte = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
+    let mut judged_to = 0;
+    // From each word a credential's name holds: the name around it, then a verb, then the value.
+    for hit in name_words().find_iter(data) {
+        if hit.start() < judged_to {
+            continue;
+        }
+        let name_start = hit.start()
+            - data[..hit.start()]
+                .iter()
+                .rev()
+                .take(64)
+                .take_while(|&&b| name_byte(b))
+                .count();
+        let name_end = hit.end()
+            + data[hit.end()..]
+                .iter()
+                .take(64)
+                .take_while(|&&b| name_byte(b))
+                .count();
+        judged_to = name_end;
+        let name = &data[name_start..name_end];
+        let mut at = name_end + (data.get(name_end) == Some(&b'`')) as usize;
+        let gap = |at: usize| {
+            data[at.min(data.len())..]
+                .iter()
+                .take_while(|&&b| b == b' ' || b == b'\t')
+                .count()
+        };
+        let spaces = gap(at);
+        if spaces == 0 {
+            continue;
+        }
+        at += spaces;
+        let Some(verb) = [&b"to"[..], b"is", b"was", b"as", b"equals"]
+            .into_iter()
+            .find(|v| data[at..].starts_with(v))
+        else {
             continue;
         };
-        let raw = value.as_bytes();
+        at += verb.len();
+        let spaces = gap(at);
+        if spaces == 0 || name.len() < 3 || !name[0].is_ascii_alphabetic() || !is_secret_key_name(name) {
+            continue;
+        }
+        at += spaces;
+        if data.get(at).is_some_and(|b| matches!(b, b'`' | b'\'' | b'"')) {
+            at += 1;
+        }
+        let len = data[at..]
+            .iter()
+            .take(200)
+            .take_while(|b| !b.is_ascii_whitespace() && !matches!(b, b'`' | b'\'' | b'"'))
+            .count();
+        let raw = &data[at..at + len];
         let trail = raw
             .iter()
             .rev()
             .take_while(|b| matches!(b, b'.' | b',' | b';' | b':' | b'!' | b'?' | b')'))
             .count();
-        let value_bytes = &raw[..raw.len() - trail];
-        let name = name.as_bytes();
-        if is_secret_key_name(name)
-            && value_bytes.len() >= 8
-            && (credential_value(name, value_bytes) || strong_password(value_bytes))
-            && !code_expression(value_bytes)
-            && !value_bytes.windows(3).any(|w| w == b"://")
+        let value = &raw[..raw.len() - trail];
+        if value.len() >= 8
+            && (credential_value(name, value) || strong_password(value))
+            && !code_expression(value)
+            && !value.windows(3).any(|w| w == b"://")
         {
-            f(value.start(), value.start() + value_bytes.len());
+            f(at, at + value.len());
         }
     }
 }
@@ -785,9 +866,6 @@ pub(crate) fn spoken_keys(data: &[u8], mut f: impl FnMut(usize, usize)) {
 /// `AuthError: rejected '…'`): tracebacks and logs quote what they were given. Calls
 /// `f(start, end)` for each quoted value that is a credential by the name's measure.
 pub(crate) fn quoted_in_errors(data: &[u8], mut f: impl FnMut(usize, usize)) {
-    if memchr::memmem::find(data, b"Error").is_none() && memchr::memmem::find(data, b"Exception").is_none() {
-        return;
-    }
     static ERRORS: OnceLock<(regex::bytes::Regex, regex::bytes::Regex)> = OnceLock::new();
     let (errors, interpolated) = ERRORS.get_or_init(|| {
         (
@@ -826,10 +904,14 @@ pub(crate) fn csv_columns(data: &[u8], mut f: impl FnMut(usize, usize)) {
     csv_table(data, &mut f);
     // A table quoted in a message: after a blank line ("Convert the following:\n\nname,…"),
     // opening a string (`"text": "name,…`) or a fenced block.
-    let starts = memchr::memmem::find_iter(data, b"\n\n")
+    static STARTS: OnceLock<[memchr::memmem::Finder<'static>; 3]> = OnceLock::new();
+    let [blank, string, fence] =
+        STARTS.get_or_init(|| [b"\n\n".as_slice(), b"\": \"", b"```\n"].map(memchr::memmem::Finder::new));
+    let starts = blank
+        .find_iter(data)
         .map(|at| at + 2)
-        .chain(memchr::memmem::find_iter(data, b"\": \"").map(|at| at + 4))
-        .chain(memchr::memmem::find_iter(data, b"```\n").map(|at| at + 4))
+        .chain(string.find_iter(data).map(|at| at + 4))
+        .chain(fence.find_iter(data).map(|at| at + 4))
         .take(64);
     for start in starts {
         csv_table(&data[start..], &mut |s, e| f(start + s, start + e));
