@@ -578,7 +578,7 @@ impl<'a> Walk<'a> {
             let data_like = self.on.delimited_hex
                 && list.bytes.len() >= 16
                 && hex_data(&list.bytes)
-                && !is_fingerprint(&list)
+                && (!is_fingerprint(&list) || named_as_key(data, list.start))
                 && !labelled_digest(data, list.start)
                 && !self.digest_header()
                 && varied(&list.bytes);
@@ -772,10 +772,20 @@ fn hex_data(bytes: &[u8]) -> bool {
 
 fn is_fingerprint(list: &HexList) -> bool {
     // Colons are how certificate and SSH fingerprints are printed; other delimiters count only
-    // when the text before names a digest (`labelled_digest`). Bare, only at MD5's and SHA-1's
-    // lengths (`ssh-keygen -E md5`, old tools): the longer digests are printed behind their
-    // name (`SHA256 Fingerprint=`, `SHA256:`), and 32 bare bytes are as often a key.
-    !list.prefixed && list.delimiter == b":" && matches!(list.bytes.len(), 16 | 20)
+    // when the text before names a digest (`labelled_digest`).
+    !list.prefixed && list.delimiter == b":" && matches!(list.bytes.len(), 16 | 20 | 32 | 48 | 64)
+}
+
+/// Whether the line before `start` names what follows as a key or secret (`unwrapped data key
+/// for tenant 172: EF:2A:…`, `signing_secret=…`): bytes in a fingerprint's colon form are then
+/// key material, unless a digest is named too (`key fingerprint is …`, see `labelled_digest`).
+fn named_as_key(data: &[u8], start: usize) -> bool {
+    let line_start = memchr::memrchr(b'\n', &data[..start]).map_or(0, |i| i + 1);
+    let before = data[line_start.max(start.saturating_sub(80))..start].to_ascii_lowercase();
+    ["key", "secret", "token", "password"]
+        .iter()
+        .any(|w| memchr::memmem::find(&before, w.as_bytes()).is_some())
+        && memchr::memmem::find(&before, b"public").is_none()
 }
 
 /// Hex bytes that the text just before them (the same line or the one above, as `openssl x509

@@ -824,7 +824,9 @@ pub(crate) fn named_in_prose(data: &[u8], mut f: impl FnMut(usize, usize)) {
 /// A key or token given in prose: the word for one ("token", "api key", "secret",
 /// "credential"; not a bare "key", which names public halves, fingerprints and lookup keys as
 /// often), then within the sentence a value that is key material by its randomness ("here's
-/// the twilio auth token for staging: c8c3…"). Calls `f(start, end)`.
+/// the twilio auth token for staging: c8c3…"). Words only between the two, and a space or a
+/// colon before the value: `api-key&sha256=…` and `X-Amz-Credential=AKIA…` are not prose
+/// (assignments are judged as such). Calls `f(start, end)`.
 pub(crate) fn spoken_keys(data: &[u8], mut f: impl FnMut(usize, usize)) {
     if name_words().find(data).is_none() {
         return;
@@ -832,7 +834,7 @@ pub(crate) fn spoken_keys(data: &[u8], mut f: impl FnMut(usize, usize)) {
     static SPOKEN: OnceLock<regex::bytes::Regex> = OnceLock::new();
     let spoken = SPOKEN.get_or_init(|| {
         regex::bytes::Regex::new(
-            r#"(?i)\b(?:token|api[ _-]?key|secret|credential)s?\b([^\n"\\]{0,48}?)[\s:=]['"`]?([A-Za-z0-9+/_\-]{20,200})\b"#,
+            r#"(?i)\b(?:token|api[ _-]?key|secret|credential)s?\b([A-Za-z ',()\-]{0,48}?)(?::[ \t]*|[ \t]+)['"`]?([A-Za-z0-9+/_\-]{20,200})\b"#,
         )
         .expect("a fixed pattern compiles") // invariant: fixed input
     });

@@ -248,7 +248,9 @@ fn encoded_unreserved_data(text: &[u8]) -> Option<Vec<u8>> {
     let mut layer = std::borrow::Cow::Borrowed(text);
     for _ in 0..3 {
         if let Some((start, end)) = percent::encoded_unreserved(&layer, 16) {
-            return percent::decode(&layer[start..end]);
+            // Words spelled so (a benign value encoded whole) are judged as the words they are.
+            return percent::decode(&layer[start..end])
+                .filter(|text| text.iter().any(u8::is_ascii_digit) && !entropy::joined_words(text));
         }
         layer = std::borrow::Cow::Owned(percent::decode(&layer)?);
     }
