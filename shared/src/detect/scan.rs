@@ -500,10 +500,10 @@ impl<'a> Walk<'a> {
         // So with text escaped into a string (a config file, a CSV or markup inside a JSON
         // string: `\n`, `\"`): the layout it had, names beside values, is read unescaped.
         let escaped_text = || {
-            let mut escapes = memchr::memchr_iter(b'\\', data)
-                .filter(|&at| matches!(data.get(at + 1), Some(b'n' | b'"')))
-                .map(Some);
-            escapes.nth(1).flatten().and(memchr::memchr(b'\\', data))
+            let mut escapes =
+                memchr::memchr_iter(b'\\', data).filter(|&at| matches!(data.get(at + 1), Some(b'n' | b'"')));
+            let first = escapes.next()?;
+            escapes.next().map(|_| first)
         };
         let whole = match spelled {
             (Some(first), 4..) => Some(first),

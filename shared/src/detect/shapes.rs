@@ -99,7 +99,7 @@ pub(crate) fn is_secret_key_name(name: &[u8]) -> bool {
     let (has, normal) = (|w: &str| normal.has(w), normal.bytes());
     // A bare `key` is too often an object, cache or sort key to judge by name alone. `pass`
     // only as the last word (`DB_PASS`, `smtp.pass`), not `passport` or `bypass_cache`.
-    let pass = normal.ends_with(b"pass") && !normal.ends_with(b"bypass") && !normal.ends_with(b"compass");
+    let pass = ends_in_pass(normal);
     // `auth` names a credential only as the whole name (`X-Auth`, `"auth": …`): as a part it
     // is `author`, `oauth_state`, `auth_url` or `authority`.
     let auth = matches!(normal, b"auth" | b"xauth" | b"authorization" | b"xauthorization");
@@ -257,8 +257,14 @@ fn names_a_password(name: &[u8]) -> bool {
         ["password", "passwd", "pwd", "passphrase", "passcode"]
             .iter()
             .any(|w| n.has(w))
-            || (n.bytes().ends_with(b"pass") && !n.bytes().ends_with(b"bypass"))
+            || ends_in_pass(n.bytes())
     })
+}
+
+/// `pass` as the last word of a normalised name (`DB_PASS`, `smtp.pass`), not `bypass` or
+/// `compass`.
+fn ends_in_pass(normal: &[u8]) -> bool {
+    normal.ends_with(b"pass") && !normal.ends_with(b"bypass") && !normal.ends_with(b"compass")
 }
 
 /// A password as people and generators choose them, under a name that says it is one: ten
@@ -290,16 +296,10 @@ fn key_bytes(value: &[u8]) -> bool {
 /// A value written as the hex of its characters (`3430333332…` for `403327a9…`): what it
 /// spells is judged as the value.
 fn spelled_in_hex(name: &[u8], value: &[u8]) -> bool {
-    if value.len() < 32 || value.len() % 2 != 0 || !value.iter().all(u8::is_ascii_hexdigit) {
+    if value.len() < 32 || !value.iter().all(u8::is_ascii_hexdigit) {
         return false;
     }
-    let spelled: Option<Vec<u8>> = value
-        .chunks(2)
-        .map(|p| {
-            Some(super::decode::percent::hex_value(p[0])? << 4 | super::decode::percent::hex_value(p[1])?)
-        })
-        .collect();
-    spelled.is_some_and(|text| {
+    super::decode::base64::decode_hex_run(value).is_some_and(|text| {
         text.iter().all(u8::is_ascii_graphic) && (looks_random_body(&text) || password_value(name, &text))
     })
 }
