@@ -37,10 +37,12 @@ pub(crate) fn in_path(path: &[u8], mut f: impl FnMut(&[u8])) {
     // Hex digits of the short segments just before: a digest sharded into directories
     // (`/packages/e5/e0/<60 hex>`, git's `objects/ab/<38 hex>`) is a digest.
     let mut shards = 0;
+    let mut chunks = Chunks::default();
     for segment in path.split(|&b| b == b'/') {
         let hex = !segment.is_empty() && segment.iter().all(u8::is_ascii_hexdigit);
         if hex && shards > 0 && matches!(shards + segment.len(), 32 | 40 | 56 | 64 | 96 | 128) {
             shards = 0;
+            chunks.flush(&mut f);
             continue;
         }
         shards = if hex && segment.len() <= 4 {
@@ -48,6 +50,7 @@ pub(crate) fn in_path(path: &[u8], mut f: impl FnMut(&[u8])) {
         } else {
             0
         };
+        chunks.push(segment, &mut f);
         if static_asset(segment) {
             // A build's content hash names the file (`app.<hash>.js`, `<hash>.webp`): a digest
             // at one of a digest's base64url lengths is the file's name, not data (32: the
@@ -62,6 +65,69 @@ pub(crate) fn in_path(path: &[u8], mut f: impl FnMut(&[u8])) {
             judge_value(segment, &mut f);
         }
     }
+    chunks.flush(&mut f);
+}
+
+/// Pieces of one encoding in consecutive path segments or query values (`/<20 hex>/<20 hex>/<20 hex>`,
+/// `/<16 base64url>/<16 base64url>`): data chunked across directories is judged joined, as one
+/// token. Hex needs three pieces, since two digests side by side are common (a commit and a
+/// file hash) and three are not. Base64url needs two, each of 12 characters or more with both
+/// cases and a digit (a title in camel case is shorter) and no word between its `-` and `_`
+/// (`Q3-Planning`, a slug). A segment with a published grammar (an Airtable, Stripe or MongoDB
+/// object id) is no piece;
+/// one judged data on its own is reported on its own.
+#[derive(Default)]
+struct Chunks<'a> {
+    pieces: Vec<&'a [u8]>,
+    hex: bool,
+}
+
+impl<'a> Chunks<'a> {
+    fn push(&mut self, segment: &'a [u8], f: &mut impl FnMut(&[u8])) {
+        let piece = (8..=64).contains(&segment.len())
+            && segment
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'));
+        let has = |f: fn(&u8) -> bool| segment.iter().any(f);
+        // Hex at a digest's length is a digest (a form with a file's MD5, SHA-1 and SHA-256).
+        let hex = segment.iter().all(u8::is_ascii_hexdigit)
+            && has(u8::is_ascii_digit)
+            && has(u8::is_ascii_alphabetic)
+            && !matches!(segment.len(), 32 | 40 | 56 | 64);
+        let mixed = segment.len() >= 12 && mixed_classes(segment) && !has_word_part(segment);
+        let piece = piece && !known_id(segment) && !type_prefixed(segment) && !object_id(segment);
+        if !piece || !(hex || mixed) || (!self.pieces.is_empty() && hex != self.hex) {
+            self.flush(f);
+        }
+        if piece && (hex || mixed) {
+            self.hex = hex;
+            self.pieces.push(segment);
+        }
+    }
+
+    fn flush(&mut self, f: &mut impl FnMut(&[u8])) {
+        let enough = if self.hex { 3 } else { 2 };
+        if self.pieces.len() >= enough && !self.pieces.iter().any(|p| unexplained(p)) {
+            let joined = self.pieces.concat();
+            if unexplained(&joined) {
+                f(&joined);
+            }
+        }
+        self.pieces.clear();
+    }
+}
+
+/// A MongoDB ObjectId: 24 hex digits whose first eight are a Unix time, here 2004 to 2029
+/// (`4…` to `6…`); ids of several collections side by side are no chunked data.
+fn object_id(segment: &[u8]) -> bool {
+    segment.len() == 24 && matches!(segment[0], b'4'..=b'6') && segment.iter().all(u8::is_ascii_hexdigit)
+}
+
+/// A part between `-` and `_` that is a word of four letters or more, small or capitalised.
+fn has_word_part(segment: &[u8]) -> bool {
+    segment.split(|b| matches!(b, b'-' | b'_')).any(|part| {
+        part.len() >= 4 && part[0].is_ascii_alphabetic() && part[1..].iter().all(u8::is_ascii_lowercase)
+    })
 }
 
 /// A path segment naming a web page's static asset by its extension: scripts, styles, source
@@ -97,11 +163,18 @@ fn static_asset(segment: &[u8]) -> bool {
 
 /// Calls `f(token)` for each unexplained token in the values of a query string.
 pub(crate) fn in_query(query: &[u8], mut f: impl FnMut(&[u8])) {
+    // Data chunked across consecutive parameters is judged joined, as in a path.
+    let mut chunks = Chunks::default();
     for pair in query.split(|&b| b == b'&') {
         let (name, value) = match pair.iter().position(|&b| b == b'=') {
             Some(eq) => (&pair[..eq], &pair[eq + 1..]),
             None => (&b""[..], pair),
         };
+        if carries_nonce(name) {
+            chunks.flush(&mut f);
+        } else {
+            chunks.push(value, &mut f);
+        }
         // A cache buster or version is a short digest at most; a longer value under such a
         // name is more than one.
         if !carries_nonce(name) || (short_nonce(name) && value.len() > SHORT_NONCE_MAX) {
@@ -110,6 +183,7 @@ pub(crate) fn in_query(query: &[u8], mut f: impl FnMut(&[u8])) {
         // Data can ride in a parameter's name as well as its value (`?<data>=1`).
         judge_value(name, &mut f);
     }
+    chunks.flush(&mut f);
 }
 
 fn judge_value(raw: &[u8], f: &mut impl FnMut(&[u8])) {
@@ -313,7 +387,7 @@ fn type_prefixed(token: &[u8]) -> bool {
 
 /// Published id grammars of services whose URLs carry random-looking ids by design: Google
 /// Drive, Docs and Forms (`1` and 32 or 43 base64url characters; `1FAIpQL` and 49), YouTube
-/// playlists (`PL`, `UU`, `OL`, `RD` and 16 to 32), Twilio resource SIDs, and the SigV4 credential scope
+/// playlists (`PL`, `UU`, `OL`, `RD` and 16 to 32), Twilio resource SIDs, Airtable ids, and the SigV4 credential scope
 /// (`AKIA…/20261127/us-east-1/s3/aws4_request`, whose key id the AWS rule judges).
 fn known_id(token: &[u8]) -> bool {
     if token.ends_with(b"/aws4_request") || token.ends_with(b"/goog4_request") {
@@ -336,7 +410,24 @@ fn known_id(token: &[u8]) -> bool {
         && token[2..]
             .iter()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b));
-    twilio || base64url(token) && (google || playlist)
+    // Airtable bases, tables, views, fields, records and shares: a three-letter type and 14
+    // base62 characters.
+    let airtable = token.len() == 17
+        && [
+            &b"app"[..],
+            b"tbl",
+            b"viw",
+            b"fld",
+            b"rec",
+            b"shr",
+            b"sel",
+            b"usr",
+            b"wsp",
+        ]
+        .iter()
+        .any(|p| token.starts_with(p))
+        && token.iter().all(u8::is_ascii_alphanumeric);
+    twilio || airtable || base64url(token) && (google || playlist)
 }
 
 /// Base58 in the shape of a Bitcoin address (a `1` or `3` version character and 26 to 35
@@ -537,6 +628,41 @@ mod tests {
             query_hits("q=hello&blob=Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5H%2Bh8Nq2Tu"),
             1
         );
+    }
+
+    #[test]
+    fn data_chunked_across_segments_or_parameters_is_judged_joined() {
+        // 30 random bytes as hex in three directories or five parameters; 36 base64url
+        // characters in two or three directories. No piece is data on its own.
+        for path in [
+            "/9395650cf9380b8edb22/4a6b248a1e924e8fd0ae/2e1a9492a3305f188cb6",
+            "/u/Zq8Xv2Lm9Np4Rt7W/s1Yb6Kc3Jd0Fg5Hh",
+            "/k5VlDPk4C47b/IkprJIoekk6P/0K4uGpSSozBf/x",
+        ] {
+            assert_eq!(path_hits(path), 1, "{path}");
+        }
+        assert_eq!(
+            query_hits("k0=9395650cf938&k1=0b8edb224a6b&k2=248a1e924e8f&k3=d0ae2e1a9492&k4=a3305f188cb6"),
+            1
+        );
+        // Ids side by side: two digests, Airtable's base, table and view, a Figma file and its
+        // title, Stripe objects, MongoDB ObjectIds, a file's digests in a form.
+        for path in [
+            "/blob/9395650cf9380b8edb224a6b248a1e924e8fd0ae/a4b2c9d1e8f7a6b5c4d3e2f1a0b9c8d7",
+            "/appjHtpk5NlI9twGk/tblIeI0gr9dj20hik/viwPnywL6l8HSoD1d",
+            "/design/DMBI7477j9FJdt5HtXUuym/Q3-Planning",
+            "/file/DMBI7477j9FJdt5HtXUuym/Q3Plan2026",
+        ] {
+            assert_eq!(path_hits(path), 0, "{path}");
+        }
+        for query in [
+            "event=evt_1YZlgVfJY189mW7DRus2lYTn&invoice=in_1Zb6eek8nlzdtxawGH1utage&sub=sub_1YFY4cYgDg0dWRMeU2cyGn2V",
+            "user=5f2b8c9d1e3a4b5c6d7e8f90&org=6a1c2d3e4f5a6b7c8d9e0f12&project=64b7e2c1a9f3d5e7b1c3a5d7",
+            "md5=9e107d9d372bb6826bd81d3542a419d6&sha1=2fd4e1c67a2d28fced849ee1bb76e7391b93eb12\
+             &sha256=d7a8fbb307d7809469ca9abcb0082e4f8d5651e46d3cdb762d02d0bf37c9e592",
+        ] {
+            assert_eq!(query_hits(query), 0, "{query}");
+        }
     }
 
     #[test]

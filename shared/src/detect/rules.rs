@@ -638,6 +638,78 @@ pub(crate) static RULES: &[Rule] = &[
         "email me at foo@example.com, Q~ ok",
     ]),
     rule(
+        "vendor-long",
+        "vendor-token",
+        &["ops_eyJ", "FlyV1 fm"],
+        // Tokens of hundreds of characters behind a vendor prefix: 1Password service accounts
+        // (`ops_` and base64 JSON) and Fly.io macaroons (`FlyV1 fm2_…`).
+        r"ops_eyJ[A-Za-z0-9+/=_\-]{80,1200}|FlyV1 fm[12][ar]?_[A-Za-z0-9+/=_\-]{100,1200}",
+    )
+    .reach(0, 1220)
+    .prefixed()
+    .check(Check::Random)
+    .examples(
+        &[
+        "ops_eyJdqlpMn6Oo8FHzdMoL7yLZ1o8piG6zxvRtUI0hGB56FCnZIyFe5PMKDEOrMzZd5QWOVqFq0pWUsWm3pTDY9LLDhTNTAw8Fn3JqPxwDAEbNm7zyo4725a4uuOo",
+        "FlyV1 fm2_2lKeoPIPc8WGzMrk4bvwuYpxKbqDeKiS7oG7F4VEjd4/z7c+kkaVJYcX0n558VIbBoh2bompjPBDqpF/DARJGQOJWIWoBV0n/4hDcmo5rq7+lqYoqxFuqYyu",
+        ],
+        &["ops_eyJ", "FlyV1 fm2_short"],
+    ),
+    rule(
+        "teams-webhook",
+        "vendor-token",
+        &["/IncomingWebhook/"],
+        // A Microsoft Teams incoming-webhook URL is its own credential, as Slack's and
+        // Discord's are: a group and tenant id, the connector's 32 hex digits and its id.
+        r"[0-9a-f\-]{36}@[0-9a-f\-]{36}/IncomingWebhook/[0-9a-f]{32}/[0-9a-f\-]{36}",
+    )
+    .reach(80, 100)
+    .prefixed()
+    .check(Check::None)
+    .examples(
+        &["https://contoso.webhook.office.com/webhookb2/74e0a46d-74f3-a950-ff69-766a2d142d4b@04d1b408-7d7f-8cb8-cbac-1a0e40594696/IncomingWebhook/0f84d331f8f1956f5ca5fa6f513b8ea3/28fa378f-9d9e-d7c1-afcb-1e57f490839c"],
+        &["https://learn.microsoft.com/microsoftteams/platform/webhooks-and-connectors/IncomingWebhook/"],
+    ),
+    rule(
+        "salesforce-session",
+        "vendor-token",
+        &["00D"],
+        // A Salesforce access or session token: the org id (`00D` and 12 or 15 characters),
+        // `!` and the session's own characters.
+        r"00D[A-Za-z0-9]{12,15}![A-Za-z0-9._]{80,200}",
+    )
+    .reach(0, 220)
+    .prefixed()
+    .check(Check::Random)
+    .examples(&["00DGLQncOx92Zto!2NwR6rf2H.HNkrFhiWtiab62.4S3cMKOBlALEaoG81uSSwaNVJAfre3aKEgwTlI8k0.Ctiin6QvXo2y7xPoNljxXAUzioOOGmuJv"], &["00D5e000000XyZaEAK", "00D order!"]),
+    rule(
+        "vendor-short-prefix",
+        "vendor-token",
+        &["re_", "fc-", "fw_", "sk_", "y0_", "y1_", "y2_", "y3_", "sl.", "vcp_", "vci_", "vca_", "vcr_", "vck_"],
+        // Vendor prefixes short enough for ordinary text to have them, so the rest must look
+        // random: Resend, Firecrawl, Fireworks AI, ElevenLabs, Yandex OAuth and IAM tokens,
+        // Dropbox short-lived tokens, Vercel tokens.
+        concat!(
+            r"re_[A-Za-z0-9]{8,12}_[A-Za-z0-9]{20,30}|fc-[a-f0-9]{32}|fw_[A-Za-z0-9]{22,26}",
+            r"|sk_[a-f0-9]{48}|y[0-3]_[A-Za-z0-9_\-]{55,70}|sl\.(?:u\.)?[A-Za-z0-9_\-=]{130,1000}",
+            r"|vc[piark]_[A-Za-z0-9]{24,60}"
+        ),
+    )
+    .reach(0, 1010)
+    .check(Check::Random)
+    .examples(
+        &[
+    "re_jFTvajym_n4SBkW1c7nhq6XaBGqOMwE5I",
+        "fc-7714640b3a65dc982b83a8aa8338f44a",
+        "fw_Qb4DUj6mcsmZIyk97c9a10BW",
+        "sk_ef7f8a515a971203f6556777ad3c57c37e859b881be7d5ce",
+        "y0_KxFraaT_98qKGt6QIoUh5scMKNG9ehIFX9UcFrO92g2YJfwmAPV0qwIRPj",
+        "sl.RGerLOpwnfmx-QvWEjFZovXTMp6xdDzPuVxXQQxJR--_cPkgOcDTa4hfymJe_MOXr7pPJRldESWn7hJ7lK1OWtynPrmfT8girgagubxRkfaRW1gqSGtLUp1_jM5E2ajBcjfd_Xb49-H7",
+        "vcp_4OyCyI9IHDnJ9gQAfetJhuqPaLVB1YE9yrm42qYc",
+        ],
+        &["re_compile_pattern_for_each_line", "sk_test", "sl.no.1", "YCombinator", "fc-container"],
+    ),
+    rule(
         "newrelic-license-key",
         "vendor-token",
         &["NRAL"],
@@ -834,6 +906,39 @@ const VENDOR_ANCHORS: &[&str] = &[
     "ATBB",
     "sb_secret_",
     "NRII-",
+    "xkeysib-",
+    "xsmtpsib-",
+    "EZAK",
+    "EZTK",
+    "dt0c01.",
+    "dt0s01.",
+    "CFPAT-",
+    "sgp_",
+    "pnu_",
+    "rdme_",
+    "shippo_",
+    "tfp_",
+    "FLWSECK",
+    "duffel_",
+    "AKCp",
+    "fo1_",
+    "AKID",
+    "AQVN",
+    "SSWS",
+    "access_token$",
+    "access-sandbox-",
+    "access-development-",
+    "access-production-",
+    "v1.0-",
+    "aio_",
+    "CLOJARS_",
+    "fio-u-",
+    "tk-us-",
+    "ico-",
+    "1//0",
+    "pat-na1-",
+    "pat-eu1-",
+    "pat.",
 ];
 
 /// Tokens whose vendor prefix no ordinary text has, each with the length its vendor documents
@@ -842,7 +947,11 @@ const VENDOR_ANCHORS: &[&str] = &[
 /// Atlassian, New Relic, Supabase, Groq, xAI, Replicate, Perplexity, Tailscale, webhook
 /// signing secrets, Google OAuth, Azure AD, Bitbucket, Telegram, Alibaba, PlanetScale, Netlify,
 /// Render, Mapbox, Pinecone, LangSmith, Tavily, OpenRouter, Heroku, Buildkite, Supabase secret
-/// keys, New Relic license and Insights insert keys.
+/// keys, New Relic license and Insights insert keys, Brevo, EasyPost, Dynatrace, Contentful,
+/// Sourcegraph, Prefect, ReadMe, Shippo, Typeform, Flutterwave, Duffel, Artifactory, Fly.io,
+/// Tencent Cloud, Yandex Cloud API keys, Okta (`SSWS`), Braintree and PayPal, Plaid,
+/// Cloudflare Origin CA, Adafruit IO, Clojars, Frame.io, Scalingo, Infracost, Google OAuth
+/// refresh tokens, HubSpot private apps and Harness.
 const VENDOR_PATTERN: &str = concat!(
     r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{28,36}|do[por]_v1_[a-f0-9]{56,72}",
     r"|glc_[A-Za-z0-9+/]{32,400}={0,2}|glsa_[A-Za-z0-9]{28,36}_[A-Fa-f0-9]{6,10}",
@@ -863,6 +972,20 @@ const VENDOR_PATTERN: &str = concat!(
     r"|lsv2_(?:pt|sk)_[a-f0-9]{32}_[a-f0-9]{8,12}|tvly-(?:dev-)?[A-Za-z0-9]{28,40}",
     r"|sk-or-v1-[a-f0-9]{60,68}|HRKU-AA[0-9A-Za-z_\-]{50,70}|bkua_[a-f0-9]{36,44}",
     r"|sb_secret_[A-Za-z0-9_\-]{28,48}|NRII-[A-Za-z0-9_\-]{28,36}",
+    r"|x(?:keysib|smtpsib)-[a-f0-9]{60,68}-[A-Za-z0-9]{14,18}|EZ[AT]K[A-Za-z0-9]{50,58}",
+    r"|dt0[cs]01\.[A-Z0-9]{24}\.[A-Z0-9]{64}|CFPAT-[A-Za-z0-9_\-]{40,46}",
+    r"|sgp_(?:[a-f0-9]{16}_)?[a-f0-9]{40}|pnu_[A-Za-z0-9]{34,38}|rdme_[a-z0-9]{66,74}",
+    r"|shippo_(?:live|test)_[a-f0-9]{38,42}|tfp_[A-Za-z0-9_\-.=]{56,62}",
+    r"|FLWSECK(?:_TEST)?-[a-h0-9]{32}-X|duffel_(?:test|live)_[A-Za-z0-9_\-=]{40,46}",
+    r"|AKCp[A-Za-z0-9]{66,72}|fo1_[A-Za-z0-9_\-]{40,46}",
+    r"|AKID[A-Za-z0-9]{30,34}|AQVN[A-Za-z0-9_\-]{33,38}|SSWS\s+[A-Za-z0-9_\-]{40,44}",
+    r"|access_token\$(?:production|sandbox)\$[0-9a-z]{16}\$[0-9a-f]{32}",
+    r"|access-(?:sandbox|development|production)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+    r"|v1\.0-[a-f0-9]{24}-[a-f0-9]{140,150}|aio_[A-Za-z0-9]{26,30}|CLOJARS_[a-z0-9]{56,64}",
+    r"|fio-u-[A-Za-z0-9_\-=]{60,68}|tk-us-[A-Za-z0-9_\-]{44,52}|ico-[A-Za-z0-9]{30,34}",
+    r"|1//0[A-Za-z0-9_\-]{40,300}",
+    r"|pat-(?:na|eu)1-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+    r"|pat\.[A-Za-z0-9_\-]{20,24}\.[a-f0-9]{24}\.[A-Za-z0-9]{20}",
 );
 
 /// Synthetic tokens in each vendor's format (random characters, never issued).
@@ -913,6 +1036,34 @@ const VENDOR_EXAMPLES: &[&str] = &[
     "bkua_047acb8beb982a38a65614965b344bb5d00c1c3a",
     "sb_secret_Xq2vL8mN4pR7tW1yB5cD9fG3hJ6kZ0aE",
     "NRII-Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5Hh",
+    "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",
+    "xsmtpsib-24de56da2cdc2398462d1fe5037fad5d89c608b1809ccd2cbad7e051a365d035-C3zntqffNdm4MZ32",
+    "EZAK3afa3b7fa01dffd9a1b67585697abf3768e380b0ba3be61fad3787",
+    "dt0c01.Q74PMQZCRIN67G7ESHBZ4J7L.MSFG10CBC2AD6RFYMJK12E9B07DVEKM62C3QFO973C4RQPH6ADW1CYRQZ7OFRZUW",
+    "CFPAT-8-LYf2ABKqodlVhupNKQWFcJboOm0ue7Tj_dl1upSAE",
+    "sgp_7c4f35152760cbce_17e1c443e9f10bded7219c075a986b690d20a043",
+    "pnu_ktnwfrpV3tN6dK0N0K99B4lO72dQeGSG1bGl",
+    "rdme_9rdew6noecrtns9ed4zcxatf1mqurwor3gn7u986qskw172rja6rkyuhxe3oukfb7bu5l2",
+    "shippo_live_8486b39e05216ba01f89be9d7f5da245fcbc6a63",
+    "tfp_-ZyEG98le8k3hRnogPFt-gUHLBw3Tay7Z2NwsAK4uTEWDwDleeVZaTB1OFS",
+    "FLWSECK-gfcaa70h74594aafe6edg9b19d6127he-X",
+    "duffel_live_yktxouxM6QVTVprM2VmluUfEKm1rPh8wVmTefioJWUl",
+    "AKCpPrYwP4DnUmdSsr1Lwnl4NrlQ0HuKvlBKyWHygxzCaQl7BlmVcMJTQHaVBSkuFJMci3L1k",
+    "fo1_tMzHNR0SUULcAA_gKYDyJgpFx2l9kau_89s_4sWxMnF",
+    "AKIDqsVmH6RlzL6lvsE836dJCMDH4Z5vqbMI",
+    "AQVN-If5xBm-_NLfc0iz7yqW6x4hJm5RWCOrW7Aj",
+    "SSWS 00SR8-8guHydh1yRX7a8SRajPG8opcjna3AqyW8pCo",
+    "access_token$production$t1khjwhwoyjk3y3s$4cfc602a31782c6a4db7fa025c560edd",
+    "access-production-24d3a874-6718-61d9-9dda-00a0d921e312",
+    "v1.0-4a275a08e1a9749fc32cd893-b96cd9d0fd8d9ea04160c034ba8dc0ee0ae79b3b02c7950428b78ca325ab95d95a51644fbb1f8ba582b9b3811cfb91695da3ce7b684800bd0d502d2efb6d1065cf72ecdf957fe1f2a8",
+    "aio_3ii33YDBDxHC90EU3VgTcDgkw5j1",
+    "CLOJARS_c6x7sq912t7l8mgccvt1np5w0v7r6h3fq9297t022fwiaqan8z2ypspm2zu7",
+    "fio-u-TSQAytBp0VfPVCJOVsxUmmZzDSbdZcd55LKmPoLic3zkllmFzal2bZZNK190_ucY",
+    "tk-us-YzmaDTtNndp6kFFfXt3IzZ7qHPwwj_HpYNB8osCPEafhdzJ4",
+    "ico-1zaYZYTuBSz5sqvQkODlipx9uGzPK3Jr",
+    "1//0GIjIlaJTugltL_G2GZIpPd1tAHo_-riMmB9tA-1FMYduZdI6W8ik18-cfbLd",
+    "pat-na1-312ced1b-cba5-6cf3-baef-c0da45098b69",
+    "pat.bKY1m8V0QSiIZnBiDfJd67.494d68be31b2d9d1ef04aead.Of39E4J3pWwjOydSAY3H",
 ];
 
 /// The password is group 2; group 1 is the user name.
@@ -989,6 +1140,8 @@ pub(crate) static SHAPE_EXAMPLES: &[ShapeExamples] = &[
             // A password in a chat message, in any language.
             "Mi usuario es sofia y la contraseña es Quasar=690.Nx, ¿puedes entrar?",
             "The admin password is now Tr0ub4dor&3xQ! for the staging box.",
+            "The password for the admin account is Kp4nWq9tRz2m, change it after login.",
+            "Server=db;User Id=sa;Password=ESulEETldq8b8V;Encrypt=true",
             // Escapes spelling the value character by character, or part of it.
             r#"{"redis_password": "\u0055\u0077\u0064\u0041\u0067\u0048\u0066\u0035\u0077\u0059nh*SwDh2A3"}"#,
             "<input name=\"signing_secret\" value=\"&#87;&#114;&#74;&#122;&#65;&#66;&#81;&#117;&#101;&#83;&#56;&#118;&#90;&#86;&#90;&#119;&#104;&#81;&#101;&#51;\">",
@@ -1014,6 +1167,7 @@ pub(crate) static SHAPE_EXAMPLES: &[ShapeExamples] = &[
             // Prose about passwords with no password in it; a site key.
             "Reset your password at https://accounts.example.com/reset?t=Zq8Xv2Lm9Np4 today.",
             "Die Passwort-Richtlinie verlangt mindestens zwölf Zeichen.",
+            "To reset the password on your iPhone15Pro or a Windows11 laptop, see below.",
             r#"<div class="g-recaptcha" data-sitekey="6LcXq2vL8mN4pR7tW1yB5cD9fG3hJ6kZ0aE"></div>"#,
         ],
     },

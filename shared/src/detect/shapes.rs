@@ -427,7 +427,10 @@ pub(crate) fn punctuated_assignments(data: &[u8], operators: &[usize], mut f: im
             Err(_) => continue,
         };
         let value = &data[start..end];
-        let plain_run = value.iter().all(|&b| super::runs::is_run_byte(b) || b == b'=');
+        // A run is judged where runs are (`generic_assignment`); one shorter than a run (a
+        // password of 10 to 15 letters and digits) only here.
+        let plain_run = value.len() >= super::runs::MIN_RUN
+            && value.iter().all(|&b| super::runs::is_run_byte(b) || b == b'=');
         let name = key_before(data, start);
         let password = name.is_some_and(|n| password_value(n, value));
         if plain_run
@@ -1072,9 +1075,22 @@ fn password_words() -> &'static AhoCorasick {
     })
 }
 
+/// Letters and digits interleaved, three changes between them or more (`Kp4nWq9tRz2m`):
+/// what a generated password has and a product or version name (`iPhone15Pro`, `Windows11`)
+/// has not.
+fn interleaved(value: &[u8]) -> bool {
+    let kinds = value
+        .iter()
+        .filter(|b| b.is_ascii_alphanumeric())
+        .map(u8::is_ascii_digit);
+    let changes = kinds.clone().zip(kinds.skip(1)).filter(|(a, b)| a != b).count();
+    mixes_cases_and_digits(value) && changes >= 3
+}
+
 /// A password given in prose: the word for one (in any of [`PASSWORD_WORDS`]), then within
-/// the next few words one that is a credential by [`strong_password`], [`dotted_secret`] or
-/// [`strong_key`] ("the password is Quasar=690.Nx", "パスワードは Tr0ub4dor&3x です"). Calls
+/// the next few words one that is a credential by [`strong_password`], [`dotted_secret`],
+/// [`strong_key`], or [`password_value`] and [`interleaved`] ("the password is Quasar=690.Nx", "パスワードは
+/// Tr0ub4dor&3x です", "the password for the admin account is Kp4nWq9tRz2m"). Calls
 /// `f(start, end)` for each.
 pub(crate) fn spoken_passwords(data: &[u8], mut f: impl FnMut(usize, usize)) {
     for hit in password_words().find_iter(data) {
@@ -1098,7 +1114,7 @@ pub(crate) fn spoken_passwords(data: &[u8], mut f: impl FnMut(usize, usize)) {
         let mut at = hit.end();
         for word in data[hit.end()..window_end]
             .split(|b| b.is_ascii_whitespace())
-            .take(5)
+            .take(7)
         {
             let word_at = at;
             at += word.len() + 1;
@@ -1116,7 +1132,10 @@ pub(crate) fn spoken_passwords(data: &[u8], mut f: impl FnMut(usize, usize)) {
             let value = &core[..core.len() - trail];
             let url = value.windows(3).any(|w| w == b"://") || value.starts_with(b"www.");
             let credential = value.len() >= 8
-                && (strong_password(value) || dotted_secret(value) || strong_key(value))
+                && (strong_password(value)
+                    || dotted_secret(value)
+                    || strong_key(value)
+                    || (password_value(b"password", value) && interleaved(value)))
                 && !url
                 && !is_placeholder(value)
                 && !code_expression(value);
@@ -1716,6 +1735,9 @@ mod tests {
             ("DB_PASS: 'Zq8!Xv2@Lm9#'", "Zq8!Xv2@Lm9#"),
             ("<password>Vq7#pZ2!xK9m</password>", "Vq7#pZ2!xK9m"),
             ("export API_SECRET=mN4$kL8@pQ2!z", "mN4$kL8@pQ2!z"),
+            // Letters and digits only, shorter than a run: passwords under a password's name.
+            ("Server=db;User Id=sa;Password=ESulEETldq8b8V;", "ESulEETldq8b8V"),
+            (r#"{"password":"Kp4nWq9tRz2m"}"#, "Kp4nWq9tRz2m"),
         ] {
             assert_eq!(found(text), [value], "{text}");
         }
@@ -1724,6 +1746,7 @@ mod tests {
         assert_eq!(found(&long), ["Xk9#mP2$vL7!qR4"]);
         for text in [
             "password=hunter2",
+            "password=DatabaseUser",
             "password: ${DB_PASSWORD}",
             "secret_name: MyApp-Secrets",
             "token_type: Bearer",
