@@ -152,9 +152,12 @@ pub(crate) static RULES: &[Rule] = &[
             "aws_secret_access_key = kZ3n8Qe1Vx0b7Lr2Tg5Hw9Pm4Ys6Cu3Df1Ja8Ko2",
             r#"{"SecretAccessKey":"Xq7/Jd2mN9pR4tV8wB1cE6fH3kL5oS0uY2aZ9gQ+"}"#,
             "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            // A look-alike of the documented example: random for 30 characters, then the word.
+            "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY",
         ],
         &[
             "aws_secret_access_key = ${AWS_SECRET_ACCESS_KEY}",
+            "aws_secret_access_key = EXAMPLE_SECRET_KEY_FOR_DOCS",
         ],
     ),
     rule(

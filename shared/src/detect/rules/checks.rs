@@ -126,9 +126,18 @@ pub(crate) fn mixed_case(value: &[u8]) -> bool {
 }
 
 /// Shapes people type as placeholders (`YOUR_KEY`, `${TOKEN}`, `xxxxxxxx`). Never true of a
-/// [well-known](is_well_known) value: those are reported.
+/// [well-known](is_well_known) value: those are reported. Nor of a look-alike of one, random
+/// for 24 characters or more before its `EXAMPLE` (`wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY`):
+/// at egress a vendor's example cannot be told from a key that ends in the word.
 pub(crate) fn is_placeholder(value: &[u8]) -> bool {
-    !is_well_known(value) && (placeholder_words().is_match(value) || has_long_repeat(value))
+    if is_well_known(value) {
+        return false;
+    }
+    let look_alike = |at: usize| at >= 24 && looks_random(&value[..at]);
+    has_long_repeat(value)
+        || placeholder_words().find_iter(value).any(|m| {
+            !(PLACEHOLDER_WORDS.get(m.pattern().as_usize()) == Some(&"example") && look_alike(m.start()))
+        })
 }
 
 /// Values vendors publish in their documentation and test suites. They are findings like any
