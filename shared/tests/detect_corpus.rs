@@ -40,19 +40,27 @@ fn evaluate(split: Split) -> Report {
 /// and 0.0215 untuned on the fourth's fixes; the sixth (389/345) 0.9897 and 0.0000 untuned on
 /// the fifth's; the seventh (399/378) 0.9724 and 0.0000 on the sixth's; the eighth (406/385,
 /// weighted to the classes without a vendor prefix) 0.9310 and 0.0000 on the seventh's; the
-/// ninth (412/382) 0.9879 and 0.0079 on the eighth's. The tenth (spent since, like all the
-/// others: `corpus/test/` waits for the eleventh, and this test fails to load until it comes;
-/// 2026-12-02, 401 positives in 70 classes, 402 negatives in 38 categories, seed 6221072)
-/// scored, untuned on the ninth's fixes (`ef41e2c`) with every detector on, **recall 0.9875
-/// (396 caught) and false positives 0.0075 (3 of 402)**; 0.9539 and 0.0050 with the default
-/// detectors. Misses by class: delimited-hex-secret 2 of 12, generic-api-key 1 of 12,
-/// high-entropy-exfiltration 1 of 15, unprefixed-vendor-key 1 of 12; false positives:
-/// order-number as payment-card 1 (an optional detector), publishable-key as generic-secret 2.
+/// ninth (412/382) 0.9879 and 0.0079 on the eighth's; the tenth (401/402, seed 6221072) 0.9875
+/// and 0.0075 on the ninth's (`ef41e2c`). The eleventh (spent since, like all the others:
+/// `corpus/test/` waits for the twelfth, and this test fails to load until it comes;
+/// 2026-12-02, 409 positives in 71 classes, 392 negatives in 37 categories, seed 98638599)
+/// scored, untuned on the tenth's fixes (`59913fb`) with every detector on, **recall 0.8826
+/// (361 caught) and false positives 0.0408 (16 of 392)**; 0.8468 and 0.0408 with the default
+/// detectors. Misses by class: delimited-hex-exfiltration 10 of 10, encoded-file-exfiltration
+/// 10 of 10, private-key 8 of 10, high-entropy-url-exfiltration 5 of 12,
+/// split-field-exfiltration 5 of 10, password 3 of 16, twitter-bearer-token 3 of 4,
+/// azure-storage-account-key 1 of 4, crypto-private-key 1 of 6, dns-exfiltration 1 of 16,
+/// generic-secret 1 of 16. False positives: high-entropy 5 (cloud-resource-id 2,
+/// base64-benign-content, cdn-url, cloud-document-id), generic-secret 7 (publishable-key 2,
+/// benign-config, benign-log, pagination-cursor, redacted-secret, search-query-url),
+/// placeholder-credential 2 (aws-access-key, github-token), token-documentation 1,
+/// benign-hostname as dns-exfiltration 1. A writer with new classes (data files and fields
+/// split for exfiltration) found the generalisation this corpus had not.
 /// Short of both targets, hence still ignored. Run it with `cargo test -p tollgate-shared
 /// --release --test detect_corpus -- --ignored --nocapture`; it reports misses and false
 /// positives only by class, so that no rule is tuned on a single held-out case.
 #[test]
-#[ignore = "no unspent held-out split: split 10 ran once untuned (recall 0.9875 of 0.99, false positives 0.0075 of 0.005) and was spent; see the doc comment"]
+#[ignore = "no unspent held-out split: split 11 ran once untuned (recall 0.8826 of 0.99, false positives 0.0408 of 0.005) and was spent; see the doc comment"]
 fn held_out_test_split_meets_recall_and_false_positive_targets() {
     let report = evaluate(Split::Test);
     assert!(report.recall() >= 0.99, "recall {:.4}", report.recall());
