@@ -205,10 +205,20 @@ fn judge_value(raw: &[u8], f: &mut impl FnMut(&[u8])) {
         return;
     }
     for token in value.split(|&b| !is_run_byte(b)) {
-        if unexplained(token) {
+        if unexplained(token) || carries_a_file(token) {
             f(token);
         }
     }
+}
+
+/// Base64 of text of several lines (48 bytes or more, two line breaks or more): a file or a
+/// command's output, which a URL's values, being values, do not carry. What it says is judged
+/// by the other detectors too; this is the exfiltration of it.
+fn carries_a_file(token: &[u8]) -> bool {
+    token.len() >= 64
+        && decode_run(token).is_some_and(|text| {
+            text.len() >= 48 && is_texty(&text, 95) && text.iter().filter(|&&b| b == b'\n').count() >= 2
+        })
 }
 
 /// Whether one token is random-looking data that no common identifier grammar explains.
@@ -387,7 +397,8 @@ fn type_prefixed(token: &[u8]) -> bool {
 
 /// Published id grammars of services whose URLs carry random-looking ids by design: Google
 /// Drive, Docs and Forms (`1` and 32 or 43 base64url characters; `1FAIpQL` and 49), YouTube
-/// playlists (`PL`, `UU`, `OL`, `RD` and 16 to 32), Twilio resource SIDs, Airtable ids, and the SigV4 credential scope
+/// playlists (`PL`, `UU`, `OL`, `RD` and 16 to 32), Twilio resource SIDs, Airtable ids, Notion
+/// page ids behind their title, Google account pictures, and the SigV4 credential scope
 /// (`AKIA…/20261127/us-east-1/s3/aws4_request`, whose key id the AWS rule judges).
 fn known_id(token: &[u8]) -> bool {
     if token.ends_with(b"/aws4_request") || token.ends_with(b"/goog4_request") {
@@ -427,7 +438,14 @@ fn known_id(token: &[u8]) -> bool {
         .iter()
         .any(|p| token.starts_with(p))
         && token.iter().all(u8::is_ascii_alphanumeric);
-    twilio || airtable || base64url(token) && (google || playlist)
+    // A page title and the page's id, as Notion writes its URLs (`Roadmap-Q4-<32 hex>`): the
+    // id is hex, which never qualifies, and the title is words.
+    let titled_id = token.len() > 33
+        && token[token.len() - 33] == b'-'
+        && token[token.len() - 32..].iter().all(u8::is_ascii_hexdigit);
+    // Google account pictures (`lh3.googleusercontent.com/a/ACg8oc…`).
+    let avatar = token.starts_with(b"ACg8oc");
+    twilio || airtable || titled_id || avatar || base64url(token) && (google || playlist)
 }
 
 /// Base58 in the shape of a Bitcoin address (a `1` or `3` version character and 26 to 35
@@ -463,7 +481,7 @@ fn is_base58(b: u8) -> bool {
 /// Content identifiers, which name public content by its hash (IPFS): CIDv0 is `Qm` and 44
 /// base58 characters (a SHA-256 multihash); CIDv1 in its default text form is `b` (base32)
 /// and, for the common codecs, `bafy`/`bafk`/`bafz`, then lowercase base32 to 59 characters.
-fn content_id(token: &[u8]) -> bool {
+pub(crate) fn content_id(token: &[u8]) -> bool {
     let v0 = token.len() == 46 && token.starts_with(b"Qm") && token.iter().all(|&b| is_base58(b));
     let v1 = token.len() == 59
         && [&b"bafy"[..], b"bafk", b"bafz"]
@@ -539,6 +557,14 @@ const NONCE_PARAMS: &[&str] = &[
     "after",
     "before",
     "continuation",
+    // OData and Azure pagination; SQS receipt handles and S3 multipart upload ids (opaque ids
+    // of published APIs); SAML protocol messages (deflated XML) and their relay state.
+    "skiptoken",
+    "receipthandle",
+    "uploadid",
+    "samlrequest",
+    "samlresponse",
+    "relaystate",
     "ved",
     "ei",
     "sig",

@@ -15,6 +15,7 @@ mod entropy;
 mod finance;
 mod finding;
 pub mod information;
+mod keys;
 mod known;
 pub mod offline;
 mod prefilter;

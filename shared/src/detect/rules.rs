@@ -659,6 +659,46 @@ pub(crate) static RULES: &[Rule] = &[
         &["ops_eyJ", "FlyV1 fm2_short"],
     ),
     rule(
+        "password-hash",
+        "generic-secret",
+        &["$1$", "$2a$", "$2b$", "$2y$", "$5$", "$6$", "$y$", "$argon2"],
+        // Password hashes in crypt(3)'s format (`/etc/shadow`, htpasswd, a users table): MD5,
+        // bcrypt, SHA-256 and SHA-512 crypt, yescrypt, Argon2. Offline they are as good as
+        // the passwords they hash, to anyone with a GPU.
+        concat!(
+            r"\$(?:1|5|6)\$(?:rounds=\d+\$)?[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{22,86}",
+            r"|\$2[abxy]\$\d{2}\$[./A-Za-z0-9]{53}",
+            r"|\$y\$[./A-Za-z0-9]{1,8}\$[./A-Za-z0-9]{8,64}\$[./A-Za-z0-9]{43}",
+            r"|\$argon2(?:id|i|d)\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]{8,64}\$[A-Za-z0-9+/]{20,86}"
+        ),
+    )
+    .reach(0, 200)
+    .unbounded()
+    .check(Check::Random)
+    .examples(
+        &[
+            "root:$6$kEEECdwKs06aRfOJ$qeEkNaeuyF65oE4itVJXzEJGBqPVtr5um2VIiM0cVYUmhTkdXnb9XI3jSceROxEr6SG4ErGc9wc5tDsoa8c.lC:19078:0:99999:7:::",
+            "admin:$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW",
+            "$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHRzb21lc2FsdA$RdescudvJCsgt3ub+b+dWRWJTmaaJObG",
+        ],
+        &["the $6$ prefix marks SHA-512 crypt", "price: $5$ per seat"],
+    ),
+    rule(
+        "twitter-bearer",
+        "vendor-token",
+        &["AAAAAAAAAAAAAAAAAAAAA"],
+        // X (Twitter) app-only bearer tokens: 21 `A`s, the app's id, another run of `A`s and the
+        // token, percent-encoded in part. Base64 of zero bytes has no letter between the runs.
+        r"A{20,22}[B-Za-z0-9][A-Za-z0-9]{1,11}A{5,8}[A-Za-z0-9%]{30,160}",
+    )
+    .reach(0, 200)
+    .prefixed()
+    .check(Check::Random)
+    .examples(
+        &["Authorization: Bearer AAAAAAAAAAAAAAAAAAAAAMLheAAAAAAA0%2BuSeid%2BULvsea4JtiGRiSDSJSI%3DEUifiRBkKG5E2XzMDjRfl76ZC9Ub0wnz4XsNiRVBChTYbJcE3F"],
+        &["AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=="],
+    ),
+    rule(
         "teams-webhook",
         "vendor-token",
         &["/IncomingWebhook/"],

@@ -54,7 +54,11 @@ pub(crate) fn for_each_iban_stretch(data: &[u8], f: impl FnMut(usize, usize)) {
 }
 
 const fn is_hex_list_byte(b: u8) -> bool {
-    b.is_ascii_hexdigit() || matches!(b, b'-' | b':' | b' ' | b',' | b'+' | b'\\' | b'x' | b'X')
+    b.is_ascii_hexdigit()
+        || matches!(
+            b,
+            b'-' | b':' | b' ' | b',' | b'+' | b'.' | b'/' | b'\n' | b'\r' | b'\\' | b'x' | b'X'
+        )
 }
 
 /// Stretches of hex digits, delimiters and `\x`/`0x` prefixes long enough for eight

@@ -19,6 +19,7 @@ use super::finance;
 use super::finding::{
     Confidence, Encoding, EncodingChain, Finding, Location, Outcome, SECRET_DETECTED, Unjudged,
 };
+use super::keys;
 use super::prefilter::Hit;
 use super::rules::checks::is_well_known;
 use super::runs::{
@@ -28,8 +29,9 @@ use super::runs::{
 use super::secret::Fingerprint;
 use super::shapes::{
     Cues, assignment_operators, cards, command_line_passwords, csv_columns, follows_operator,
-    generic_assignment, keyed_attributes, named_in_prose, named_values, pieces, punctuated_assignments,
-    quoted_in_errors, spoken_keys, spoken_passwords, sql_inserts, twilio_key, wif_key,
+    generic_assignment, keyed_attributes, named_in_prose, named_values, pieces, public_at,
+    punctuated_assignments, quoted_in_errors, spoken_keys, spoken_passwords, sql_inserts, twilio_key,
+    wif_key,
 };
 
 /// Where findings of a layer are placed.
@@ -76,6 +78,7 @@ struct Enabled {
     ethereum: bool,
     vendor: bool,
     aws: bool,
+    private_key: bool,
 }
 
 pub(crate) struct Walk<'a> {
@@ -105,6 +108,7 @@ impl<'a> Walk<'a> {
             ethereum: has("ethereum-address"),
             vendor: has("vendor-token"),
             aws: has("aws-access-key"),
+            private_key: has("private-key"),
         };
         Self {
             engine,
@@ -181,6 +185,17 @@ impl<'a> Walk<'a> {
     /// Everything this walk checks, on `data` and what decodes from it.
     pub(crate) fn layer(&mut self, data: &[u8], origin: Origin, chain: &EncodingChain) {
         self.rules(data, origin, chain);
+        if self.on.private_key {
+            // A key file as it is (a multipart part), or a key written as text.
+            if keys::binary_private_key(data) {
+                self.report("private-key", data, origin.at(0), chain);
+            }
+            let mut found = Vec::new();
+            keys::text_private_keys(data, |start, end| found.push((start, end)));
+            for (start, end) in found {
+                self.report("private-key", &data[start..end], origin.at(start), chain);
+            }
+        }
         self.known(data, origin, chain);
         let mut operators = Vec::new();
         let password_word = self.on.generic && assignment_operators(data, &mut operators);
@@ -224,7 +239,9 @@ impl<'a> Walk<'a> {
                 spoken_passwords(data, |start, end| found.push((start, end)));
             }
             for (start, end) in found {
-                self.report("generic-secret", &data[start..end], origin.at(start), chain);
+                if !public_at(data, start, end) {
+                    self.report("generic-secret", &data[start..end], origin.at(start), chain);
+                }
             }
         }
         if cues.lookups && self.scope.detectors.contains("dns-exfiltration") {
@@ -242,7 +259,9 @@ impl<'a> Walk<'a> {
             let mut found = Vec::new();
             punctuated_assignments(data, &operators, |start, end| found.push((start, end)));
             for (start, end) in found {
-                self.report("generic-secret", &data[start..end], origin.at(start), chain);
+                if !public_at(data, start, end) {
+                    self.report("generic-secret", &data[start..end], origin.at(start), chain);
+                }
             }
         }
     }
@@ -422,6 +441,10 @@ impl<'a> Walk<'a> {
     /// Decoded bytes from base64 or hex: compressed data is inflated, text is walked, and
     /// anything else (images, random ids) is dropped.
     fn blob(&mut self, bytes: Vec<u8>, encoding: Encoding, origin: Origin, chain: &EncodingChain) {
+        if self.on.private_key && keys::binary_private_key(&bytes) {
+            self.report("private-key", &bytes, origin.at(0), &chain.then(encoding));
+            return;
+        }
         if let Some(codec) = sniff_compression(&bytes) {
             let limit = self.engine.limits.max_inflated.min(self.budget);
             match inflate(codec, &bytes, limit) {
@@ -568,7 +591,7 @@ impl<'a> Walk<'a> {
         });
         if memchr::memmem::find(data, b"0000000").is_some() {
             if let Some((at, bytes)) = hexdump(data) {
-                if self.on.delimited_hex && bytes.len() >= 16 && hex_data(&bytes) {
+                if self.on.delimited_hex && bytes.len() >= 16 && hex_data(&bytes, false) {
                     self.report_as("delimited-hex", &bytes, origin.at(at), chain, Confidence::Low);
                 }
                 self.blob(bytes, Encoding::Hex, origin.child(at), chain);
@@ -577,11 +600,11 @@ impl<'a> Walk<'a> {
         for list in lists {
             let data_like = self.on.delimited_hex
                 && list.bytes.len() >= 16
-                && hex_data(&list.bytes)
+                && hex_data(&list.bytes, true)
                 && (!is_fingerprint(&list) || named_as_key(data, list.start))
                 && !labelled_digest(data, list.start)
                 && !self.digest_header()
-                && varied(&list.bytes);
+                && (varied(&list.bytes) || is_meaningful(&list.bytes));
             if data_like {
                 self.report_as(
                     "delimited-hex",
@@ -758,8 +781,10 @@ fn confidence_of(value: &[u8], judged: Confidence) -> Confidence {
 /// Bytes written out as hex that are data, not text: binary, or one word mixing letters of
 /// both cases and digits (`root:2omU5d2?vovPw3`, a credential spelled byte by byte), not
 /// words joined (`quarterly-report-v20`).
-fn hex_data(bytes: &[u8]) -> bool {
-    if !is_meaningful(bytes) {
+fn hex_data(bytes: &[u8], hides_text: bool) -> bool {
+    // Bytes, or in a list a text of 24 characters or more: nobody spells a file or a command's
+    // output in delimited hex but to hide it. A hex dump shows its text beside the bytes.
+    if !is_meaningful(bytes) || (hides_text && bytes.len() >= 24) {
         return true;
     }
     let has = |f: fn(&u8) -> bool| bytes.iter().any(f);

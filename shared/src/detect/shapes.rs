@@ -89,6 +89,8 @@ const NOT_KEYS: &[&str] = &[
     // Public tokens by name (Mapbox's `pk.` tokens, `mapboxPublicToken`).
     "publictoken",
     "publicapikey",
+    // OData and Azure pagination (`$skiptoken`).
+    "skiptoken",
 ];
 
 /// Whether a key name (any case, with `_`, `-` or `.` separators) names a credential.
@@ -219,6 +221,7 @@ pub(crate) fn generic_assignment(data: &[u8], start: usize, end: usize) -> bool 
     // A name called (`credential = ClientSecretCredential(…)`) is code, not a value; a value
     // cut short or masked (`Zq8Xv2Lm…`, `****4242`) is too little of a secret to use.
     if data.get(end) == Some(&b'(')
+        || public_at(data, start, end)
         || masked_beside(data, start, end)
         || value.len() > 512
         || unclosed_element(data, start, end)
@@ -272,6 +275,9 @@ fn ends_in_pass(normal: &[u8]) -> bool {
 /// (`UHA8bvxvS._y.rC`, `Kp4nWq9tRz2m`). Shorter than the 16 that randomness is judged on.
 fn password_value(name: &[u8], value: &[u8]) -> bool {
     let has = |f: fn(&u8) -> bool| value.iter().any(f);
+    if names_a_password(name) && passphrase(value) {
+        return true;
+    }
     names_a_password(name)
         && value.len() >= 10
         && value.iter().all(u8::is_ascii_graphic)
@@ -280,6 +286,25 @@ fn password_value(name: &[u8], value: &[u8]) -> bool {
         && has(u8::is_ascii_digit)
         && !super::entropy::joined_words(value)
         && !code_expression(value)
+}
+
+/// A passphrase of words joined by `-`, `_` or `.` (`harbor-meadow-pepper-ember3`): 16
+/// characters or more, three words of three letters or more with a digit, or four words; not a
+/// placeholder (`your-password-here`).
+fn passphrase(value: &[u8]) -> bool {
+    let parts: Vec<&[u8]> = value.split(|b| matches!(b, b'-' | b'_' | b'.')).collect();
+    let words = parts
+        .iter()
+        .filter(|p| {
+            p.len() >= 3
+                && p.iter().take(3).all(u8::is_ascii_alphabetic)
+                && p.iter().all(u8::is_ascii_alphanumeric)
+        })
+        .count();
+    value.len() >= 16
+        && words == parts.len()
+        && (words >= 4 || (words == 3 && value.iter().any(u8::is_ascii_digit)))
+        && !is_placeholder(value)
 }
 
 /// Key bytes written as delimited hex, the whole value (`5e:34:52:…`, `0x5e, 0x34…`): 16 bytes
@@ -302,6 +327,16 @@ fn spelled_in_hex(name: &[u8], value: &[u8]) -> bool {
     super::decode::base64::decode_hex_run(value).is_some_and(|text| {
         text.iter().all(u8::is_ascii_graphic) && (looks_random_body(&text) || password_value(name, &text))
     })
+}
+
+/// A token public by design at `start..end`, whatever its name says: Mapbox's `pk.` tokens
+/// (the value may be the part after `pk.`), Stripe's publishable keys.
+pub(crate) fn public_at(data: &[u8], start: usize, end: usize) -> bool {
+    let value = &data[start..end];
+    value.starts_with(b"pk.eyJ")
+        || value.starts_with(b"pk_live_")
+        || value.starts_with(b"pk_test_")
+        || (value.starts_with(b"eyJ") && data[..start].ends_with(b"pk."))
 }
 
 /// Whether the value at `start` follows a lone `>` (not `=>` or `->`), the end of an element's
@@ -439,6 +474,8 @@ pub(crate) fn punctuated_assignments(data: &[u8], operators: &[usize], mut f: im
             || is_placeholder(value)
             || code_expression(value)
             || form_prose(value)
+            // A glob (`secret:prod/api-*` in an IAM policy) names many values, none of them.
+            || [&b"/*"[..], b"-*", b"_*", b".*", b":*"].iter().any(|g| value.ends_with(g))
             || unclosed_element(data, start, end)
             || spelled_escape(value)
         {
@@ -1131,7 +1168,13 @@ pub(crate) fn spoken_passwords(data: &[u8], mut f: impl FnMut(usize, usize)) {
                 .count();
             let value = &core[..core.len() - trail];
             let url = value.windows(3).any(|w| w == b"://") || value.starts_with(b"www.");
+            // A log line's or a search's `user_id=56031`, `language:TypeScript`: a field.
+            let field = value
+                .iter()
+                .position(|&b| b == b'=' || b == b':')
+                .is_some_and(|i| i >= 2 && value[..i].iter().all(|&b| b.is_ascii_lowercase() || b == b'_'));
             let credential = value.len() >= 8
+                && !field
                 && (strong_password(value)
                     || dotted_secret(value)
                     || strong_key(value)
@@ -1183,7 +1226,8 @@ pub(crate) fn assignment_operators(data: &[u8], out: &mut Vec<usize>) -> bool {
         }
         let quoted = data.get(i).is_some_and(|&b| b == b'"' || b == b'\'');
         let gap_end = i + 80;
-        while i < data.len().min(gap_end) && is_quote_or_space(data[i]) {
+        // A subscript closes between a quoted name and its operator (`os.environ["KEY"] = `).
+        while i < data.len().min(gap_end) && (is_quote_or_space(data[i]) || (quoted && data[i] == b']')) {
             i += 1;
         }
         let operators_end = (i + 2).min(data.len());
@@ -1309,7 +1353,7 @@ fn key_before(data: &[u8], at: usize) -> Option<&[u8]> {
         return None;
     }
     i = skip_back(data, operator, |b| {
-        matches!(b, b'"' | b'\'' | b'\\' | b' ' | b'\t')
+        matches!(b, b'"' | b'\'' | b'\\' | b' ' | b'\t' | b']')
     });
     let name_start = skip_back(data, i, |b| {
         b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')

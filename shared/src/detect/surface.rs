@@ -63,6 +63,13 @@ impl Engine {
                 outcome.merge(walk.finish());
             }
         }
+        // DNS over HTTPS (RFC 8484): a GET carries the query as base64url in `dns=`, and the
+        // name asked for is judged as any name looked up is.
+        for pair in parts.query.split('&') {
+            if let Some(name) = pair.strip_prefix("dns=").and_then(doh_question) {
+                outcome.merge(self.scan_hostname(scope, &name));
+            }
+        }
         outcome
     }
 
@@ -509,8 +516,36 @@ fn platform_id(host: &str, labels: &[&[u8]]) -> bool {
         ["lambda-url", region, "on", "aws"] => aws_region(region) && lower_alnum(32),
         ["appsync-api", region, "amazonaws", "com"] => aws_region(region) && lower_alnum(26),
         ["cloudfront", "net"] => id.first() == Some(&b'd') && lower_alnum(14),
+        // Subdomain IPFS gateways (`<cid>.ipfs.dweb.link`): the content's CIDv1 names it.
+        ["ipfs" | "ipns", ..] => super::entropy::content_id(id),
         _ => false,
     }
+}
+
+/// The name in the question of a DNS message in base64url (an RFC 8484 GET's `dns=`).
+fn doh_question(value: &str) -> Option<String> {
+    use base64::Engine as _;
+    let message = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(value.trim_end_matches('='))
+        .ok()?;
+    // The header's question count, then the question's labels up to the root.
+    if message.len() < 17 || u16::from_be_bytes([message[4], message[5]]) == 0 {
+        return None;
+    }
+    let mut labels = Vec::new();
+    let mut i = 12;
+    loop {
+        let len = *message.get(i)? as usize;
+        if len == 0 {
+            break;
+        }
+        if len > 63 {
+            return None;
+        }
+        labels.push(std::str::from_utf8(message.get(i + 1..i + 1 + len)?).ok()?);
+        i += 1 + len;
+    }
+    (!labels.is_empty()).then(|| labels.join("."))
 }
 
 /// `us-east-1`, `eu-west-3`, `ap-southeast-2`, `us-gov-west-1`: letters, a direction, a number.

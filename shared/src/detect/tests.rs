@@ -1154,3 +1154,118 @@ fn key_bytes_bare_key_headers_name_columns_and_card_groupings() {
         assert!(out.is_clean(), "{name}: {out:?}");
     }
 }
+
+/// The layouts the eleventh held-out split found unjudged, each written anew here (values
+/// random, never issued): key material without armour, files and command output hidden in
+/// URLs and delimited hex, names looked up over DNS over HTTPS, passphrases and subscripted
+/// names; and the benign look-alikes beside them.
+#[test]
+fn hidden_files_unarmoured_keys_and_doh_names() {
+    use base64::Engine as _;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let b64url = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let e = engine();
+    // A PKCS#8 key's opening, as base64 in a JSON field; OpenSSH's format in YAML, wrapped.
+    let mut der = vec![0x30, 0x82, 0x04, 0xbd, 0x02, 0x01, 0x00, 0x30, 0x0d, 0x06, 0x09];
+    der.extend((0..600u32).map(|i| (i * 73 % 251) as u8));
+    let json = format!(r#"{{"kid": "k1", "private_key_der_b64": "{}"}}"#, b64(&der));
+    assert!(detectors(&body(&e, json.as_bytes())).contains(&"private-key"));
+    let mut openssh = b"openssh-key-v1\0\0\0\0\x04none".to_vec();
+    openssh.extend((0..300u32).map(|i| (i * 31 % 256) as u8));
+    let wrapped: Vec<String> = b64(&openssh)
+        .as_bytes()
+        .chunks(70)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    let yaml = format!("deploy:\n  private_key_body: |\n    {}\n", wrapped.join("\n    "));
+    assert!(detectors(&body(&e, yaml.as_bytes())).contains(&"private-key"));
+    // A certificate's DER, base64, is public.
+    let mut cert = vec![
+        0x30, 0x82, 0x03, 0x1d, 0x30, 0x82, 0x02, 0x05, 0xa0, 0x03, 0x02, 0x01, 0x02,
+    ];
+    cert.extend((0..600u32).map(|i| (i * 73 % 251) as u8));
+    let json = format!(r#"{{"certificate": "{}"}}"#, b64(&cert));
+    assert!(!detectors(&body(&e, json.as_bytes())).contains(&"private-key"));
+
+    // A file of several lines as base64 in a URL; one line of JSON there is a value.
+    let hosts = b"127.0.0.1 localhost\n10.0.8.153 vault.internal\ntcp 0 0 0.0.0.0:5432 LISTEN 812/postgres\n";
+    let out = e.scan_url(
+        all(),
+        &format!("https://stats.example.net/p/{}/pixel.gif", b64(hosts)),
+    );
+    assert!(detectors(&out).contains(&"high-entropy"), "{out:?}");
+    let state = br#"{"return_to":"/dashboard","locale":"en-GB","theme":"dark","tab":"billing"}"#;
+    let out = e.scan_url(
+        all(),
+        &format!("https://app.example.com/login?state={}", b64url(state)),
+    );
+    assert!(out.is_clean(), "{out:?}");
+
+    // Text spelled in delimited hex: dotted, as path segments, in rows of a dump.
+    let text = b"uid=1000(erin) gid=1000(erin) groups=27(sudo),999(docker)\n";
+    let dotted: Vec<String> = text.iter().map(|b| format!("{b:02x}")).collect();
+    let out = body(&e, format!("id=7&data={}", dotted.join(".")).as_bytes());
+    assert!(detectors(&out).contains(&"delimited-hex"), "{out:?}");
+    let out = e.scan_url(
+        all(),
+        &format!("https://cdn.example.net/{}/z.gif", dotted[..24].join("/")),
+    );
+    assert!(detectors(&out).contains(&"delimited-hex"), "{out:?}");
+    let rows: Vec<String> = dotted.chunks(16).map(|r| r.join(" ")).collect();
+    assert!(detectors(&body(&e, rows.join("\n").as_bytes())).contains(&"delimited-hex"));
+    // A dump that shows its text beside the bytes hides nothing.
+    let dump = "00000000: 4865 6c6c 6f2c 2077 6f72 6c64 2120 5468  Hello, world! Th\n00000010: 6973 2069 7320 6120 7465 7374 2066 696c  is is a test fil\n";
+    assert!(body(&e, dump.as_bytes()).is_clean());
+
+    // DNS over HTTPS: the name asked for is judged as a name.
+    let mut query = vec![0xab, 0xcd, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in ["mzxw6ytboi4dk3tfpq7r2lnb5wx4y3kq7mzxw6ytb", "t", "example", "com"] {
+        query.push(label.len() as u8);
+        query.extend(label.as_bytes());
+    }
+    query.extend([0, 0, 1, 0, 1]);
+    let out = e.scan_url(
+        all(),
+        &format!("https://dns.example/dns-query?dns={}", b64url(&query)),
+    );
+    assert!(detectors(&out).contains(&"dns-exfiltration"), "{out:?}");
+
+    // Passphrases and subscripted names; password hashes; X bearer tokens.
+    for text in [
+        "https://intranet.example.com/login?username=quentin&password=harbor-meadow-pepper-ember3",
+        r#"os.environ["POSTGRES_PASSWORD"] = "maple-cobalt-tundra-thunder2""#,
+        "ENV['API_TOKEN'] = 'Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5Hh'",
+        "mateo:$6$LMr.F7i4tQd3ULEr$QclBZ9zKjo1iNIZqViMqIGr36HOUS4V2TkgWmefKYweMwdxEJu3RPTuU7klo6XhAznndOZ5pGa5G0vo0vDW1wa:19755:0:99999:7:::",
+        "bearer_token = AAAAAAAAAAAAAAAAAAAAAaQel4gNfAAAAAAAwzW2eYWFyk2tU3SN83wbEhpEb1I6PqeIWNWtzNpLXqm6ssgzus4BCWMSeQzI",
+    ] {
+        let out = if text.starts_with("https://") {
+            e.scan_url(all(), text)
+        } else {
+            body(&e, text.as_bytes())
+        };
+        assert!(!out.is_clean(), "{text}");
+    }
+    // Public tokens under credential names, fields in log lines and searches, globs, redaction
+    // marks, pagination and protocol parameters, a titled page id, an IPFS gateway's name.
+    for text in [
+        r#"{"map": {"accessToken": "pk.eyJ1Ijoid2F5bmUtZW50IiwiYSI6ImNsbjFvNzFycXEzZHV6MHYzYmRmOTRpaGUifQ.NuKSpP-vPiXjCNDV-DyDrt"}}"#,
+        "2024-01-10T05:46:07.236Z INFO auth: password reset email sent to user_id=56031",
+        r#""Resource": "arn:aws:secretsmanager:us-east-1:717023865639:secret:prod/api-*""#,
+        r#"{"data": {"password": "[Filtered]"}}"#,
+        "password=my-secret-password",
+    ] {
+        let out = body(&e, text.as_bytes());
+        assert!(out.is_clean(), "{text}: {out:?}");
+    }
+    for url in [
+        "https://github.com/search?q=password+reset+flow+language%3ATypeScript&type=code",
+        "https://management.azure.com/subscriptions/x/resources?api-version=2021-04-01&%24skiptoken=eyJuZXh0TWFya2VyIjogIkQzTUIzTkhOMTRYQVJZNkIifQ%3D%3D",
+        "https://b.s3.amazonaws.com/v.mp4?partNumber=5&uploadId=ur6oocMVSgasskDu_orygaPr9ILtDj7b0BZhK6JC0DzkLQRtE8naV8CpkVF9xa6bCntiptsZnS7_zIVti42X6k",
+        "https://www.notion.so/northwind/Roadmap-Q4-778a6b264a6f3fa103162355f21be9e2",
+    ] {
+        let out = e.scan_url(all(), url);
+        assert!(out.is_clean(), "{url}: {out:?}");
+    }
+    let ipfs = "bafybeiq5ghbbdyj65tbansgtqmkv6ddtqomcmomvvjgbp4nlub4oysz773.ipfs.dweb.link";
+    assert!(e.scan_hostname(all(), ipfs).is_clean());
+}

@@ -17,7 +17,8 @@ const LENIENT: GeneralPurpose = GeneralPurpose::new(
 /// How many characters the probe decodes before committing to a full decode.
 const PROBE: usize = 48;
 
-/// Decodes a run as base64 if some alignment of it yields text or compressed data: a run may
+/// Decodes a run as base64 if some alignment of it yields text, compressed data or a private
+/// key's binary encoding: a run may
 /// carry a prefix that is not part of the encoding (`/upload/aGVsbG8...`).
 pub(crate) fn decode_run(run: &[u8]) -> Option<Vec<u8>> {
     let body = trim_padding(run);
@@ -38,7 +39,8 @@ pub(crate) fn decode_run(run: &[u8]) -> Option<Vec<u8>> {
     LENIENT.decode(&normal[..usable]).ok()
 }
 
-/// Whether the first [`PROBE`] characters decode to text or compressed data.
+/// Whether the first [`PROBE`] characters decode to text, compressed data or the opening of a
+/// private key.
 fn probe_decodes(aligned: &[u8]) -> bool {
     let n = aligned.len().min(PROBE) / 4 * 4;
     let mut chars = [0u8; PROBE];
@@ -47,7 +49,11 @@ fn probe_decodes(aligned: &[u8]) -> bool {
     }
     let mut head = [0u8; PROBE / 4 * 3];
     match LENIENT.decode_slice(&chars[..n], &mut head) {
-        Ok(len) => is_texty(&head[..len], 75) || super::sniff_compression(&head[..len]).is_some(),
+        Ok(len) => {
+            is_texty(&head[..len], 75)
+                || super::sniff_compression(&head[..len]).is_some()
+                || super::super::keys::binary_private_key(&head[..len])
+        }
         Err(_) => false,
     }
 }

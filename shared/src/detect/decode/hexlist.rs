@@ -16,8 +16,9 @@ pub(crate) struct HexList {
     pub prefixed: bool,
 }
 
-/// `+` is a space in a form-encoded query (`?d=69+2c+43…`).
-const DELIMITERS: &[&[u8]] = &[b", ", b",", b" ", b":", b"-", b"+", b""];
+/// `+` is a space in a form-encoded query (`?d=69+2c+43…`); `.` and `/` join bytes as a
+/// version or a path would (`31.32.2e`, `/00/51/13/…`).
+const DELIMITERS: &[&[u8]] = &[b", ", b",", b" ", b":", b"-", b"+", b".", b"/", b""];
 
 /// Calls `f` for each list of at least `min` bytes.
 pub(crate) fn hex_lists(data: &[u8], min: usize, mut f: impl FnMut(HexList)) {
@@ -64,8 +65,8 @@ fn list_at(data: &[u8], start: usize) -> Option<HexList> {
     })?;
     let mut bytes = vec![first];
     let mut end = after_first;
-    while continues(data, end, delimiter, prefix) {
-        let at = end + delimiter.len() + prefix_len;
+    while let Some(taken) = step(data, end, delimiter, prefix) {
+        let at = end + taken + prefix_len;
         bytes.push(byte_at(data, at)?);
         end = at + 2;
     }
@@ -85,20 +86,30 @@ fn list_at(data: &[u8], start: usize) -> Option<HexList> {
 /// Whether `delimiter`, the prefix and a two-digit byte follow at `at`, and that byte is not
 /// glued to a third hex digit.
 fn continues(data: &[u8], at: usize, delimiter: &[u8], prefix: Option<&[u8]>) -> bool {
-    let Some(rest) = data.get(at..) else {
-        return false;
+    step(data, at, delimiter, prefix).is_some()
+}
+
+/// How many bytes the delimiter at `at` takes when another byte of the list follows it: a
+/// space-delimited dump may break its rows (`… 70 68\n6f 6e …`), as `xxd -p` and `od` do.
+fn step(data: &[u8], at: usize, delimiter: &[u8], prefix: Option<&[u8]>) -> Option<usize> {
+    let rest = data.get(at..)?;
+    let taken = if rest.starts_with(delimiter) {
+        delimiter.len()
+    } else if delimiter == b" " && rest.starts_with(b"\r\n") {
+        2
+    } else if delimiter == b" " && rest.starts_with(b"\n") {
+        1
+    } else {
+        return None;
     };
-    if !rest.starts_with(delimiter) {
-        return false;
-    }
-    let mut i = at + delimiter.len();
+    let mut i = at + taken;
     if let Some(p) = prefix {
         if !data[i..].to_ascii_lowercase().starts_with(p) {
-            return false;
+            return None;
         }
         i += p.len();
     }
-    byte_at(data, i).is_some() && !data.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
+    (byte_at(data, i).is_some() && !data.get(i + 2).is_some_and(u8::is_ascii_hexdigit)).then_some(taken)
 }
 
 /// The bytes of a hex dump (`hexdump -C`, `xxd`, `od -A x -t x1`): lines that start with an

@@ -175,6 +175,8 @@ const PLACEHOLDER_WORDS: &[&str] = &[
     "example",
     "placeholder",
     "redacted",
+    // Sentry's and other scrubbers' mark (`[Filtered]`).
+    "[filtered]",
     "changeme",
     "your_",
     "your-",
