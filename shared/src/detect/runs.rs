@@ -57,7 +57,7 @@ const fn is_hex_list_byte(b: u8) -> bool {
     b.is_ascii_hexdigit()
         || matches!(
             b,
-            b'-' | b':' | b' ' | b',' | b'+' | b'.' | b'/' | b'\n' | b'\r' | b'\\' | b'x' | b'X'
+            b'-' | b':' | b' ' | b',' | b'+' | b'\n' | b'\r' | b'\\' | b'x' | b'X'
         )
 }
 
@@ -65,6 +65,18 @@ const fn is_hex_list_byte(b: u8) -> bool {
 /// delimited bytes (`de:ad:be:ef:...`, `\xde\xad...`, `0xde, 0xad, ...`).
 pub(crate) fn for_each_hex_list_stretch(data: &[u8], f: impl FnMut(usize, usize)) {
     for_each_stretch(data, is_hex_list_byte, 8 * 3 - 1, f);
+}
+
+/// Stretches of hex digits joined by `.` or `/` (`31.32.2e.30…`, `/00/51/13/…`), a pass of
+/// their own: in the class above, numbers and paths would join the other stretches and cost
+/// every one of them a parse.
+pub(crate) fn for_each_dotted_hex_stretch(data: &[u8], f: impl FnMut(usize, usize)) {
+    for_each_stretch(
+        data,
+        |b| b.is_ascii_hexdigit() || b == b'.' || b == b'/',
+        8 * 3 - 1,
+        f,
+    );
 }
 
 /// Maximal stretches of `class` bytes at least `min` (1..=64) long. The class of 64 bytes at a

@@ -23,8 +23,8 @@ use super::keys;
 use super::prefilter::Hit;
 use super::rules::checks::is_well_known;
 use super::runs::{
-    for_each_card_stretch, for_each_hex_list_stretch, for_each_iban_stretch, for_each_phrase_stretch,
-    for_each_run, token_around,
+    for_each_card_stretch, for_each_dotted_hex_stretch, for_each_hex_list_stretch, for_each_iban_stretch,
+    for_each_phrase_stretch, for_each_run, token_around,
 };
 use super::secret::Fingerprint;
 use super::shapes::{
@@ -575,7 +575,7 @@ impl<'a> Walk<'a> {
     /// form) are `delimited-hex` data in their own right.
     fn hex_lists(&mut self, data: &[u8], origin: Origin, chain: &EncodingChain) {
         let mut lists = Vec::new();
-        for_each_hex_list_stretch(data, |from, to| {
+        let mut stretch = |from: usize, to: usize| {
             // Eight delimited bytes need seven delimiters: UUIDs (four) and hashes (none) are
             // not lists, and are not parsed as one.
             let delimiters = data[from..to].iter().filter(|b| !b.is_ascii_hexdigit()).count();
@@ -588,7 +588,9 @@ impl<'a> Walk<'a> {
                 list.start += from;
                 lists.push(list);
             });
-        });
+        };
+        for_each_hex_list_stretch(data, &mut stretch);
+        for_each_dotted_hex_stretch(data, &mut stretch);
         if memchr::memmem::find(data, b"0000000").is_some() {
             if let Some((at, bytes)) = hexdump(data) {
                 if self.on.delimited_hex && bytes.len() >= 16 && hex_data(&bytes, false) {
