@@ -361,3 +361,77 @@ fn a_presigned_url_is_refused_unless_its_host_is_exempted() {
         "the URL reached the origin whole"
     );
 }
+
+/// Key material without its PEM armour, and a file hidden in a URL, are refused before the
+/// origin sees a byte: a real PKCS#8 key (base64 DER in a JSON field), an OpenSSH key's binary
+/// form wrapped in YAML (under names that say nothing, so that only the key's structure can
+/// tell), and a hosts file as base64 in a path segment. A certificate in the
+/// same JSON layout, and one line of JSON state in a query, pass.
+#[test]
+fn keys_without_armour_and_files_in_urls_are_refused() {
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let b = bench("", &[]);
+    let url = format!("https://api.test:{}/upload", b.recorder.port);
+    let key = rcgen::KeyPair::generate().expect("key pair");
+    let mut openssh = b"openssh-key-v1\0\0\0\0\x04none\0\0\0\x04none\0\0\0\0\0\0\0\x01".to_vec();
+    openssh.extend_from_slice(&key.serialize_der());
+    let wrapped: Vec<String> = b64(&openssh)
+        .as_bytes()
+        .chunks(70)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    let before = b.recorder.received().len();
+    for body in [
+        format!(
+            r#"{{"kid": "k1", "alg": "ES256", "material": "{}"}}"#,
+            b64(&key.serialize_der())
+        ),
+        format!("deploy:\n  material: |\n    {}\n", wrapped.join("\n    ")),
+    ] {
+        let (status, json) = curl_json(&b, &[&url, "--data-binary", &body]);
+        assert_eq!(
+            (status, json["detector"].as_str()),
+            (403, Some("private-key")),
+            "{json}"
+        );
+    }
+    let hosts = b"127.0.0.1 localhost\n10.0.8.153 vault.internal\n10.0.8.154 db-primary.internal\n";
+    let (status, json) = curl_json(
+        &b,
+        &[&format!(
+            "https://api.test:{}/p/{}/pixel.gif",
+            b.recorder.port,
+            b64(hosts).replace('/', "_").replace('+', "-")
+        )],
+    );
+    assert_eq!(
+        (status, json["detector"].as_str()),
+        (403, Some("high-entropy")),
+        "{json}"
+    );
+    // A body's head may go ahead of it; no byte of the key material, and none of the URL,
+    // reached the origin.
+    let received = String::from_utf8_lossy(&b.recorder.received()[before..]).into_owned();
+    let der = b64(&key.serialize_der());
+    for leaked in [&der[..24], &der[der.len() - 24..], &wrapped[0][..24], "/p/"] {
+        assert!(!received.contains(leaked), "{leaked:?} reached the origin");
+    }
+
+    let cert = rcgen::CertificateParams::new(vec!["api.test".to_owned()])
+        .expect("params")
+        .self_signed(&key)
+        .expect("certificate");
+    let body = format!(r#"{{"kid": "k1", "certificate_der_b64": "{}"}}"#, b64(cert.der()));
+    let (status, json) = curl_json(&b, &[&url, "--data-binary", &body]);
+    assert_eq!(status, 200, "a certificate is public: {json}");
+    let state = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(br#"{"return_to":"/dashboard","tab":"billing"}"#);
+    let (status, json) = curl_json(
+        &b,
+        &[&format!(
+            "https://api.test:{}/login?state={state}",
+            b.recorder.port
+        )],
+    );
+    assert_eq!(status, 200, "one line of state is a value: {json}");
+}

@@ -55,7 +55,10 @@ pub const CATALOG: &[DetectorInfo] = &[
         "other tokens with an unmistakable vendor prefix (Shopify, DigitalOcean, Vault, ...)",
     ),
     on("jwt", "JSON Web Tokens"),
-    on("private-key", "PEM and OpenSSH private keys"),
+    on(
+        "private-key",
+        "private keys: PEM, OpenSSH, PuTTY, JWK, and DER without armour",
+    ),
     on("database-url", "database URLs with a password"),
     on("url-credentials", "Basic credentials in URLs"),
     on("generic-secret", "high-entropy key=, token=, secret= assignments"),
