@@ -41,26 +41,29 @@ fn evaluate(split: Split) -> Report {
 /// the fifth's; the seventh (399/378) 0.9724 and 0.0000 on the sixth's; the eighth (406/385,
 /// weighted to the classes without a vendor prefix) 0.9310 and 0.0000 on the seventh's; the
 /// ninth (412/382) 0.9879 and 0.0079 on the eighth's; the tenth (401/402, seed 6221072) 0.9875
-/// and 0.0075 on the ninth's (`ef41e2c`). The eleventh (spent since, like all the others:
-/// `corpus/test/` waits for the twelfth, and this test fails to load until it comes;
-/// 2026-12-02, 409 positives in 71 classes, 392 negatives in 37 categories, seed 98638599)
-/// scored, untuned on the tenth's fixes (`59913fb`) with every detector on, **recall 0.8826
-/// (361 caught) and false positives 0.0408 (16 of 392)**; 0.8468 and 0.0408 with the default
-/// detectors. Misses by class: delimited-hex-exfiltration 10 of 10, encoded-file-exfiltration
-/// 10 of 10, private-key 8 of 10, high-entropy-url-exfiltration 5 of 12,
-/// split-field-exfiltration 5 of 10, password 3 of 16, twitter-bearer-token 3 of 4,
-/// azure-storage-account-key 1 of 4, crypto-private-key 1 of 6, dns-exfiltration 1 of 16,
-/// generic-secret 1 of 16. False positives: high-entropy 5 (cloud-resource-id 2,
-/// base64-benign-content, cdn-url, cloud-document-id), generic-secret 7 (publishable-key 2,
-/// benign-config, benign-log, pagination-cursor, redacted-secret, search-query-url),
-/// placeholder-credential 2 (aws-access-key, github-token), token-documentation 1,
-/// benign-hostname as dns-exfiltration 1. A writer with new classes (data files and fields
-/// split for exfiltration) found the generalisation this corpus had not.
+/// and 0.0075 on the ninth's (`ef41e2c`); the eleventh (409/392, seed 98638599) 0.8826 and
+/// 0.0408 on the tenth's (`59913fb`), whose writer brought classes no earlier split had (key
+/// material without armour, files and command output hidden in encodings, data split over
+/// fields): misses delimited-hex-exfiltration 10 of 10, encoded-file-exfiltration 10 of 10,
+/// private-key 8 of 10, high-entropy-url-exfiltration 5 of 12, split-field-exfiltration 5 of
+/// 10, password 3 of 16, twitter-bearer-token 3 of 4 and five classes with one; false
+/// positives 16, among them 3 that are this project's policy (prefixed tokens with a masked
+/// body, AWS's documented example). The twelfth (spent since, like all the others:
+/// `corpus/test/` waits for the thirteenth, and this test fails to load until it comes;
+/// 2026-12-02, 408 positives in 73 classes, 394 negatives in 38 categories, seed 1207311; its
+/// writer reported only counts and checksums before the run) scored, untuned on the
+/// eleventh's fixes (`856ea43`) with every detector on, **recall 0.9265 (378 caught) and false
+/// positives 0.0127 (5 of 394)**; 0.8942 and 0.0127 with the default detectors. Misses by
+/// class: split-field-exfiltration 9 of 10, us-social-security-number 5 of 5,
+/// encoded-blob-exfiltration 4 of 10, password 4 of 14, crypto-private-key 3 of 5,
+/// high-entropy-url-path 3 of 10, high-entropy-query-value 2 of 10. False positives: all five
+/// placeholder-credentials, prefixed tokens with filler bodies (aws-access-key, stripe-key,
+/// github-token), which the issue asks to count ("even when it looks fake").
 /// Short of both targets, hence still ignored. Run it with `cargo test -p tollgate-shared
 /// --release --test detect_corpus -- --ignored --nocapture`; it reports misses and false
 /// positives only by class, so that no rule is tuned on a single held-out case.
 #[test]
-#[ignore = "no unspent held-out split: split 11 ran once untuned (recall 0.8826 of 0.99, false positives 0.0408 of 0.005) and was spent; see the doc comment"]
+#[ignore = "no unspent held-out split: split 12 ran once untuned (recall 0.9265 of 0.99, false positives 0.0127 of 0.005) and was spent; see the doc comment"]
 fn held_out_test_split_meets_recall_and_false_positive_targets() {
     let report = evaluate(Split::Test);
     assert!(report.recall() >= 0.99, "recall {:.4}", report.recall());
