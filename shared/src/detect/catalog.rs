@@ -87,6 +87,10 @@ pub const CATALOG: &[DetectorInfo] = &[
         "ethereum-address",
         "Ethereum addresses (EIP-55-checked when mixed case)",
     ),
+    optional(
+        "us-ssn",
+        "US Social Security numbers where the text names one (ssn, social security)",
+    ),
 ];
 
 pub fn lookup(id: &str) -> Option<&'static DetectorInfo> {

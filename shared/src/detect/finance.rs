@@ -340,3 +340,71 @@ mod tests {
         assert_eq!(ethereum(b"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeA"), None);
     }
 }
+
+/// US Social Security numbers (`AAA-GG-SSSS`) in text that names one (`ssn`, `social
+/// security`, in any case; a CSV column, a form field, a sentence): the area is not 000, 666 or
+/// 9xx, the group not 00, the serial not 0000 (the SSA's published rules), and no digit or `-`
+/// continues it (a phone number has 3-3-4). Calls `f(start, end)` for each.
+pub(crate) fn us_ssns(data: &[u8], mut f: impl FnMut(usize, usize)) {
+    let lower = data.to_ascii_lowercase();
+    let named = memchr::memmem::find(&lower, b"ssn").is_some()
+        || memchr::memmem::find(&lower, b"social security").is_some()
+        || memchr::memmem::find(&lower, b"social_security").is_some();
+    if !named {
+        return;
+    }
+    let digits = |s: &[u8]| s.iter().all(u8::is_ascii_digit);
+    for at in memchr::memchr_iter(b'-', data) {
+        // `at` is the first dash: three digits before it, `GG-SSSS` after.
+        let (Some(start), end) = (at.checked_sub(3), at + 8) else {
+            continue;
+        };
+        let Some(shape) = data.get(start..end) else {
+            continue;
+        };
+        if !(digits(&shape[..3]) && digits(&shape[4..6]) && shape[6] == b'-' && digits(&shape[7..])) {
+            continue;
+        }
+        let joined = |b: Option<&u8>| b.is_some_and(|&b| b.is_ascii_digit() || b == b'-');
+        if joined(start.checked_sub(1).and_then(|i| data.get(i))) || joined(data.get(end)) {
+            continue;
+        }
+        let area = &shape[..3];
+        if area == b"000"
+            || area == b"666"
+            || area[0] == b'9'
+            || &shape[4..6] == b"00"
+            || &shape[7..] == b"0000"
+        {
+            continue;
+        }
+        f(start, end);
+    }
+}
+
+#[cfg(test)]
+mod ssn_tests {
+    use super::us_ssns;
+
+    fn found(text: &str) -> Vec<&str> {
+        let mut out = Vec::new();
+        us_ssns(text.as_bytes(), |s, e| out.push(&text[s..e]));
+        out
+    }
+
+    #[test]
+    fn social_security_numbers_where_the_text_names_one() {
+        assert_eq!(
+            found("name=Hiro+Yilmaz&ssn=382-85-8666&dob=1972-07-13"),
+            ["382-85-8666"]
+        );
+        assert_eq!(
+            found("employee_id,first,last,dob,ssn\n6580,Vera,Alvarez,1979-04-16,470-19-5546\n"),
+            ["470-19-5546"]
+        );
+        // Not named; a phone number; the SSA's never-issued areas, groups and serials.
+        assert!(found("order 382-85-8666 shipped").is_empty());
+        assert!(found("ssn field, call 382-855-8666").is_empty());
+        assert!(found("SSN: 000-12-3456, 666-12-3456, 912-12-3456, 123-00-4567, 123-45-0000").is_empty());
+    }
+}

@@ -79,6 +79,8 @@ pub enum Encoding {
     Multipart,
     /// An entry of a zip archive.
     Zip,
+    /// Pieces of equal length in consecutive fields, joined (`"a": "ghp_…", "b": "…"`).
+    Joined,
 }
 
 impl Encoding {
@@ -98,6 +100,7 @@ impl Encoding {
             Self::Unicode => "unicode",
             Self::Multipart => "multipart",
             Self::Zip => "zip",
+            Self::Joined => "joined",
         }
     }
 }

@@ -1289,6 +1289,19 @@ pub(crate) static SHAPE_EXAMPLES: &[ShapeExamples] = &[
         ],
     },
     ShapeExamples {
+        detector: "us-ssn",
+        matches: &[
+            "name=Hiro+Yilmaz&ssn=382-85-8666&dob=1972-07-13",
+            r#"{"applicant": {"last_name": "Rossi", "ssn": "219-01-5763"}}"#,
+            "Her social security number is 470-19-5546.",
+        ],
+        rejects: &[
+            "order 382-85-8666 shipped",
+            "ssn field; call 382-855-8666",
+            "SSN: 000-12-3456, 666-12-3456, 912-12-3456",
+        ],
+    },
+    ShapeExamples {
         detector: "iban",
         matches: &[
             "iban=DE89370400440532013000",

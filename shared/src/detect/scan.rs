@@ -21,7 +21,7 @@ use super::finding::{
 };
 use super::keys;
 use super::prefilter::Hit;
-use super::rules::checks::is_well_known;
+use super::rules::checks::{is_placeholder, is_well_known};
 use super::runs::{
     for_each_card_stretch, for_each_dotted_hex_stretch, for_each_hex_list_stretch, for_each_iban_stretch,
     for_each_phrase_stretch, for_each_run, token_around,
@@ -74,6 +74,7 @@ struct Enabled {
     seed: bool,
     delimited_hex: bool,
     iban: bool,
+    ssn: bool,
     bitcoin: bool,
     ethereum: bool,
     vendor: bool,
@@ -104,6 +105,7 @@ impl<'a> Walk<'a> {
             seed: has("seed-phrase"),
             delimited_hex: has("delimited-hex"),
             iban: has("iban"),
+            ssn: has("us-ssn"),
             bitcoin: has("bitcoin-address"),
             ethereum: has("ethereum-address"),
             vendor: has("vendor-token"),
@@ -206,6 +208,7 @@ impl<'a> Walk<'a> {
             self.run(data, start, end, assigned, origin, chain);
         }
         self.wrapped(data, &runs, origin, chain);
+        self.joined(data, &runs, origin, chain);
         self.tokens(data, origin, chain);
         self.hex_lists(data, origin, chain);
         if has_soft_break(data) {
@@ -438,6 +441,42 @@ impl<'a> Walk<'a> {
         }
     }
 
+    /// Data cut into pieces of one length and spread over consecutive fields (JSON values,
+    /// query parameters, cookies, XML elements: runs with at most 16 bytes of separator between
+    /// them and every piece but the last as long as the first): joined, and walked as one
+    /// layer, so a token or an encoding split over fields is whole again. Values that merely
+    /// sit side by side seldom share a length; those that do (UUIDs, digests) join into
+    /// nothing a detector takes.
+    fn joined(&mut self, data: &[u8], runs: &[(usize, usize)], origin: Origin, chain: &EncodingChain) {
+        // Pieces of a join are not joined again.
+        if chain.steps().contains(&Encoding::Joined) {
+            return;
+        }
+        let mut i = 0;
+        while i < runs.len() {
+            let width = runs[i].1 - runs[i].0;
+            let mut j = i;
+            while j + 1 < runs.len()
+                && runs[j].1 - runs[j].0 == width
+                && runs[j + 1].0 - runs[j].1 <= 16
+                && runs[j + 1].1 - runs[j + 1].0 <= width
+            {
+                j += 1;
+            }
+            // A placeholder or words are a value of their own (`xoxb-your-token-here`).
+            let pieces = || runs[i..=j].iter().map(|&(s, e)| &data[s..e]);
+            let plain = || pieces().all(|p| !is_placeholder(p) && !super::entropy::joined_words(p));
+            if j > i && width <= 128 && plain() {
+                let joined: Vec<u8> = runs[i..=j]
+                    .iter()
+                    .flat_map(|&(s, e)| data[s..e].iter().copied())
+                    .collect();
+                self.descend(joined, Encoding::Joined, origin.child(runs[i].0), chain);
+            }
+            i = j + 1;
+        }
+    }
+
     /// Decoded bytes from base64 or hex: compressed data is inflated, text is walked, and
     /// anything else (images, random ids) is dropped.
     fn blob(&mut self, bytes: Vec<u8>, encoding: Encoding, origin: Origin, chain: &EncodingChain) {
@@ -636,6 +675,13 @@ impl<'a> Walk<'a> {
                 self.report("payment-card", &digits, origin.at(start), chain);
             }
         }
+        if self.on.ssn {
+            let mut found = Vec::new();
+            finance::us_ssns(data, |start, end| found.push((start, end)));
+            for (start, end) in found {
+                self.report("us-ssn", &data[start..end], origin.at(start), chain);
+            }
+        }
         if self.on.iban {
             let mut found = Vec::new();
             for_each_iban_stretch(data, |from, to| {
@@ -745,6 +791,19 @@ impl<'a> Walk<'a> {
         let chain = chain.then(Encoding::Multipart);
         for part in parts(data, boundary) {
             let origin = Origin::Span(part.offset as u64);
+            // A form field named for a credential holds it whole (`name="password"`, then the
+            // value on its own).
+            let value = part.content.trim_ascii();
+            if let Some(name) = part.field.as_deref().filter(|_| self.on.generic) {
+                if part.transfer == Transfer::Identity
+                    && value.len() <= 256
+                    && !value.contains(&b'\n')
+                    && super::shapes::named_credential(name.as_bytes(), value)
+                {
+                    let at = Origin::Exact(part.offset as u64);
+                    self.report("generic-secret", value, at.at(0), &chain);
+                }
+            }
             match part.transfer {
                 Transfer::Identity => self.layer(part.content, Origin::Exact(part.offset as u64), &chain),
                 Transfer::Base64 => {

@@ -232,9 +232,18 @@ pub(crate) fn generic_assignment(data: &[u8], start: usize, end: usize) -> bool 
         // A pair is a weaker layout than `name = value` (a JSON array of names is one too): its
         // value must be key material beyond doubt.
         Some(_) if paired_value(data, start) => is_well_known(value) || strong_key(value),
-        Some(name) if is_secret_key_name(name) => is_well_known(value) || credential_value(name, value),
-        Some(name) if names_a_key(name) => is_well_known(value) || strong_key(value),
+        Some(name) => named_credential(name, value),
         _ => false,
+    }
+}
+
+/// A value under a name, judged as the name says: a credential's name wants a credential's
+/// value, a name ending in `key` key material beyond doubt.
+pub(crate) fn named_credential(name: &[u8], value: &[u8]) -> bool {
+    if is_secret_key_name(name) {
+        is_well_known(value) || credential_value(name, value)
+    } else {
+        names_a_key(name) && (is_well_known(value) || strong_key(value))
     }
 }
 

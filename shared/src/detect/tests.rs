@@ -1269,3 +1269,40 @@ fn hidden_files_unarmoured_keys_and_doh_names() {
     let ipfs = "bafybeiq5ghbbdyj65tbansgtqmkv6ddtqomcmomvvjgbp4nlub4oysz773.ipfs.dweb.link";
     assert!(e.scan_hostname(all(), ipfs).is_clean());
 }
+
+/// Split 12's layouts: a token cut into pieces of one length over consecutive fields, and a
+/// form field named for a password whose value stands alone; a placeholder and its neighbour
+/// of the same length are not joined into a token.
+#[test]
+fn pieces_over_fields_and_named_form_fields() {
+    let e = engine();
+    for text in [
+        "{\n  \"a\": \"ghp_pes7asFBfnO8NwPb\",\n  \"b\": \"T4JE21sIkOGh4h3h8fmG\",\n  \"sid\": \"tomlbd\"\n}",
+        "p0=Z2hwX1BFUzdhc0ZCZm5POE53UGJUNEpFMjFz&p1=SWtPR2g0aDNoOGZtRw",
+    ] {
+        let out = body(&e, text.as_bytes());
+        assert!(detectors(&out).contains(&"github-token"), "{text}: {out:?}");
+    }
+    let form = "--B\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\njonas@example.com\r\n--B\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\nHollow#0640lantern\r\n--B--\r\n";
+    let out = e.scan_body(
+        all(),
+        None,
+        Some("multipart/form-data; boundary=B"),
+        form.as_bytes(),
+    );
+    assert!(detectors(&out).contains(&"generic-secret"), "{out:?}");
+    let benign =
+        "--B\r\nContent-Disposition: form-data; name=\"password_hint\"\r\n\r\nthe usual one\r\n--B--\r\n";
+    let out = e.scan_body(
+        all(),
+        None,
+        Some("multipart/form-data; boundary=B"),
+        benign.as_bytes(),
+    );
+    assert!(out.is_clean(), "{out:?}");
+    let out = body(
+        &e,
+        b"SLACK_BOT_TOKEN=xoxb-your-token-here\nSLACK_SIGNING_SECRET=changeme\n",
+    );
+    assert!(out.is_clean(), "{out:?}");
+}

@@ -8,6 +8,9 @@ pub(crate) struct Part<'a> {
     pub offset: usize,
     pub content: &'a [u8],
     pub transfer: Transfer,
+    /// The form field's name (`Content-Disposition: form-data; name="password"`), when the
+    /// part is a field rather than a file.
+    pub field: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +60,13 @@ fn part(body: &[u8], from: usize, to: usize) -> Option<Part<'_>> {
             _ => Transfer::Identity,
         })
         .unwrap_or(Transfer::Identity);
+    let field = headers
+        .lines()
+        .find_map(|l| l.strip_prefix("content-disposition:"))
+        .filter(|d| !d.contains("filename"))
+        .and_then(|d| d.split("name=\"").nth(1))
+        .and_then(|rest| rest.split('"').next())
+        .map(str::to_owned);
     let content = &chunk[head_end.1..];
     let content = content
         .strip_suffix(b"\r\n")
@@ -66,6 +76,7 @@ fn part(body: &[u8], from: usize, to: usize) -> Option<Part<'_>> {
         offset: from + head_end.1,
         content,
         transfer,
+        field,
     })
 }
 
@@ -81,6 +92,8 @@ mod tests {
         assert_eq!(parts.len(), 2);
         assert_eq!(parts[0].content, b"hello");
         assert_eq!(parts[1].transfer, Transfer::Base64);
+        assert_eq!(parts[0].field.as_deref(), Some("a"));
+        assert_eq!(parts[1].field, None);
         assert_eq!(parts[1].content, b"aGVs\r\nbG8=");
         assert_eq!(&body[parts[0].offset..parts[0].offset + 5], b"hello");
         assert_eq!(boundary("text/plain"), None);
