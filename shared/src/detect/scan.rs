@@ -467,10 +467,7 @@ impl<'a> Walk<'a> {
             let pieces = || runs[i..=j].iter().map(|&(s, e)| &data[s..e]);
             let plain = || pieces().all(|p| !is_placeholder(p) && !super::entropy::joined_words(p));
             if j > i && width <= 128 && plain() {
-                let joined: Vec<u8> = runs[i..=j]
-                    .iter()
-                    .flat_map(|&(s, e)| data[s..e].iter().copied())
-                    .collect();
+                let joined: Vec<u8> = pieces().flatten().copied().collect();
                 self.descend(joined, Encoding::Joined, origin.child(runs[i].0), chain);
             }
             i = j + 1;
@@ -839,9 +836,10 @@ fn confidence_of(value: &[u8], judged: Confidence) -> Confidence {
 /// A key or certificate fingerprint as people print it: colon- or space-separated bytes of an
 /// MD5, SHA-1, SHA-256, SHA-384 or SHA-512 digest. Tools print those bare, never with a `0x`
 /// or `\x` in front of each byte: that is how code and exfiltration write bytes.
-/// Bytes written out as hex that are data, not text: binary, or one word mixing letters of
-/// both cases and digits (`root:2omU5d2?vovPw3`, a credential spelled byte by byte), not
-/// words joined (`quarterly-report-v20`).
+/// Bytes written out as hex that are data: binary; in a list (`hides_text`), any text of 24
+/// characters or more; otherwise one word mixing letters of both cases and digits
+/// (`root:2omU5d2?vovPw3`, a credential spelled byte by byte), not words joined
+/// (`quarterly-report-v20`).
 fn hex_data(bytes: &[u8], hides_text: bool) -> bool {
     // Bytes, or in a list a text of 24 characters or more: nobody spells a file or a command's
     // output in delimited hex but to hide it. A hex dump shows its text beside the bytes.
