@@ -74,8 +74,7 @@ pub(crate) fn in_path(path: &[u8], mut f: impl FnMut(&[u8])) {
 /// file hash) and three are not. Base64url needs two, each of 12 characters or more with both
 /// cases and a digit (a title in camel case is shorter) and no word between its `-` and `_`
 /// (`Q3-Planning`, a slug). A segment with a published grammar (an Airtable, Stripe or MongoDB
-/// object id) is no piece;
-/// one judged data on its own is reported on its own.
+/// object id) is no piece; one judged data on its own is reported on its own.
 #[derive(Default)]
 struct Chunks<'a> {
     pieces: Vec<&'a [u8]>,
@@ -84,10 +83,6 @@ struct Chunks<'a> {
 
 impl<'a> Chunks<'a> {
     fn push(&mut self, segment: &'a [u8], f: &mut impl FnMut(&[u8])) {
-        let piece = (8..=64).contains(&segment.len())
-            && segment
-                .iter()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'));
         let has = |f: fn(&u8) -> bool| segment.iter().any(f);
         // Hex at a digest's length is a digest (a form with a file's MD5, SHA-1 and SHA-256).
         let hex = segment.iter().all(u8::is_ascii_hexdigit)
@@ -95,11 +90,18 @@ impl<'a> Chunks<'a> {
             && has(u8::is_ascii_alphabetic)
             && !matches!(segment.len(), 32 | 40 | 56 | 64);
         let mixed = segment.len() >= 12 && mixed_classes(segment) && !has_word_part(segment);
-        let piece = piece && !known_id(segment) && !type_prefixed(segment) && !object_id(segment);
-        if !piece || !(hex || mixed) || (!self.pieces.is_empty() && hex != self.hex) {
+        let piece = (8..=64).contains(&segment.len())
+            && segment
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+            && (hex || mixed)
+            && !known_id(segment)
+            && !type_prefixed(segment)
+            && !object_id(segment);
+        if !piece || (!self.pieces.is_empty() && hex != self.hex) {
             self.flush(f);
         }
-        if piece && (hex || mixed) {
+        if piece {
             self.hex = hex;
             self.pieces.push(segment);
         }

@@ -346,11 +346,14 @@ mod tests {
 /// 9xx, the group not 00, the serial not 0000 (the SSA's published rules), and no digit or `-`
 /// continues it (a phone number has 3-3-4). Calls `f(start, end)` for each.
 pub(crate) fn us_ssns(data: &[u8], mut f: impl FnMut(usize, usize)) {
-    let lower = data.to_ascii_lowercase();
-    let named = memchr::memmem::find(&lower, b"ssn").is_some()
-        || memchr::memmem::find(&lower, b"social security").is_some()
-        || memchr::memmem::find(&lower, b"social_security").is_some();
-    if !named {
+    static NAMES: std::sync::OnceLock<aho_corasick::AhoCorasick> = std::sync::OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(["ssn", "social security", "social_security"])
+            .expect("three literals always compile") // invariant: fixed input
+    });
+    if !names.is_match(data) {
         return;
     }
     let digits = |s: &[u8]| s.iter().all(u8::is_ascii_digit);

@@ -241,11 +241,7 @@ impl<'a> Walk<'a> {
             if password_word || !data.is_ascii() {
                 spoken_passwords(data, |start, end| found.push((start, end)));
             }
-            for (start, end) in found {
-                if !public_at(data, start, end) {
-                    self.report("generic-secret", &data[start..end], origin.at(start), chain);
-                }
-            }
+            self.generic_found(data, found, origin, chain);
         }
         if cues.lookups && self.scope.detectors.contains("dns-exfiltration") {
             let mut hosts = Vec::new();
@@ -261,11 +257,20 @@ impl<'a> Walk<'a> {
         if !operators.is_empty() {
             let mut found = Vec::new();
             punctuated_assignments(data, &operators, |start, end| found.push((start, end)));
-            for (start, end) in found {
-                if !public_at(data, start, end) {
-                    self.report("generic-secret", &data[start..end], origin.at(start), chain);
-                }
-            }
+            self.generic_found(data, found, origin, chain);
+        }
+    }
+
+    /// `generic-secret` findings at their spans, but for tokens public by design.
+    fn generic_found(
+        &mut self,
+        data: &[u8],
+        found: Vec<(usize, usize)>,
+        origin: Origin,
+        chain: &EncodingChain,
+    ) {
+        for (start, end) in found.into_iter().filter(|&(s, e)| !public_at(data, s, e)) {
+            self.report("generic-secret", &data[start..end], origin.at(start), chain);
         }
     }
 

@@ -279,22 +279,24 @@ fn ends_in_pass(normal: &[u8]) -> bool {
     normal.ends_with(b"pass") && !normal.ends_with(b"bypass") && !normal.ends_with(b"compass")
 }
 
-/// A password as people and generators choose them, under a name that says it is one: ten
-/// or more printable characters with capitals, small letters and digits, not words joined
-/// (`UHA8bvxvS._y.rC`, `Kp4nWq9tRz2m`). Shorter than the 16 that randomness is judged on.
+/// A password under a name that says it is one ([`password_like`]).
 fn password_value(name: &[u8], value: &[u8]) -> bool {
+    names_a_password(name) && password_like(value)
+}
+
+/// A password as people and generators choose them: a [`passphrase`], or ten or more
+/// printable characters with capitals, small letters and digits, not words joined
+/// (`UHA8bvxvS._y.rC`, `Kp4nWq9tRz2m`). Shorter than the 16 that randomness is judged on.
+fn password_like(value: &[u8]) -> bool {
     let has = |f: fn(&u8) -> bool| value.iter().any(f);
-    if names_a_password(name) && passphrase(value) {
-        return true;
-    }
-    names_a_password(name)
-        && value.len() >= 10
-        && value.iter().all(u8::is_ascii_graphic)
-        && has(u8::is_ascii_uppercase)
-        && has(u8::is_ascii_lowercase)
-        && has(u8::is_ascii_digit)
-        && !super::entropy::joined_words(value)
-        && !code_expression(value)
+    passphrase(value)
+        || (value.len() >= 10
+            && value.iter().all(u8::is_ascii_graphic)
+            && has(u8::is_ascii_uppercase)
+            && has(u8::is_ascii_lowercase)
+            && has(u8::is_ascii_digit)
+            && !super::entropy::joined_words(value)
+            && !code_expression(value))
 }
 
 /// A passphrase of words joined by `-`, `_` or `.` (`harbor-meadow-pepper-ember3`): 16
@@ -1135,7 +1137,7 @@ fn interleaved(value: &[u8]) -> bool {
 
 /// A password given in prose: the word for one (in any of [`PASSWORD_WORDS`]), then within
 /// the next few words one that is a credential by [`strong_password`], [`dotted_secret`],
-/// [`strong_key`], or [`password_value`] and [`interleaved`] ("the password is Quasar=690.Nx", "パスワードは
+/// [`strong_key`], or [`password_like`] and [`interleaved`] ("the password is Quasar=690.Nx", "パスワードは
 /// Tr0ub4dor&3x です", "the password for the admin account is Kp4nWq9tRz2m"). Calls
 /// `f(start, end)` for each.
 pub(crate) fn spoken_passwords(data: &[u8], mut f: impl FnMut(usize, usize)) {
@@ -1187,7 +1189,7 @@ pub(crate) fn spoken_passwords(data: &[u8], mut f: impl FnMut(usize, usize)) {
                 && (strong_password(value)
                     || dotted_secret(value)
                     || strong_key(value)
-                    || (password_value(b"password", value) && interleaved(value)))
+                    || (password_like(value) && interleaved(value)))
                 && !url
                 && !is_placeholder(value)
                 && !code_expression(value);
