@@ -12,6 +12,10 @@
 #                (e.g. the previous commit's): before and after a change in one run; likewise
 #                tollgate_alt2, tollgate_alt2_noprov with BENCH_ALT2_BIN
 #   passthrough  proxy/examples/passthrough.rs: CONNECT + hyper/tokio-rustls MITM, no policy
+#   pingora      proxy/examples/pingora_floor.rs: CONNECT, the same minter and intercepted
+#                stream, and pingora's HTTP proxy with no filter (no policy): what pingora itself
+#                costs, so that tollgate - pingora is Tollgate's own work and pingora -
+#                passthrough pingora's
 #   squid        Squid ssl_bump (Debian's squid-openssl), allow-all; skipped if not installed
 # Per target: latency at a light fixed rate, a saturation run (closed loop), latency again
 # after it (costs that grow with state show there). CPU per request is the target process's
@@ -24,12 +28,12 @@
 # usage: deploy/bench-proxy.sh                      # 60 s per load, about 13 minutes
 #        BENCH_SECONDS=5 deploy/bench-proxy.sh      # smoke run
 # env:   BENCH_SECONDS (60)  BENCH_CONNECTIONS (16)  BENCH_RATE (500 req/s, latency runs)
-#        BENCH_TARGETS ("direct tollgate tollgate_noprov passthrough squid")  KEEP=1 keeps the work directory
+#        BENCH_TARGETS ("direct tollgate tollgate_noprov pingora passthrough squid")  KEEP=1 keeps the work directory
 #        BENCH_TYPE (application/octet-stream): the 1 KiB answer's content type; text/html makes
 #          Tollgate judge every answer for injected instructions (tool output protection,
 #          `strip` by default), which it does not for octet-stream
 #        BENCH_PERF=DIR: `perf record -g` each proxy target during its saturation run, into
-#          DIR/<target>.perf.data (perf attaches to the running process; its own CPU is not
+#          DIR/<target>.perf.data (BENCH_PERF_FREQ samples per second, 199 by default; perf attaches to the running process; its own CPU is not
 #          counted, but sampling slows the target a little: compare such runs only to each other)
 #        BENCH_STAT=DIR: `perf stat` of each proxy target over its saturation run (context
 #          switches, page faults, send/write/recv syscalls; BENCH_STAT_EVENTS to choose), into
@@ -44,7 +48,7 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SECONDS_PER_RUN="${BENCH_SECONDS:-60}"
 CONNECTIONS="${BENCH_CONNECTIONS:-16}"
 RATE="${BENCH_RATE:-500}"
-TARGETS="${BENCH_TARGETS:-direct tollgate tollgate_noprov passthrough squid}"
+TARGETS="${BENCH_TARGETS:-direct tollgate tollgate_noprov pingora passthrough squid}"
 CONTENT_TYPE="${BENCH_TYPE:-application/octet-stream}"
 cd "$REPO"
 # Builds go where cargo puts them: CARGO_TARGET_DIR when set (a worktree's own), else target/.
@@ -52,7 +56,7 @@ TARGET_DIR="${CARGO_TARGET_DIR:-$REPO/target}"
 # BENCH_BUILD=0 uses the binaries as they are (e.g. while another cargo holds the target dir).
 if [ "${BENCH_BUILD:-1}" != 0 ]; then
   cargo build --release -q -p tollgate --bin tollgate
-  cargo build --release -q -p tollgate-proxy --example loadgen --example passthrough
+  cargo build --release -q -p tollgate-proxy --example loadgen --example passthrough --example pingora_floor
 fi
 BIN="$TARGET_DIR/release/tollgate"
 AWSLC_BIN="$TARGET_DIR/aws-lc/release/tollgate"
@@ -61,6 +65,7 @@ case " $TARGETS " in *" tollgate_awslc "*)
 esac
 LOADGEN="$TARGET_DIR/release/examples/loadgen"
 PASSTHROUGH="$TARGET_DIR/release/examples/passthrough"
+PINGORA_FLOOR="$TARGET_DIR/release/examples/pingora_floor"
 
 WORK="$(mktemp -d)"
 PIDS=()
@@ -126,7 +131,7 @@ wait_port "$NGINX_PORT"
 
 # --- targets --------------------------------------------------------------------------
 # Each start_* sets TARGET_PID, PROXY_ARGS (load generator flags) for its target.
-TOLLGATE_PORT=13128 PASSTHROUGH_PORT=13129 SQUID_PORT=13130
+TOLLGATE_PORT=13128 PASSTHROUGH_PORT=13129 SQUID_PORT=13130 PINGORA_PORT=13131
 SECRET="bench-secret-$(date +%s%N)"
 "$BIN" ca init ca >/dev/null
 
@@ -217,6 +222,15 @@ start_passthrough() {
   PROXY_ARGS=(--addr unused --ca ca/ca.pem --proxy "127.0.0.1:$PASSTHROUGH_PORT" --auth "bench:unused")
 }
 
+start_pingora() {
+  taskset -c 0 ${BENCH_WRAP:-} "$PINGORA_FLOOR" --listen "127.0.0.1:$PINGORA_PORT" --ca-dir ca \
+    --upstream-ca origin-ca.pem --connect-to 127.0.0.1 2>pingora.log &
+  TARGET_PID=$!
+  PIDS+=("$TARGET_PID")
+  wait_port "$PINGORA_PORT"
+  PROXY_ARGS=(--addr unused --ca ca/ca.pem --proxy "127.0.0.1:$PINGORA_PORT" --auth "bench:unused")
+}
+
 start_squid() {
   local dir="$WORK/squid" certgen=/usr/lib/squid/security_file_certgen
   mkdir -p "$dir"
@@ -282,7 +296,7 @@ for target in $TARGETS; do
   perf_pid=""
   if [ -n "${BENCH_PERF:-}" ] && [ -n "$TARGET_PID" ]; then
     mkdir -p "$BENCH_PERF"
-    perf record -q --call-graph "${BENCH_PERF_CALLGRAPH:-dwarf,16384}" -F 199 -p "$TARGET_PID" -o "$BENCH_PERF/$target.perf.data" 2>/dev/null &
+    perf record -q --call-graph "${BENCH_PERF_CALLGRAPH:-dwarf,16384}" -F "${BENCH_PERF_FREQ:-199}" -p "$TARGET_PID" -o "$BENCH_PERF/$target.perf.data" 2>/dev/null &
     perf_pid=$!
   fi
   stat_pid=""
