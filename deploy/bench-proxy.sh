@@ -33,8 +33,9 @@
 #          Tollgate judge every answer for injected instructions (tool output protection,
 #          `strip` by default), which it does not for octet-stream
 #        BENCH_PERF=DIR: `perf record -g` each proxy target during its saturation run, into
-#          DIR/<target>.perf.data (BENCH_PERF_FREQ samples per second, 199 by default; perf attaches to the running process; its own CPU is not
-#          counted, but sampling slows the target a little: compare such runs only to each other)
+#          DIR/<target>.perf.data, BENCH_PERF_FREQ samples a second (199; more slows the target
+#          more). perf attaches to the running process; its own CPU is not counted, but sampling
+#          slows the target a little: compare such runs only to each other
 #        BENCH_STAT=DIR: `perf stat` of each proxy target over its saturation run (context
 #          switches, page faults, send/write/recv syscalls; BENCH_STAT_EVENTS to choose), into
 #          DIR/<target>.txt with the run's request count

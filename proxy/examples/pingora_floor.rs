@@ -5,7 +5,9 @@
 //! handed to pingora's HTTP proxy as the proxy's `Intercepted` stream, upstream TLS verified
 //! against a root file and pooled by pingora (`upstream_keepalive_pool_size` as the proxy
 //! sets it). The `ProxyHttp` has no filter: no authentication, decision, inspection, budgets
-//! or records. Tollgate's CPU per request minus this one's is what Tollgate's own work costs;
+//! or records. One difference in set-up: the proxy offers the upstream h2 and h1 (ALPN), this
+//! offers h1 only (the benchmark's origin speaks h1 only, so both end up on h1; any cost of
+//! offering h2 counts as Tollgate's here). Tollgate's CPU per request minus this one's is what Tollgate's own work costs;
 //! this one's minus the hyper pass-through's (`passthrough.rs`) is what pingora costs.
 //!
 //! pingora_floor --listen IP:PORT --ca-dir DIR --upstream-ca FILE --connect-to IP
@@ -29,6 +31,7 @@ use pingora_http::ResponseHeader;
 use pingora_proxy::{HttpProxy, ProxyHttp, Session};
 use tokio::io::AsyncWriteExt;
 use tollgate_proxy::ca::Authority;
+use tollgate_proxy::config::Limits;
 use tollgate_proxy::head::{read_head, split_authority};
 use tollgate_proxy::intercepted::Intercepted;
 use tollgate_proxy::mint::Minter;
@@ -102,7 +105,8 @@ struct Front {
 impl ServerApp for Front {
     async fn process_new(self: &Arc<Self>, stream: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
         let mut l4 = stream.into_any().downcast::<L4Stream>().ok()?;
-        let head = read_head(&mut *l4, 16 * 1024, Duration::from_secs(10))
+        let limits = Limits::default();
+        let head = read_head(&mut *l4, limits.max_header_bytes, limits.head_timeout)
             .await
             .ok()?;
         let (host, port) = split_authority(&head.target)?;
