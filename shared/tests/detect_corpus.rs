@@ -48,8 +48,7 @@ fn evaluate(split: Split) -> Report {
 /// private-key 8 of 10, high-entropy-url-exfiltration 5 of 12, split-field-exfiltration 5 of
 /// 10, password 3 of 16, twitter-bearer-token 3 of 4 and five classes with one; false
 /// positives 16, among them 3 that are this project's policy (prefixed tokens with a masked
-/// body, AWS's documented example). The twelfth (spent since, like all the others:
-/// `corpus/test/` waits for the thirteenth, and this test fails to load until it comes;
+/// body, AWS's documented example). The twelfth (spent;
 /// 2026-12-02, 408 positives in 73 classes, 394 negatives in 38 categories, seed 1207311; its
 /// writer reported only counts and checksums before the run) scored, untuned on the
 /// eleventh's fixes (`856ea43`) with every detector on, **recall 0.9265 (378 caught) and false
@@ -58,12 +57,24 @@ fn evaluate(split: Split) -> Report {
 /// encoded-blob-exfiltration 4 of 10, password 4 of 14, crypto-private-key 3 of 5,
 /// high-entropy-url-path 3 of 10, high-entropy-query-value 2 of 10. False positives: all five
 /// placeholder-credentials, prefixed tokens with filler bodies (aws-access-key, stripe-key,
-/// github-token), which the issue asks to count ("even when it looks fake").
+/// github-token), which the issue asks to count ("even when it looks fake"). The thirteenth
+/// (410 positives in 74 classes, 386 negatives in 38 categories, seed 48172639; its writer was told that
+/// policy) scored, untuned on the twelfth's fixes (`2280de6`) with every detector on, **recall
+/// 0.8634 (354 caught) and false positives 0.0285 (11 of 386)**; 0.8283 and 0.0285 with the
+/// default detectors. Misses by class: national-id-number 10 of 10, exfil-etc-passwd 8 of 10,
+/// crypto-wallet-secret 5 of 10, exfil-split-secret 5 of 10, password-in-prose 4 of 10,
+/// session-cookie 4 of 10, exfil-base-encoded, exfil-compressed, exfil-header-smuggling and
+/// us-ssn 3 of 10 each, exfil-nested-encoding 2 of 10 and six classes with one. False
+/// positives: hex-dumps (delimited-hex) 4, and one each in analytics-click-ids and
+/// encrypted-config-values (generic-secret), cloud-object-ids, hashed-asset-paths,
+/// pgp-public-keys and publishable-keys (high-entropy), cloud-service-hostnames
+/// (dns-exfiltration). Spent since, like all the others: `corpus/test/` waits for the
+/// fourteenth, and this test fails to load until it comes.
 /// Short of both targets, hence still ignored. Run it with `cargo test -p tollgate-shared
 /// --release --test detect_corpus -- --ignored --nocapture`; it reports misses and false
 /// positives only by class, so that no rule is tuned on a single held-out case.
 #[test]
-#[ignore = "no unspent held-out split: split 12 ran once untuned (recall 0.9265 of 0.99, false positives 0.0127 of 0.005) and was spent; see the doc comment"]
+#[ignore = "no unspent held-out split: split 13 ran once untuned (recall 0.8634 of 0.99, false positives 0.0285 of 0.005) and was spent; see the doc comment"]
 fn held_out_test_split_meets_recall_and_false_positive_targets() {
     let report = evaluate(Split::Test);
     assert!(report.recall() >= 0.99, "recall {:.4}", report.recall());
