@@ -75,6 +75,10 @@ pub const CATALOG: &[DetectorInfo] = &[
         "high-entropy",
         "long random tokens with no known shape in URL path segments and query values",
     ),
+    on(
+        "account-file",
+        "copies of /etc/passwd (three lines or more) and /etc/shadow lines with a password hash",
+    ),
     optional("crypto-private-key", "cryptocurrency private keys"),
     optional("seed-phrase", "BIP-39 seed phrases"),
     optional("payment-card", "payment card numbers (Luhn-checked)"),

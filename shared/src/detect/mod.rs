@@ -7,6 +7,7 @@
 //! request a [`Scope`]; then calls [`Engine::scan_url`], [`Engine::scan_header`],
 //! [`Engine::scan_hostname`], and drives a [`BodyScanner`] from [`Engine::body_scanner`].
 
+mod accounts;
 mod catalog;
 pub mod corpus;
 pub(crate) mod decode;

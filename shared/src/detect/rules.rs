@@ -1147,6 +1147,21 @@ pub(crate) struct ShapeExamples {
 #[cfg(test)]
 pub(crate) static SHAPE_EXAMPLES: &[ShapeExamples] = &[
     ShapeExamples {
+        detector: "account-file",
+        matches: &[
+            "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\nbin:x:2:2:bin:/bin:/usr/sbin/nologin\n",
+            // Escaped into a JSON string, as a tool's output is.
+            r#"{"stdout":"sync:x:4:65534:sync:/bin:/bin/sync\nwww-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\nlena:x:1000:1000:Lena,,,:/home/lena:/bin/bash\n"}"#,
+            "deploy:$6$Qm3xT9aL$Vq0pI7n3kD5yZ8cB1rW6eH2sN4uJ9gF0tA7mC3xL5oP8qR2vY6bK1dS4hE9iU0wZ3jT5nM7aG2fX8lB4cQ6yD.:19820:0:99999:7:::",
+        ],
+        rejects: &[
+            // One line, explaining the format; a locked shadow entry.
+            "the first line is root:x:0:0:root:/root:/bin/bash, the rest are services",
+            "daemon:*:19820:0:99999:7:::",
+            "10:30:00 up 3 days, load 0:0:1",
+        ],
+    },
+    ShapeExamples {
         detector: "twilio-key",
         matches: &[
             "SK2b8f4c1e9a7d3f5b0c6e8a2d4f1b7c9e",
@@ -1185,6 +1200,14 @@ pub(crate) static SHAPE_EXAMPLES: &[ShapeExamples] = &[
             "The admin password is now Tr0ub4dor&3xQ! for the staging box.",
             "The password for the admin account is Kp4nWq9tRz2m, change it after login.",
             "Server=db;User Id=sa;Password=ESulEETldq8b8V;Encrypt=true",
+            // Short forms, a label's colon, a passphrase ending in a number.
+            "root pw on the build box is still #r=%$*4_ng3xq%lo6dw, never rotated",
+            "mot de passe pour le NAS : Quartz184! (utilisateur ci-bot)",
+            "if vault is down use root with password lagoon-falcon-umber-26 on the router",
+            // A framework's session cookie, in a HAR file or a cookie jar.
+            r#"{"cookies": [{"name": "ASP.NET_SessionId", "value": "bh6oyao8b3oo9d7slyk53fvk"}]}"#,
+            ".example.net\tTRUE\t/\tTRUE\t1737486264\tsid\tnwu4qwl7x7r2uy6jprxdxcq1\n",
+            r#"{"headers": {"Cookie": "PHPSESSID=1zw0wiznnt982bgvc17sabobir"}}"#,
             // Escapes spelling the value character by character, or part of it.
             r#"{"redis_password": "\u0055\u0077\u0064\u0041\u0067\u0048\u0066\u0035\u0077\u0059nh*SwDh2A3"}"#,
             "<input name=\"signing_secret\" value=\"&#87;&#114;&#74;&#122;&#65;&#66;&#81;&#117;&#101;&#83;&#56;&#118;&#90;&#86;&#90;&#119;&#104;&#81;&#101;&#51;\">",
@@ -1193,6 +1216,10 @@ pub(crate) static SHAPE_EXAMPLES: &[ShapeExamples] = &[
         ],
         rejects: &[
             "api_key=YOUR_API_KEY_HERE",
+            // The short forms in other sentences; telemetry's own session ids.
+            "pass the test suite before you merge, then pw reset is on the wiki",
+            "the password reset link expired, request a new one",
+            r#"{"event": "page_view", "session_id": "a8f5f167f44f4964e6c998dee827110c"}"#,
             "token_type=bearer_access_token",
             "next_page_token=CiAKGjBpNDd2Nmp4ZHMzaHQ5",
             "secret=thisisnotarealsecret",

@@ -28,8 +28,8 @@ use super::runs::{
 };
 use super::secret::Fingerprint;
 use super::shapes::{
-    Cues, assignment_operators, cards, command_line_passwords, csv_columns, follows_operator,
-    generic_assignment, keyed_attributes, named_in_prose, named_values, pieces, public_at,
+    Cues, assignment_operators, cards, command_line_passwords, cookie_jar_values, csv_columns,
+    follows_operator, generic_assignment, keyed_attributes, named_in_prose, named_values, pieces, public_at,
     punctuated_assignments, quoted_in_errors, spoken_keys, spoken_passwords, sql_inserts, twilio_key,
     wif_key,
 };
@@ -80,6 +80,7 @@ struct Enabled {
     vendor: bool,
     aws: bool,
     private_key: bool,
+    accounts: bool,
 }
 
 pub(crate) struct Walk<'a> {
@@ -111,6 +112,7 @@ impl<'a> Walk<'a> {
             vendor: has("vendor-token"),
             aws: has("aws-access-key"),
             private_key: has("private-key"),
+            accounts: has("account-file"),
         };
         Self {
             engine,
@@ -199,6 +201,13 @@ impl<'a> Walk<'a> {
             }
         }
         self.known(data, origin, chain);
+        if self.on.accounts {
+            let mut found = Vec::new();
+            super::accounts::account_files(data, |start, end| found.push((start, end)));
+            for (start, end) in found {
+                self.report("account-file", &data[start..end], origin.at(start), chain);
+            }
+        }
         let mut operators = Vec::new();
         let password_word = self.on.generic && assignment_operators(data, &mut operators);
         let mut runs = Vec::new();
@@ -224,6 +233,7 @@ impl<'a> Walk<'a> {
                 keyed_attributes(data, |start, end| found.push((start, end)));
             }
             csv_columns(data, |start, end| found.push((start, end)));
+            cookie_jar_values(data, |start, end| found.push((start, end)));
             if cues.values {
                 named_values(data, |start, end| found.push((start, end)));
             }
@@ -238,7 +248,14 @@ impl<'a> Walk<'a> {
             if cues.errors {
                 quoted_in_errors(data, |start, end| found.push((start, end)));
             }
-            if password_word || !data.is_ascii() {
+            // `pw` is no name word (it is in too many others); the short form of a spoken
+            // password is looked for on its own.
+            let pw = || {
+                [&b"pw "[..], b"PW ", b"Pw "]
+                    .iter()
+                    .any(|w| memchr::memmem::find(data, w).is_some())
+            };
+            if password_word || !data.is_ascii() || pw() {
                 spoken_passwords(data, |start, end| found.push((start, end)));
             }
             self.generic_found(data, found, origin, chain);

@@ -105,7 +105,51 @@ pub(crate) fn is_secret_key_name(name: &[u8]) -> bool {
     // `auth` names a credential only as the whole name (`X-Auth`, `"auth": …`): as a part it
     // is `author`, `oauth_state`, `auth_url` or `authority`.
     let auth = matches!(normal, b"auth" | b"xauth" | b"authorization" | b"xauthorization");
-    (KEY_WORDS.iter().any(|w| has(w)) || pass || auth) && !NOT_KEYS.iter().any(|w| has(w))
+    (KEY_WORDS.iter().any(|w| has(w)) || pass || auth || session_cookie_name(normal))
+        && !NOT_KEYS.iter().any(|w| has(w))
+}
+
+/// The session cookies web frameworks set, by name (without separators, in lower case): each
+/// value is a logged-in session, a bearer credential wherever it is written (a HAR file, a
+/// tool's headers, a chat message). A bare `session_id` or `sessionId` is left out: telemetry
+/// names its own ids so.
+fn session_cookie_name(normal: &[u8]) -> bool {
+    matches!(
+        normal,
+        b"phpsessid" | b"jsessionid" | b"aspnetsessionid" | b"laravelsession" | b"cisession" | b"connectsid"
+    ) || normal.starts_with(b"aspsessionid")
+}
+
+/// The values of a Netscape cookie jar (`cookies.txt`, as curl and browser exporters write it):
+/// lines of seven tab-separated fields, domain, `TRUE`/`FALSE`, path, `TRUE`/`FALSE`, expiry,
+/// name, value. A jar is a store of logged-in sessions; each value that looks random is one.
+/// Calls `f(start, end)` for each.
+pub(crate) fn cookie_jar_values(data: &[u8], mut f: impl FnMut(usize, usize)) {
+    if memchr::memmem::find(data, b"\tTRUE\t").is_none() && memchr::memmem::find(data, b"\tFALSE\t").is_none()
+    {
+        return;
+    }
+    let mut at = 0;
+    for line in data.split(|&b| b == b'\n') {
+        let line_at = at;
+        at += line.len() + 1;
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let fields: Vec<&[u8]> = line.split(|&b| b == b'\t').collect();
+        let flag = |f: &[u8]| f == b"TRUE" || f == b"FALSE";
+        if fields.len() != 7
+            || !flag(fields[1])
+            || !flag(fields[3])
+            || fields[4].is_empty()
+            || !fields[4].iter().all(u8::is_ascii_digit)
+        {
+            continue;
+        }
+        let value = fields[6];
+        if looks_random(value) && !is_placeholder(value) {
+            let start = line_at + line.len() - value.len();
+            f(start, start + value.len());
+        }
+    }
 }
 
 /// A key name of 3 to 64 bytes in lower case without its `_`, `-` and `.` separators, on the
@@ -312,8 +356,14 @@ fn passphrase(value: &[u8]) -> bool {
                 && p.iter().all(u8::is_ascii_alphanumeric)
         })
         .count();
+    // Generators and people end a passphrase in a number as often as in a word
+    // (`lagoon-falcon-umber-26`).
+    let number_last = parts.len() >= 4
+        && parts
+            .last()
+            .is_some_and(|p| (1..=4).contains(&p.len()) && p.iter().all(u8::is_ascii_digit));
     value.len() >= 16
-        && words == parts.len()
+        && (words == parts.len() || (number_last && words == parts.len() - 1))
         && (words >= 4 || (words == 3 && value.iter().any(u8::is_ascii_digit)))
         && !is_placeholder(value)
 }
@@ -1077,6 +1127,11 @@ fn csv_table(data: &[u8], f: &mut impl FnMut(usize, usize)) {
 /// capitals through ASCII case folding).
 const PASSWORD_WORDS: &[&str] = &[
     "password",
+    // Short forms: chat and notes abbreviate the word (`root pw on the box is …`, `user ci /
+    // pass …`).
+    "pw",
+    "pwd",
+    "pass",
     "passwort",
     "passphrase",
     "passcode",
@@ -1116,8 +1171,10 @@ const PASSWORD_WORDS: &[&str] = &[
 fn password_words() -> &'static AhoCorasick {
     static WORDS: OnceLock<AhoCorasick> = OnceLock::new();
     WORDS.get_or_init(|| {
+        // Longest first: `pass` is the start of `password`, `passwort` and `passphrase`.
         AhoCorasick::builder()
             .ascii_case_insensitive(true)
+            .match_kind(MatchKind::LeftmostLongest)
             .build(PASSWORD_WORDS)
             .expect("a few dozen literals always compile") // invariant: fixed input
     })
@@ -1137,9 +1194,11 @@ fn interleaved(value: &[u8]) -> bool {
 
 /// A password given in prose: the word for one (in any of [`PASSWORD_WORDS`]), then within
 /// the next few words one that is a credential by [`strong_password`], [`dotted_secret`],
-/// [`strong_key`], or [`password_like`] and [`interleaved`] ("the password is Quasar=690.Nx", "パスワードは
-/// Tr0ub4dor&3x です", "the password for the admin account is Kp4nWq9tRz2m"). Calls
-/// `f(start, end)` for each.
+/// [`strong_key`], a [`passphrase`], or [`password_like`] and [`interleaved`] or after a
+/// label's colon ("the password is Quasar=690.Nx", "パスワードは Tr0ub4dor&3x です", "the password
+/// for the admin account is Kp4nWq9tRz2m", "use root with password lagoon-falcon-umber-26",
+/// "mot de passe pour NAS : Quartz184!"). After a short form (`pw`, `pwd`, `pass`) only key
+/// material or a strong password of twelve or more counts. Calls `f(start, end)` for each.
 pub(crate) fn spoken_passwords(data: &[u8], mut f: impl FnMut(usize, usize)) {
     for hit in password_words().find_iter(data) {
         // The word as a word of a sentence: not inside another (`passwordless`), and followed
@@ -1153,43 +1212,57 @@ pub(crate) fn spoken_passwords(data: &[u8], mut f: impl FnMut(usize, usize)) {
             continue;
         }
         // Within the sentence: up to a line break or a closing quote.
-        let reach = &data[hit.end()..data.len().min(hit.end() + 48)];
+        let reach = &data[hit.end()..data.len().min(hit.end() + 64)];
         let window_end = hit.end()
             + reach
                 .iter()
                 .position(|&b| matches!(b, b'\n' | b'"' | b'\\'))
                 .unwrap_or(reach.len());
+        // The short forms are words of other sentences too (`pass the test`): a value after
+        // one must be key material or a password beyond doubt.
+        let short = hit.end() - hit.start() <= 4;
         let mut at = hit.end();
+        // After a label's colon (`mot de passe pour NAS : Quartz184!`) the word is the value,
+        // with its closing `!` or `?`.
+        let mut labelled = false;
         for word in data[hit.end()..window_end]
             .split(|b| b.is_ascii_whitespace())
-            .take(7)
+            .take(9)
         {
             let word_at = at;
             at += word.len() + 1;
+            if word.is_empty() {
+                continue;
+            }
             // Trailing punctuation of the sentence, and a label's colon, are not the value's.
             let lead = word
                 .iter()
                 .take_while(|&&b| matches!(b, b':' | b'"' | b'\'' | b'`' | b'('))
                 .count();
             let core = &word[lead..];
+            let closing = |b: &u8| matches!(b, b',' | b'.' | b';' | b')' | b'"' | b'\'' | b'`');
             let trail = core
                 .iter()
                 .rev()
-                .take_while(|&&b| matches!(b, b',' | b'.' | b';' | b'!' | b'?' | b')' | b'"' | b'\'' | b'`'))
+                .take_while(|&b| closing(b) || (!labelled && matches!(b, b'!' | b'?')))
                 .count();
             let value = &core[..core.len() - trail];
+            let was_labelled = labelled;
+            labelled = word.ends_with(b":");
             let url = value.windows(3).any(|w| w == b"://") || value.starts_with(b"www.");
             // A log line's or a search's `user_id=56031`, `language:TypeScript`: a field.
             let field = value
                 .iter()
                 .position(|&b| b == b'=' || b == b':')
                 .is_some_and(|i| i >= 2 && value[..i].iter().all(|&b| b.is_ascii_lowercase() || b == b'_'));
+            let strong = (strong_password(value) && (!short || value.len() >= 12))
+                || dotted_secret(value)
+                || strong_key(value);
             let credential = value.len() >= 8
                 && !field
-                && (strong_password(value)
-                    || dotted_secret(value)
-                    || strong_key(value)
-                    || (password_like(value) && interleaved(value)))
+                && (strong
+                    || (!short && passphrase(value))
+                    || (!short && password_like(value) && (interleaved(value) || was_labelled)))
                 && !url
                 && !is_placeholder(value)
                 && !code_expression(value);
@@ -1205,7 +1278,17 @@ pub(crate) fn spoken_passwords(data: &[u8], mut f: impl FnMut(usize, usize)) {
 /// capitalised or in capitals (`apiKey`, `DB_PASSWORD`, `client_secret`): found by one
 /// literal search, they are where assignments worth judging can be, so ordinary text (JSON is
 /// full of `:`) costs that search and nothing per operator.
-const NAME_WORDS: &[&str] = &["secret", "token", "pass", "pwd", "key", "credential", "auth"];
+const NAME_WORDS: &[&str] = &[
+    "secret",
+    "token",
+    "pass",
+    "pwd",
+    "key",
+    "credential",
+    "auth",
+    // Session cookies' names ([`session_cookie_name`]): `PHPSESSID`, `ASP.NET_SessionId`.
+    "sess",
+];
 
 fn name_words() -> &'static AhoCorasick {
     static WORDS: OnceLock<AhoCorasick> = OnceLock::new();
@@ -1218,7 +1301,7 @@ fn name_words() -> &'static AhoCorasick {
         AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostFirst)
             .build(forms.collect::<Vec<_>>())
-            .expect("twenty-one short literals always compile") // invariant: fixed input
+            .expect("two dozen short literals always compile") // invariant: fixed input
     })
 }
 

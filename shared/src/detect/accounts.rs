@@ -1,0 +1,117 @@
+//! The files a Unix host keeps its accounts in, sent out whole or in part: `/etc/passwd`
+//! (`name:x:uid:gid:gecos:home:shell`, readable by every process, and the first file recon
+//! sends home) and `/etc/shadow` lines carrying a crypt(3) password hash (`name:$6$salt$hash:…`).
+//! The lines are recognised by their fields, wherever the walk finds them: a file as it is, a
+//! multipart part, lines escaped into a JSON string (`\n` between them), indented under a
+//! YAML key, or whatever a decoder undid first (base64, gzip, a form's percent escapes).
+
+use std::sync::OnceLock;
+
+use regex::bytes::Regex;
+
+/// Lines of a passwd file it takes to call a stretch one: a line alone is how the format is
+/// explained and asked about; three are a copy of the file.
+const PASSWD_LINES: usize = 3;
+
+/// A passwd line's fields: a login name, a password field that holds no hash (`x`, `*`, `!`
+/// or nothing), numeric uid and gid, the GECOS field, an absolute home and a shell path.
+fn passwd_line() -> &'static Regex {
+    static LINE: OnceLock<Regex> = OnceLock::new();
+    LINE.get_or_init(|| {
+        Regex::new(r"[a-z_][a-z0-9_.-]{0,31}\$?:[x*!]?:[0-9]{1,10}:[0-9]{1,10}:[^:\n\r]{0,256}:/[^:\n\r]{0,256}:(?:/[A-Za-z0-9_./-]*)?")
+            .expect("a fixed pattern compiles") // invariant: fixed input
+    })
+}
+
+/// A shadow line with a hash: a login name, then `$id$` (MD5 `1`, bcrypt `2a`/`2b`/`2y`,
+/// SHA-256 `5`, SHA-512 `6`, yescrypt `y`, gost-yescrypt `gy`, scrypt `7`), salt and hash, then
+/// the day of the last change. The hash is a password's, crackable offline: one line is a
+/// finding.
+fn shadow_line() -> &'static Regex {
+    static LINE: OnceLock<Regex> = OnceLock::new();
+    LINE.get_or_init(|| {
+        Regex::new(r"[a-z_][a-z0-9_.-]{0,31}\$?:\$(?:1|2[aby]|5|6|y|gy|7)\$[./A-Za-z0-9$=]{16,}:[0-9]*:")
+            .expect("a fixed pattern compiles") // invariant: fixed input
+    })
+}
+
+/// Calls `f(start, end)` for each stretch of [`PASSWD_LINES`] passwd lines or more (from the
+/// first line's start to the last one's end) and for each shadow line with a hash.
+pub(crate) fn account_files(data: &[u8], mut f: impl FnMut(usize, usize)) {
+    // Cheap gates first: a passwd copy has `:x:` (or `:*:`) on every line; a shadow hash
+    // opens `:$`.
+    let placeholders = memchr::memmem::find_iter(data, b":x:").take(PASSWD_LINES).count()
+        + memchr::memmem::find_iter(data, b":*:").take(PASSWD_LINES).count();
+    if placeholders >= PASSWD_LINES {
+        let mut stretch: Option<(usize, usize, usize)> = None;
+        for line in passwd_line().find_iter(data) {
+            stretch = match stretch {
+                // The next line of the same copy: at most a line break, an escaped one, or an
+                // indentation between the two.
+                Some((start, end, n)) if line.start() - end <= 16 => Some((start, line.end(), n + 1)),
+                Some((start, end, n)) => {
+                    if n >= PASSWD_LINES {
+                        f(start, end);
+                    }
+                    Some((line.start(), line.end(), 1))
+                }
+                None => Some((line.start(), line.end(), 1)),
+            };
+        }
+        if let Some((start, end, n)) = stretch {
+            if n >= PASSWD_LINES {
+                f(start, end);
+            }
+        }
+    }
+    if memchr::memmem::find(data, b":$").is_some() {
+        for line in shadow_line().find_iter(data) {
+            f(line.start(), line.end());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spans(data: &[u8]) -> Vec<(usize, usize)> {
+        let mut found = Vec::new();
+        account_files(data, |s, e| found.push((s, e)));
+        found
+    }
+
+    const PASSWD: &str = "root:x:0:0:root:/root:/bin/bash\n\
+        daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n\
+        sync:x:4:65534:sync:/bin:/bin/sync\n\
+        www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\n\
+        ana:x:1000:1000:Ana,,,:/home/ana:/bin/zsh\n";
+
+    #[test]
+    fn a_passwd_copy_is_one_stretch_however_it_is_laid_out() {
+        let plain = spans(PASSWD.as_bytes());
+        assert_eq!(plain.len(), 1);
+        assert_eq!(plain[0].0, 0);
+        let escaped = format!(r#"{{"out":"{}"}}"#, PASSWD.replace('\n', "\\n"));
+        assert_eq!(spans(escaped.as_bytes()).len(), 1);
+        let yaml = format!("content: |\n  {}", PASSWD.replace('\n', "\n  "));
+        assert_eq!(spans(yaml.as_bytes()).len(), 1);
+    }
+
+    #[test]
+    fn a_line_or_two_explained_is_not_a_copy() {
+        assert!(spans(b"each line reads like root:x:0:0:root:/root:/bin/bash, seven fields").is_empty());
+        let two: String = PASSWD.lines().take(2).collect::<Vec<_>>().join("\n");
+        assert!(spans(two.as_bytes()).is_empty());
+        // Colons and numbers of other kinds: timestamps, ratios, IPv6.
+        assert!(spans(b"12:30:00 a:x:1:2 b:x:3:4 c:x:5:6 fe80::1:2:3").is_empty());
+    }
+
+    #[test]
+    fn a_shadow_line_with_a_hash_is_a_finding_on_its_own() {
+        let line = b"ana:$6$Jm2aQ0dB$0qGmB5wYvJ3y9oWc1a8m0aV1tqfV6xk2b7QyKq8s2d.9Zp3n1e4Hc5rJ/7u8w9x0yZaBcDeFgHiJkLmNoPqRs:19700:0:99999:7:::";
+        assert_eq!(spans(line).len(), 1);
+        // Locked and empty fields are no hash.
+        assert!(spans(b"daemon:*:19700:0:99999:7:::\nbin:!:19700::::::").is_empty());
+    }
+}
