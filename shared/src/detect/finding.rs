@@ -81,6 +81,8 @@ pub enum Encoding {
     Zip,
     /// Pieces of equal length in consecutive fields, joined (`"a": "ghp_…", "b": "…"`).
     Joined,
+    /// Letters rotated by thirteen places, inside something already decoded.
+    Rot13,
 }
 
 impl Encoding {
@@ -101,6 +103,7 @@ impl Encoding {
             Self::Multipart => "multipart",
             Self::Zip => "zip",
             Self::Joined => "joined",
+            Self::Rot13 => "rot13",
         }
     }
 }

@@ -7,7 +7,9 @@ use std::collections::HashSet;
 
 use tracing::debug;
 
-use super::decode::base64::{decode_delimited_hex, decode_hex_run, decode_run, is_meaningful};
+use super::decode::base64::{
+    decode_base32_run, decode_delimited_hex, decode_hex_run, decode_run, is_meaningful, rot13,
+};
 use super::decode::compress::{Codec, InflateError, inflate};
 use super::decode::escape::{char_refs, has_char_refs, quoted_printable, unescape};
 use super::decode::hexlist::{HexList, hex_lists, hexdump};
@@ -33,6 +35,9 @@ use super::shapes::{
     punctuated_assignments, quoted_in_errors, spoken_keys, spoken_passwords, sql_inserts, twilio_key,
     wif_key,
 };
+
+/// The largest decoded text also walked rotated back by ROT13.
+const ROT13_MAX: usize = 4096;
 
 /// Where findings of a layer are placed.
 #[derive(Debug, Clone, Copy)]
@@ -395,7 +400,9 @@ impl<'a> Walk<'a> {
         let hex_or_dash = digits.iter().all(|b| b.is_ascii_hexdigit() || *b == b'-');
         let has_dash = hex_or_dash && run.contains(&b'-');
         let decoded = if !hex_or_dash {
-            decode_run(run).map(|d| (d, Encoding::Base64))
+            decode_run(run)
+                .map(|d| (d, Encoding::Base64))
+                .or_else(|| decode_base32_run(run).map(|d| (d, Encoding::Base32)))
         } else if !has_dash {
             decode_hex_run(run).map(|d| (d, Encoding::Hex))
         } else {
@@ -520,6 +527,13 @@ impl<'a> Walk<'a> {
             return;
         }
         if is_meaningful(&bytes) {
+            // Text under an encoding may be rotated as well (ROT13 is the oldest way to hide
+            // words from a reader): small decoded texts are walked rotated back, once.
+            let letters = || bytes.iter().filter(|b| b.is_ascii_alphabetic()).count() >= 16;
+            if bytes.len() <= ROT13_MAX && !chain.steps().contains(&Encoding::Rot13) && letters() {
+                let rotated = rot13(&bytes);
+                self.descend(rotated, Encoding::Rot13, origin, &chain.then(encoding));
+            }
             self.descend(bytes, encoding, origin, chain);
         }
     }

@@ -123,6 +123,33 @@ pub(crate) fn decode_base32(text: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// A run of RFC 4648 base32 in one case (`IFLVGX2B…`, `d6fqqaaa…`), 24 characters or more
+/// with its padding: base64's alphabet holds it, so it is tried when base64 gives nothing.
+pub(crate) fn decode_base32_run(run: &[u8]) -> Option<Vec<u8>> {
+    let body = trim_padding(run);
+    let upper = body
+        .iter()
+        .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(b));
+    let lower = body
+        .iter()
+        .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(b));
+    if body.len() < 24 || !(upper || lower) {
+        return None;
+    }
+    decode_base32(body)
+}
+
+/// Letters rotated by thirteen places (ROT13), everything else as it is.
+pub(crate) fn rot13(data: &[u8]) -> Vec<u8> {
+    data.iter()
+        .map(|&b| match b {
+            b'a'..=b'z' => (b - b'a' + 13) % 26 + b'a',
+            b'A'..=b'Z' => (b - b'A' + 13) % 26 + b'A',
+            other => other,
+        })
+        .collect()
+}
+
 /// Text from a run decoded as hex or base64, whichever applies.
 pub(crate) fn is_meaningful(decoded: &[u8]) -> bool {
     is_texty(decoded, 85) || super::sniff_compression(decoded).is_some()
@@ -176,5 +203,18 @@ mod tests {
             Some(&b"hello world"[..])
         );
         assert_eq!(decode_base32(b"not base32!"), None);
+        let upper = b"NBSWY3DPEB3W64TMMQQGQZLMNRXSA53POJWGI===";
+        assert_eq!(
+            decode_base32_run(upper).as_deref(),
+            Some(&b"hello world hello world"[..])
+        );
+        // Mixed case is not base32 written by an encoder; short runs carry too little.
+        assert_eq!(decode_base32_run(b"NBSWY3DPeb3w64tmmqqgqzlmnrxsa53p"), None);
+        assert_eq!(decode_base32_run(b"NBSWY3DPEB3W64TM"), None);
+    }
+
+    #[test]
+    fn rot13_turns_letters_only() {
+        assert_eq!(rot13(b"FGEVCR_XRL=fx_yvir_51"), b"STRIPE_KEY=sk_live_51".to_vec());
     }
 }
