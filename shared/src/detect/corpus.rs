@@ -261,7 +261,12 @@ pub fn scan(engine: &Engine, scope: Scope<'_>, sample: &Sample) -> Outcome {
             }
             outcome
         }
-        Site::Header(name) => engine.scan_header(scope, name, &sample.data),
+        // The proxy judges the request's header names too, all together.
+        Site::Header(name) => {
+            let mut outcome = engine.scan_header(scope, name, &sample.data);
+            outcome.merge(engine.scan_header_names(scope, [name.as_str()]));
+            outcome
+        }
         Site::Host => engine.scan_hostname(scope, &text),
     }
 }

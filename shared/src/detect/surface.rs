@@ -1,7 +1,7 @@
 //! One-shot scans of the parts of a request that arrive whole: the URL (userinfo, path, query,
 //! fragment), a header value, and the hostname (whose labels can carry data out through DNS).
 
-use super::decode::base64::{decode_base32, decode_run, is_meaningful};
+use super::decode::base64::{decode_base32, decode_base32_run, decode_hex_run, decode_run, is_meaningful};
 use super::decode::is_texty;
 use super::decode::percent::{self, hex_value};
 use super::engine::{Engine, Scope};
@@ -146,11 +146,45 @@ impl Engine {
         names: impl IntoIterator<Item = &'n str>,
     ) -> Outcome {
         let mut text = Vec::new();
+        let mut segments = Vec::new();
         for name in names {
             text.extend_from_slice(name.as_bytes());
             text.push(b'\n');
+            // A name's words one by one as well: data hidden in one (`X-<hex>`,
+            // `X-Cache-<base32>`) is a run of its own, decoded and judged as such.
+            if name.len() > 24 {
+                segments.extend(name.split(['-', '_']).filter(|w| w.len() >= 16));
+            }
         }
-        self.scan_fixed(scope, Location::HeaderNames, &text)
+        for segment in &segments {
+            text.extend_from_slice(segment.as_bytes());
+            text.push(b'\n');
+        }
+        let mut outcome = self.scan_fixed(scope, Location::HeaderNames, &text);
+        // Software names its headers in words; a random word there is data leaving, like a
+        // query value no grammar explains, and so is a word that decodes to text (a digest's
+        // hex never does).
+        if scope.detectors.contains("high-entropy") {
+            let mut walk = Walk::new(self, scope, Place::Fixed(Location::HeaderNames));
+            let data = |s: &&&str| {
+                let s = s.as_bytes();
+                let text = decode_hex_run(s)
+                    .or_else(|| decode_base32_run(s))
+                    .or_else(|| decode_run(s));
+                entropy::unexplained(s) || text.is_some_and(|t| is_meaningful(&t))
+            };
+            for segment in segments.iter().filter(data) {
+                walk.report_as(
+                    "high-entropy",
+                    segment.as_bytes(),
+                    0,
+                    &EncodingChain::default(),
+                    Confidence::Low,
+                );
+            }
+            outcome.merge(walk.finish());
+        }
+        outcome
     }
 
     /// A whole body already in memory. `content_encoding` and `content_type` are the request's
