@@ -102,14 +102,22 @@ fn be(bytes: &[u8]) -> usize {
 
 /// A public-key packet (tag 6) of version 4 whose key material is exactly what its algorithm
 /// has (RSA, DSA, Elgamal: MPIs; ECDH, ECDSA, EdDSA: a curve and a point), then a user id
-/// packet (tag 13) of UTF-8 text, as RFC 9580 §10.1 has every transferable public key.
+/// packet (tag 13) of UTF-8 text, as RFC 9580 §10.1 has every transferable public key, and
+/// nothing after them but the packets such a key holds.
 fn openpgp_public_key(bytes: &[u8]) -> bool {
     let Some((6, key, rest)) = openpgp_packet(bytes) else {
         return false;
     };
     let user_id = match openpgp_packet(rest) {
-        Some((13, id, _)) => {
-            !id.is_empty() && std::str::from_utf8(id).is_ok_and(|t| !t.chars().any(char::is_control))
+        Some((13, id, mut after)) => {
+            // Then only whole packets a transferable key holds: signatures, trust, user ids
+            // and attributes, subkeys.
+            while let Some((2 | 12 | 13 | 14 | 17, _, next)) = openpgp_packet(after) {
+                after = next;
+            }
+            after.is_empty()
+                && !id.is_empty()
+                && std::str::from_utf8(id).is_ok_and(|t| !t.chars().any(char::is_control))
         }
         _ => false,
     };

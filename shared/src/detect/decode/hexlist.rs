@@ -125,9 +125,15 @@ pub(crate) fn hexdump(data: &[u8]) -> Option<(usize, usize, Vec<u8>)> {
     for line in data.split(|&b| b == b'\n') {
         let at = line_at;
         line_at += line.len() + 1;
-        match dump_line(line) {
-            Some(row) => {
-                start.get_or_insert(at);
+        // The first row may open a string (`"text": "00000000: …`), as a dump pasted into a
+        // field does.
+        let quoted = || {
+            let quote = memchr::memrchr(b'"', line).filter(|_| lines == 0)?;
+            Some((quote + 1, dump_line(&line[quote + 1..])?))
+        };
+        match dump_line(line).map(|row| (0, row)).or_else(quoted) {
+            Some((skip, row)) => {
+                start.get_or_insert(at + skip);
                 end = (at + line.len()).min(data.len());
                 bytes.extend(row);
                 lines += 1;
