@@ -14,7 +14,8 @@
 //!      ids, YouTube playlists and SigV4 credential scopes have published grammars;
 //!    - it is not words joined by separators;
 //!    - it does not decode to text, JSON, an image or compressed data. Those are judged by what
-//!      they decode to, by every other detector;
+//!      they decode to, by every other detector. Nor to a public key (OpenPGP, SSH), which is
+//!      published to be copied;
 //!    - it is not the value of a query parameter whose name says it carries a protocol nonce,
 //!      signature, digest or pagination cursor (`state`, `nonce`, `code_challenge`,
 //!      `signature`, `page_token`, `cursor`, ...).
@@ -22,7 +23,7 @@
 //! Hex-encoded data is therefore not caught here (a hash cannot be told from it); what it
 //! decodes to is.
 
-use super::decode::base64::decode_run;
+use super::decode::base64::{decode_run, decode_whole};
 use super::decode::{is_texty, percent, sniff_compression};
 use super::rules::checks::entropy;
 use super::runs::is_run_byte;
@@ -52,11 +53,16 @@ pub(crate) fn in_path(path: &[u8], mut f: impl FnMut(&[u8])) {
         };
         chunks.push(segment, &mut f);
         if static_asset(segment) {
-            // A build's content hash names the file (`app.<hash>.js`, `<hash>.webp`): a digest
-            // at one of a digest's base64url lengths is the file's name, not data (32: the
-            // 192 bits of Google Fonts' file names).
+            // A build's content hash names the file (`app.<hash>.js`, `<hash>.webp`, a font
+            // file named by its subset's hash): a name that holds at most a SHA-256 digest's
+            // 256 bits in base64url (43 characters), or is a SHA-512 digest's 86, is the file's
+            // name, not data, whatever length the naming scheme cuts its hash to. A longer
+            // name holds more than one digest and is judged; a shorter one sent to carry data
+            // is still charged by the information budget, and whatever it decodes to is
+            // judged by the other detectors.
             let mut g = |token: &[u8]| {
-                if !matches!(trim_padding(token).len(), 22 | 27 | 32 | 43 | 86) {
+                let len = trim_padding(token).len();
+                if len > 43 && len != 86 {
                     f(token)
                 }
             };
@@ -172,14 +178,16 @@ pub(crate) fn in_query(query: &[u8], mut f: impl FnMut(&[u8])) {
             Some(eq) => (&pair[..eq], &pair[eq + 1..]),
             None => (&b""[..], pair),
         };
-        if carries_nonce(name) {
+        let public = public_key_name(name) && value.len() <= PUBLIC_KEY_MAX;
+        if carries_nonce(name) || public {
             chunks.flush(&mut f);
         } else {
             chunks.push(value, &mut f);
         }
         // A cache buster or version is a short digest at most; a longer value under such a
         // name is more than one.
-        if !carries_nonce(name) || (short_nonce(name) && value.len() > SHORT_NONCE_MAX) {
+        let by_design = carries_nonce(name) && !(short_nonce(name) && value.len() > SHORT_NONCE_MAX);
+        if !by_design && !public {
             judge_value(value, &mut f);
         }
         // Data can ride in a parameter's name as well as its value (`?<data>=1`).
@@ -247,6 +255,7 @@ pub(crate) fn unexplained(token: &[u8]) -> bool {
         let base32 = token.iter().all(u8::is_ascii_alphanumeric)
             && !matches!(token.len(), 26 | 32 | 52)
             && beyond_hex >= 4
+            && !one_case_id(token)
             && one_case_data(token);
         // Hex longer than a commit id (which links cut to any length up to 40) and at no
         // digest's length (SHA-2 and others: 48, 56, 64, 80, 96, 128) is bytes written out.
@@ -261,6 +270,20 @@ pub(crate) fn unexplained(token: &[u8]) -> bool {
         && !labelled_digest(token)
         && !token.starts_with(b"eyJ")
         && !decodes_to_something(token)
+}
+
+/// An identifier in one case whose alphabet is not RFC 4648 base32 (a `0`, `1`, `8` or `9`
+/// among letters: Crockford's base32 as ULIDs write it, base36, OneDrive's and SharePoint's
+/// item ids, `01` and 32 characters), no longer than an id: 36 characters, under 190 bits,
+/// a 128- or 160-bit id and a few characters of type and version. Data sent in one case is
+/// RFC 4648 base32, the one-case encoding libraries and tunnels use, which is still judged
+/// (and what it decodes to with it); data in another alphabet beyond an id's length is judged
+/// too, and the information budget charges every fresh piece of it, so ids cannot be
+/// strung into a channel for free.
+fn one_case_id(token: &[u8]) -> bool {
+    token.len() <= 36
+        && token.iter().any(u8::is_ascii_alphabetic)
+        && token.iter().any(|b| matches!(b, b'0' | b'1' | b'8' | b'9'))
 }
 
 /// `sha256-…`, `sha512=…`: a digest that says it is one (subresource integrity, npm).
@@ -497,8 +520,13 @@ pub(crate) fn content_id(token: &[u8]) -> bool {
 
 /// Base64 that decodes to text, an image or compressed data is judged by what it decodes to.
 fn decodes_to_something(token: &[u8]) -> bool {
-    decode_run(token)
-        .is_some_and(|bytes| is_texty(&bytes, 75) || sniff_compression(&bytes).is_some() || is_image(&bytes))
+    let something = decode_run(token)
+        .is_some_and(|bytes| is_texty(&bytes, 75) || sniff_compression(&bytes).is_some() || is_image(&bytes));
+    // An OpenPGP packet header (old or new format) or an SSH blob's length opens the base64
+    // with `m`, `x` or `AAAA`: only those are decoded whole to be parsed as a key.
+    something
+        || ((token.starts_with(b"m") || token.starts_with(b"x") || token.starts_with(b"AAAA"))
+            && decode_whole(token).is_some_and(|bytes| super::keys::public_key(&bytes)))
 }
 
 fn is_image(bytes: &[u8]) -> bool {
@@ -523,6 +551,30 @@ fn carries_nonce(name: &[u8]) -> bool {
     let ends = |w: &[u8]| normal.ends_with(w);
     NONCE_PARAMS.iter().any(|p| normal == p.as_bytes()) || NONCE_SUFFIXES.iter().any(|s| ends(s.as_bytes()))
 }
+
+/// Parameters whose name says the key they carry is public by design: a CAPTCHA's site key
+/// (`sitekey`, `data-sitekey`, `recaptcha_site_key`), a publishable or public key
+/// (`publishable_key`, `publicKey`, `pubkey`), which pages and apps publish for anyone to read.
+/// Not a way to send anything under such a name: the value is still scanned by every rule (a
+/// secret key under a public key's name is caught by its own), it is excused only up to
+/// [`PUBLIC_KEY_MAX`], and the information budget charges it as any value.
+fn public_key_name(name: &[u8]) -> bool {
+    let decoded = percent::decode(name);
+    let name = decoded.as_deref().unwrap_or(name);
+    let normal: Vec<u8> = name
+        .iter()
+        .filter(|b| b.is_ascii_alphanumeric())
+        .map(u8::to_ascii_lowercase)
+        .collect();
+    [&b"sitekey"[..], b"publishablekey", b"publickey", b"pubkey"]
+        .iter()
+        .any(|w| normal.ends_with(w))
+}
+
+/// The longest value a [`public_key_name`] parameter carries: public keys sent as values are
+/// short (a reCAPTCHA site key is 40 characters, a VAPID key 87, a Stripe publishable key
+/// about 110); a longer value is more than a key.
+const PUBLIC_KEY_MAX: usize = 128;
 
 /// The longest value a [`short_nonce`] parameter carries: a SHA-512 digest in base64 (88).
 const SHORT_NONCE_MAX: usize = 88;

@@ -174,7 +174,7 @@ pub fn bits_of(piece: &[u8]) -> f64 {
 /// Four letters or more in one case (or capitalised), with vowels among them as words have:
 /// no run of five consonants, no run of three equal letters, and between a fifth and
 /// two thirds vowels.
-fn is_word(piece: &[u8]) -> bool {
+pub(crate) fn is_word(piece: &[u8]) -> bool {
     if piece.len() < 4 || !piece.iter().all(u8::is_ascii_alphabetic) {
         return false;
     }

@@ -50,6 +50,155 @@ fn sequence_content(bytes: &[u8]) -> Option<&[u8]> {
     (len >= 32).then(|| &rest[..len.min(rest.len())])
 }
 
+/// Whether `bytes` are a public key in a binary form people publish and paste: an OpenPGP
+/// transferable public key (a public-key packet, then a user id) or an SSH public key blob
+/// (what follows `ssh-ed25519 ` in `authorized_keys`). Either is public by its purpose, and
+/// each is parsed whole, every length exactly as the format states it: what a key forged to
+/// carry data can hold is opaque bytes in its key material, at most a large key's worth,
+/// which ciphertext would be anyway; text and compressed data are no key's bytes and are
+/// judged by what they decode to.
+pub(crate) fn public_key(bytes: &[u8]) -> bool {
+    openpgp_public_key(bytes) || ssh_public_key(bytes)
+}
+
+/// An OpenPGP packet at the start of `bytes` (RFC 9580 §4.2, old and new headers; no partial
+/// lengths): its tag, its body and what follows it.
+fn openpgp_packet(bytes: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&head, rest) = bytes.split_first()?;
+    let (tag, len, rest) = match head & 0xc0 {
+        0xc0 => {
+            let (&first, rest) = rest.split_first()?;
+            match first {
+                0..=191 => (head & 0x3f, first as usize, rest),
+                192..=223 => {
+                    let second = *rest.first()? as usize;
+                    (
+                        head & 0x3f,
+                        ((first as usize - 192) << 8) + second + 192,
+                        &rest[1..],
+                    )
+                }
+                255 => (head & 0x3f, be(rest.get(..4)?), &rest[4..]),
+                _ => return None,
+            }
+        }
+        0x80 => {
+            let width = match head & 3 {
+                0 => 1,
+                1 => 2,
+                2 => 4,
+                _ => return None,
+            };
+            ((head >> 2) & 0x0f, be(rest.get(..width)?), &rest[width..])
+        }
+        _ => return None,
+    };
+    Some((tag, rest.get(..len)?, &rest[len..]))
+}
+
+fn be(bytes: &[u8]) -> usize {
+    bytes.iter().fold(0, |n, &b| n << 8 | b as usize)
+}
+
+/// A public-key packet (tag 6) of version 4 whose key material is exactly what its algorithm
+/// has (RSA, DSA, Elgamal: MPIs; ECDH, ECDSA, EdDSA: a curve and a point), then a user id
+/// packet (tag 13) of UTF-8 text, as RFC 9580 §10.1 has every transferable public key, and
+/// nothing after them but the packets such a key holds.
+fn openpgp_public_key(bytes: &[u8]) -> bool {
+    let Some((6, key, rest)) = openpgp_packet(bytes) else {
+        return false;
+    };
+    let user_id = match openpgp_packet(rest) {
+        Some((13, id, mut after)) => {
+            // Then only whole packets a transferable key holds: signatures, trust, user ids
+            // and attributes, subkeys.
+            while let Some((2 | 12 | 13 | 14 | 17, _, next)) = openpgp_packet(after) {
+                after = next;
+            }
+            after.is_empty()
+                && !id.is_empty()
+                && std::str::from_utf8(id).is_ok_and(|t| !t.chars().any(char::is_control))
+        }
+        _ => false,
+    };
+    let Some((&4, rest)) = key.split_first() else {
+        return false;
+    };
+    let Some((&algorithm, material)) = rest.get(4..).and_then(<[u8]>::split_first) else {
+        return false;
+    };
+    let rest = match algorithm {
+        1..=3 => mpis(material, 2),
+        16 => mpis(material, 3),
+        17 => mpis(material, 4),
+        19 | 22 => curve(material),
+        // ECDH: the curve, the point, and the KDF parameters (a length, then 0x01 and the hash
+        // and cipher ids).
+        18 => curve(material)
+            .and_then(|kdf| (kdf.len() == 4 && kdf[0] == 3 && kdf[1] == 1).then_some(&kdf[4..])),
+        _ => None,
+    };
+    user_id && rest.is_some_and(<[u8]>::is_empty)
+}
+
+/// `n` OpenPGP multiprecision integers; returns what follows them.
+fn mpis(mut bytes: &[u8], n: usize) -> Option<&[u8]> {
+    for _ in 0..n {
+        bytes = mpi(bytes)?;
+    }
+    Some(bytes)
+}
+
+/// An elliptic curve's OID (a length byte, 0 and 255 reserved) and its point.
+fn curve(bytes: &[u8]) -> Option<&[u8]> {
+    let (&len, rest) = bytes.split_first()?;
+    if len == 0 || len == 0xff {
+        return None;
+    }
+    mpis(rest.get(len as usize..)?, 1)
+}
+
+/// An OpenPGP multiprecision integer: a bit count, then as many bytes as it needs, the top bit
+/// where the count puts it. Returns what follows.
+fn mpi(bytes: &[u8]) -> Option<&[u8]> {
+    let bits = be(bytes.get(..2)?);
+    if bits == 0 || bits > 16384 {
+        return None;
+    }
+    let len = bits.div_ceil(8);
+    let value = bytes.get(2..2 + len)?;
+    let top = 8 - value[0].leading_zeros() as usize;
+    (top == (bits - 1) % 8 + 1).then(|| &bytes[2 + len..])
+}
+
+/// An SSH public key blob (RFC 4253 §6.6, RFC 5656, RFC 8709, OpenSSH's `sk-` keys): strings
+/// of a 32-bit length, the first naming the key type, then exactly the parts that type has.
+fn ssh_public_key(bytes: &[u8]) -> bool {
+    let mut rest = bytes;
+    let mut parts = Vec::new();
+    while !rest.is_empty() && parts.len() < 6 {
+        let Some(len) = rest.get(..4).map(be) else {
+            return false;
+        };
+        let Some(part) = rest.get(4..4 + len) else {
+            return false;
+        };
+        parts.push(part);
+        rest = &rest[4 + len..];
+    }
+    let kind = parts.first().copied().unwrap_or_default();
+    let expected = match kind {
+        b"ssh-rsa" => 3,
+        b"ssh-dss" => 5,
+        b"ssh-ed25519" | b"ssh-ed448" => 2,
+        k if k.starts_with(b"ecdsa-sha2-") => 3,
+        k if k.starts_with(b"sk-ecdsa-sha2-") => 4,
+        k if k.starts_with(b"sk-ssh-ed25519") => 3,
+        _ => return false,
+    };
+    rest.is_empty() && parts.len() == expected
+}
+
 /// Calls `f(start, end)` for the private parts of keys written as text.
 pub(crate) fn text_private_keys(data: &[u8], mut f: impl FnMut(usize, usize)) {
     let find = |from: usize, what: &[u8]| memchr::memmem::find(&data[from..], what).map(|at| from + at);

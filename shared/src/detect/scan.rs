@@ -12,7 +12,7 @@ use super::decode::base64::{
 };
 use super::decode::compress::{Codec, InflateError, inflate};
 use super::decode::escape::{char_refs, has_char_refs, quoted_printable, unescape};
-use super::decode::hexlist::{HexList, hex_lists, hexdump};
+use super::decode::hexlist::{HexList, dump_row, hex_lists, hexdump};
 use super::decode::multipart::{Transfer, boundary, parts};
 use super::decode::{Sniffed, zip};
 use super::decode::{percent, sniff_compression, unicode};
@@ -30,10 +30,10 @@ use super::runs::{
 };
 use super::secret::Fingerprint;
 use super::shapes::{
-    Cues, assignment_operators, cards, command_line_passwords, cookie_jar_values, csv_columns,
-    follows_operator, generic_assignment, keyed_attributes, named_in_prose, named_values, pieces, public_at,
-    punctuated_assignments, quoted_in_errors, spoken_keys, spoken_passwords, sql_inserts, twilio_key,
-    wif_key,
+    Cues, assignment_operators, cards, command_line_passwords, cookie_jar_values, csv_columns, encoded_json,
+    encrypted_on_purpose, follows_operator, generic_assignment, keyed_attributes, named_in_prose,
+    named_values, pieces, public_at, punctuated_assignments, quoted_in_errors, spoken_keys, spoken_passwords,
+    sql_inserts, twilio_key, wif_key,
 };
 
 /// The largest decoded text also walked rotated back by ROT13.
@@ -291,7 +291,10 @@ impl<'a> Walk<'a> {
         origin: Origin,
         chain: &EncodingChain,
     ) {
-        for (start, end) in found.into_iter().filter(|&(s, e)| !public_at(data, s, e)) {
+        let explained = |s: usize, e: usize| {
+            public_at(data, s, e) || encoded_json(&data[s..e]) || encrypted_on_purpose(data, s, e)
+        };
+        for (start, end) in found.into_iter().filter(|&(s, e)| !explained(s, e)) {
             self.report("generic-secret", &data[start..end], origin.at(start), chain);
         }
     }
@@ -350,7 +353,12 @@ impl<'a> Walk<'a> {
         chain: &EncodingChain,
     ) {
         let run = &data[start..end];
-        if self.on.generic && assigned && generic_assignment(data, start, end) {
+        if self.on.generic
+            && assigned
+            && generic_assignment(data, start, end)
+            && !encoded_json(run)
+            && !encrypted_on_purpose(data, start, end)
+        {
             let value = run
                 .strip_suffix(b"==")
                 .or_else(|| run.strip_suffix(b"="))
@@ -663,18 +671,27 @@ impl<'a> Walk<'a> {
         };
         for_each_hex_list_stretch(data, &mut stretch);
         for_each_dotted_hex_stretch(data, &mut stretch);
+        // A hex dump (`xxd`, `hexdump -C`, `od`) is a layout people print bytes in to look at
+        // them: an offset column, fixed groups, most often the text beside. Its shape says
+        // nothing about what the bytes are, so a dump is judged by its bytes, not by being hex:
+        // decoded and walked whatever they are (text, compressed data, a key file, strings
+        // inside a binary), so a secret file dumped out is caught by what it holds. What a dump
+        // can carry past this is opaque bytes (ciphertext, an image's pixels), which base64 in
+        // a body carries as well; and it costs four times the bytes to send.
         if memchr::memmem::find(data, b"0000000").is_some() {
-            if let Some((at, bytes)) = hexdump(data) {
-                if self.on.delimited_hex && bytes.len() >= 16 && hex_data(&bytes, false) {
-                    self.report_as("delimited-hex", &bytes, origin.at(at), chain, Confidence::Low);
-                }
-                self.blob(bytes, Encoding::Hex, origin.child(at), chain);
+            if let Some((at, _, bytes)) = hexdump(data) {
+                self.dumped(bytes, origin.child(at), chain);
             }
         }
         for list in lists {
+            // A row of a dump (its line opens with an offset) is judged as the dump's bytes: the
+            // dump above when its lines are whole here, the layer below when it arrived escaped
+            // in a string (`\n` between its rows), where the rows are joined again.
+            let row = dump_row(data, list.start);
             let data_like = self.on.delimited_hex
+                && !row
                 && list.bytes.len() >= 16
-                && hex_data(&list.bytes, true)
+                && hex_data(&list.bytes)
                 && (!is_fingerprint(&list) || named_as_key(data, list.start))
                 && !labelled_digest(data, list.start)
                 && !self.digest_header()
@@ -689,6 +706,19 @@ impl<'a> Walk<'a> {
                 );
             }
             self.blob(list.bytes, Encoding::Hex, origin.child(list.start), chain);
+        }
+    }
+
+    /// The bytes of a hex dump, walked whatever they are: text, compressed data and key files
+    /// as [`Self::blob`] takes them, and binary bytes too (a binary's strings can hold a key).
+    fn dumped(&mut self, bytes: Vec<u8>, origin: Origin, chain: &EncodingChain) {
+        let by_blob = is_meaningful(&bytes)
+            || sniff_compression(&bytes).is_some()
+            || (self.on.private_key && keys::binary_private_key(&bytes));
+        if by_blob {
+            self.blob(bytes, Encoding::Hex, origin, chain);
+        } else {
+            self.descend(bytes, Encoding::Hex, origin, chain);
         }
     }
 
@@ -872,14 +902,14 @@ fn confidence_of(value: &[u8], judged: Confidence) -> Confidence {
 /// A key or certificate fingerprint as people print it: colon- or space-separated bytes of an
 /// MD5, SHA-1, SHA-256, SHA-384 or SHA-512 digest. Tools print those bare, never with a `0x`
 /// or `\x` in front of each byte: that is how code and exfiltration write bytes.
-/// Bytes written out as hex that are data: binary; in a list (`hides_text`), any text of 24
-/// characters or more; otherwise one word mixing letters of both cases and digits
-/// (`root:2omU5d2?vovPw3`, a credential spelled byte by byte), not words joined
-/// (`quarterly-report-v20`).
-fn hex_data(bytes: &[u8], hides_text: bool) -> bool {
-    // Bytes, or in a list a text of 24 characters or more: nobody spells a file or a command's
-    // output in delimited hex but to hide it. A hex dump shows its text beside the bytes.
-    if !is_meaningful(bytes) || (hides_text && bytes.len() >= 24) {
+/// Bytes written out as a delimited hex list that are data: binary; any text of 24 characters
+/// or more; otherwise one word mixing letters of both cases and digits (`root:2omU5d2?vovPw3`,
+/// a credential spelled byte by byte), not words joined (`quarterly-report-v20`). (Hex dumps
+/// are judged by their bytes instead: see [`Walk::dumped`].)
+fn hex_data(bytes: &[u8]) -> bool {
+    // Bytes, or a text of 24 characters or more: nobody spells a file or a command's output in
+    // delimited hex but to hide it.
+    if !is_meaningful(bytes) || bytes.len() >= 24 {
         return true;
     }
     let has = |f: fn(&u8) -> bool| bytes.iter().any(f);

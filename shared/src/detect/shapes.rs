@@ -400,6 +400,97 @@ pub(crate) fn public_at(data: &[u8], start: usize, end: usize) -> bool {
         || (value.starts_with(b"eyJ") && data[..start].ends_with(b"pk."))
 }
 
+/// A value that is, whole, base64 of a JSON object or array: state a client keeps (an
+/// analytics cookie, serialised preferences). Unsigned, it is no credential, since anyone may
+/// write one; and it is explained by what it says, which the layer below walks with every
+/// detector, so a token inside it is reported there. A signed value is not whole base64 (a
+/// JWT's dots, Flask's `payload.time.signature`, Rails' `data--digest`) and is judged.
+pub(crate) fn encoded_json(value: &[u8]) -> bool {
+    // `{"` and `{ ` open base64 with `ey`, `[` with `W`.
+    if value.len() < 16 || !(value.starts_with(b"ey") || value.starts_with(b"W")) {
+        return false;
+    }
+    super::decode::base64::decode_whole(value).is_some_and(|text| {
+        std::str::from_utf8(&text).is_ok_and(|text| {
+            let text = text.trim();
+            !text.chars().any(|c| c.is_control() && !c.is_whitespace())
+                && ((text.starts_with('{') && text.ends_with('}'))
+                    || (text.starts_with('[') && text.ends_with(']')))
+        })
+    })
+}
+
+/// Whether the value at `start..end` is ciphertext in a map named for encrypted values: the
+/// `encryptedData` of a Bitnami SealedSecret (or `encrypted`, `encrypted_values`, …), in JSON
+/// or YAML. Encrypted on purpose, to be committed and sent: only the cluster's controller can
+/// open it. Ciphertext means base64 of at least 128 bytes (an RSA-1024 key wrap; a
+/// SealedSecret's is 512) that are not text: a password or token put under the name in the
+/// clear is text, or too short, and is judged; every rule still runs on the value.
+pub(crate) fn encrypted_on_purpose(data: &[u8], start: usize, end: usize) -> bool {
+    let value = &data[start..end];
+    if value.len() < 172 {
+        return false;
+    }
+    let ciphertext = super::decode::base64::decode_whole(value)
+        .is_some_and(|bytes| bytes.len() >= 128 && !super::decode::base64::is_meaningful(&bytes));
+    ciphertext
+        && container_name(data, start).is_some_and(|name| {
+            name.iter()
+                .filter(|b| b.is_ascii_alphanumeric())
+                .map(u8::to_ascii_lowercase)
+                .collect::<Vec<u8>>()
+                .starts_with(b"encrypted")
+        })
+}
+
+/// The name of the map holding the value at `start`: in JSON, the key before the `{` that
+/// opens the object around it; in YAML, the key of the nearest line above indented less.
+/// Looked for within 4 KiB before the value.
+fn container_name(data: &[u8], start: usize) -> Option<&[u8]> {
+    let from = start.saturating_sub(4096);
+    let before = &data[from..start];
+    let line_start = memchr::memrchr(b'\n', before).map_or(0, |i| i + 1);
+    let line = &before[line_start..];
+    let indent = line.iter().take_while(|&&b| b == b' ').count();
+    // YAML: `key: value` on an indented line under `name:`.
+    if !line.contains(&b'{') && indent > 0 && !line.trim_ascii_start().starts_with(b"\"") {
+        let mut above = &before[..line_start.saturating_sub(1)];
+        loop {
+            let at = memchr::memrchr(b'\n', above).map_or(0, |i| i + 1);
+            let prev = &above[at..];
+            let prev_indent = prev.iter().take_while(|&&b| b == b' ').count();
+            if !prev.trim_ascii().is_empty() && prev_indent < indent {
+                return prev.trim_ascii().strip_suffix(b":");
+            }
+            if at == 0 {
+                return None;
+            }
+            above = &above[..at - 1];
+        }
+    }
+    // JSON: the unmatched `{` before the value (braces inside strings are rare in keys).
+    let mut depth = 0usize;
+    let open = before.iter().rposition(|&b| match b {
+        b'}' => {
+            depth += 1;
+            false
+        }
+        b'{' if depth == 0 => true,
+        b'{' => {
+            depth -= 1;
+            false
+        }
+        _ => false,
+    })?;
+    let key = before[..open]
+        .trim_ascii_end()
+        .strip_suffix(b":")?
+        .trim_ascii_end();
+    let key = key.strip_suffix(b"\"")?;
+    let quote = memchr::memrchr(b'"', key)?;
+    Some(&key[quote + 1..])
+}
+
 /// Whether the value at `start` follows a lone `>` (not `=>` or `->`), the end of an element's
 /// start tag (`<password>…`), and so must end where the element does (`…</password>`): in
 /// `user:<password>@host` the `@host` is not the password.

@@ -623,15 +623,25 @@ fn random_across_labels(labels: &[&[u8]]) -> bool {
         random_label(&joined)
     };
     // Or many short chunks (dnscat2- and DNSExfiltrator-style, sequence numbers included):
-    // three or more adjacent labels of 4+ letters and digits, 24+ characters together.
+    // three or more adjacent labels of 4+ letters and digits, 24+ characters together not
+    // counting the labels that read as words. A word (`eastus`, `cloudapp`) is a name, which
+    // language explains, as the information budget counts it; a name beside one short random
+    // label (a cloud's 12-character service name, some 60 bits) carries too little to be data
+    // on its own. Chunks of data are not words, and a run of them still joins into one.
     let chunk = |label: &&[u8]| label.len() >= 4 && label.iter().all(u8::is_ascii_alphanumeric);
+    let data_chars = |run: &[&[u8]]| {
+        run.iter()
+            .filter(|l| !super::information::is_word(l))
+            .map(|l| l.len())
+            .sum::<usize>()
+    };
     labels
         .split(|label| !data_like(label))
         .filter(|run| run.len() >= 2)
         .any(joined_random)
         || labels
             .split(|label| !chunk(label))
-            .filter(|run| run.len() >= 3 && run.iter().map(|l| l.len()).sum::<usize>() >= 24)
+            .filter(|run| run.len() >= 3 && data_chars(run) >= 24)
             .any(joined_random)
 }
 
@@ -672,7 +682,8 @@ fn session_cookies(header: &[u8]) -> impl Iterator<Item = &[u8]> {
             || name == b"sid"
             || name.ends_with(b".sid")
             || name.ends_with(b"_sid");
-        (session && looks_random(value) && !is_placeholder(value)).then_some(value)
+        (session && looks_random(value) && !is_placeholder(value) && !super::shapes::encoded_json(value))
+            .then_some(value)
     })
 }
 

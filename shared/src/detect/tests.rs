@@ -1306,3 +1306,255 @@ fn pieces_over_fields_and_named_form_fields() {
     );
     assert!(out.is_clean(), "{out:?}");
 }
+
+/// Bytes as `xxd` prints them: offset, groups of two bytes, the text column.
+fn xxd(bytes: &[u8]) -> String {
+    let text = |row: &[u8]| -> String {
+        row.iter()
+            .map(|&b| {
+                if b.is_ascii_graphic() || b == b' ' {
+                    b as char
+                } else {
+                    '.'
+                }
+            })
+            .collect()
+    };
+    bytes
+        .chunks(16)
+        .enumerate()
+        .map(|(i, row)| {
+            let groups: Vec<String> = row
+                .chunks(2)
+                .map(|g| g.iter().map(|b| format!("{b:02x}")).collect())
+                .collect();
+            format!("{:08x}: {:<40}  {}\n", i * 16, groups.join(" "), text(row))
+        })
+        .collect()
+}
+
+/// Bytes as `hexdump -C` prints them: offset, two halves of eight bytes, the text between bars.
+fn hexdump_c(bytes: &[u8]) -> String {
+    bytes
+        .chunks(16)
+        .enumerate()
+        .map(|(i, row)| {
+            let half = |h: &[u8]| h.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ");
+            let hex = format!(
+                "{}  {}",
+                half(&row[..row.len().min(8)]),
+                half(&row[row.len().min(8)..])
+            );
+            let text: String = row
+                .iter()
+                .map(|&b| if b.is_ascii_graphic() { b as char } else { '.' })
+                .collect();
+            format!("{:08x}  {hex:<49} |{text}|\n", i * 16)
+        })
+        .collect()
+}
+
+fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut rng = Lcg(seed);
+    (0..len).map(|_| rng.next(256) as u8).collect()
+}
+
+/// Split 13's hex dumps: a dump is judged by the bytes it shows, not by being hex. File
+/// headers and packets dumped to ask about them are clean in every tool's layout, whole or
+/// escaped into a JSON string; a text holding keys, dumped, is caught by what it says.
+#[test]
+fn hex_dumps_are_judged_by_their_bytes() {
+    let e = engine();
+    let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\x01\0\0\0\0\xc8\x08\x06\0\0\0".to_vec();
+    png.extend(random_bytes(3, 40));
+    let mut elf = b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x03\0>\0\x01\0\0\0".to_vec();
+    elf.extend(random_bytes(5, 8));
+    elf.extend([0u8; 16]);
+    let mut tls = vec![0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03];
+    tls.extend(random_bytes(7, 32));
+    for dump in [
+        xxd(&png),
+        hexdump_c(&elf),
+        xxd(&tls),
+        hexdump_c(&random_bytes(9, 48)),
+    ] {
+        let out = body(&e, dump.as_bytes());
+        assert!(out.is_clean(), "{dump}{out:?}");
+        let json = serde_json::json!({ "text": format!("what is this?\n{dump}") }).to_string();
+        let out = body(&e, json.as_bytes());
+        assert!(out.is_clean(), "{json}{out:?}");
+    }
+    let credentials = b"[default]\naws_access_key_id = AKIAZ7XQ2MLP4RT6WQ3N\naws_secret_access_key = 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\n";
+    let token = format!("GITHUB_TOKEN={GITHUB}\n");
+    for (dump, detector) in [
+        (xxd(credentials), "aws-access-key"),
+        (hexdump_c(credentials), "aws-access-key"),
+        (xxd(token.as_bytes()), "github-token"),
+        (hexdump_c(token.as_bytes()), "github-token"),
+    ] {
+        let out = body(&e, dump.as_bytes());
+        assert!(detectors(&out).contains(&detector), "{dump}{out:?}");
+        let json = serde_json::json!({ "text": dump }).to_string();
+        let out = body(&e, json.as_bytes());
+        assert!(detectors(&out).contains(&detector), "{json}{out:?}");
+    }
+    // Binary in a delimited list, no dump's layout, is still data.
+    let list: Vec<String> = random_bytes(9, 24).iter().map(|b| format!("{b:02x}")).collect();
+    assert!(detectors(&body(&e, list.join(" ").as_bytes())).contains(&"delimited-hex"));
+}
+
+/// An OpenPGP transferable public key (an RSA public-key packet and a user id), as HKP's
+/// `keytext` carries it.
+fn openpgp_key(modulus: &[u8], user: &str) -> Vec<u8> {
+    let mut body = vec![4, 0x66, 0x4b, 0xec, 0xc4, 1];
+    let bits = modulus.len() * 8 - modulus[0].leading_zeros() as usize;
+    body.extend((bits as u16).to_be_bytes());
+    body.extend(modulus);
+    body.extend([0x00, 0x11, 0x01, 0x00, 0x01]);
+    let mut key = vec![0x99];
+    key.extend((body.len() as u16).to_be_bytes());
+    key.extend(body);
+    key.extend([0xb4, user.len() as u8]);
+    key.extend(user.as_bytes());
+    key
+}
+
+fn form_value(bytes: &[u8]) -> String {
+    STANDARD
+        .encode(bytes)
+        .replace('+', "%2B")
+        .replace('/', "%2F")
+        .replace('=', "%3D")
+}
+
+/// Split 13's high-entropy cases by class: one-case ids in an alphabet that is not base32, a
+/// static asset named by its hash, a public key in a key server's form, a CAPTCHA site key;
+/// each beside what still reads as data.
+#[test]
+fn ids_hashed_asset_names_and_public_keys_are_not_data() {
+    let e = engine();
+    let form = |text: &str| {
+        e.scan_body(
+            all(),
+            None,
+            Some("application/x-www-form-urlencoded"),
+            text.as_bytes(),
+        )
+    };
+    for url in [
+        "https://graph.microsoft.com/v1.0/drives/b1/items/01BYE5RZ6QN3ZWBTUFOFD3GSPGOHDJD36K/content",
+        "https://api.example.com/v1/jobs/01hx7k9m2q8r4t6w0y3z5b1c7d9f2g4h/status",
+        "https://fonts.gstatic.com/s/inter/v18/Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5Hh8_a2.woff2",
+        "https://cdn.example.com/assets/x9Kq2Lm7Np4Rs8Tv1Wx5Yz3Ab6Cd9Ef2Gh4Jk6Mn8Pq.css",
+        "https://www.example.com/verify?site_key=6LdQ3kUqAAAAAF9zX2hTqR7vWb1cYp0mNs4eKd8j",
+    ] {
+        let out = e.scan_url(all(), url);
+        assert!(out.is_clean(), "{url}: {out:?}");
+    }
+    let mut modulus = random_bytes(11, 256);
+    modulus[0] |= 0x80;
+    let key = openpgp_key(&modulus, "Erin Fischer <erin@example.com>");
+    let out = form(&format!("keytext={}&options=mr", form_value(&key)));
+    assert!(out.is_clean(), "{out:?}");
+    let mut ssh = b"\0\0\0\x0bssh-ed25519\0\0\0\x20".to_vec();
+    ssh.extend(random_bytes(13, 32));
+    let out = e.scan_url(
+        all(),
+        &format!(
+            "https://keys.example.com/add?key={}",
+            URL_SAFE_NO_PAD.encode(&ssh)
+        ),
+    );
+    assert!(out.is_clean(), "{out:?}");
+    let out = form("sitekey=6LfHq2vL8mN4pR7tW1yB5cD9fG3hJ6kZ0aEx&action=submit");
+    assert!(out.is_clean(), "{out:?}");
+
+    // Still data: base32 and longer base36 in one case, a file name longer than a digest, a
+    // key that does not parse (bytes after its user id, a modulus shorter than it says), a
+    // key's bytes under no key's shape, and a long value under a public key's name.
+    let mut spoiled = key.clone();
+    spoiled.extend(random_bytes(17, 24));
+    let mut short = key.clone();
+    short[10] ^= 0x01;
+    let mut tail = ssh.clone();
+    tail.extend(random_bytes(19, 12));
+    for url in [
+        "https://c.example.net/u/mzxw6ytb2oi4dk3tfpq7r2lnb5wx4y3kq7/x",
+        "https://c.example.net/u/k3j9x2m8q7w1z5c4v6b0n8m2l4p6h9t3r5y7w1q2/x",
+        "https://c.example.net/p/x9Kq2Lm7Np4Rs8Tv1Wx5Yz3Ab6Cd9Ef2Gh4Jk6Mn8PqRs.gif",
+        &format!("https://c.example.net/c?d={}", URL_SAFE_NO_PAD.encode(&spoiled)),
+        &format!("https://c.example.net/c?d={}", URL_SAFE_NO_PAD.encode(&short)),
+        &format!("https://c.example.net/c?key={}", URL_SAFE_NO_PAD.encode(&tail)),
+        &format!("https://c.example.net/c?d={}", URL_SAFE_NO_PAD.encode(&modulus)),
+        &format!(
+            "https://c.example.net/c?sitekey={}",
+            URL_SAFE_NO_PAD.encode(random_bytes(23, 120))
+        ),
+    ] {
+        let out = e.scan_url(all(), url);
+        assert!(detectors(&out).contains(&"high-entropy"), "{url}: {out:?}");
+    }
+    assert!(!form("d=6LfHq2vL8mN4pR7tW1yB5cD9fG3hJ6kZ0aEx&action=submit").is_clean());
+}
+
+/// Split 13's generic-secret cases: an analytics cookie that is base64 of JSON is state, and
+/// a SealedSecret's ciphertexts are encrypted on purpose; a token inside the JSON, the same
+/// ciphertext outside an encrypted map, and a password in the clear inside one are caught.
+#[test]
+fn client_state_and_sealed_ciphertext_are_not_credentials() {
+    let e = engine();
+    let state = STANDARD.encode(br#"{"id":"9e6fcba6-ee67-4d94","created":1759242800000,"existing":true}"#);
+    let out = e.scan_header(
+        all(),
+        "cookie",
+        format!("_ga=GA1.2.3; _hjSessionUser_88={state}").as_bytes(),
+    );
+    assert!(out.is_clean(), "{out:?}");
+    let holding = STANDARD.encode(format!(r#"{{"user":42,"token":"{GITHUB}"}}"#));
+    let out = e.scan_header(all(), "cookie", format!("app_session={holding}").as_bytes());
+    assert!(detectors(&out).contains(&"github-token"), "{out:?}");
+    let out = e.scan_header(all(), "cookie", b"sessionid=Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5Hh");
+    assert!(detectors(&out).contains(&"generic-secret"), "{out:?}");
+
+    let mut sealed = vec![0x02, 0x00];
+    sealed.extend(random_bytes(29, 300));
+    let sealed = STANDARD.encode(&sealed);
+    let json = format!(
+        "{{\n \"kind\": \"SealedSecret\",\n \"spec\": {{\n  \"encryptedData\": {{\n   \"password\": \"{sealed}\"\n  }}\n }}\n}}"
+    );
+    let yaml = format!("kind: SealedSecret\nspec:\n  encryptedData:\n    api_token: {sealed}\n");
+    for text in [&json, &yaml] {
+        let out = body(&e, text.as_bytes());
+        assert!(out.is_clean(), "{text}{out:?}");
+    }
+    for text in [
+        json.replace("encryptedData", "stringData"),
+        yaml.replace("encryptedData", "data"),
+        r#"{"spec": {"encryptedData": {"password": "Hollow#0640lantern"}}}"#.to_owned(),
+    ] {
+        let out = body(&e, text.as_bytes());
+        assert!(detectors(&out).contains(&"generic-secret"), "{text}{out:?}");
+    }
+}
+
+/// Split 13's cloud service name: one short random label beside the words of a provider's
+/// zone is a name; data in longer labels, or in short chunks among words, still reads as data.
+#[test]
+fn one_short_label_among_words_is_a_name() {
+    let e = engine();
+    for host in [
+        "my5uu77gzn05.eastus.cloudapp.azure.com",
+        "k8x2m9q4z7w1.westeurope.cloudapp.azure.com",
+    ] {
+        let out = e.scan_hostname(all(), host);
+        assert!(out.is_clean(), "{host}: {out:?}");
+    }
+    for host in [
+        "q3x9v7k2m8n4b6c1z5w2.eastus.cloudapp.azure.com",
+        "a9f3c1e5.b7d2f4a8.c6e0b1d3.eastus.cloudapp.azure.com",
+        "mfrgg2.lbmzxw.6ytboi.4dk3tf.s12.interact.sh",
+    ] {
+        let out = e.scan_hostname(all(), host);
+        assert!(detectors(&out).contains(&"dns-exfiltration"), "{host}: {out:?}");
+    }
+}

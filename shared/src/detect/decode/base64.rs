@@ -72,6 +72,13 @@ fn trim_padding(run: &[u8]) -> &[u8] {
     &run[..end]
 }
 
+/// A whole run decoded as base64 (either alphabet, padded or not) from its first character,
+/// whatever it decodes to: for callers that recognise the bytes themselves.
+pub(crate) fn decode_whole(run: &[u8]) -> Option<Vec<u8>> {
+    let normal: Vec<u8> = trim_padding(run).iter().map(|&b| standard(b)).collect();
+    LENIENT.decode(&normal).ok()
+}
+
 /// Plain hex of at least 12 bytes, optionally behind `0x`.
 pub(crate) fn decode_hex_run(run: &[u8]) -> Option<Vec<u8>> {
     let digits = run.strip_prefix(b"0x").unwrap_or(run);

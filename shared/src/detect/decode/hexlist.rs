@@ -115,18 +115,26 @@ fn step(data: &[u8], at: usize, delimiter: &[u8], prefix: Option<&[u8]>) -> Opti
 /// The bytes of a hex dump (`hexdump -C`, `xxd`, `od -A x -t x1`): lines that start with an
 /// offset of four to eight hex digits (and `:` for xxd), then up to 16 bytes written as pairs
 /// or xxd's groups of four digits, then the dump's text column. Two lines or more; `None`
-/// otherwise. Returns where the dump starts and its bytes.
-pub(crate) fn hexdump(data: &[u8]) -> Option<(usize, Vec<u8>)> {
+/// otherwise. Returns where the dump starts and ends, and its bytes.
+pub(crate) fn hexdump(data: &[u8]) -> Option<(usize, usize, Vec<u8>)> {
     let mut start = None;
+    let mut end = 0;
     let mut bytes = Vec::new();
     let mut lines = 0;
     let mut line_at = 0;
     for line in data.split(|&b| b == b'\n') {
         let at = line_at;
         line_at += line.len() + 1;
-        match dump_line(line) {
-            Some(row) => {
-                start.get_or_insert(at);
+        // The first row may open a string (`"text": "00000000: …`), as a dump pasted into a
+        // field does.
+        let quoted = || {
+            let quote = memchr::memrchr(b'"', line).filter(|_| lines == 0)?;
+            Some((quote + 1, dump_line(&line[quote + 1..])?))
+        };
+        match dump_line(line).map(|row| (0, row)).or_else(quoted) {
+            Some((skip, row)) => {
+                start.get_or_insert(at + skip);
+                end = (at + line.len()).min(data.len());
                 bytes.extend(row);
                 lines += 1;
             }
@@ -139,7 +147,31 @@ pub(crate) fn hexdump(data: &[u8]) -> Option<(usize, Vec<u8>)> {
             }
         }
     }
-    (lines >= 2).then(|| (start.unwrap_or(0), bytes))
+    (lines >= 2).then(|| (start.unwrap_or(0), end, bytes))
+}
+
+/// Whether the line holding `start` opens with a dump's offset column (four to eight hex
+/// digits, `:` for xxd, then a space) and holds nothing but hex and spaces from there to
+/// `start`: the bytes at `start` are a row of a hex dump (or its second half, as `hexdump -C`
+/// prints it). A line may begin after a newline or after a `\n` escaped in a string, as a dump
+/// pasted into a JSON field arrives.
+pub(crate) fn dump_row(data: &[u8], start: usize) -> bool {
+    let before = &data[start.saturating_sub(80)..start];
+    let line = match memchr::memrchr(b'\n', before) {
+        Some(at) => &before[at + 1..],
+        None if start <= 80 => before,
+        None => return false,
+    };
+    let line = match memchr::memmem::rfind(line, b"\\n") {
+        Some(at) => &line[at + 2..],
+        None => line,
+    };
+    let line = line.trim_ascii_start();
+    let offset = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    let rest = line[offset..].strip_prefix(b":").unwrap_or(&line[offset..]);
+    (4..=8).contains(&offset)
+        && rest.first() == Some(&b' ')
+        && rest.iter().all(|&b| b == b' ' || b.is_ascii_hexdigit())
 }
 
 fn dump_line(line: &[u8]) -> Option<Vec<u8>> {
@@ -207,13 +239,25 @@ mod tests {
         let xxd = "00000000: 414b 4941 5a37 5851 324d 4c50 3452 5436  AKIAZ7XQ2MLP4RT6\n00000010: 5751 334e                                WQ3N\n";
         let od = "0000000 41 4b 49 41 5a 37 58 51 32 4d 4c 50 34 52 54 36\n0000020 57 51 33 4e\n";
         for dump in [hexdump_c, xxd, od] {
-            let (at, bytes) = hexdump(dump.as_bytes()).expect(dump);
+            let (at, end, bytes) = hexdump(dump.as_bytes()).expect(dump);
             assert_eq!(
-                (at, bytes.as_slice()),
-                (0, &b"AKIAZ7XQ2MLP4RT6WQ3N"[..]),
+                (at, end, bytes.as_slice()),
+                (0, dump.len() - 1, &b"AKIAZ7XQ2MLP4RT6WQ3N"[..]),
                 "{dump}"
             );
+            // Every row's bytes, in either half, are the dump's.
+            let second = dump.find("\n").expect("two lines") + 1;
+            let first_byte = dump[second..].find(" 5").expect("a byte") + second + 1;
+            assert!(dump_row(dump.as_bytes(), first_byte), "{dump}");
         }
+        let escaped = r#"{"text": "why?\n00000000  7f 45 4c 46 02 01 01 00  00 00 00 00"#;
+        let at = escaped.find("00  00").expect("second half") + 4;
+        assert!(dump_row(escaped.as_bytes(), at));
+        assert!(!dump_row(b"key: 41 4b 49 41 5a 37 58 51 32 4d", 5));
+        assert!(!dump_row(
+            b"2026 41 4b 49 41 5a 37 58 51 32 4d and words 41 4b",
+            40
+        ));
         assert_eq!(hexdump(b"00000000  41 4b 49 41  |AKIA|\n"), None, "one line");
         assert_eq!(hexdump(b"2026 was a year\n1999 too\n"), None);
     }
