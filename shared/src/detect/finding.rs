@@ -71,6 +71,8 @@ pub enum Encoding {
     Base64,
     Hex,
     Base32,
+    /// Ascii85, RFC 1924 or Z85.
+    Base85,
     Escape,
     /// HTML and XML character references (`&#107;`, `&#x6B;`).
     CharRef,
@@ -104,6 +106,7 @@ impl Encoding {
             Self::Zip => "zip",
             Self::Joined => "joined",
             Self::Rot13 => "rot13",
+            Self::Base85 => "base85",
         }
     }
 }

@@ -225,6 +225,11 @@ impl<'a> Walk<'a> {
         self.joined(data, &runs, origin, chain);
         self.tokens(data, origin, chain);
         self.hex_lists(data, origin, chain);
+        let mut texts = Vec::new();
+        super::decode::base85::base85_texts(data, |at, bytes| texts.push((at, bytes)));
+        for (at, bytes) in texts {
+            self.blob(bytes, Encoding::Base85, origin.child(at), chain);
+        }
         if has_soft_break(data) {
             if let Some(decoded) = quoted_printable(data) {
                 self.descend(decoded, Encoding::QuotedPrintable, origin.child(0), chain);
@@ -762,12 +767,23 @@ impl<'a> Walk<'a> {
             let mut found = Vec::new();
             for_each_phrase_stretch(data, |from, to| {
                 let stretch = &data[from..to];
-                self.engine
-                    .seeds
-                    .phrases(stretch, |start, end| found.push((from + start, from + end)));
+                self.engine.seeds.phrases(stretch, |start, end, checked| {
+                    found.push((from + start, from + end, checked))
+                });
             });
-            for (start, end) in found {
-                self.report("seed-phrase", &data[start..end], origin.at(start), chain);
+            for (start, end, checked) in found {
+                let confidence = if checked {
+                    Confidence::Verified
+                } else {
+                    Confidence::High
+                };
+                self.report_as(
+                    "seed-phrase",
+                    &data[start..end],
+                    origin.at(start),
+                    chain,
+                    confidence,
+                );
             }
         }
     }

@@ -1741,10 +1741,11 @@ impl SeedWords {
         )
     }
 
-    /// Runs of 12 to 24 list words whose checksum holds. Words are maximal runs of lowercase
+    /// Runs of 12 to 24 list words, `f(start, end, checked)` with whether a checksum holds
+    /// (the longest such window; else the whole run). Words are maximal runs of lowercase
     /// letters; between two words of a phrase there may be only whitespace or the escapes
     /// `\n`, `\r`, `\t` (a phrase inside a JSON string).
-    pub(crate) fn phrases(&self, data: &[u8], mut f: impl FnMut(usize, usize)) {
+    pub(crate) fn phrases(&self, data: &[u8], mut f: impl FnMut(usize, usize, bool)) {
         // Streaks of short lowercase words first; the list is consulted only for streaks of
         // twelve or more, which prose seldom has.
         let mut streak: Vec<(usize, usize)> = Vec::new();
@@ -1779,7 +1780,7 @@ impl SeedWords {
         self.close(data, &mut streak, &mut f);
     }
 
-    fn close(&self, data: &[u8], streak: &mut Vec<(usize, usize)>, f: &mut impl FnMut(usize, usize)) {
+    fn close(&self, data: &[u8], streak: &mut Vec<(usize, usize)>, f: &mut impl FnMut(usize, usize, bool)) {
         if streak.len() >= 12 {
             let mut run = Vec::with_capacity(streak.len());
             for &(start, end) in streak.iter() {
@@ -1819,7 +1820,7 @@ fn soft_gap(gap: &[u8]) -> bool {
     !gap.is_empty()
 }
 
-fn check_run(run: &[(u16, usize, usize)], f: &mut impl FnMut(usize, usize)) {
+fn check_run(run: &[(u16, usize, usize)], f: &mut impl FnMut(usize, usize, bool)) {
     if run.len() < 12 {
         return;
     }
@@ -1831,11 +1832,15 @@ fn check_run(run: &[(u16, usize, usize)], f: &mut impl FnMut(usize, usize)) {
             let window = &run[from..from + len];
             let indices: Vec<u16> = window.iter().map(|w| w.0).collect();
             if window.len() == len && bip39_checksum(&indices) {
-                f(window[0].1, window[len - 1].2);
+                f(window[0].1, window[len - 1].2, true);
                 return;
             }
         }
     }
+    // Twelve list words in a row are a phrase whether or not its checksum holds: prose has no
+    // such runs, and a phrase typed from memory or altered by a word still opens the wallet
+    // to whoever tries the few words it could be. The checksum only raises the confidence.
+    f(run[0].1, run[run.len() - 1].2, false);
 }
 
 #[cfg(test)]

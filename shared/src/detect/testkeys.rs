@@ -169,8 +169,19 @@ pub(crate) fn key_examples() -> Vec<(&'static str, Vec<String>, Vec<String>)> {
                 phrase.clone(),
                 long_phrase,
                 serde_json::json!({ "m": format!("words:\n{phrase}\n") }).to_string(),
+                // A broken checksum lowers the confidence only.
+                broken_phrase,
             ],
-            vec![broken_phrase],
+            // Eleven words; twelve with one that is not on the list.
+            vec![
+                phrase.split(' ').take(11).collect::<Vec<_>>().join(" "),
+                phrase
+                    .split(' ')
+                    .enumerate()
+                    .map(|(i, w)| if i == 5 { "tollgate" } else { w })
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ],
         ),
     ]
 }

@@ -3,6 +3,7 @@
 //! Bounds on depth and total size are the engine's; the decompressors take their own limit.
 
 pub(crate) mod base64;
+pub(crate) mod base85;
 pub(crate) mod compress;
 pub(crate) mod escape;
 pub(crate) mod hexlist;

@@ -1,0 +1,155 @@
+//! Base85: Adobe's Ascii85 between `<~` and `~>`, and the two alphabets written without
+//! delimiters, RFC 1924's (Python's `b85encode`, git's binary patches) and ZeroMQ's Z85. Five
+//! characters carry four bytes, a denser cover than base64 for a file sent out in a string.
+
+/// Characters of a bare base85 stretch worth decoding: 40 carry 32 bytes.
+const MIN_STRETCH: usize = 40;
+
+const RFC1924: &[u8; 85] =
+    b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz!#$%&()*+-;<=>?@^_`{|}~";
+const Z85: &[u8; 85] =
+    b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
+
+/// Each byte's value in an alphabet, or 0xff.
+const fn table(alphabet: &[u8; 85]) -> [u8; 256] {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 85 {
+        t[alphabet[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+}
+
+static RFC1924_VALUE: [u8; 256] = table(RFC1924);
+static Z85_VALUE: [u8; 256] = table(Z85);
+
+/// Groups of five characters to big-endian words, a short last group padded with the
+/// alphabet's highest digit (as every encoder pads); `None` on a character outside it or an
+/// overflowing group.
+fn decode_with(text: &[u8], value: &[u8; 256]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() / 5 * 4 + 4);
+    for group in text.chunks(5) {
+        let mut acc: u64 = 0;
+        for i in 0..5 {
+            let digit = match group.get(i) {
+                Some(&c) => match value[c as usize] {
+                    0xff => return None,
+                    v => v,
+                },
+                None => 84,
+            };
+            acc = acc * 85 + u64::from(digit);
+        }
+        let word = u32::try_from(acc).ok()?.to_be_bytes();
+        out.extend_from_slice(&word[..(group.len() - 1).min(4)]);
+    }
+    Some(out)
+}
+
+/// Adobe Ascii85 (`!`..`u`, `z` for four zero bytes, whitespace ignored).
+fn decode_ascii85(text: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() / 5 * 4 + 4);
+    let mut group = Vec::with_capacity(5);
+    let flush = |group: &mut Vec<u8>, out: &mut Vec<u8>| -> Option<()> {
+        let n = group.len();
+        if n == 0 {
+            return Some(());
+        }
+        let mut acc: u64 = 0;
+        for i in 0..5 {
+            acc = acc * 85 + u64::from(group.get(i).copied().unwrap_or(84));
+        }
+        let word = u32::try_from(acc).ok()?.to_be_bytes();
+        out.extend_from_slice(&word[..(n - 1).min(4)]);
+        group.clear();
+        Some(())
+    };
+    for &c in text {
+        match c {
+            b'z' if group.is_empty() => out.extend_from_slice(&[0; 4]),
+            b'!'..=b'u' => {
+                group.push(c - b'!');
+                if group.len() == 5 {
+                    flush(&mut group, &mut out)?;
+                }
+            }
+            c if c.is_ascii_whitespace() => {}
+            _ => return None,
+        }
+    }
+    flush(&mut group, &mut out)?;
+    Some(out)
+}
+
+/// Calls `f(start, bytes)` for each base85 text in `data` and what it decodes to: Ascii85
+/// between its delimiters, and stretches of 40 or more characters of RFC 1924's or Z85's
+/// alphabet with at least four that base64 does not use (base64 and words are not base85).
+pub(crate) fn base85_texts(data: &[u8], mut f: impl FnMut(usize, Vec<u8>)) {
+    let mut from = 0;
+    while let Some(open) = memchr::memmem::find(&data[from..], b"<~").map(|at| from + at) {
+        let Some(close) = memchr::memmem::find(&data[open + 2..], b"~>").map(|at| open + 2 + at) else {
+            break;
+        };
+        if let Some(bytes) = decode_ascii85(&data[open + 2..close]) {
+            f(open, bytes);
+        }
+        from = close + 2;
+    }
+    for value in [&RFC1924_VALUE, &Z85_VALUE] {
+        let mut start = None;
+        for (i, &b) in data.iter().chain(std::iter::once(&b' ')).enumerate() {
+            match (value[b as usize] != 0xff && i < data.len(), start) {
+                (true, None) => start = Some(i),
+                (false, Some(s)) => {
+                    start = None;
+                    let text = &data[s..i];
+                    let beyond = text
+                        .iter()
+                        .filter(|b| {
+                            !b.is_ascii_alphanumeric()
+                                && !matches!(b, b'+' | b'/' | b'=' | b'-' | b'_' | b'.')
+                        })
+                        .count();
+                    if text.len() >= MIN_STRETCH && beyond >= 4 {
+                        if let Some(bytes) = decode_with(text, value) {
+                            f(s, bytes);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decoded(data: &[u8]) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        base85_texts(data, |_, bytes| out.push(bytes));
+        out
+    }
+
+    #[test]
+    fn the_three_forms_decode() {
+        // Python: base64.a85encode(..., adobe=True), base64.b85encode, and Z85's own vector.
+        let text = b"the quick brown fox jumps over the lazy dog";
+        let ascii85 = b"<~FD,5.EHPu*CER),Dg-(AAoDo:C3=B4F!,CEATAo8BOr<&@=!2AA8c)~>";
+        assert!(decoded(ascii85).iter().any(|b| b == text));
+        let rfc = br#"{"d": "bZBKDadl~9Yan8BZ+C7WW^Z^PYISXJb0BYaWpW^NXk{R5VS0HWWN&8"}"#;
+        assert!(decoded(rfc).iter().any(|b| b == text));
+        assert_eq!(
+            decode_with(b"HelloWorld", &Z85_VALUE).as_deref(),
+            Some(&[0x86, 0x4F, 0xD2, 0x6F, 0xB5, 0x59, 0xF7, 0x5B][..])
+        );
+    }
+
+    #[test]
+    fn words_code_and_base64_are_not_base85() {
+        assert!(decoded(b"the quick brown fox jumps over the lazy dog, again and again").is_empty());
+        assert!(decoded(b"aGVsbG8gd29ybGQgaGVsbG8gd29ybGQgaGVsbG8gd29ybGQ=").is_empty());
+    }
+}
