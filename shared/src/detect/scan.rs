@@ -258,14 +258,7 @@ impl<'a> Walk<'a> {
             if cues.errors {
                 quoted_in_errors(data, |start, end| found.push((start, end)));
             }
-            // `pw` is no name word (it is in too many others); the short form of a spoken
-            // password is looked for on its own.
-            let pw = || {
-                [&b"pw "[..], b"PW ", b"Pw "]
-                    .iter()
-                    .any(|w| memchr::memmem::find(data, w).is_some())
-            };
-            if password_word || !data.is_ascii() || pw() {
+            if password_word || !data.is_ascii() {
                 spoken_passwords(data, |start, end| found.push((start, end)));
             }
             self.generic_found(data, found, origin, chain);

@@ -125,8 +125,8 @@ fn session_cookie_name(normal: &[u8]) -> bool {
 /// name, value. A jar is a store of logged-in sessions; each value that looks random is one.
 /// Calls `f(start, end)` for each.
 pub(crate) fn cookie_jar_values(data: &[u8], mut f: impl FnMut(usize, usize)) {
-    if memchr::memmem::find(data, b"\tTRUE\t").is_none() && memchr::memmem::find(data, b"\tFALSE\t").is_none()
-    {
+    let jar = |flag: &[u8]| memchr::memmem::find(data, flag).is_some();
+    if memchr::memchr(b'\t', data).is_none() || !(jar(b"\tTRUE\t") || jar(b"\tFALSE\t")) {
         return;
     }
     let mut at = 0;
@@ -1374,6 +1374,8 @@ const NAME_WORDS: &[&str] = &[
     "token",
     "pass",
     "pwd",
+    // The short form of a spoken password (`root pw on the box is …`).
+    "pw",
     "key",
     "credential",
     "auth",
