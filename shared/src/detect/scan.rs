@@ -835,18 +835,23 @@ impl<'a> Walk<'a> {
     /// (or an archive): decoded within the same bounds as a declared coding. Bytes that only
     /// look compressed are judged as they are.
     pub(crate) fn sniffed_body(&mut self, body: &[u8], sniffed: Sniffed) {
-        let chain = EncodingChain::default();
-        let limit = self.engine.limits.max_inflated;
+        self.sniffed(body, sniffed, 0, &EncodingChain::default());
+    }
+
+    /// Compressed bytes or an archive at body offset `offset` (a whole body, or a file in a
+    /// multipart part), under `chain`.
+    fn sniffed(&mut self, body: &[u8], sniffed: Sniffed, offset: u64, chain: &EncodingChain) {
+        let limit = self.engine.limits.max_inflated.min(self.budget);
         match sniffed {
             Sniffed::Stream(codec) => match inflate(codec, body, limit) {
-                Ok(inflated) => self.descend(inflated, codec_encoding(codec), Origin::Span(0), &chain),
+                Ok(inflated) => self.descend(inflated, codec_encoding(codec), Origin::Span(offset), chain),
                 Err(InflateError::TooLarge) => self.unjudged(Unjudged::DecompressionBomb { limit }),
-                Err(InflateError::Corrupt) => self.layer(body, Origin::Exact(0), &chain),
+                Err(InflateError::Corrupt) => self.layer(body, Origin::Exact(offset), chain),
             },
             Sniffed::Zip => {
                 let read = zip::entries(body, limit);
                 for (at, content) in read.decoded {
-                    self.descend(content, Encoding::Zip, Origin::Span(at as u64), &chain);
+                    self.descend(content, Encoding::Zip, Origin::Span(offset + at as u64), chain);
                 }
                 match read.unreadable {
                     Some(InflateError::TooLarge) => self.unjudged(Unjudged::DecompressionBomb { limit }),
@@ -854,7 +859,7 @@ impl<'a> Walk<'a> {
                     None => {}
                 }
                 // File names and comments travel in the clear.
-                self.layer(body, Origin::Exact(0), &chain);
+                self.layer(body, Origin::Exact(offset), chain);
             }
         }
     }
@@ -877,7 +882,12 @@ impl<'a> Walk<'a> {
                 }
             }
             match part.transfer {
-                Transfer::Identity => self.layer(part.content, Origin::Exact(part.offset as u64), &chain),
+                // A file uploaded compressed or as an archive (`creds.gz`, `dump.zip`) is
+                // opened as a body sent so would be.
+                Transfer::Identity => match super::decode::sniff_body(part.content, None) {
+                    Some(sniffed) => self.sniffed(part.content, sniffed, part.offset as u64, &chain),
+                    None => self.layer(part.content, Origin::Exact(part.offset as u64), &chain),
+                },
                 Transfer::Base64 => {
                     let compact: Vec<u8> = part
                         .content
