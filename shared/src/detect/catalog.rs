@@ -95,6 +95,12 @@ pub const CATALOG: &[DetectorInfo] = &[
         "us-ssn",
         "US Social Security numbers where the text names one (ssn, social security)",
     ),
+    optional(
+        "national-id",
+        "national identity numbers where the text names one: Canadian SIN (Luhn), UK NINO, \
+         Spanish DNI/NIE (check letter), Italian codice fiscale, French NIR, German Steuer-ID, \
+         Dutch BSN, Indian Aadhaar, Brazilian CPF (each with its checksum) and passport numbers",
+    ),
 ];
 
 pub fn lookup(id: &str) -> Option<&'static DetectorInfo> {

@@ -15,6 +15,7 @@ mod engine;
 mod entropy;
 mod finance;
 mod finding;
+mod identity;
 pub mod information;
 mod keys;
 mod known;

@@ -1321,11 +1321,66 @@ pub(crate) static SHAPE_EXAMPLES: &[ShapeExamples] = &[
             "name=Hiro+Yilmaz&ssn=382-85-8666&dob=1972-07-13",
             r#"{"applicant": {"last_name": "Rossi", "ssn": "219-01-5763"}}"#,
             "Her social security number is 470-19-5546.",
+            // No separator or spaces: only under the name.
+            "first_name=Carol&last_name=Hughes&ssn=445036819",
+            r#"{"applicant": {"social_security_number": "264 27 5218"}}"#,
+            "id,name,ssn\n1,Ann Lee,445036819\n",
         ],
         rejects: &[
             "order 382-85-8666 shipped",
             "ssn field; call 382-855-8666",
             "SSN: 000-12-3456, 666-12-3456, 912-12-3456",
+            "ssn=912345678&order_id=445036819",
+            "ssn_hash=445036819",
+            "SSN on file for order 445036819",
+        ],
+    },
+    ShapeExamples {
+        detector: "national-id",
+        matches: &[
+            // Canadian SIN (Luhn): JSON key, prose, form field, CSV column.
+            r#"{"employee": "Ivan Okafor", "SIN": "187 412 986"}"#,
+            "Social Insurance Number for Farah Schmidt: 459355277",
+            "sin=130-572-183",
+            "emp,name,sin_number\n7,Ann Lee,123456782\n",
+            // UK NINO.
+            "verify?nino=PK045343B&dob=1986-01-01",
+            "my National Insurance number is BT 96 49 23 D for the payroll form",
+            "employee_id,name,national_insurance_no\n5153,Nadia Rossi,LS094631A\n",
+            // Spanish DNI and NIE; Italian codice fiscale; French NIR; German Steuer-ID.
+            r#"{"dni": "75168143A"}"#,
+            "El NIE del cliente es Z8451236Y.",
+            "codice_fiscale=RSSMRA85T10A562S",
+            "num\u{e9}ro de s\u{e9}curit\u{e9} sociale: 1 85 05 78 006 084 91",
+            "Steuer-ID: 86095742719",
+            // Dutch BSN, Indian Aadhaar, Brazilian CPF.
+            "Mijn BSN is 2345.67.892",
+            "aadhaar_no=2345 6789 0124",
+            r#"{"cpf":"529.982.247-25"}"#,
+            // Passports, right after the name.
+            r#"{"passport_number":"785365957","nationality":"USA"}"#,
+            "guest_name=Marco%20Singh&passport_no=539142440&country=GBR",
+            "Passenger Nadia Fischer, passport number NY9834575, seat 14C.",
+        ],
+        rejects: &[
+            // No cue: an order number, an IBAN-like reference.
+            "order_id=187412986&sku=459355277",
+            // Checksums failing under their cue.
+            r#"{"SIN": "187 412 987"}"#,
+            r#"{"dni": "75168143B"}"#,
+            "codice_fiscale=RSSMRA85T10A562T",
+            "Steuer-ID: 86095742718",
+            r#"{"bsn": "111222334"}"#,
+            "aadhaar_no=2345 6789 0125",
+            r#"{"cpf":"529.982.247-26"}"#,
+            r#"{"nir":"269029934173286"}"#,
+            // Excluded NINO prefixes and letters; a phone number and a date under a cue.
+            "nino=GB123456A&nino=DA123456A&nino=PK045343E",
+            "SIN: 416 555 0199",
+            r#"{"passport_expiry": "2032-08-28", "passport_issued": "20230115"}"#,
+            // A word, not the acronym; a passport number not right after the name.
+            "sin embargo, el pedido 459355277 lleg\u{f3}",
+            "passport photo for booking 785365957",
         ],
     },
     ShapeExamples {

@@ -21,6 +21,7 @@ use super::finance;
 use super::finding::{
     Confidence, Encoding, EncodingChain, Finding, Location, Outcome, SECRET_DETECTED, Unjudged,
 };
+use super::identity;
 use super::keys;
 use super::prefilter::Hit;
 use super::rules::checks::{is_placeholder, is_well_known};
@@ -80,6 +81,7 @@ struct Enabled {
     delimited_hex: bool,
     iban: bool,
     ssn: bool,
+    national: bool,
     bitcoin: bool,
     ethereum: bool,
     vendor: bool,
@@ -112,6 +114,7 @@ impl<'a> Walk<'a> {
             delimited_hex: has("delimited-hex"),
             iban: has("iban"),
             ssn: has("us-ssn"),
+            national: has("national-id"),
             bitcoin: has("bitcoin-address"),
             ethereum: has("ethereum-address"),
             vendor: has("vendor-token"),
@@ -720,6 +723,32 @@ impl<'a> Walk<'a> {
         }
     }
 
+    fn wanted_ids(&self) -> identity::Wanted {
+        identity::Wanted {
+            ssn: self.on.ssn,
+            national: self.on.national,
+        }
+    }
+
+    /// A header whose name names an identity number (`X-Customer-SSN`, `X-Passport-No`): its
+    /// value is judged with the name before it, as a field's value is.
+    pub(crate) fn named_header(&mut self, name: &str, value: &[u8]) {
+        if !(self.on.ssn || self.on.national) || !identity::names_one(name.as_bytes()) {
+            return;
+        }
+        let mut text = Vec::with_capacity(name.len() + 2 + value.len());
+        text.extend_from_slice(name.as_bytes());
+        text.extend_from_slice(b": ");
+        text.extend_from_slice(value);
+        let mut found = Vec::new();
+        identity::named_ids(&text, self.wanted_ids(), |detector, start, end| {
+            found.push((detector, start, end))
+        });
+        for (detector, start, end) in found {
+            self.report(detector, &text[start..end], 0, &EncodingChain::default());
+        }
+    }
+
     fn optional_shapes(&mut self, data: &[u8], origin: Origin, chain: &EncodingChain) {
         if self.on.card {
             let mut found = Vec::new();
@@ -741,6 +770,15 @@ impl<'a> Walk<'a> {
             finance::us_ssns(data, |start, end| found.push((start, end)));
             for (start, end) in found {
                 self.report("us-ssn", &data[start..end], origin.at(start), chain);
+            }
+        }
+        if self.on.ssn || self.on.national {
+            let mut found = Vec::new();
+            identity::named_ids(data, self.wanted_ids(), |detector, start, end| {
+                found.push((detector, start, end))
+            });
+            for (detector, start, end) in found {
+                self.report(detector, &data[start..end], origin.at(start), chain);
             }
         }
         if self.on.iban {

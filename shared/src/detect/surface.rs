@@ -101,6 +101,7 @@ impl Engine {
         let lower = name.to_ascii_lowercase();
         let mut walk = Walk::new(self, scope, Place::Fixed(Location::Header(lower.clone())));
         walk.layer(value, Origin::Span(0), &EncodingChain::default());
+        walk.named_header(name, value);
         if scope.detectors.contains("generic-secret") && credential_header(&lower) {
             let token = credential_of(value);
             if is_well_known(token) || (credential_value(lower.as_bytes(), token) && !masked(token)) {

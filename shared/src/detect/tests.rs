@@ -269,6 +269,41 @@ fn header_values_and_credential_headers() {
 }
 
 #[test]
+fn identity_numbers_named_by_a_header_name() {
+    let e = engine();
+    let only = |id| Scope::new(DetectorSet::from_ids([id]));
+    let out = e.scan_header(only("us-ssn"), "X-Customer-SSN", b"632-85-7143");
+    assert_eq!(detectors(&out), vec!["us-ssn"], "{out:?}");
+    assert_eq!(out.findings[0].location.to_string(), "header.x-customer-ssn");
+    let out = e.scan_header(only("us-ssn"), "X-SSN", b"445036819");
+    assert_eq!(detectors(&out), vec!["us-ssn"], "{out:?}");
+    let out = e.scan_header(only("national-id"), "X-Passport-Number", b"NY9834575");
+    assert_eq!(detectors(&out), vec!["national-id"], "{out:?}");
+    let out = e.scan_header(only("national-id"), "X-Employee-SIN", b"187 412 986");
+    assert_eq!(detectors(&out), vec!["national-id"], "{out:?}");
+    // A name without a cue, a checksum that fails, a phone number, a date.
+    assert!(e.scan_header(all(), "X-Order-Id", b"445036819").is_clean());
+    assert!(
+        e.scan_header(only("national-id"), "X-Employee-SIN", b"187 412 987")
+            .is_clean()
+    );
+    assert!(
+        e.scan_header(only("us-ssn"), "X-Customer-SSN", b"382-855-8666")
+            .is_clean()
+    );
+    assert!(
+        e.scan_header(only("us-ssn"), "X-SSN-Checked", b"2024-01-15")
+            .is_clean()
+    );
+    // Off unless a policy switches them on.
+    let defaults = Scope::new(DetectorSet::defaults());
+    assert!(
+        e.scan_header(defaults, "X-Customer-SSN", b"632-85-7143")
+            .is_clean()
+    );
+}
+
+#[test]
 fn hostnames() {
     let e = engine();
     let hex: String = "my aws key is here".bytes().map(|b| format!("{b:02x}")).collect();

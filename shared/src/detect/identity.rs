@@ -1,0 +1,882 @@
+//! National identity numbers and US Social Security numbers where the text names one: a cue
+//! (a key, a form field, a header name, a CSV column, or words in a sentence) and, right after
+//! it or a little later on the same line, a number in one of the layouts its issuer publishes,
+//! with the issuer's checksum where it has one. Nothing is looked for until one search of the
+//! text finds a cue, so text that names none costs that search alone.
+//!
+//! Accepted, by [`Kind`]:
+//! - US SSN (`us-ssn`): `AAA-GG-SSSS`, `AAA GG SSSS` or nine digits; area not 000, 666 or 9xx,
+//!   group not 00, serial not 0000 (the SSA's rules). Nine bare digits only right after the cue.
+//! - Canadian SIN: nine digits, `123 456 789` / `123-456-789` / bare; Luhn; not starting 0 or 8.
+//! - UK National Insurance number: two letters (not D F I Q U V first, not D F I O Q U V
+//!   second, not BG GB KN NK NT TN ZZ), six digits, suffix A-D; spaces between pairs allowed.
+//! - Spanish DNI (eight digits and the mod-23 letter) and NIE (X, Y or Z, seven digits, letter).
+//! - Italian codice fiscale: 16 characters in its layout (omocodia letters allowed), check letter.
+//! - French NIR: 15 digits (Corsica's 2A/2B allowed), sex and month plausible, mod-97 key.
+//! - German Steuer-ID: 11 digits, first not 0, one digit repeated in the first ten, ISO 7064
+//!   MOD 11,10 check digit.
+//! - Dutch BSN: nine digits passing the 11-proof.
+//! - Indian Aadhaar: 12 digits, first 2-9, Verhoeff check digit.
+//! - Brazilian CPF: 11 digits (`123.456.789-09` or bare), both mod-11 check digits.
+//! - Passports: no public checksum outside the MRZ, so 6 to 9 capitals and digits (four digits
+//!   or more) right after a passport cue only.
+
+use std::sync::OnceLock;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+
+/// The formats this module knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Ssn,
+    Sin,
+    Nino,
+    Dni,
+    CodiceFiscale,
+    Nir,
+    SteuerId,
+    Bsn,
+    Aadhaar,
+    Cpf,
+    Passport,
+}
+
+impl Kind {
+    pub(crate) fn detector(self) -> &'static str {
+        match self {
+            Self::Ssn => "us-ssn",
+            _ => "national-id",
+        }
+    }
+
+    /// Layouts: `d` a digit, `L` a letter, `a` a letter or digit, anything else itself.
+    fn layouts(self) -> &'static [&'static str] {
+        match self {
+            Self::Ssn => &["ddd-dd-dddd", "ddd dd dddd", "ddddddddd"],
+            Self::Sin => &["ddd ddd ddd", "ddd-ddd-ddd", "ddddddddd"],
+            Self::Nino => &["LLddddddL", "LL dd dd dd L", "LL dddddd L"],
+            Self::Dni => &[
+                "ddddddddL",
+                "dddddddd-L",
+                "dddddddd L",
+                "dd.ddd.ddd-L",
+                "LdddddddL",
+                "L-ddddddd-L",
+                "Lddddddd-L",
+            ],
+            Self::CodiceFiscale => &["LLLLLLaaLaaLaaaL"],
+            Self::Nir => &["dddddaadddddddd", "d dd dd aa ddd ddd dd"],
+            Self::SteuerId => &["ddddddddddd", "dd ddd ddd ddd"],
+            Self::Bsn => &[
+                "ddddddddd",
+                "dddd.dd.ddd",
+                "dddd dd ddd",
+                "ddd ddd ddd",
+                "ddd.ddd.ddd",
+            ],
+            Self::Aadhaar => &["dddddddddddd", "dddd dddd dddd", "dddd-dddd-dddd"],
+            Self::Cpf => &["ddd.ddd.ddd-dd", "ddddddddddd", "ddddddddd-dd"],
+            Self::Passport => &[],
+        }
+    }
+
+    /// Whether the characters of a value (separators left out, letters in capitals) are one.
+    fn valid(self, c: &[u8]) -> bool {
+        match self {
+            Self::Ssn => ssn(c),
+            Self::Sin => c[0] != b'0' && c[0] != b'8' && luhn(c),
+            Self::Nino => nino(c),
+            Self::Dni => dni(c),
+            Self::CodiceFiscale => codice_fiscale(c),
+            Self::Nir => nir(c),
+            Self::SteuerId => steuer_id(c),
+            Self::Bsn => bsn(c),
+            Self::Aadhaar => c[0] >= b'2' && verhoeff(c),
+            Self::Cpf => cpf(c),
+            Self::Passport => passport(c),
+        }
+    }
+}
+
+/// When words of a cue in a sentence, rather than a name given to a value, count.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Prose {
+    /// Always: the words mean nothing else.
+    Any,
+    /// Written in capitals (`SIN`, `NIE`): in small letters it is a word (`sin embargo`, `nie`).
+    Capitals,
+    /// Never: the value must follow the name (passports, which have no checksum).
+    Never,
+}
+
+struct Cue {
+    word: &'static str,
+    kinds: &'static [Kind],
+    prose: Prose,
+}
+
+const fn cue(word: &'static str, kinds: &'static [Kind], prose: Prose) -> Cue {
+    Cue { word, kinds, prose }
+}
+
+use Kind::*;
+use Prose::{Any, Capitals, Never};
+
+const CUES: &[Cue] = &[
+    cue("ssn", &[Ssn], Any),
+    cue("social security", &[Ssn, Nir], Any),
+    cue("social_security", &[Ssn, Nir], Any),
+    cue("social-security", &[Ssn, Nir], Any),
+    cue("socialsecurity", &[Ssn, Nir], Any),
+    cue("sin", &[Sin], Capitals),
+    cue("social insurance", &[Sin], Any),
+    cue("social_insurance", &[Sin], Any),
+    cue("social-insurance", &[Sin], Any),
+    cue("socialinsurance", &[Sin], Any),
+    cue("assurance sociale", &[Sin], Any),
+    cue("assurance_sociale", &[Sin], Any),
+    cue("nino", &[Nino], Capitals),
+    cue("national insurance", &[Nino], Any),
+    cue("national_insurance", &[Nino], Any),
+    cue("national-insurance", &[Nino], Any),
+    cue("nationalinsurance", &[Nino], Any),
+    cue("ni number", &[Nino], Any),
+    cue("ni_number", &[Nino], Any),
+    cue("ni-number", &[Nino], Any),
+    cue("ninumber", &[Nino], Any),
+    cue("ni no", &[Nino], Capitals),
+    cue("ni_no", &[Nino], Any),
+    cue("dni", &[Dni], Any),
+    cue("d.n.i", &[Dni], Any),
+    cue("nie", &[Dni], Capitals),
+    cue("nif", &[Dni], Capitals),
+    cue("documento nacional", &[Dni], Any),
+    cue("documento de identidad", &[Dni], Any),
+    cue("codice fiscale", &[CodiceFiscale], Any),
+    cue("codice_fiscale", &[CodiceFiscale], Any),
+    cue("codice-fiscale", &[CodiceFiscale], Any),
+    cue("codicefiscale", &[CodiceFiscale], Any),
+    cue("fiscal code", &[CodiceFiscale], Any),
+    cue("fiscal_code", &[CodiceFiscale], Any),
+    cue("fiscalcode", &[CodiceFiscale], Any),
+    cue("tax code", &[CodiceFiscale], Any),
+    cue("tax_code", &[CodiceFiscale], Any),
+    cue("taxcode", &[CodiceFiscale], Any),
+    cue("cf", &[CodiceFiscale], Capitals),
+    cue("nir", &[Nir], Capitals),
+    cue("securite sociale", &[Nir], Any),
+    cue("s\u{e9}curit\u{e9} sociale", &[Nir], Any),
+    cue("securite_sociale", &[Nir], Any),
+    cue("insee", &[Nir], Any),
+    cue("carte vitale", &[Nir], Any),
+    cue("steuer-id", &[SteuerId], Any),
+    cue("steuer_id", &[SteuerId], Any),
+    cue("steuer id", &[SteuerId], Any),
+    cue("steuerid", &[SteuerId], Any),
+    cue("identifikationsnummer", &[SteuerId], Any),
+    cue("idnr", &[SteuerId], Any),
+    cue("tax id", &[SteuerId, Cpf], Any),
+    cue("tax_id", &[SteuerId, Cpf], Any),
+    cue("tax-id", &[SteuerId, Cpf], Any),
+    cue("taxid", &[SteuerId, Cpf], Any),
+    cue("tin", &[SteuerId], Capitals),
+    cue("bsn", &[Bsn], Any),
+    cue("burgerservicenummer", &[Bsn], Any),
+    cue("sofinummer", &[Bsn], Any),
+    cue("sofi-nummer", &[Bsn], Any),
+    cue("aadhaar", &[Aadhaar], Any),
+    cue("aadhar", &[Aadhaar], Any),
+    cue("adhaar", &[Aadhaar], Any),
+    cue("uidai", &[Aadhaar], Any),
+    cue("cpf", &[Cpf], Any),
+    cue("cadastro de pessoa", &[Cpf], Any),
+    cue("passport", &[Passport], Never),
+    cue("passeport", &[Passport], Never),
+    cue("reisepass", &[Passport], Never),
+    cue("pasaporte", &[Passport], Never),
+    cue("passaporto", &[Passport], Never),
+    cue("passaporte", &[Passport], Never),
+    cue("paspoort", &[Passport], Never),
+    cue("paszport", &[Passport], Never),
+    cue("pasaport", &[Passport], Never),
+];
+
+/// Words that may come between a cue and its value: the rest of a field's name
+/// (`passport_number`, `ni_no`, `sinNumber`) or of a sentence (`... number is`).
+const FILLERS: &[&str] = &[
+    "number", "num", "no", "nr", "nro", "nbr", "nmbr", "id", "code", "card", "nummer", "numero", "value",
+    "val", "is", "was", "ist", "es", "est", "of", "de", "do", "da",
+];
+
+/// Which detectors the caller wants.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Wanted {
+    pub ssn: bool,
+    pub national: bool,
+}
+
+impl Wanted {
+    fn kind(self, kind: Kind) -> bool {
+        if kind == Ssn { self.ssn } else { self.national }
+    }
+}
+
+fn cues() -> &'static AhoCorasick {
+    static CUES_AC: OnceLock<AhoCorasick> = OnceLock::new();
+    CUES_AC.get_or_init(|| {
+        AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(CUES.iter().map(|c| c.word))
+            .expect("fixed literals always compile") // invariant: fixed input
+    })
+}
+
+/// Whether `data` names any format this module knows: a cheap first look, e.g. at a header's
+/// name before judging its value with it.
+pub(crate) fn names_one(data: &[u8]) -> bool {
+    cues().is_match(data)
+}
+
+/// Calls `f(detector, start, end)` for each identity number named in `data`.
+pub(crate) fn named_ids(data: &[u8], wanted: Wanted, mut f: impl FnMut(&'static str, usize, usize)) {
+    if !wanted.ssn && !wanted.national {
+        return;
+    }
+    let mut tables: Vec<(usize, usize, Kind)> = Vec::new();
+    for m in cues().find_iter(data) {
+        let cue = &CUES[m.pattern().as_usize()];
+        let (start, end) = (m.start(), m.end());
+        let Some(after) = bounded_cue(data, start, end) else {
+            continue;
+        };
+        for &kind in cue.kinds.iter().filter(|&&k| wanted.kind(k)) {
+            let mut found = false;
+            let value = after_name(data, after);
+            if let Some(value_end) = value.and_then(|at| match_at(data, at, kind, true)) {
+                f(kind.detector(), value.unwrap_or(after), value_end);
+                found = true;
+            }
+            let prose = match cue.prose {
+                Any => true,
+                Capitals => data[start..end]
+                    .iter()
+                    .filter(|b| b.is_ascii_alphabetic())
+                    .take(2)
+                    .all(u8::is_ascii_uppercase),
+                Never => false,
+            };
+            if !found && prose {
+                if let Some((s, e)) = in_sentence(data, after, kind) {
+                    f(kind.detector(), s, e);
+                }
+            }
+            if let Some(column) = header_column(data, start, after) {
+                if !tables.contains(&(column.0, column.1, kind)) {
+                    tables.push((column.0, column.1, kind));
+                    column_values(data, column, kind, &mut f);
+                }
+            }
+        }
+    }
+}
+
+/// Where a cue's name ends if the cue is a word of its own (`X-Customer-SSN`, `customerSsn`,
+/// `sin_number`, `passportnumber`; not `basin`, `since`, `SINGLE`).
+fn bounded_cue(data: &[u8], start: usize, end: usize) -> Option<usize> {
+    let first = data[start];
+    if let Some(&before) = start.checked_sub(1).and_then(|i| data.get(i)) {
+        let camel = before.is_ascii_lowercase() && first.is_ascii_uppercase();
+        if before.is_ascii_alphanumeric() && !camel {
+            return None;
+        }
+    }
+    let last = data[end - 1];
+    match data.get(end) {
+        Some(&next) if next.is_ascii_alphabetic() => {
+            let camel = last.is_ascii_lowercase() && next.is_ascii_uppercase();
+            // A filler glued on (`passportnumber`, `sinno`).
+            let glued = FILLERS.iter().any(|w| {
+                data.len() >= end + w.len()
+                    && data[end..end + w.len()].eq_ignore_ascii_case(w.as_bytes())
+                    && !data.get(end + w.len()).is_some_and(u8::is_ascii_lowercase)
+            });
+            (camel || glued).then_some(end)
+        }
+        _ => Some(end),
+    }
+}
+
+/// The value's start right after a name: fillers, quotes, `:`, `=` and the like between.
+fn after_name(data: &[u8], mut at: usize) -> Option<usize> {
+    let limit = (at + 48).min(data.len());
+    while at < limit {
+        let b = data[at];
+        if b" \t_-.:=\"'\\>#(`*".contains(&b) {
+            at += 1;
+            continue;
+        }
+        if b.is_ascii_alphabetic() {
+            let word_end = word_end(data, at);
+            let word = &data[at..word_end];
+            if FILLERS.iter().any(|w| word.eq_ignore_ascii_case(w.as_bytes())) {
+                at = word_end;
+                continue;
+            }
+        }
+        return Some(at);
+    }
+    None
+}
+
+/// The end of a word of letters at `at`, a camel-case hump ending it (`Number` in `sinNumber`).
+fn word_end(data: &[u8], at: usize) -> usize {
+    let mut end = at + 1;
+    while end < data.len() && data[end].is_ascii_alphabetic() {
+        if data[end].is_ascii_uppercase() && data[end - 1].is_ascii_lowercase() {
+            break;
+        }
+        end += 1;
+    }
+    end
+}
+
+/// A value later in the sentence after the cue ("Social Insurance Number for Farah Schmidt:
+/// 459 355 277"): within 72 bytes, before the line, the field or the element ends.
+fn in_sentence(data: &[u8], from: usize, kind: Kind) -> Option<(usize, usize)> {
+    if kind == Passport {
+        return None;
+    }
+    let limit = (from + 72).min(data.len());
+    let mut at = from;
+    while at < limit {
+        let b = data[at];
+        if b"\r\n&{}[]<|".contains(&b) {
+            return None;
+        }
+        // `, "` starts another field of an object or a list.
+        if b == b',' {
+            let next = data[at + 1..limit].iter().find(|b| **b != b' ');
+            if next.is_some_and(|b| *b == b'"' || *b == b'\'') {
+                return None;
+            }
+        }
+        let starts = b.is_ascii_alphanumeric() && (at == 0 || !data[at - 1].is_ascii_alphanumeric());
+        if starts {
+            // Bare nine digits are too common for an SSN without its name right before.
+            if let Some(end) = match_at(data, at, kind, kind != Ssn) {
+                return Some((at, end));
+            }
+        }
+        at += 1;
+    }
+    None
+}
+
+/// The end of a value of `kind` starting at `at`, whole and valid.
+fn match_at(data: &[u8], at: usize, kind: Kind, bare: bool) -> Option<usize> {
+    if !starts_clear(data, at) {
+        return None;
+    }
+    if kind == Passport {
+        let end = at
+            + data[at..]
+                .iter()
+                .take_while(|b| b.is_ascii_alphanumeric())
+                .count();
+        return (ends_clear(data, end, false) && passport(&data[at..end])).then_some(end);
+    }
+    let mut chars = [0u8; 16];
+    for layout in kind.layouts() {
+        let layout = layout.as_bytes();
+        if !bare && !layout.iter().any(|b| !b.is_ascii_alphabetic()) {
+            continue;
+        }
+        let Some(window) = data.get(at..at + layout.len()) else {
+            continue;
+        };
+        let mut n = 0;
+        let fits = layout.iter().zip(window).all(|(&want, &b)| {
+            let ok = match want {
+                b'd' => b.is_ascii_digit(),
+                b'L' => b.is_ascii_alphabetic(),
+                b'a' => b.is_ascii_alphanumeric(),
+                other => b == other,
+            };
+            if ok && b.is_ascii_alphanumeric() {
+                chars[n] = b.to_ascii_uppercase();
+                n += 1;
+            }
+            ok
+        });
+        let end = at + layout.len();
+        if fits && ends_clear(data, end, layout.contains(&b' ')) && kind.valid(&chars[..n]) {
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// Nothing before `at` continues the value: no letter or digit, no `+` (a phone number), no
+/// digit then `-`, `.` or `/`.
+fn starts_clear(data: &[u8], at: usize) -> bool {
+    let Some(&before) = at.checked_sub(1).and_then(|i| data.get(i)) else {
+        return true;
+    };
+    if before.is_ascii_alphanumeric() || before == b'+' {
+        return false;
+    }
+    let digit_before = at >= 2 && data[at - 2].is_ascii_digit();
+    !(b"-./".contains(&before) && digit_before)
+}
+
+/// Nothing after `end` continues the value: no letter or digit, no `-`, `.` or `/` then a
+/// digit, and for a value in groups of digits no space then a digit (a longer number).
+fn ends_clear(data: &[u8], end: usize, spaced: bool) -> bool {
+    let Some(&next) = data.get(end) else {
+        return true;
+    };
+    if next.is_ascii_alphanumeric() {
+        return false;
+    }
+    let digit_after = data.get(end + 1).is_some_and(u8::is_ascii_digit);
+    !(digit_after && (b"-./".contains(&next) || (spaced && next == b' ')))
+}
+
+/// A cue that is a CSV header's cell (`employee_id,name,national_insurance_no`): the line
+/// start, the delimiter and the column's index, packed as `(line start, delimiter << 16 |
+/// index)`. The header line holds no `:` or `=` (an object or a query is not one).
+fn header_column(data: &[u8], start: usize, after: usize) -> Option<(usize, usize)> {
+    let line_start = data[..start]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let line_end = data[after..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(data.len(), |i| after + i);
+    let line = &data[line_start..line_end];
+    if line.iter().any(|&b| b == b':' || b == b'=') || line_end >= data.len() {
+        return None;
+    }
+    let delimiter = *[b',', b'\t', b';', b'|']
+        .iter()
+        .max_by_key(|d| line.iter().filter(|b| b == d).count())?;
+    if !line.contains(&delimiter) {
+        return None;
+    }
+    // The rest of the cell after the cue: fillers only.
+    let cell_end = data[after..line_end]
+        .iter()
+        .position(|&b| b == delimiter)
+        .map_or(line_end, |i| after + i);
+    let mut at = after;
+    while at < cell_end {
+        let b = data[at];
+        if b" _-.\"'\r".contains(&b) {
+            at += 1;
+        } else if b.is_ascii_alphabetic() {
+            let end = word_end(data, at).min(cell_end);
+            if !FILLERS
+                .iter()
+                .any(|w| data[at..end].eq_ignore_ascii_case(w.as_bytes()))
+            {
+                return None;
+            }
+            at = end;
+        } else {
+            return None;
+        }
+    }
+    let index = data[line_start..start]
+        .iter()
+        .filter(|&&b| b == delimiter)
+        .count();
+    Some((line_start, usize::from(delimiter) << 16 | index))
+}
+
+/// Each row's cell under a header column, judged whole (quotes and spaces around it left out).
+fn column_values(
+    data: &[u8],
+    (line_start, packed): (usize, usize),
+    kind: Kind,
+    f: &mut impl FnMut(&'static str, usize, usize),
+) {
+    let delimiter = (packed >> 16) as u8;
+    let index = packed & 0xffff;
+    let mut offset = line_start;
+    let mut lines = data[line_start..].split(|&b| b == b'\n');
+    if let Some(header) = lines.next() {
+        offset += header.len() + 1;
+    }
+    for line in lines.take(4096) {
+        let line_offset = offset;
+        offset += line.len() + 1;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            break;
+        }
+        let mut cell_start = line_offset;
+        let Some(cell) = line.split(|&b| b == delimiter).nth(index) else {
+            continue;
+        };
+        for part in line.split(|&b| b == delimiter).take(index) {
+            cell_start += part.len() + 1;
+        }
+        let lead = cell.iter().take_while(|b| b" \"'".contains(b)).count();
+        let trail = cell.iter().rev().take_while(|b| b" \"'\r".contains(b)).count();
+        if lead + trail >= cell.len() {
+            continue;
+        }
+        let (s, e) = (cell_start + lead, cell_start + cell.len() - trail);
+        if match_at(data, s, kind, true) == Some(e) {
+            f(kind.detector(), s, e);
+        }
+    }
+}
+
+fn digit(b: u8) -> u32 {
+    u32::from(b - b'0')
+}
+
+fn all_digits(c: &[u8]) -> bool {
+    c.iter().all(u8::is_ascii_digit)
+}
+
+/// One digit repeated throughout (`111111111`): test data, and what many checksums accept.
+fn repeated(c: &[u8]) -> bool {
+    c.iter().all(|&b| b == c[0])
+}
+
+fn ssn(c: &[u8]) -> bool {
+    let (area, group, serial) = (&c[..3], &c[3..5], &c[5..]);
+    area != b"000" && area != b"666" && area[0] != b'9' && group != b"00" && serial != b"0000"
+}
+
+pub(crate) fn luhn(c: &[u8]) -> bool {
+    let sum: u32 = c
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &b)| {
+            let d = digit(b);
+            if i % 2 == 1 {
+                let d = d * 2;
+                if d > 9 { d - 9 } else { d }
+            } else {
+                d
+            }
+        })
+        .sum();
+    !repeated(c) && sum % 10 == 0
+}
+
+fn nino(c: &[u8]) -> bool {
+    let (first, second, suffix) = (c[0], c[1], c[8]);
+    !b"DFIQUV".contains(&first)
+        && !b"DFIOQUV".contains(&second)
+        && ![b"BG", b"GB", b"KN", b"NK", b"NT", b"TN", b"ZZ"].contains(&&[first, second])
+        && all_digits(&c[2..8])
+        && (b'A'..=b'D').contains(&suffix)
+}
+
+const DNI_LETTERS: &[u8; 23] = b"TRWAGMYFPDXBNJZSQVHLCKE";
+
+fn dni(c: &[u8]) -> bool {
+    let (number, letter) = c.split_at(c.len() - 1);
+    let value = match number[0] {
+        b'X' | b'Y' | b'Z' if number.len() == 8 => {
+            let prefix = u32::from(number[0] - b'X');
+            number[1..].iter().fold(prefix, |n, &b| n * 10 + digit(b))
+        }
+        b'0'..=b'9' if number.len() == 8 && all_digits(number) => {
+            number.iter().fold(0, |n, &b| n * 10 + digit(b))
+        }
+        _ => return false,
+    };
+    !repeated(number) && DNI_LETTERS[(value % 23) as usize] == letter[0]
+}
+
+fn codice_fiscale(c: &[u8]) -> bool {
+    // Omocodia: digits of the date and place may be replaced by these letters.
+    const OMOCODIA: &[u8] = b"LMNPQRSTUV";
+    const ODD: [u32; 26] = [
+        1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24, 23,
+    ];
+    let digitish = |b: u8| b.is_ascii_digit() || OMOCODIA.contains(&b);
+    let layout = c[..6].iter().all(u8::is_ascii_alphabetic)
+        && [6, 7, 9, 10, 12, 13, 14].iter().all(|&i| digitish(c[i]))
+        && b"ABCDEHLMPRST".contains(&c[8])
+        && c[11].is_ascii_alphabetic()
+        && c[15].is_ascii_alphabetic();
+    if !layout {
+        return false;
+    }
+    let sum: u32 = c[..15]
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| {
+            let v = if b.is_ascii_digit() {
+                digit(b)
+            } else {
+                u32::from(b - b'A')
+            };
+            if i % 2 == 0 { ODD[v as usize] } else { v }
+        })
+        .sum();
+    // Nine digits in place: a real code, not `AAAAAA00A00A000`.
+    c[..6].iter().any(|&b| b != c[0]) && u32::from(c[15] - b'A') == sum % 26
+}
+
+fn nir(c: &[u8]) -> bool {
+    if !b"123478".contains(&c[0]) || !all_digits(&c[..5]) || !all_digits(&c[7..]) {
+        return false;
+    }
+    let month = digit(c[3]) * 10 + digit(c[4]);
+    if !matches!(month, 1..=12 | 20..=42 | 50..=99) {
+        return false;
+    }
+    // Corsica's departments are 2A and 2B; the key is computed with 19 and 18 in their place.
+    let department: u64 = match &c[5..7] {
+        b"2A" => 19,
+        b"2B" => 18,
+        d if all_digits(d) => u64::from(digit(d[0]) * 10 + digit(d[1])),
+        _ => return false,
+    };
+    let head = c[..5].iter().fold(0u64, |n, &b| n * 10 + u64::from(digit(b)));
+    let tail = c[7..13].iter().fold(0u64, |n, &b| n * 10 + u64::from(digit(b)));
+    let number = (head * 100 + department) * 1_000_000 + tail;
+    let key = u64::from(digit(c[13]) * 10 + digit(c[14]));
+    97 - number % 97 == key
+}
+
+fn steuer_id(c: &[u8]) -> bool {
+    if c[0] == b'0' {
+        return false;
+    }
+    // In the first ten digits one digit appears twice or three times, the others once at most.
+    let mut counts = [0u8; 10];
+    for &b in &c[..10] {
+        counts[digit(b) as usize] += 1;
+    }
+    let repeated: Vec<u8> = counts.iter().copied().filter(|&n| n > 1).collect();
+    if repeated.len() != 1 || repeated[0] > 3 {
+        return false;
+    }
+    // ISO 7064 MOD 11,10.
+    let mut product = 10;
+    for &b in &c[..10] {
+        let mut sum = (digit(b) + product) % 10;
+        if sum == 0 {
+            sum = 10;
+        }
+        product = (sum * 2) % 11;
+    }
+    let check = (11 - product) % 10;
+    check == digit(c[10])
+}
+
+fn bsn(c: &[u8]) -> bool {
+    let sum: i32 = c
+        .iter()
+        .zip([9, 8, 7, 6, 5, 4, 3, 2, -1])
+        .map(|(&b, w)| digit(b) as i32 * w)
+        .sum();
+    !repeated(c) && sum > 0 && sum % 11 == 0
+}
+
+fn verhoeff(c: &[u8]) -> bool {
+    const D: [[u8; 10]; 10] = [
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+        [1, 2, 3, 4, 0, 6, 7, 8, 9, 5],
+        [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
+        [3, 4, 0, 1, 2, 8, 9, 5, 6, 7],
+        [4, 0, 1, 2, 3, 9, 5, 6, 7, 8],
+        [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
+        [6, 5, 9, 8, 7, 1, 0, 4, 3, 2],
+        [7, 6, 5, 9, 8, 2, 1, 0, 4, 3],
+        [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
+        [9, 8, 7, 6, 5, 4, 3, 2, 1, 0],
+    ];
+    const P: [[u8; 10]; 8] = [
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+        [1, 5, 7, 6, 2, 8, 3, 0, 9, 4],
+        [5, 8, 0, 3, 7, 9, 6, 1, 4, 2],
+        [8, 9, 1, 6, 0, 4, 3, 5, 2, 7],
+        [9, 4, 5, 3, 1, 2, 6, 8, 7, 0],
+        [4, 2, 8, 6, 5, 7, 3, 9, 0, 1],
+        [2, 7, 9, 3, 8, 0, 6, 4, 1, 5],
+        [7, 0, 4, 6, 9, 1, 3, 2, 5, 8],
+    ];
+    let mut check = 0u8;
+    for (i, &b) in c.iter().rev().enumerate() {
+        check = D[check as usize][P[i % 8][digit(b) as usize] as usize];
+    }
+    !repeated(c) && check == 0
+}
+
+fn cpf(c: &[u8]) -> bool {
+    let d: Vec<u32> = c.iter().map(|&b| digit(b)).collect();
+    let check = |n: usize| {
+        let sum: u32 = d[..n]
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v * (n as u32 + 1 - i as u32))
+            .sum();
+        sum * 10 % 11 % 10
+    };
+    !repeated(c) && check(9) == d[9] && check(10) == d[10]
+}
+
+/// 6 to 9 capitals and digits, four digits or more, at most three letters.
+fn passport(v: &[u8]) -> bool {
+    let digits = v.iter().filter(|b| b.is_ascii_digit()).count();
+    (6..=9).contains(&v.len())
+        && v.iter().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+        && digits >= 4
+        && v.len() - digits <= 3
+        && !repeated(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Wanted, named_ids};
+
+    fn found(text: &str) -> Vec<(&'static str, &str)> {
+        let mut out = Vec::new();
+        let wanted = Wanted {
+            ssn: true,
+            national: true,
+        };
+        named_ids(text.as_bytes(), wanted, |d, s, e| out.push((d, &text[s..e])));
+        out
+    }
+
+    fn ids(text: &str) -> Vec<&str> {
+        found(text).into_iter().map(|(_, v)| v).collect()
+    }
+
+    #[test]
+    fn ssns_under_a_header_field_or_key_with_any_separator() {
+        assert_eq!(found("X-Customer-SSN: 632-85-7143"), [("us-ssn", "632-85-7143")]);
+        assert_eq!(ids("first_name=Carol&ssn=445036819"), ["445036819"]);
+        assert_eq!(
+            ids(r#"{"social_security_number":"264 27 5218"}"#),
+            ["264 27 5218"]
+        );
+        assert_eq!(ids("SocialSecurityNumber: 264-27-5218"), ["264-27-5218"]);
+        assert_eq!(
+            ids("id,name,ssn\n1,Ann,445036819\n2,Bo,264 27 5218\n"),
+            ["445036819", "264 27 5218"]
+        );
+        assert_eq!(
+            ids("The SSN for Carol Hughes is on file: 264 27 5218."),
+            ["264 27 5218"]
+        );
+        // Never issued; a phone number; nine bare digits later in the sentence; no cue.
+        assert!(ids("ssn=000123456&ssn=666123456&ssn=912345678&ssn=123004567&ssn=123450000").is_empty());
+        assert!(ids("ssn: 382-855-8666").is_empty());
+        assert!(ids("SSN on file for order 445036819").is_empty());
+        assert!(ids("order_id=445036819").is_empty());
+        assert!(ids("ssn_hash=445036819").is_empty());
+    }
+
+    #[test]
+    fn canadian_social_insurance_numbers() {
+        assert_eq!(ids(r#"{"SIN": "187 412 986"}"#), ["187 412 986"]);
+        assert_eq!(
+            ids("Social Insurance Number for Farah Schmidt: 459355277"),
+            ["459355277"]
+        );
+        assert_eq!(ids("sin=130-572-183"), ["130-572-183"]);
+        assert_eq!(ids("emp,sin_number\n7,123456782\n"), ["123456782"]);
+        assert_eq!(ids("Numéro d'assurance sociale : 700 123 458"), ["700 123 458"]);
+        // Luhn fails; 0 and 8 are never issued; a word, not the acronym.
+        assert!(ids(r#"{"SIN": "187 412 987"}"#).is_empty());
+        assert!(ids("sin=046454286").is_empty());
+        assert!(ids("sin embargo, el pedido 459355277 llegó").is_empty());
+        assert!(ids("since 459355277").is_empty());
+        assert!(ids("SIN: 416 555 0199").is_empty());
+    }
+
+    #[test]
+    fn uk_national_insurance_numbers() {
+        assert_eq!(ids("verify?nino=PK045343B&dob=1986-01-01"), ["PK045343B"]);
+        assert_eq!(
+            ids("my National Insurance number is BT 96 49 23 D for payroll"),
+            ["BT 96 49 23 D"]
+        );
+        assert_eq!(
+            ids(r#"{"ni_number":"PM549152B","tax_code":"1257L"}"#),
+            ["PM549152B"]
+        );
+        assert_eq!(
+            ids("employee_id,name,national_insurance_no\n5153,Nadia,LS094631A\n8986,Yusuf,RT323562B\n"),
+            ["LS094631A", "RT323562B"]
+        );
+        // Excluded prefixes and letters, a suffix past D, no cue.
+        assert!(ids("nino=GB123456A&nino=DA123456A&nino=AO123456A&nino=PK045343E").is_empty());
+        assert!(ids("ref=PK045343B").is_empty());
+    }
+
+    #[test]
+    fn spanish_dni_and_nie() {
+        assert_eq!(ids(r#"{"dni": "75168143A"}"#), ["75168143A"]);
+        assert_eq!(ids("DNI 12345678-Z"), ["12345678-Z"]);
+        assert_eq!(ids("nie=X1234567L"), ["X1234567L"]);
+        assert_eq!(ids("El NIE del cliente es Z8451236Y."), ["Z8451236Y"]);
+        assert!(ids(r#"{"dni": "75168143B"}"#).is_empty());
+        assert!(ids("nie=X1234567M").is_empty());
+        // A Polish `nie` is a word, not a cue.
+        assert!(ids("nie wiem, numer 75168143A").is_empty());
+    }
+
+    #[test]
+    fn other_checksummed_national_numbers() {
+        assert_eq!(ids("codice_fiscale=RSSMRA85T10A562S"), ["RSSMRA85T10A562S"]);
+        assert_eq!(ids("Il codice fiscale è BNCGNN72E55F205W"), ["BNCGNN72E55F205W"]);
+        assert!(ids("codice_fiscale=RSSMRA85T10A562T").is_empty());
+        assert_eq!(
+            ids("numéro de sécurité sociale: 1 85 05 78 006 084 91"),
+            ["1 85 05 78 006 084 91"]
+        );
+        assert_eq!(ids(r#"{"nir":"269029934173285"}"#), ["269029934173285"]);
+        assert!(ids(r#"{"nir":"269029934173286"}"#).is_empty());
+        assert_eq!(ids("Steuer-ID: 86095742719"), ["86095742719"]);
+        assert_eq!(ids("steuerid=51738294652"), ["51738294652"]);
+        assert!(ids("steuerid=86095742718").is_empty());
+        // Two digits repeated in the first ten: never issued.
+        assert!(ids("steuerid=65095742711").is_empty());
+        assert_eq!(ids(r#"{"bsn": "111222333"}"#), ["111222333"]);
+        assert_eq!(ids("Mijn BSN is 2345.67.892"), ["2345.67.892"]);
+        assert!(ids(r#"{"bsn": "111222334"}"#).is_empty());
+        assert_eq!(ids("aadhaar_no=2345 6789 0124"), ["2345 6789 0124"]);
+        assert_eq!(ids("My Aadhaar number is 491827364507"), ["491827364507"]);
+        assert!(ids("aadhaar_no=2345 6789 0125").is_empty());
+        assert_eq!(ids(r#"{"cpf":"529.982.247-25"}"#), ["529.982.247-25"]);
+        assert_eq!(ids("cpf=11144477735"), ["11144477735"]);
+        assert!(ids(r#"{"cpf":"529.982.247-26"}"#).is_empty());
+        assert!(ids(r#"{"cpf":"111.111.111-11"}"#).is_empty());
+    }
+
+    #[test]
+    fn passport_numbers_right_after_their_name() {
+        assert_eq!(
+            ids(r#"{"passport_number":"785365957","passport_expiry":"2032-08-28"}"#),
+            ["785365957"]
+        );
+        assert_eq!(
+            ids("guest=Marco&passport_no=539142440&country=GBR"),
+            ["539142440"]
+        );
+        assert_eq!(
+            ids("Passenger Nadia Fischer, passport number NY9834575, seat 14C."),
+            ["NY9834575"]
+        );
+        assert_eq!(ids("Reisepassnummer: C01X00T47"), ["C01X00T47"]);
+        // A date, a word, a country, a value further on, no cue.
+        assert!(ids(r#"{"passport_issued":"20230115","passport_country":"GBR"}"#).is_empty());
+        assert!(ids("passport number is required").is_empty());
+        assert!(ids("passport photo for booking 785365957").is_empty());
+        assert!(ids("booking=785365957").is_empty());
+    }
+}
