@@ -1208,6 +1208,9 @@ pub(crate) static SHAPE_EXAMPLES: &[ShapeExamples] = &[
             r#"{"cookies": [{"name": "ASP.NET_SessionId", "value": "bh6oyao8b3oo9d7slyk53fvk"}]}"#,
             ".example.net\tTRUE\t/\tTRUE\t1737486264\tsid\tnwu4qwl7x7r2uy6jprxdxcq1\n",
             r#"{"headers": {"Cookie": "PHPSESSID=1zw0wiznnt982bgvc17sabobir"}}"#,
+            // A long option named for a credential; curl's user and password.
+            "az storage blob upload --account-name wonka --account-key t0SoXgY4a+QIeWws6j58l9TNqAreJyOAWBvsUMO51cgXJD3aOXgAWdzy4MHbWWxQRApIxk7gnmTpbOkFocEtuA== -f db.bak",
+            "curl -u deploy:'Fjord!Ember2010' https://ci.example.net/api",
             // Escapes spelling the value character by character, or part of it.
             r#"{"redis_password": "\u0055\u0077\u0064\u0041\u0067\u0048\u0066\u0035\u0077\u0059nh*SwDh2A3"}"#,
             "<input name=\"signing_secret\" value=\"&#87;&#114;&#74;&#122;&#65;&#66;&#81;&#117;&#101;&#83;&#56;&#118;&#90;&#86;&#90;&#119;&#104;&#81;&#101;&#51;\">",
@@ -1216,6 +1219,9 @@ pub(crate) static SHAPE_EXAMPLES: &[ShapeExamples] = &[
         ],
         rejects: &[
             "api_key=YOUR_API_KEY_HERE",
+            // Options that name a credential's file or kind, and curl's user alone.
+            "tool login --password-file /run/secrets/db_password --token-type bearer",
+            "curl -u deploy https://ci.example.net/api",
             // The short forms in other sentences; telemetry's own session ids.
             "pass the test suite before you merge, then pw reset is on the wiki",
             "the password reset link expired, request a new one",

@@ -782,7 +782,7 @@ pub(crate) struct Cues {
     pub values: bool,
     /// `VALUES` (SQL rows): [`sql_inserts`].
     pub sql: bool,
-    /// A database or remote-shell client: [`command_line_passwords`].
+    /// A database or remote-shell client, curl, or a long option: [`command_line_passwords`].
     pub clients: bool,
     /// `Error`, `Exception`: [`quoted_in_errors`].
     pub errors: bool,
@@ -792,7 +792,7 @@ pub(crate) struct Cues {
 
 impl Cues {
     pub(crate) fn of(data: &[u8]) -> Self {
-        const WORDS: [&str; 14] = [
+        const WORDS: [&str; 16] = [
             "alue",
             "VALUES",
             "values",
@@ -807,6 +807,8 @@ impl Cues {
             "host",
             "ping",
             "drill",
+            "curl",
+            "--",
         ];
         // One vectorised search per literal, each stopping at its first hit, is cheaper than one
         // automaton over all of them: short literals such as `dig` defeat its prefilter.
@@ -822,7 +824,7 @@ impl Cues {
         Self {
             values: any(0..=0),
             sql: any(1..=2),
-            clients: any(3..=6),
+            clients: any(3..=6) || any(14..=15),
             errors: any(7..=8),
             lookups: any(9..=13),
         }
@@ -912,13 +914,16 @@ fn sql_values(list: &[u8]) -> Vec<(usize, usize)> {
 }
 
 /// Passwords given to database and remote-shell clients on their command line:
-/// `mysql -p'…'` (and `mysqldump`, `mariadb`), `sshpass -p …`, `redis-cli -a …`. Calls
+/// `mysql -p'…'` (and `mysqldump`, `mariadb`), `sshpass -p …`, `redis-cli -a …`, `curl -u
+/// user:…`; and long options named for a credential (`--account-key …`). Calls
 /// `f(start, end)` for each value that is not a variable or a placeholder.
 pub(crate) fn command_line_passwords(data: &[u8], mut f: impl FnMut(usize, usize)) {
     static FLAGS: OnceLock<regex::bytes::Regex> = OnceLock::new();
     let flags = FLAGS.get_or_init(|| {
         regex::bytes::Regex::new(concat!(
-            r#"(?:\b(?:mysql|mysqldump|mysqladmin|mariadb|mariadb-dump)\b[^\n|;&]*?\s-p|\bsshpass\s+-p\s*|\bredis-cli\b[^\n|;&]*?\s(?:-a|--pass)\s+)"#,
+            r#"(?:\b(?:mysql|mysqldump|mysqladmin|mariadb|mariadb-dump)\b[^\n|;&]*?\s-p|\bsshpass\s+-p\s*|\bredis-cli\b[^\n|;&]*?\s(?:-a|--pass)\s+"#,
+            // curl's `-u user:password`, the pair quoted whole or the password alone.
+            r#"|\bcurl\b[^\n|;&]*?\s(?:-u|--user)\s*['"]?[^\s:'"]{1,64}:)"#,
             r#"(?:'([^'\s]{6,128})'|"([^"\s]{6,128})"|([^\s'"\-$][^\s'"]{5,127}))"#,
         ))
         .expect("a fixed pattern compiles") // invariant: fixed input
@@ -933,6 +938,28 @@ pub(crate) fn command_line_passwords(data: &[u8], mut f: impl FnMut(usize, usize
             .filter(|class| bytes.iter().any(class))
             .count();
         if classes >= 2 && !bytes.starts_with(b"$") && !is_placeholder(bytes) && !code_expression(bytes) {
+            f(value.start(), value.end());
+        }
+    }
+    // Any tool's long option named for a credential (`az storage … --account-key …`,
+    // `--client-secret=…`, `--api-token '…'`): its value is judged as if assigned to the name.
+    static OPTIONS: OnceLock<regex::bytes::Regex> = OnceLock::new();
+    let options = OPTIONS.get_or_init(|| {
+        regex::bytes::Regex::new(
+            r#"(?:^|\s)--([A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+){0,5})(?:=|[ \t]+)(?:'([^'\s]{8,256})'|"([^"\s]{8,256})"|([^\s'"\-$][^\s'"]{7,255}))"#,
+        )
+        .expect("a fixed pattern compiles") // invariant: fixed input
+    });
+    for caps in options.captures_iter(data) {
+        let (Some(name), Some(value)) = (caps.get(1), caps.get(2).or(caps.get(3)).or(caps.get(4))) else {
+            continue;
+        };
+        let bytes = value.as_bytes();
+        if is_secret_key_name(name.as_bytes())
+            && credential_value(name.as_bytes(), bytes)
+            && !bytes.starts_with(b"$")
+            && !code_expression(bytes)
+        {
             f(value.start(), value.end());
         }
     }
