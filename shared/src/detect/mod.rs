@@ -25,6 +25,7 @@ mod runs;
 mod scan;
 mod secret;
 mod shapes;
+mod split;
 mod stream;
 mod surface;
 
