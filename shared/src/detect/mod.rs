@@ -26,6 +26,7 @@ mod runs;
 mod scan;
 mod secret;
 mod shapes;
+mod split;
 mod stream;
 mod surface;
 

@@ -226,6 +226,7 @@ impl<'a> Walk<'a> {
         }
         self.wrapped(data, &runs, origin, chain);
         self.joined(data, &runs, origin, chain);
+        self.split_tokens(data, origin, chain);
         self.tokens(data, origin, chain);
         self.hex_lists(data, origin, chain);
         let mut texts = Vec::new();
@@ -509,6 +510,51 @@ impl<'a> Walk<'a> {
                 self.descend(joined, Encoding::Joined, origin.child(runs[i].0), chain);
             }
             i = j + 1;
+        }
+    }
+
+    /// A value that begins with a vendor prefix but is too short to be its token, joined with
+    /// the sibling values after it (or before it, pieces in reverse order) in pieces of any
+    /// length: the rules judge each join of one more piece, and the longest they find a token
+    /// in is reported, at the prefix.
+    fn split_tokens(&mut self, data: &[u8], origin: Origin, chain: &EncodingChain) {
+        if chain.steps().contains(&Encoding::Joined) {
+            return;
+        }
+        let (rules, detectors) = (&self.engine.rules, self.scope.detectors);
+        let mut found = Vec::new();
+        super::split::split_tokens(data, |split| {
+            let mut hits = Vec::new();
+            let mut longest = None;
+            for &end in &split.ends {
+                hits.clear();
+                rules.scan(&split.joined[..end], detectors, &mut hits);
+                if !hits.is_empty() {
+                    longest = Some(std::mem::take(&mut hits));
+                }
+            }
+            let Some(hits) = longest else {
+                return false;
+            };
+            for hit in hits {
+                found.push((
+                    split.start,
+                    hit.detector,
+                    split.joined[hit.start..hit.end].to_vec(),
+                    hit.confidence,
+                ));
+            }
+            true
+        });
+        let chain = chain.then(Encoding::Joined);
+        for (start, detector, value, confidence) in found {
+            self.report_as(
+                detector_id(detector),
+                &value,
+                origin.at(start),
+                &chain,
+                confidence,
+            );
         }
     }
 

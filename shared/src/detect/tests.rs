@@ -1593,3 +1593,97 @@ fn one_short_label_among_words_is_a_name() {
         assert!(detectors(&out).contains(&"dns-exfiltration"), "{host}: {out:?}");
     }
 }
+
+/// Pieces of `token` cut at `cuts` (lengths of unequal size; the rest is the last piece).
+fn cut<'t>(token: &'t str, cuts: &[usize]) -> Vec<&'t str> {
+    let mut pieces = Vec::new();
+    let mut at = 0;
+    for &n in cuts {
+        pieces.push(&token[at..at + n]);
+        at += n;
+    }
+    pieces.push(&token[at..]);
+    pieces
+}
+
+/// A vendor-prefixed token cut into pieces of unequal length over the values of a container
+/// (JSON fields and arrays, cookies, path segments, query and form values, CSV cells), forward
+/// or in reverse order, and an AWS key ID followed by its secret in pieces: the joins are judged
+/// by the rules. Values that begin with a prefix but join into words or ordinary values are not.
+#[test]
+fn prefixed_tokens_cut_unevenly_over_a_containers_values() {
+    let e = engine();
+    let fields = |pieces: &[&str]| {
+        let pairs: Vec<String> = pieces
+            .iter()
+            .zip('a'..)
+            .map(|(p, k)| format!("\"{k}\":\"{p}\""))
+            .collect();
+        format!("{{{},\"ts\":1726817096}}", pairs.join(","))
+    };
+    let array = |pieces: &[&str]| {
+        let items: Vec<String> = pieces.iter().map(|p| format!("\"{p}\"")).collect();
+        format!("{{\"v\":[{}]}}", items.join(", "))
+    };
+    let github = cut(GITHUB, &[7, 13, 5]);
+    let mut reversed = cut(GITHUB, &[4, 9, 11]);
+    reversed.reverse();
+    let quads: Vec<&str> = (0..GITHUB.len()).step_by(4).map(|i| &GITHUB[i..i + 4]).collect();
+    let hf = "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";
+    let npm = cut("npm_JXVuLkSIc47WQAmL9xVQ2zg4mZaouq416qWU", &[8, 3, 17]);
+    let openai = cut(
+        "sk-proj-Qm3Zx8Lp2Vn7Rt4Ws9Yb1Kc6Jd0Fg5Hh3Nq8Tu2Xe7Pa4Mb9Lc1Zr6Vs0",
+        &[13, 9, 21],
+    );
+    let aws = cut(
+        "AKIAZ7XQ2MLP4RT6WQ3NkZ3n8Qe1Vx0b7Lr2Tg5Hw9Pm4Ys6Cu3Df1Ja8Ko2",
+        &[10, 10, 4, 26],
+    );
+    for (text, detector) in [
+        (fields(&github), "github-token"),
+        (array(&quads), "github-token"),
+        (array(&reversed), "github-token"),
+        (
+            format!("a={}&b={}&c={}&d={}", npm[0], npm[1], npm[2], npm[3]),
+            "npm-token",
+        ),
+        (format!("id,{}\n", npm.join(",")), "npm-token"),
+        (fields(&aws), "aws-access-key"),
+    ] {
+        let out = body(&e, text.as_bytes());
+        assert!(detectors(&out).contains(&detector), "{detector}: {out:?}");
+    }
+    let pairs: Vec<String> = openai
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("_p{i}={p}"))
+        .collect();
+    let out = e.scan_header(all(), "Cookie", pairs.join("; ").as_bytes());
+    assert!(!out.is_clean(), "{out:?}");
+    let hf = cut(hf, &[6, 14]);
+    let url = format!("https://edge.example.dev/s/c/{}", hf.join("/"));
+    assert!(detectors(&e.scan_url(all(), &url)).contains(&"huggingface-token"));
+    let url = format!(
+        "https://edge.example.dev/s?p1={}&p2={}&p3={}&p4={}",
+        github[0], github[1], github[2], github[3]
+    );
+    assert!(detectors(&e.scan_url(all(), &url)).contains(&"github-token"));
+    // The prefix in a value of its own before words, model names and ordinary values.
+    for text in [
+        "{\"tags\":[\"sk-\",\"learn\",\"is\",\"great\",\"for\",\"tabular\",\"models\",\"today\"]}",
+        "{\"a\":\"ghp_\",\"b\":\"Tokens\",\"c\":\"start\",\"d\":\"with\",\"e\":\"this\",\"f\":\"prefix\"}",
+        "theme=sk-light; lang=en-US; tz=Europe; seen=2026-12-02",
+        "name,prefix,kind\nnpm,npm_,Publish token\ngithub,ghp_,Classic PAT\n",
+    ] {
+        let out = body(&e, text.as_bytes());
+        assert!(out.is_clean(), "{text}: {out:?}");
+    }
+    for url in [
+        "https://huggingface.co/api/models/hf_internal/testing/resolve/main/config.json",
+        "https://docs.example.org/hf_hub/download/Model/files/weights/v2/index",
+        "https://github.example.com/search?q=ghp_&page=2&sort=Desc&lang=en&per_page=100",
+        "https://example.org/keys?prefix=AKIA&region=us-east-1&page=3&limit=50",
+    ] {
+        assert!(e.scan_url(all(), url).is_clean(), "{url}");
+    }
+}
