@@ -7,8 +7,6 @@
 
 use std::sync::OnceLock;
 
-use aho_corasick::AhoCorasick;
-
 /// The most sibling values joined to a prefix.
 const MAX_PIECES: usize = 16;
 /// The longest join: longer than any prefixed token the rules know.
@@ -195,14 +193,19 @@ fn random_rest(rest: &[u8], pieces: &[&[u8]], aws: bool) -> bool {
 /// `f` with each, forward first: `f` returns whether the rules found a token in it, and the
 /// reverse join is tried only when the forward one had none.
 pub(crate) fn split_tokens(data: &[u8], mut f: impl FnMut(&Split) -> bool) {
-    static LITERALS: OnceLock<AhoCorasick> = OnceLock::new();
+    // The regex crate's literal search (Teddy) over the alternation: an Aho-Corasick
+    // automaton walks every byte, since the prefixes open with common letters.
+    static LITERALS: OnceLock<regex::bytes::Regex> = OnceLock::new();
     let literals = LITERALS.get_or_init(|| {
-        AhoCorasick::new(PREFIXES.iter().map(|p| p.literal)).expect("fixed prefix literals always compile") // invariant: fixed input
+        let alternation: Vec<String> = PREFIXES.iter().map(|p| regex::escape(p.literal)).collect();
+        regex::bytes::Regex::new(&alternation.join("|")).expect("fixed prefix literals always compile") // invariant: fixed input
     });
     let mut starts = 0;
     for found in literals.find_iter(data) {
         let start = found.start();
-        let prefix = &PREFIXES[found.pattern().as_usize()];
+        let Some(prefix) = PREFIXES.iter().find(|p| p.literal.as_bytes() == found.as_bytes()) else {
+            continue;
+        };
         if start > 0 && data[start - 1].is_ascii_alphanumeric() {
             continue;
         }
