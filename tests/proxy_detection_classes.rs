@@ -354,3 +354,86 @@ fn class_6_delimited_hex_with_any_common_delimiter() {
         ],
     ));
 }
+
+/// `xxd`'s layout: offset, sixteen bytes in groups of two, the printable bytes.
+fn xxd(bytes: &[u8]) -> String {
+    bytes
+        .chunks(16)
+        .enumerate()
+        .map(|(row, chunk)| {
+            let hex: Vec<String> = chunk
+                .chunks(2)
+                .map(|p| p.iter().map(|b| format!("{b:02x}")).collect())
+                .collect();
+            let shown: String = chunk
+                .iter()
+                .map(|&b| if b.is_ascii_graphic() { b as char } else { '.' })
+                .collect();
+            format!("{:08x}: {:<40} {shown}\n", row * 16, hex.join(" "))
+        })
+        .collect()
+}
+
+/// Held-out split 13's classes: a copy of /etc/passwd, base85 and base32 bodies, a token cut
+/// unevenly over query values, data in a header name, and a hex dump judged by what it holds.
+/// The encodings were made with Python's `base64` module.
+#[test]
+fn split_13_classes_through_the_proxy() {
+    let b = bench();
+    let passwd = "root:x:0:0:root:/root:/bin/bash\\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\\nbin:x:2:2:bin:/bin:/usr/sbin/nologin\\nana:x:1000:1000:Ana,,,:/home/ana:/bin/bash\\n";
+    // base64.b85encode and b32encode of an AWS credentials file (key id AKIAQ3XK7M2PZR5TLW4N).
+    let b85 = "VRv(1VPj)ub8}y7WqDs|WFS2tK}$(NQ8QReH%&57T2eJsOjk5c3SoD1Uvp(+a%FU1VPj)ub8}y7WqBYyAX<1iQEfC#ayV3WGD~nbS8g*xV>Vf2F-B-LN^>wrVNqpNby8_h3I";
+    let b32 = "MF3XGX3BMNRWK43TL5VWK6K7NFSCAPJAIFFUSQKRGNMEWN2NGJIFUURVKRGFONCOBJQXO427ONSWG4TFORPWCY3DMVZXGX3LMV4SAPJALJ4DSULNGRGHEOCUOYZEW4BXK5XDGQTDGZMWIMKGNA2UU4ZQI5QVCZKUOVJGSTYK";
+    // "root:Fjord!Ember2010" in hex, as a header's name.
+    let hex_name = "X-726f6f743a466a6f726421456d62657232303130";
+    let credentials = b"aws_access_key_id = AKIAQ3XK7M2PZR5TLW4N\naws_secret_access_key = Zx9Qm4Lr8Tv2Kp7Wn3Bc6Yd1Fh5Js0GaQeTuRiO\n";
+    let png_head = [
+        0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00,
+        0x00, 0x00, 0x0a, 0x00, 0x00, 0x00, 0x14, 0x08, 0x02, 0x00, 0x00, 0x00, 0x3b, 0x8c, 0x3b,
+    ];
+    let dumped = xxd(credentials);
+    assert_none(run(
+        &b,
+        &[
+            (
+                "a copy of /etc/passwd in a tool's output",
+                post("application/json", format!("{{\"stdout\":\"{passwd}\"}}")),
+                post(
+                    "application/json",
+                    "{\"q\":\"what does root:x:0:0:root:/root:/bin/bash mean?\"}".into(),
+                ),
+                "daemon:x:1:1",
+            ),
+            (
+                "base85 of a credentials file",
+                post("application/json", format!("{{\"d\":\"{b85}\",\"v\":2}}")),
+                post("application/json", "{\"d\":\"release notes, v2\",\"v\":2}".into()),
+                &b85[..24],
+            ),
+            (
+                "base32 of a credentials file",
+                post("text/plain", b32.into()),
+                post("text/plain", "THE QUICK BROWN FOX JUMPS OVER THE LAZY DOG".into()),
+                &b32[..24],
+            ),
+            (
+                "a token cut unevenly over query values",
+                get("/s?p1=ghp_6o3ju5LyT&p2=Mzqu&p3=UpW9Fcbp2zEDfTkwJ3&p4=QrcKy"),
+                get("/s?p1=ghp_docs&p2=page&p3=2"),
+                "UpW9Fcbp2zEDfTkwJ3",
+            ),
+            (
+                "text hidden in a header's name",
+                header(hex_name, "1"),
+                header("X-Request-Source", "1"),
+                "726f6f743a466a6f7264",
+            ),
+            (
+                "an xxd dump of a credentials file (a PNG's is a control)",
+                post("text/plain", dumped.clone()),
+                post("text/plain", xxd(&png_head)),
+                &dumped[..40],
+            ),
+        ],
+    ));
+}
