@@ -68,14 +68,25 @@ fn evaluate(split: Split) -> Report {
 /// positives: hex-dumps (delimited-hex) 4, and one each in analytics-click-ids and
 /// encrypted-config-values (generic-secret), cloud-object-ids, hashed-asset-paths,
 /// pgp-public-keys and publishable-keys (high-entropy), cloud-service-hostnames
-/// (dns-exfiltration). Spent since, like all the others, and fixed by class (3 of its
-/// positives still missed, none of its negatives flagged): `corpus/test/` waits for the
-/// fourteenth, and this test fails to load until it comes.
+/// (dns-exfiltration). Spent since, and fixed by class (3 of its positives still missed,
+/// none of its negatives flagged). The fourteenth (425 positives in 138 classes, 402
+/// negatives in 46 categories, seed 61840273; written by a helper that read nothing of the
+/// repository) scored, untuned on the thirteenth's fixes (`7baca13`) with every detector on,
+/// **recall 0.9153 (389 caught) and false positives 0.0498 (20 of 402)**; 0.8345 and 0.0398
+/// with the default detectors. Misses by class: exfil-split-fields 4 of 4, exfil-rot13 3 of
+/// 3, and 2 each in eth-private-key, exfil-base85, exfil-char-codes, exfil-compressed-base64,
+/// exfil-reversed, exfil-url-path-segment, exfil-utf16-base64, password-command-line,
+/// password-prose, pgpass-file, private-key-byte-array and solana-keypair, and five classes
+/// with one. False positives: csrf-token 6 (generic-secret, high-entropy),
+/// crypto-public-address 6 (4 of them the optional address detectors, which exist to find
+/// addresses), encrypted-config-value 3 and hex-and-css-constants 3 (delimited-hex),
+/// cloud-service-hostname 1, public-random-id 1. Spent since, like all the others:
+/// `corpus/test/` waits for the fifteenth, and this test fails to load until it comes.
 /// Short of both targets, hence still ignored. Run it with `cargo test -p tollgate-shared
 /// --release --test detect_corpus -- --ignored --nocapture`; it reports misses and false
 /// positives only by class, so that no rule is tuned on a single held-out case.
 #[test]
-#[ignore = "no unspent held-out split: split 13 ran once untuned (recall 0.8634 of 0.99, false positives 0.0285 of 0.005) and was spent; see the doc comment"]
+#[ignore = "no unspent held-out split: split 14 ran once untuned (recall 0.9153 of 0.99, false positives 0.0498 of 0.005) and was spent; see the doc comment"]
 fn held_out_test_split_meets_recall_and_false_positive_targets() {
     let report = evaluate(Split::Test);
     assert!(report.recall() >= 0.99, "recall {:.4}", report.recall());
