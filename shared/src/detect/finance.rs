@@ -341,6 +341,12 @@ mod tests {
     }
 }
 
+/// Whether an SSN's area, group and serial are ones the SSA issues: the area not 000, 666 or
+/// 9xx, the group not 00, the serial not 0000.
+pub(crate) fn ssn_issuable(area: &[u8], group: &[u8], serial: &[u8]) -> bool {
+    area != b"000" && area != b"666" && area[0] != b'9' && group != b"00" && serial != b"0000"
+}
+
 /// US Social Security numbers (`AAA-GG-SSSS`) in text that names one (`ssn`, `social
 /// security`, in any case; a CSV column, a form field, a sentence): the area is not 000, 666 or
 /// 9xx, the group not 00, the serial not 0000 (the SSA's published rules), and no digit or `-`
@@ -372,13 +378,7 @@ pub(crate) fn us_ssns(data: &[u8], mut f: impl FnMut(usize, usize)) {
         if joined(start.checked_sub(1).and_then(|i| data.get(i))) || joined(data.get(end)) {
             continue;
         }
-        let area = &shape[..3];
-        if area == b"000"
-            || area == b"666"
-            || area[0] == b'9'
-            || &shape[4..6] == b"00"
-            || &shape[7..] == b"0000"
-        {
+        if !ssn_issuable(&shape[..3], &shape[4..6], &shape[7..]) {
             continue;
         }
         f(start, end);

@@ -25,6 +25,8 @@ use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, MatchKind};
 
+use super::rules::checks::luhn;
+
 /// The formats this module knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -84,7 +86,7 @@ impl Kind {
     fn valid(self, c: &[u8]) -> bool {
         match self {
             Self::Ssn => ssn(c),
-            Self::Sin => c[0] != b'0' && c[0] != b'8' && luhn(c),
+            Self::Sin => c[0] != b'0' && c[0] != b'8' && !repeated(c) && luhn(c),
             Self::Nino => nino(c),
             Self::Dni => dni(c),
             Self::CodiceFiscale => codice_fiscale(c),
@@ -548,26 +550,7 @@ fn repeated(c: &[u8]) -> bool {
 }
 
 fn ssn(c: &[u8]) -> bool {
-    let (area, group, serial) = (&c[..3], &c[3..5], &c[5..]);
-    area != b"000" && area != b"666" && area[0] != b'9' && group != b"00" && serial != b"0000"
-}
-
-pub(crate) fn luhn(c: &[u8]) -> bool {
-    let sum: u32 = c
-        .iter()
-        .rev()
-        .enumerate()
-        .map(|(i, &b)| {
-            let d = digit(b);
-            if i % 2 == 1 {
-                let d = d * 2;
-                if d > 9 { d - 9 } else { d }
-            } else {
-                d
-            }
-        })
-        .sum();
-    !repeated(c) && sum % 10 == 0
+    super::finance::ssn_issuable(&c[..3], &c[3..5], &c[5..])
 }
 
 fn nino(c: &[u8]) -> bool {

@@ -24,25 +24,31 @@ const fn table(alphabet: &[u8; 85]) -> [u8; 256] {
 static RFC1924_VALUE: [u8; 256] = table(RFC1924);
 static Z85_VALUE: [u8; 256] = table(Z85);
 
-/// Groups of five characters to big-endian words, a short last group padded with the
-/// alphabet's highest digit (as every encoder pads); `None` on a character outside it or an
+/// One group of up to five digits to its big-endian word, a short group padded with the
+/// highest digit (as every encoder pads) and only its share of bytes kept; `None` when the
+/// group overflows a word.
+fn push_group(digits: &[u8], out: &mut Vec<u8>) -> Option<()> {
+    let acc = (0..5).fold(0u64, |acc, i| {
+        acc * 85 + u64::from(digits.get(i).copied().unwrap_or(84))
+    });
+    let word = u32::try_from(acc).ok()?.to_be_bytes();
+    out.extend_from_slice(&word[..(digits.len() - 1).min(4)]);
+    Some(())
+}
+
+/// Groups of five characters of an alphabet; `None` on a character outside it or an
 /// overflowing group.
 fn decode_with(text: &[u8], value: &[u8; 256]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(text.len() / 5 * 4 + 4);
     for group in text.chunks(5) {
-        let mut acc: u64 = 0;
-        for i in 0..5 {
-            let digit = match group.get(i) {
-                Some(&c) => match value[c as usize] {
-                    0xff => return None,
-                    v => v,
-                },
-                None => 84,
+        let mut digits = [0u8; 5];
+        for (d, &c) in digits.iter_mut().zip(group) {
+            *d = match value[c as usize] {
+                0xff => return None,
+                v => v,
             };
-            acc = acc * 85 + u64::from(digit);
         }
-        let word = u32::try_from(acc).ok()?.to_be_bytes();
-        out.extend_from_slice(&word[..(group.len() - 1).min(4)]);
+        push_group(&digits[..group.len()], &mut out)?;
     }
     Some(out)
 }
@@ -51,34 +57,23 @@ fn decode_with(text: &[u8], value: &[u8; 256]) -> Option<Vec<u8>> {
 fn decode_ascii85(text: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(text.len() / 5 * 4 + 4);
     let mut group = Vec::with_capacity(5);
-    let flush = |group: &mut Vec<u8>, out: &mut Vec<u8>| -> Option<()> {
-        let n = group.len();
-        if n == 0 {
-            return Some(());
-        }
-        let mut acc: u64 = 0;
-        for i in 0..5 {
-            acc = acc * 85 + u64::from(group.get(i).copied().unwrap_or(84));
-        }
-        let word = u32::try_from(acc).ok()?.to_be_bytes();
-        out.extend_from_slice(&word[..(n - 1).min(4)]);
-        group.clear();
-        Some(())
-    };
     for &c in text {
         match c {
             b'z' if group.is_empty() => out.extend_from_slice(&[0; 4]),
             b'!'..=b'u' => {
                 group.push(c - b'!');
                 if group.len() == 5 {
-                    flush(&mut group, &mut out)?;
+                    push_group(&group, &mut out)?;
+                    group.clear();
                 }
             }
             c if c.is_ascii_whitespace() => {}
             _ => return None,
         }
     }
-    flush(&mut group, &mut out)?;
+    if !group.is_empty() {
+        push_group(&group, &mut out)?;
+    }
     Some(out)
 }
 
