@@ -35,6 +35,17 @@ fn shadow_line() -> &'static Regex {
     })
 }
 
+/// A line of PostgreSQL's password file (`~/.pgpass`, `hostname:port:database:username:password`):
+/// a host name or address (or `*`), a port (or `*`), database and user (or `*`), then the
+/// password in the clear. One line is a finding: it is a password with where it opens.
+fn pgpass_line() -> &'static Regex {
+    static LINE: OnceLock<Regex> = OnceLock::new();
+    LINE.get_or_init(|| {
+        Regex::new(r"(?m)(?:^|[ \t>\x22'=])((?:[A-Za-z0-9-]+\.)*[A-Za-z][A-Za-z0-9-]*|[0-9]{1,3}(?:\.[0-9]{1,3}){3}|\*):(?:[0-9]{2,5}|\*):[^:\s\\]{1,63}:[^:\s\\]{1,63}:([^\s:\\\x22']{6,128})(?:[ \t\x22'\\<,]|\r?$)")
+            .expect("a fixed pattern compiles") // invariant: fixed input
+    })
+}
+
 /// Calls `f(start, end)` for each stretch of [`PASSWD_LINES`] passwd lines or more (from the
 /// first line's start to the last one's end) and for each shadow line with a hash.
 pub(crate) fn account_files(data: &[u8], mut f: impl FnMut(usize, usize)) {
@@ -67,6 +78,34 @@ pub(crate) fn account_files(data: &[u8], mut f: impl FnMut(usize, usize)) {
     if memchr::memmem::find(data, b":$").is_some() {
         for line in shadow_line().find_iter(data) {
             f(line.start(), line.end());
+        }
+    }
+    // A pgpass line names PostgreSQL's port (5432, 5433) or any port (`*`).
+    let pgpass =
+        memchr::memmem::find(data, b":543").is_some() || memchr::memmem::find(data, b":*:").is_some();
+    if pgpass {
+        for caps in pgpass_line().captures_iter(data) {
+            let (Some(host), Some(password)) = (caps.get(1), caps.get(2)) else {
+                continue;
+            };
+            let value = password.as_bytes();
+            // A password as chosen, not a word written in its place (`mypassword`): two classes
+            // of characters at least.
+            let classes = [
+                u8::is_ascii_lowercase,
+                u8::is_ascii_uppercase,
+                u8::is_ascii_digit,
+                u8::is_ascii_punctuation,
+            ]
+            .iter()
+            .filter(|class| value.iter().any(class))
+            .count();
+            if classes >= 2
+                && !value.iter().all(u8::is_ascii_digit)
+                && !super::rules::checks::is_placeholder(value)
+            {
+                f(host.start(), password.end());
+            }
         }
     }
 }
@@ -105,6 +144,17 @@ mod tests {
         assert!(spans(two.as_bytes()).is_empty());
         // Colons and numbers of other kinds: timestamps, ratios, IPv6.
         assert!(spans(b"12:30:00 a:x:1:2 b:x:3:4 c:x:5:6 fe80::1:2:3").is_empty());
+    }
+
+    #[test]
+    fn a_pgpass_line_is_a_finding_and_other_colon_fields_are_not() {
+        assert_eq!(spans(b"db.example.de:5432:*:app:3FFpgZ_lNMj9\n").len(), 1);
+        assert_eq!(
+            spans(b"x\n10.0.79.146:5432:analytics:piotr:Falcon2197#\nlocalhost:*:*:u:Jq8@@sx8j").len(),
+            2
+        );
+        // Times, a port list, a placeholder password.
+        assert!(spans(b"at 12:30:00:543 ok; host:5432:db:user:password a:5432:b:c:123456").is_empty());
     }
 
     #[test]

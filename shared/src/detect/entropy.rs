@@ -662,6 +662,14 @@ const NONCE_PARAMS: &[&str] = &[
 ];
 
 const NONCE_SUFFIXES: &[&str] = &[
+    // Anti-forgery tokens of the web frameworks (Django's `csrfmiddlewaretoken`, Rails'
+    // `authenticity_token`, ASP.NET's `__RequestVerificationToken`), sent back to the site
+    // that set them.
+    "csrftoken",
+    "xsrftoken",
+    "csrfmiddlewaretoken",
+    "authenticitytoken",
+    "requestverificationtoken",
     "signature",
     "pagetoken",
     "cursor",

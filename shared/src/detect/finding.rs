@@ -83,8 +83,12 @@ pub enum Encoding {
     Zip,
     /// Pieces of equal length in consecutive fields, joined (`"a": "ghp_…", "b": "…"`).
     Joined,
-    /// Letters rotated by thirteen places, inside something already decoded.
+    /// Letters rotated by thirteen places.
     Rot13,
+    /// Text written backwards.
+    Reversed,
+    /// Bytes or characters written as a list of numbers (`[186, 59, …]`, `fromCharCode(…)`).
+    Numbers,
 }
 
 impl Encoding {
@@ -106,6 +110,8 @@ impl Encoding {
             Self::Zip => "zip",
             Self::Joined => "joined",
             Self::Rot13 => "rot13",
+            Self::Reversed => "reversed",
+            Self::Numbers => "numbers",
             Self::Base85 => "base85",
         }
     }

@@ -11,6 +11,7 @@ mod accounts;
 mod catalog;
 pub mod corpus;
 pub(crate) mod decode;
+pub(crate) mod disguise;
 mod engine;
 mod entropy;
 mod finance;

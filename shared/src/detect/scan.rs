@@ -14,8 +14,10 @@ use super::decode::compress::{Codec, InflateError, inflate};
 use super::decode::escape::{char_refs, has_char_refs, quoted_printable, unescape};
 use super::decode::hexlist::{HexList, dump_row, hex_lists, hexdump};
 use super::decode::multipart::{Transfer, boundary, parts};
+use super::decode::numbers::number_lists;
 use super::decode::{Sniffed, zip};
 use super::decode::{percent, sniff_compression, unicode};
+use super::disguise::{self, Disguise};
 use super::engine::{Engine, Scope, detector_id};
 use super::finance;
 use super::finding::{
@@ -26,15 +28,16 @@ use super::keys;
 use super::prefilter::Hit;
 use super::rules::checks::{is_placeholder, is_well_known};
 use super::runs::{
-    for_each_card_stretch, for_each_dotted_hex_stretch, for_each_hex_list_stretch, for_each_iban_stretch,
-    for_each_phrase_stretch, for_each_run, token_around,
+    MIN_RUN, for_each_card_stretch, for_each_dotted_hex_stretch, for_each_hex_list_stretch,
+    for_each_iban_stretch, for_each_phrase_stretch, for_each_run, token_around,
 };
 use super::secret::Fingerprint;
 use super::shapes::{
-    Cues, assignment_operators, cards, command_line_passwords, cookie_jar_values, csv_columns, encoded_json,
-    encrypted_on_purpose, follows_operator, generic_assignment, keyed_attributes, named_in_prose,
-    named_values, pieces, public_at, punctuated_assignments, quoted_in_errors, spoken_keys, spoken_passwords,
-    sql_inserts, twilio_key, wif_key,
+    Cues, array_name, assignment_operators, cards, command_line_passwords, cookie_jar_values, csv_columns,
+    encoded_json, encrypted_on_purpose, follows_operator, generic_assignment, keyed_attributes,
+    named_in_prose, named_values, names_a_table, names_key_material, pieces, public_at,
+    punctuated_assignments, quoted_in_errors, spoken_keys, spoken_passwords, sql_inserts, twilio_key,
+    wif_key,
 };
 
 /// The largest decoded text also walked rotated back by ROT13.
@@ -220,15 +223,21 @@ impl<'a> Walk<'a> {
         let password_word = self.on.generic && assignment_operators(data, &mut operators);
         let mut runs = Vec::new();
         for_each_run(data, |start, end| runs.push((start, end)));
+        // Runs with letters beyond hex, for the disguises' cues.
+        let mut worded = Vec::new();
         for &(start, end) in &runs {
             let assigned = !operators.is_empty() && follows_operator(data, &operators, start);
-            self.run(data, start, end, assigned, origin, chain);
+            if !self.run(data, start, end, assigned, origin, chain) {
+                worded.push((start, end));
+            }
         }
         self.wrapped(data, &runs, origin, chain);
         self.joined(data, &runs, origin, chain);
         self.split_tokens(data, origin, chain);
+        self.disguised(data, &worded, origin, chain);
         self.tokens(data, origin, chain);
         self.hex_lists(data, origin, chain);
+        self.number_lists(data, origin, chain);
         let mut texts = Vec::new();
         super::decode::base85::base85_texts(data, |at, bytes| texts.push((at, bytes)));
         for (at, bytes) in texts {
@@ -345,6 +354,7 @@ impl<'a> Walk<'a> {
     }
 
     /// One run; `assigned` when it follows an operator after a name that may be a credential's.
+    /// Returns whether the run is hex digits and dashes only (`0x` aside).
     fn run(
         &mut self,
         data: &[u8],
@@ -353,7 +363,7 @@ impl<'a> Walk<'a> {
         assigned: bool,
         origin: Origin,
         chain: &EncodingChain,
-    ) {
+    ) -> bool {
         let run = &data[start..end];
         if self.on.generic
             && assigned
@@ -418,23 +428,31 @@ impl<'a> Walk<'a> {
         } else {
             decode_delimited_hex(run).map(|d| (d, Encoding::Hex))
         };
+        let whole = decoded.is_some();
         if let Some((bytes, encoding)) = decoded {
             self.blob(bytes, encoding, origin.child(start), chain);
         }
-        // Runs take in `/` (base64 has it): a path's segments of hex (`/t/<hex>.gif`) are
-        // decoded one by one as well.
-        if !hex_or_dash && memchr::memchr(b'/', run).is_some() {
+        // Runs take in `/` (base64 has it): a path's segments of hex or base64
+        // (`/t/<hex>.gif`, `/fonts/<base64>/logo.png`) are decoded one by one as well, when the
+        // run as a whole did not decode.
+        if !hex_or_dash && !whole && memchr::memchr(b'/', run).is_some() {
             let mut at = 0;
             for piece in run.split(|&b| b == b'/') {
                 let piece_at = at;
                 at += piece.len() + 1;
-                if piece.len() >= 32 && piece.iter().all(u8::is_ascii_hexdigit) {
-                    if let Some(bytes) = decode_hex_run(piece) {
-                        self.blob(bytes, Encoding::Hex, origin.child(start + piece_at), chain);
-                    }
+                let segment = if piece.len() >= 32 && piece.iter().all(u8::is_ascii_hexdigit) {
+                    decode_hex_run(piece).map(|d| (d, Encoding::Hex))
+                } else if piece.len() >= MIN_RUN && piece.len() < run.len() {
+                    decode_run(piece).map(|d| (d, Encoding::Base64))
+                } else {
+                    None
+                };
+                if let Some((bytes, encoding)) = segment {
+                    self.blob(bytes, encoding, origin.child(start + piece_at), chain);
                 }
             }
         }
+        hex_or_dash
     }
 
     /// A Bitcoin or Ethereum address, when those detectors are on.
@@ -546,6 +564,19 @@ impl<'a> Walk<'a> {
             }
             true
         });
+        // Arrays of short strings, joined whole: a token in chunks, its prefix cut too.
+        super::split::string_arrays(data, |start, joined| {
+            let mut hits = Vec::new();
+            rules.scan(joined, detectors, &mut hits);
+            for hit in hits {
+                found.push((
+                    start,
+                    hit.detector,
+                    joined[hit.start..hit.end].to_vec(),
+                    hit.confidence,
+                ));
+            }
+        });
         let chain = chain.then(Encoding::Joined);
         for (start, detector, value, confidence) in found {
             self.report_as(
@@ -555,6 +586,29 @@ impl<'a> Walk<'a> {
                 &chain,
                 confidence,
             );
+        }
+    }
+
+    /// The layer rotated back or read backwards when a cue so disguised stands beside one of
+    /// its runs (once in a chain), and values cut into labelled parts, joined.
+    fn disguised(&mut self, data: &[u8], runs: &[(usize, usize)], origin: Origin, chain: &EncodingChain) {
+        let steps = chain.steps();
+        if !steps
+            .iter()
+            .any(|e| matches!(e, Encoding::Rot13 | Encoding::Reversed))
+        {
+            for disguise in disguise::cued(data, runs) {
+                let encoding = match disguise {
+                    Disguise::Rot13 => Encoding::Rot13,
+                    Disguise::Reversed => Encoding::Reversed,
+                };
+                self.descend(disguise.apply(data), encoding, origin.child(0), chain);
+            }
+        }
+        if !steps.contains(&Encoding::Joined) {
+            if let Some((at, joined)) = disguise::labelled_parts(data) {
+                self.descend(joined, Encoding::Joined, origin.child(at), chain);
+            }
         }
     }
 
@@ -579,6 +633,10 @@ impl<'a> Walk<'a> {
                 }
                 Err(InflateError::Corrupt) => {}
             }
+            return;
+        }
+        if let Some(text) = unicode::utf16(&bytes) {
+            self.descend(text, Encoding::Unicode, origin, &chain.then(encoding));
             return;
         }
         if is_meaningful(&bytes) {
@@ -742,6 +800,7 @@ impl<'a> Walk<'a> {
                 && (!is_fingerprint(&list) || named_as_key(data, list.start))
                 && !labelled_digest(data, list.start)
                 && !self.digest_header()
+                && !array_name(data, list.start).is_some_and(names_a_table)
                 && (varied(&list.bytes) || is_meaningful(&list.bytes));
             if data_like {
                 self.report_as(
@@ -753,6 +812,41 @@ impl<'a> Walk<'a> {
                 );
             }
             self.blob(list.bytes, Encoding::Hex, origin.child(list.start), chain);
+        }
+    }
+
+    /// Lists of numbers in code: characters are walked as text, bytes as decoded bytes are
+    /// (a DER key among them is a private key). Two shapes are key material by themselves: a
+    /// bracketed list of exactly 64 bytes, the keypair file Solana's tools write (secret and
+    /// public key), and 16 varied bytes or more under a key's name (`byte[] KEY = {…}`).
+    fn number_lists(&mut self, data: &[u8], origin: Origin, chain: &EncodingChain) {
+        let mut lists = Vec::new();
+        number_lists(data, 8, |list| {
+            if !list.hex_pairs {
+                lists.push(list);
+            }
+        });
+        for list in lists {
+            let at = origin.child(list.open);
+            let bytes = list.bytes();
+            if let Some(bytes) = &bytes {
+                let keypair =
+                    self.on.crypto && bytes.len() == 64 && data[list.open] == b'[' && half_distinct(bytes);
+                if keypair {
+                    self.report("crypto-private-key", bytes, origin.at(list.open), chain);
+                }
+                let named = array_name(data, list.open + 1).is_some_and(names_key_material);
+                if self.on.generic && named && bytes.len() >= 16 && varied(bytes) && !keypair {
+                    self.report("generic-secret", bytes, origin.at(list.open), chain);
+                }
+            }
+            match (list.text(), bytes) {
+                (Some(text), _) if super::decode::is_texty(&text, 85) => {
+                    self.descend(text, Encoding::Numbers, at, chain)
+                }
+                (_, Some(bytes)) => self.blob(bytes, Encoding::Numbers, at, chain),
+                _ => {}
+            }
         }
     }
 

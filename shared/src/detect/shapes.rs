@@ -67,6 +67,10 @@ const NOT_KEYS: &[&str] = &[
     "cursortoken",
     "csrf",
     "xsrf",
+    // Rails' and ASP.NET's anti-forgery fields, sent back to the site that set them.
+    "authenticitytoken",
+    "requestverificationtoken",
+    "antiforgery",
     "nonce",
     "tokentype",
     "tokenizer",
@@ -234,7 +238,23 @@ const LOOKUP_KEYS: &[&str] = &[
 /// A header named for a key (`Fastly-Key`, `X-Algolia-API-Key` is already a credential name)
 /// whose value is key material beyond doubt.
 pub(crate) fn key_header(name: &[u8], value: &[u8]) -> bool {
-    names_a_key(name) && strong_key(value)
+    names_a_key(name) && (strong_key(value) || (names_a_private_key(name) && hex_key(value)))
+}
+
+/// A name for the private half of a key pair or a wallet's key (`X-Wallet-Key`,
+/// `signing_key`, `PRIVATE_KEY`), whose 32 bytes are most often written in hex.
+fn names_a_private_key(name: &[u8]) -> bool {
+    NormalName::of(name).is_some_and(|n| {
+        ["private", "wallet", "signing", "secret", "master"]
+            .iter()
+            .any(|w| n.has(w))
+    })
+}
+
+/// 32 bytes or more in hex, `0x` or not, random by [`looks_random`]: a private key's size.
+fn hex_key(value: &[u8]) -> bool {
+    let digits = value.strip_prefix(b"0x").unwrap_or(value);
+    digits.len() >= 64 && digits.iter().all(u8::is_ascii_hexdigit) && looks_random(digits)
 }
 
 fn names_a_key(name: &[u8]) -> bool {
@@ -246,6 +266,76 @@ fn names_a_key(name: &[u8]) -> bool {
         && normal.ends_with(b"key")
         && !LOOKUP_KEYS.iter().any(|w| normal.ends_with(w.as_bytes()))
         && !NOT_KEYS.iter().any(|w| has(w))
+}
+
+/// A name that says its value is key material: a credential's name, or one ending in `key`
+/// that is no lookup key.
+pub(crate) fn names_key_material(name: &[u8]) -> bool {
+    is_secret_key_name(name) || names_a_key(name)
+}
+
+/// A name for a table an algorithm is built on (`SBOX`, `crc32_table`, `RCON`, `PALETTE`,
+/// `gamma_lut`): its bytes are published constants, random-looking by design.
+pub(crate) fn names_a_table(name: &[u8]) -> bool {
+    let lower = name.to_ascii_lowercase();
+    [
+        "sbox",
+        "s_box",
+        "table",
+        "lut",
+        "crc",
+        "rcon",
+        "palette",
+        "magic",
+        "permutation",
+    ]
+    .iter()
+    .any(|w| memchr::memmem::find(&lower, w.as_bytes()).is_some())
+}
+
+/// The name an array opening at `at` (its bracket, or its first element after the bracket)
+/// is assigned to, on the same line: `KEY = [`, `"key": [`, `byte[] KEY = new byte[] {`, `const K: [u8; 32] = [`,
+/// `key = bytes([`, `uint8_t key[32] = {`. `None` for an array passed or returned
+/// (`fromCharCode(…)`, `f([…])`).
+pub(crate) fn array_name(data: &[u8], at: usize) -> Option<&[u8]> {
+    let trim =
+        |s: &[u8]| -> usize { s.len() - s.iter().rev().take_while(|b| matches!(b, b' ' | b'\t')).count() };
+    let ident = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'$');
+    let line = data[..at].iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+    let mut s = &data[line.max(at.saturating_sub(96))..at];
+    s = &s[..trim(s)];
+    // An array in code opens with its bracket: `d=de-ad-…` in a query is no array.
+    let rest = s
+        .strip_suffix(b"[")
+        .or(s.strip_suffix(b"{"))
+        .or(s.strip_suffix(b"("))?;
+    s = &rest[..trim(rest)];
+    // A constructor or type before the bracket (`new byte[]`, `bytes(`, `Uint8Array.from(`).
+    for _ in 0..3 {
+        if s.ends_with(b"=") || s.ends_with(b":") {
+            break;
+        }
+        if s.ends_with(b"]") {
+            s = &s[..s.iter().rposition(|&b| b == b'[')?];
+        }
+        let word = s.iter().rev().take_while(|b| ident(b)).count();
+        s = &s[..s.len() - word];
+        s = &s[..trim(s)];
+    }
+    let s = s.strip_suffix(b"=").or_else(|| s.strip_suffix(b":"))?;
+    if s.ends_with(b"=") || s.ends_with(b"!") || s.ends_with(b"<") || s.ends_with(b">") {
+        return None;
+    }
+    let mut s = &s[..trim(s)];
+    // A type after the name (`K: [u8; 32]`) or a C array's size (`key[32]`).
+    if s.ends_with(b"]") {
+        s = &s[..s.iter().rposition(|&b| b == b'[')?];
+        s = &s[..trim(s)];
+        s = s.strip_suffix(b":").map_or(s, |r| &r[..trim(r)]);
+    }
+    let s = s.strip_suffix(b"\"").or(s.strip_suffix(b"'")).unwrap_or(s);
+    let len = s.iter().rev().take_while(|b| ident(b)).count();
+    (len > 0).then(|| &s[s.len() - len..])
 }
 
 /// Key material beyond doubt: 24 characters or more of letters of both cases and digits (a
@@ -792,7 +882,7 @@ pub(crate) struct Cues {
 
 impl Cues {
     pub(crate) fn of(data: &[u8]) -> Self {
-        const WORDS: [&str; 16] = [
+        const WORDS: [&str; 17] = [
             "alue",
             "VALUES",
             "values",
@@ -809,6 +899,8 @@ impl Cues {
             "drill",
             "curl",
             "--",
+            // smbclient, rpcclient.
+            "client",
         ];
         // One vectorised search per literal, each stopping at its first hit, is cheaper than one
         // automaton over all of them: short literals such as `dig` defeat its prefilter.
@@ -824,7 +916,7 @@ impl Cues {
         Self {
             values: any(0..=0),
             sql: any(1..=2),
-            clients: any(3..=6) || any(14..=15),
+            clients: any(3..=6) || any(14..=16),
             errors: any(7..=8),
             lookups: any(9..=13),
         }
@@ -922,6 +1014,8 @@ pub(crate) fn command_line_passwords(data: &[u8], mut f: impl FnMut(usize, usize
     let flags = FLAGS.get_or_init(|| {
         regex::bytes::Regex::new(concat!(
             r#"(?:\b(?:mysql|mysqldump|mysqladmin|mariadb|mariadb-dump)\b[^\n|;&]*?\s-p|\bsshpass\s+-p\s*|\bredis-cli\b[^\n|;&]*?\s(?:-a|--pass)\s+"#,
+            // Samba's `-U user%password` (smbclient, rpcclient, smbcacls, smbget).
+            r#"|\b(?:smbclient|rpcclient|smbcacls|smbget)\b[^\n|;&]*?\s(?:-U|--user=?)\s*['"]?[^\s%'"]{1,64}%"#,
             // curl's `-u user:password`, the pair quoted whole or the password alone.
             r#"|\bcurl\b[^\n|;&]*?\s(?:-u|--user)\s*['"]?[^\s:'"]{1,64}:)"#,
             r#"(?:'([^'\s]{6,128})'|"([^"\s]{6,128})"|([^\s'"\-$][^\s'"]{5,127}))"#,
@@ -1053,7 +1147,7 @@ pub(crate) fn spoken_keys(data: &[u8], mut f: impl FnMut(usize, usize)) {
     static SPOKEN: OnceLock<regex::bytes::Regex> = OnceLock::new();
     let spoken = SPOKEN.get_or_init(|| {
         regex::bytes::Regex::new(
-            r#"(?i)\b(?:token|api[ _-]?key|secret|credential)s?\b([A-Za-z ',()\-]{0,48}?)(?::[ \t]*|[ \t]+)['"`]?([A-Za-z0-9+/_\-]{20,200})\b"#,
+            r#"(?i)\b(?:token|api[ _-]?key|private[ _-]?key|secret|credential)s?\b([A-Za-z ',()\-]{0,48}?)(?::[ \t]*|[ \t]+)['"`]?([A-Za-z0-9+/_\-]{20,200})\b"#,
         )
         .expect("a fixed pattern compiles") // invariant: fixed input
     });
@@ -1322,16 +1416,32 @@ pub(crate) fn spoken_passwords(data: &[u8], mut f: impl FnMut(usize, usize)) {
         // The word as a word of a sentence: not inside another (`passwordless`), and followed
         // by a space or a label's colon (`user:password@host` is a URL, not a sentence).
         let before = hit.start().checked_sub(1).map(|i| data[i]);
-        let after = data.get(hit.end()).copied();
         let ascii_word = data[hit.start()].is_ascii();
+        // Languages that inflect the word by a suffix (`şifresi`, `salasanan`, `jelszót`,
+        // `passwordu`): up to four letters after a word that is not English's.
+        let english = data[hit.start()..hit.end()]
+            .iter()
+            .all(|b| b"pasword".contains(&(b | 0x20)) || b.is_ascii_whitespace())
+            || hit.end() - hit.start() <= 4;
+        let suffix = if english {
+            0
+        } else {
+            data[hit.end()..]
+                .iter()
+                .take(5)
+                .take_while(|b| b.is_ascii_alphabetic())
+                .count()
+        };
+        let hit_end = hit.end() + if suffix <= 4 { suffix } else { 0 };
+        let after = data.get(hit_end).copied();
         if ascii_word && before.is_some_and(|b| b.is_ascii_alphanumeric())
             || !after.is_some_and(|b| b == b' ' || b == b':' || b >= 0x80)
         {
             continue;
         }
         // Within the sentence: up to a line break or a closing quote.
-        let reach = &data[hit.end()..data.len().min(hit.end() + 64)];
-        let window_end = hit.end()
+        let reach = &data[hit_end..data.len().min(hit_end + 64)];
+        let window_end = hit_end
             + reach
                 .iter()
                 .position(|&b| matches!(b, b'\n' | b'"' | b'\\'))
@@ -1339,11 +1449,11 @@ pub(crate) fn spoken_passwords(data: &[u8], mut f: impl FnMut(usize, usize)) {
         // The short forms are words of other sentences too (`pass the test`): a value after
         // one must be key material or a password beyond doubt.
         let short = hit.end() - hit.start() <= 4;
-        let mut at = hit.end();
+        let mut at = hit_end;
         // After a label's colon (`mot de passe pour NAS : Quartz184!`) the word is the value,
         // with its closing `!` or `?`.
         let mut labelled = false;
-        for word in data[hit.end()..window_end]
+        for word in data[hit_end..window_end]
             .split(|b| b.is_ascii_whitespace())
             .take(9)
         {
@@ -1358,6 +1468,12 @@ pub(crate) fn spoken_passwords(data: &[u8], mut f: impl FnMut(usize, usize)) {
                 .take_while(|&&b| matches!(b, b':' | b'"' | b'\'' | b'`' | b'('))
                 .count();
             let core = &word[lead..];
+            // Scripts written without spaces end an ASCII word at their first character
+            // (`密码是 Bluebird8855#，请…`).
+            let core = match core.iter().position(|&b| b >= 0x80) {
+                Some(i) if i > 0 => &core[..i],
+                _ => core,
+            };
             let closing = |b: &u8| matches!(b, b',' | b'.' | b';' | b')' | b'"' | b'\'' | b'`');
             let trail = core
                 .iter()
@@ -1385,7 +1501,17 @@ pub(crate) fn spoken_passwords(data: &[u8], mut f: impl FnMut(usize, usize)) {
                 && !is_placeholder(value)
                 && !code_expression(value);
             if credential {
-                f(word_at + lead, word_at + lead + value.len());
+                // A value longer than the sentence's reach is reported whole, so that what
+                // explains it (ciphertext under `encryptedData`) sees all of it.
+                let mut end = word_at + lead + value.len();
+                if end == window_end {
+                    end += data[end..]
+                        .iter()
+                        .take(4096)
+                        .take_while(|&&b| !b.is_ascii_whitespace() && !matches!(b, b'"' | b'\\' | b'\''))
+                        .count();
+                }
+                f(word_at + lead, end);
                 break;
             }
         }

@@ -270,3 +270,81 @@ fn join(data: &[u8], (start, end): (usize, usize), prefix: &Prefix, forward: boo
     }
     (!ends.is_empty()).then_some(Split { start, joined, ends })
 }
+
+/// The most elements of one array joined, and the longest element.
+const MAX_ELEMENTS: usize = 32;
+const MAX_ELEMENT: usize = 64;
+
+/// Arrays of short quoted strings (`["gsk", "_L7E6rj", "Yr3ld", …]`, Python's `['…', '…']`),
+/// three elements or more, none with a space, joined in their order: a token cut into chunks
+/// of any length, its prefix cut as well. Calls `f(start, joined)` for each; the rules judge
+/// the join (a list of tags or names joins to no token).
+pub(crate) fn string_arrays(data: &[u8], mut f: impl FnMut(usize, &[u8])) {
+    let mut joined = Vec::new();
+    for open in memchr::memchr_iter(b'[', data) {
+        let Some(&quote @ (b'"' | b'\'')) = data.get(open + 1) else {
+            continue;
+        };
+        joined.clear();
+        let mut at = open + 1;
+        let mut elements = 0;
+        let closed = loop {
+            // A quoted element: token characters only.
+            if data.get(at) != Some(&quote) {
+                break false;
+            }
+            let body = at + 1;
+            let len = data[body..]
+                .iter()
+                .take(MAX_ELEMENT + 1)
+                .take_while(|&&b| {
+                    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'+' | b'/' | b'=')
+                })
+                .count();
+            if len == 0 || len > MAX_ELEMENT || data.get(body + len) != Some(&quote) {
+                break false;
+            }
+            joined.extend_from_slice(&data[body..body + len]);
+            elements += 1;
+            at = body + len + 1;
+            // `, ` between elements, `]` after the last.
+            at += data[at..].iter().take(3).take_while(|&&b| b == b' ').count();
+            match data.get(at) {
+                Some(b']') => break true,
+                Some(b',') => at += 1 + data[at + 1..].iter().take(3).take_while(|&&b| b == b' ').count(),
+                _ => break false,
+            }
+            if elements >= MAX_ELEMENTS || joined.len() > MAX_JOINED {
+                break false;
+            }
+        };
+        if closed && elements >= 3 && joined.len() >= 20 && joined.len() <= MAX_JOINED {
+            f(open, &joined);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_string_arrays_are_joined_and_others_are_not() {
+        let mut got = Vec::new();
+        string_arrays(
+            br#"{"tags": ["gsk", "_L7E6rjVf1FWmDSTx", "Yr", "3ldvUl1TQ6"], "x": 1}"#,
+            |at, j| got.push((at, j.to_vec())),
+        );
+        assert_eq!(got, [(9, b"gsk_L7E6rjVf1FWmDSTxYr3ldvUl1TQ6".to_vec())]);
+        got.clear();
+        // Two elements, a spaced element, an unclosed array: nothing joined.
+        for text in [
+            &br#"["abcdefghijkl", "mnopqrstuvwxyz"]"#[..],
+            br#"["ab", "c d", "efghijklmnopqrstuvw"]"#,
+            br#"["abcdefgh", "ijklmnop", "qrstuvwx""#,
+        ] {
+            string_arrays(text, |at, j| got.push((at, j.to_vec())));
+        }
+        assert!(got.is_empty());
+    }
+}

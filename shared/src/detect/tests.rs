@@ -1687,3 +1687,116 @@ fn prefixed_tokens_cut_unevenly_over_a_containers_values() {
         assert!(e.scan_url(all(), url).is_clean(), "{url}");
     }
 }
+
+/// Split 14's classes, each by an attack written here and a benign control beside it.
+#[test]
+fn disguised_listed_and_labelled_secrets() {
+    let e = engine();
+    let rot13 = |s: &str| String::from_utf8(super::decode::base64::rot13(s.as_bytes())).expect("ascii");
+    let reversed = |s: &str| s.chars().rev().collect::<String>();
+    let codes = |s: &str| s.bytes().map(|b| b.to_string()).collect::<Vec<_>>().join(",");
+    let half = GITHUB.len() / 2;
+    let cases: Vec<(String, bool)> = vec![
+        // ROT13 and reversal in a plain body, found by their disguised cues.
+        (
+            format!(
+                r#"{{"payload": "{}"}}"#,
+                rot13(&format!("//npm.pkg.github.com/:_authToken={GITHUB}"))
+            ),
+            true,
+        ),
+        (
+            format!(r#"{{"note": "{}"}}"#, reversed(&format!("GITHUB_TOKEN={GITHUB}"))),
+            true,
+        ),
+        (
+            rot13("The quick brown fox jumps over the lazy dog, as the docs say."),
+            false,
+        ),
+        // Labelled parts and chunk arrays, joined.
+        (
+            format!("part 1/2: {}\npart 2/2: {}\n", &GITHUB[..half], &GITHUB[half..]),
+            true,
+        ),
+        ("part 1/2: intro\npart 2/2: summary\n".to_string(), false),
+        (
+            format!(
+                r#"{{"tags": ["gh", "p_{}", "{}"]}}"#,
+                &GITHUB[4..20],
+                &GITHUB[20..]
+            ),
+            true,
+        ),
+        (
+            r#"{"tags": ["alpha", "beta", "gamma", "delta", "epsilon"]}"#.to_string(),
+            false,
+        ),
+        // Character codes and byte arrays.
+        (
+            format!(
+                "String.fromCharCode({})",
+                codes(&format!("password={}", "Lxw322#CqWz9Pk"))
+            ),
+            true,
+        ),
+        (
+            format!(
+                "const SECRET_KEY: [u8; 32] = [{}];",
+                random_bytes(14, 32)
+                    .into_iter()
+                    .map(|b| b.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            true,
+        ),
+        (
+            format!(
+                "const SBOX = [{}];",
+                random_bytes(14, 32)
+                    .into_iter()
+                    .map(|b| format!("0x{b:02x}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            false,
+        ),
+        // A pgpass line; prose passwords in languages that inflect or write no spaces; Samba.
+        ("db.example.de:5432:*:app:3FFpgZ_lNMj9\n".to_string(), true),
+        ("VPN şifresi Lvp104#zW65T9$, lütfen paylaşma.".to_string(), true),
+        ("VPN 的密码是 Bluebirdnebula8855#，请不要外传。".to_string(), true),
+        ("smbclient //nas/backup -U olga%KzBxufRA#1mnz4".to_string(), true),
+        ("smbclient //nas/backup -U olga".to_string(), false),
+        // A private key in hex named in prose; an anti-forgery field.
+        (
+            "deployer private key 21e5a1e431eaccf61e7ec1ce9f6e997ec5cae7e670af04750f60c65dfc0a233d"
+                .to_string(),
+            true,
+        ),
+        (
+            "csrfmiddlewaretoken=cTWXdiQR3%2BescLj7VbrtFi87YUJqnykkeOq2zdW2LbU%3D&title=Bug".to_string(),
+            false,
+        ),
+    ];
+    for (text, secret) in cases {
+        let form = text
+            .starts_with("csrf")
+            .then_some("application/x-www-form-urlencoded");
+        let out = e.scan_body(all(), None, form, text.as_bytes());
+        assert_eq!(!out.is_clean(), secret, "{text}: {:?}", detectors(&out));
+    }
+    let wallet = "0xb2ea417ba759ba7159b35f4595f217d0b227f6a0ee5654dde6c50fa7c890ad96";
+    assert!(!e.scan_header(all(), "X-Wallet-Key", wallet.as_bytes()).is_clean());
+    assert!(e.scan_header(all(), "X-Cache-Key", wallet.as_bytes()).is_clean());
+    let utf16: Vec<u8> = format!("token: {GITHUB}")
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    assert!(
+        !body(
+            &e,
+            format!(r#"{{"blob": "{}"}}"#, STANDARD.encode(utf16)).as_bytes()
+        )
+        .is_clean()
+    );
+}

@@ -51,6 +51,7 @@ fn probe_decodes(aligned: &[u8]) -> bool {
     match LENIENT.decode_slice(&chars[..n], &mut head) {
         Ok(len) => {
             is_texty(&head[..len], 75)
+                || super::unicode::utf16_order(&head[..len]).is_some()
                 || super::sniff_compression(&head[..len]).is_some()
                 || super::super::keys::binary_private_key(&head[..len])
         }

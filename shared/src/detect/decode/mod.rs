@@ -8,6 +8,7 @@ pub(crate) mod compress;
 pub(crate) mod escape;
 pub(crate) mod hexlist;
 pub(crate) mod multipart;
+pub(crate) mod numbers;
 pub(crate) mod percent;
 pub(crate) mod unicode;
 pub(crate) mod zip;

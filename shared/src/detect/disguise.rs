@@ -1,0 +1,256 @@
+//! Text hidden from a reader rather than encoded for a machine: rotated by ROT13, written
+//! backwards, or cut into labelled parts (`part 1/4: …`). No decoder marks where such text
+//! begins, and rotating or reversing every layer would double the cost of every scan; so each
+//! is looked for by its cues: the words and prefixes a credential is written beside
+//! (`password`, `token`, `https://`, `ghp_`), as they read once rotated or reversed, looked
+//! for only beside the layer's runs (a secret is a run, and its name is written next to it).
+//! A cue found, the whole layer is walked undone once; the ordinary rules judge what it says.
+
+use std::sync::OnceLock;
+
+use aho_corasick::AhoCorasick;
+use regex::bytes::Regex;
+
+/// The largest layer walked rotated or reversed: past it, a disguised secret would ride in a
+/// body larger than any config file or note.
+pub(crate) const UNDONE_MAX: usize = 64 * 1024;
+/// How far from a run its cue is looked for, on either side.
+const REACH: usize = 48;
+/// The most runs of a layer looked beside (a secret-dense body has thousands).
+const MAX_RUNS: usize = 256;
+
+/// Words and prefixes a credential is written beside, as written in the clear; each cue set
+/// is these under one disguise. Words of four letters or more (or a prefix with its
+/// punctuation), so that no ordinary text carries one by chance once it is disguised.
+const CUES: &[&str] = &[
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "apikey",
+    "api_key",
+    "api-key",
+    "_key",
+    "key_",
+    "-key",
+    "key-",
+    "key=",
+    "private",
+    "credential",
+    "authorization",
+    "bearer",
+    "https://",
+    "http://",
+    "postgres://",
+    "mysql://",
+    "mongodb",
+    "begin",
+    "ghp_",
+    "gho_",
+    "github_pat_",
+    "glpat-",
+    "npm_",
+    "xoxb-",
+    "xoxp-",
+    "sk-ant-",
+    "sk-proj-",
+    "sk_live_",
+    "akia",
+    "asia",
+    "aiza",
+];
+
+/// A disguise a layer may be undone from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Disguise {
+    Rot13,
+    Reversed,
+}
+
+impl Disguise {
+    const ALL: [Self; 2] = [Self::Rot13, Self::Reversed];
+
+    /// What the disguise makes of `data` (and what undoes it: both are their own inverse).
+    pub(crate) fn apply(self, data: &[u8]) -> Vec<u8> {
+        match self {
+            Self::Rot13 => super::decode::base64::rot13(data),
+            // Characters, not bytes, so that text around the secret stays text.
+            Self::Reversed => match std::str::from_utf8(data) {
+                Ok(text) => text.chars().rev().collect::<String>().into_bytes(),
+                Err(_) => data.iter().rev().copied().collect(),
+            },
+        }
+    }
+}
+
+/// The cues under every disguise, in one automaton (ASCII case ignored); a pattern's index
+/// over [`CUES`]' length is its disguise's place in [`Disguise::ALL`].
+fn cues() -> &'static AhoCorasick {
+    static CUES_DISGUISED: OnceLock<AhoCorasick> = OnceLock::new();
+    CUES_DISGUISED.get_or_init(|| {
+        let patterns: Vec<Vec<u8>> = Disguise::ALL
+            .iter()
+            .flat_map(|d| CUES.iter().map(move |cue| d.apply(cue.as_bytes())))
+            .collect();
+        AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(patterns)
+            .expect("a few dozen literals always compile") // invariant: fixed input
+    })
+}
+
+/// The disguises whose cues stand beside one of `runs` (spans of `data`), when the layer is
+/// small enough to be walked undone. The walk passes the runs that are not hex digits and
+/// dashes alone: those are the commonest (UUIDs, hashes), no rotated text is one, and a secret
+/// reversed into one is hex still, for the hex rules.
+pub(crate) fn cued(data: &[u8], runs: &[(usize, usize)]) -> Vec<Disguise> {
+    let mut found = Vec::new();
+    if data.len() > UNDONE_MAX {
+        return found;
+    }
+    let mut searched = 0;
+    for &(start, end) in runs.iter().take(MAX_RUNS) {
+        let from = start.saturating_sub(REACH).max(searched);
+        let to = (end + REACH).min(data.len());
+        if from >= to {
+            continue;
+        }
+        searched = to;
+        for hit in cues().find_iter(&data[from..to]) {
+            let disguise = Disguise::ALL[hit.pattern().as_usize() / CUES.len()];
+            if !found.contains(&disguise) {
+                found.push(disguise);
+            }
+        }
+        if found.len() == Disguise::ALL.len() {
+            break;
+        }
+    }
+    found
+}
+
+/// The most parts joined; the longest part.
+const MAX_PARTS: usize = 32;
+const MAX_PART: usize = 512;
+/// How far before its count a label begins (`fragmento # 1/4`).
+const LABEL_REACH: usize = 24;
+
+/// One labelled part: where its label starts, its number, the count, its value.
+type Part<'d> = (usize, usize, usize, &'d [u8]);
+
+/// Values cut into numbered parts, each behind its label (`part 1/4: …`, `chunk 2 of 5 = …`,
+/// `[3/3] …`), joined in their order when every part from 1 to the count is there. The label
+/// says the pieces make one value; what they make is for the rules to judge. Returns where the
+/// first label starts and the joined value.
+pub(crate) fn labelled_parts(data: &[u8]) -> Option<(usize, Vec<u8>)> {
+    // The label is looked for only around a count (`1/4`, `2 of 5`): one byte search for `/`
+    // and one for ` of `, then the pattern over the stretch each count may belong to.
+    let mut parts: Vec<Part<'_>> = Vec::new();
+    let mut searched = 0;
+    let counts = memchr::memchr_iter(b'/', data)
+        .filter(|&at| beside_digits(data, at, at + 1))
+        .chain(memchr::memmem::find_iter(data, b" of ").filter(|&at| beside_digits(data, at, at + 4)));
+    for at in counts.take(MAX_PARTS * 4) {
+        let from = at.saturating_sub(LABEL_REACH).max(searched);
+        let to = (at + LABEL_REACH + MAX_PART).min(data.len());
+        if from < to {
+            searched = to;
+            collect_parts(data, from, to, &mut parts);
+        }
+    }
+    parts.sort_unstable_by_key(|p| p.0);
+    parts.dedup_by_key(|p| p.0);
+    // The first count every part of which is there, joined in the order of its numbers.
+    for &(_, _, n, _) in &parts {
+        let numbered: Option<Vec<&Part<'_>>> = (1..=n)
+            .map(|k| parts.iter().find(|p| p.1 == k && p.2 == n))
+            .collect();
+        if let Some(numbered) = numbered {
+            let first = numbered.iter().map(|p| p.0).min().unwrap_or(0);
+            return Some((first, numbered.iter().flat_map(|p| p.3.iter().copied()).collect()));
+        }
+    }
+    None
+}
+
+/// A digit just before `before` and just after `after`, a space allowed between.
+fn beside_digits(data: &[u8], before: usize, after: usize) -> bool {
+    let near = |bytes: &mut dyn Iterator<Item = &u8>| {
+        bytes
+            .take(2)
+            .find(|&&b| b != b' ')
+            .is_some_and(u8::is_ascii_digit)
+    };
+    near(&mut data[..before].iter().rev()) && near(&mut data[after..].iter())
+}
+
+/// The labelled parts in `data[from..to]`, added to `parts`.
+fn collect_parts<'d>(data: &'d [u8], from: usize, to: usize, parts: &mut Vec<Part<'d>>) {
+    static LABEL: OnceLock<Regex> = OnceLock::new();
+    let label = LABEL.get_or_init(|| {
+        Regex::new(
+            r"(?i)(?:\b(?:part|chunk|piece|segment|fragment|fragmento|teil|partie|parte)\s*#?\s*|\[)([0-9]{1,2})\s*(?:/|of)\s*([0-9]{1,2})\s*(?:\]\s*)?[:=)\-]?[ \t]*([^\s\x22',;<>\\]{1,512})",
+        )
+        .expect("fixed label pattern always compiles") // invariant: fixed input
+    });
+    for caps in label.captures_iter(&data[from..to]) {
+        let number = |i: usize| std::str::from_utf8(&caps[i]).ok()?.parse::<usize>().ok();
+        let (Some(k), Some(n)) = (number(1), number(2)) else {
+            continue;
+        };
+        if (2..=MAX_PARTS).contains(&n) && (1..=n).contains(&k) && parts.len() < MAX_PARTS * 4 {
+            let start = from + caps.get(0).map_or(0, |m| m.start());
+            let value = caps.get(3).map_or(&[][..], |m| m.as_bytes());
+            parts.push((start, k, n, value));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cued_in(data: &[u8]) -> Vec<Disguise> {
+        let mut runs = Vec::new();
+        let hex = |run: &[u8]| run.iter().all(|b| b.is_ascii_hexdigit() || *b == b'-');
+        super::super::runs::for_each_run(data, |s, e| {
+            if !hex(&data[s..e]) {
+                runs.push((s, e))
+            }
+        });
+        cued(data, &runs)
+    }
+
+    #[test]
+    fn disguised_cues_beside_runs_are_found_and_plain_text_is_left() {
+        let rotated = Disguise::Rot13
+            .apply(b"//registry.npmjs.org/:_authToken=npm_MhcONIzxPENy0vvxHP3kW1iHhHodz06FEEzY");
+        assert_eq!(cued_in(&rotated), [Disguise::Rot13]);
+        let reversed = Disguise::Reversed.apply(b"AWS_SECRET_ACCESS_KEY=Y5KTP6ISN2AXBH5BAISA");
+        assert_eq!(cued_in(&reversed), [Disguise::Reversed]);
+        assert_eq!(
+            Disguise::Reversed.apply(&reversed),
+            b"AWS_SECRET_ACCESS_KEY=Y5KTP6ISN2AXBH5BAISA"
+        );
+        // Ordinary text and its runs carry none of the disguised cues.
+        let plain = b"The quick brown fox (id 3b9ea89d-bf45-4a81-92ca-91c87a067a4c) jumps over the lazy dog.";
+        assert!(cued_in(plain).is_empty());
+        // Nor does a cue away from every run count.
+        let far = [
+            &Disguise::Rot13.apply(b"password")[..],
+            &[b' '; 80],
+            b"3b9ea89d-bf45-4a81-92ca-91c87a067a4c",
+        ]
+        .concat();
+        assert!(cued_in(&far).is_empty());
+    }
+
+    #[test]
+    fn labelled_parts_are_joined_in_order_only_when_all_are_there() {
+        let text = b"part 2/3: bbb\npart 1/3: aaa\npart 3/3: ccc\n";
+        assert_eq!(labelled_parts(text), Some((0, b"aaabbbccc".to_vec())));
+        assert_eq!(labelled_parts(b"[1/2] xx [2/2] yy"), Some((0, b"xxyy".to_vec())));
+        assert_eq!(labelled_parts(b"part 1/3: aaa\npart 3/3: ccc"), None);
+        assert_eq!(labelled_parts(b"page 1/3 of the report"), None);
+    }
+}
