@@ -80,13 +80,30 @@ fn evaluate(split: Split) -> Report {
 /// with one. False positives: csrf-token 6 (generic-secret, high-entropy),
 /// crypto-public-address 6 (4 of them the optional address detectors, which exist to find
 /// addresses), encrypted-config-value 3 and hex-and-css-constants 3 (delimited-hex),
-/// cloud-service-hostname 1, public-random-id 1. Spent since, like all the others:
-/// `corpus/test/` waits for the fifteenth, and this test fails to load until it comes.
+/// cloud-service-hostname 1, public-random-id 1. Spent since and fixed by class (10 of its
+/// positives still missed, 10 of its negatives flagged, 6 of those by the optional address
+/// detectors). The fifteenth (420 positives in 229 classes, 411 negatives in 83 categories,
+/// seed 58317264; written by a helper that read nothing of the repository) scored, untuned on
+/// the fourteenth's fixes (`0f27275`) with every detector on, **recall 0.8952 (376 caught) and
+/// false positives 0.0170 (7 of 411)**; 0.8232 and 0.0122 with the default detectors. Misses
+/// by class: 2 each in character-rotation (shifts other than 13), china-resident-id,
+/// ethereum-private-key, password-in-prose, session-cookie, split-across-json-fields and
+/// sweden-personnummer; one each in 30 classes: identity numbers the national-id detector
+/// does not know (Australia's TFN, Finland's HETU, Japan's My Number, Poland's PESEL,
+/// Singapore's NRIC, South Africa's and South Korea's ids, the NHS number, a passport's MRZ),
+/// US bank account numbers, and azure-devops-pat, base64-encoded-secret, binary-bitstring-secret, char-code-array,
+/// dns-exfil-split-labels, filezilla-saved-password, firebase-fcm-server-key, htpasswd-entry,
+/// kerberos-keytab, kubeconfig-token, ldap-bind-password, nostr-nsec-key,
+/// password-in-config-file, private-key-byte-array, spaced-out-secret,
+/// string-concatenation-secret, twitter-bearer-token, us-ssn, wifi-psk and
+/// xml-rsa-key-value. False positives by detector: bitcoin-address (optional),
+/// generic-secret, high-entropy. Spent since, like all the others: `corpus/test/` waits for
+/// the sixteenth, and this test fails to load until it comes.
 /// Short of both targets, hence still ignored. Run it with `cargo test -p tollgate-shared
 /// --release --test detect_corpus -- --ignored --nocapture`; it reports misses and false
 /// positives only by class, so that no rule is tuned on a single held-out case.
 #[test]
-#[ignore = "no unspent held-out split: split 14 ran once untuned (recall 0.9153 of 0.99, false positives 0.0498 of 0.005) and was spent; see the doc comment"]
+#[ignore = "no unspent held-out split: split 15 ran once untuned (recall 0.8952 of 0.99, false positives 0.0170 of 0.005) and was spent; see the doc comment"]
 fn held_out_test_split_meets_recall_and_false_positive_targets() {
     let report = evaluate(Split::Test);
     assert!(report.recall() >= 0.99, "recall {:.4}", report.recall());
