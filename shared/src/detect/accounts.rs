@@ -35,6 +35,17 @@ fn shadow_line() -> &'static Regex {
     })
 }
 
+/// An htpasswd line (Apache's and nginx's basic-auth users): a user and a password hash
+/// (`$apr1$`, bcrypt, crypt's SHA-2, or `{SHA}` base64), then the line's end: crackable
+/// offline, like a shadow line.
+fn htpasswd_line() -> &'static Regex {
+    static LINE: OnceLock<Regex> = OnceLock::new();
+    LINE.get_or_init(|| {
+        Regex::new(r"(?m)^[A-Za-z0-9_.@-]{1,64}:(?:\$(?:apr1|2[aby]|1|5|6)\$[./A-Za-z0-9$]{16,}|\{SHA\}[A-Za-z0-9+/]{27}=)\r?$")
+            .expect("a fixed pattern compiles") // invariant: fixed input
+    })
+}
+
 /// A line of PostgreSQL's password file (`~/.pgpass`, `hostname:port:database:username:password`):
 /// a host name or address (or `*`), a port (or `*`), database and user (or `*`), then the
 /// password in the clear. One line is a finding: it is a password with where it opens.
@@ -75,8 +86,11 @@ pub(crate) fn account_files(data: &[u8], mut f: impl FnMut(usize, usize)) {
             }
         }
     }
-    if memchr::memmem::find(data, b":$").is_some() {
+    if memchr::memmem::find(data, b":$").is_some() || memchr::memmem::find(data, b":{SHA}").is_some() {
         for line in shadow_line().find_iter(data) {
+            f(line.start(), line.end());
+        }
+        for line in htpasswd_line().find_iter(data) {
             f(line.start(), line.end());
         }
     }

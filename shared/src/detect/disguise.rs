@@ -206,6 +206,45 @@ fn collect_parts<'d>(data: &'d [u8], from: usize, to: usize, parts: &mut Vec<Par
     }
 }
 
+/// The most literals of one concatenation joined.
+const MAX_LITERALS: usize = 64;
+
+/// String literals joined by `+` (`'AWS_SECRE' + 'T_ACCESS_' + 'KEY=…'`, as code and
+/// obfuscators write a value they do not want read whole), three or more, joined into the
+/// string the code makes. Returns where each chain starts and what it makes.
+pub(crate) fn concatenations(data: &[u8]) -> Vec<(usize, Vec<u8>)> {
+    let mut out = Vec::new();
+    // The cheap test: a quote, then `+` after at most a few spaces.
+    let glued = |at: usize| {
+        let gap = &data[at..data.len().min(at + 8)];
+        gap.iter()
+            .position(|&b| b == b'+')
+            .is_some_and(|p| gap[..p].iter().all(u8::is_ascii_whitespace))
+    };
+    if !memchr::memchr2_iter(b'\'', b'"', data).any(|at| glued(at + 1)) {
+        return out;
+    }
+    static CHAIN: OnceLock<Regex> = OnceLock::new();
+    static LITERAL: OnceLock<Regex> = OnceLock::new();
+    let chain = CHAIN.get_or_init(|| {
+        Regex::new(r#"(?:(?:'[^'\\\n]{0,128}'|"[^"\\\n]{0,128}")[ \t]*\+[ \t]*){2,}(?:'[^'\\\n]{0,128}'|"[^"\\\n]{0,128}")"#)
+            .expect("a fixed pattern compiles") // invariant: fixed input
+    });
+    let literal = LITERAL.get_or_init(|| {
+        Regex::new(r#"'([^'\\\n]{0,128})'|"([^"\\\n]{0,128})""#).expect("a fixed pattern compiles") // invariant: fixed input
+    });
+    for found in chain.find_iter(data).take(MAX_LITERALS) {
+        let joined: Vec<u8> = literal
+            .captures_iter(found.as_bytes())
+            .take(MAX_LITERALS)
+            .filter_map(|c| c.get(1).or(c.get(2)))
+            .flat_map(|m| m.as_bytes().iter().copied())
+            .collect();
+        out.push((found.start(), joined));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,6 +282,16 @@ mod tests {
         ]
         .concat();
         assert!(cued_in(&far).is_empty());
+    }
+
+    #[test]
+    fn concatenated_literals_are_joined() {
+        let code = br#"const t = 'AWS_SECRE' + 'T_ACCESS_' + "KEY=abc";"#;
+        assert_eq!(
+            concatenations(code),
+            [(10, b"AWS_SECRET_ACCESS_KEY=abc".to_vec())]
+        );
+        assert!(concatenations(br#"x = 'a' + b; y = "it is" + " fine""#).is_empty());
     }
 
     #[test]

@@ -7,7 +7,24 @@
 
 /// Whether `bytes` open with a private key's binary encoding.
 pub(crate) fn binary_private_key(bytes: &[u8]) -> bool {
-    bytes.starts_with(b"openssh-key-v1\0") || der_private_key(bytes)
+    bytes.starts_with(b"openssh-key-v1\0") || der_private_key(bytes) || keytab(bytes)
+}
+
+/// A Kerberos keytab (MIT format version 2): `05 02`, then entries, each a length, a
+/// component count and a realm (printable, its length first). A keytab holds a principal's
+/// long-term keys: whoever has it authenticates as the principal.
+fn keytab(bytes: &[u8]) -> bool {
+    let [0x05, 0x02, l0, l1, l2, l3, c0, c1, r0, r1, rest @ ..] = bytes else {
+        return false;
+    };
+    let entry = i32::from_be_bytes([*l0, *l1, *l2, *l3]);
+    let components = u16::from_be_bytes([*c0, *c1]);
+    let realm = usize::from(u16::from_be_bytes([*r0, *r1]));
+    (16..65536).contains(&entry)
+        && (1..=8).contains(&components)
+        && (1..=255).contains(&realm)
+        && rest.len() >= realm
+        && rest[..realm].iter().all(|b| b.is_ascii_graphic())
 }
 
 /// A DER `SEQUENCE` whose content opens the way a private key's does: version 0 and an

@@ -35,7 +35,7 @@ use super::secret::Fingerprint;
 use super::shapes::{
     Cues, array_name, assignment_operators, cards, command_line_passwords, cookie_jar_values, csv_columns,
     encoded_json, encrypted_on_purpose, follows_operator, generic_assignment, keyed_attributes,
-    named_in_prose, named_values, names_a_table, names_key_material, pieces, public_at,
+    keys_in_calls, named_in_prose, named_values, names_a_table, names_key_material, pieces, public_at,
     punctuated_assignments, quoted_in_errors, spoken_keys, spoken_passwords, sql_inserts, twilio_key,
     wif_key,
 };
@@ -268,6 +268,7 @@ impl<'a> Walk<'a> {
             }
             named_in_prose(data, |start, end| found.push((start, end)));
             spoken_keys(data, |start, end| found.push((start, end)));
+            keys_in_calls(data, |start, end| found.push((start, end)));
             if cues.errors {
                 quoted_in_errors(data, |start, end| found.push((start, end)));
             }
@@ -590,7 +591,8 @@ impl<'a> Walk<'a> {
     }
 
     /// The layer rotated back or read backwards when a cue so disguised stands beside one of
-    /// its runs (once in a chain), and values cut into labelled parts, joined.
+    /// its runs (once in a chain); values cut into labelled parts, and string literals
+    /// concatenated, joined.
     fn disguised(&mut self, data: &[u8], runs: &[(usize, usize)], origin: Origin, chain: &EncodingChain) {
         let steps = chain.steps();
         if !steps
@@ -607,6 +609,9 @@ impl<'a> Walk<'a> {
         }
         if !steps.contains(&Encoding::Joined) {
             if let Some((at, joined)) = disguise::labelled_parts(data) {
+                self.descend(joined, Encoding::Joined, origin.child(at), chain);
+            }
+            for (at, joined) in disguise::concatenations(data) {
                 self.descend(joined, Encoding::Joined, origin.child(at), chain);
             }
         }
@@ -821,8 +826,10 @@ impl<'a> Walk<'a> {
     /// public key), and 16 varied bytes or more under a key's name (`byte[] KEY = {…}`).
     fn number_lists(&mut self, data: &[u8], origin: Origin, chain: &EncodingChain) {
         let mut lists = Vec::new();
+        // Lists of `0x` pairs on one line are the hex-list reader's; over several lines its
+        // lists end at each line, so they are read here too.
         number_lists(data, 8, |list| {
-            if !list.hex_pairs {
+            if !list.hex_pairs || memchr::memchr(b'\n', &data[list.open..list.end]).is_some() {
                 lists.push(list);
             }
         });
@@ -873,7 +880,7 @@ impl<'a> Walk<'a> {
     /// A header whose name names an identity number (`X-Customer-SSN`, `X-Passport-No`): its
     /// value is judged with the name before it, as a field's value is.
     pub(crate) fn named_header(&mut self, name: &str, value: &[u8]) {
-        if !(self.on.ssn || self.on.national) || !identity::names_one(name.as_bytes()) {
+        if !(self.on.ssn || self.on.national) || !identity::names_one(name.as_bytes(), self.wanted_ids()) {
             return;
         }
         let mut text = Vec::with_capacity(name.len() + 2 + value.len());

@@ -28,6 +28,8 @@ const KEY_WORDS: &[&str] = &[
     "authkey",
     "signingkey",
     "masterkey",
+    // A WPA pre-shared key (`psk=` in NetworkManager and wpa_supplicant files).
+    "psk",
     "clientkey",
     // Keys named for what they encrypt, sign or authenticate with: key material, not a lookup
     // key (`sort_key`, `cache_key` stay out).
@@ -106,11 +108,19 @@ pub(crate) fn is_secret_key_name(name: &[u8]) -> bool {
     // A bare `key` is too often an object, cache or sort key to judge by name alone. `pass`
     // only as the last word (`DB_PASS`, `smtp.pass`), not `passport` or `bypass_cache`.
     let pass = ends_in_pass(normal);
+    // A personal access token by its short name as the last word (`AZURE_DEVOPS_EXT_PAT`,
+    // `gitlab_pat`), not `compat`.
+    let pat = normal.ends_with(b"pat") && normal.len() > 3 && !normal.ends_with(b"compat");
     // `auth` names a credential only as the whole name (`X-Auth`, `"auth": …`): as a part it
     // is `author`, `oauth_state`, `auth_url` or `authority`.
     let auth = matches!(normal, b"auth" | b"xauth" | b"authorization" | b"xauthorization");
-    (KEY_WORDS.iter().any(|w| has(w)) || pass || auth || session_cookie_name(normal))
+    (KEY_WORDS.iter().any(|w| has(w)) || pass || pat || auth || session_cookie_name(normal))
         && !NOT_KEYS.iter().any(|w| has(w))
+}
+
+/// Whether a cookie's name is one of [`session_cookie_name`]'s (any case and separators).
+pub(crate) fn is_session_cookie(name: &[u8]) -> bool {
+    NormalName::of(name).is_some_and(|n| session_cookie_name(n.bytes()))
 }
 
 /// The session cookies web frameworks set, by name (without separators, in lower case): each
@@ -120,7 +130,16 @@ pub(crate) fn is_secret_key_name(name: &[u8]) -> bool {
 fn session_cookie_name(normal: &[u8]) -> bool {
     matches!(
         normal,
-        b"phpsessid" | b"jsessionid" | b"aspnetsessionid" | b"laravelsession" | b"cisession" | b"connectsid"
+        b"phpsessid"
+            | b"jsessionid"
+            | b"aspnetsessionid"
+            | b"laravelsession"
+            | b"cisession"
+            | b"connectsid"
+            | b"aspnetcorecookies"
+            | b"aspnetcoresession"
+            | b"aspnetapplicationcookie"
+            | b"aspxauth"
     ) || normal.starts_with(b"aspsessionid")
 }
 
@@ -1176,6 +1195,31 @@ pub(crate) fn spoken_keys(data: &[u8], mut f: impl FnMut(usize, usize)) {
     }
 }
 
+/// A private key written as 32 bytes of hex and handed to the call that loads one
+/// (`Account.from_key('0x…')`, `new ethers.Wallet("0x…")`, `privateKeyToAccount('0x…')`,
+/// `SigningKey.from_string(bytes.fromhex('…'))`): what the call takes says what the hex is.
+/// Calls `f(start, end)` for each.
+pub(crate) fn keys_in_calls(data: &[u8], mut f: impl FnMut(usize, usize)) {
+    if memchr::memmem::find(data, b"('").is_none() && memchr::memmem::find(data, b"(\"").is_none() {
+        return;
+    }
+    static CALLS: OnceLock<regex::bytes::Regex> = OnceLock::new();
+    let calls = CALLS.get_or_init(|| {
+        regex::bytes::Regex::new(
+            r#"(?i)\b(?:from_key|fromprivatekey|privatekeytoaccount|wallet|signingkey|privatekey|private_key|from_string|fromhex|fromsecretkey)\s*\(\s*(?:bytes\.fromhex\s*\(\s*)?['"]((?:0x)?[0-9a-f]{64})['"]"#,
+        )
+        .expect("a fixed pattern compiles") // invariant: fixed input
+    });
+    for caps in calls.captures_iter(data) {
+        if let Some(key) = caps
+            .get(1)
+            .filter(|k| looks_random(k.as_bytes().strip_prefix(b"0x").unwrap_or(k.as_bytes())))
+        {
+            f(key.start(), key.end());
+        }
+    }
+}
+
 /// A value quoted in an error message whose code, a few lines above, interpolated a
 /// credential's name (`raise AuthError(f"rejected {self.db_password!r}")` …
 /// `AuthError: rejected '…'`): tracebacks and logs quote what they were given. Calls
@@ -1526,27 +1570,36 @@ const NAME_WORDS: &[&str] = &[
     "secret",
     "token",
     "pass",
-    "pwd",
-    // The short form of a spoken password (`root pw on the box is …`).
+    // The short form of a spoken password (`root pw on the box is …`); `pwd` begins so.
     "pw",
     "key",
     "credential",
     "auth",
     // Session cookies' names ([`session_cookie_name`]): `PHPSESSID`, `ASP.NET_SessionId`.
     "sess",
+    // WPA's pre-shared key; a personal access token's short name as a last word (`_PAT`).
+    "psk",
+    "_pat",
 ];
 
 fn name_words() -> &'static AhoCorasick {
     static WORDS: OnceLock<AhoCorasick> = OnceLock::new();
     WORDS.get_or_init(|| {
-        let forms = NAME_WORDS.iter().flat_map(|w| {
-            let mut capital = w.to_string();
-            capital[..1].make_ascii_uppercase();
-            [w.to_string(), capital, w.to_ascii_uppercase()]
-        });
+        // Three forms of each word (no more than 32 patterns in all: past that the automaton's
+        // vectorised search takes its slower, wider form).
+        let mut forms: Vec<String> = NAME_WORDS
+            .iter()
+            .flat_map(|w| {
+                let mut capital = w.to_string();
+                capital[..1].make_ascii_uppercase();
+                [w.to_string(), capital, w.to_ascii_uppercase()]
+            })
+            .collect();
+        let mut seen = std::collections::HashSet::new();
+        forms.retain(|f| seen.insert(f.clone()));
         AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostFirst)
-            .build(forms.collect::<Vec<_>>())
+            .build(forms)
             .expect("two dozen short literals always compile") // invariant: fixed input
     })
 }

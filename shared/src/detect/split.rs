@@ -64,6 +64,11 @@ const PREFIXES: &[Prefix] = &[
     prefix("glpat-", 26, dashed),
     prefix("hf_", 33, alphanumeric),
     prefix("npm_", 40, alphanumeric),
+    // Prefixes whose first three bytes open common words (`lin_api_`, `pplx-`) stay out: the
+    // literal search verifies each place those three bytes occur.
+    prefix("gsk_", 56, alphanumeric),
+    prefix("r8_", 40, alphanumeric),
+    prefix("AIza", 39, dashed),
     prefix("SG.", 69, dotted),
     prefix("AKIA", AWS_ID + 1, aws_id),
     prefix("ASIA", AWS_ID + 1, aws_id),

@@ -682,7 +682,8 @@ fn session_cookies(header: &[u8]) -> impl Iterator<Item = &[u8]> {
         let session = name.windows(4).any(|w| w == b"sess")
             || name == b"sid"
             || name.ends_with(b".sid")
-            || name.ends_with(b"_sid");
+            || name.ends_with(b"_sid")
+            || super::shapes::is_session_cookie(&name);
         (session && looks_random(value) && !is_placeholder(value) && !super::shapes::encoded_json(value))
             .then_some(value)
     })

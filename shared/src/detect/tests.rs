@@ -1777,6 +1777,15 @@ fn disguised_listed_and_labelled_secrets() {
             "csrfmiddlewaretoken=cTWXdiQR3%2BescLj7VbrtFi87YUJqnykkeOq2zdW2LbU%3D&title=Bug".to_string(),
             false,
         ),
+        // Split 15's: names (`psk`, `_PAT`), htpasswd, literals joined by `+`, keys in calls.
+        ("[wifi-security]\npsk=7aJscLWkcAPBEFgL\n".to_string(), true),
+        ("- AZURE_DEVOPS_EXT_PAT=cviiokwsfwgcm2zlrajhinacl2zojjflcbuaepwibtftz3s5plrm\n".to_string(), true),
+        ("- COMPAT=cviiokwsfwgcm2zlrajhinacl2zojjflcbuaepwibtftz3s5plrm\n".to_string(), false),
+        ("app_rw:$apr1$t/KnMEHy$iVYXcqxbH/nMM379PzDHs3\n".to_string(), true),
+        (format!("const t = '{}' + '{}' + '{}';", &GITHUB[..9], &GITHUB[9..20], &GITHUB[20..]), true),
+        ("const t = 'Hello, ' + 'world' + '!';".to_string(), false),
+        ("acct = Account.from_key('0x35bbffc3a9851b867e351866e18c89809baee8e08af6ca32c8fe2e5cc4ed3765')".to_string(), true),
+        ("tx = w3.eth.get_transaction('0x35bbffc3a9851b867e351866e18c89809baee8e08af6ca32c8fe2e5cc4ed3765')".to_string(), false),
     ];
     for (text, secret) in cases {
         let form = text
@@ -1788,6 +1797,21 @@ fn disguised_listed_and_labelled_secrets() {
     let wallet = "0xb2ea417ba759ba7159b35f4595f217d0b227f6a0ee5654dde6c50fa7c890ad96";
     assert!(!e.scan_header(all(), "X-Wallet-Key", wallet.as_bytes()).is_clean());
     assert!(e.scan_header(all(), "X-Cache-Key", wallet.as_bytes()).is_clean());
+    let aspnet =
+        "Cookie: .AspNetCore.Cookies=CfDJ8SMT5uBaYIrZAwBGrIbftB6HYfpJPyGKbghbdekR_aD7BiYP4-THJIwpSw68";
+    let (name, value) = aspnet.split_once(": ").expect("a header line");
+    assert!(!e.scan_header(all(), name, value.as_bytes()).is_clean());
+    // A Kerberos keytab (version 2, one entry, realm `EXAMPLE.LOCAL`) sent base64'd.
+    let mut keytab = vec![0x05, 0x02, 0, 0, 0, 0x40, 0, 1, 0, 13];
+    keytab.extend_from_slice(b"EXAMPLE.LOCAL");
+    keytab.extend(random_bytes(15, 51));
+    assert!(
+        !body(
+            &e,
+            format!(r#"{{"keytab_b64": "{}"}}"#, STANDARD.encode(&keytab)).as_bytes()
+        )
+        .is_clean()
+    );
     let utf16: Vec<u8> = format!("token: {GITHUB}")
         .encode_utf16()
         .flat_map(u16::to_le_bytes)
