@@ -437,3 +437,142 @@ fn split_13_classes_through_the_proxy() {
         ],
     ));
 }
+
+/// Classes of held-out splits 14 and 15, fixed since (attack blocked, nothing of it reaching the
+/// origin; each control passes): text rotated or reversed, labelled parts, chunk arrays, char
+/// codes, key bytes under a key's name, `.pgpass` and htpasswd lines, literals joined by `+`, a Kerberos keytab.
+#[test]
+fn split_14_and_15_classes_through_the_proxy() {
+    let b = bench();
+    let token = "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";
+    let rot13 = |s: &str| -> String {
+        s.chars()
+            .map(|c| match c {
+                'a'..='z' => (((c as u8 - b'a' + 13) % 26) + b'a') as char,
+                'A'..='Z' => (((c as u8 - b'A' + 13) % 26) + b'A') as char,
+                other => other,
+            })
+            .collect()
+    };
+    let rotated = rot13(&format!("//npm.pkg.github.com/:_authToken={token}"));
+    let reversed: String = format!("GITHUB_TOKEN={token}").chars().rev().collect();
+    let codes: Vec<String> = "password=Lxw322#CqWz9Pk".bytes().map(|b| b.to_string()).collect();
+    let codes = codes.join(",");
+    // 32 bytes that vary as key material does (xorshift, so that the test is repeatable).
+    let mut x = 0x9e37_79b9u32;
+    let key_bytes: Vec<String> = (0..32)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x >> 24).to_string()
+        })
+        .collect();
+    let key_bytes = key_bytes.join(", ");
+    let mut keytab = vec![0x05u8, 0x02, 0, 0, 0, 0x40, 0, 1, 0, 13];
+    keytab.extend_from_slice(b"EXAMPLE.LOCAL");
+    keytab.extend((0u32..51).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
+    let keytab = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &keytab);
+    assert_none(run(
+        &b,
+        &[
+            (
+                "a token under ROT13 in a plain body",
+                post("application/json", format!("{{\"payload\":\"{rotated}\"}}")),
+                post(
+                    "application/json",
+                    format!("{{\"payload\":\"{}\"}}", rot13("see you at noon")),
+                ),
+                &rotated[..24],
+            ),
+            (
+                "a token written backwards",
+                post("application/json", format!("{{\"note\":\"{reversed}\"}}")),
+                post(
+                    "application/json",
+                    "{\"note\":\"a note, backwards or not\"}".into(),
+                ),
+                &reversed[..16],
+            ),
+            (
+                "a token in labelled parts",
+                post(
+                    "text/plain",
+                    format!("part 1/2: {}\npart 2/2: {}\n", &token[..17], &token[17..]),
+                ),
+                post("text/plain", "part 1/2: intro\npart 2/2: summary\n".into()),
+                &token[17..],
+            ),
+            (
+                "a token in chunks of an array, its prefix cut",
+                post(
+                    "application/json",
+                    format!(
+                        "{{\"tags\":[\"gh\",\"p_{}\",\"{}\"]}}",
+                        &token[4..20],
+                        &token[20..]
+                    ),
+                ),
+                post(
+                    "application/json",
+                    "{\"tags\":[\"alpha\",\"beta\",\"gamma\"]}".into(),
+                ),
+                &token[20..],
+            ),
+            (
+                "a password as char codes",
+                post(
+                    "application/javascript",
+                    format!("eval(String.fromCharCode({codes}))"),
+                ),
+                post(
+                    "application/javascript",
+                    "eval(String.fromCharCode(104,105,33,32,104,105,33,32))".into(),
+                ),
+                &codes[..20],
+            ),
+            (
+                "key bytes as an array under a key's name (a table's name is a control)",
+                post(
+                    "text/x-rust",
+                    format!("const SECRET_KEY: [u8; 32] = [{key_bytes}];"),
+                ),
+                post("text/x-rust", format!("const SBOX: [u8; 32] = [{key_bytes}];")),
+                &key_bytes[..20],
+            ),
+            (
+                "a .pgpass line and an htpasswd line",
+                post(
+                    "text/plain",
+                    "db.example.de:5432:*:app:3FFpgZ_lNMj9\napp:$apr1$t/KnMEHy$iVYXcqxbH/nMM379PzDHs3\n"
+                        .into(),
+                ),
+                post("text/plain", "connect to db.example.de:5432 as app\n".into()),
+                "3FFpgZ_lNMj9",
+            ),
+            (
+                "a token as literals joined by +",
+                post(
+                    "application/javascript",
+                    format!(
+                        "const t = '{}' + '{}' + '{}';",
+                        &token[..9],
+                        &token[9..20],
+                        &token[20..]
+                    ),
+                ),
+                post(
+                    "application/javascript",
+                    "const t = 'Hello, ' + 'world' + '!';".into(),
+                ),
+                &token[20..],
+            ),
+            (
+                "a Kerberos keytab, base64'd",
+                post("application/json", format!("{{\"keytab_b64\":\"{keytab}\"}}")),
+                post("application/json", "{\"keytab_b64\":null}".into()),
+                &keytab[..20],
+            ),
+        ],
+    ));
+}
