@@ -741,7 +741,15 @@ impl<'a> Walk<'a> {
                 self.descend(decoded, Encoding::Percent, origin.child(first), chain);
             }
         }
-        if let Some(first) = memchr::memmem::find(data, b"&#").filter(|_| has_char_refs(data, 4)) {
+        // So with markup escaped into markup (`&lt;RSAKeyValue&gt;&lt;Modulus&gt;…` in an XML
+        // config): two escaped tags or more.
+        let escaped_markup = || {
+            let mut tags = memchr::memmem::find_iter(data, b"&lt;");
+            let first = tags.next()?;
+            tags.next().map(|_| first)
+        };
+        let refs = memchr::memmem::find(data, b"&#").filter(|_| has_char_refs(data, 4));
+        if let Some(first) = refs.or_else(escaped_markup) {
             if let Some(decoded) = char_refs(data) {
                 self.descend(decoded, Encoding::CharRef, origin.child(first), chain);
             }

@@ -606,7 +606,8 @@ fn container_name(data: &[u8], start: usize) -> Option<&[u8]> {
 fn unclosed_element(data: &[u8], start: usize, end: usize) -> bool {
     let i = skip_back(data, start, |b| matches!(b, b'"' | b'\'' | b' ' | b'\t'));
     let lone = i > 0 && data[i - 1] == b'>' && (i < 2 || !matches!(data[i - 2], b'=' | b'-'));
-    lone && data.get(end) != Some(&b'<')
+    // Closed by an end tag, not by the next tag opening (`<password>@host:5432/<db>`).
+    lone && !data[end..].starts_with(b"</")
 }
 
 /// Whether the value at `start` is the second of a quoted pair (`'api_key', '…'`).
@@ -1392,6 +1393,9 @@ const PASSWORD_WORDS: &[&str] = &[
     "passphrase",
     "passcode",
     "passwd",
+    // OpenLDAP's client and server settings (`bindpw …` in ldap.conf, `rootpw …`).
+    "bindpw",
+    "rootpw",
     "passord",
     "mot de passe",
     "kennwort",
@@ -1524,7 +1528,24 @@ pub(crate) fn spoken_passwords(data: &[u8], mut f: impl FnMut(usize, usize)) {
                 .rev()
                 .take_while(|&b| closing(b) || (!labelled && matches!(b, b'!' | b'?')))
                 .count();
+            // A `!` or `?` before a comma or semicolon ends no sentence: it is the value's
+            // (`şifresi Copper1239!, kullanıcı …`).
+            let trail = match &core[core.len() - trail..] {
+                [b'!' | b'?', b',' | b';', ..] => trail - 1,
+                _ => trail,
+            };
             let value = &core[..core.len() - trail];
+            // In a query or a form, `&name=` begins the next field (`…manager 2025&form=QBLH`).
+            let next_field = value.iter().enumerate().position(|(i, &b)| {
+                b == b'&' && {
+                    let name = value[i + 1..]
+                        .iter()
+                        .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
+                        .count();
+                    name > 0 && value.get(i + 1 + name) == Some(&b'=')
+                }
+            });
+            let value = next_field.map_or(value, |i| &value[..i]);
             let was_labelled = labelled;
             labelled = word.ends_with(b":");
             let url = value.windows(3).any(|w| w == b"://") || value.starts_with(b"www.");

@@ -1777,6 +1777,12 @@ fn disguised_listed_and_labelled_secrets() {
             "csrfmiddlewaretoken=cTWXdiQR3%2BescLj7VbrtFi87YUJqnykkeOq2zdW2LbU%3D&title=Bug".to_string(),
             false,
         ),
+        // Split 15's: a password with its `!` before a comma, OpenLDAP's `bindpw`, and a
+        // search for the word (its next field is no password).
+        ("Sunucu şifresi Copper1239!, kullanıcı adı app_rw.".to_string(), true),
+        ("BINDDN cn=scheduler,dc=local\nbindpw Orbit!pixel568\n".to_string(), true),
+        ("the best password manager 2025&form=QBLH".to_string(), false),
+        ("DATABASE_URL=postgres://<user>:<password>@localhost:5432/<db>".to_string(), false),
         // Split 15's: names (`psk`, `_PAT`), htpasswd, literals joined by `+`, keys in calls.
         ("[wifi-security]\npsk=7aJscLWkcAPBEFgL\n".to_string(), true),
         ("- AZURE_DEVOPS_EXT_PAT=cviiokwsfwgcm2zlrajhinacl2zojjflcbuaepwibtftz3s5plrm\n".to_string(), true),
