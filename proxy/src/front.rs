@@ -116,6 +116,7 @@ impl FrontDoor {
             target: &head.target,
             headers: &http::HeaderMap::new(),
             parsed: None,
+            clean: None,
         };
         if let Err(denial) = self.gate.inspect_head(&identity, &host, true, &request, &[]) {
             return Some(denial);
@@ -298,6 +299,7 @@ impl FrontDoor {
                 addr,
                 sni: None,
                 recent: Arc::default(),
+                clean: crate::clean::CleanCache::default(),
             },
             allowed,
             slot,

@@ -115,6 +115,8 @@ pub struct Tunnel {
     /// The decrypted bytes the client sent lately (HTTP/1 only), to refuse request-targets
     /// that pingora rewrote from raw control bytes.
     pub recent: Arc<crate::rawtarget::RecentBytes>,
+    /// What this connection's requests were judged clean for already.
+    pub clean: crate::clean::CleanCache,
 }
 
 impl Gate {

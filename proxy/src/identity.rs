@@ -25,6 +25,11 @@ impl Identity {
     pub fn new(caller: Caller) -> Self {
         Self(Arc::new(caller))
     }
+
+    /// Whether both are the one identity a source handed out (not merely equal fields).
+    pub fn same(a: &Self, b: &Self) -> bool {
+        Arc::ptr_eq(&a.0, &b.0)
+    }
 }
 
 impl std::ops::Deref for Identity {

@@ -190,6 +190,7 @@ impl Pipeline {
         with_hostname: bool,
         target: &str,
         header: &RequestHeader,
+        clean: Option<&crate::clean::CleanCache>,
         ctx: &mut RequestCtx,
     ) -> Result<(), Denial> {
         let injections = identity.issued.injections(host, &header.headers);
@@ -198,6 +199,7 @@ impl Pipeline {
             target,
             headers: &header.headers,
             parsed: Some(header),
+            clean,
         };
         let inspection = self
             .gate
@@ -266,7 +268,16 @@ impl Pipeline {
             Some(&path),
         )?;
         ctx.reported = allowed.reported.take();
-        self.prepare(&identity, &allowed, &tunnel.host, false, &path, header, ctx)?;
+        self.prepare(
+            &identity,
+            &allowed,
+            &tunnel.host,
+            false,
+            &path,
+            header,
+            Some(&tunnel.clean),
+            ctx,
+        )?;
         let sent = Sent {
             host_named: false,
             target: Some(&path),
@@ -326,7 +337,7 @@ impl Pipeline {
             self.gate
                 .decide(&identity, Some(header.method.as_str()), &host, port, Some(&path))?;
         ctx.reported = allowed.reported.take();
-        self.prepare(&identity, &allowed, &host, true, &raw_target, header, ctx)?;
+        self.prepare(&identity, &allowed, &host, true, &raw_target, header, None, ctx)?;
         let sent = Sent {
             host_named: true,
             target: Some(&path),
