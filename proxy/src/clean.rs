@@ -10,7 +10,6 @@
 //! same issued values); any other scope forgets everything. Parts are compared byte for byte,
 //! never by hash alone, and the memory is bounded in entries and in bytes.
 
-use std::hash::BuildHasher;
 use std::sync::Mutex;
 
 use crate::identity::Identity;
@@ -49,7 +48,6 @@ struct ScopeKey {
 #[derive(Debug, Default)]
 pub struct Remembered {
     scope: Option<ScopeKey>,
-    hasher: std::collections::hash_map::RandomState,
     entries: Vec<Entry>,
     bytes: usize,
 }
@@ -100,8 +98,22 @@ impl Remembered {
         self.bytes = 0;
     }
 
+    /// A cheap hash to pass over most entries at once. Not keyed: a collision costs one byte
+    /// comparison, never a wrong verdict, and the entries are few.
     fn hash(&self, part: Part, name: &[u8], value: &[u8]) -> u64 {
-        self.hasher.hash_one((part, name, value))
+        let mut hash = 0xcbf2_9ce4_8422_2325_u64 ^ part as u64;
+        for bytes in [name, value] {
+            let mut words = bytes.chunks_exact(8);
+            for word in &mut words {
+                let word = u64::from_le_bytes(word.try_into().unwrap_or_default());
+                hash = (hash.rotate_left(5) ^ word).wrapping_mul(0x5149_7e2e_e6ae_d2c5);
+            }
+            for &byte in words.remainder() {
+                hash = (hash.rotate_left(5) ^ u64::from(byte)).wrapping_mul(0x5149_7e2e_e6ae_d2c5);
+            }
+            hash = (hash.rotate_left(5) ^ bytes.len() as u64).wrapping_mul(0x5149_7e2e_e6ae_d2c5);
+        }
+        hash
     }
 
     /// Whether this part was judged clean under the current scope.

@@ -294,6 +294,7 @@ impl FrontDoor {
             Tunnel {
                 identity,
                 credentials,
+                authority: crate::pipeline::authority_text(&host, port, 443).into(),
                 host,
                 port,
                 addr,

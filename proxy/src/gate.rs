@@ -110,6 +110,9 @@ pub struct Tunnel {
     pub host: Host,
     pub port: u16,
     pub addr: SocketAddr,
+    /// The Host field every request of the tunnel carries upstream (made once, not per
+    /// request).
+    pub authority: Arc<str>,
     /// The SNI the client sent, if any; it must name the CONNECT host.
     pub sni: Option<String>,
     /// The decrypted bytes the client sent lately (HTTP/1 only), to refuse request-targets

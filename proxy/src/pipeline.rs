@@ -94,7 +94,7 @@ struct Upstream {
     addr: SocketAddr,
     tls: bool,
     sni: String,
-    authority: String,
+    authority: Arc<str>,
 }
 
 fn tunnel_of(session: &Session) -> Option<&Tunnel> {
@@ -291,7 +291,7 @@ impl Pipeline {
             addr: tunnel.addr,
             tls: true,
             sni: tunnel.host.to_string(),
-            authority: authority_text(&tunnel.host, tunnel.port, 443),
+            authority: Arc::clone(&tunnel.authority),
         });
         Ok(())
     }
@@ -353,7 +353,7 @@ impl Pipeline {
             addr,
             tls: false,
             sni: host.to_string(),
-            authority: authority_text(&host, port, 80),
+            authority: authority_text(&host, port, 80).into(),
         });
         ctx.identity = Some(identity);
         Ok(())
@@ -388,7 +388,15 @@ impl Pipeline {
     }
 }
 
-fn authority_text(host: &Host, port: u16, default_port: u16) -> String {
+/// Whether `headers` hold exactly one `name` field, and it is `value` byte for byte (then
+/// inserting it again would change nothing but cost pingora a header rewrite).
+fn names_only(headers: &http::HeaderMap, name: http::header::HeaderName, value: &str) -> bool {
+    let mut fields = headers.get_all(name).iter();
+    fields.next().is_some_and(|v| v.as_bytes() == value.as_bytes()) && fields.next().is_none()
+}
+
+/// `host[:port]` as a Host field names it, the port left out when it is the default.
+pub(crate) fn authority_text(host: &Host, port: u16, default_port: u16) -> String {
     let host = match host {
         Host::Ip(std::net::IpAddr::V6(v6)) => format!("[{v6}]"),
         other => other.to_string(),
@@ -494,9 +502,13 @@ impl ProxyHttp for Pipeline {
         request: &mut RequestHeader,
         ctx: &mut Self::CTX,
     ) -> Result<()> {
-        // Credentials for the proxy never travel further.
-        request.remove_header("proxy-authorization");
-        request.remove_header("proxy-connection");
+        // Credentials for the proxy never travel further. (Looked up first: pingora's removal
+        // also rewrites its record of the names' case, which costs even when nothing is there.)
+        for name in ["proxy-authorization", "proxy-connection"] {
+            if request.headers.contains_key(name) {
+                request.remove_header(name);
+            }
+        }
         for injection in &ctx.inject {
             request.insert_header(injection.header.clone(), injection.value.clone())?;
         }
@@ -513,7 +525,9 @@ impl ProxyHttp for Pipeline {
                     request.set_uri(uri);
                 }
             }
-            request.insert_header("host", upstream.authority.as_str())?;
+            if !names_only(&request.headers, http::header::HOST, &upstream.authority) {
+                request.insert_header("host", &*upstream.authority)?;
+            }
         }
         if let Some(exchange) = ctx.exchange.as_mut() {
             let head = request_head_len(request);
@@ -615,7 +629,7 @@ impl ProxyHttp for Pipeline {
         if let Some(host) = &ctx.host {
             ctx.output = OutputGate::for_response(
                 ctx.output_action,
-                &host.to_string(),
+                host,
                 session.req_header().method.as_str(),
                 response,
             );
