@@ -52,6 +52,8 @@ pub struct Gate {
 pub struct ProxyCredentials {
     pub user: String,
     secret: zeroize::Zeroizing<String>,
+    /// Taken once: a tunnel's credentials are checked again on each of its requests.
+    digest: crate::identity::SecretDigest,
 }
 
 impl std::fmt::Debug for ProxyCredentials {
@@ -73,6 +75,7 @@ impl ProxyCredentials {
         })?;
         Ok(Self {
             user,
+            digest: crate::identity::SecretDigest::of(&secret),
             secret: zeroize::Zeroizing::new(secret),
         })
     }
@@ -135,7 +138,9 @@ impl Gate {
         let answer = if fresh {
             self.identities.refresh(user, secret).await
         } else {
-            self.identities.authenticate(user, secret).await
+            self.identities
+                .authenticate_digest(user, secret, &credentials.digest)
+                .await
         };
         answer.map_err(|failure| {
             let denial = auth_denial(&failure);
