@@ -36,7 +36,8 @@ pub struct Pipeline {
     pub gate: Arc<Gate>,
 }
 
-/// What one request learned on its way through the filters.
+/// What one request learned on its way through the filters. pingora moves it with the
+/// request's future (twice per request, measured), so what most requests lack is boxed.
 #[derive(Debug, Default)]
 pub struct RequestCtx {
     identity: Option<Identity>,
@@ -47,7 +48,7 @@ pub struct RequestCtx {
     /// The request body's inspection: what may be released upstream so far.
     body: Option<BodyGate>,
     /// After a `101`: the client's WebSocket frames, judged before they are released.
-    frames: Option<FrameGate>,
+    frames: Option<Box<FrameGate>>,
     /// A budget refusal after admission (a body or a response head over budget), answered
     /// by `fail_to_proxy` if no response has started.
     refusal: Option<Denial>,
@@ -59,14 +60,14 @@ pub struct RequestCtx {
     scrub: Option<Scrubber>,
     /// What the provenance record of this request says: the request line, and the denial
     /// answered instead of the upstream, if one was.
-    seen: Option<Seen>,
+    seen: Option<Box<Seen>>,
     answered: Option<Denial>,
     /// What a report-mode policy would have refused.
     reported: Option<Box<Denial>>,
     /// What happens to an answer with instructions for the model in it (from the rule).
     output_action: tollgate_shared::policy::model::OutputAction,
     /// The answer's judging, when its content type is one a model reads.
-    output: Option<OutputGate>,
+    output: Option<Box<OutputGate>>,
     /// Path and query, for the record of what judging the answer found.
     target: Option<String>,
 }
@@ -212,7 +213,7 @@ impl Pipeline {
                 identity,
                 self.gate.engine,
             )?;
-            ctx.frames = Some(frames);
+            ctx.frames = Some(Box::new(frames));
         }
         ctx.body = inspection.map(|i| BodyGate::new(self.gate.engine, i, &header.headers));
         ctx.scrub = identity.issued.scrubber(&injections);
@@ -437,7 +438,7 @@ impl ProxyHttp for Pipeline {
                     request_authority(header, 80).map_or((String::new(), 0), |(h, p, _)| (h.to_string(), p))
                 }
             };
-            ctx.seen = Some(Seen {
+            ctx.seen = Some(Box::new(Seen {
                 method: header.method.as_str().to_owned(),
                 target: path_and_query(header),
                 host,
@@ -450,7 +451,7 @@ impl ProxyHttp for Pipeline {
                     .and_then(tollgate_shared::invocation::trace_id)
                     .map(str::to_owned),
                 mcp_method: None,
-            });
+            }));
         }
         let outcome = match tunnel_of(session) {
             Some(tunnel) => self.in_tunnel(tunnel, header, ctx).await,
@@ -632,7 +633,8 @@ impl ProxyHttp for Pipeline {
                 host,
                 session.req_header().method.as_str(),
                 response,
-            );
+            )
+            .map(Box::new);
         }
         if let Some(exchange) = ctx.exchange.as_mut() {
             if let Err(e) = exchange.response_head(response).await {
