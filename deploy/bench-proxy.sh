@@ -39,6 +39,9 @@
 #        BENCH_STAT=DIR: `perf stat` of each proxy target over its saturation run (context
 #          switches, page faults, send/write/recv syscalls; BENCH_STAT_EVENTS to choose), into
 #          DIR/<target>.txt with the run's request count
+#        BENCH_HEADERS: more header fields on every request, separated by `|`, e.g. what
+#          python-requests sends: "User-Agent: python-requests/2.32.3|Accept-Encoding: gzip,
+#          deflate|Accept: */*|Connection: keep-alive" (by default the request has Host only)
 #        BENCH_BUILD=0: use the binaries already built (another cargo holds the target dir)
 #        BENCH_WRAP: a command prefix for tollgate and the pass-through, for profiling, e.g.
 #          BENCH_WRAP="valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p" (dumped
@@ -275,9 +278,14 @@ stop_target() {
 }
 
 # --- loads ------------------------------------------------------------------------------
+HEADER_ARGS=()
+if [ -n "${BENCH_HEADERS:-}" ]; then
+  IFS='|' read -r -a header_lines <<<"$BENCH_HEADERS"
+  for line in "${header_lines[@]}"; do HEADER_ARGS+=(--header "$line"); done
+fi
 load() {
   timeout $((SECONDS_PER_RUN + 60)) taskset -c 1 "$LOADGEN" --target "bench.test:$NGINX_PORT" \
-    "${PROXY_ARGS[@]}" "$@"
+    "${PROXY_ARGS[@]}" ${HEADER_ARGS[@]+"${HEADER_ARGS[@]}"} "$@"
 }
 field() { sed -E "s/.*\"$1\": ([0-9]+).*/\1/" <<<"$2"; }
 cpu_ticks() { if [ -n "$TARGET_PID" ]; then awk '{print $14 + $15}' "/proc/$TARGET_PID/stat"; else echo 0; fi; }

@@ -4,6 +4,7 @@
 //!
 //! loadgen --target HOST:PORT --addr IP:PORT --ca FILE [--proxy IP:PORT --auth USER:SECRET]
 //!         [--path /1k] [--connections 16] [--seconds 10] [--rate REQ_PER_SEC]
+//!         [--header "Name: value"]...   (more header fields on every request, as a client sends)
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,6 +25,7 @@ struct Args {
     connections: usize,
     seconds: u64,
     rate: Option<f64>,
+    headers: Vec<String>,
 }
 
 fn parse_args() -> Args {
@@ -37,6 +39,7 @@ fn parse_args() -> Args {
         connections: 16,
         seconds: 10,
         rate: None,
+        headers: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -51,6 +54,7 @@ fn parse_args() -> Args {
             "--connections" => args.connections = value.parse().unwrap_or(16),
             "--seconds" => args.seconds = value.parse().unwrap_or(10),
             "--rate" => args.rate = value.parse().ok(),
+            "--header" => args.headers.push(value),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -154,7 +158,12 @@ async fn main() {
             .with_root_certificates(roots)
             .with_no_client_auth();
     let tls = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let request = format!("GET {} HTTP/1.1\r\nHost: {}\r\n\r\n", args.path, args.target).into_bytes();
+    let fields: String = args.headers.iter().map(|h| format!("{h}\r\n")).collect();
+    let request = format!(
+        "GET {} HTTP/1.1\r\nHost: {}\r\n{fields}\r\n",
+        args.path, args.target
+    )
+    .into_bytes();
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let interval = args
         .rate

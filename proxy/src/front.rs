@@ -116,6 +116,7 @@ impl FrontDoor {
             target: &head.target,
             headers: &http::HeaderMap::new(),
             parsed: None,
+            clean: None,
         };
         if let Err(denial) = self.gate.inspect_head(&identity, &host, true, &request, &[]) {
             return Some(denial);
@@ -293,11 +294,13 @@ impl FrontDoor {
             Tunnel {
                 identity,
                 credentials,
+                authority: crate::pipeline::authority_text(&host, port, 443).into(),
                 host,
                 port,
                 addr,
                 sni: None,
                 recent: Arc::default(),
+                clean: crate::clean::CleanCache::default(),
             },
             allowed,
             slot,

@@ -52,6 +52,8 @@ pub struct Gate {
 pub struct ProxyCredentials {
     pub user: String,
     secret: zeroize::Zeroizing<String>,
+    /// Taken once: a tunnel's credentials are checked again on each of its requests.
+    digest: crate::identity::SecretDigest,
 }
 
 impl std::fmt::Debug for ProxyCredentials {
@@ -73,6 +75,7 @@ impl ProxyCredentials {
         })?;
         Ok(Self {
             user,
+            digest: crate::identity::SecretDigest::of(&secret),
             secret: zeroize::Zeroizing::new(secret),
         })
     }
@@ -110,11 +113,16 @@ pub struct Tunnel {
     pub host: Host,
     pub port: u16,
     pub addr: SocketAddr,
+    /// The Host field every request of the tunnel carries upstream (made once, not per
+    /// request).
+    pub authority: Arc<str>,
     /// The SNI the client sent, if any; it must name the CONNECT host.
     pub sni: Option<String>,
     /// The decrypted bytes the client sent lately (HTTP/1 only), to refuse request-targets
     /// that pingora rewrote from raw control bytes.
     pub recent: Arc<crate::rawtarget::RecentBytes>,
+    /// What this connection's requests were judged clean for already.
+    pub clean: crate::clean::CleanCache,
 }
 
 impl Gate {
@@ -130,7 +138,9 @@ impl Gate {
         let answer = if fresh {
             self.identities.refresh(user, secret).await
         } else {
-            self.identities.authenticate(user, secret).await
+            self.identities
+                .authenticate_digest(user, secret, &credentials.digest)
+                .await
         };
         answer.map_err(|failure| {
             let denial = auth_denial(&failure);

@@ -25,6 +25,11 @@ impl Identity {
     pub fn new(caller: Caller) -> Self {
         Self(Arc::new(caller))
     }
+
+    /// Whether both are the one identity a source handed out (not merely equal fields).
+    pub fn same(a: &Self, b: &Self) -> bool {
+        Arc::ptr_eq(&a.0, &b.0)
+    }
 }
 
 impl std::ops::Deref for Identity {
@@ -70,10 +75,45 @@ pub enum AuthFailure {
     Unavailable(String),
 }
 
+/// The SHA-256 of a proxy secret: how a source recognises it. Taken once per connection, not
+/// once per request; Debug never shows it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct SecretDigest([u8; 32]);
+
+impl SecretDigest {
+    pub fn of(secret: &str) -> Self {
+        let mut hash = [0u8; 32];
+        hash.copy_from_slice(digest(&SHA256, secret.as_bytes()).as_ref());
+        Self(hash)
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretDigest").finish_non_exhaustive()
+    }
+}
+
 /// Resolves proxy credentials to an identity.
 #[async_trait]
 pub trait IdentitySource: Send + Sync + std::fmt::Debug {
     async fn authenticate(&self, user: &str, secret: &str) -> Result<Identity, AuthFailure>;
+
+    /// The same, for a secret whose digest the caller has already taken (`digest` is
+    /// [`SecretDigest::of`] `secret`): each request of a connection is checked again, and
+    /// the digest need not be taken again each time.
+    async fn authenticate_digest(
+        &self,
+        user: &str,
+        secret: &str,
+        _digest: &SecretDigest,
+    ) -> Result<Identity, AuthFailure> {
+        self.authenticate(user, secret).await
+    }
 
     /// The same, bypassing any cache (a request carries a placeholder the cached answer does
     /// not know yet).
@@ -166,14 +206,21 @@ impl StaticIdentities {
 #[async_trait]
 impl IdentitySource for StaticIdentities {
     async fn authenticate(&self, user: &str, secret: &str) -> Result<Identity, AuthFailure> {
+        self.authenticate_digest(user, secret, &SecretDigest::of(secret))
+            .await
+    }
+
+    async fn authenticate_digest(
+        &self,
+        user: &str,
+        _secret: &str,
+        actual: &SecretDigest,
+    ) -> Result<Identity, AuthFailure> {
         let (expected, identity) = self.by_user.get(user).ok_or(AuthFailure::Invalid)?;
-        let actual = digest(&SHA256, secret.as_bytes());
+        let actual = actual.as_bytes();
         // Compare every byte so the time taken does not depend on where they differ.
-        let difference = expected
-            .iter()
-            .zip(actual.as_ref())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-        if difference == 0 && expected.len() == actual.as_ref().len() {
+        let difference = expected.iter().zip(actual).fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        if difference == 0 && expected.len() == actual.len() {
             Ok(identity.clone())
         } else {
             Err(AuthFailure::Invalid)
@@ -231,6 +278,22 @@ mod tests {
                 .err(),
             Some(AuthFailure::Invalid)
         );
+        // A digest taken once (per connection) is as good as the secret, and no better.
+        let digest = SecretDigest::of("correct horse battery staple");
+        assert!(
+            source
+                .authenticate_digest("inv-1", "correct horse battery staple", &digest)
+                .await
+                .is_ok()
+        );
+        assert_eq!(
+            source
+                .authenticate_digest("inv-1", "wrong", &SecretDigest::of("wrong"))
+                .await
+                .err(),
+            Some(AuthFailure::Invalid)
+        );
+        assert_eq!(format!("{digest:?}"), "SecretDigest { .. }");
         std::fs::remove_dir_all(&dir).ok();
     }
 }

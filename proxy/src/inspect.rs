@@ -15,6 +15,7 @@ use tollgate_shared::policy::host::Host;
 use tollgate_shared::policy::model::Mode;
 use tracing::warn;
 
+use crate::clean::{CleanCache, Part, Remembered};
 use crate::identity::Identity;
 use crate::policies::Snapshot;
 use crate::rescue::Denial;
@@ -33,6 +34,9 @@ pub struct Inspection {
     /// In `report` mode, the first finding that would have refused the request: it goes on,
     /// and its record is `egress.report`.
     reported: std::sync::OnceLock<Box<Denial>>,
+    /// The policy generation it was taken from: what a connection remembers as judged clean
+    /// holds only under the same one.
+    generation: u64,
 }
 
 impl Inspection {
@@ -48,6 +52,7 @@ impl Inspection {
             known: Vec::new(),
             exempt: policy.exempt_values(host),
             reported: std::sync::OnceLock::new(),
+            generation: snapshot.generation(),
         })
     }
 
@@ -196,9 +201,28 @@ pub struct RequestHead<'a> {
     /// map lowercases them; an h1 upstream receives them as sent). `None`, or a request with
     /// no case kept (h2), judges the map's.
     pub parsed: Option<&'a pingora_http::RequestHeader>,
+    /// What the request's connection has judged clean already, if it keeps that.
+    pub clean: Option<&'a CleanCache>,
 }
 
 impl RequestHead<'_> {
+    /// The header names as sent, one per line: what [`Self::names`] is made from, and so the
+    /// key under which their joint verdict is remembered.
+    fn sent_names(&self) -> Vec<u8> {
+        let mut sent = Vec::new();
+        let mut add = |name: &[u8]| {
+            sent.extend_from_slice(name);
+            sent.push(b'\n');
+        };
+        match self.parsed.filter(|p| p.has_case()) {
+            Some(parsed) => parsed
+                .case_header_iter()
+                .for_each(|(name, _)| add(name.as_slice())),
+            None => self.headers.keys().for_each(|n| add(n.as_str().as_bytes())),
+        }
+        sent
+    }
+
     /// Header names as they leave, each also in upper case when it came in lower case (h2
     /// lowercases every name, and an access key id survives that only in letters' case).
     fn names(&self) -> Vec<String> {
@@ -233,11 +257,25 @@ pub fn head(
     request: &RequestHead<'_>,
     skip: &[&http::HeaderName],
 ) -> Result<(), Denial> {
-    let names = request.names();
+    let mut memory = request
+        .clean
+        .and_then(|c| c.scoped(inspection.generation, identity));
     let outcome = inspection.scoped(|scope| {
-        let mut outcome = engine.scan_url(scope, request.target);
-        outcome.merge(engine.scan_method(scope, request.method));
-        outcome.merge(engine.scan_header_names(scope, names.iter().map(String::as_str)));
+        let mut outcome = judged(&mut memory, Part::Target, b"", request.target.as_bytes(), || {
+            engine.scan_url(scope, request.target)
+        });
+        outcome.merge(judged(
+            &mut memory,
+            Part::Method,
+            b"",
+            request.method.as_bytes(),
+            || engine.scan_method(scope, request.method),
+        ));
+        let sent_names = request.sent_names();
+        outcome.merge(judged(&mut memory, Part::HeaderNames, b"", &sent_names, || {
+            let names = request.names();
+            engine.scan_header_names(scope, names.iter().map(String::as_str))
+        }));
         if !outcome.findings.is_empty() {
             return outcome;
         }
@@ -245,7 +283,10 @@ pub fn head(
             if name == "proxy-authorization" || skip.contains(&name) {
                 continue;
             }
-            outcome.merge(engine.scan_header(scope, name.as_str(), value.as_bytes()));
+            let (name, value) = (name.as_str(), value.as_bytes());
+            outcome.merge(judged(&mut memory, Part::Header, name.as_bytes(), value, || {
+                engine.scan_header(scope, name, value)
+            }));
             if !outcome.findings.is_empty() {
                 break;
             }
@@ -253,6 +294,26 @@ pub fn head(
         outcome
     });
     verdict(outcome, inspection, identity)
+}
+
+/// One part's outcome: clean at once if the connection remembers it so, else scanned (and
+/// remembered when clean). Each part passed here is judged by the engine on its own, so its
+/// verdict cannot depend on the rest of the request.
+fn judged(
+    memory: &mut Option<std::sync::MutexGuard<'_, Remembered>>,
+    part: Part,
+    name: &[u8],
+    value: &[u8],
+    scan: impl FnOnce() -> Outcome,
+) -> Outcome {
+    if memory.as_ref().is_some_and(|m| m.is_clean(part, name, value)) {
+        return Outcome::default();
+    }
+    let outcome = scan();
+    if let (true, Some(memory)) = (outcome.is_clean(), memory.as_mut()) {
+        memory.remember(part, name, value);
+    }
+    outcome
 }
 
 /// Every field of `name`, as one comma-separated list (RFC 9110 5.3: repeated fields are one

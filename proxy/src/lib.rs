@@ -6,6 +6,7 @@
 
 pub mod budget;
 pub mod ca;
+pub mod clean;
 pub mod config;
 pub mod front;
 pub mod gate;

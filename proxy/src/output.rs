@@ -83,7 +83,7 @@ impl OutputGate {
     /// The gate for a response, when its body is judged, with its head changed to match.
     pub fn for_response(
         action: OutputAction,
-        host: &str,
+        host: &(impl std::fmt::Display + ?Sized),
         method: &str,
         response: &mut ResponseHeader,
     ) -> Option<OutputGate> {
@@ -146,7 +146,7 @@ impl OutputGate {
             content_type,
             content_encoding,
             utf8,
-            host: host.to_owned(),
+            host: host.to_string(),
             events,
         })
     }

@@ -36,7 +36,8 @@ pub struct Pipeline {
     pub gate: Arc<Gate>,
 }
 
-/// What one request learned on its way through the filters.
+/// What one request learned on its way through the filters. pingora moves it with the
+/// request's future (twice per request, measured), so what most requests lack is boxed.
 #[derive(Debug, Default)]
 pub struct RequestCtx {
     identity: Option<Identity>,
@@ -47,7 +48,7 @@ pub struct RequestCtx {
     /// The request body's inspection: what may be released upstream so far.
     body: Option<BodyGate>,
     /// After a `101`: the client's WebSocket frames, judged before they are released.
-    frames: Option<FrameGate>,
+    frames: Option<Box<FrameGate>>,
     /// A budget refusal after admission (a body or a response head over budget), answered
     /// by `fail_to_proxy` if no response has started.
     refusal: Option<Denial>,
@@ -59,14 +60,14 @@ pub struct RequestCtx {
     scrub: Option<Scrubber>,
     /// What the provenance record of this request says: the request line, and the denial
     /// answered instead of the upstream, if one was.
-    seen: Option<Seen>,
+    seen: Option<Box<Seen>>,
     answered: Option<Denial>,
     /// What a report-mode policy would have refused.
     reported: Option<Box<Denial>>,
     /// What happens to an answer with instructions for the model in it (from the rule).
     output_action: tollgate_shared::policy::model::OutputAction,
     /// The answer's judging, when its content type is one a model reads.
-    output: Option<OutputGate>,
+    output: Option<Box<OutputGate>>,
     /// Path and query, for the record of what judging the answer found.
     target: Option<String>,
 }
@@ -94,7 +95,7 @@ struct Upstream {
     addr: SocketAddr,
     tls: bool,
     sni: String,
-    authority: String,
+    authority: Arc<str>,
 }
 
 fn tunnel_of(session: &Session) -> Option<&Tunnel> {
@@ -190,6 +191,7 @@ impl Pipeline {
         with_hostname: bool,
         target: &str,
         header: &RequestHeader,
+        clean: Option<&crate::clean::CleanCache>,
         ctx: &mut RequestCtx,
     ) -> Result<(), Denial> {
         let injections = identity.issued.injections(host, &header.headers);
@@ -198,6 +200,7 @@ impl Pipeline {
             target,
             headers: &header.headers,
             parsed: Some(header),
+            clean,
         };
         let inspection = self
             .gate
@@ -210,7 +213,7 @@ impl Pipeline {
                 identity,
                 self.gate.engine,
             )?;
-            ctx.frames = Some(frames);
+            ctx.frames = Some(Box::new(frames));
         }
         ctx.body = inspection.map(|i| BodyGate::new(self.gate.engine, i, &header.headers));
         ctx.scrub = identity.issued.scrubber(&injections);
@@ -266,7 +269,16 @@ impl Pipeline {
             Some(&path),
         )?;
         ctx.reported = allowed.reported.take();
-        self.prepare(&identity, &allowed, &tunnel.host, false, &path, header, ctx)?;
+        self.prepare(
+            &identity,
+            &allowed,
+            &tunnel.host,
+            false,
+            &path,
+            header,
+            Some(&tunnel.clean),
+            ctx,
+        )?;
         let sent = Sent {
             host_named: false,
             target: Some(&path),
@@ -280,7 +292,7 @@ impl Pipeline {
             addr: tunnel.addr,
             tls: true,
             sni: tunnel.host.to_string(),
-            authority: authority_text(&tunnel.host, tunnel.port, 443),
+            authority: Arc::clone(&tunnel.authority),
         });
         Ok(())
     }
@@ -326,7 +338,7 @@ impl Pipeline {
             self.gate
                 .decide(&identity, Some(header.method.as_str()), &host, port, Some(&path))?;
         ctx.reported = allowed.reported.take();
-        self.prepare(&identity, &allowed, &host, true, &raw_target, header, ctx)?;
+        self.prepare(&identity, &allowed, &host, true, &raw_target, header, None, ctx)?;
         let sent = Sent {
             host_named: true,
             target: Some(&path),
@@ -342,7 +354,7 @@ impl Pipeline {
             addr,
             tls: false,
             sni: host.to_string(),
-            authority: authority_text(&host, port, 80),
+            authority: authority_text(&host, port, 80).into(),
         });
         ctx.identity = Some(identity);
         Ok(())
@@ -377,7 +389,15 @@ impl Pipeline {
     }
 }
 
-fn authority_text(host: &Host, port: u16, default_port: u16) -> String {
+/// Whether `headers` hold exactly one `name` field, and it is `value` byte for byte (then
+/// inserting it again would change nothing but cost pingora a header rewrite).
+fn names_only(headers: &http::HeaderMap, name: http::header::HeaderName, value: &str) -> bool {
+    let mut fields = headers.get_all(name).iter();
+    fields.next().is_some_and(|v| v.as_bytes() == value.as_bytes()) && fields.next().is_none()
+}
+
+/// `host[:port]` as a Host field names it, the port left out when it is the default.
+pub(crate) fn authority_text(host: &Host, port: u16, default_port: u16) -> String {
     let host = match host {
         Host::Ip(std::net::IpAddr::V6(v6)) => format!("[{v6}]"),
         other => other.to_string(),
@@ -418,7 +438,7 @@ impl ProxyHttp for Pipeline {
                     request_authority(header, 80).map_or((String::new(), 0), |(h, p, _)| (h.to_string(), p))
                 }
             };
-            ctx.seen = Some(Seen {
+            ctx.seen = Some(Box::new(Seen {
                 method: header.method.as_str().to_owned(),
                 target: path_and_query(header),
                 host,
@@ -431,7 +451,7 @@ impl ProxyHttp for Pipeline {
                     .and_then(tollgate_shared::invocation::trace_id)
                     .map(str::to_owned),
                 mcp_method: None,
-            });
+            }));
         }
         let outcome = match tunnel_of(session) {
             Some(tunnel) => self.in_tunnel(tunnel, header, ctx).await,
@@ -483,9 +503,13 @@ impl ProxyHttp for Pipeline {
         request: &mut RequestHeader,
         ctx: &mut Self::CTX,
     ) -> Result<()> {
-        // Credentials for the proxy never travel further.
-        request.remove_header("proxy-authorization");
-        request.remove_header("proxy-connection");
+        // Credentials for the proxy never travel further. (Looked up first: pingora's removal
+        // also rewrites its record of the names' case, which costs even when nothing is there.)
+        for name in ["proxy-authorization", "proxy-connection"] {
+            if request.headers.contains_key(name) {
+                request.remove_header(name);
+            }
+        }
         for injection in &ctx.inject {
             request.insert_header(injection.header.clone(), injection.value.clone())?;
         }
@@ -502,7 +526,9 @@ impl ProxyHttp for Pipeline {
                     request.set_uri(uri);
                 }
             }
-            request.insert_header("host", upstream.authority.as_str())?;
+            if !names_only(&request.headers, http::header::HOST, &upstream.authority) {
+                request.insert_header("host", &*upstream.authority)?;
+            }
         }
         if let Some(exchange) = ctx.exchange.as_mut() {
             let head = request_head_len(request);
@@ -604,10 +630,11 @@ impl ProxyHttp for Pipeline {
         if let Some(host) = &ctx.host {
             ctx.output = OutputGate::for_response(
                 ctx.output_action,
-                &host.to_string(),
+                host,
                 session.req_header().method.as_str(),
                 response,
-            );
+            )
+            .map(Box::new);
         }
         if let Some(exchange) = ctx.exchange.as_mut() {
             if let Err(e) = exchange.response_head(response).await {

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
@@ -23,7 +24,13 @@ pub struct Snapshot {
     set: PolicySet,
     /// tenant → tool → detectors.
     detectors: HashMap<String, HashMap<String, PolicyDetectors>>,
+    /// Distinct for every snapshot this process loads, so that what was judged under one set
+    /// is known not to carry over to the next.
+    generation: u64,
 }
+
+/// The generation of the next snapshot.
+static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
 
 impl Snapshot {
     fn new(set: PolicySet) -> Self {
@@ -34,7 +41,17 @@ impl Snapshot {
                 .collect()
         };
         let detectors = set.tenants.values().map(|t| (t.id.clone(), tools(t))).collect();
-        Self { set, detectors }
+        let generation = NEXT_GENERATION.fetch_add(1, Ordering::Relaxed);
+        Self {
+            set,
+            detectors,
+            generation,
+        }
+    }
+
+    /// This snapshot's generation (see [`crate::clean`]).
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// The detector settings of one tenant's tool.

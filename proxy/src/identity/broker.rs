@@ -10,13 +10,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use moka::sync::Cache;
-use ring::digest::{SHA256, digest};
 use tollgate_shared::detect::Engine;
 use tollgate_shared::invocation::{Lookup, LookupRequest, MisuseReport, Refusal, SecretText};
 use tollgate_shared::outcome::Reason;
 use tracing::{info, warn};
 
-use super::{AuthFailure, Caller, Identity, IdentitySource};
+use super::{AuthFailure, Caller, Identity, IdentitySource, SecretDigest};
 use crate::inject::Issued;
 
 #[derive(Debug, Clone)]
@@ -71,10 +70,8 @@ impl BrokerIdentities {
         })
     }
 
-    fn key(user: &str, secret: &str) -> (String, [u8; 32]) {
-        let mut hash = [0u8; 32];
-        hash.copy_from_slice(digest(&SHA256, secret.as_bytes()).as_ref());
-        (user.to_owned(), hash)
+    fn key(user: &str, digest: &SecretDigest) -> (String, [u8; 32]) {
+        (user.to_owned(), *digest.as_bytes())
     }
 
     /// The broker's answer, and whether the tool still has grants to fetch.
@@ -145,7 +142,8 @@ impl BrokerIdentities {
         };
         let answer = answer.map(|(identity, _)| identity);
         if keep {
-            self.cache.insert(Self::key(user, secret), answer.clone());
+            self.cache
+                .insert(Self::key(user, &SecretDigest::of(secret)), answer.clone());
         }
         answer
     }
@@ -164,7 +162,17 @@ fn kind(error: &reqwest::Error) -> &'static str {
 #[async_trait]
 impl IdentitySource for BrokerIdentities {
     async fn authenticate(&self, user: &str, secret: &str) -> Result<Identity, AuthFailure> {
-        if let Some(answer) = self.cache.get(&Self::key(user, secret)) {
+        self.authenticate_digest(user, secret, &SecretDigest::of(secret))
+            .await
+    }
+
+    async fn authenticate_digest(
+        &self,
+        user: &str,
+        secret: &str,
+        digest: &SecretDigest,
+    ) -> Result<Identity, AuthFailure> {
+        if let Some(answer) = self.cache.get(&Self::key(user, digest)) {
             return answer;
         }
         self.fetch(user, secret).await
