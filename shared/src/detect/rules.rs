@@ -883,6 +883,18 @@ pub(crate) static RULES: &[Rule] = &[
     .check(Check::Base58)
     // Examples are key material: generated when the tests run (`testkeys::key_examples`).
     .examples(&[], &[]),
+    // A Nostr secret key in NIP-19's bech32 (`nsec1` and 58 characters); `npub1` is its public
+    // half.
+    rule("nostr-nsec", "crypto-private-key", &["nsec1"], r"nsec1[02-9ac-hj-np-z]{58}")
+        .reach(0, 64)
+        .prefixed()
+        .examples(
+            &["nsec15feryxhrdz9m6y09mr8wrerwzgj6f8ntxvhxyrdlm5aahn0t09nl4ujy86"],
+            &[
+                "npub124fl6zy54klay937yrnujckpak28lrdjg0eel92ue3gm36kcwf9tfwwqlt",
+                "nsec1 is how a Nostr secret key begins",
+            ],
+        ),
 ];
 
 /// Literals that open a token of one of the vendors in [`VENDOR_PATTERN`].

@@ -134,7 +134,10 @@ pub(crate) fn is_placeholder(value: &[u8]) -> bool {
         return false;
     }
     let look_alike = |at: usize| at >= 24 && looks_random(&value[..at]);
-    has_long_repeat(value)
+    // A run of one character then 40 random ones is a token that opens so (Twitter's app-only
+    // bearer tokens start with 21 or more `A`), not filler.
+    let random_after = |end: usize| value.len() - end >= 40 && looks_random(&value[end..]);
+    has_long_repeat(value).is_some_and(|end| !random_after(end))
         || placeholder_words().find_iter(value).any(|m| {
             !(PLACEHOLDER_WORDS.get(m.pattern().as_usize()) == Some(&"example") && look_alike(m.start()))
         })
@@ -159,16 +162,20 @@ fn placeholder_words() -> &'static AhoCorasick {
     })
 }
 
-/// Eight or more of the same character in a row (`xxxxxxxx`, `00000000`).
-fn has_long_repeat(value: &[u8]) -> bool {
+/// Eight or more of the same character in a row (`xxxxxxxx`, `00000000`): where the first
+/// such run ends.
+fn has_long_repeat(value: &[u8]) -> Option<usize> {
     let mut run = 0;
+    let mut found = None;
     for (i, &b) in value.iter().enumerate() {
         run = if i > 0 && value[i - 1] == b { run + 1 } else { 1 };
         if run >= 8 {
-            return true;
+            found = Some(i + 1);
+        } else if found.is_some() {
+            break;
         }
     }
-    false
+    found
 }
 
 const PLACEHOLDER_WORDS: &[&str] = &[
