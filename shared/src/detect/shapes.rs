@@ -416,6 +416,18 @@ pub(crate) fn credential_value(name: &[u8], value: &[u8]) -> bool {
     shaped && !is_placeholder(value)
 }
 
+/// A Kubernetes bootstrap token (`kubeadm token create`): six and sixteen small letters and
+/// digits joined by a dot, its id and its secret (`rz6ujw.ghe28jsk24menmld`), digits among them.
+fn bootstrap_token(value: &[u8]) -> bool {
+    let part = |p: &[u8]| p.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    value.len() == 23
+        && value[6] == b'.'
+        && part(&value[..6])
+        && part(&value[7..])
+        && value[7..].iter().filter(|b| b.is_ascii_digit()).count() >= 2
+        && value[7..].iter().filter(|b| b.is_ascii_lowercase()).count() >= 2
+}
+
 /// Whether a name is of the password family (`ADMIN_PASSWORD`, `db.pwd`, `smtp_pass`).
 fn names_a_password(name: &[u8]) -> bool {
     NormalName::of(name).is_some_and(|n| {
@@ -732,7 +744,11 @@ pub(crate) fn punctuated_assignments(data: &[u8], operators: &[usize], mut f: im
         let password = name.is_some_and(|n| password_value(n, value));
         if plain_run
             || value.len() < 10
-            || !(strong_password(value) || dotted_secret(value) || password || key_bytes(value))
+            || !(strong_password(value)
+                || dotted_secret(value)
+                || password
+                || key_bytes(value)
+                || bootstrap_token(value))
             || is_placeholder(value)
             || code_expression(value)
             || form_prose(value)
