@@ -28,6 +28,8 @@
 //! - Singapore NRIC/FIN: S, T, F, G or M, seven digits, the weighted check letter.
 //! - Japanese My Number: 12 digits, the weighted mod-11 check digit.
 //! - Australian tax file number: nine digits (`123 456 782`), weighted sum divisible by 11.
+//! - A passport's machine-readable zone (its second line), found without a cue: every ICAO
+//!   9303 check digit must hold.
 //! - Passports: no public checksum outside the MRZ, so 6 to 9 capitals and digits (four digits
 //!   or more) right after a passport cue only.
 
@@ -911,6 +913,60 @@ fn tfn(c: &[u8]) -> bool {
     !repeated(c) && weighted(c, &WEIGHTS) % 11 == 0
 }
 
+/// The value of an MRZ character in a check digit's sum: digits as themselves, letters from 10,
+/// the filler `<` as 0.
+fn mrz_value(b: u8) -> Option<u32> {
+    match b {
+        b'0'..=b'9' => Some(u32::from(b - b'0')),
+        b'A'..=b'Z' => Some(u32::from(b - b'A') + 10),
+        b'<' => Some(0),
+        _ => None,
+    }
+}
+
+/// ICAO 9303's check digit: weights 7, 3, 1 repeated, modulo 10.
+fn mrz_check(field: &[u8], check: u8) -> bool {
+    let sum: Option<u32> = field
+        .iter()
+        .zip([7, 3, 1].iter().cycle())
+        .map(|(&b, w)| mrz_value(b).map(|v| v * w))
+        .sum();
+    sum.is_some_and(|s| check.is_ascii_digit() && s % 10 == u32::from(check - b'0'))
+}
+
+/// The second line of a passport's machine-readable zone (ICAO 9303 TD3, 44 characters):
+/// document number, nationality, birth date, sex, expiry, personal number, each with its
+/// check digit, and the composite check over them all. Every check must hold, so a line of
+/// 44 characters that only looks the part is not one. Calls `f(start, end)` for each.
+pub(crate) fn passport_mrz_lines(data: &[u8], mut f: impl FnMut(usize, usize)) {
+    // Cheap gate: the filler `<` runs through every MRZ.
+    if memchr::memmem::find(data, b"<<").is_none() {
+        return;
+    }
+    let mrz = |b: &u8| b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'<';
+    // The line is a stretch of exactly 44 MRZ characters.
+    let mut at = 0;
+    while at < data.len() {
+        let len = data[at..].iter().take_while(|b| mrz(b)).count();
+        if len == 0 {
+            at += 1;
+            continue;
+        }
+        let line = &data[at..at + len];
+        let valid = len == 44
+            && mrz_check(&line[0..9], line[9])
+            && mrz_check(&line[13..19], line[19])
+            && b"MFX<".contains(&line[20])
+            && mrz_check(&line[21..27], line[27])
+            && (line[42] == b'<' || mrz_check(&line[28..42], line[42]))
+            && mrz_check(&[&line[0..10], &line[13..20], &line[21..43]].concat(), line[43]);
+        if valid {
+            f(at, at + 44);
+        }
+        at += len;
+    }
+}
+
 /// 6 to 9 capitals and digits, four digits or more, at most three letters.
 fn passport(v: &[u8]) -> bool {
     let digits = v.iter().filter(|b| b.is_ascii_digit()).count();
@@ -1088,5 +1144,22 @@ mod tests {
             assert_eq!(ids(&format!("{cue}{good}")), [good], "{cue}");
             assert!(ids(&format!("{cue}{bad}")).is_empty(), "{cue}{bad}");
         }
+    }
+
+    #[test]
+    fn a_passport_mrz_line_with_every_check_is_found() {
+        let mut out = Vec::new();
+        // ICAO 9303's specimen (Utopia, Anna Maria Eriksson) and one digit changed.
+        let line = "L898902C36UTO7408122F1204159ZE184226B<<<<<10";
+        super::passport_mrz_lines(
+            format!("[\"P<UTOERIKSSON<<ANNA<MARIA\",\"{line}\"]").as_bytes(),
+            |s, e| out.push((s, e)),
+        );
+        assert_eq!(out.len(), 1);
+        out.clear();
+        super::passport_mrz_lines(line.replace("7408122", "7408123").as_bytes(), |s, e| {
+            out.push((s, e))
+        });
+        assert!(out.is_empty());
     }
 }

@@ -927,6 +927,13 @@ impl<'a> Walk<'a> {
                 self.report("us-ssn", &data[start..end], origin.at(start), chain);
             }
         }
+        if self.on.national {
+            let mut found = Vec::new();
+            identity::passport_mrz_lines(data, |start, end| found.push((start, end)));
+            for (start, end) in found {
+                self.report("national-id", &data[start..end], origin.at(start), chain);
+            }
+        }
         if self.on.ssn || self.on.national {
             let mut found = Vec::new();
             identity::named_ids(data, self.wanted_ids(), |detector, start, end| {
