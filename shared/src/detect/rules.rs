@@ -883,6 +883,20 @@ pub(crate) static RULES: &[Rule] = &[
     .check(Check::Base58)
     // Examples are key material: generated when the tests run (`testkeys::key_examples`).
     .examples(&[], &[]),
+    // Firebase Cloud Messaging's legacy server key: `AAAA`, seven characters, `:APA91b` and
+    // 134 more; it sends pushes to every install of the app.
+    rule(
+        "fcm-server-key",
+        "vendor-token",
+        &[":APA91b"],
+        r"AAAA[A-Za-z0-9_\-]{7}:APA91b[A-Za-z0-9_\-]{120,140}",
+    )
+    .reach(11, 150)
+    .prefixed()
+    .examples(
+        &["AAAA575YX8X:APA91bM5mSLFy5UBIHEYeD7p4Zdl_AK6j0KgodkDINzNlxICAbaG8wy1JZirLnqB0PRfMBH7-WY5YQ1xOy1bAimCaXyMFSb4hBqlxJJLafBvv6Q9RxXTndfYUZx9K1GNNEgeyg1-lWIQ"],
+        &["the server key begins AAAA and then :APA91b"],
+    ),
     // A Nostr secret key in NIP-19's bech32 (`nsec1` and 58 characters); `npub1` is its public
     // half.
     rule("nostr-nsec", "crypto-private-key", &["nsec1"], r"nsec1[02-9ac-hj-np-z]{58}")

@@ -33,11 +33,11 @@ use super::runs::{
 };
 use super::secret::Fingerprint;
 use super::shapes::{
-    Cues, array_name, assignment_operators, cards, command_line_passwords, cookie_jar_values, csv_columns,
-    encoded_json, encrypted_on_purpose, follows_operator, generic_assignment, keyed_attributes,
-    keys_in_calls, named_in_prose, named_values, names_a_table, names_key_material, pieces, public_at,
-    punctuated_assignments, quoted_in_errors, spoken_keys, spoken_passwords, sql_inserts, twilio_key,
-    wif_key,
+    Cues, array_name, assignment_operators, base64_elements, cards, command_line_passwords,
+    cookie_jar_values, csv_columns, encoded_json, encrypted_on_purpose, follows_operator, generic_assignment,
+    keyed_attributes, keys_in_calls, named_in_prose, named_values, names_a_table, names_key_material, pieces,
+    public_at, punctuated_assignments, quoted_in_errors, spoken_keys, spoken_passwords, sql_inserts,
+    twilio_key, wif_key,
 };
 
 /// The largest decoded text also walked rotated back by ROT13.
@@ -269,6 +269,7 @@ impl<'a> Walk<'a> {
             named_in_prose(data, |start, end| found.push((start, end)));
             spoken_keys(data, |start, end| found.push((start, end)));
             keys_in_calls(data, |start, end| found.push((start, end)));
+            base64_elements(data, |start, end| found.push((start, end)));
             if cues.errors {
                 quoted_in_errors(data, |start, end| found.push((start, end)));
             }

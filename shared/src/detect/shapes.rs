@@ -1212,6 +1212,34 @@ pub(crate) fn spoken_keys(data: &[u8], mut f: impl FnMut(usize, usize)) {
     }
 }
 
+/// An element whose attribute says its text is base64 (FileZilla's `<Pass
+/// encoding="base64">…</Pass>`, .NET's and Java's settings files), under a credential's name:
+/// the decoded text is judged as the name's value. Calls `f(start, end)` with the base64.
+pub(crate) fn base64_elements(data: &[u8], mut f: impl FnMut(usize, usize)) {
+    if memchr::memmem::find(data, b"=\"base64\"").is_none() {
+        return;
+    }
+    static ELEMENTS: OnceLock<regex::bytes::Regex> = OnceLock::new();
+    let elements = ELEMENTS.get_or_init(|| {
+        regex::bytes::Regex::new(
+            r#"<([A-Za-z][A-Za-z0-9_.:-]{0,63})\s[^>]{0,64}?encoding="base64"[^>]{0,64}>\s*([A-Za-z0-9+/]{8,684}={0,2})\s*</"#,
+        )
+        .expect("a fixed pattern compiles") // invariant: fixed input
+    });
+    for caps in elements.captures_iter(data) {
+        let (Some(name), Some(value)) = (caps.get(1), caps.get(2)) else {
+            continue;
+        };
+        let decoded = super::decode::base64::decode_whole(value.as_bytes());
+        let credential = decoded.is_some_and(|text| {
+            text.iter().all(u8::is_ascii_graphic) && credential_value(name.as_bytes(), &text)
+        });
+        if credential && is_secret_key_name(name.as_bytes()) {
+            f(value.start(), value.end());
+        }
+    }
+}
+
 /// A private key written as 32 bytes of hex and handed to the call that loads one
 /// (`Account.from_key('0x…')`, `new ethers.Wallet("0x…")`, `privateKeyToAccount('0x…')`,
 /// `SigningKey.from_string(bytes.fromhex('…'))`): what the call takes says what the hex is.

@@ -1784,6 +1784,8 @@ fn disguised_listed_and_labelled_secrets() {
         ("the best password manager 2025&form=QBLH".to_string(), false),
         ("DATABASE_URL=postgres://<user>:<password>@localhost:5432/<db>".to_string(), false),
         ("users:\n- name: admin\n  user:\n    token: rz6ujw.ghe28jsk24menmld\n".to_string(), true),
+        ("<User>ana</User>\n<Pass encoding=\"base64\">T1FCUDAyNzRobGpiJXBUbw==</Pass>".to_string(), true),
+        ("<Logo encoding=\"base64\">T1FCUDAyNzRobGpiJXBUbw==</Logo>".to_string(), false),
         ("users:\n- name: admin\n  user:\n    token: abcdef.ghijklmnopqrstuv\n".to_string(), false),
         // Split 15's: names (`psk`, `_PAT`), htpasswd, literals joined by `+`, keys in calls.
         ("[wifi-security]\npsk=7aJscLWkcAPBEFgL\n".to_string(), true),
