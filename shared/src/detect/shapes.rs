@@ -1472,6 +1472,12 @@ const PASSWORD_WORDS: &[&str] = &[
     "รหัสผ่าน",
 ];
 
+/// Words for "is" after which a password's word is followed by its value, in the languages of
+/// [`PASSWORD_WORDS`] that write one (`is`, `lautet`, `est`, `é`, `är`, `jest`, `je`).
+const COPULAS: &[&str] = &[
+    "is", "was", "lautet", "ist", "est", "es", "é", "è", "är", "er", "jest", "je", "wynosi", "on", "az",
+];
+
 fn password_words() -> &'static AhoCorasick {
     static WORDS: OnceLock<AhoCorasick> = OnceLock::new();
     WORDS.get_or_init(|| {
@@ -1591,7 +1597,10 @@ pub(crate) fn spoken_passwords(data: &[u8], mut f: impl FnMut(usize, usize)) {
             });
             let value = next_field.map_or(value, |i| &value[..i]);
             let was_labelled = labelled;
-            labelled = word.ends_with(b":");
+            // A label's colon, or a verb that says "is" (`Das Passwort … lautet Zv1WyVu…`), makes
+            // the next word the value.
+            labelled =
+                word.ends_with(b":") || COPULAS.iter().any(|c| word.eq_ignore_ascii_case(c.as_bytes()));
             let url = value.windows(3).any(|w| w == b"://") || value.starts_with(b"www.");
             // A log line's or a search's `user_id=56031`, `language:TypeScript`: a field.
             let field = value

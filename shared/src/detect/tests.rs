@@ -1782,6 +1782,8 @@ fn disguised_listed_and_labelled_secrets() {
         ("Sunucu şifresi Copper1239!, kullanıcı adı app_rw.".to_string(), true),
         ("BINDDN cn=scheduler,dc=local\nbindpw Orbit!pixel568\n".to_string(), true),
         ("the best password manager 2025&form=QBLH".to_string(), false),
+        ("Das Passwort für den Server lautet Zv1WyVuSxfBZF, Benutzer ist app_rw.".to_string(), true),
+        ("Das Passwort für den Server lautet Sommerferien, Benutzer ist app_rw.".to_string(), false),
         ("DATABASE_URL=postgres://<user>:<password>@localhost:5432/<db>".to_string(), false),
         ("users:\n- name: admin\n  user:\n    token: rz6ujw.ghe28jsk24menmld\n".to_string(), true),
         ("<User>ana</User>\n<Pass encoding=\"base64\">T1FCUDAyNzRobGpiJXBUbw==</Pass>".to_string(), true),
