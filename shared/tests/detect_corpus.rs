@@ -99,13 +99,25 @@ fn evaluate(split: Split) -> Report {
 /// xml-rsa-key-value. False positives by detector: bitcoin-address (optional),
 /// generic-secret, high-entropy. Spent since and fixed by class (11 of its positives still
 /// missed, 3 of its negatives flagged, 2 of those by the optional address detectors), like
-/// all the others: `corpus/test/` waits for the
-/// sixteenth, and this test fails to load until it comes.
+/// all the others. The sixteenth (431 positives in 219 classes, 406 negatives in 68
+/// categories, seed 48271936; written by a helper that read nothing of the repository)
+/// scored, untuned on the fifteenth's fixes (`a9efa21`) with every detector on, **recall
+/// 0.8608 (371 caught) and false positives 0.0246 (10 of 406)**; 0.7367 and 0.0049 with the
+/// default detectors. Misses by class: us-ssn 4 of 11; 2 each in be-national-number,
+/// cloud-init-password, de-steuer-id, fr-nir, ipsec-pre-shared-key, kaggle-api-key,
+/// minisign-secret-key, nvidia-api-key, pl-pesel, tor-onion-service-key, us-bank-account
+/// and windows-unattend-password; one each in 30 more classes (among them eight countries'
+/// identity numbers, a UK bank account, Redis's requirepass, a Zapier webhook, and vendor
+/// keys of Airtable, Databricks, Datadog, DeepSeek, GitHub, GitLab, JFrog, LaunchDarkly, New
+/// Relic, OpenRouter, Render, Resend, Supabase, Tailscale and Twitter). False positives by
+/// detector: bitcoin-address and ethereum-address (optional), dns-exfiltration,
+/// generic-secret, high-entropy. Spent since, like all the others: `corpus/test/` waits for
+/// the seventeenth, and this test fails to load until it comes.
 /// Short of both targets, hence still ignored. Run it with `cargo test -p tollgate-shared
 /// --release --test detect_corpus -- --ignored --nocapture`; it reports misses and false
 /// positives only by class, so that no rule is tuned on a single held-out case.
 #[test]
-#[ignore = "no unspent held-out split: split 15 ran once untuned (recall 0.8952 of 0.99, false positives 0.0170 of 0.005) and was spent; see the doc comment"]
+#[ignore = "no unspent held-out split: split 16 ran once untuned (recall 0.8608 of 0.99, false positives 0.0246 of 0.005) and was spent; see the doc comment"]
 fn held_out_test_split_meets_recall_and_false_positive_targets() {
     let report = evaluate(Split::Test);
     assert!(report.recall() >= 0.99, "recall {:.4}", report.recall());
