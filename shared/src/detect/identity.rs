@@ -28,6 +28,12 @@
 //! - Singapore NRIC/FIN: S, T, F, G or M, seven digits, the weighted check letter.
 //! - Japanese My Number: 12 digits, the weighted mod-11 check digit.
 //! - Australian tax file number: nine digits (`123 456 782`), weighted sum divisible by 11.
+//! - Belgian national number: `YY.MM.DD-NNN.CC`, 97 minus the first nine digits mod 97
+//!   (with a 2 before them for births from 2000).
+//! - Norwegian fødselsnummer: 11 digits, both mod-11 check digits.
+//! - A cue that names no country (`nationalId`, `national_id`) tries the kinds whose checks
+//!   are strong.
+//! - A cue given as a field's value (`id_type=PESEL&id_value=…`) names the next field's value.
 //! - A passport's machine-readable zone (its second line), found without a cue: every ICAO
 //!   9303 check digit must hold.
 //! - Passports: no public checksum outside the MRZ, so 6 to 9 capitals and digits (four digits
@@ -62,6 +68,8 @@ pub(crate) enum Kind {
     Nric,
     MyNumber,
     Tfn,
+    Belgian,
+    Fodselsnummer,
     Passport,
 }
 
@@ -116,6 +124,8 @@ impl Kind {
             Self::Nric => &["LdddddddL"],
             Self::MyNumber => &["dddd dddd dddd", "dddd-dddd-dddd", "dddddddddddd"],
             Self::Tfn => &["ddd ddd ddd", "ddd-ddd-ddd", "ddddddddd"],
+            Self::Belgian => &["dd.dd.dd-ddd.dd", "dddddd-ddd-dd", "dddddd ddd dd", "ddddddddddd"],
+            Self::Fodselsnummer => &["ddddddddddd", "dddddd ddddd"],
             Self::Passport => &[],
         }
     }
@@ -143,6 +153,8 @@ impl Kind {
             Self::Nric => nric(c),
             Self::MyNumber => my_number(c),
             Self::Tfn => tfn(c),
+            Self::Belgian => belgian(c),
+            Self::Fodselsnummer => fodselsnummer(c),
             Self::Passport => passport(c),
         }
     }
@@ -172,11 +184,29 @@ const fn cue(word: &'static str, kinds: &'static [Kind], prose: Prose) -> Cue {
 use Kind::*;
 use Prose::{Any, Capitals, Never};
 
+/// The kinds a cue that names no country tries: those whose checks are strong (a check digit
+/// or letter over a fixed layout) and whose lengths tell them apart.
+const NATIONAL: &[Kind] = &[
+    China,
+    Nir,
+    Pesel,
+    Cpf,
+    Dni,
+    CodiceFiscale,
+    Hetu,
+    Rrn,
+    SaId,
+    Nric,
+    Belgian,
+    Nino,
+];
+
 const CUES: &[Cue] = &[
     cue("ssn", &[Ssn], Any),
     cue("social security", &[Ssn, Nir], Any),
     cue("social_security", &[Ssn, Nir], Any),
     cue("social-security", &[Ssn, Nir], Any),
+    cue("social+security", &[Ssn, Nir], Any),
     cue("socialsecurity", &[Ssn, Nir], Any),
     cue("sin", &[Sin], Capitals),
     cue("social insurance", &[Sin], Any),
@@ -269,6 +299,19 @@ const CUES: &[Cue] = &[
         Any,
     ),
     cue("tfn", &[Tfn], Capitals),
+    cue("steueridentifikationsnummer", &[SteuerId], Any),
+    cue("num\u{e9}ro national", &[Belgian], Any),
+    cue("numero national", &[Belgian], Any),
+    cue("rijksregisternummer", &[Belgian], Any),
+    cue("national number", &[Belgian], Any),
+    cue("national_number", &[Belgian], Any),
+    cue("f\u{f8}dselsnummer", &[Fodselsnummer], Any),
+    cue("fodselsnummer", &[Fodselsnummer], Any),
+    cue("national id", NATIONAL, Any),
+    cue("national_id", NATIONAL, Any),
+    cue("national-id", NATIONAL, Any),
+    cue("nationalid", NATIONAL, Any),
+    cue("national identity", NATIONAL, Any),
     cue("tax file number", &[Tfn], Any),
     cue("tax_file_number", &[Tfn], Any),
     cue("passport", &[Passport], Never),
@@ -407,7 +450,9 @@ fn after_name(data: &[u8], mut at: usize) -> Option<usize> {
     let limit = (at + 48).min(data.len());
     while at < limit {
         let b = data[at];
-        if b" \t_-.:=\"'\\>#(`*".contains(&b) {
+        // `&`, `,` and `+` too: a cue given as a field's value names the next field's
+        // (`id_type=PESEL&id_value=…`, `"type": "CPF", "value": "…"`).
+        if b" \t_-.:=\"'\\>#(`*&,+".contains(&b) {
             at += 1;
             continue;
         }
@@ -967,6 +1012,30 @@ pub(crate) fn passport_mrz_lines(data: &[u8], mut f: impl FnMut(usize, usize)) {
     }
 }
 
+fn belgian(c: &[u8]) -> bool {
+    let n: u64 = c[..9].iter().fold(0, |n, &b| n * 10 + u64::from(digit(b)));
+    let check = u64::from(digit(c[9]) * 10 + digit(c[10]));
+    let born_2000 = 2_000_000_000 + n;
+    plausible_date(two(&c[2..4]) % 20, two(&c[4..6]).max(1))
+        && (97 - n % 97 == check || 97 - born_2000 % 97 == check)
+}
+
+fn fodselsnummer(c: &[u8]) -> bool {
+    const K1: [u32; 9] = [3, 7, 6, 1, 8, 9, 4, 5, 2];
+    const K2: [u32; 10] = [5, 4, 3, 2, 7, 6, 5, 4, 3, 2];
+    let check = |sum: u32| match 11 - sum % 11 {
+        11 => Some(0),
+        10 => None,
+        r => Some(r),
+    };
+    // D-numbers add 4 to the day's first digit.
+    let day = two(&c[..2]) % 40;
+    !repeated(c)
+        && plausible_date(two(&c[2..4]), day)
+        && check(weighted(&c[..9], &K1)) == Some(digit(c[9]))
+        && check(weighted(&c[..10], &K2)) == Some(digit(c[10]))
+}
+
 /// 6 to 9 capitals and digits, four digits or more, at most three letters.
 fn passport(v: &[u8]) -> bool {
     let digits = v.iter().filter(|b| b.is_ascii_digit()).count();
@@ -1139,6 +1208,11 @@ mod tests {
             ("nhs_number: ", "849 791 6271", "849 791 6272"),
             ("henkilotunnus: ", "160207A314V", "160207A314W"),
             ("id_card ", "610113196811197934", "610113196811197935"),
+            ("num\u{e9}ro national: ", "92.08.28-240.35", "92.08.28-240.36"),
+            ("f\u{f8}dselsnummer: ", "05117548858", "05117548859"),
+            ("id_type=PESEL&id_value=", "91082066442", "91082066443"),
+            (r#""type": "CPF", "value": ""#, "855.172.041-47", "855.172.041-48"),
+            (r#""nationalId": ""#, "310104198703241979", "310104198703241978"),
         ];
         for (cue, good, bad) in valid {
             assert_eq!(ids(&format!("{cue}{good}")), [good], "{cue}");

@@ -7,7 +7,21 @@
 
 /// Whether `bytes` open with a private key's binary encoding.
 pub(crate) fn binary_private_key(bytes: &[u8]) -> bool {
-    bytes.starts_with(b"openssh-key-v1\0") || der_private_key(bytes) || keytab(bytes)
+    bytes.starts_with(b"openssh-key-v1\0")
+        || der_private_key(bytes)
+        || keytab(bytes)
+        || tor_or_minisign(bytes)
+}
+
+/// A Tor onion service's `hs_ed25519_secret_key` (its tagged header, then the expanded
+/// key), or a minisign secret key (`Ed`, the KDF, `B2`: signature, key-derivation and
+/// checksum algorithms, then the salt and the encrypted key).
+fn tor_or_minisign(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"== ed25519v1-secret: type0 ==")
+        || (bytes.len() >= 32
+            && bytes.starts_with(b"Ed")
+            && &bytes[4..6] == b"B2"
+            && matches!(&bytes[2..4], b"Sc" | b"\0\0"))
 }
 
 /// A Kerberos keytab (MIT format version 2): `05 02`, then entries, each a length, a

@@ -36,8 +36,8 @@ use super::shapes::{
     Cues, array_name, assignment_operators, base64_elements, cards, command_line_passwords,
     cookie_jar_values, csv_columns, encoded_json, encrypted_on_purpose, follows_operator, generic_assignment,
     keyed_attributes, keys_in_calls, named_in_prose, named_values, names_a_table, names_key_material, pieces,
-    public_at, punctuated_assignments, quoted_in_errors, spoken_keys, spoken_passwords, sql_inserts,
-    twilio_key, wif_key,
+    public_at, punctuated_assignments, quoted_in_errors, setup_file_passwords, spoken_keys, spoken_passwords,
+    sql_inserts, twilio_key, wif_key,
 };
 
 /// The largest decoded text also walked rotated back by ROT13.
@@ -270,6 +270,7 @@ impl<'a> Walk<'a> {
             spoken_keys(data, |start, end| found.push((start, end)));
             keys_in_calls(data, |start, end| found.push((start, end)));
             base64_elements(data, |start, end| found.push((start, end)));
+            setup_file_passwords(data, |start, end| found.push((start, end)));
             if cues.errors {
                 quoted_in_errors(data, |start, end| found.push((start, end)));
             }
@@ -623,6 +624,10 @@ impl<'a> Walk<'a> {
     fn blob(&mut self, bytes: Vec<u8>, encoding: Encoding, origin: Origin, chain: &EncodingChain) {
         if self.on.private_key && keys::binary_private_key(&bytes) {
             self.report("private-key", &bytes, origin.at(0), &chain.then(encoding));
+            return;
+        }
+        if zip::is_zip(&bytes) {
+            self.sniffed(&bytes, Sniffed::Zip, origin.at(0), &chain.then(encoding));
             return;
         }
         if let Some(codec) = sniff_compression(&bytes) {

@@ -30,6 +30,8 @@ const KEY_WORDS: &[&str] = &[
     "masterkey",
     // A WPA pre-shared key (`psk=` in NetworkManager and wpa_supplicant files).
     "psk",
+    // SSSD's `ldap_default_authtok`.
+    "authtok",
     "clientkey",
     // Keys named for what they encrypt, sign or authenticate with: key material, not a lookup
     // key (`sort_key`, `cache_key` stay out).
@@ -95,6 +97,8 @@ const NOT_KEYS: &[&str] = &[
     // Public tokens by name (Mapbox's `pk.` tokens, `mapboxPublicToken`).
     "publictoken",
     "publicapikey",
+    // Sentry's DSN key (`sentry_key=` in every browser SDK's envelope): public by design.
+    "sentrykey",
     // OData and Azure pagination (`$skiptoken`).
     "skiptoken",
 ];
@@ -260,6 +264,12 @@ pub(crate) fn key_header(name: &[u8], value: &[u8]) -> bool {
     names_a_key(name) && (strong_key(value) || (names_a_private_key(name) && hex_key(value)))
 }
 
+/// 32 hex digits or more, random by [`looks_random`]: an API key as many vendors issue them
+/// (Kaggle, Datadog, Mailgun), under a name ending in `key` that is no lookup key.
+fn hex_secret(value: &[u8]) -> bool {
+    value.len() >= 32 && value.iter().all(u8::is_ascii_hexdigit) && looks_random(value)
+}
+
 /// A name for the private half of a key pair or a wallet's key (`X-Wallet-Key`,
 /// `signing_key`, `PRIVATE_KEY`), whose 32 bytes are most often written in hex.
 fn names_a_private_key(name: &[u8]) -> bool {
@@ -337,6 +347,7 @@ pub(crate) fn array_name(data: &[u8], at: usize) -> Option<&[u8]> {
         if s.ends_with(b"]") {
             s = &s[..s.iter().rposition(|&b| b == b'[')?];
         }
+        s = s.strip_suffix(b"(").unwrap_or(s);
         let word = s.iter().rev().take_while(|b| ident(b)).count();
         s = &s[..s.len() - word];
         s = &s[..trim(s)];
@@ -396,7 +407,7 @@ pub(crate) fn named_credential(name: &[u8], value: &[u8]) -> bool {
     if is_secret_key_name(name) {
         is_well_known(value) || credential_value(name, value)
     } else {
-        names_a_key(name) && (is_well_known(value) || strong_key(value))
+        names_a_key(name) && (is_well_known(value) || strong_key(value) || hex_secret(value))
     }
 }
 
@@ -1212,6 +1223,56 @@ pub(crate) fn spoken_keys(data: &[u8], mut f: impl FnMut(usize, usize)) {
     }
 }
 
+/// Passwords in the files that install and join machines, each found by its own keyword
+/// first: IPsec's `ipsec.secrets` (`… : PSK "…"`), Cisco's `crypto isakmp key … address`,
+/// cloud-init's `chpasswd` (its `list` of `user:password` lines, or `echo 'user:pw' |
+/// chpasswd`), and Windows unattend files (`<AdministratorPassword><Value>…</Value>`, also
+/// when `<PlainText>false` has it base64'd). Calls `f(start, end)` for each.
+pub(crate) fn setup_file_passwords(data: &[u8], mut f: impl FnMut(usize, usize)) {
+    static PATTERNS: OnceLock<[(&'static [u8], regex::bytes::Regex); 4]> = OnceLock::new();
+    let patterns = PATTERNS.get_or_init(|| {
+        let re = |p: &str| regex::bytes::Regex::new(p).expect("a fixed pattern compiles"); // invariant: fixed input
+        [
+            (&b"PSK"[..], re(r#":\s*PSK\s+"([^"\n]{4,128})""#)),
+            (b"isakmp key", re(r"crypto isakmp key ([^\s]{4,128}) address")),
+            (
+                b"chpasswd",
+                re(r#"(?m)(?:^[ \t]+[A-Za-z_][A-Za-z0-9_.-]{0,31}:([^\s:]{6,128})[ \t]*\r?$|echo\s+['"]?[A-Za-z_][A-Za-z0-9_.-]{0,31}:([^'"\s|]{6,128})['"]?\s*\|\s*(?:sudo\s+)?chpasswd)"#),
+            ),
+            (b"<Value>", re(r"<(?:AdministratorPassword|Password)>\s*<Value>([^<]{4,256})</Value>")),
+        ]
+    });
+    for (gate, pattern) in patterns.iter() {
+        if memchr::memmem::find(data, gate).is_none() {
+            continue;
+        }
+        // A chpasswd list is the lines under its `list:`; other lines of the file are not.
+        let listed = *gate == b"chpasswd" && memchr::memmem::find(data, b"chpasswd:").is_some();
+        for caps in pattern.captures_iter(data) {
+            let Some(value) = caps
+                .get(1)
+                .filter(|_| *gate != b"chpasswd" || listed)
+                .or(caps.get(2))
+            else {
+                continue;
+            };
+            let bytes = value.as_bytes();
+            let classes = [
+                u8::is_ascii_lowercase,
+                u8::is_ascii_uppercase,
+                u8::is_ascii_digit,
+                u8::is_ascii_punctuation,
+            ]
+            .iter()
+            .filter(|class| bytes.iter().any(class))
+            .count();
+            if classes >= 2 && !is_placeholder(bytes) && !bytes.starts_with(b"$") {
+                f(value.start(), value.end());
+            }
+        }
+    }
+}
+
 /// An element whose attribute says its text is base64 (FileZilla's `<Pass
 /// encoding="base64">…</Pass>`, .NET's and Java's settings files), under a credential's name:
 /// the decoded text is judged as the name's value. Calls `f(start, end)` with the base64.
@@ -1245,13 +1306,14 @@ pub(crate) fn base64_elements(data: &[u8], mut f: impl FnMut(usize, usize)) {
 /// `SigningKey.from_string(bytes.fromhex('…'))`): what the call takes says what the hex is.
 /// Calls `f(start, end)` for each.
 pub(crate) fn keys_in_calls(data: &[u8], mut f: impl FnMut(usize, usize)) {
-    if memchr::memmem::find(data, b"('").is_none() && memchr::memmem::find(data, b"(\"").is_none() {
+    let opens = |s: &[u8]| memchr::memmem::find(data, s).is_some();
+    if !opens(b"('") && !opens(b"(\"") && !opens(b"['0x") && !opens(b"[\"0x") {
         return;
     }
     static CALLS: OnceLock<regex::bytes::Regex> = OnceLock::new();
     let calls = CALLS.get_or_init(|| {
         regex::bytes::Regex::new(
-            r#"(?i)\b(?:from_key|fromprivatekey|privatekeytoaccount|wallet|signingkey|privatekey|private_key|from_string|fromhex|fromsecretkey)\s*\(\s*(?:bytes\.fromhex\s*\(\s*)?['"]((?:0x)?[0-9a-f]{64})['"]"#,
+            r#"(?i)\b(?:(?:from_key|fromprivatekey|privatekeytoaccount|wallet|signingkey|privatekey|private_key|from_string|fromhex|fromsecretkey)\s*\(\s*(?:bytes\.fromhex\s*\(\s*)?|accounts\s*:\s*\[\s*)['"]((?:0x)?[0-9a-f]{64})['"]"#,
         )
         .expect("a fixed pattern compiles") // invariant: fixed input
     });
@@ -1437,9 +1499,11 @@ const PASSWORD_WORDS: &[&str] = &[
     "passphrase",
     "passcode",
     "passwd",
-    // OpenLDAP's client and server settings (`bindpw …` in ldap.conf, `rootpw …`).
+    // OpenLDAP's client and server settings (`bindpw …` in ldap.conf, `rootpw …`), Redis's.
     "bindpw",
     "rootpw",
+    "requirepass",
+    "masterauth",
     "passord",
     "mot de passe",
     "kennwort",

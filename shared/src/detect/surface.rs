@@ -222,6 +222,22 @@ impl Engine {
         if sub.split('.').any(|label| label.len() >= 15) && sub.bytes().any(|b| b.is_ascii_lowercase()) {
             walk.layer(sub.to_ascii_uppercase().as_bytes(), Origin::Span(0), &chain);
         }
+        // A label that is an SSN as written (`436-90-6869.x.example.net`): no name has one.
+        if scope.detectors.contains("us-ssn") {
+            for label in sub.split('.').map(str::as_bytes) {
+                let shaped = label.len() == 11
+                    && label.iter().enumerate().all(|(i, b)| {
+                        if i == 3 || i == 6 {
+                            *b == b'-'
+                        } else {
+                            b.is_ascii_digit()
+                        }
+                    });
+                if shaped && super::finance::ssn_issuable(&label[..3], &label[4..6], &label[7..]) {
+                    walk.report("us-ssn", label, 0, &chain);
+                }
+            }
+        }
         let mut labels: Vec<&[u8]> = sub.split('.').map(str::as_bytes).collect();
         // A resource id the platform generated, in the place and grammar it gives one: its
         // zone's nameservers, not a sender's, see the name (secrets in it are still looked for

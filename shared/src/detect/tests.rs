@@ -1785,6 +1785,16 @@ fn disguised_listed_and_labelled_secrets() {
         ("Das Passwort für den Server lautet Zv1WyVuSxfBZF, Benutzer ist app_rw.".to_string(), true),
         ("Das Passwort für den Server lautet Sommerferien, Benutzer ist app_rw.".to_string(), false),
         ("DATABASE_URL=postgres://<user>:<password>@localhost:5432/<db>".to_string(), false),
+        ("KAGGLE_KEY=f0a1ff41cb67861a07fd8c2efb469b3d\n".to_string(), true),
+        ("# /etc/ipsec.secrets\n%any 203.0.113.146 : PSK \"Dragon317\"\n".to_string(), true),
+        ("crypto isakmp key Shadow#1234* address 198.51.100.214\n".to_string(), true),
+        ("#cloud-config\nchpasswd:\n  list: |\n    ubuntu:Ryrn71jcKD2Wi69OJEd\n  expire: false\n".to_string(), true),
+        ("#cloud-config\nchpasswd:\n  expire: false\n".to_string(), false),
+        ("<AdministratorPassword><Value>wLRs+hUH38TM_.V^RQX</Value></AdministratorPassword>".to_string(), true),
+        ("CACHE_KEY=f0a1ff41cb67861a07fd8c2efb469b3d\n".to_string(), false),
+        ("requirepass a-TLq+Ar9Ynvygjq~lug62Ws\n".to_string(), true),
+        ("networks: { mainnet: { accounts: ['0x47be9f8e6e071819387c1fd3398f6a6fb6e70121fc692f1820da9ad7b25af2af'] } }".to_string(), true),
+        ("const secretKey = new Uint8Array([78, 49, 76, 148, 241, 207, 3, 102, 157, 251, 242, 230, 90, 150, 73, 158, 165, 123, 214, 79, 177, 30, 187, 94, 3, 230, 152, 243, 85, 130, 69, 220]);".to_string(), true),
         ("users:\n- name: admin\n  user:\n    token: rz6ujw.ghe28jsk24menmld\n".to_string(), true),
         ("<User>ana</User>\n<Pass encoding=\"base64\">T1FCUDAyNzRobGpiJXBUbw==</Pass>".to_string(), true),
         ("<Logo encoding=\"base64\">T1FCUDAyNzRobGpiJXBUbw==</Logo>".to_string(), false),
@@ -1806,6 +1816,14 @@ fn disguised_listed_and_labelled_secrets() {
         let out = e.scan_body(all(), None, form, text.as_bytes());
         assert_eq!(!out.is_clean(), secret, "{text}: {:?}", detectors(&out));
     }
+    assert!(
+        !e.scan_hostname(all(), "436-90-6869.w4wua.d.example.net")
+            .is_clean()
+    );
+    assert!(
+        e.scan_hostname(all(), "000-90-6869.w4wua.d.example.net")
+            .is_clean()
+    );
     let wallet = "0xb2ea417ba759ba7159b35f4595f217d0b227f6a0ee5654dde6c50fa7c890ad96";
     assert!(!e.scan_header(all(), "X-Wallet-Key", wallet.as_bytes()).is_clean());
     assert!(e.scan_header(all(), "X-Cache-Key", wallet.as_bytes()).is_clean());

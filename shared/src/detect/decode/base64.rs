@@ -52,6 +52,7 @@ fn probe_decodes(aligned: &[u8]) -> bool {
         Ok(len) => {
             is_texty(&head[..len], 75)
                 || super::unicode::utf16_order(&head[..len]).is_some()
+                || super::zip::is_zip(&head[..len])
                 || super::sniff_compression(&head[..len]).is_some()
                 || super::super::keys::binary_private_key(&head[..len])
         }
