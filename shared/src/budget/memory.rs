@@ -16,6 +16,10 @@ use super::store::{Admission, BudgetStore, ByteCharge, Charged, LeaseId, StoreEr
 use super::usage::{ScopeUsage, Usage};
 use super::window::{RATE_BUCKET_MS, RateWindow};
 
+mod slots;
+pub(crate) use slots::SlotMemo;
+use slots::{Slab, SlotRef};
+
 /// Idle scopes are swept out at most every this many operations...
 const SWEEP_EVERY: u64 = 1024;
 /// ...and at most once in this long, so that the sweep, which walks every scope, costs a
@@ -91,21 +95,34 @@ struct State {
     next_sweep_ms: u64,
 }
 
-/// Every scope's counters, by tenant. A plan's three scopes are found with one lookup each,
-/// by `&str` (no key is built on a hit), and are borrowed together, so every operation
-/// touches each of them once.
+/// Every scope's counters, in one slab, and by tenant where each scope's slot is. A plan
+/// remembers its three slots ([`SlotMemo`]), so a request finds its counters without a
+/// lookup; only a plan's first operation, or one after its scopes were swept, looks its
+/// ids up (by `&str`: no key is built on a hit). The three are borrowed together, so every
+/// operation touches each of them once.
 #[derive(Debug, Default)]
-struct Tenants(HashMap<Arc<str>, Tenant>);
+struct Tenants {
+    by_tenant: HashMap<Arc<str>, Tenant>,
+    counters: Slab<Counters>,
+}
 
-/// One tenant's own counters and those of its sessions and invocations.
-#[derive(Debug, Default)]
+/// Where one tenant's own counters and those of its sessions and invocations are.
+#[derive(Debug)]
 struct Tenant {
-    own: Counters,
-    sessions: HashMap<Arc<str>, Counters>,
-    invocations: HashMap<Arc<str>, Counters>,
+    own: SlotRef,
+    sessions: HashMap<Arc<str>, SlotRef>,
+    invocations: HashMap<Arc<str>, SlotRef>,
 }
 
 impl Tenant {
+    fn new(own: SlotRef) -> Tenant {
+        Tenant {
+            own,
+            sessions: HashMap::new(),
+            invocations: HashMap::new(),
+        }
+    }
+
     fn held(&self) -> usize {
         1 + self.sessions.len() + self.invocations.len()
     }
@@ -120,69 +137,105 @@ impl Tenants {
     /// The counters of `plan`'s scopes, indexed by [`Scope::index`], created where missing,
     /// touched, and their rate windows moved to `now_ms`.
     fn scopes(&mut self, plan: &Plan, now_ms: u64) -> [&mut Counters; 3] {
-        let s = &plan.subject;
-        let tenant = self.0.entry(s.tenant.clone()).or_default();
-        let all = [
-            tenant.invocations.entry(s.invocation.clone()).or_default(),
-            tenant.sessions.entry(s.session.clone()).or_default(),
-            &mut tenant.own,
-        ];
+        let refs = self.slots(plan);
+        // Invariant: `slots` returns three held slots, distinct because a plan's scopes
+        // are three different entries (its invocation's, its session's, its tenant's).
+        let all = self
+            .counters
+            .three_mut(refs)
+            .expect("a plan's three scopes are three distinct held slots");
         all.map(|c| c.touch(now_ms))
+    }
+
+    /// The slots of `plan`'s scopes: the plan's memo while it holds, else looked up (and
+    /// created where missing) by id and remembered.
+    fn slots(&mut self, plan: &Plan) -> [SlotRef; 3] {
+        let remembered = plan.slots.recall();
+        if remembered.iter().all(|r| self.counters.holds(*r)) {
+            return remembered;
+        }
+        let s = &plan.subject;
+        let Tenants { by_tenant, counters } = self;
+        let tenant = match by_tenant.get_mut(&*s.tenant) {
+            Some(tenant) => tenant,
+            None => by_tenant
+                .entry(s.tenant.clone())
+                .or_insert_with(|| Tenant::new(counters.alloc())),
+        };
+        let mut slot = |map: &mut HashMap<Arc<str>, SlotRef>, id: &Arc<str>| match map.get(&**id) {
+            Some(r) => *r,
+            None => *map.entry(id.clone()).or_insert_with(|| counters.alloc()),
+        };
+        let refs = [
+            slot(&mut tenant.invocations, &s.invocation),
+            slot(&mut tenant.sessions, &s.session),
+            tenant.own,
+        ];
+        plan.slots.remember(refs);
+        refs
     }
 
     /// The session's counters alone (tool calls).
     fn session(&mut self, plan: &Plan, now_ms: u64) -> &mut Counters {
-        let s = &plan.subject;
-        let tenant = self.0.entry(s.tenant.clone()).or_default();
-        tenant
-            .sessions
-            .entry(s.session.clone())
-            .or_default()
+        let [_, session, _] = self.slots(plan);
+        // Invariant: `slots` returns held slots.
+        self.counters
+            .get_mut(session)
+            .expect("a plan's session is a held slot")
             .touch(now_ms)
     }
 
     /// The counters of `plan`'s scopes where they exist, without creating or touching any.
     fn get(&self, plan: &Plan) -> [Option<&Counters>; 3] {
         let s = &plan.subject;
-        let Some(tenant) = self.0.get(&*s.tenant) else {
+        let Some(tenant) = self.by_tenant.get(&*s.tenant) else {
             return [None, None, None];
         };
         [
-            tenant.invocations.get(&*s.invocation),
-            tenant.sessions.get(&*s.session),
-            Some(&tenant.own),
+            tenant.invocations.get(&*s.invocation).copied(),
+            tenant.sessions.get(&*s.session).copied(),
+            Some(tenant.own),
         ]
+        .map(|r| r.and_then(|r| self.counters.get(r)))
     }
 
     fn sweep(&mut self, now_ms: u64, idle_ttl_ms: u64) {
-        self.0.retain(|_, t| {
-            t.sessions.retain(|_, c| !idle(c, now_ms, idle_ttl_ms));
-            t.invocations.retain(|_, c| !idle(c, now_ms, idle_ttl_ms));
-            !(idle(&t.own, now_ms, idle_ttl_ms) && t.sessions.is_empty() && t.invocations.is_empty())
+        let Tenants { by_tenant, counters } = self;
+        let mut forget = |r: &SlotRef| {
+            let gone = counters.get(*r).is_none_or(|c| idle(c, now_ms, idle_ttl_ms));
+            if gone {
+                counters.release(*r);
+            }
+            !gone
+        };
+        by_tenant.retain(|_, t| {
+            t.sessions.retain(|_, r| forget(r));
+            t.invocations.retain(|_, r| forget(r));
+            !(t.sessions.is_empty() && t.invocations.is_empty() && !forget(&t.own))
         });
     }
 
     fn held(&self) -> usize {
-        self.0.values().map(Tenant::held).sum()
+        self.by_tenant.values().map(Tenant::held).sum()
     }
 
     fn footprint(&self) -> Footprint {
         let mut f = Footprint {
             scopes: self.held(),
-            heap_bytes: self.0.capacity() * std::mem::size_of::<(Arc<str>, Tenant)>(),
+            heap_bytes: self.by_tenant.capacity() * std::mem::size_of::<(Arc<str>, Tenant)>()
+                + self.counters.heap_bytes(),
             ..Footprint::default()
         };
-        let entry = std::mem::size_of::<(Arc<str>, Counters)>();
-        for t in self.0.values() {
+        let entry = std::mem::size_of::<(Arc<str>, SlotRef)>();
+        for t in self.by_tenant.values() {
             f.heap_bytes += (t.sessions.capacity() + t.invocations.capacity()) * entry;
-            let counters = t.sessions.values().chain(t.invocations.values());
-            for c in counters.chain([&t.own]) {
-                f.leases += c.live.len();
-                f.heap_bytes += c.live.capacity() * std::mem::size_of::<LeaseId>();
-                if let Some(window) = &c.window {
-                    f.rate_buckets += window.buckets_in_use();
-                    f.heap_bytes += std::mem::size_of::<RateWindow>();
-                }
+        }
+        for c in self.counters.values() {
+            f.leases += c.live.len();
+            f.heap_bytes += c.live.capacity() * std::mem::size_of::<LeaseId>();
+            if let Some(window) = &c.window {
+                f.rate_buckets += window.buckets_in_use();
+                f.heap_bytes += std::mem::size_of::<RateWindow>();
             }
         }
         f
