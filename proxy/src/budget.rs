@@ -205,8 +205,7 @@ impl Metering {
             budgets: budgets.clone(),
             plan: Arc::new(Plan::new(subject, budgets)),
         });
-        self.plans
-            .insert(identity.user.clone(), Arc::clone(&cached));
+        self.plans.insert(identity.user.clone(), Arc::clone(&cached));
         cached
     }
 

@@ -73,9 +73,7 @@ fn judged_type(content_type: Option<&str>) -> bool {
     };
     let t = t.split(';').next().unwrap_or("").trim().as_bytes();
     let is = |name: &[u8]| t.eq_ignore_ascii_case(name);
-    let ends_with = |end: &[u8]| {
-        t.len() >= end.len() && t[t.len() - end.len()..].eq_ignore_ascii_case(end)
-    };
+    let ends_with = |end: &[u8]| t.len() >= end.len() && t[t.len() - end.len()..].eq_ignore_ascii_case(end);
     t.is_empty()
         || t.get(..5).is_some_and(|p| p.eq_ignore_ascii_case(b"text/"))
             && !is(b"text/css")
