@@ -421,7 +421,13 @@ impl ImmediateStore for InProcessStore {
         Ok(Charged { granted, exceeded })
     }
 
-    fn release_now(&self, plan: &Plan, lease: LeaseId, refund_out: u64, now_ms: u64) -> Result<(), StoreError> {
+    fn release_now(
+        &self,
+        plan: &Plan,
+        lease: LeaseId,
+        refund_out: u64,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
         self.release_locked(plan, lease, refund_out, now_ms);
         Ok(())
     }

@@ -366,7 +366,11 @@ impl Reservation {
         let store = &self.meter.store;
         let result = match store.immediate() {
             Some(now_store) => now_store.release_now(&self.plan, self.lease, self.reserved_out, now),
-            None => store.release(&self.plan, self.lease, self.reserved_out, now).await,
+            None => {
+                store
+                    .release(&self.plan, self.lease, self.reserved_out, now)
+                    .await
+            }
         };
         if let Err(e) = result {
             // Unsettled, the guard's drop tries again in the background.

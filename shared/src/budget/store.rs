@@ -81,7 +81,13 @@ impl StoreError {
 pub trait ImmediateStore: Send + Sync {
     fn admit_now(&self, plan: &Plan, now_ms: u64) -> Result<Admission, StoreError>;
     fn charge_now(&self, plan: &Plan, charge: ByteCharge, now_ms: u64) -> Result<Charged, StoreError>;
-    fn release_now(&self, plan: &Plan, lease: LeaseId, refund_out: u64, now_ms: u64) -> Result<(), StoreError>;
+    fn release_now(
+        &self,
+        plan: &Plan,
+        lease: LeaseId,
+        refund_out: u64,
+        now_ms: u64,
+    ) -> Result<(), StoreError>;
 }
 
 #[async_trait]
