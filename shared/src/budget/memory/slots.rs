@@ -141,8 +141,22 @@ impl<T: Default> Slab<T> {
         if !refs.iter().all(|r| self.holds(*r)) {
             return None;
         }
-        let slots = self.slots.get_disjoint_mut(refs.map(|r| r.index)).ok()?;
-        Some(slots.map(|s| &mut s.value))
+        let at = refs.map(|r| r.index);
+        if at[0] == at[1] || at[1] == at[2] || at[0] == at[2] {
+            return None;
+        }
+        // Split the slab at the three in index order (`get_disjoint_mut` is newer than the
+        // MSRV), then hand them back in the order asked.
+        let mut order = [0, 1, 2];
+        order.sort_unstable_by_key(|&i| at[i]);
+        let (low, rest) = self.slots.split_at_mut(at[order[1]]);
+        let (middle, high) = rest.split_at_mut(at[order[2]] - at[order[1]]);
+        let mut out: [Option<&mut T>; 3] = [None, None, None];
+        out[order[0]] = Some(&mut low[at[order[0]]].value);
+        out[order[1]] = Some(&mut middle[0].value);
+        out[order[2]] = Some(&mut high[0].value);
+        let [a, b, c] = out;
+        Some([a?, b?, c?])
     }
 
     pub(super) fn values(&self) -> impl Iterator<Item = &T> {
@@ -170,6 +184,8 @@ mod tests {
         );
         memo.remember(refs);
         *slab.three_mut(memo.recall()).expect("held")[1] = 7;
+        let [c, a, b] = slab.three_mut([refs[2], refs[0], refs[1]]).expect("any order");
+        assert_eq!((*c, *a, *b), (0, 0, 7), "handed back in the order asked");
         assert_eq!(slab.get(refs[1]), Some(&7));
         slab.release(refs[1]);
         assert!(slab.three_mut(memo.recall()).is_none(), "stale after the release");
