@@ -117,6 +117,23 @@ impl CachedPlan {
     }
 }
 
+/// The plan an [`Identity`] used last, kept with it: found without the shared cache's
+/// hashing and bookkeeping while the policy's budgets stay the same.
+#[derive(Debug, Default)]
+pub struct PlanMemo(std::sync::Mutex<Option<Arc<CachedPlan>>>);
+
+impl PlanMemo {
+    fn plan_for(&self, identity: &Identity, budgets: &Budgets) -> Option<Arc<Plan>> {
+        let memo = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let cached = memo.as_ref().filter(|c| c.serves(identity, budgets))?;
+        Some(Arc::clone(&cached.plan))
+    }
+
+    fn remember(&self, cached: Arc<CachedPlan>) {
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(cached);
+    }
+}
+
 /// The proxy's budget enforcement: the meter and the per-invocation plans.
 #[derive(Debug)]
 pub struct Metering {
@@ -166,22 +183,30 @@ impl Metering {
 
     /// The invocation's plan: the same one for all its requests while the policy's budgets
     /// for its tenant stay the same; rebuilt from the current policy when they change.
+    /// The identity remembers its plan too: every request of a connection skips the cache.
     fn plan(&self, identity: &Identity, budgets: &Budgets) -> Arc<Plan> {
+        if let Some(plan) = identity.plan_memo().plan_for(identity, budgets) {
+            return plan;
+        }
+        let cached = self.cached_plan(identity, budgets);
+        let plan = Arc::clone(&cached.plan);
+        identity.plan_memo().remember(cached);
+        plan
+    }
+
+    fn cached_plan(&self, identity: &Identity, budgets: &Budgets) -> Arc<CachedPlan> {
         if let Some(cached) = self.plans.get(&identity.user) {
             if cached.serves(identity, budgets) {
-                return Arc::clone(&cached.plan);
+                return cached;
             }
         }
         let subject = Subject::new(&identity.tenant, &identity.session, &identity.user);
-        let plan = Arc::new(Plan::new(subject, budgets));
-        self.plans.insert(
-            identity.user.clone(),
-            Arc::new(CachedPlan {
-                budgets: budgets.clone(),
-                plan: Arc::clone(&plan),
-            }),
-        );
-        plan
+        let cached = Arc::new(CachedPlan {
+            budgets: budgets.clone(),
+            plan: Arc::new(Plan::new(subject, budgets)),
+        });
+        self.plans.insert(identity.user.clone(), Arc::clone(&cached));
+        cached
     }
 
     /// Before the upstream connection: counts the request at every scope or refuses it
@@ -580,6 +605,10 @@ mod tests {
         let rebuilt = metering.plan(&moved, &raised);
         assert!(!Arc::ptr_eq(&other, &rebuilt));
         assert_eq!(rebuilt.limit(Scope::Invocation, Budget::MaxResponse), Some(10));
+        // The identity's own memo follows the budgets the same way.
+        assert!(Arc::ptr_eq(&rebuilt, &metering.plan(&moved, &raised)));
+        let lowered = metering.plan(&moved, &budgets);
+        assert_eq!(lowered.limit(Scope::Invocation, Budget::MaxResponse), None);
     }
 
     #[derive(Debug)]

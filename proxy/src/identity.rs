@@ -19,11 +19,27 @@ use crate::inject::Issued;
 /// The caller of one proxied request. Shared, not copied: every request of an invocation
 /// carries the same one (a clone is a reference count, not five strings).
 #[derive(Debug, Clone)]
-pub struct Identity(Arc<Caller>);
+pub struct Identity(Arc<Held>);
+
+/// An identity's caller, with what the proxy built for it and keeps while it lasts.
+#[derive(Debug)]
+struct Held {
+    caller: Caller,
+    /// The budget plan last used for this identity's requests.
+    plan: crate::budget::PlanMemo,
+}
 
 impl Identity {
     pub fn new(caller: Caller) -> Self {
-        Self(Arc::new(caller))
+        Self(Arc::new(Held {
+            caller,
+            plan: crate::budget::PlanMemo::default(),
+        }))
+    }
+
+    /// The budget plan last used for this identity's requests.
+    pub(crate) fn plan_memo(&self) -> &crate::budget::PlanMemo {
+        &self.0.plan
     }
 
     /// Whether both are the one identity a source handed out (not merely equal fields).
@@ -36,7 +52,7 @@ impl std::ops::Deref for Identity {
     type Target = Caller;
 
     fn deref(&self) -> &Caller {
-        &self.0
+        &self.0.caller
     }
 }
 

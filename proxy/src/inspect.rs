@@ -318,7 +318,7 @@ fn judged(
 
 /// Every field of `name`, as one comma-separated list (RFC 9110 5.3: repeated fields are one
 /// list; a body sent with `Content-Encoding: identity` and `Content-Encoding: gzip` is gzip).
-pub fn field_list(headers: &http::HeaderMap, name: &str) -> Option<String> {
+pub fn field_list(headers: &http::HeaderMap, name: impl http::header::AsHeaderName) -> Option<String> {
     let values: Vec<&str> = headers
         .get_all(name)
         .iter()
@@ -331,6 +331,9 @@ pub fn field_list(headers: &http::HeaderMap, name: &str) -> Option<String> {
 #[derive(Debug)]
 pub struct BodyGate {
     scanner: Option<BodyScanner<'static>>,
+    /// A body that declares no coding and no type gets its scanner at its first byte:
+    /// most requests have no body, and a scanner that was given nothing finds nothing.
+    unmade: Option<&'static Engine>,
     inspection: Inspection,
     held: BytesMut,
     released: u64,
@@ -345,11 +348,21 @@ impl BodyGate {
     pub fn new(engine: &'static Engine, inspection: Inspection, headers: &http::HeaderMap) -> Self {
         // A value that is not text cannot name a known coding: it reaches the scanner as an
         // unknown one, which refuses the body rather than read it as identity.
-        let encoding = field_list(headers, "content-encoding");
-        let content_type = headers.get("content-type").and_then(|v| v.to_str().ok());
-        let scanner = inspection.body_scanner(engine, encoding.as_deref(), content_type);
+        // By the standard names' constants: a `&str` name is parsed again at each lookup.
+        let encoding = field_list(headers, http::header::CONTENT_ENCODING);
+        let content_type = headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        let (scanner, unmade) = match (&encoding, content_type) {
+            (None, None) => (None, Some(engine)),
+            _ => {
+                let scanner = inspection.body_scanner(engine, encoding.as_deref(), content_type);
+                (Some(scanner), None)
+            }
+        };
         Self {
-            scanner: Some(scanner),
+            scanner,
+            unmade,
             inspection,
             held: BytesMut::new(),
             released: 0,
@@ -364,6 +377,14 @@ impl BodyGate {
         end: bool,
         identity: &Identity,
     ) -> Result<Option<Bytes>, Denial> {
+        if let Some(engine) = self.unmade {
+            if chunk.as_ref().is_none_or(Bytes::is_empty) {
+                // Nothing to scan yet. An empty chunk, not `None`, as below.
+                return Ok(Some(chunk.unwrap_or_default()));
+            }
+            self.unmade = None;
+            self.scanner = Some(self.inspection.body_scanner(engine, None, None));
+        }
         let Some(scanner) = self.scanner.as_mut() else {
             return Ok(chunk);
         };
@@ -398,5 +419,71 @@ impl BodyGate {
         // An empty chunk, not `None`: pingora reads `None` as the end of the body and would
         // terminate the upstream request while bytes are still held.
         Ok(Some(self.held.split_to(releasable).freeze()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::Caller;
+    use tollgate_shared::detect::FingerprintKey;
+
+    fn engine() -> &'static Engine {
+        let key = FingerprintKey::new(vec![7u8; 32]).expect("key");
+        Box::leak(Box::new(Engine::new(key).expect("engine")))
+    }
+
+    fn inspection() -> Inspection {
+        Inspection {
+            detectors: DetectorSet::defaults(),
+            enforce: true,
+            known: Vec::new(),
+            exempt: Vec::new(),
+            reported: std::sync::OnceLock::new(),
+            generation: 0,
+        }
+    }
+
+    fn identity() -> Identity {
+        Identity::new(Caller {
+            user: "inv-1".to_owned(),
+            tenant: "t".to_owned(),
+            session: "s".to_owned(),
+            tool: "fetch".to_owned(),
+            call: None,
+            issued: Arc::default(),
+        })
+    }
+
+    #[test]
+    fn a_scanner_given_nothing_finds_nothing_so_a_bodyless_request_makes_none() {
+        let engine = engine();
+        let last = inspection().body_scanner(engine, None, None).finish();
+        assert!(last.findings.is_empty() && last.unjudged.is_none());
+        let mut gate = BodyGate::new(engine, inspection(), &http::HeaderMap::new());
+        let passed = gate.pass(None, true, &identity()).expect("clean");
+        assert_eq!(
+            passed,
+            Some(Bytes::new()),
+            "an empty chunk, as a made scanner gives"
+        );
+        assert!(gate.scanner.is_none() && gate.unmade.is_some());
+    }
+
+    #[test]
+    fn a_scanner_made_at_the_first_byte_judges_as_one_made_with_the_head() {
+        let engine = engine();
+        let key = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\nQyNTUxOQAAACDm9Gq1Tz5bX2p0q7vQ8xYk3Lr0w9Hn6cJm1aZsUe2KpAAAAJi7yLk1u8i5\n-----END OPENSSH PRIVATE KEY-----\n";
+        let mut refused = 0;
+        for body in ["{\"q\": \"weather in Paris\"}", key] {
+            let mut eager = inspection().body_scanner(engine, None, None);
+            let mut step = eager.push(body.as_bytes());
+            step.findings.extend(eager.finish().findings);
+            let mut gate = BodyGate::new(engine, inspection(), &http::HeaderMap::new());
+            let passed = gate.pass(Some(Bytes::from(body)), true, &identity());
+            assert_eq!(passed.is_err(), !step.findings.is_empty(), "{body}");
+            refused += usize::from(passed.is_err());
+        }
+        assert_eq!(refused, 1, "the key, not the question");
     }
 }

@@ -25,6 +25,8 @@
 //! of each finding, never the text. An answer that cannot be judged (over the bound, or
 //! not decodable) is withheld under the holding actions: the proxy fails closed.
 
+use std::borrow::Cow;
+
 use tollgate_shared::output::{
     Answer, Finding, Judge, Kind, OutputError, Place, Verdict, charset, decompress,
 };
@@ -63,20 +65,40 @@ pub struct Judged {
     pub unjudged: Option<String>,
 }
 
-/// Content types whose bodies a model reads as text.
+/// Content types whose bodies a model reads as text. Compared in place, without a
+/// lowercase copy: every response's type is asked, judged or not.
 fn judged_type(content_type: Option<&str>) -> bool {
     let Some(t) = content_type else {
         return true; // sniffed
     };
-    let t = t.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let t = t.split(';').next().unwrap_or("").trim().as_bytes();
+    let is = |name: &[u8]| t.eq_ignore_ascii_case(name);
+    let ends_with = |end: &[u8]| t.len() >= end.len() && t[t.len() - end.len()..].eq_ignore_ascii_case(end);
     t.is_empty()
-        || t.starts_with("text/") && t != "text/css" && t != "text/javascript"
-        || t.ends_with("+json")
-        || t.ends_with("+xml")
-        || matches!(
-            t.as_str(),
-            "application/json" | "application/xml" | "application/xhtml+xml"
-        )
+        || t.get(..5).is_some_and(|p| p.eq_ignore_ascii_case(b"text/"))
+            && !is(b"text/css")
+            && !is(b"text/javascript")
+        || ends_with(b"+json")
+        || ends_with(b"+xml")
+        || is(b"application/json")
+        || is(b"application/xml")
+        || is(b"application/xhtml+xml")
+}
+
+/// Every field of `name` as one list: the field itself when there is one (the common
+/// case, no copy), else the fields joined with `, `.
+fn field_list(headers: &http::HeaderMap, name: http::header::HeaderName) -> Option<Cow<'_, str>> {
+    let mut values = headers.get_all(name).iter().filter_map(|v| v.to_str().ok());
+    let first = values.next()?;
+    let Some(second) = values.next() else {
+        return Some(Cow::Borrowed(first));
+    };
+    let mut list = format!("{first}, {second}");
+    for value in values {
+        list.push_str(", ");
+        list.push_str(value);
+    }
+    Some(Cow::Owned(list))
 }
 
 impl OutputGate {
@@ -95,26 +117,13 @@ impl OutputGate {
         {
             return None;
         }
-        // Every field of `name` as one list; a single field (the common case) is one copy.
-        let header = |name: &str| {
-            let mut values = response
-                .headers
-                .get_all(name)
-                .iter()
-                .filter_map(|v| v.to_str().ok());
-            let mut list = values.next()?.to_owned();
-            for value in values {
-                list.push_str(", ");
-                list.push_str(value);
-            }
-            Some(list)
-        };
-        let content_type = header("content-type");
+        let content_type = field_list(&response.headers, http::header::CONTENT_TYPE);
         if !judged_type(content_type.as_deref()) {
             return None;
         }
-        let content_type = content_type.unwrap_or_default();
-        let content_encoding = header("content-encoding");
+        let content_type = content_type.map(Cow::into_owned).unwrap_or_default();
+        let content_encoding =
+            field_list(&response.headers, http::header::CONTENT_ENCODING).map(Cow::into_owned);
         let events = content_type
             .split(';')
             .next()
@@ -460,6 +469,63 @@ mod tests {
     use tollgate_shared::output::Class;
 
     use super::*;
+
+    /// What `judged_type` decided when it lowercased a copy first.
+    fn judged_by_copy(content_type: Option<&str>) -> bool {
+        let Some(t) = content_type else {
+            return true;
+        };
+        let t = t.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        t.is_empty()
+            || t.starts_with("text/") && t != "text/css" && t != "text/javascript"
+            || t.ends_with("+json")
+            || t.ends_with("+xml")
+            || matches!(
+                t.as_str(),
+                "application/json" | "application/xml" | "application/xhtml+xml"
+            )
+    }
+
+    #[test]
+    fn content_types_are_judged_as_by_a_lowercase_copy() {
+        let types = [
+            None,
+            Some(""),
+            Some(" ; charset=utf-8"),
+            Some("application/octet-stream"),
+            Some("Text/HTML; charset=ISO-8859-1"),
+            Some("text/css"),
+            Some("TEXT/JavaScript"),
+            Some("text/"),
+            Some("text"),
+            Some("application/ld+JSON"),
+            Some("image/svg+xml"),
+            Some("+xml"),
+            Some("application/json"),
+            Some(" application/XML "),
+            Some("application/xhtml+xml; q=1"),
+            Some("application/jsonx"),
+            Some("image/png"),
+            Some("tëxt/html"),
+            Some("text/plain, application/json"),
+        ];
+        for t in types {
+            assert_eq!(judged_type(t), judged_by_copy(t), "{t:?}");
+        }
+    }
+
+    #[test]
+    fn several_fields_are_one_list_and_one_field_is_not_copied() {
+        let mut headers = http::HeaderMap::new();
+        assert_eq!(field_list(&headers, http::header::CONTENT_TYPE), None);
+        headers.append("content-type", "text/plain".parse().expect("value"));
+        let one = field_list(&headers, http::header::CONTENT_TYPE).expect("one");
+        assert!(matches!(one, Cow::Borrowed("text/plain")));
+        headers.append("content-type", "application/json".parse().expect("value"));
+        headers.append("content-type", "x/y".parse().expect("value"));
+        let all = field_list(&headers, http::header::CONTENT_TYPE).expect("three");
+        assert_eq!(all, "text/plain, application/json, x/y");
+    }
 
     fn head(content_type: &str, encoding: Option<&str>) -> ResponseHeader {
         let mut h = ResponseHeader::build(200, None).expect("head");

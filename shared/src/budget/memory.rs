@@ -5,6 +5,7 @@
 //! ([`super::window`]), and a scope holds only counters and the leases in flight.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -12,9 +13,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::model::{Budget, Direction, Exceeded, Plan, RATE_WINDOW_MS, Scope, duration_ms};
-use super::store::{Admission, BudgetStore, ByteCharge, Charged, LeaseId, StoreError, StoreHealth};
+use super::store::{
+    Admission, BudgetStore, ByteCharge, Charged, ImmediateStore, LeaseId, StoreError, StoreHealth,
+};
 use super::usage::{ScopeUsage, Usage};
 use super::window::{RATE_BUCKET_MS, RateWindow};
+
+mod slots;
+pub(crate) use slots::SlotMemo;
+use slots::{Slab, SlotRef};
 
 /// Idle scopes are swept out at most every this many operations...
 const SWEEP_EVERY: u64 = 1024;
@@ -91,21 +98,34 @@ struct State {
     next_sweep_ms: u64,
 }
 
-/// Every scope's counters, by tenant. A plan's three scopes are found with one lookup each,
-/// by `&str` (no key is built on a hit), and are borrowed together, so every operation
-/// touches each of them once.
+/// Every scope's counters, in one slab, and by tenant where each scope's slot is. A plan
+/// remembers its three slots ([`SlotMemo`]), so a request finds its counters without a
+/// lookup; only a plan's first operation, or one after its scopes were swept, looks its
+/// ids up (by `&str`: no key is built on a hit). The three are borrowed together, so every
+/// operation touches each of them once.
 #[derive(Debug, Default)]
-struct Tenants(HashMap<Arc<str>, Tenant>);
+struct Tenants {
+    by_tenant: HashMap<Arc<str>, Tenant>,
+    counters: Slab<Counters>,
+}
 
-/// One tenant's own counters and those of its sessions and invocations.
-#[derive(Debug, Default)]
+/// Where one tenant's own counters and those of its sessions and invocations are.
+#[derive(Debug)]
 struct Tenant {
-    own: Counters,
-    sessions: HashMap<Arc<str>, Counters>,
-    invocations: HashMap<Arc<str>, Counters>,
+    own: SlotRef,
+    sessions: HashMap<Arc<str>, SlotRef>,
+    invocations: HashMap<Arc<str>, SlotRef>,
 }
 
 impl Tenant {
+    fn new(own: SlotRef) -> Tenant {
+        Tenant {
+            own,
+            sessions: HashMap::new(),
+            invocations: HashMap::new(),
+        }
+    }
+
     fn held(&self) -> usize {
         1 + self.sessions.len() + self.invocations.len()
     }
@@ -120,72 +140,131 @@ impl Tenants {
     /// The counters of `plan`'s scopes, indexed by [`Scope::index`], created where missing,
     /// touched, and their rate windows moved to `now_ms`.
     fn scopes(&mut self, plan: &Plan, now_ms: u64) -> [&mut Counters; 3] {
-        let s = &plan.subject;
-        let tenant = self.0.entry(s.tenant.clone()).or_default();
-        let all = [
-            tenant.invocations.entry(s.invocation.clone()).or_default(),
-            tenant.sessions.entry(s.session.clone()).or_default(),
-            &mut tenant.own,
-        ];
+        let refs = self.slots(plan);
+        // Invariant: `slots` returns three held slots, distinct because a plan's scopes
+        // are three different entries (its invocation's, its session's, its tenant's).
+        let all = self
+            .counters
+            .three_mut(refs)
+            .expect("a plan's three scopes are three distinct held slots");
         all.map(|c| c.touch(now_ms))
+    }
+
+    /// The slots of `plan`'s scopes: the plan's memo while it holds, else looked up (and
+    /// created where missing) by id and remembered.
+    fn slots(&mut self, plan: &Plan) -> [SlotRef; 3] {
+        let remembered = plan.slots.recall();
+        if remembered.iter().all(|r| self.counters.holds(*r)) {
+            return remembered;
+        }
+        let s = &plan.subject;
+        let Tenants { by_tenant, counters } = self;
+        let tenant = match by_tenant.get_mut(&*s.tenant) {
+            Some(tenant) => tenant,
+            None => by_tenant
+                .entry(s.tenant.clone())
+                .or_insert_with(|| Tenant::new(counters.alloc())),
+        };
+        let mut slot = |map: &mut HashMap<Arc<str>, SlotRef>, id: &Arc<str>| match map.get(&**id) {
+            Some(r) => *r,
+            None => *map.entry(id.clone()).or_insert_with(|| counters.alloc()),
+        };
+        let refs = [
+            slot(&mut tenant.invocations, &s.invocation),
+            slot(&mut tenant.sessions, &s.session),
+            tenant.own,
+        ];
+        plan.slots.remember(refs);
+        refs
     }
 
     /// The session's counters alone (tool calls).
     fn session(&mut self, plan: &Plan, now_ms: u64) -> &mut Counters {
-        let s = &plan.subject;
-        let tenant = self.0.entry(s.tenant.clone()).or_default();
-        tenant
-            .sessions
-            .entry(s.session.clone())
-            .or_default()
+        let [_, session, _] = self.slots(plan);
+        // Invariant: `slots` returns held slots.
+        self.counters
+            .get_mut(session)
+            .expect("a plan's session is a held slot")
             .touch(now_ms)
     }
 
     /// The counters of `plan`'s scopes where they exist, without creating or touching any.
     fn get(&self, plan: &Plan) -> [Option<&Counters>; 3] {
         let s = &plan.subject;
-        let Some(tenant) = self.0.get(&*s.tenant) else {
+        let Some(tenant) = self.by_tenant.get(&*s.tenant) else {
             return [None, None, None];
         };
         [
-            tenant.invocations.get(&*s.invocation),
-            tenant.sessions.get(&*s.session),
-            Some(&tenant.own),
+            tenant.invocations.get(&*s.invocation).copied(),
+            tenant.sessions.get(&*s.session).copied(),
+            Some(tenant.own),
         ]
+        .map(|r| r.and_then(|r| self.counters.get(r)))
     }
 
     fn sweep(&mut self, now_ms: u64, idle_ttl_ms: u64) {
-        self.0.retain(|_, t| {
-            t.sessions.retain(|_, c| !idle(c, now_ms, idle_ttl_ms));
-            t.invocations.retain(|_, c| !idle(c, now_ms, idle_ttl_ms));
-            !(idle(&t.own, now_ms, idle_ttl_ms) && t.sessions.is_empty() && t.invocations.is_empty())
+        let Tenants { by_tenant, counters } = self;
+        let mut forget = |r: &SlotRef| {
+            let gone = counters.get(*r).is_none_or(|c| idle(c, now_ms, idle_ttl_ms));
+            if gone {
+                counters.release(*r);
+            }
+            !gone
+        };
+        by_tenant.retain(|_, t| {
+            t.sessions.retain(|_, r| forget(r));
+            t.invocations.retain(|_, r| forget(r));
+            !(t.sessions.is_empty() && t.invocations.is_empty() && !forget(&t.own))
         });
     }
 
     fn held(&self) -> usize {
-        self.0.values().map(Tenant::held).sum()
+        self.by_tenant.values().map(Tenant::held).sum()
     }
 
     fn footprint(&self) -> Footprint {
         let mut f = Footprint {
             scopes: self.held(),
-            heap_bytes: self.0.capacity() * std::mem::size_of::<(Arc<str>, Tenant)>(),
+            heap_bytes: self.by_tenant.capacity() * std::mem::size_of::<(Arc<str>, Tenant)>()
+                + self.counters.heap_bytes(),
             ..Footprint::default()
         };
-        let entry = std::mem::size_of::<(Arc<str>, Counters)>();
-        for t in self.0.values() {
+        let entry = std::mem::size_of::<(Arc<str>, SlotRef)>();
+        for t in self.by_tenant.values() {
             f.heap_bytes += (t.sessions.capacity() + t.invocations.capacity()) * entry;
-            let counters = t.sessions.values().chain(t.invocations.values());
-            for c in counters.chain([&t.own]) {
-                f.leases += c.live.len();
-                f.heap_bytes += c.live.capacity() * std::mem::size_of::<LeaseId>();
-                if let Some(window) = &c.window {
-                    f.rate_buckets += window.buckets_in_use();
-                    f.heap_bytes += std::mem::size_of::<RateWindow>();
-                }
+        }
+        for c in self.counters.values() {
+            f.leases += c.live.len();
+            f.heap_bytes += c.live.capacity() * std::mem::size_of::<LeaseId>();
+            if let Some(window) = &c.window {
+                f.rate_buckets += window.buckets_in_use();
+                f.heap_bytes += std::mem::size_of::<RateWindow>();
             }
         }
         f
+    }
+}
+
+/// Hashes a lease id by one multiplication (Fibonacci hashing): ids are this store's own
+/// sequence numbers, not input anyone chooses, and a request adds and removes one at each
+/// of its three scopes, where SipHash cost about 140 instructions a time.
+#[derive(Debug, Default)]
+struct LeaseHasher(u64);
+
+impl Hasher for LeaseHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        // The high bits pick hashbrown's control byte: a product spreads them.
+        self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
 }
 
@@ -196,7 +275,7 @@ struct Counters {
     bytes_in: u64,
     tool_calls: u64,
     started_ms: Option<u64>,
-    live: HashSet<LeaseId>,
+    live: HashSet<LeaseId, BuildHasherDefault<LeaseHasher>>,
     /// The rate window; kept only where a rate is limited.
     window: Option<Box<RateWindow>>,
     touched_ms: u64,
@@ -287,9 +366,8 @@ impl Counters {
 
 const NAME: &str = "in-process";
 
-#[async_trait]
-impl BudgetStore for InProcessStore {
-    async fn admit(&self, plan: &Plan, now_ms: u64) -> Result<Admission, StoreError> {
+impl ImmediateStore for InProcessStore {
+    fn admit_now(&self, plan: &Plan, now_ms: u64) -> Result<Admission, StoreError> {
         let mut guard = self.lock(now_ms);
         let state = &mut *guard;
         let scopes = state.tenants.scopes(plan, now_ms);
@@ -310,7 +388,7 @@ impl BudgetStore for InProcessStore {
         Ok(Admission::Admitted { lease, usage })
     }
 
-    async fn charge(&self, plan: &Plan, charge: ByteCharge, now_ms: u64) -> Result<Charged, StoreError> {
+    fn charge_now(&self, plan: &Plan, charge: ByteCharge, now_ms: u64) -> Result<Charged, StoreError> {
         let budget = charge.direction.budget();
         let mut state = self.lock(now_ms);
         let scopes = state.tenants.scopes(plan, now_ms);
@@ -343,6 +421,32 @@ impl BudgetStore for InProcessStore {
         Ok(Charged { granted, exceeded })
     }
 
+    fn release_now(
+        &self,
+        plan: &Plan,
+        lease: LeaseId,
+        refund_out: u64,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        self.release_locked(plan, lease, refund_out, now_ms);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl BudgetStore for InProcessStore {
+    fn immediate(&self) -> Option<&dyn ImmediateStore> {
+        Some(self)
+    }
+
+    async fn admit(&self, plan: &Plan, now_ms: u64) -> Result<Admission, StoreError> {
+        self.admit_now(plan, now_ms)
+    }
+
+    async fn charge(&self, plan: &Plan, charge: ByteCharge, now_ms: u64) -> Result<Charged, StoreError> {
+        self.charge_now(plan, charge, now_ms)
+    }
+
     async fn release(
         &self,
         plan: &Plan,
@@ -350,12 +454,12 @@ impl BudgetStore for InProcessStore {
         refund_out: u64,
         now_ms: u64,
     ) -> Result<(), StoreError> {
-        self.release_now(plan, lease, refund_out, now_ms);
+        self.release_locked(plan, lease, refund_out, now_ms);
         Ok(())
     }
 
     fn release_detached(&self, plan: Arc<Plan>, lease: LeaseId, refund_out: u64, now_ms: u64) {
-        self.release_now(&plan, lease, refund_out, now_ms);
+        self.release_locked(&plan, lease, refund_out, now_ms);
     }
 
     async fn admit_tool_call(&self, plan: &Plan, now_ms: u64) -> Result<Result<u64, Exceeded>, StoreError> {
@@ -398,7 +502,7 @@ impl BudgetStore for InProcessStore {
 }
 
 impl InProcessStore {
-    fn release_now(&self, plan: &Plan, lease: LeaseId, refund_out: u64, now_ms: u64) {
+    fn release_locked(&self, plan: &Plan, lease: LeaseId, refund_out: u64, now_ms: u64) {
         let mut state = self.lock(now_ms);
         for c in state.tenants.scopes(plan, now_ms) {
             // Refund only with the first release of the lease: releasing twice is harmless.

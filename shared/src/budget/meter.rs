@@ -71,12 +71,12 @@ impl Meter {
     /// holds a concurrency slot until it is settled or dropped.
     pub async fn admit(&self, plan: &Arc<Plan>) -> Result<Reservation, BudgetError> {
         let now = self.inner.clock.now_ms();
-        let admission = self
-            .inner
-            .store
-            .admit(plan, now)
-            .await
-            .map_err(|e| self.inner.store_failed(plan, "admit", e))?;
+        let store = &self.inner.store;
+        let admission = match store.immediate() {
+            Some(now_store) => now_store.admit_now(plan, now),
+            None => store.admit(plan, now).await,
+        }
+        .map_err(|e| self.inner.store_failed(plan, "admit", e))?;
         match admission {
             Admission::Admitted { lease, usage } => {
                 self.inner.emit(&BudgetEvent::Admitted {
@@ -363,11 +363,15 @@ impl Reservation {
     /// Redis lease expires on its own in the end.
     pub async fn settle(mut self) -> Result<Settlement, BudgetError> {
         let now = self.meter.clock.now_ms();
-        let result = self
-            .meter
-            .store
-            .release(&self.plan, self.lease, self.reserved_out, now)
-            .await;
+        let store = &self.meter.store;
+        let result = match store.immediate() {
+            Some(now_store) => now_store.release_now(&self.plan, self.lease, self.reserved_out, now),
+            None => {
+                store
+                    .release(&self.plan, self.lease, self.reserved_out, now)
+                    .await
+            }
+        };
         if let Err(e) = result {
             // Unsettled, the guard's drop tries again in the background.
             return Err(self.meter.store_failed(&self.plan, "release", e));
@@ -389,11 +393,12 @@ impl Reservation {
             whole,
         };
         let now = self.meter.clock.now_ms();
-        self.meter
-            .store
-            .charge(&self.plan, charge, now)
-            .await
-            .map_err(|e| self.meter.store_failed(&self.plan, "charge", e))
+        let store = &self.meter.store;
+        match store.immediate() {
+            Some(now_store) => now_store.charge_now(&self.plan, charge, now),
+            None => store.charge(&self.plan, charge, now).await,
+        }
+        .map_err(|e| self.meter.store_failed(&self.plan, "charge", e))
     }
 
     fn charged(

@@ -32,6 +32,8 @@ pub use memory::{Footprint, InProcessStore};
 pub use meter::{BudgetError, Charge, Meter, Reservation, Settlement};
 pub use model::{Budget, Direction, Exceeded, Plan, RATE_WINDOW_MS, Scope, Subject, retry_after_secs};
 pub use redis_store::{InformationAnswer, InformationCharge, RedisConfig, RedisStore};
-pub use store::{Admission, BudgetStore, ByteCharge, Charged, LeaseId, StoreError, StoreHealth};
+pub use store::{
+    Admission, BudgetStore, ByteCharge, Charged, ImmediateStore, LeaseId, StoreError, StoreHealth,
+};
 pub use usage::{Left, Remaining, ScopeUsage, Usage};
 pub use window::RATE_BUCKET_MS;

@@ -149,6 +149,8 @@ pub struct Plan {
     /// When each scope's wall clock started, where the caller knows it (the broker's
     /// invocation start); otherwise the store records the first admission.
     started_ms: [Option<u64>; 3],
+    /// Where the in-process store keeps this plan's three scopes.
+    pub(crate) slots: super::memory::SlotMemo,
 }
 
 impl Plan {
@@ -157,6 +159,7 @@ impl Plan {
             subject,
             limits: [budgets.invocation, budgets.session, budgets.tenant],
             started_ms: [None; 3],
+            slots: super::memory::SlotMemo::default(),
         }
     }
 
