@@ -103,18 +103,8 @@ pub(crate) fn account_files(data: &[u8], mut f: impl FnMut(usize, usize)) {
                 continue;
             };
             let value = password.as_bytes();
-            // A password as chosen, not a word written in its place (`mypassword`): two classes
-            // of characters at least.
-            let classes = [
-                u8::is_ascii_lowercase,
-                u8::is_ascii_uppercase,
-                u8::is_ascii_digit,
-                u8::is_ascii_punctuation,
-            ]
-            .iter()
-            .filter(|class| value.iter().any(class))
-            .count();
-            if classes >= 2
+            // A password as chosen, not a word written in its place (`mypassword`).
+            if super::shapes::character_classes(value) >= 2
                 && !value.iter().all(u8::is_ascii_digit)
                 && !super::rules::checks::is_placeholder(value)
             {

@@ -1223,6 +1223,20 @@ pub(crate) fn spoken_keys(data: &[u8], mut f: impl FnMut(usize, usize)) {
     }
 }
 
+/// How many of small letters, capitals, digits and punctuation a value holds: a password as
+/// chosen has two at least, a word written in its place (`mypassword`) one.
+pub(crate) fn character_classes(value: &[u8]) -> usize {
+    [
+        u8::is_ascii_lowercase,
+        u8::is_ascii_uppercase,
+        u8::is_ascii_digit,
+        u8::is_ascii_punctuation,
+    ]
+    .iter()
+    .filter(|class| value.iter().any(class))
+    .count()
+}
+
 /// Passwords in the files that install and join machines, each found by its own keyword
 /// first: IPsec's `ipsec.secrets` (`… : PSK "…"`), Cisco's `crypto isakmp key … address`,
 /// cloud-init's `chpasswd` (its `list` of `user:password` lines, or `echo 'user:pw' |
@@ -1257,16 +1271,7 @@ pub(crate) fn setup_file_passwords(data: &[u8], mut f: impl FnMut(usize, usize))
                 continue;
             };
             let bytes = value.as_bytes();
-            let classes = [
-                u8::is_ascii_lowercase,
-                u8::is_ascii_uppercase,
-                u8::is_ascii_digit,
-                u8::is_ascii_punctuation,
-            ]
-            .iter()
-            .filter(|class| bytes.iter().any(class))
-            .count();
-            if classes >= 2 && !is_placeholder(bytes) && !bytes.starts_with(b"$") {
+            if character_classes(bytes) >= 2 && !is_placeholder(bytes) && !bytes.starts_with(b"$") {
                 f(value.start(), value.end());
             }
         }
