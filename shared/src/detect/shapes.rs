@@ -283,7 +283,7 @@ fn names_a_private_key(name: &[u8]) -> bool {
 /// 32 bytes or more in hex, `0x` or not, random by [`looks_random`]: a private key's size.
 fn hex_key(value: &[u8]) -> bool {
     let digits = value.strip_prefix(b"0x").unwrap_or(value);
-    digits.len() >= 64 && digits.iter().all(u8::is_ascii_hexdigit) && looks_random(digits)
+    digits.len() >= 64 && hex_secret(digits)
 }
 
 fn names_a_key(name: &[u8]) -> bool {
