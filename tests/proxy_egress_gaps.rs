@@ -4,7 +4,8 @@
 //! whose `Content-Encoding` is split over two fields, compressed bodies sent with no
 //! `Content-Encoding` at all, `Expect: 100-continue`, raw control bytes in a tunnelled
 //! request-target, odd CONNECT ports, and plain-HTTP connections against the per-identity
-//! connection limit. Payloads are built here or by Python's standard library (and brotli,
+//! connection limit, and parts of a request that a keep-alive tunnel remembered as clean
+//! (changed by the key, or under a reloaded policy). Payloads are built here or by Python's standard library (and brotli,
 //! zstandard), never by the code under test.
 
 mod support;
@@ -467,4 +468,180 @@ fn control_bytes_in_a_later_plain_request_target_are_refused() {
     // Percent-encoded by the client, it is an ordinary target.
     let answers = keep_alive(&b, &[request(b""), request(b"%00")]);
     assert_eq!(answers.matches("HTTP/1.1 200").count(), 2, "{answers}");
+}
+
+/// One tunnel with keep-alive (tests/support/keepalive_client.py): each request goes over the
+/// same TLS connection, and a closed connection is reported, never reopened.
+struct Tunnel {
+    child: std::process::Child,
+    input: std::process::ChildStdin,
+    output: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Tunnel {
+    fn open(b: &Bench) -> Self {
+        let mut child = Command::new("python3")
+            .arg(repo().join("tests/support/keepalive_client.py"))
+            .arg(b.proxy.port.to_string())
+            .arg(format!("{USER}:{SECRET}"))
+            .args(["api.test", &b.tls.port.to_string()])
+            .arg(b.proxy.ca())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("keepalive_client.py");
+        let input = child.stdin.take().expect("stdin");
+        let output = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        Self { child, input, output }
+    }
+
+    /// Status and JSON answer of a GET of `path` with `headers`; 0 once the connection is gone.
+    fn get(&mut self, path: &str, headers: &[(&str, &str)]) -> (u16, Value) {
+        use std::io::BufRead;
+        let request = serde_json::json!({ "path": path, "headers": headers });
+        if writeln!(self.input, "{request}").is_err() {
+            return (0, Value::Null);
+        }
+        let mut line = String::new();
+        self.output.read_line(&mut line).expect("answer");
+        let answer: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        let status = answer["status"].as_u64().unwrap_or(0) as u16;
+        let body = answer["body"].as_str().unwrap_or("");
+        (status, serde_json::from_str(body).unwrap_or(Value::Null))
+    }
+}
+
+impl Drop for Tunnel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// How many times the origin has received `needle` so far.
+fn received_times(b: &Bench, needle: &str) -> usize {
+    std::thread::sleep(Duration::from_millis(100));
+    String::from_utf8_lossy(&b.tls.received()).matches(needle).count()
+}
+
+/// A GET: its path and headers.
+type Get = (String, Vec<(String, String)>);
+
+fn get(path: &str, headers: &[(&str, &str)]) -> Get {
+    let headers = headers
+        .iter()
+        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+        .collect();
+    (path.to_owned(), headers)
+}
+
+impl Tunnel {
+    fn send(&mut self, (path, headers): &Get) -> (u16, Value) {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        self.get(path, &headers)
+    }
+}
+
+#[test]
+fn a_keep_alive_tunnel_judges_every_changed_part_again() {
+    // A tunnel remembers which parts of its requests were judged clean (proxy/src/clean.rs).
+    // Each attack first gets a part remembered (sent twice, so the second is answered from
+    // the memory), then sends on the same connection what differs from it by the key.
+    let b = bench("");
+    let key = AWS_KEY;
+    // Clean under a name that says nothing, a secret under one that names a password.
+    const PASSWORD: &str = "Vq7#rT2!mZ9wLx4K";
+    let lower = key.to_ascii_lowercase();
+    let attacks = [
+        (
+            "header value",
+            get("/ok", &[("X-Trace", BENIGN)]),
+            get("/ok", &[("X-Trace", key)]),
+        ),
+        (
+            "a value that extends the remembered one",
+            get("/ok", &[("X-Trace", BENIGN)]),
+            get("/ok", &[("X-Trace", &format!("{BENIGN},{key}"))]),
+        ),
+        (
+            "a value that differs only in letter case",
+            get("/ok", &[("X-Trace", &lower)]),
+            get("/ok", &[("X-Trace", key)]),
+        ),
+        (
+            "the remembered value under another name",
+            get("/ok", &[("X-Note", PASSWORD)]),
+            get("/ok", &[("X-Password", PASSWORD)]),
+        ),
+        (
+            "path",
+            get(&format!("/ok?q={BENIGN}"), &[]),
+            get(&format!("/ok?q={key}"), &[]),
+        ),
+        (
+            "header name",
+            get("/ok", &[(&format!("X-{BENIGN}"), "1")]),
+            get("/ok", &[(&format!("X-{key}"), "1")]),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, first, then) in &attacks {
+        let mut tunnel = Tunnel::open(&b);
+        for round in 0..2 {
+            let (status, json) = tunnel.send(first);
+            if status != 200 {
+                failures.push(format!("{name}: benign request {round} answered {status} {json}"));
+            }
+        }
+        let before = b.tls.received().len();
+        let (status, json) = tunnel.send(then);
+        if status != 403 || json["reason"] != "secret_detected" {
+            failures.push(format!("{name}: the attack answered {status} {json}"));
+        }
+        let (path, headers) = then;
+        let sent = match headers.first() {
+            Some((n, v)) => format!("{n}: {v}"),
+            None => format!("GET {path} "),
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        if String::from_utf8_lossy(&b.tls.received()[before..]).contains(&sent) {
+            failures.push(format!("{name}: the attack reached the origin"));
+        }
+    }
+    assert_none(failures);
+}
+
+#[test]
+fn a_policy_reload_makes_a_keep_alive_tunnel_judge_its_parts_again() {
+    // An IBAN in a header passes while the optional `iban` detector is off, and the tunnel
+    // remembers that header as clean. Once a reload switches the detector on, the same
+    // header on the same connection is refused.
+    let b = bench("");
+    let iban = "GB33BUKB20201555555555";
+    let header = [("X-Payout", iban)];
+    let mut tunnel = Tunnel::open(&b);
+    for round in 0..2 {
+        let (status, json) = tunnel.get("/ok", &header);
+        assert_eq!(status, 200, "round {round}: {json}");
+    }
+    assert_eq!(received_times(&b, iban), 2);
+    let policy = std::fs::read_to_string(b.proxy.policy_path()).expect("policy");
+    let strict = policy.replace("[[tools]]\n", "[detectors]\nenable = [\"iban\"]\n[[tools]]\n");
+    assert_ne!(strict, policy);
+    std::fs::write(b.proxy.policy_path(), strict).expect("policy");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while b.proxy.log_text().matches("policies reloaded").count() < 1 {
+        assert!(Instant::now() < deadline, "no reload: {}", b.proxy.log_text());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (status, json) = tunnel.get("/ok", &header);
+    assert_eq!(
+        (status, json["reason"].as_str()),
+        (403, Some("secret_detected")),
+        "{json}"
+    );
+    assert_eq!(received_times(&b, iban), 2, "the IBAN left after the reload");
+    // The detector is what refuses it: on a new tunnel it is refused too.
+    let (status, _) = Tunnel::open(&b).get("/ok", &header);
+    assert_eq!(status, 403);
 }
