@@ -3,10 +3,10 @@
 //! a benign control of the same shape that must pass: header names and the method, a body
 //! whose `Content-Encoding` is split over two fields, compressed bodies sent with no
 //! `Content-Encoding` at all, `Expect: 100-continue`, raw control bytes in a tunnelled
-//! request-target, odd CONNECT ports, and plain-HTTP connections against the per-identity
-//! connection limit, and parts of a request that a keep-alive tunnel remembered as clean
-//! (changed by the key, or under a reloaded policy). Payloads are built here or by Python's standard library (and brotli,
-//! zstandard), never by the code under test.
+//! request-target, odd CONNECT ports, plain-HTTP connections against the per-identity
+//! connection limit, and the parts a keep-alive tunnel remembered as clean (changed by the
+//! key, or under a reloaded policy). Payloads are built here or by Python's standard library
+//! (and brotli, zstandard), never by the code under test.
 
 mod support;
 
