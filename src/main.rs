@@ -61,20 +61,26 @@ enum Command {
 /// whatever it says: at debug pingora prints whole request heads, which carry the credentials
 /// the proxy injects.
 fn logging() {
+    use tracing_subscriber::filter::{self, FilterExt as _, LevelFilter};
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
-    use tracing_subscriber::{EnvFilter, Layer as _, filter};
+    use tracing_subscriber::{EnvFilter, Layer as _};
+    // One filter, so that a record neither would print is never built: nested, they left the
+    // most verbose level at `trace` whatever `RUST_LOG` said (`tracing::enabled!` was true for
+    // `debug` at `RUST_LOG=info`), so each `debug!` on the request path was dispatched only to
+    // be dropped. `TRACE` is this filter's honest bound; joined with the `EnvFilter`'s, the
+    // lower one holds.
     let no_pingora_detail = filter::filter_fn(|meta| {
         !(meta.target().starts_with("pingora") && *meta.level() > tracing::Level::INFO)
-    });
+    })
+    .with_max_level_hint(LevelFilter::TRACE);
     let env = EnvFilter::from_default_env();
     let most_verbose = env.max_level_hint();
     tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
-                .with_filter(env)
-                .with_filter(no_pingora_detail),
+                .with_filter(env.and(no_pingora_detail)),
         )
         .init();
     // The `log` bridge admits every level unless told otherwise, so each of pingora's and
