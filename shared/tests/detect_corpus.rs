@@ -113,13 +113,31 @@ fn evaluate(split: Split) -> Report {
 /// detector: bitcoin-address and ethereum-address (optional), dns-exfiltration,
 /// generic-secret, high-entropy. Spent since and fixed by class (27 of its positives still
 /// missed, 10 of its negatives flagged, 8 of those by the optional address detectors), like
-/// all the others: `corpus/test/` waits for the seventeenth, and this test fails to load until
-/// it comes.
+/// all the others. The seventeenth (430 positives in 321 classes, 410 negatives in 80
+/// categories, seed 48271936, the same number split 16's writer picked, in a different
+/// program; written by a helper that read nothing of the repository) scored, untuned on the
+/// sixteenth's fixes (`bcd11e3`) with every detector on, **recall 0.7186 (309 caught) and
+/// false positives 0.0268 (11 of 410)**; 0.6479 and 0.0220 with the default detectors.
+/// 121 misses in 100 classes: ntlm-password-hash 3 of 3; every case (2) of
+/// australia-medicare, brazil-cnpj, cloudflare-api-token, cloudflare-global-api-key,
+/// express-session-cookie, generic-api-key, hong-kong-id, israel-teudat-zehut, mexico-curp,
+/// mfa-recovery-codes, opsgenie-api-key, pkcs12-keystore, travis-ci-token, turkey-tc-kimlik,
+/// uk-bank-account, us-bank-account, us-ein, us-medicare-mbi and vault-unseal-key; one each
+/// in 80 more classes: 22 identity and tax numbers (among them Argentina, Belgium, Chile,
+/// China, Czechia, Denmark, India's Aadhaar and PAN, Ireland, Italy, Japan, Portugal,
+/// Romania, Singapore, South Africa, Spain's NIE, Switzerland, the UK's NINO, US ITIN and
+/// passport, a US SSN), a Discover card, an IBAN, a patient record, connection strings
+/// (JDBC, MySQL, Redis, Snowflake), a BIP-39 phrase, an OpenVPN static key, a combo list,
+/// Basic credentials, a password in prose, a session cookie, and 45 vendors' keys, tokens
+/// and webhook URLs. False positives by detector:
+/// bitcoin-address and ethereum-address (optional, 2), generic-secret, high-entropy.
+/// Spent since and fixed by class, like all the others: `corpus/test/` waits for the
+/// eighteenth, and this test fails to load until it comes.
 /// Short of both targets, hence still ignored. Run it with `cargo test -p tollgate-shared
 /// --release --test detect_corpus -- --ignored --nocapture`; it reports misses and false
 /// positives only by class, so that no rule is tuned on a single held-out case.
 #[test]
-#[ignore = "no unspent held-out split: split 16 ran once untuned (recall 0.8608 of 0.99, false positives 0.0246 of 0.005) and was spent; see the doc comment"]
+#[ignore = "no unspent held-out split: split 17 ran once untuned (recall 0.7186 of 0.99, false positives 0.0268 of 0.005) and was spent; see the doc comment"]
 fn held_out_test_split_meets_recall_and_false_positive_targets() {
     let report = evaluate(Split::Test);
     assert!(report.recall() >= 0.99, "recall {:.4}", report.recall());
