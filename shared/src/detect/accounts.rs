@@ -1,6 +1,8 @@
-//! The files a Unix host keeps its accounts in, sent out whole or in part: `/etc/passwd`
-//! (`name:x:uid:gid:gecos:home:shell`, readable by every process, and the first file recon
-//! sends home) and `/etc/shadow` lines carrying a crypt(3) password hash (`name:$6$salt$hash:…`).
+//! Account files and lists, sent out whole or in part. The files a Unix host keeps its
+//! accounts in: `/etc/passwd` (`name:x:uid:gid:gecos:home:shell`, readable by every process,
+//! and the first file recon sends home) and `/etc/shadow` lines carrying a crypt(3) password
+//! hash (`name:$6$salt$hash:…`); other hosts' and tools' account lines (PostgreSQL's
+//! `.pgpass`, htpasswd, Windows hash dumps, combo lists); an account's recovery codes.
 //! The lines are recognised by their fields, wherever the walk finds them: a file as it is, a
 //! multipart part, lines escaped into a JSON string (`\n` between them), indented under a
 //! YAML key, or whatever a decoder undid first (base64, gzip, a form's percent escapes).
@@ -57,6 +59,33 @@ fn pgpass_line() -> &'static Regex {
     })
 }
 
+/// A line of a Windows password-hash dump (`pwdump`, `secretsdump`, `samdump2`:
+/// `user:RID:LM hash:NT hash:::`), or a captured NetNTLMv2 response (`user::DOMAIN:challenge:
+/// NTProofStr:blob`, as Responder prints it). The NT hash logs on as the user as it is (pass
+/// the hash), and a response cracks offline: one line is a finding.
+fn ntlm_line() -> &'static Regex {
+    static LINE: OnceLock<Regex> = OnceLock::new();
+    LINE.get_or_init(|| {
+        Regex::new(r"[^\s:]{1,64}:[0-9]{1,10}:[0-9A-Fa-f]{32}:[0-9A-Fa-f]{32}:::|[A-Za-z0-9._$-]{1,64}::[A-Za-z0-9._-]{1,64}:[0-9A-Fa-f]{16}:[0-9A-Fa-f]{32}:[0-9A-Fa-f]{64,}")
+            .expect("a fixed pattern compiles") // invariant: fixed input
+    })
+}
+
+/// Lines of a combo list it takes to call a stretch one (as for a passwd copy).
+const COMBO_LINES: usize = 3;
+
+/// A combo-list line (`email:password`, the format credential dumps and stuffing tools
+/// share): an address, a colon, then the password to the line's end, a real line break or
+/// one escaped into a string. Not a `git@host:path` remote (a slash) nor an address with a
+/// port (digits alone).
+fn combo_line() -> &'static Regex {
+    static LINE: OnceLock<Regex> = OnceLock::new();
+    LINE.get_or_init(|| {
+        Regex::new(r#"[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9-]{1,63}\.){1,8}[A-Za-z]{2,24}:([^\s:/\\"'<>,;]{4,128})(?:\r?\n|(?:\\r)?\\n|\r?$|"|$)"#)
+            .expect("a fixed pattern compiles") // invariant: fixed input
+    })
+}
+
 /// Calls `f(start, end)` for each stretch of [`PASSWD_LINES`] passwd lines or more (from the
 /// first line's start to the last one's end) and for each shadow line with a hash.
 pub(crate) fn account_files(data: &[u8], mut f: impl FnMut(usize, usize)) {
@@ -94,6 +123,17 @@ pub(crate) fn account_files(data: &[u8], mut f: impl FnMut(usize, usize)) {
             f(line.start(), line.end());
         }
     }
+    if memchr::memmem::find(data, b"::").is_some() {
+        for line in ntlm_line().find_iter(data) {
+            f(line.start(), line.end());
+        }
+    }
+    if memchr::memchr_iter(b'@', data).nth(COMBO_LINES - 1).is_some() {
+        combo_lists(data, &mut f);
+    }
+    if memchr::memmem::find(data, b"odes").is_some() {
+        recovery_codes(data, &mut f);
+    }
     // A pgpass line names PostgreSQL's port (5432, 5433) or any port (`*`).
     let pgpass =
         memchr::memmem::find(data, b":543").is_some() || memchr::memmem::find(data, b":*:").is_some();
@@ -112,6 +152,78 @@ pub(crate) fn account_files(data: &[u8], mut f: impl FnMut(usize, usize)) {
             }
         }
     }
+}
+
+/// Codes it takes to call a list an account's recovery codes (GitHub, GitLab and Google
+/// hand out 10 to 16; a few are how the format is shown).
+const RECOVERY_CODES: usize = 6;
+
+/// One recovery code: two groups of 4–6 letters or digits joined by `-` or a space (GitHub's
+/// `1a2b3-4c5d6`, Google's `1234 5678`), eight digits, or 10–12 letters and digits; each
+/// holds a digit.
+fn recovery_code() -> &'static Regex {
+    static CODE: OnceLock<Regex> = OnceLock::new();
+    CODE.get_or_init(|| {
+        Regex::new(r"\b(?:[0-9A-Za-z]{4,6}[- ][0-9A-Za-z]{4,6}|[0-9]{8}|[0-9A-Za-z]{10,12})\b")
+            .expect("a fixed pattern compiles") // invariant: fixed input
+    })
+}
+
+/// An account's recovery (backup) codes: each signs in once without the second factor, so
+/// the list is the account. Named as such (`recovery codes`, `backup-codes`, `backup_codes`,
+/// in any case), then [`RECOVERY_CODES`] codes or more within the next KiB.
+fn recovery_codes(data: &[u8], f: &mut impl FnMut(usize, usize)) {
+    let ends_with =
+        |end: usize, word: &[u8]| end >= word.len() && data[end - word.len()..end].eq_ignore_ascii_case(word);
+    for at in memchr::memmem::find_iter(data, b"odes") {
+        let named = at >= 2
+            && data[at - 1].eq_ignore_ascii_case(&b'c')
+            && matches!(data[at - 2], b' ' | b'-' | b'_')
+            && (ends_with(at - 2, b"recovery") || ends_with(at - 2, b"backup"));
+        if !named {
+            continue;
+        }
+        let from = at + 4;
+        let window = &data[from..data.len().min(from + 1024)];
+        let codes: Vec<_> = recovery_code()
+            .find_iter(window)
+            .filter(|m| m.as_bytes().iter().any(u8::is_ascii_digit))
+            .collect();
+        if let (true, Some(first), Some(last)) = (codes.len() >= RECOVERY_CODES, codes.first(), codes.last())
+        {
+            f(from + first.start(), from + last.end());
+        }
+    }
+}
+
+/// Stretches of [`COMBO_LINES`] combo-list lines or more whose passwords are chosen ones
+/// (two character classes, not a placeholder), each next line at most a line break away.
+fn combo_lists(data: &[u8], f: &mut impl FnMut(usize, usize)) {
+    let mut stretch: Option<(usize, usize, usize)> = None;
+    let close = |stretch: Option<(usize, usize, usize)>, f: &mut dyn FnMut(usize, usize)| {
+        if let Some((start, end, n)) = stretch {
+            if n >= COMBO_LINES {
+                f(start, end);
+            }
+        }
+    };
+    for caps in combo_line().captures_iter(data) {
+        let (Some(line), Some(password)) = (caps.get(0), caps.get(1)) else {
+            continue;
+        };
+        let value = password.as_bytes();
+        let chosen = super::shapes::character_classes(value) >= 2
+            && !value.iter().all(u8::is_ascii_digit)
+            && !super::rules::checks::is_placeholder(value);
+        stretch = match stretch {
+            Some((start, end, n)) if chosen && line.start() - end <= 4 => Some((start, line.end(), n + 1)),
+            previous => {
+                close(previous, f);
+                chosen.then(|| (line.start(), line.end(), 1))
+            }
+        };
+    }
+    close(stretch, f);
 }
 
 #[cfg(test)]
@@ -159,6 +271,47 @@ mod tests {
         );
         // Times, a port list, a placeholder password.
         assert!(spans(b"at 12:30:00:543 ok; host:5432:db:user:password a:5432:b:c:123456").is_empty());
+    }
+
+    #[test]
+    fn ntlm_hash_dumps_and_responses_are_findings() {
+        // The LM hash of an empty password (aad3b435…) is the documented filler of the LM field.
+        let dump =
+            b"Administrator:500:aad3b435b51404eeaad3b435b51404ee:8846f7eaee8fb117ad06bdd830b7586c:::\n";
+        assert_eq!(spans(dump).len(), 1);
+        let response = b"alice::CORP:1122334455667788:0a1b2c3d4e5f60718293a4b5c6d7e8f9:01010000000000000090d336b734c301ffffff00112233440000000002000c0044004f004d00410049004e";
+        assert_eq!(spans(response).len(), 1);
+        // IPv6, a time, a hash alone with no RID.
+        assert!(spans(b"fe80::1:2:3 at 10:30:00 md5:8846f7eaee8fb117ad06bdd830b7586c").is_empty());
+    }
+
+    #[test]
+    fn recovery_codes_are_a_finding_and_talk_of_them_is_not() {
+        let github = "Keep these recovery codes somewhere safe.\n\n1a2b3-4c5d6\n7e8f9-0a1b2\nc3d4e-5f6a7\nb8c9d-0e1f2\n3a4b5-c6d7e\n8f9a0-b1c2d\n";
+        assert_eq!(spans(github.as_bytes()).len(), 1);
+        let google = r#"{"backup_codes": ["1234 5678", "8765 4321", "2468 1357", "1357 2468", "9081 7263", "3647 5829"]}"#;
+        assert_eq!(spans(google.as_bytes()).len(), 1);
+        // How the codes work, with one shown; codes of another kind under another name.
+        assert!(
+            spans(
+                b"Recovery codes look like 1a2b3-4c5d6. Each works once; store them in a password manager."
+            )
+            .is_empty()
+        );
+        assert!(spans(b"error codes: 40000001 40000002 40000003 40000004 40000005 40000006").is_empty());
+    }
+
+    #[test]
+    fn a_combo_list_is_a_finding_and_addresses_are_not() {
+        let list = "lena.fischer@mail.de:Sommer2019!\nj.smith@outlook.com:orbit-saffron-42\nmk@web.example:Tq8vX2mLp9\n";
+        assert_eq!(spans(list.as_bytes()).len(), 1);
+        let escaped = format!(r#"{{"content":"{}"}}"#, list.replace('\n', "\\n"));
+        assert_eq!(spans(escaped.as_bytes()).len(), 1);
+        // Two lines are a sample; remotes, ports and placeholders are no passwords.
+        let two: String = list.lines().take(2).collect::<Vec<_>>().join("\n");
+        assert!(spans(two.as_bytes()).is_empty());
+        let benign = "git@github.com:org/repo.git\nsmtp@mail.example.com:587\nuser@example.com:password\nops@corp.example:changeme\n";
+        assert!(spans(benign.as_bytes()).is_empty());
     }
 
     #[test]

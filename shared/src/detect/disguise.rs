@@ -189,7 +189,7 @@ fn collect_parts<'d>(data: &'d [u8], from: usize, to: usize, parts: &mut Vec<Par
     static LABEL: OnceLock<Regex> = OnceLock::new();
     let label = LABEL.get_or_init(|| {
         Regex::new(
-            r"(?i)(?:\b(?:part|chunk|piece|segment|fragment|fragmento|teil|partie|parte)\s*#?\s*|\[)([0-9]{1,2})\s*(?:/|of)\s*([0-9]{1,2})\s*(?:\]\s*)?[:=)\-]?[ \t]*([^\s\x22',;<>\\]{1,512})",
+            r"(?i)(?:\b(?:part|chunk|piece|segment|fragment|frag|fragmento|shard|slice|teil|partie|parte)\s*#?\s*|\[)([0-9]{1,2})\s*(?:/|of)\s*([0-9]{1,2})\s*(?:\]\s*)?[:=)\-]?[ \t]*([^\s\x22',;<>\\]{1,512})",
         )
         .expect("fixed label pattern always compiles") // invariant: fixed input
     });
@@ -299,6 +299,10 @@ mod tests {
         let text = b"part 2/3: bbb\npart 1/3: aaa\npart 3/3: ccc\n";
         assert_eq!(labelled_parts(text), Some((0, b"aaabbbccc".to_vec())));
         assert_eq!(labelled_parts(b"[1/2] xx [2/2] yy"), Some((0, b"xxyy".to_vec())));
+        assert_eq!(
+            labelled_parts(b"DEBUG frag 1/2 ab\nDEBUG frag 2/2 cd"),
+            Some((6, b"abcd".to_vec()))
+        );
         assert_eq!(labelled_parts(b"part 1/3: aaa\npart 3/3: ccc"), None);
         assert_eq!(labelled_parts(b"page 1/3 of the report"), None);
     }

@@ -439,6 +439,9 @@ fn known_id(token: &[u8]) -> bool {
         .iter()
         .any(|p| token.starts_with(p))
         && (18..=34).contains(&token.len());
+    // reCAPTCHA site keys (`6L` and 38 base64url characters): public by design, written into
+    // every page that shows the widget (`api.js?render=…`, `data-sitekey`).
+    let recaptcha = token.len() == 40 && token.starts_with(b"6L");
     // Twilio resource SIDs: two capitals naming the type (`SM`, `MM`, `AC`, `CA`, `PN`…) and
     // 32 lowercase hex digits.
     let twilio = token.len() == 34
@@ -470,7 +473,7 @@ fn known_id(token: &[u8]) -> bool {
         && token[token.len() - 32..].iter().all(u8::is_ascii_hexdigit);
     // Google account pictures (`lh3.googleusercontent.com/a/ACg8oc…`).
     let avatar = token.starts_with(b"ACg8oc");
-    twilio || airtable || titled_id || avatar || base64url(token) && (google || playlist)
+    twilio || airtable || titled_id || avatar || base64url(token) && (google || playlist || recaptcha)
 }
 
 /// Base58 in the shape of a Bitcoin address (a `1` or `3` version character and 26 to 35

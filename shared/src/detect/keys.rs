@@ -11,6 +11,25 @@ pub(crate) fn binary_private_key(bytes: &[u8]) -> bool {
         || der_private_key(bytes)
         || keytab(bytes)
         || tor_or_minisign(bytes)
+        || key_store(bytes)
+}
+
+/// A key store file: PKCS#12 (`.p12`/`.pfx`: a DER `SEQUENCE` holding version 3 and then
+/// `ContentInfo` of type `pkcs7-data`, 1.2.840.113549.1.7.1, RFC 7292 4) or Java's JKS
+/// (`FEEDFEED`) and JCEKS (`CECECECE`), each followed by its version (1 or 2). A store holds
+/// private keys with their certificates, behind a password that is often empty or weak: the
+/// file itself is the secret.
+fn key_store(bytes: &[u8]) -> bool {
+    const PKCS7_DATA: [u8; 11] = [0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01];
+    let java = matches!(
+        bytes,
+        [0xfe, 0xed, 0xfe, 0xed, 0, 0, 0, 1 | 2, ..] | [0xce, 0xce, 0xce, 0xce, 0, 0, 0, 1 | 2, ..]
+    );
+    let pkcs12 = sequence_content(bytes).is_some_and(|content| {
+        content.starts_with(&[0x02, 0x01, 0x03])
+            && sequence_content(&content[3..]).is_some_and(|info| info.starts_with(&PKCS7_DATA))
+    });
+    java || pkcs12
 }
 
 /// A Tor onion service's `hs_ed25519_secret_key` (its tagged header, then the expanded
@@ -251,6 +270,19 @@ pub(crate) fn text_private_keys(data: &[u8], mut f: impl FnMut(usize, usize)) {
             }
         }
     }
+    // OpenVPN's static key (`--secret`, `tls-auth`, `tls-crypt`): 2048 bits as 16 lines of
+    // hex between its own armour; either end shares it, and whoever holds it joins the VPN.
+    if let Some(at) = find(0, b"OpenVPN Static key V1-----") {
+        let start = at + b"OpenVPN Static key V1-----".len();
+        let hex = data[start..]
+            .iter()
+            .take(1024)
+            .filter(|b| b.is_ascii_hexdigit())
+            .count();
+        if hex >= 256 {
+            f(start, data.len().min(start + 600));
+        }
+    }
     // .NET's XML key format: the private exponent and the primes.
     if find(0, b"<RSAKeyValue>").is_some() {
         for element in [&b"<D>"[..], b"<P>", b"<InverseQ>"] {
@@ -356,5 +388,52 @@ mod tests {
         ] {
             assert!(!binary_private_key(&public), "{public:02x?}");
         }
+    }
+
+    #[test]
+    fn key_stores_are_told_from_certificate_bundles() {
+        let pad = |mut v: Vec<u8>| {
+            v.resize(96, 0x5a);
+            v
+        };
+        // RFC 7292's PFX: SEQUENCE { INTEGER 3, ContentInfo { pkcs7-data, ... } }.
+        let pfx = pad(vec![
+            0x30, 0x82, 0x0a, 0x71, 0x02, 0x01, 0x03, 0x30, 0x82, 0x0a, 0x37, 0x06, 0x09, 0x2a, 0x86, 0x48,
+            0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01, 0xa0,
+        ]);
+        assert!(binary_private_key(&pfx));
+        assert!(binary_private_key(&pad(vec![0xfe, 0xed, 0xfe, 0xed, 0, 0, 0, 2])));
+        assert!(binary_private_key(&pad(vec![0xce, 0xce, 0xce, 0xce, 0, 0, 0, 2])));
+        // A PKCS#7 certificate bundle (signed-data, no version 3 first), another version.
+        let p7b = pad(vec![
+            0x30, 0x82, 0x0a, 0x71, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02,
+        ]);
+        assert!(!binary_private_key(&p7b));
+        let mut other = pfx.clone();
+        other[6] = 0x02;
+        assert!(!binary_private_key(&other));
+        assert!(!binary_private_key(&pad(vec![
+            0xfe, 0xed, 0xfe, 0xed, 0, 0, 0, 7
+        ])));
+    }
+
+    #[test]
+    fn an_openvpn_static_key_is_found_by_its_armour_and_hex() {
+        let lines: String = (1..=16_u128)
+            .map(|i| {
+                format!(
+                    "{:032x}\n",
+                    i.wrapping_mul(0x9f3c_17d2_e4a1_5b08_c6f3_2d91_7a4e_0b63)
+                )
+            })
+            .collect();
+        let key = format!(
+            "#\n# 2048 bit OpenVPN static key\n#\n-----BEGIN OpenVPN Static key V1-----\n{lines}-----END OpenVPN Static key V1-----"
+        );
+        assert_eq!(text(&key).len(), 1);
+        // The armour explained, with no key after it.
+        assert!(
+            text("a file opening `-----BEGIN OpenVPN Static key V1-----` holds 16 lines of hex").is_empty()
+        );
     }
 }

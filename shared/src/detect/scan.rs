@@ -13,7 +13,7 @@ use super::decode::base64::{
 use super::decode::compress::{Codec, InflateError, inflate};
 use super::decode::escape::{char_refs, has_char_refs, quoted_printable, unescape};
 use super::decode::hexlist::{HexList, dump_row, hex_lists, hexdump};
-use super::decode::multipart::{Transfer, boundary, parts};
+use super::decode::multipart::{Transfer, boundary, numbered_fields, parts};
 use super::decode::numbers::number_lists;
 use super::decode::{Sniffed, zip};
 use super::decode::{percent, sniff_compression, unicode};
@@ -744,7 +744,9 @@ impl<'a> Walk<'a> {
             });
         if let Some(first) = hidden {
             if let Some(decoded) = percent::decode(data) {
-                self.descend(decoded, Encoding::Percent, origin.child(first), chain);
+                let origin = origin.child(first);
+                self.disguised_tokens(&decoded, origin, &chain.then(Encoding::Percent));
+                self.descend(decoded, Encoding::Percent, origin, chain);
             }
         }
         // So with markup escaped into markup (`&lt;RSAKeyValue&gt;&lt;Modulus&gt;…` in an XML
@@ -1070,9 +1072,42 @@ impl<'a> Walk<'a> {
         }
     }
 
+    /// Random data a disguise was put on (percent escapes of letters and digits, which no
+    /// encoder writes; a value cut into numbered fields): the disguise says it is meant to
+    /// pass unseen, so each unexplained token in it is `high-entropy`, as one in a URL's
+    /// query is, where a bare token in a body would not be judged for randomness alone.
+    fn disguised_tokens(&mut self, data: &[u8], origin: Origin, chain: &EncodingChain) {
+        if !self.scope.detectors.contains("high-entropy") {
+            return;
+        }
+        let mut tokens = Vec::new();
+        for_each_run(data, |start, end| {
+            if (24..=1024).contains(&(end - start)) && super::entropy::unexplained(&data[start..end]) {
+                tokens.push((start, end));
+            }
+        });
+        for (start, end) in tokens {
+            self.report_as(
+                "high-entropy",
+                &data[start..end],
+                origin.at(start),
+                chain,
+                Confidence::Low,
+            );
+        }
+    }
+
     fn multipart(&mut self, data: &[u8], boundary: &str, chain: &EncodingChain) {
         let chain = chain.then(Encoding::Multipart);
-        for part in parts(data, boundary) {
+        let parts = parts(data, boundary);
+        // A value cut into numbered fields is judged joined, and, the cutting being a
+        // disguise, random data in the join is judged even with no name or shape.
+        for (at, joined) in numbered_fields(&parts) {
+            let origin = Origin::Span(at as u64);
+            self.disguised_tokens(&joined, origin, &chain.then(Encoding::Joined));
+            self.descend(joined, Encoding::Joined, origin, &chain);
+        }
+        for part in parts {
             let origin = Origin::Span(part.offset as u64);
             // A form field named for a credential holds it whole (`name="password"`, then the
             // value on its own).

@@ -114,8 +114,13 @@ impl Engine {
             }
         }
         if scope.detectors.contains("high-entropy") && custom_data_header(&lower) {
+            let certificates = certificate_blocks(value);
             for token in value.split(|&b| !super::runs::is_run_byte(b)) {
-                if entropy::unexplained(token) {
+                let at = token.as_ptr() as usize - value.as_ptr() as usize;
+                let public = certificates
+                    .iter()
+                    .any(|&(start, end)| (start..end).contains(&at));
+                if !public && entropy::unexplained(token) {
                     walk.report_as(
                         "high-entropy",
                         token,
@@ -710,6 +715,35 @@ fn session_cookies(header: &[u8]) -> impl Iterator<Item = &[u8]> {
 fn masked(token: &[u8]) -> bool {
     let has = |needle: &[u8]| memchr::memmem::find(token, needle).is_some();
     has(b"***") || has(b"...") || has("…".as_bytes()) || has("•".as_bytes()) || has(b"xxxx") || has(b"XXXX")
+}
+
+/// The spans of PEM certificates in a header value, as they are or percent-escaped
+/// (`-----BEGIN%20CERTIFICATE-----%0AMIID…`: how nginx's `$ssl_client_escaped_cert` and
+/// Envoy's `x-forwarded-client-cert` pass a client's certificate on). A certificate is public
+/// by its purpose: its base64 is no unexplained data. From the opening armour to the closing
+/// one, or to the value's end when it is cut.
+fn certificate_blocks(value: &[u8]) -> Vec<(usize, usize)> {
+    const ARMOUR: &[u8] = b"CERTIFICATE-----";
+    let mut blocks = Vec::new();
+    let mut from = 0;
+    while let Some(at) = memchr::memmem::find(&value[from..], ARMOUR).map(|at| from + at) {
+        let head = &value[..at];
+        let opening = [&b"-----BEGIN "[..], b"-----BEGIN%20", b"-----BEGIN+"]
+            .iter()
+            .any(|begin| head.ends_with(begin));
+        from = at + ARMOUR.len();
+        if !opening {
+            continue;
+        }
+        let end = [&b"-----END "[..], b"-----END%20", b"-----END+"]
+            .iter()
+            .filter_map(|close| memchr::memmem::find(&value[from..], close))
+            .min()
+            .map_or(value.len(), |e| from + e);
+        blocks.push((from, end));
+        from = end;
+    }
+    blocks
 }
 
 /// A custom header (`x-…`) whose value nothing explains is judged like a URL's query value:

@@ -1854,3 +1854,32 @@ fn disguised_listed_and_labelled_secrets() {
         .is_clean()
     );
 }
+
+#[test]
+fn a_client_certificate_in_a_header_is_public_and_data_beside_it_is_not() {
+    let e = engine();
+    // As nginx's `$ssl_client_escaped_cert` passes it on: percent-escaped PEM.
+    let body = "MIIDdjCCAl6gAwIBAgIUQ3Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5Hh8Nq2Tu7Xe4wDQYJKoZIhvcNAQEL";
+    let cert = format!(
+        "-----BEGIN%20CERTIFICATE-----%0A{body}%0A{}%0A-----END%20CERTIFICATE-----%0A",
+        body.chars().rev().collect::<String>()
+    );
+    let out = e.scan_header(all(), "X-Client-Cert", cert.as_bytes());
+    assert!(out.is_clean(), "{out:?}");
+    // Random data after the certificate, or an armour that opens nothing, is judged.
+    let after = format!("{cert};Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5Hh8Nq2Tu7Xe4");
+    let out = e.scan_header(all(), "X-Client-Cert", after.as_bytes());
+    assert!(detectors(&out).contains(&"high-entropy"), "{out:?}");
+    let fake = b"CERTIFICATE-----Zq8Xv2Lm9Np4Rt7Ws1Yb6Kc3Jd0Fg5Hh8Nq2Tu7Xe4";
+    let out = e.scan_header(all(), "X-Client-Cert", fake);
+    assert!(detectors(&out).contains(&"high-entropy"), "{out:?}");
+}
+
+#[test]
+fn a_recaptcha_site_key_is_public_and_other_random_query_values_are_not() {
+    let e = engine();
+    let page = "https://www.google.com/recaptcha/api.js?render=6LdQ7zAqAAAAAJ3xK9mPw2vRt5YbNc8LhE4fGsUo";
+    assert!(e.scan_url(all(), page).is_clean());
+    let other = "https://www.google.com/recaptcha/api.js?render=7LdQ7zAqAAAAAJ3xK9mPw2vRt5YbNc8LhE4fGsUo";
+    assert!(detectors(&e.scan_url(all(), other)).contains(&"high-entropy"));
+}

@@ -80,9 +80,89 @@ fn part(body: &[u8], from: usize, to: usize) -> Option<Part<'_>> {
     })
 }
 
+/// The longest field value taken as one piece of a value cut into numbered fields.
+const MAX_PIECE: usize = 256;
+
+/// Values cut into numbered form fields (`k0`, `k1`, `k2`; `part_1`, `part_2`; `c[0]`,
+/// `c[1]`), joined in the order of their numbers when every number from the first (0 or 1)
+/// to the last is there, each once. Returns where the first piece starts and the join; a
+/// form whose numbered fields are whole values (`item1=apple`) joins to what the rules judge
+/// as one more string.
+pub(crate) fn numbered_fields(parts: &[Part<'_>]) -> Vec<(usize, Vec<u8>)> {
+    let mut groups: Vec<(&str, Vec<(usize, &Part<'_>)>)> = Vec::new();
+    for part in parts {
+        let Some((stem, n)) = part.field.as_deref().and_then(numbered) else {
+            continue;
+        };
+        if part.transfer != Transfer::Identity || part.content.len() > MAX_PIECE {
+            continue;
+        }
+        match groups.iter_mut().find(|(s, _)| *s == stem) {
+            Some((_, pieces)) => pieces.push((n, part)),
+            None => groups.push((stem, vec![(n, part)])),
+        }
+    }
+    let mut joins = Vec::new();
+    for (_, mut pieces) in groups {
+        pieces.sort_by_key(|&(n, _)| n);
+        let first = pieces[0].0;
+        let complete =
+            pieces.len() >= 2 && first <= 1 && pieces.iter().enumerate().all(|(i, &(n, _))| n == first + i);
+        if complete {
+            let at = pieces.iter().map(|(_, p)| p.offset).min().unwrap_or(0);
+            joins.push((
+                at,
+                pieces
+                    .iter()
+                    .flat_map(|(_, p)| p.content.iter().copied())
+                    .collect(),
+            ));
+        }
+    }
+    joins
+}
+
+/// A field name's stem and number: `k0` is (`k`, 0), `part_2` (`part`, 2), `c[1]` (`c`, 1).
+fn numbered(name: &str) -> Option<(&str, usize)> {
+    let name = name.strip_suffix(']').unwrap_or(name);
+    let digits = name.bytes().rev().take_while(u8::is_ascii_digit).count();
+    if digits == 0 || digits > 2 {
+        return None;
+    }
+    let (stem, number) = name.split_at(name.len() - digits);
+    let stem = stem.trim_end_matches(['[', '_', '-', '.']);
+    Some((stem, number.parse().ok()?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn field<'a>(name: &str, content: &'a [u8], offset: usize) -> Part<'a> {
+        Part {
+            offset,
+            content,
+            transfer: Transfer::Identity,
+            field: Some(name.to_owned()),
+        }
+    }
+
+    #[test]
+    fn numbered_fields_are_joined_only_when_every_number_is_there() {
+        let parts = [
+            field("k1", b"bbb", 30),
+            field("k0", b"aaa", 10),
+            field("k2", b" ccc", 50),
+            field("title", b"notes", 70),
+        ];
+        assert_eq!(numbered_fields(&parts), vec![(10, b"aaabbb ccc".to_vec())]);
+        let bracketed = [field("c[1]", b"x", 0), field("c[2]", b"y", 9)];
+        assert_eq!(numbered_fields(&bracketed), vec![(0, b"xy".to_vec())]);
+        // A gap, a lone field, a number repeated.
+        assert!(numbered_fields(&[field("p1", b"a", 0), field("p3", b"c", 5)]).is_empty());
+        assert!(numbered_fields(&[field("p1", b"a", 0)]).is_empty());
+        assert!(numbered_fields(&[field("p1", b"a", 0), field("p1", b"b", 5)]).is_empty());
+    }
 
     #[test]
     fn splits_parts_with_their_transfer_encoding() {
