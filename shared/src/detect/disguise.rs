@@ -138,6 +138,70 @@ const LABEL_REACH: usize = 24;
 /// One labelled part: where its label starts, its number, the count, its value.
 type Part<'d> = (usize, usize, usize, &'d [u8]);
 
+/// The longest XOR key taken from the text.
+const MAX_XOR_KEY: usize = 32;
+/// How far from the cue a run XORed with its key may stand.
+const XOR_REACH: usize = 1024;
+
+/// Bytes XORed with a key the text states beside them (`"encoding": "xor with key 'proxy',
+/// hex"`, `xor(data, key="k3y")`, `XOR key: s3cr`): the cue `xor` with a key after it, then
+/// each hex or base64 run near the cue, decoded and XORed with the key repeated. Returns the
+/// runs that come out as text, each with where it starts. A stated key makes the disguise a
+/// lookup, not a search: nothing is guessed.
+pub(crate) fn stated_xor(data: &[u8], runs: &[(usize, usize)]) -> Vec<(usize, Vec<u8>)> {
+    let mut plain = Vec::new();
+    let cue = ["xor", "XOR", "Xor"]
+        .iter()
+        .filter_map(|c| memchr::memmem::find(data, c.as_bytes()))
+        .min();
+    let Some(key) = cue.and_then(|at| stated_key(&data[at + 3..data.len().min(at + 3 + REACH)])) else {
+        return plain;
+    };
+    let cue = cue.unwrap_or(0);
+    for &(start, end) in runs.iter().take(MAX_RUNS) {
+        if end - start < 16 || start.abs_diff(cue) > XOR_REACH {
+            continue;
+        }
+        let run = &data[start..end];
+        let bytes = if run.len() % 2 == 0 && run.iter().all(u8::is_ascii_hexdigit) {
+            super::decode::base64::decode_hex_run(run)
+        } else {
+            super::decode::base64::decode_run(run)
+        };
+        let Some(bytes) = bytes else {
+            continue;
+        };
+        let text: Vec<u8> = bytes.iter().zip(key.iter().cycle()).map(|(b, k)| b ^ k).collect();
+        if super::decode::is_texty(&text, 95) {
+            plain.push((start, text));
+        }
+    }
+    plain
+}
+
+/// The key a cue's text states: the word `key`, then (past a quote that closes the word, a
+/// `:` or `=`, spaces) a quoted string or a bare word of letters and digits.
+fn stated_key(after: &[u8]) -> Option<&[u8]> {
+    let at = after.windows(3).position(|w| w.eq_ignore_ascii_case(b"key"))? + 3;
+    let mut rest = &after[at..];
+    if matches!(rest, [b'"' | b'\'', b':' | b'=', ..]) {
+        rest = &rest[1..];
+    }
+    let skip = rest
+        .iter()
+        .take_while(|b| matches!(b, b' ' | b':' | b'=' | b'\t'))
+        .count();
+    rest = &rest[skip..];
+    let key = match rest.first() {
+        Some(&quote @ (b'\'' | b'"' | b'`')) => {
+            let body = &rest[1..];
+            &body[..body.iter().take(MAX_XOR_KEY + 1).position(|&b| b == quote)?]
+        }
+        _ => &rest[..rest.iter().take_while(|b| b.is_ascii_alphanumeric()).count()],
+    };
+    (1..=MAX_XOR_KEY).contains(&key.len()).then_some(key)
+}
+
 /// Values cut into numbered parts, each behind its label (`part 1/4: …`, `chunk 2 of 5 = …`,
 /// `[3/3] …`), joined in their order when every part from 1 to the count is there. The label
 /// says the pieces make one value; what they make is for the rules to judge. Returns where the
@@ -292,6 +356,33 @@ mod tests {
             [(10, b"AWS_SECRET_ACCESS_KEY=abc".to_vec())]
         );
         assert!(concatenations(br#"x = 'a' + b; y = "it is" + " fine""#).is_empty());
+    }
+
+    fn runs(data: &[u8]) -> Vec<(usize, usize)> {
+        let mut runs = Vec::new();
+        super::super::runs::for_each_run(data, |s, e| runs.push((s, e)));
+        runs
+    }
+
+    #[test]
+    fn data_xored_with_a_stated_key_is_undone() {
+        let secret = b"postgres://app:Tq8vX2mLp9Rz@db.internal:5432/app";
+        let hex: String = secret
+            .iter()
+            .zip(b"proxy".iter().cycle())
+            .map(|(b, k)| format!("{:02x}", b ^ k))
+            .collect();
+        for text in [
+            format!(r#"{{"data": "{hex}", "encoding": "xor with key 'proxy', hex"}}"#),
+            format!(r#"{{"xor": {{"key": "proxy"}}, "blob": "{hex}"}}"#),
+            format!("XOR key=proxy\n{hex}"),
+        ] {
+            let plain = stated_xor(text.as_bytes(), &runs(text.as_bytes()));
+            assert!(plain.iter().any(|(_, p)| p == secret), "{text}");
+        }
+        // No key stated: nothing is guessed.
+        let bare = format!("xor of the two hashes: {hex}");
+        assert!(stated_xor(bare.as_bytes(), &runs(bare.as_bytes())).is_empty());
     }
 
     #[test]

@@ -89,6 +89,8 @@ pub enum Encoding {
     Reversed,
     /// Bytes or characters written as a list of numbers (`[186, 59, …]`, `fromCharCode(…)`).
     Numbers,
+    /// Bytes XORed with a key the text states beside them.
+    Xor,
 }
 
 impl Encoding {
@@ -112,6 +114,7 @@ impl Encoding {
             Self::Rot13 => "rot13",
             Self::Reversed => "reversed",
             Self::Numbers => "numbers",
+            Self::Xor => "xor",
             Self::Base85 => "base85",
         }
     }

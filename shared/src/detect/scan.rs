@@ -234,7 +234,7 @@ impl<'a> Walk<'a> {
         self.wrapped(data, &runs, origin, chain);
         self.joined(data, &runs, origin, chain);
         self.split_tokens(data, origin, chain);
-        self.disguised(data, &worded, origin, chain);
+        self.disguised(data, &runs, &worded, origin, chain);
         self.tokens(data, origin, chain);
         self.hex_lists(data, origin, chain);
         self.number_lists(data, origin, chain);
@@ -593,20 +593,32 @@ impl<'a> Walk<'a> {
     }
 
     /// The layer rotated back or read backwards when a cue so disguised stands beside one of
-    /// its runs (once in a chain); values cut into labelled parts, and string literals
-    /// concatenated, joined.
-    fn disguised(&mut self, data: &[u8], runs: &[(usize, usize)], origin: Origin, chain: &EncodingChain) {
+    /// its runs (once in a chain), and runs XORed with a key it states undone; values cut
+    /// into labelled parts, and string literals concatenated, joined.
+    fn disguised(
+        &mut self,
+        data: &[u8],
+        runs: &[(usize, usize)],
+        worded: &[(usize, usize)],
+        origin: Origin,
+        chain: &EncodingChain,
+    ) {
         let steps = chain.steps();
         if !steps
             .iter()
             .any(|e| matches!(e, Encoding::Rot13 | Encoding::Reversed))
         {
-            for disguise in disguise::cued(data, runs) {
+            for disguise in disguise::cued(data, worded) {
                 let encoding = match disguise {
                     Disguise::Rot13 => Encoding::Rot13,
                     Disguise::Reversed => Encoding::Reversed,
                 };
                 self.descend(disguise.apply(data), encoding, origin.child(0), chain);
+            }
+        }
+        if !steps.contains(&Encoding::Xor) {
+            for (at, plain) in disguise::stated_xor(data, runs) {
+                self.descend(plain, Encoding::Xor, origin.child(at), chain);
             }
         }
         if !steps.contains(&Encoding::Joined) {
