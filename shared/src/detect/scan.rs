@@ -14,7 +14,7 @@ use super::decode::compress::{Codec, InflateError, inflate};
 use super::decode::escape::{char_refs, has_char_refs, quoted_printable, unescape};
 use super::decode::hexlist::{HexList, dump_row, hex_lists, hexdump};
 use super::decode::multipart::{Transfer, boundary, numbered_fields, parts};
-use super::decode::numbers::number_lists;
+use super::decode::numbers::{bare_lists, number_lists};
 use super::decode::{Sniffed, zip};
 use super::decode::{percent, sniff_compression, unicode};
 use super::disguise::{self, Disguise};
@@ -861,6 +861,7 @@ impl<'a> Walk<'a> {
                 lists.push(list);
             }
         });
+        bare_lists(data, |list| lists.push(list));
         for list in lists {
             let at = origin.child(list.open);
             let bytes = list.bytes();

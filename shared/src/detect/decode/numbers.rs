@@ -2,7 +2,8 @@
 //! keypair file), `String.fromCharCode(112, 97, …)`, `new byte[] {(byte)0x30, (byte)0x2e, …}`,
 //! `bytes([0x30, 0x2e])`. A list opens with a bracket, brace or parenthesis and holds numbers
 //! only (decimal, or hex behind `0x`), each perhaps behind a cast; Java's signed bytes
-//! (`(byte)-12`) are taken as the byte they are.
+//! (`(byte)-12`) are taken as the byte they are. A value that is character codes alone,
+//! with no brackets (`v=112,97,…`), is a list too.
 
 /// One list of numbers: where it opens (its bracket), where it ends, and what it holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +54,54 @@ pub(crate) fn number_lists(data: &[u8], min: usize, mut f: impl FnMut(NumberList
         if let Some(list) = list_at(data, open).filter(|l| l.values.len() >= min) {
             next = list.end;
             f(list);
+        }
+    }
+}
+
+/// The fewest numbers in a list with no brackets.
+const MIN_BARE: usize = 16;
+
+/// Calls `f` for each list of numbers with no brackets that is a whole value, behind a `=`
+/// or `:` (and perhaps a quote): `v=112,97,115,…&e=…`, `"codes": "112,97,…"`. Only lists of
+/// [`MIN_BARE`] numbers or more, each a printable character: what a value of character codes
+/// is, where a row of measurements or ids seldom is.
+pub(crate) fn bare_lists(data: &[u8], mut f: impl FnMut(NumberList)) {
+    let mut next = 0;
+    for at in memchr::memchr2_iter(b'=', b':', data) {
+        if at < next {
+            continue;
+        }
+        let mut start = at + 1;
+        if matches!(data.get(start), Some(b'"' | b'\'')) {
+            start += 1;
+        } else if data.get(start) == Some(&b' ') && data.get(start + 1) == Some(&b'"') {
+            start += 2;
+        }
+        if !data.get(start).is_some_and(u8::is_ascii_digit) {
+            continue;
+        }
+        let mut values = Vec::new();
+        let mut end = start;
+        while let Some((value, taken)) = number_at(data, end).filter(|_| values.len() < MAX_VALUES) {
+            values.push(value);
+            end += taken;
+            if data.get(end) != Some(&b',') || !data.get(end + 1).is_some_and(u8::is_ascii_digit) {
+                break;
+            }
+            end += 1;
+        }
+        let closed = data
+            .get(end)
+            .is_none_or(|b| matches!(b, b'&' | b'"' | b'\'' | b';' | b'}' | b']') || b.is_ascii_whitespace());
+        let printable = values.iter().all(|v| (32..=126).contains(v));
+        if closed && printable && values.len() >= MIN_BARE {
+            next = end;
+            f(NumberList {
+                open: start,
+                end,
+                values,
+                hex_pairs: false,
+            });
         }
     }
 }
@@ -147,6 +196,22 @@ mod tests {
         let java = lists(b"byte[] K = new byte[] {(byte)0x30, (byte)0x2e, (byte)-1, (byte)0x01};");
         assert_eq!(java[0].bytes(), Some(vec![0x30, 0x2e, 0xff, 0x01]));
         assert_eq!(java[0].open, 22);
+    }
+
+    #[test]
+    fn bare_lists_of_character_codes_are_whole_values() {
+        let codes = "100,101,112,108,111,121,58,113,117,97,114,116,122,45,109,97,110,103,111";
+        let mut found = Vec::new();
+        bare_lists(format!("k=basic&v={codes}&e=x").as_bytes(), |l| found.push(l));
+        bare_lists(format!(r#"{{"v": "{codes}"}}"#).as_bytes(), |l| found.push(l));
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].text().as_deref(), Some(&b"deploy:quartz-mango"[..]));
+        // Too few, a control or wide value, a row that runs on into other text.
+        let mut none = Vec::new();
+        bare_lists(b"v=100,101,112,108", |l| none.push(l));
+        bare_lists(b"v=1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17", |l| none.push(l));
+        bare_lists(format!("v={codes}x").as_bytes(), |l| none.push(l));
+        assert!(none.is_empty());
     }
 
     #[test]
