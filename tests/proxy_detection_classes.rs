@@ -576,3 +576,104 @@ fn split_14_and_15_classes_through_the_proxy() {
         ],
     ));
 }
+
+/// A multipart form body of `(name, value)` fields, the boundary `b7`.
+fn form(fields: &[(&str, &str)]) -> Req {
+    let mut body = String::new();
+    for (name, value) in fields {
+        body.push_str(&format!(
+            "--b7\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
+    }
+    body.push_str("--b7--\r\n");
+    post("multipart/form-data; boundary=b7", body)
+}
+
+#[test]
+fn split_17_classes_through_the_proxy() {
+    let b = bench();
+    // A Windows hash dump's line (the LM field holds the documented empty-password hash).
+    let dump = "Administrator:500:aad3b435b51404eeaad3b435b51404ee:d43ca34c86025f429f7c1ac9afe48086:::";
+    let combo =
+        "lena.fischer@mail.de:Sommer2019!\nj.smith@outlook.com:orbit-saffron-42\nmk@web.example:Tq8vX2mLp9\n";
+    let codes = "1a2b3-4c5d6\n7e8f9-0a1b2\nc3d4e-5f6a7\nb8c9d-0e1f2\n3a4b5-c6d7e\n8f9a0-b1c2d";
+    // RFC 7292's PFX opening (version 3, then pkcs7-data), then opaque bytes.
+    let mut pfx = vec![
+        0x30u8, 0x82, 0x02, 0x10, 0x02, 0x01, 0x03, 0x30, 0x82, 0x02, 0x00, 0x06, 0x09, 0x2a, 0x86, 0x48,
+        0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01, 0xa0,
+    ];
+    pfx.extend((0u32..200).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8));
+    let pfx = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &pfx);
+    // A database URL XORed with a key the body names.
+    let url = "postgres://app:Tq8vX2mLp9Rz@db.internal:5432/app";
+    let xored: String = url
+        .bytes()
+        .zip(b"proxy".iter().cycle())
+        .map(|(c, k)| format!("{:02x}", c ^ k))
+        .collect();
+    // 32 random-looking bytes in base64, cut into three numbered fields.
+    let unseal = "NHEaKt3gGu85wc60Lm0M8+on7vPyTxXc//3582NOrbsv";
+    assert_none(run(
+        &b,
+        &[
+            (
+                "a line of a Windows hash dump",
+                post("text/plain", format!("{dump}\n")),
+                post("text/plain", "Administrator:500 is the built-in account\n".into()),
+                "d43ca34c86025f429f7c1ac9afe48086",
+            ),
+            (
+                "a combo list",
+                post(
+                    "application/json",
+                    format!("{{\"content\":{}}}", serde_json::json!(combo)),
+                ),
+                post(
+                    "application/json",
+                    "{\"content\":\"write to lena.fischer@mail.de or j.smith@outlook.com\"}".into(),
+                ),
+                "orbit-saffron-42",
+            ),
+            (
+                "recovery codes",
+                post(
+                    "text/plain",
+                    format!("Keep these recovery codes somewhere safe.\n\n{codes}\n"),
+                ),
+                post(
+                    "text/plain",
+                    "Keep these recovery codes somewhere safe. Each works once.\n".into(),
+                ),
+                "c3d4e-5f6a7",
+            ),
+            (
+                "a PKCS#12 store, base64'd",
+                post("application/json", format!("{{\"p12\":\"{pfx}\"}}")),
+                post("application/json", "{\"p12\":null}".into()),
+                &pfx[..20],
+            ),
+            (
+                "a database URL XORed with a stated key",
+                post(
+                    "application/json",
+                    format!("{{\"data\":\"{xored}\",\"encoding\":\"xor with key 'proxy', hex\"}}"),
+                ),
+                post(
+                    "application/json",
+                    "{\"data\":null,\"encoding\":\"xor with key 'proxy', hex\"}".into(),
+                ),
+                &xored[..24],
+            ),
+            (
+                "a random value cut into numbered form fields",
+                form(&[
+                    ("k0", &unseal[..5]),
+                    ("k1", &unseal[5..10]),
+                    ("k2", &unseal[10..]),
+                ]),
+                form(&[("k0", "alpha"), ("k1", "beta"), ("k2", "gamma")]),
+                &unseal[10..],
+            ),
+        ],
+    ));
+}
