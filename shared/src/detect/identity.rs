@@ -31,6 +31,24 @@
 //! - Belgian national number: `YY.MM.DD-NNN.CC`, 97 minus the first nine digits mod 97
 //!   (with a 2 before them for births from 2000).
 //! - Norwegian fødselsnummer: 11 digits, both mod-11 check digits.
+//! - Australian Medicare number: 10 or 11 digits (`2123 45670 1`), first 2-6, the ninth the
+//!   check over weights 1, 3, 7, 9 modulo 10.
+//! - US Medicare Beneficiary Identifier: 11 characters (`1EG4-TE5-MK73`) in CMS's layout; no
+//!   check digit exists, so the layout and the cue decide.
+//! - Hong Kong identity card: one or two letters, six digits, `(c)` by weighted mod 11.
+//! - Israeli teudat zehut: nine digits, Luhn.
+//! - Mexican CURP: 18 characters in RENAPO's layout, a date, its mod-10 check digit.
+//! - Turkish T.C. kimlik: 11 digits, first not 0, both check digits.
+//! - Chilean RUT: `12.345.678-5`, mod 11 (10 written K).
+//! - Czech/Slovak rodné číslo: `YYMMDD/NNNC`, month (+50, +20), divisible by 11.
+//! - Danish CPR: `DDMMYY-SSSS` with a real date (the mod-11 check is no longer kept).
+//! - Indian PAN: `AAAPA1234A` with a holder-status fourth letter; no published check.
+//! - Irish PPS number: seven digits, mod-23 check letter, optional second letter.
+//! - Portuguese NIF: nine digits, mod-11 check digit.
+//! - Romanian CNP: 13 digits, a date, mod-11 check over weights 279146358279.
+//! - Swiss AHV number: `756.dddd.dddd.dd`, EAN-13 check digit.
+//! - Bank accounts: a US routing number (ABA 3-7-1 check) or a UK sort code, each only with
+//!   an account number named right after it.
 //! - A cue that names no country (`nationalId`, `national_id`) tries the kinds whose checks
 //!   are strong.
 //! - A cue given as a field's value (`id_type=PESEL&id_value=…`) names the next field's value.
