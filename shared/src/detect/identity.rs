@@ -31,6 +31,24 @@
 //! - Belgian national number: `YY.MM.DD-NNN.CC`, 97 minus the first nine digits mod 97
 //!   (with a 2 before them for births from 2000).
 //! - Norwegian fødselsnummer: 11 digits, both mod-11 check digits.
+//! - Australian Medicare number: 10 or 11 digits (`2123 45670 1`), first 2-6, the ninth the
+//!   check over weights 1, 3, 7, 9 modulo 10.
+//! - US Medicare Beneficiary Identifier: 11 characters (`1EG4-TE5-MK73`) in CMS's layout; no
+//!   check digit exists, so the layout and the cue decide.
+//! - Hong Kong identity card: one or two letters, six digits, `(c)` by weighted mod 11.
+//! - Israeli teudat zehut: nine digits, Luhn.
+//! - Mexican CURP: 18 characters in RENAPO's layout, a date, its mod-10 check digit.
+//! - Turkish T.C. kimlik: 11 digits, first not 0, both check digits.
+//! - Chilean RUT: `12.345.678-5`, mod 11 (10 written K).
+//! - Czech/Slovak rodné číslo: `YYMMDD/NNNC`, month (+50, +20), divisible by 11.
+//! - Danish CPR: `DDMMYY-SSSS` with a real date (the mod-11 check is no longer kept).
+//! - Indian PAN: `AAAPA1234A` with a holder-status fourth letter; no published check.
+//! - Irish PPS number: seven digits, mod-23 check letter, optional second letter.
+//! - Portuguese NIF: nine digits, mod-11 check digit.
+//! - Romanian CNP: 13 digits, a date, mod-11 check over weights 279146358279.
+//! - Swiss AHV number: `756.dddd.dddd.dd`, EAN-13 check digit.
+//! - Bank accounts: a US routing number (ABA 3-7-1 check) or a UK sort code, each only with
+//!   an account number named right after it.
 //! - A cue that names no country (`nationalId`, `national_id`) tries the kinds whose checks
 //!   are strong.
 //! - A cue given as a field's value (`id_type=PESEL&id_value=…`) names the next field's value.
@@ -70,6 +88,22 @@ pub(crate) enum Kind {
     Tfn,
     Belgian,
     Fodselsnummer,
+    Medicare,
+    Mbi,
+    Hkid,
+    TeudatZehut,
+    Curp,
+    TcKimlik,
+    Rut,
+    RodneCislo,
+    Cpr,
+    Pan,
+    Ppsn,
+    PortugalNif,
+    Cnp,
+    Ahv,
+    UsBank,
+    UkBank,
     Passport,
 }
 
@@ -126,6 +160,34 @@ impl Kind {
             Self::Tfn => &["ddd ddd ddd", "ddd-ddd-ddd", "ddddddddd"],
             Self::Belgian => &["dd.dd.dd-ddd.dd", "dddddd-ddd-dd", "dddddd ddd dd", "ddddddddddd"],
             Self::Fodselsnummer => &["ddddddddddd", "dddddd ddddd"],
+            Self::Medicare => &[
+                "dddd ddddd d",
+                "dddd ddddd d d",
+                "dddd-ddddd-d",
+                "dddddddddd",
+                "ddddddddddd",
+            ],
+            Self::Mbi => &["aaaa-aaa-aaaa", "aaaaaaaaaaa"],
+            Self::Hkid => &[
+                "Ldddddd(a)",
+                "LLdddddd(a)",
+                "Ldddddd (a)",
+                "Ldddddda",
+                "LLdddddda",
+            ],
+            Self::TeudatZehut => &["ddddddddd", "dddddddd-d"],
+            Self::Curp => &["LLLLddddddLLLLLLad"],
+            Self::TcKimlik => &["ddddddddddd"],
+            Self::Rut => &["dd.ddd.ddd-a", "d.ddd.ddd-a", "dddddddd-a", "ddddddd-a"],
+            Self::RodneCislo => &["dddddd/dddd", "dddddddddd"],
+            Self::Cpr => &["dddddd-dddd", "dddddddddd"],
+            Self::Pan => &["LLLLLddddL"],
+            Self::Ppsn => &["dddddddL", "dddddddLL"],
+            Self::PortugalNif => &["ddddddddd", "ddd ddd ddd"],
+            Self::Cnp => &["ddddddddddddd"],
+            Self::Ahv => &["ddd.dddd.dddd.dd", "ddddddddddddd"],
+            Self::UsBank => &["ddddddddd"],
+            Self::UkBank => &["dd-dd-dd", "dd dd dd", "dddddd"],
             Self::Passport => &[],
         }
     }
@@ -155,6 +217,22 @@ impl Kind {
             Self::Tfn => tfn(c),
             Self::Belgian => belgian(c),
             Self::Fodselsnummer => fodselsnummer(c),
+            Self::Medicare => medicare(c),
+            Self::Mbi => mbi(c),
+            Self::Hkid => hkid(c),
+            Self::TeudatZehut => !repeated(c) && luhn(c),
+            Self::Curp => curp(c),
+            Self::TcKimlik => tc_kimlik(c),
+            Self::Rut => rut(c),
+            Self::RodneCislo => rodne_cislo(c),
+            Self::Cpr => cpr(c),
+            Self::Pan => pan(c),
+            Self::Ppsn => ppsn(c),
+            Self::PortugalNif => portugal_nif(c),
+            Self::Cnp => cnp(c),
+            Self::Ahv => ahv(c),
+            Self::UsBank => aba_routing(c),
+            Self::UkBank => !repeated(c),
             Self::Passport => passport(c),
         }
     }
@@ -229,7 +307,8 @@ const CUES: &[Cue] = &[
     cue("dni", &[Dni], Any),
     cue("d.n.i", &[Dni], Any),
     cue("nie", &[Dni], Capitals),
-    cue("nif", &[Dni], Capitals),
+    cue("nif", &[Dni, PortugalNif], Capitals),
+    cue("contribuinte", &[PortugalNif], Any),
     cue("documento nacional", &[Dni], Any),
     cue("documento de identidad", &[Dni], Any),
     cue("codice fiscale", &[CodiceFiscale], Any),
@@ -287,6 +366,10 @@ const CUES: &[Cue] = &[
     cue("henkil\u{f6}tunnus", &[Hetu], Any),
     cue("hetu", &[Hetu], Any),
     cue("id number", &[SaId], Any),
+    cue("sa_id", &[SaId], Any),
+    cue("sa id", &[SaId], Capitals),
+    cue("rsa_id", &[SaId], Any),
+    cue("south african id", &[SaId], Any),
     cue("id_number", &[SaId], Any),
     cue("identity number", &[SaId], Any),
     cue("nric", &[Nric], Any),
@@ -307,6 +390,51 @@ const CUES: &[Cue] = &[
     cue("national_number", &[Belgian], Any),
     cue("f\u{f8}dselsnummer", &[Fodselsnummer], Any),
     cue("fodselsnummer", &[Fodselsnummer], Any),
+    cue("medicare", &[Medicare, Mbi], Any),
+    cue("mbi", &[Mbi], Capitals),
+    cue("hkid", &[Hkid], Any),
+    cue("hong kong id", &[Hkid], Any),
+    cue("hong kong identity", &[Hkid], Any),
+    cue("\u{8eab}\u{4efd}\u{8b49}", &[Hkid], Any),
+    cue("zehut", &[TeudatZehut], Any),
+    cue("israeli id", &[TeudatZehut], Any),
+    cue("israeli_id", &[TeudatZehut], Any),
+    cue(
+        "\u{5ea}\u{5e2}\u{5d5}\u{5d3}\u{5ea} \u{5d6}\u{5d4}\u{5d5}\u{5ea}",
+        &[TeudatZehut],
+        Any,
+    ),
+    cue("curp", &[Curp], Any),
+    cue("kimlik", &[TcKimlik], Any),
+    cue("tckn", &[TcKimlik], Any),
+    cue("rut", &[Rut], Capitals),
+    cue("rol unico tributario", &[Rut], Any),
+    cue("rol \u{fa}nico tributario", &[Rut], Any),
+    cue("rodne cislo", &[RodneCislo], Any),
+    cue("rodne_cislo", &[RodneCislo], Any),
+    cue("rodne-cislo", &[RodneCislo], Any),
+    cue("rodnecislo", &[RodneCislo], Any),
+    cue("rodn\u{e9} \u{10d}\u{ed}slo", &[RodneCislo], Any),
+    cue("birth number", &[RodneCislo], Any),
+    cue("birth_number", &[RodneCislo], Any),
+    cue("cpr", &[Cpr], Capitals),
+    cue("pan", &[Pan], Never),
+    cue("permanent account number", &[Pan], Any),
+    cue("ppsn", &[Ppsn], Any),
+    cue("pps", &[Ppsn], Capitals),
+    cue("cnp", &[Cnp], Capitals),
+    cue("cod numeric personal", &[Cnp], Any),
+    cue("codul numeric personal", &[Cnp], Any),
+    cue("ahv", &[Ahv], Any),
+    cue("ahvn", &[Ahv], Any),
+    cue("avs", &[Ahv], Capitals),
+    cue("sozialversicherungsnummer", &[Ahv], Any),
+    cue("routing", &[UsBank], Any),
+    cue("aba", &[UsBank], Capitals),
+    cue("sort code", &[UkBank], Any),
+    cue("sort_code", &[UkBank], Any),
+    cue("sort-code", &[UkBank], Any),
+    cue("sortcode", &[UkBank], Any),
     cue("national id", NATIONAL, Any),
     cue("national_id", NATIONAL, Any),
     cue("national-id", NATIONAL, Any),
@@ -451,8 +579,9 @@ fn after_name(data: &[u8], mut at: usize) -> Option<usize> {
     while at < limit {
         let b = data[at];
         // `&`, `,` and `+` too: a cue given as a field's value names the next field's
-        // (`id_type=PESEL&id_value=…`, `"type": "CPF", "value": "…"`).
-        if b" \t_-.:=\"'\\>#(`*&,+".contains(&b) {
+        // (`id_type=PESEL&id_value=…`, `"type": "CPF", "value": "…"`); `/` a URL's path
+        // segment names the next one (`/verify/tfn/123456782`).
+        if b" \t_-.:=\"'\\>#(`*&,+/".contains(&b) {
             at += 1;
             continue;
         }
@@ -551,7 +680,13 @@ fn match_at(data: &[u8], at: usize, kind: Kind, bare: bool) -> Option<usize> {
         });
         let end = at + layout.len();
         if fits && ends_clear(data, end, layout.contains(&b' ')) && kind.valid(&chars[..n]) {
-            return Some(end);
+            // A routing number or sort code names a bank, not a person: with the account
+            // number after it, it is one.
+            return match kind {
+                UsBank => bank_account_after(data, end, 4, 17, true),
+                UkBank => bank_account_after(data, end, 7, 8, false),
+                _ => Some(end),
+            };
         }
     }
     None
@@ -1036,6 +1171,220 @@ fn fodselsnummer(c: &[u8]) -> bool {
         && check(weighted(&c[..10], &K2)) == Some(digit(c[10]))
 }
 
+/// Australian Medicare card number: first digit 2 to 6, check digit ninth, weights 1, 3, 7, 9
+/// repeated over the first eight digits, modulo 10 (Services Australia); a tenth digit (the
+/// card's issue number) and an eleventh (the person's reference number, IRN) follow.
+fn medicare(c: &[u8]) -> bool {
+    const WEIGHTS: [u32; 8] = [1, 3, 7, 9, 1, 3, 7, 9];
+    (b'2'..=b'6').contains(&c[0]) && !repeated(c) && weighted(&c[..8], &WEIGHTS) % 10 == digit(c[8])
+}
+
+/// US Medicare Beneficiary Identifier (CMS): 11 characters, no check digit, so the layout
+/// decides: 1 a digit 1-9; 2, 5, 8 and 9 letters; 3 and 6 a letter or digit; 4, 7, 10 and
+/// 11 digits; letters never S, L, O, I, B or Z.
+fn mbi(c: &[u8]) -> bool {
+    let letter = |b: u8| b.is_ascii_uppercase() && !b"SLOIBZ".contains(&b);
+    c.len() == 11
+        && (b'1'..=b'9').contains(&c[0])
+        && [1, 4, 7, 8].iter().all(|&i| letter(c[i]))
+        && [2, 5].iter().all(|&i| letter(c[i]) || c[i].is_ascii_digit())
+        && [3, 6, 9, 10].iter().all(|&i| c[i].is_ascii_digit())
+}
+
+/// Hong Kong identity card number: one or two letters, six digits and the check character
+/// (0-9 or A): letters count 10 to 35, a missing second letter 36, weights 9 down to 2, and
+/// the check is 11 minus the sum modulo 11 (10 written A, 11 written 0).
+fn hkid(c: &[u8]) -> bool {
+    let (letters, rest) = c.split_at(c.len() - 7);
+    let (digits, check) = rest.split_at(6);
+    if !letters.iter().all(u8::is_ascii_uppercase) || !all_digits(digits) {
+        return false;
+    }
+    let value = |b: u8| u32::from(b - b'A') + 10;
+    let head = match letters {
+        [one] => 36 * 9 + value(*one) * 8,
+        [first, second] => value(*first) * 9 + value(*second) * 8,
+        _ => return false,
+    };
+    let sum = head + weighted(digits, &[7, 6, 5, 4, 3, 2]);
+    let expected = match 11 - sum % 11 {
+        11 => b'0',
+        10 => b'A',
+        r => b'0' + r as u8,
+    };
+    expected == check[0]
+}
+
+/// Mexican CURP (RENAPO): four letters, the birth date, sex (H, M or X), two letters of the
+/// state, three consonants, a homoclave character and the check digit: each character's
+/// place in `0-9A-NÑO-Z` times 18 minus its index, and 10 minus the sum modulo 10.
+fn curp(c: &[u8]) -> bool {
+    let value = |b: u8| match b {
+        b'0'..=b'9' => u32::from(b - b'0'),
+        // Ñ, which comes after N, cannot appear in these bytes; letters after it move up one.
+        b'A'..=b'N' => u32::from(b - b'A') + 10,
+        _ => u32::from(b - b'A') + 11,
+    };
+    let sum: u32 = c[..17]
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| value(b) * (18 - i as u32))
+        .sum();
+    plausible_date(two(&c[6..8]), two(&c[8..10]))
+        && b"HMX".contains(&c[10])
+        && (10 - sum % 10) % 10 == digit(c[17])
+}
+
+/// Turkish T.C. kimlik numarası: 11 digits, first not 0; the tenth is seven times the sum
+/// of the odd places minus the sum of the even places (of the first nine), modulo 10; the
+/// eleventh the sum of the first ten modulo 10.
+fn tc_kimlik(c: &[u8]) -> bool {
+    let odd = weighted(&[c[0], c[2], c[4], c[6], c[8]], &[1; 5]);
+    let even = weighted(&[c[1], c[3], c[5], c[7]], &[1; 4]);
+    c[0] != b'0'
+        && !repeated(c)
+        && (odd * 7 + 90 - even) % 10 == digit(c[9])
+        && weighted(&c[..10], &[1; 10]) % 10 == digit(c[10])
+}
+
+/// Chilean RUT/RUN: the number and its dígito verificador, by módulo 11: digits from the
+/// right weighted 2 to 7 repeated, 11 minus the sum modulo 11, 10 written K and 11 written 0.
+fn rut(c: &[u8]) -> bool {
+    let (number, check) = c.split_at(c.len() - 1);
+    if !all_digits(number) || repeated(number) {
+        return false;
+    }
+    let sum: u32 = number
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &b)| digit(b) * (2 + i as u32 % 6))
+        .sum();
+    let expected = match 11 - sum % 11 {
+        11 => b'0',
+        10 => b'K',
+        r => b'0' + r as u8,
+    };
+    expected == check[0]
+}
+
+/// Czech and Slovak rodné číslo from 1954: `YYMMDD/NNNC`, the month plus 50 for women (plus
+/// 20 or 70 for numbers issued from 2004), the ten-digit number divisible by 11 (or the
+/// first nine leaving 10 and the last digit 0).
+fn rodne_cislo(c: &[u8]) -> bool {
+    let month = two(&c[2..4]) % 50;
+    let month = if month > 20 { month - 20 } else { month };
+    let n: u64 = c.iter().fold(0, |n, &b| n * 10 + u64::from(digit(b)));
+    plausible_date(month, two(&c[4..6]))
+        && !repeated(c)
+        && (n % 11 == 0 || (n / 10 % 11 == 10 && c[9] == b'0'))
+}
+
+/// Danish CPR-nummer: `DDMMYY-SSSS` with a real day and month. The modulus-11 check was
+/// given up in 2007 (the CPR office issues numbers that fail it), so the date decides.
+fn cpr(c: &[u8]) -> bool {
+    plausible_date(two(&c[2..4]), two(&c[..2])) && !repeated(&c[6..])
+}
+
+/// Indian PAN (Income Tax Department): five letters, four digits, a letter; the fourth
+/// letter the holder's status (P person, C company, H HUF, F firm, A AOP, T trust, B BOI,
+/// L local authority, J juridical person, G government). Its check letter's scheme is not
+/// published, so the layout and the name before it decide.
+fn pan(c: &[u8]) -> bool {
+    b"PCHFATBLJG".contains(&c[3]) && c[..5].iter().all(u8::is_ascii_uppercase) && c[9].is_ascii_uppercase()
+}
+
+/// Irish PPS number: seven digits, the check letter and an optional second letter (A, B, H
+/// or W): the digits weighted 8 down to 2, the second letter's place in the alphabet times 9
+/// (W counting 0), the sum modulo 23 indexing `WABCDEFGHIJKLMNOPQRSTUV`.
+fn ppsn(c: &[u8]) -> bool {
+    if !all_digits(&c[..7]) || repeated(&c[..7]) {
+        return false;
+    }
+    let second = match c.get(8) {
+        None | Some(b'W') => 0,
+        Some(&b @ (b'A' | b'B' | b'H')) => u32::from(b - b'A') + 1,
+        Some(_) => return false,
+    };
+    let sum = weighted(&c[..7], &[8, 7, 6, 5, 4, 3, 2]) + second * 9;
+    b"WABCDEFGHIJKLMNOPQRSTUV"[(sum % 23) as usize] == c[7]
+}
+
+/// Portuguese NIF (número de identificação fiscal): nine digits, first not 0; the first
+/// eight weighted 9 down to 2, 11 minus the sum modulo 11, 10 and 11 written 0.
+fn portugal_nif(c: &[u8]) -> bool {
+    let check = match 11 - weighted(&c[..8], &[9, 8, 7, 6, 5, 4, 3, 2]) % 11 {
+        10 | 11 => 0,
+        r => r,
+    };
+    c[0] != b'0' && !repeated(c) && check == digit(c[8])
+}
+
+/// Romanian CNP (cod numeric personal): sex and century 1-9, `YYMMDD`, county, serial and
+/// the check digit: weights 2, 7, 9, 1, 4, 6, 3, 5, 8, 2, 7, 9, the sum modulo 11, 10
+/// written 1.
+fn cnp(c: &[u8]) -> bool {
+    const WEIGHTS: [u32; 12] = [2, 7, 9, 1, 4, 6, 3, 5, 8, 2, 7, 9];
+    let check = match weighted(&c[..12], &WEIGHTS) % 11 {
+        10 => 1,
+        r => r,
+    };
+    c[0] != b'0' && plausible_date(two(&c[3..5]), two(&c[5..7])) && check == digit(c[12])
+}
+
+/// Swiss AHV/AVS number (AHVN13): 756 (Switzerland's ISO 3166 code), nine digits and an
+/// EAN-13 check digit (weights 1 and 3 alternating, 10 minus the sum modulo 10).
+fn ahv(c: &[u8]) -> bool {
+    let sum: u32 = c[..12]
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| digit(b) * if i % 2 == 0 { 1 } else { 3 })
+        .sum();
+    c.starts_with(b"756") && (10 - sum % 10) % 10 == digit(c[12])
+}
+
+/// An ABA routing transit number: nine digits, the Federal Reserve routing symbol first
+/// (00-12, 21-32, 61-72 or 80), weights 3, 7, 1 repeated, the sum divisible by 10 (the ABA's
+/// published check). A routing number is public, so only one with an account number after
+/// it is reported (see [`bank_account_after`]).
+fn aba_routing(c: &[u8]) -> bool {
+    let prefix = two(&c[..2]);
+    matches!(prefix, 0..=12 | 21..=32 | 61..=72 | 80)
+        && !repeated(c)
+        && weighted(c, &[3, 7, 1, 3, 7, 1, 3, 7, 1]) % 10 == 0
+}
+
+/// The end of an account number named right after a bank's routing number or sort code
+/// (`routing 021000021 account 12345678`, `sort code 20-00-00, account 12345678`): within 24
+/// bytes on the same line, `account` or `acct` (fillers after it), then `min..=max` digits.
+/// With `fields`, the account may be the next field's value (`"routing_number": "…",
+/// "account_number": "…"`, as ACH payloads are written); without, it must be in the same
+/// value or sentence (a UK sort code and an account number in fields of their own are also
+/// how bank lookalikes are written, and there is no public check to tell them apart).
+fn bank_account_after(data: &[u8], from: usize, min: usize, max: usize, fields: bool) -> Option<usize> {
+    let limit = (from + 24).min(data.len());
+    let gaps: &[u8] = if fields { b" \t,;/&|-:=\"'" } else { b" \t,;/|-:=" };
+    let mut at = from;
+    while at < limit && gaps.contains(&data[at]) {
+        at += 1;
+    }
+    if at >= data.len() {
+        return None;
+    }
+    let word = word_end(data, at);
+    let name = &data[at..word];
+    let named = [&b"account"[..], b"acct", b"acc"]
+        .iter()
+        .any(|w| name.eq_ignore_ascii_case(w));
+    if !named {
+        return None;
+    }
+    let start = after_name(data, word)?;
+    let len = data[start..].iter().take_while(|b| b.is_ascii_digit()).count();
+    let end = start + len;
+    ((min..=max).contains(&len) && starts_clear(data, start) && ends_clear(data, end, false)).then_some(end)
+}
+
 /// 6 to 9 capitals and digits, four digits or more, at most three letters.
 fn passport(v: &[u8]) -> bool {
     let digits = v.iter().filter(|b| b.is_ascii_digit()).count();
@@ -1218,6 +1567,61 @@ mod tests {
             assert_eq!(ids(&format!("{cue}{good}")), [good], "{cue}");
             assert!(ids(&format!("{cue}{bad}")).is_empty(), "{cue}{bad}");
         }
+    }
+
+    /// Values worked out by hand from each issuer's published scheme (or its own published
+    /// specimen), each found under its name and refused with one digit or letter changed.
+    #[test]
+    fn split_17_kinds_by_their_published_checks() {
+        let cases = [
+            // Services Australia's weights 1, 3, 7, 9: 2+3+14+27+4+15+42+63 = 170, check 0.
+            ("medicare_number: ", "2123 45670 1", "2123 45671 1"),
+            // CMS's MBI specimen; a second character of S is never used.
+            ("mbi=", "1EG4-TE5-MK73", "1SG4-TE5-MK73"),
+            // 36*9 + 10*8 + 1*7 + 2*6 + 3*5 + 4*4 + 5*3 + 6*2 = 481, 11 - 481 % 11 = 3.
+            ("hkid: ", "A123456(3)", "A123456(4)"),
+            ("teudat_zehut=", "123456782", "123456783"),
+            // RENAPO's specimen CURP.
+            ("CURP: ", "HEGG560427MVZRRL04", "HEGG560427MVZRRL05"),
+            ("T.C. Kimlik No: ", "10000000146", "10000000147"),
+            ("RUT: ", "12.345.678-5", "12.345.678-6"),
+            ("rodne_cislo: ", "736028/5163", "736028/5164"),
+            // 0*4+7*3+0*2+7*7+6*6+1*5 = 111, +4*4+2*3+8*2+5*1 = 154 = 14 * 11: a real
+            // date, whatever the retired modulus says; a 13th month is none.
+            ("CPR-nummer: ", "070761-4285", "071361-4285"),
+            ("pan=", "ABCPE1234F", "ABCQE1234F"),
+            // 8+14+18+20+20+18+14 = 112, 112 % 23 = 20: T.
+            ("ppsn: ", "1234567T", "1234567U"),
+            // 156 % 11 = 2, 11 - 2 = 9.
+            ("nif=", "123456789", "123456788"),
+            ("cnp=", "1800101221144", "1800101221145"),
+            // The AHV number of the Federal Social Insurance Office's leaflet.
+            ("ahv: ", "756.9217.0769.85", "756.9217.0769.86"),
+            ("sa_id: ", "8110166261080", "8110166261081"),
+            // 021000021: 3*0+7*2+1*1+3*0+7*0+1*0+3*0+7*2+1*1 = 30.
+            (
+                "routing ",
+                "021000021 account 12345678",
+                "021000022 account 12345678",
+            ),
+        ];
+        for (cue, good, bad) in cases {
+            let text = format!("{cue}{good}");
+            let found = ids(&text);
+            assert_eq!(found.len(), 1, "{text}");
+            assert!(good.ends_with(found[0]) || found[0] == good, "{text}: {found:?}");
+            assert!(ids(&format!("{cue}{bad}")).is_empty(), "{cue}{bad}");
+        }
+        // A sort code with an account number after it; a routing number or sort code alone
+        // names a bank, not an account.
+        assert_eq!(
+            ids("sort code 20-00-00, account 55779911"),
+            ["20-00-00, account 55779911"]
+        );
+        assert!(ids("sort code 20-00-00").is_empty());
+        assert!(ids("routing number 021000021").is_empty());
+        // `pan` the word, a card's primary account number.
+        assert!(ids("pan=4111111111111111").is_empty());
     }
 
     #[test]
