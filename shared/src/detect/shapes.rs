@@ -392,7 +392,7 @@ pub(crate) fn generic_assignment(data: &[u8], start: usize, end: usize) -> bool 
     {
         return false;
     }
-    match key_before(data, start) {
+    match judged_name(data, start) {
         // A pair is a weaker layout than `name = value` (a JSON array of names is one too): its
         // value must be key material beyond doubt.
         Some(_) if paired_value(data, start) => is_well_known(value) || strong_key(value),
@@ -751,7 +751,7 @@ pub(crate) fn punctuated_assignments(data: &[u8], operators: &[usize], mut f: im
         // password of 10 to 15 letters and digits) only here.
         let plain_run = value.len() >= super::runs::MIN_RUN
             && value.iter().all(|&b| super::runs::is_run_byte(b) || b == b'=');
-        let name = key_before(data, start);
+        let name = judged_name(data, start);
         let password = name.is_some_and(|n| password_value(n, value));
         if plain_run
             || value.len() < 10
@@ -1767,10 +1767,27 @@ pub(crate) fn assignment_operators(data: &[u8], out: &mut Vec<usize>) -> bool {
             i += 1;
         }
         let operators_end = (i + 2).min(data.len());
+        let operators_at = i;
         while i < operators_end && matches!(data[i], b'=' | b':' | b'>') {
             out.push(i);
             i += 1;
         }
+        if i > operators_at {
+            // The value after an authorization scheme (`"Authorization": "Bearer …"`).
+            let mut j = i;
+            while j < data.len().min(i + 4) && is_quote_or_space(data[j]) {
+                j += 1;
+            }
+            if data[j.min(data.len())..].starts_with(b"Bearer ") {
+                out.push(j + 6);
+            }
+            // A YAML map named for a credential, its value in a slot below (`value:`).
+            if data[i - 1] == b':' {
+                out.extend(yaml_value_slot(data, i));
+            }
+        }
+        // A value slot after the pair that names it (`"k": "API_KEY", "v": `, `k=…&v=`).
+        out.extend(value_slot_after(data, i));
         // A quoted name and its quoted value side by side: SQL rows (`'api_key', '…'`), calls
         // (`set("token", "…")`), quoted CSV.
         if quoted
@@ -1786,6 +1803,56 @@ pub(crate) fn assignment_operators(data: &[u8], out: &mut Vec<usize>) -> bool {
     out.sort_unstable();
     out.dedup();
     password
+}
+
+/// The operator of a value slot (`v`, `val`, `value`, `data`; see [`judged_name`]) that
+/// follows the name whose pair ends at `at`: `, "v": ` or `&v=`.
+fn value_slot_after(data: &[u8], at: usize) -> Option<usize> {
+    if !matches!(data.get(at), Some(b',' | b'&' | b';')) {
+        return None;
+    }
+    let mut i = at + 1;
+    let skip = |mut i: usize| {
+        while i < data.len().min(at + 24) && is_quote_or_space(data[i]) {
+            i += 1;
+        }
+        i
+    };
+    i = skip(i);
+    let key = data[i..]
+        .iter()
+        .take(6)
+        .take_while(|b| b.is_ascii_alphabetic())
+        .count();
+    if !is_value_key(&data[i..i + key]) {
+        return None;
+    }
+    i = skip(i + key);
+    matches!(data.get(i), Some(b':' | b'=')).then_some(i)
+}
+
+/// The colon of a `value:` or `data:` slot among the next four lines after a YAML key that
+/// opens a map (`API_KEY:` and nothing after it on its line), `after` being past its colon.
+fn yaml_value_slot(data: &[u8], after: usize) -> Option<usize> {
+    let rest = &data[after..data.len().min(after + 512)];
+    let mut lines = rest.split(|&b| b == b'\n');
+    if !lines.next()?.trim_ascii().is_empty() {
+        return None;
+    }
+    let mut at = after + memchr::memchr(b'\n', rest)? + 1;
+    for line in lines.take(4) {
+        let indent = line.iter().take_while(|&&b| b == b' ').count();
+        if indent == 0 {
+            return None;
+        }
+        let body = &line[indent..];
+        let key = body.iter().take_while(|b| b.is_ascii_alphabetic()).count();
+        if body.get(key) == Some(&b':') && is_value_key(&body[..key]) {
+            return Some(at + indent + key);
+        }
+        at += line.len() + 1;
+    }
+    None
 }
 
 /// Whether a value starting at `start` follows one of `operators` with only quotes and spaces
@@ -1880,6 +1947,11 @@ fn trim_padding(value: &[u8]) -> &[u8] {
 /// The key name in front of an assignment that ends just before `at`.
 fn key_before(data: &[u8], at: usize) -> Option<&[u8]> {
     let mut i = skip_back(data, at, |b| matches!(b, b'"' | b'\'' | b'\\' | b' ' | b'\t'));
+    // An authorization value written with its scheme (`"Authorization": "Bearer …"`): the
+    // credential is the part after the scheme, its name the key before both.
+    if at > i && (data[..i].ends_with(b"Bearer") || data[..i].ends_with(b"bearer")) {
+        i = skip_back(data, i - 6, |b| matches!(b, b'"' | b'\'' | b'\\' | b' ' | b'\t'));
+    }
     let operator = if paired_value(data, at) {
         i - 1
     } else {
@@ -1895,6 +1967,76 @@ fn key_before(data: &[u8], at: usize) -> Option<&[u8]> {
         b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
     });
     (i - name_start > 0 && i - name_start <= 64).then(|| &data[name_start..i])
+}
+
+/// The name a value at `at` is judged under: the key before it, or, when that key only says
+/// "the value" (`v`, `val`, `value`, `data`), the name the layout gives it beside or above:
+/// the sibling before it in a name/value pair (`{"k": "XAI_API_KEY", "v": "…"}`,
+/// `{"name": "dd_api_key", "data": "…"}`, `k=fb_page_access_token&v=…`) or the YAML map it
+/// sits in (`API_KEY:` / `  encoding: none` / `  value: "…"`). Tools that dump settings, tags
+/// and environments write secrets so as often as `NAME = value`.
+fn judged_name(data: &[u8], at: usize) -> Option<&[u8]> {
+    let key = key_before(data, at)?;
+    if !is_value_key(key) {
+        return Some(key);
+    }
+    let key_start = key.as_ptr() as usize - data.as_ptr() as usize;
+    Some(
+        sibling_name(data, key_start)
+            .or_else(|| yaml_parent(data, key_start))
+            .unwrap_or(key),
+    )
+}
+
+/// A key that names a value slot, not what the value is.
+fn is_value_key(key: &[u8]) -> bool {
+    [&b"v"[..], b"val", b"value", b"data"]
+        .iter()
+        .any(|k| key.eq_ignore_ascii_case(k))
+}
+
+/// The name given by the pair before the key at `key_start`: `"k": "NAME", ` or `name=NAME&`
+/// (the label `k`, `key` or `name`), so that the value slot after it is NAME's value.
+fn sibling_name(data: &[u8], key_start: usize) -> Option<&[u8]> {
+    let quote_or_space = |b: u8| matches!(b, b'"' | b'\'' | b'\\' | b' ' | b'\t');
+    let i = skip_back(data, key_start, quote_or_space);
+    if i == 0 || !matches!(data[i - 1], b',' | b'&' | b';') {
+        return None;
+    }
+    let end = skip_back(data, i - 1, quote_or_space);
+    let start = skip_back(data, end, is_name_byte);
+    if start == end || end - start > 64 {
+        return None;
+    }
+    let label = key_before(data, start)?;
+    [&b"k"[..], b"key", b"name"]
+        .iter()
+        .any(|k| label.eq_ignore_ascii_case(k))
+        .then(|| &data[start..end])
+}
+
+/// The key of the YAML map whose indented lines hold the key at `key_start`: the nearest line
+/// above indented less, when it is a bare `NAME:` opening the map, within 512 bytes.
+fn yaml_parent(data: &[u8], key_start: usize) -> Option<&[u8]> {
+    let line = memchr::memrchr(b'\n', &data[..key_start]).map_or(0, |p| p + 1);
+    let indent = key_start - line;
+    if indent == 0 || !data[line..key_start].iter().all(|&b| b == b' ') {
+        return None;
+    }
+    let floor = line.saturating_sub(512);
+    let mut end = line.checked_sub(1)?;
+    while end > floor {
+        let from = memchr::memrchr(b'\n', &data[floor..end]).map_or(floor, |p| floor + p + 1);
+        let above = &data[from..end];
+        let above = above.strip_suffix(b"\r").unwrap_or(above);
+        let spaces = above.iter().take_while(|&&b| b == b' ').count();
+        if !above.trim_ascii().is_empty() && spaces < indent {
+            let name = above.trim_ascii().strip_suffix(b":")?;
+            return (!name.is_empty() && name.iter().all(|&b| is_name_byte(b))).then_some(name);
+        }
+        end = from.checked_sub(1)?;
+    }
+    None
 }
 
 fn skip_back(data: &[u8], mut i: usize, keep: impl Fn(u8) -> bool) -> usize {
@@ -2197,6 +2339,44 @@ fn check_run(run: &[(u16, usize, usize)], f: &mut impl FnMut(usize, usize, bool)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Values in a slot (`v`, `value`, `data`) are judged under the name beside or above them;
+    /// a slot named for something else is not.
+    #[test]
+    fn value_slots_take_their_names() {
+        let judged = |text: &str, value: &str| {
+            let data = text.as_bytes();
+            let start = text.find(value).expect("value in text");
+            judged_name(data, start).map(|n| String::from_utf8_lossy(n).into_owned())
+        };
+        let pair = r#"{"k": "DATADOG_API_KEY", "v": "Xq7RmT2pLw9Ze4Nc"}"#;
+        assert_eq!(judged(pair, "Xq7R").as_deref(), Some("DATADOG_API_KEY"));
+        let named = r#"{"name": "dd_api_key", "data": "Xq7RmT2pLw9Ze4Nc"}"#;
+        assert_eq!(judged(named, "Xq7R").as_deref(), Some("dd_api_key"));
+        let query = "k=stripe_secret&v=Xq7RmT2pLw9Ze4Nc";
+        assert_eq!(judged(query, "Xq7R").as_deref(), Some("stripe_secret"));
+        let yaml = "API_KEY:\n  encoding: none\n  value: \"Xq7RmT2pLw9Ze4Nc\"\n";
+        assert_eq!(judged(yaml, "Xq7R").as_deref(), Some("API_KEY"));
+        let bearer = r#"{"Authorization": "Bearer 3f2b6c1e-8d4a-4f7b-9e21-5c6d7a8b9c0d"}"#;
+        assert_eq!(judged(bearer, "3f2b").as_deref(), Some("Authorization"));
+        // Near misses: a label that is not `k`/`name`, and a slot under a map of another name.
+        let other = r#"{"unit": "API_KEY", "v": "Xq7RmT2pLw9Ze4Nc"}"#;
+        assert_eq!(judged(other, "Xq7R").as_deref(), Some("v"));
+        let color = "theme:\n  value: \"Xq7RmT2pLw9Ze4Nc\"\n";
+        assert_eq!(judged(color, "Xq7R").as_deref(), Some("theme"));
+        assert!(!is_secret_key_name(b"theme"));
+    }
+
+    #[test]
+    fn value_slot_operators() {
+        let pair = br#""k": "API_KEY", "v": "x""#;
+        let comma = pair.iter().position(|&b| b == b',').expect("comma");
+        assert_eq!(value_slot_after(pair, comma), Some(comma + 5));
+        assert_eq!(value_slot_after(br#"", "unit": "x""#, 1), None);
+        let yaml = b"API_KEY:\n  encoding: none\n  value: x\n";
+        assert_eq!(yaml_value_slot(yaml, 8), Some(33));
+        assert_eq!(yaml_value_slot(b"API_KEY: abc\n  value: x\n", 8), None);
+    }
 
     #[test]
     fn key_names() {
