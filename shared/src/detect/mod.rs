@@ -21,6 +21,7 @@ pub mod information;
 mod keys;
 mod known;
 pub mod offline;
+mod ordered;
 mod prefilter;
 mod rules;
 mod runs;

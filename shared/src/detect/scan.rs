@@ -622,6 +622,11 @@ impl<'a> Walk<'a> {
             }
         }
         if !steps.contains(&Encoding::Joined) {
+            for (at, joined) in super::ordered::ordered_pieces(data) {
+                let origin = origin.child(at);
+                self.disguised_tokens(&joined, origin, &chain.then(Encoding::Joined));
+                self.descend(joined, Encoding::Joined, origin, chain);
+            }
             if let Some((at, joined)) = disguise::labelled_parts(data) {
                 self.descend(joined, Encoding::Joined, origin.child(at), chain);
             }
