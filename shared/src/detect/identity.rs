@@ -76,6 +76,7 @@ pub(crate) enum Kind {
     Bsn,
     Aadhaar,
     Cpf,
+    Cnpj,
     China,
     Personnummer,
     Pesel,
@@ -142,6 +143,7 @@ impl Kind {
             ],
             Self::Aadhaar => &["dddddddddddd", "dddd dddd dddd", "dddd-dddd-dddd"],
             Self::Cpf => &["ddd.ddd.ddd-dd", "ddddddddddd", "ddddddddd-dd"],
+            Self::Cnpj => &["dd.ddd.ddd/dddd-dd", "dddddddddddddd"],
             Self::China => &["dddddddddddddddddd", "dddddddddddddddddX", "dddddddddddddddddx"],
             Self::Personnummer => &[
                 "dddddd-dddd",
@@ -205,6 +207,7 @@ impl Kind {
             Self::Bsn => bsn(c),
             Self::Aadhaar => c[0] >= b'2' && verhoeff(c),
             Self::Cpf => cpf(c),
+            Self::Cnpj => cnpj(c),
             Self::China => china(c),
             Self::Personnummer => personnummer(c),
             Self::Pesel => pesel(c),
@@ -348,6 +351,8 @@ const CUES: &[Cue] = &[
     cue("adhaar", &[Aadhaar], Any),
     cue("uidai", &[Aadhaar], Any),
     cue("cpf", &[Cpf], Any),
+    cue("cnpj", &[Cnpj], Any),
+    cue("cadastro nacional da pessoa", &[Cnpj], Any),
     cue("cadastro de pessoa", &[Cpf], Any),
     cue("id card", &[China], Any),
     cue("id_card", &[China], Any),
@@ -457,7 +462,7 @@ const CUES: &[Cue] = &[
 /// (`passport_number`, `ni_no`, `sinNumber`) or of a sentence (`... number is`).
 const FILLERS: &[&str] = &[
     "number", "num", "no", "nr", "nro", "nbr", "nmbr", "id", "code", "card", "nummer", "numero", "value",
-    "val", "is", "was", "ist", "es", "est", "of", "de", "do", "da",
+    "val", "is", "was", "ist", "es", "est", "of", "de", "do", "da", "enc", "encoded", "hex",
 ];
 
 /// Which detectors the caller wants.
@@ -522,6 +527,9 @@ pub(crate) fn named_ids(data: &[u8], wanted: Wanted, mut f: impl FnMut(&'static 
             if let Some(value_end) = value.and_then(|at| match_at(data, at, kind, true)) {
                 f(kind.detector(), value.unwrap_or(after), value_end);
                 found = true;
+            } else if let Some((at, end)) = value.and_then(|at| encoded_value(data, at, kind)) {
+                f(kind.detector(), at, end);
+                found = true;
             }
             let prose = match cue.prose {
                 Any => true,
@@ -545,6 +553,44 @@ pub(crate) fn named_ids(data: &[u8], wanted: Wanted, mut f: impl FnMut(&'static 
             }
         }
     }
+}
+
+/// A value named for an identity number but encoded (`"cnpj_enc": "OTIuMDg1…"`,
+/// `"passport_b64": …`): a base64, base32 or hex token after the name, decoded (once more
+/// when the first decoding is itself base64 or hex), that is the number whole. Returns the
+/// token's span.
+fn encoded_value(data: &[u8], at: usize, kind: Kind) -> Option<(usize, usize)> {
+    use super::decode::base64::{decode_base32, decode_hex_run, decode_whole};
+    let len = data[at..]
+        .iter()
+        .take(129)
+        .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+        .count();
+    if !(8..=128).contains(&len) {
+        return None;
+    }
+    let token = &data[at..at + len];
+    let decode = |t: &[u8]| -> Vec<Vec<u8>> {
+        let hex = t.len() % 2 == 0 && t.iter().all(u8::is_ascii_hexdigit);
+        let unpadded = &t[..t.iter().rposition(|&b| b != b'=').map_or(0, |p| p + 1)];
+        let base32 = unpadded
+            .iter()
+            .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(b));
+        [
+            hex.then(|| decode_hex_run(t)).flatten(),
+            decode_whole(t),
+            base32.then(|| decode_base32(unpadded)).flatten(),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|d| d.iter().all(|b| b.is_ascii_graphic() || *b == b' '))
+        .collect()
+    };
+    let whole = |d: &[u8]| match_at(d, 0, kind, true) == Some(d.len());
+    let hit = decode(token)
+        .into_iter()
+        .any(|d| whole(&d) || decode(&d).iter().any(|again| whole(again)));
+    hit.then_some((at, at + len))
 }
 
 /// Where a cue's name ends if the cue is a word of its own (`X-Customer-SSN`, `customerSsn`,
@@ -983,6 +1029,18 @@ fn cpf(c: &[u8]) -> bool {
     !repeated(c) && check(9) == d[9] && check(10) == d[10]
 }
 
+/// Brazil's CNPJ (a company's register number): twelve digits and two mod-11 check digits,
+/// weights 5,4,3,2,9,8,7,6,5,4,3,2 and then 6,5,4,3,2,9,8,7,6,5,4,3,2 (Receita Federal).
+fn cnpj(c: &[u8]) -> bool {
+    let check = |n: usize, weights: &[u32]| {
+        let r = weighted(&c[..n], weights) % 11;
+        if r < 2 { 0 } else { 11 - r }
+    };
+    !repeated(c)
+        && check(12, &[5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2]) == digit(c[12])
+        && check(13, &[6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2]) == digit(c[13])
+}
+
 /// A weighted sum of digits.
 fn weighted(d: &[u8], weights: &[u32]) -> u32 {
     d.iter().zip(weights).map(|(&b, w)| digit(b) * w).sum()
@@ -1411,6 +1469,24 @@ mod tests {
 
     fn ids(text: &str) -> Vec<&str> {
         found(text).into_iter().map(|(_, v)| v).collect()
+    }
+
+    #[test]
+    fn a_number_under_its_name_but_encoded_is_found() {
+        // base64, base32, and hex of base64 of valid numbers (CNPJ 11.222.333/0001-81).
+        assert_eq!(
+            ids(r#"{"cnpj_enc": "MTEuMjIyLjMzMy8wMDAxLTgx"}"#),
+            ["MTEuMjIyLjMzMy8wMDAxLTgx"]
+        );
+        assert_eq!(ids(r#"{"ssn_enc": "GYZTELJYGUWTOMJUGM======"}"#).len(), 1);
+        assert_eq!(
+            ids(r#"{"cnpj_hex": "4d5445754d6a49794c6a4d7a4d7938774d4441784c546778"}"#).len(),
+            1
+        );
+        assert_eq!(ids(r#"{"cnpj": "11.222.333/0001-81"}"#), ["11.222.333/0001-81"]);
+        assert!(ids(r#"{"cnpj": "11.222.333/0001-82"}"#).is_empty());
+        // One digit off (…-82) fails its check once decoded.
+        assert!(ids(r#"{"cnpj_enc": "MTEuMjIyLjMzMy8wMDAxLTgy"}"#).is_empty());
     }
 
     #[test]
