@@ -133,35 +133,41 @@ fn indexed_items(data: &[u8], joins: &mut Vec<Join>) {
         ))
         .expect("a fixed pattern compiles") // invariant: fixed input
     });
-    let mut run: Vec<(usize, &[u8])> = Vec::new();
-    let (mut start, mut end) = (0, 0);
-    let flush = |run: &mut Vec<(usize, &[u8])>, start: usize, joins: &mut Vec<Join>| {
-        if let Some(joined) = in_order(std::mem::take(run)) {
-            joins.push((start, named(data, start, joined)));
-        }
-    };
-    for caps in item.captures_iter(data) {
-        let Some(whole) = caps.get(0) else {
-            continue;
-        };
+    let pieces = item.captures_iter(data).filter_map(|caps| {
+        let whole = caps.get(0)?;
         let (n, piece) = match (caps.get(1), caps.get(2), caps.get(3), caps.get(4)) {
             (Some(n), Some(p), _, _) | (_, _, Some(p), Some(n)) => (n, p),
-            _ => continue,
+            _ => return None,
         };
-        let Some(n) = std::str::from_utf8(n.as_bytes())
-            .ok()
-            .and_then(|n| n.parse().ok())
-        else {
-            continue;
-        };
-        if run.is_empty() || whole.start() - end > MAX_GAP {
-            flush(&mut run, start, joins);
-            start = whole.start();
+        let n = std::str::from_utf8(n.as_bytes()).ok()?.parse().ok()?;
+        Some((whole.start(), whole.end(), n, piece.as_bytes()))
+    });
+    join_neighbours(data, pieces, joins);
+}
+
+/// Joins each run of neighbouring pieces (`(start, end, number, piece)`, at most
+/// [`MAX_GAP`] bytes apart) in the order of their numbers.
+fn join_neighbours<'d>(
+    data: &[u8],
+    pieces: impl Iterator<Item = (usize, usize, usize, &'d [u8])>,
+    joins: &mut Vec<Join>,
+) {
+    let mut run: Vec<(usize, &[u8])> = Vec::new();
+    let (mut first, mut last) = (0, 0);
+    let flush = |run: &mut Vec<(usize, &[u8])>, first: usize, joins: &mut Vec<Join>| {
+        if let Some(joined) = in_order(std::mem::take(run)) {
+            joins.push((first, named(data, first, joined)));
         }
-        end = whole.end();
-        run.push((n, piece.as_bytes()));
+    };
+    for (start, end, n, piece) in pieces {
+        if run.is_empty() || start - last > MAX_GAP {
+            flush(&mut run, first, joins);
+            first = start;
+        }
+        last = end;
+        run.push((n, piece));
     }
-    flush(&mut run, start, joins);
+    flush(&mut run, first, joins);
 }
 
 /// Keys that end in a number with a string each, one after another in an object
@@ -172,31 +178,12 @@ fn numbered_keys(data: &[u8], joins: &mut Vec<Join>) {
         Regex::new(r#""[A-Za-z]{0,12}[_-]?([0-9]{1,2})"\s*:\s*"([^"\\]{1,256})""#)
             .expect("a fixed pattern compiles") // invariant: fixed input
     });
-    let mut run: Vec<(usize, &[u8])> = Vec::new();
-    let (mut start, mut end) = (0, 0);
-    let flush = |run: &mut Vec<(usize, &[u8])>, start: usize, joins: &mut Vec<Join>| {
-        if let Some(joined) = in_order(std::mem::take(run)) {
-            joins.push((start, named(data, start, joined)));
-        }
-    };
-    for caps in key.captures_iter(data) {
-        let (Some(whole), Some(n), Some(piece)) = (caps.get(0), caps.get(1), caps.get(2)) else {
-            continue;
-        };
-        let Some(n) = std::str::from_utf8(n.as_bytes())
-            .ok()
-            .and_then(|n| n.parse().ok())
-        else {
-            continue;
-        };
-        if run.is_empty() || whole.start() - end > MAX_GAP {
-            flush(&mut run, start, joins);
-            start = whole.start();
-        }
-        end = whole.end();
-        run.push((n, piece.as_bytes()));
-    }
-    flush(&mut run, start, joins);
+    let pieces = key.captures_iter(data).filter_map(|caps| {
+        let (whole, n, piece) = (caps.get(0)?, caps.get(1)?, caps.get(2)?);
+        let n = std::str::from_utf8(n.as_bytes()).ok()?.parse().ok()?;
+        Some((whole.start(), whole.end(), n, piece.as_bytes()))
+    });
+    join_neighbours(data, pieces, joins);
 }
 
 #[cfg(test)]
