@@ -38,10 +38,10 @@ pub(crate) fn ordered_pieces(data: &[u8]) -> Vec<Join> {
     joins
 }
 
-/// The pieces in the order of their numbers, when the numbers run from 0 or 1 without a gap
-/// or a repeat.
-fn in_order(mut pieces: Vec<(usize, &[u8])>) -> Option<Vec<u8>> {
-    if !(2..=MAX_PIECES).contains(&pieces.len()) {
+/// The pieces in the order of their numbers, when there are 2 to `max` and the numbers run
+/// from 0 or 1 without a gap or a repeat.
+pub(crate) fn in_order(mut pieces: Vec<(usize, &[u8])>, max: usize) -> Option<Vec<u8>> {
+    if !(2..=max).contains(&pieces.len()) {
         return None;
     }
     pieces.sort_by_key(|&(n, _)| n);
@@ -117,7 +117,7 @@ fn chunk_lists(data: &[u8], joins: &mut Vec<Join>) {
         }
         // `order[k]` is the place of the k-th chunk.
         let numbered = order.into_iter().zip(pieces).collect();
-        if let Some(joined) = in_order(numbered) {
+        if let Some(joined) = in_order(numbered, MAX_PIECES) {
             joins.push((whole.start(), named(data, whole.start(), joined)));
         }
     }
@@ -155,7 +155,7 @@ fn join_neighbours<'d>(
     let mut run: Vec<(usize, &[u8])> = Vec::new();
     let (mut first, mut last) = (0, 0);
     let flush = |run: &mut Vec<(usize, &[u8])>, first: usize, joins: &mut Vec<Join>| {
-        if let Some(joined) = in_order(std::mem::take(run)) {
+        if let Some(joined) = in_order(std::mem::take(run), MAX_PIECES) {
             joins.push((first, named(data, first, joined)));
         }
     };

@@ -103,20 +103,11 @@ pub(crate) fn numbered_fields(parts: &[Part<'_>]) -> Vec<(usize, Vec<u8>)> {
         }
     }
     let mut joins = Vec::new();
-    for (_, mut pieces) in groups {
-        pieces.sort_by_key(|&(n, _)| n);
-        let first = pieces[0].0;
-        let complete =
-            pieces.len() >= 2 && first <= 1 && pieces.iter().enumerate().all(|(i, &(n, _))| n == first + i);
-        if complete {
-            let at = pieces.iter().map(|(_, p)| p.offset).min().unwrap_or(0);
-            joins.push((
-                at,
-                pieces
-                    .iter()
-                    .flat_map(|(_, p)| p.content.iter().copied())
-                    .collect(),
-            ));
+    for (_, pieces) in groups {
+        let at = pieces.iter().map(|(_, p)| p.offset).min().unwrap_or(0);
+        let numbered = pieces.into_iter().map(|(n, p)| (n, p.content)).collect();
+        if let Some(joined) = crate::detect::ordered::in_order(numbered, usize::MAX) {
+            joins.push((at, joined));
         }
     }
     joins
