@@ -133,13 +133,32 @@ fn evaluate(split: Split) -> Report {
 /// bitcoin-address and ethereum-address (optional, 2), generic-secret, high-entropy.
 /// Spent since and fixed by class, like all the others (51 of its positives still missed,
 /// 3 of its negatives flagged, 2 of those by the optional address detectors; one miss is the
-/// split's own error, an Aadhaar number that fails the real Verhoeff check): `corpus/test/`
-/// waits for the eighteenth, and this test fails to load until it comes.
+/// split's own error, an Aadhaar number that fails the real Verhoeff check). The eighteenth
+/// (420 positives in 362 classes, 400 negatives in 87 categories, seed 73019548, chosen by
+/// the engineer so that no writer's pick repeats; written by a helper that read nothing of
+/// the repository) scored, untuned on the seventeenth's fixes (`99666bc`) with every detector
+/// on, **recall 0.8095 (340 caught) and false positives 0.0025 (1 of 400)**, the first split
+/// whose false positives meet the target; 0.6874 and 0.0025 with the default detectors.
+/// 80 misses in 72 classes: 26 identity and tax numbers in 21 classes (every case of
+/// Estonia's isikukood, Greece's AMKA, Hong Kong's HKID, New Zealand's IRD and Taiwan's
+/// national id; one each of Argentina's CUIT, Bulgaria's EGN, Brazil's CPF, Canada's SIN,
+/// Germany's Personalausweis, Spain's NIE, Croatia's OIB, India's Aadhaar, Iceland's
+/// kennitala, Japan's My Number, Korea's RRN, Poland's PESEL, Turkey's T.C. kimlik, the NHS
+/// number, a US ITIN, a US routing and account number); every case (2) of Azure SAS tokens,
+/// Vercel tokens and Vonage API secrets; one each of 38 more vendors' keys and tokens (among
+/// them Airtable, Algolia, Asana, Datadog, DigitalOcean, Docker Hub, ElevenLabs, GitLab's
+/// feed and runner tokens, GoCardless, Google OAuth, JFrog, LaunchDarkly, New Relic, NuGet,
+/// OpenRouter, Plaid, PlanetScale, Postman, Scaleway, Sentry, SonarQube, Square, Telegram,
+/// Trello, Twilio, Vault, Zapier and Zendesk); two cards and a French IBAN; AMQP, SMTP and
+/// wp-config passwords; MySQL and PostgreSQL hash dumps; an Ethereum private key, a DER RSA
+/// key, a WireGuard key and a Kerberos keytab; ASP.NET, Django and Laravel session cookies;
+/// Basic credentials. False positives by detector: dns-exfiltration. Spent since: its
+/// misses are dev's now, and `corpus/test/` waits for the nineteenth.
 /// Short of both targets, hence still ignored. Run it with `cargo test -p tollgate-shared
 /// --release --test detect_corpus -- --ignored --nocapture`; it reports misses and false
 /// positives only by class, so that no rule is tuned on a single held-out case.
 #[test]
-#[ignore = "no unspent held-out split: split 17 ran once untuned (recall 0.7186 of 0.99, false positives 0.0268 of 0.005) and was spent; see the doc comment"]
+#[ignore = "no unspent held-out split: split 18 ran once untuned (recall 0.8095 of 0.99, false positives 0.0025 of 0.005) and was spent; see the doc comment"]
 fn held_out_test_split_meets_recall_and_false_positive_targets() {
     let report = evaluate(Split::Test);
     assert!(report.recall() >= 0.99, "recall {:.4}", report.recall());
@@ -153,10 +172,12 @@ fn held_out_test_split_meets_recall_and_false_positive_targets() {
 /// The recall the dev corpus must hold. The target is 0.99; dev held it until split 17
 /// (recall 0.7186 untuned, 121 misses in 100 classes) was spent into it on 2026-12-03 and
 /// took dev to 0.9798. Its classes were fixed the same day as far as that session reached
-/// (0.9870, 136 misses of 10,405); this floor sits just under that, so that any rule change
-/// that loses a caught case fails here, and it is raised to 0.99 as the rest are fixed. It
-/// is a ratchet, not the target: the README and the closing note report the target unmet.
-const DEV_RECALL_FLOOR: f64 = 0.986;
+/// (0.9870, 136 misses of 10,405); split 18 (0.8095 untuned, 80 misses) took it to 0.9801
+/// (215 misses of 10,825). This floor sits just under the latest figure, so that any rule
+/// change that loses a caught case fails here, and it is raised to 0.99 as the rest are
+/// fixed. It is a ratchet, not the target: the README and the closing note report the
+/// target unmet.
+const DEV_RECALL_FLOOR: f64 = 0.979;
 
 #[test]
 fn corpus_meets_recall_and_false_positive_targets() {
