@@ -83,19 +83,52 @@ impl Disguise {
     }
 }
 
-/// The cues under every disguise, in one automaton (ASCII case ignored); a pattern's index
-/// over [`CUES`]' length is its disguise's place in [`Disguise::ALL`].
-fn cues() -> &'static AhoCorasick {
-    static CUES_DISGUISED: OnceLock<AhoCorasick> = OnceLock::new();
+/// Words a writer uses to say that a value is disguised (`"note": "rev"`, `reversed:`,
+/// `rot13(…)`), each with the disguise it names and whether it must stand as a whole word
+/// (`rev` inside `review` or `prev` names nothing). Looked for beside runs, as the cues are.
+const STATED: &[(&str, Disguise, bool)] = &[
+    ("rev", Disguise::Reversed, true),
+    ("reverse", Disguise::Reversed, false),
+    ("backward", Disguise::Reversed, false),
+    ("rot13", Disguise::Rot13, false),
+    ("rot-13", Disguise::Rot13, false),
+    ("rot_13", Disguise::Rot13, false),
+];
+
+/// One pattern of the cue automaton: the disguise it reveals, and whether only a whole word
+/// counts.
+type CuePattern = (Disguise, bool);
+
+/// The cues under every disguise, and the stated words, in one automaton (ASCII case
+/// ignored), with what each pattern means. The cues are [`CUES`] and every rule's anchor of
+/// four characters or more (`sk-or-v1-`, `glrt-`, `sq0csp-`): a token written backwards
+/// ends with its vendor's prefix reversed, which no ordinary run does.
+fn cues() -> &'static (AhoCorasick, Vec<CuePattern>) {
+    static CUES_DISGUISED: OnceLock<(AhoCorasick, Vec<CuePattern>)> = OnceLock::new();
     CUES_DISGUISED.get_or_init(|| {
-        let patterns: Vec<Vec<u8>> = Disguise::ALL
-            .iter()
-            .flat_map(|d| CUES.iter().map(move |cue| d.apply(cue.as_bytes())))
-            .collect();
-        AhoCorasick::builder()
+        let mut words: Vec<&str> = CUES.to_vec();
+        for anchor in super::rules::RULES.iter().flat_map(|rule| rule.anchors) {
+            if anchor.len() >= 4 && !words.iter().any(|w| w.eq_ignore_ascii_case(anchor)) {
+                words.push(anchor);
+            }
+        }
+        let mut patterns: Vec<Vec<u8>> = Vec::new();
+        let mut meaning = Vec::new();
+        for disguise in Disguise::ALL {
+            for word in &words {
+                patterns.push(disguise.apply(word.as_bytes()));
+                meaning.push((disguise, false));
+            }
+        }
+        for &(word, disguise, whole) in STATED {
+            patterns.push(word.as_bytes().to_vec());
+            meaning.push((disguise, whole));
+        }
+        let automaton = AhoCorasick::builder()
             .ascii_case_insensitive(true)
             .build(patterns)
-            .expect("a few dozen literals always compile") // invariant: fixed input
+            .expect("a few hundred literals always compile"); // invariant: fixed input
+        (automaton, meaning)
     })
 }
 
@@ -108,6 +141,8 @@ pub(crate) fn cued(data: &[u8], runs: &[(usize, usize)]) -> Vec<Disguise> {
     if data.len() > UNDONE_MAX {
         return found;
     }
+    let (automaton, meaning) = cues();
+    let letter = |at: usize| data.get(at).is_some_and(u8::is_ascii_alphanumeric);
     let mut searched = 0;
     for &(start, end) in runs.iter().take(MAX_RUNS) {
         let from = start.saturating_sub(REACH).max(searched);
@@ -116,8 +151,12 @@ pub(crate) fn cued(data: &[u8], runs: &[(usize, usize)]) -> Vec<Disguise> {
             continue;
         }
         searched = to;
-        for hit in cues().find_iter(&data[from..to]) {
-            let disguise = Disguise::ALL[hit.pattern().as_usize() / CUES.len()];
+        for hit in automaton.find_iter(&data[from..to]) {
+            let (disguise, whole) = meaning[hit.pattern().as_usize()];
+            let (at, after) = (from + hit.start(), from + hit.end());
+            if whole && ((at > 0 && letter(at - 1)) || letter(after)) {
+                continue;
+            }
             if !found.contains(&disguise) {
                 found.push(disguise);
             }
@@ -346,6 +385,27 @@ mod tests {
         ]
         .concat();
         assert!(cued_in(&far).is_empty());
+    }
+
+    #[test]
+    fn a_stated_disguise_or_a_reversed_vendor_prefix_is_a_cue() {
+        // The text says so: `rev` as a word, `reversed`, `rot13`.
+        let token = Disguise::Reversed.apply(b"SK3aec31163251ccf842ff4f3a0e7d6475");
+        let noted = [&br#"{"note": "rev", "v": ""#[..], &token, b"\"}"].concat();
+        assert_eq!(cued_in(&noted), [Disguise::Reversed]);
+        let rotated = [
+            &b"rot13: "[..],
+            &Disguise::Rot13.apply(b"SK3aec31163251ccf842ff4f3a0e7d6475"),
+        ]
+        .concat();
+        assert_eq!(cued_in(&rotated), [Disguise::Rot13]);
+        // `rev` inside a word names nothing.
+        let review = [&b"review "[..], &token].concat();
+        assert!(cued_in(&review).is_empty());
+        // A token written backwards ends with its vendor's prefix reversed.
+        let backwards = Disguise::Reversed
+            .apply(b"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");
+        assert_eq!(cued_in(&[&b"?v="[..], &backwards].concat()), [Disguise::Reversed]);
     }
 
     #[test]

@@ -81,6 +81,8 @@ pub enum Encoding {
     Multipart,
     /// An entry of a zip archive.
     Zip,
+    /// A file of a tar archive.
+    Tar,
     /// Pieces of equal length in consecutive fields, joined (`"a": "ghp_…", "b": "…"`).
     Joined,
     /// Letters rotated by thirteen places.
@@ -110,6 +112,7 @@ impl Encoding {
             Self::Unicode => "unicode",
             Self::Multipart => "multipart",
             Self::Zip => "zip",
+            Self::Tar => "tar",
             Self::Joined => "joined",
             Self::Rot13 => "rot13",
             Self::Reversed => "reversed",

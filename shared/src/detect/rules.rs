@@ -1008,6 +1008,7 @@ const VENDOR_ANCHORS: &[&str] = &[
     "pat-na1-",
     "pat-eu1-",
     "pat.",
+    "hooks.zapier.com/hooks/",
 ];
 
 /// Tokens whose vendor prefix no ordinary text has, each with the length its vendor documents
@@ -1020,7 +1021,8 @@ const VENDOR_ANCHORS: &[&str] = &[
 /// Sourcegraph, Prefect, ReadMe, Shippo, Typeform, Flutterwave, Duffel, Artifactory, Fly.io,
 /// Tencent Cloud, Yandex Cloud API keys, Okta (`SSWS`), Braintree and PayPal, Plaid,
 /// Cloudflare Origin CA, Adafruit IO, Clojars, Frame.io, Scalingo, Infracost, Google OAuth
-/// refresh tokens, HubSpot private apps and Harness.
+/// refresh tokens, HubSpot private apps and Harness, and Zapier's catch hooks (a webhook URL
+/// is its own credential, as Slack's and Discord's are).
 const VENDOR_PATTERN: &str = concat!(
     r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{28,36}|do[por]_v1_[a-f0-9]{56,72}",
     r"|glc_[A-Za-z0-9+/]{32,400}={0,2}|glsa_[A-Za-z0-9]{28,36}_[A-Fa-f0-9]{6,10}",
@@ -1055,6 +1057,7 @@ const VENDOR_PATTERN: &str = concat!(
     r"|1//0[A-Za-z0-9_\-]{40,300}",
     r"|pat-(?:na|eu)1-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
     r"|pat\.[A-Za-z0-9_\-]{20,24}\.[a-f0-9]{24}\.[A-Za-z0-9]{20}",
+    r"|hooks\.zapier\.com/hooks/catch/\d{4,12}/[A-Za-z0-9]{5,12}",
 );
 
 /// Synthetic tokens in each vendor's format (random characters, never issued).
@@ -1133,6 +1136,7 @@ const VENDOR_EXAMPLES: &[&str] = &[
     "1//0GIjIlaJTugltL_G2GZIpPd1tAHo_-riMmB9tA-1FMYduZdI6W8ik18-cfbLd",
     "pat-na1-312ced1b-cba5-6cf3-baef-c0da45098b69",
     "pat.bKY1m8V0QSiIZnBiDfJd67.494d68be31b2d9d1ef04aead.Of39E4J3pWwjOydSAY3H",
+    "https://hooks.zapier.com/hooks/catch/8372615/b3kq9xz/",
 ];
 
 /// The password is group 2; group 1 is the user name.

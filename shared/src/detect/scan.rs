@@ -15,7 +15,7 @@ use super::decode::escape::{char_refs, has_char_refs, quoted_printable, unescape
 use super::decode::hexlist::{HexList, dump_row, hex_lists, hexdump};
 use super::decode::multipart::{Transfer, boundary, numbered_fields, parts};
 use super::decode::numbers::{bare_lists, number_lists};
-use super::decode::{Sniffed, zip};
+use super::decode::{Sniffed, is_texty, tar, zip};
 use super::decode::{percent, sniff_compression, unicode};
 use super::disguise::{self, Disguise};
 use super::engine::{Engine, Scope, detector_id};
@@ -700,7 +700,20 @@ impl<'a> Walk<'a> {
             return;
         }
         self.budget -= bytes.len();
-        self.layer(&bytes, origin, &chain.then(encoding));
+        let chain = chain.then(encoding);
+        if tar::is_tar(&bytes) {
+            // A text file in the archive is judged below, with the layer; a binary one only
+            // as itself (a DER key, a keytab, an archive inside).
+            let binary: Vec<(usize, Vec<u8>)> = tar::members(&bytes)
+                .into_iter()
+                .filter(|(_, member)| !is_texty(member, 85))
+                .map(|(at, member)| (at, member.to_vec()))
+                .collect();
+            for (at, member) in binary {
+                self.blob(member, Encoding::Tar, origin.child(at), &chain);
+            }
+        }
+        self.layer(&bytes, origin, &chain);
     }
 
     /// Tokens holding `%XX`, backslash escapes or non-ASCII characters are decoded whole.

@@ -10,6 +10,7 @@ pub(crate) mod hexlist;
 pub(crate) mod multipart;
 pub(crate) mod numbers;
 pub(crate) mod percent;
+pub(crate) mod tar;
 pub(crate) mod unicode;
 pub(crate) mod zip;
 
