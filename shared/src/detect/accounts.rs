@@ -71,6 +71,46 @@ fn ntlm_line() -> &'static Regex {
     })
 }
 
+/// A database server's stored password hash, as a dump of its user table carries it:
+/// MySQL's `mysql_native_password` (`*` and 40 upper-case hex digits, SHA-1 of SHA-1: it
+/// cracks offline and, with the protocol's scramble, logs on as it is) and PostgreSQL's
+/// SCRAM-SHA-256 verifier (`SCRAM-SHA-256$iterations:salt$StoredKey:ServerKey`, RFC 7677's
+/// form as `pg_authid.rolpassword` holds it). PostgreSQL's older `md5` + 32 hex digits
+/// counts only beside the catalog that holds it (`pg_authid`, `pg_shadow`, `rolpassword`).
+fn database_hash() -> &'static Regex {
+    static HASH: OnceLock<Regex> = OnceLock::new();
+    HASH.get_or_init(|| {
+        Regex::new(r"\*[0-9A-F]{40}\b|SCRAM-SHA-256\$[0-9]{3,7}:[A-Za-z0-9+/]{16,64}={0,2}\$[A-Za-z0-9+/]{43}=:[A-Za-z0-9+/]{43}=")
+            .expect("a fixed pattern compiles") // invariant: fixed input
+    })
+}
+
+fn postgres_md5() -> &'static Regex {
+    static HASH: OnceLock<Regex> = OnceLock::new();
+    HASH.get_or_init(|| {
+        Regex::new(r"\bmd5[0-9a-f]{32}\b").expect("a fixed pattern compiles") // invariant: fixed input
+    })
+}
+
+/// Calls `f` for each database password hash in `data` (see [`database_hash`]).
+fn database_hashes(data: &[u8], f: &mut impl FnMut(usize, usize)) {
+    let mysql = memchr::memchr(b'*', data).is_some();
+    let scram = memchr::memmem::find(data, b"SCRAM-SHA-256$").is_some();
+    if mysql || scram {
+        for hash in database_hash().find_iter(data) {
+            f(hash.start(), hash.end());
+        }
+    }
+    let catalog = ["pg_authid", "pg_shadow", "rolpassword"]
+        .iter()
+        .any(|word| memchr::memmem::find(data, word.as_bytes()).is_some());
+    if catalog {
+        for hash in postgres_md5().find_iter(data) {
+            f(hash.start(), hash.end());
+        }
+    }
+}
+
 /// Lines of a combo list it takes to call a stretch one (as for a passwd copy).
 const COMBO_LINES: usize = 3;
 
@@ -134,6 +174,7 @@ pub(crate) fn account_files(data: &[u8], mut f: impl FnMut(usize, usize)) {
     if memchr::memmem::find(data, b"odes").is_some() {
         recovery_codes(data, &mut f);
     }
+    database_hashes(data, &mut f);
     // A pgpass line names PostgreSQL's port (5432, 5433) or any port (`*`).
     let pgpass =
         memchr::memmem::find(data, b":543").is_some() || memchr::memmem::find(data, b":*:").is_some();
@@ -241,6 +282,21 @@ mod tests {
         sync:x:4:65534:sync:/bin:/bin/sync\n\
         www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\n\
         ana:x:1000:1000:Ana,,,:/home/ana:/bin/zsh\n";
+
+    #[test]
+    fn database_password_hashes_are_found_and_look_alikes_are_not() {
+        let mysql = b"user,host,authentication_string\nroot,%,*BC6C824297900D3311E0042AA74DE433D0EAAC7E\n";
+        assert_eq!(spans(mysql).len(), 1);
+        let scram = b"postgres\tSCRAM-SHA-256$4096:v1wDRhPNyfdd906VwVXZPA==$b5W5iJxWPEfeVjNQgQH8iSkZC0HoCZzdqp93zNZi9Sc=:LVPrHPRFDa0xysekWr2aTH6QlseAvljbahGfAlbRKuU=\n";
+        assert_eq!(spans(scram).len(), 1);
+        let md5 =
+            b"COPY pg_authid (rolname, rolpassword) FROM stdin;\napp\tmd51d9fb44b6f8290668bf33fc32b0295b6\n";
+        assert_eq!(spans(md5).len(), 1);
+        // A digest after `md5` outside PostgreSQL's catalog, lower-case hex after `*`, a
+        // bold commit id in Markdown: none is a stored password.
+        assert!(spans(b"checksum md51d9fb44b6f8290668bf33fc32b0295b6 ok").is_empty());
+        assert!(spans(b"see *bc6c824297900d3311e0042aa74de433d0eaac7e* and **3b9ea89d**").is_empty());
+    }
 
     #[test]
     fn a_passwd_copy_is_one_stretch_however_it_is_laid_out() {

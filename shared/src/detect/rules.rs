@@ -1009,6 +1009,10 @@ const VENDOR_ANCHORS: &[&str] = &[
     "pat-eu1-",
     "pat.",
     "hooks.zapier.com/hooks/",
+    "squ_",
+    "sqa_",
+    "sqp_",
+    "ATTA",
 ];
 
 /// Tokens whose vendor prefix no ordinary text has, each with the length its vendor documents
@@ -1022,7 +1026,8 @@ const VENDOR_ANCHORS: &[&str] = &[
 /// Tencent Cloud, Yandex Cloud API keys, Okta (`SSWS`), Braintree and PayPal, Plaid,
 /// Cloudflare Origin CA, Adafruit IO, Clojars, Frame.io, Scalingo, Infracost, Google OAuth
 /// refresh tokens, HubSpot private apps and Harness, and Zapier's catch hooks (a webhook URL
-/// is its own credential, as Slack's and Discord's are).
+/// is its own credential, as Slack's and Discord's are), SonarQube user, global-analysis and
+/// project tokens, and Trello API tokens.
 const VENDOR_PATTERN: &str = concat!(
     r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{28,36}|do[por]_v1_[a-f0-9]{56,72}",
     r"|glc_[A-Za-z0-9+/]{32,400}={0,2}|glsa_[A-Za-z0-9]{28,36}_[A-Fa-f0-9]{6,10}",
@@ -1058,6 +1063,7 @@ const VENDOR_PATTERN: &str = concat!(
     r"|pat-(?:na|eu)1-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
     r"|pat\.[A-Za-z0-9_\-]{20,24}\.[a-f0-9]{24}\.[A-Za-z0-9]{20}",
     r"|hooks\.zapier\.com/hooks/catch/\d{4,12}/[A-Za-z0-9]{5,12}",
+    r"|sq[uap]_[a-f0-9]{38,42}|ATTA[a-f0-9]{60,68}[A-F0-9]{8}",
 );
 
 /// Synthetic tokens in each vendor's format (random characters, never issued).
@@ -1137,6 +1143,9 @@ const VENDOR_EXAMPLES: &[&str] = &[
     "pat-na1-312ced1b-cba5-6cf3-baef-c0da45098b69",
     "pat.bKY1m8V0QSiIZnBiDfJd67.494d68be31b2d9d1ef04aead.Of39E4J3pWwjOydSAY3H",
     "https://hooks.zapier.com/hooks/catch/8372615/b3kq9xz/",
+    "squ_5f0c2e9a7b41d83e6c0a9f2b7d15e4c38a6b90d1",
+    "sqa_0e7b3c9d2a6f41e58b3c7d0a9e2f6b14c8d5a730",
+    "ATTA8b0e7153bf7c3706d85c524e440066559a6656c90bd5482a90a29b9fa5ff5180BC0DBC0E",
 ];
 
 /// The password is group 2; group 1 is the user name.
