@@ -16,6 +16,7 @@ mod engine;
 mod entropy;
 mod finance;
 mod finding;
+mod graphql;
 mod identity;
 pub mod information;
 mod keys;

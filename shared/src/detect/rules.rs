@@ -1013,6 +1013,9 @@ const VENDOR_ANCHORS: &[&str] = &[
     "sqa_",
     "sqp_",
     "ATTA",
+    "api-",
+    "sdk-",
+    "mob-",
 ];
 
 /// Tokens whose vendor prefix no ordinary text has, each with the length its vendor documents
@@ -1027,7 +1030,8 @@ const VENDOR_ANCHORS: &[&str] = &[
 /// Cloudflare Origin CA, Adafruit IO, Clojars, Frame.io, Scalingo, Infracost, Google OAuth
 /// refresh tokens, HubSpot private apps and Harness, and Zapier's catch hooks (a webhook URL
 /// is its own credential, as Slack's and Discord's are), SonarQube user, global-analysis and
-/// project tokens, and Trello API tokens.
+/// project tokens, Trello API tokens, and LaunchDarkly's API, server-side SDK and mobile
+/// keys (`api-`, `sdk-`, `mob-` and a UUID: a bare UUID is an id, the prefix makes it a key).
 const VENDOR_PATTERN: &str = concat!(
     r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{28,36}|do[por]_v1_[a-f0-9]{56,72}",
     r"|glc_[A-Za-z0-9+/]{32,400}={0,2}|glsa_[A-Za-z0-9]{28,36}_[A-Fa-f0-9]{6,10}",
@@ -1064,6 +1068,7 @@ const VENDOR_PATTERN: &str = concat!(
     r"|pat\.[A-Za-z0-9_\-]{20,24}\.[a-f0-9]{24}\.[A-Za-z0-9]{20}",
     r"|hooks\.zapier\.com/hooks/catch/\d{4,12}/[A-Za-z0-9]{5,12}",
     r"|sq[uap]_[a-f0-9]{38,42}|ATTA[a-f0-9]{60,68}[A-F0-9]{8}",
+    r"|(?:api|sdk|mob)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b",
 );
 
 /// Synthetic tokens in each vendor's format (random characters, never issued).
@@ -1144,6 +1149,7 @@ const VENDOR_EXAMPLES: &[&str] = &[
     "pat.bKY1m8V0QSiIZnBiDfJd67.494d68be31b2d9d1ef04aead.Of39E4J3pWwjOydSAY3H",
     "https://hooks.zapier.com/hooks/catch/8372615/b3kq9xz/",
     "squ_5f0c2e9a7b41d83e6c0a9f2b7d15e4c38a6b90d1",
+    "sdk-ef9ff395-a81a-466a-aec8-4bd6fc83b5a5",
     "sqa_0e7b3c9d2a6f41e58b3c7d0a9e2f6b14c8d5a730",
     "ATTA8b0e7153bf7c3706d85c524e440066559a6656c90bd5482a90a29b9fa5ff5180BC0DBC0E",
 ];

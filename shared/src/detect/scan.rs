@@ -633,6 +633,9 @@ impl<'a> Walk<'a> {
             for (at, joined) in disguise::concatenations(data) {
                 self.descend(joined, Encoding::Joined, origin.child(at), chain);
             }
+            if let Some((at, bound)) = super::graphql::bindings(data) {
+                self.descend(bound, Encoding::Joined, origin.child(at), chain);
+            }
         }
     }
 

@@ -1996,7 +1996,8 @@ fn is_value_key(key: &[u8]) -> bool {
 }
 
 /// The name given by the pair before the key at `key_start`: `"k": "NAME", ` or `name=NAME&`
-/// (the label `k`, `key` or `name`), so that the value slot after it is NAME's value.
+/// (the label `k`, `key` or `name`), or a JSON Patch's `"path": "/…/NAME", `, so that the
+/// value slot after it is NAME's value.
 fn sibling_name(data: &[u8], key_start: usize) -> Option<&[u8]> {
     let quote_or_space = |b: u8| matches!(b, b'"' | b'\'' | b'\\' | b' ' | b'\t');
     let i = skip_back(data, key_start, quote_or_space);
@@ -2007,6 +2008,14 @@ fn sibling_name(data: &[u8], key_start: usize) -> Option<&[u8]> {
     let start = skip_back(data, end, is_name_byte);
     if start == end || end - start > 64 {
         return None;
+    }
+    // A JSON Patch operation (RFC 6902: `"path": "/config/api_key", "value": …`) names its
+    // value by the pointer's last segment.
+    let pointer = skip_back(data, start, |b| is_name_byte(b) || b == b'/');
+    if pointer < start && data[pointer] == b'/' {
+        return key_before(data, pointer)
+            .is_some_and(|label| label.eq_ignore_ascii_case(b"path"))
+            .then(|| &data[start..end]);
     }
     let label = key_before(data, start)?;
     [&b"k"[..], b"key", b"name"]
