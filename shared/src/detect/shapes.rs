@@ -1805,7 +1805,7 @@ pub(crate) fn assignment_operators(data: &[u8], out: &mut Vec<usize>) -> bool {
     password
 }
 
-/// The operator of a value slot (`v`, `val`, `value`, `data`; see [`judged_name`]) that
+/// The operator of a value slot (`v`, `val`, `value`, `data`, `hex`…; see [`is_value_key`]) that
 /// follows the name whose pair ends at `at`: `, "v": ` or `&v=`.
 fn value_slot_after(data: &[u8], at: usize) -> Option<usize> {
     if !matches!(data.get(at), Some(b',' | b'&' | b';')) {
@@ -1988,11 +1988,22 @@ fn judged_name(data: &[u8], at: usize) -> Option<&[u8]> {
     )
 }
 
-/// A key that names a value slot, not what the value is.
+/// A key that names a value slot, not what the value is: the value itself, or how it is
+/// written (`{"k": "vercel_token", "hex": "…"}`: the name is the sibling's).
 fn is_value_key(key: &[u8]) -> bool {
-    [&b"v"[..], b"val", b"value", b"data"]
-        .iter()
-        .any(|k| key.eq_ignore_ascii_case(k))
+    [
+        &b"v"[..],
+        b"val",
+        b"value",
+        b"data",
+        b"hex",
+        b"b64",
+        b"base64",
+        b"enc",
+        b"encoded",
+    ]
+    .iter()
+    .any(|k| key.eq_ignore_ascii_case(k))
 }
 
 /// The name given by the pair before the key at `key_start`: `"k": "NAME", ` or `name=NAME&`
