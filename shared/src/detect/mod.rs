@@ -18,6 +18,7 @@ mod finance;
 mod finding;
 mod identity;
 pub mod information;
+pub(crate) mod joins;
 mod keys;
 mod known;
 pub mod offline;
