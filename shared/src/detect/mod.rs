@@ -19,6 +19,7 @@ mod finding;
 mod graphql;
 mod identity;
 pub mod information;
+pub(crate) mod joins;
 mod keys;
 mod known;
 pub mod offline;

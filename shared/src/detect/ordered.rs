@@ -23,13 +23,32 @@ pub(crate) type Join = (usize, Vec<u8>);
 /// Every join of ordered pieces in `data`.
 pub(crate) fn ordered_pieces(data: &[u8]) -> Vec<Join> {
     let mut joins = Vec::new();
+    if memchr::memchr(b'=', data).is_some()
+        && (memchr::memmem::find(data, b"1=").is_some() || memchr::memmem::find(data, b"1]=").is_some())
+    {
+        super::joins::numbered_params(data, &mut joins);
+    }
+    if memchr::memmem::find(data, b":\n").is_some() || memchr::memmem::find(data, b":\r\n").is_some() {
+        super::joins::wrapped_lines(data, &mut joins);
+    }
     if memchr::memchr(b'"', data).is_none() {
         return joins;
     }
+    super::joins::stated_joins(data, &mut joins);
     if memchr::memmem::find(data, b"\"chunks\"").is_some() {
         chunk_lists(data, &mut joins);
     }
-    if memchr::memmem::find(data, b"\"i\":").is_some() || memchr::memmem::find(data, b"\"idx\":").is_some() {
+    if [
+        &b"\"i\":"[..],
+        b"\"idx\":",
+        b"\"index\":",
+        b"\"seq\":",
+        b"\"n\":",
+        b"\"pos\":",
+    ]
+    .iter()
+    .any(|k| memchr::memmem::find(data, k).is_some())
+    {
         indexed_items(data, &mut joins);
     }
     if memchr::memmem::find(data, b"1\":").is_some() {
@@ -64,7 +83,7 @@ fn name_before(data: &[u8], at: usize) -> Option<&[u8]> {
         .map(|m| m.as_bytes())
 }
 
-fn named(data: &[u8], at: usize, joined: Vec<u8>) -> Vec<u8> {
+pub(crate) fn named(data: &[u8], at: usize, joined: Vec<u8>) -> Vec<u8> {
     match name_before(data, at) {
         Some(name) => [name, b"=", &joined].concat(),
         None => joined,
@@ -128,8 +147,8 @@ fn indexed_items(data: &[u8], joins: &mut Vec<Join>) {
     static ITEM: OnceLock<Regex> = OnceLock::new();
     let item = ITEM.get_or_init(|| {
         Regex::new(concat!(
-            r#"\{\s*"(?:i|idx|index|seq|n)"\s*:\s*([0-9]{1,2})\s*,\s*"(?:s|v|value|data|chunk|part|piece)"\s*:\s*"([^"\\]{1,256})"\s*\}"#,
-            r#"|\{\s*"(?:s|v|value|data|chunk|part|piece)"\s*:\s*"([^"\\]{1,256})"\s*,\s*"(?:i|idx|index|seq|n)"\s*:\s*([0-9]{1,2})\s*\}"#,
+            r#"\{\s*"(?:i|idx|index|seq|n|pos)"\s*:\s*([0-9]{1,2})\s*,\s*"(?:s|d|v|c|val|value|data|chunk|part|piece|frag|seg|segment)"\s*:\s*"([^"\\]{1,256})"\s*\}"#,
+            r#"|\{\s*"(?:s|d|v|c|val|value|data|chunk|part|piece|frag|seg|segment)"\s*:\s*"([^"\\]{1,256})"\s*,\s*"(?:i|idx|index|seq|n|pos)"\s*:\s*([0-9]{1,2})\s*\}"#,
         ))
         .expect("a fixed pattern compiles") // invariant: fixed input
     });
@@ -201,6 +220,8 @@ mod tests {
     fn indexed_items_are_joined_by_their_index() {
         let data = r#"{"items": [{"i": 2, "s": "cc"}, {"i": 0, "s": "aa"}, {"i": 1, "s": "bb"}]}"#;
         assert_eq!(joined(data), ["aabbcc"]);
+        let d = r#"{"chunks": [{"i": 0, "d": "aa"}, {"i": 1, "d": "bb"}]}"#;
+        assert_eq!(joined(d), ["aabb"]);
         let swapped = r#"[{"s": "bb", "i": 1}, {"s": "aa", "i": 0}]"#;
         assert_eq!(joined(swapped), ["aabb"]);
         // A gap in the numbers.
