@@ -395,10 +395,24 @@ pub(crate) fn generic_assignment(data: &[u8], start: usize, end: usize) -> bool 
     match judged_name(data, start) {
         // A pair is a weaker layout than `name = value` (a JSON array of names is one too): its
         // value must be key material beyond doubt.
-        Some(_) if paired_value(data, start) => is_well_known(value) || strong_key(value),
+        // Only a call's first two arguments (`define('DB_PASSWORD', '…')`, `set("pwd", "…")`)
+        // say plainly enough that a password follows its name.
+        Some(name) if paired_value(data, start) => {
+            is_well_known(value)
+                || strong_key(value)
+                || (first_argument(data, name) && password_value(name, value))
+        }
         Some(name) => named_credential(name, value),
         _ => false,
     }
+}
+
+/// Whether `name` (a slice of `data`) is the quoted first argument of a call: an opening
+/// parenthesis before its quote.
+fn first_argument(data: &[u8], name: &[u8]) -> bool {
+    let at = name.as_ptr() as usize - data.as_ptr() as usize;
+    let i = skip_back(data, at, |b| matches!(b, b'"' | b'\'' | b' ' | b'\t'));
+    i < at && i > 0 && data[i - 1] == b'('
 }
 
 /// A value under a name, judged as the name says: a credential's name wants a credential's

@@ -1883,3 +1883,26 @@ fn a_recaptcha_site_key_is_public_and_other_random_query_values_are_not() {
     let other = "https://www.google.com/recaptcha/api.js?render=7LdQ7zAqAAAAAJ3xK9mPw2vRt5YbNc8LhE4fGsUo";
     assert!(detectors(&e.scan_url(all(), other)).contains(&"high-entropy"));
 }
+
+/// A password as a call's second argument beside its name (PHP's `define`, a settings
+/// setter), and the pairs that are not one: a name and a word in a list, a call whose first
+/// argument names no password, a label's prose.
+#[test]
+fn a_password_passed_beside_its_name_in_a_call() {
+    let e = engine();
+    for call in [
+        &b"define( 'DB_PASSWORD', 'KiU9qTCuHStI3yZ4YK' );"[..],
+        b"config.set(\"smtp_pass\", \"Rt7mQz2xLp9vWk\")",
+    ] {
+        let out = body(&e, call);
+        assert!(detectors(&out).contains(&"generic-secret"), "{out:?}");
+    }
+    for benign in [
+        &b"fields = ['password', 'PasswordReset2024x']"[..],
+        b"define( 'DB_NAME', 'WordPress2024Site' );",
+        b"label('password', 'Enter your password')",
+    ] {
+        let out = body(&e, benign);
+        assert!(!detectors(&out).contains(&"generic-secret"), "{out:?}");
+    }
+}
