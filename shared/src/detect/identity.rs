@@ -49,6 +49,14 @@
 //! - Swiss AHV number: `756.dddd.dddd.dd`, EAN-13 check digit.
 //! - Bank accounts: a US routing number (ABA 3-7-1 check) or a UK sort code, each only with
 //!   an account number named right after it.
+//! - US ITIN: nine digits in the SSN's layouts, a 9 first, the group in the IRS's ranges.
+//! - Greek AMKA: `DDMMYY` and five digits, Luhn.
+//! - Estonian isikukood: 11 digits, century 1-6, a date, the two-pass mod-11 check.
+//! - Taiwan national id: a county letter, 1/2 (8/9), eight digits, the weighted mod-10 check.
+//! - German Personalausweis document number: nine of `0-9CFGHJ…Z` (a letter among them) and
+//!   the ICAO 7-3-1 check digit.
+//! - Right after a name, a digits-only kind also with separators anywhere between its digits
+//!   (`81-05-02-73-58-3`), its digit count and check unchanged.
 //! - A cue that names no country (`nationalId`, `national_id`) tries the kinds whose checks
 //!   are strong.
 //! - A cue given as a field's value (`id_type=PESEL&id_value=…`) names the next field's value.
@@ -106,6 +114,11 @@ pub(crate) enum Kind {
     UsBank,
     UkBank,
     Passport,
+    Itin,
+    Amka,
+    Isikukood,
+    Taiwan,
+    Ausweis,
 }
 
 impl Kind {
@@ -191,6 +204,11 @@ impl Kind {
             Self::UsBank => &["ddddddddd"],
             Self::UkBank => &["dd-dd-dd", "dd dd dd", "dddddd"],
             Self::Passport => &[],
+            Self::Itin => &["ddd-dd-dddd", "ddd dd dddd", "ddddddddd"],
+            Self::Amka => &["ddddddddddd"],
+            Self::Isikukood => &["ddddddddddd"],
+            Self::Taiwan => &["Lddddddddd"],
+            Self::Ausweis => &["aaaaaaaaad"],
         }
     }
 
@@ -237,6 +255,11 @@ impl Kind {
             Self::UsBank => aba_routing(c),
             Self::UkBank => !repeated(c),
             Self::Passport => passport(c),
+            Self::Itin => itin(c),
+            Self::Amka => amka(c),
+            Self::Isikukood => isikukood(c),
+            Self::Taiwan => taiwan(c),
+            Self::Ausweis => ausweis(c),
         }
     }
 }
@@ -280,6 +303,7 @@ const NATIONAL: &[Kind] = &[
     Nric,
     Belgian,
     Nino,
+    Taiwan,
 ];
 
 const CUES: &[Cue] = &[
@@ -447,6 +471,15 @@ const CUES: &[Cue] = &[
     cue("national identity", NATIONAL, Any),
     cue("tax file number", &[Tfn], Any),
     cue("tax_file_number", &[Tfn], Any),
+    cue("itin", &[Itin], Any),
+    cue("individual taxpayer identification", &[Itin], Any),
+    cue("amka", &[Amka], Any),
+    cue("\u{3b1}\u{3bc}\u{3ba}\u{3b1}", &[Amka], Any),
+    cue("isikukood", &[Isikukood], Any),
+    cue("taiwan id", &[Taiwan], Any),
+    cue("\u{8eab}\u{5206}\u{8b49}", &[Taiwan], Any),
+    cue("ausweis", &[Ausweis], Any),
+    cue("personalausweis", &[Ausweis], Any),
     cue("passport", &[Passport], Never),
     cue("passeport", &[Passport], Never),
     cue("reisepass", &[Passport], Never),
@@ -530,6 +563,9 @@ pub(crate) fn named_ids(data: &[u8], wanted: Wanted, mut f: impl FnMut(&'static 
             } else if let Some((at, end)) = value.and_then(|at| encoded_value(data, at, kind)) {
                 f(kind.detector(), at, end);
                 found = true;
+            } else if let Some(value_end) = value.and_then(|at| spread_digits(data, at, kind)) {
+                f(kind.detector(), value.unwrap_or(after), value_end);
+                found = true;
             }
             let prose = match cue.prose {
                 Any => true,
@@ -591,6 +627,46 @@ fn encoded_value(data: &[u8], at: usize, kind: Kind) -> Option<(usize, usize)> {
         .into_iter()
         .any(|d| whole(&d) || decode(&d).iter().any(|again| whole(again)));
     hit.then_some((at, at + len))
+}
+
+/// A value of digits only, named right before it but with separators put between its digits
+/// anywhere (`81-05-02-73-58-3`, `1-83 23-6 777`): one `-`, `.` or space between two digits at
+/// most, as many digits as the kind's unseparated layout holds, and its check. Only in the
+/// value's place after a name; a sentence's numbers are left to the published layouts.
+fn spread_digits(data: &[u8], at: usize, kind: Kind) -> Option<usize> {
+    // A bank's number names an account only with the account after it (see `match_at`).
+    if matches!(kind, UsBank | UkBank) {
+        return None;
+    }
+    let want = kind
+        .layouts()
+        .iter()
+        .find(|l| l.bytes().all(|b| b == b'd'))?
+        .len();
+    if !starts_clear(data, at) || !data.get(at).is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut digits = [0u8; 20];
+    let (mut n, mut i, mut separators) = (0, at, 0);
+    let mut end = at;
+    while i < data.len() && n <= want {
+        let b = data[i];
+        if b.is_ascii_digit() {
+            if n < digits.len() {
+                digits[n] = b;
+            }
+            n += 1;
+            i += 1;
+            end = i;
+        } else if b"-. ".contains(&b) && data.get(i + 1).is_some_and(u8::is_ascii_digit) {
+            separators += 1;
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    let next_clear = !data.get(end).is_some_and(u8::is_ascii_alphanumeric);
+    (n == want && separators > 0 && next_clear && kind.valid(&digits[..n])).then_some(end)
 }
 
 /// Where a cue's name ends if the cue is a word of its own (`X-Customer-SSN`, `customerSsn`,
@@ -1453,6 +1529,75 @@ fn passport(v: &[u8]) -> bool {
         && !repeated(v)
 }
 
+/// US ITIN: a nine in front, the group 50-65, 70-88, 90-92 or 94-99 (the IRS's ranges).
+fn itin(c: &[u8]) -> bool {
+    let group = two(&c[3..5]);
+    c[0] == b'9' && matches!(group, 50..=65 | 70..=88 | 90..=92 | 94..=99) && &c[5..] != b"0000"
+}
+
+/// Greek AMKA: the birth date `DDMMYY`, four digits, a Luhn check digit.
+fn amka(c: &[u8]) -> bool {
+    plausible_date(two(&c[2..4]), two(&c[..2])) && !repeated(c) && luhn(c)
+}
+
+/// Estonian isikukood: sex and century 1-6, `YYMMDD`, three digits, the check over weights
+/// 1-9,1 modulo 11 (10 retried with weights 3-9,1-3; 10 again is 0).
+fn isikukood(c: &[u8]) -> bool {
+    if !(b'1'..=b'6').contains(&c[0]) || !plausible_date(two(&c[3..5]), two(&c[5..7])) {
+        return false;
+    }
+    let first = weighted(&c[..10], &[1, 2, 3, 4, 5, 6, 7, 8, 9, 1]) % 11;
+    let check = if first < 10 {
+        first
+    } else {
+        match weighted(&c[..10], &[3, 4, 5, 6, 7, 8, 9, 1, 2, 3]) % 11 {
+            10 => 0,
+            second => second,
+        }
+    };
+    check == digit(c[10])
+}
+
+/// Taiwan national identification number: a letter (its county, given a two-digit code), 1 or 2
+/// (8 or 9 on newer resident certificates), seven digits, a check digit making the weighted sum
+/// divisible by ten.
+fn taiwan(c: &[u8]) -> bool {
+    const CODES: &[u8; 26] = &[
+        10, 11, 12, 13, 14, 15, 16, 17, 34, 18, 19, 20, 21, 22, 35, 23, 24, 25, 26, 27, 28, 29, 32, 30, 31,
+        33,
+    ];
+    if !c[0].is_ascii_uppercase() || !b"1289".contains(&c[1]) {
+        return false;
+    }
+    let code = u32::from(CODES[usize::from(c[0] - b'A')]);
+    let sum = code / 10 + (code % 10) * 9 + weighted(&c[1..9], &[8, 7, 6, 5, 4, 3, 2, 1]) + digit(c[9]);
+    sum % 10 == 0
+}
+
+/// German Personalausweis (and Reisepass) document number since 2010: nine characters of
+/// `0-9 C F G H J K L M N P R T V W X Y Z`, then a check digit over weights 7, 3, 1 with letters
+/// counted A=10 ... Z=35 (ICAO 9303's rule).
+fn ausweis(c: &[u8]) -> bool {
+    const ALPHABET: &[u8] = b"0123456789CFGHJKLMNPRTVWXYZ";
+    if !c[..9].iter().all(|b| ALPHABET.contains(b)) || !c[9].is_ascii_digit() {
+        return false;
+    }
+    let value = |b: u8| {
+        if b.is_ascii_digit() {
+            digit(b)
+        } else {
+            u32::from(b - b'A') + 10
+        }
+    };
+    let sum: u32 = c[..9]
+        .iter()
+        .zip([7, 3, 1].iter().cycle())
+        .map(|(&b, w)| value(b) * w)
+        .sum();
+    // Letters and digits both: nine digits alone are any number's.
+    c[..9].iter().any(u8::is_ascii_alphabetic) && sum % 10 == digit(c[9])
+}
+
 #[cfg(test)]
 mod tests {
     use super::{Wanted, named_ids};
@@ -1469,6 +1614,42 @@ mod tests {
 
     fn ids(text: &str) -> Vec<&str> {
         found(text).into_iter().map(|(_, v)| v).collect()
+    }
+
+    #[test]
+    fn itin_amka_isikukood_taiwan_and_ausweis_by_their_issuers_checks() {
+        use super::{Kind, luhn};
+        // Published examples: isikukood 37605030299 (Estonian Police and Border Guard Board's
+        // sample), Taiwan A123456789, Personalausweis T22000129 (old sample) and the 2010
+        // sample L01X00T47 (check 1), ITIN 9XX-7X-XXXX ranges.
+        assert!(Kind::Isikukood.valid(b"37605030299"));
+        assert!(!Kind::Isikukood.valid(b"37605030298"));
+        assert!(Kind::Taiwan.valid(b"A123456789"));
+        assert!(!Kind::Taiwan.valid(b"A123456788"));
+        assert!(Kind::Ausweis.valid(b"L01X00T471"));
+        assert!(!Kind::Ausweis.valid(b"L01X00T472"));
+        assert!(Kind::Itin.valid(b"912701234"));
+        assert!(!Kind::Itin.valid(b"912891234"));
+        assert!(!Kind::Itin.valid(b"123701234"));
+        assert!(luhn(b"13078543090") && Kind::Amka.valid(b"13078543090"));
+        assert!(!Kind::Amka.valid(b"13078543091"));
+        assert_eq!(ids("isikukood: 37605030299"), ["37605030299"]);
+        assert_eq!(ids("Cookie: a=1; amka=13078543090"), ["13078543090"]);
+        assert_eq!(ids(r#"{"national_id": "A123456789"}"#), ["A123456789"]);
+        assert_eq!(ids("ausweisnummer=L01X00T471&src=x"), ["L01X00T471"]);
+        assert_eq!(ids("itin: 912-70-1234"), ["912-70-1234"]);
+        // Not a kimlik or an ITIN without the name, and not without the check.
+        assert!(ids("order 912-70-1234").is_empty());
+        assert!(ids("isikukood: 37605030298").is_empty());
+    }
+
+    #[test]
+    fn separators_put_anywhere_between_a_named_values_digits() {
+        assert_eq!(ids("pesel: 81-05-02-73-58-3"), ["81-05-02-73-58-3"]);
+        assert_eq!(ids(r#""sin-": "1-83 23-6 777-""#), ["1-83 23-6 777"]);
+        // The check still holds; a phone number's digits do not make one.
+        assert!(ids("pesel: 81-05-02-73-58-4").is_empty());
+        assert!(ids("pesel: 81-05-02-73-58-3-1").is_empty());
     }
 
     #[test]
