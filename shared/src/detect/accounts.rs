@@ -76,7 +76,7 @@ fn ntlm_line() -> &'static Regex {
 /// cracks offline and, with the protocol's scramble, logs on as it is) and PostgreSQL's
 /// SCRAM-SHA-256 verifier (`SCRAM-SHA-256$iterations:salt$StoredKey:ServerKey`, RFC 7677's
 /// form as `pg_authid.rolpassword` holds it). PostgreSQL's older `md5` + 32 hex digits
-/// counts only beside the catalog that holds it (`pg_authid`, `pg_shadow`, `rolpassword`).
+/// counts only beside the catalog that holds it (`pg_authid`, `pg_shadow`).
 fn database_hash() -> &'static Regex {
     static HASH: OnceLock<Regex> = OnceLock::new();
     HASH.get_or_init(|| {
@@ -101,9 +101,11 @@ fn database_hashes(data: &[u8], f: &mut impl FnMut(usize, usize)) {
             f(hash.start(), hash.end());
         }
     }
-    let catalog = ["pg_authid", "pg_shadow", "rolpassword"]
-        .iter()
-        .any(|word| memchr::memmem::find(data, word.as_bytes()).is_some());
+    // `rolpassword` is a column of `pg_authid`; a dump names the catalog.
+    let catalog = memchr::memmem::find(data, b"pg_").is_some()
+        && ["pg_authid", "pg_shadow"]
+            .iter()
+            .any(|word| memchr::memmem::find(data, word.as_bytes()).is_some());
     if catalog {
         for hash in postgres_md5().find_iter(data) {
             f(hash.start(), hash.end());

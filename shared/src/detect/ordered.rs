@@ -38,16 +38,11 @@ pub(crate) fn ordered_pieces(data: &[u8]) -> Vec<Join> {
     if memchr::memmem::find(data, b"\"chunks\"").is_some() {
         chunk_lists(data, &mut joins);
     }
-    if [
-        &b"\"i\":"[..],
-        b"\"idx\":",
-        b"\"index\":",
-        b"\"seq\":",
-        b"\"n\":",
-        b"\"pos\":",
-    ]
-    .iter()
-    .any(|k| memchr::memmem::find(data, k).is_some())
+    // Each key a substring search over every JSON layer: the common ones only (`seq`, `n`
+    // and `pos` are taken by the pattern beside one of these).
+    if [&b"\"i\":"[..], b"\"idx\":", b"\"index\":"]
+        .iter()
+        .any(|k| memchr::memmem::find(data, k).is_some())
     {
         indexed_items(data, &mut joins);
     }
