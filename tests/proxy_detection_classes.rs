@@ -677,3 +677,120 @@ fn split_17_classes_through_the_proxy() {
         ],
     ));
 }
+
+/// Split 18's classes (2026-12-03), each with a control that differs only in what makes
+/// the attack one: a value reversed with a stated cue, a token reversed with its vendor's
+/// prefix, a key wrapped over short lines under its name, an object that states how to join
+/// its fields, a key cut into numbered query parameters, a key in a GraphQL request's
+/// variables, a MySQL user table's stored hash, a password passed beside its name.
+#[test]
+fn split_18_classes_through_the_proxy() {
+    let b = bench();
+    let rev = |s: &str| s.chars().rev().collect::<String>();
+    let twilio = rev("SK6c042fcc5cd48cb4aa94d0d45d0e308d");
+    let openrouter = rev("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");
+    let postman = "PMAK-cffd4755b9f12b5468257493-b2ba28b5cdd08d18c82695b4e23a8e272e";
+    let wrapped: String = postman
+        .as_bytes()
+        .chunks(8)
+        .map(|line| format!("{}\n", String::from_utf8_lossy(line)))
+        .collect();
+    let telegram = "7351024896:AAlsGDV7V1MwTwVOcdv1PEO8BD84xTXRSR6";
+    let relic = "NRII-Y2ZrTdwBgp771MqNBFZqwXtEkARNPiIt";
+    let key = "0xa047e80d58d4f78f1b1e9906605976d250e7e2ff66ea8d946ca8b6124c22f8b6";
+    let mutation = |value: &str| {
+        serde_json::json!({
+            "query": "mutation Set($v: String!) { setSecret(name: \"DEPLOYER_PRIVATE_KEY\", value: $v) { id } }",
+            "variables": {"v": value},
+        })
+        .to_string()
+    };
+    assert_none(run(
+        &b,
+        &[
+            (
+                "a value reversed, the body saying so",
+                post(
+                    "application/json",
+                    format!("{{\"note\": \"rev\", \"v\": \"{twilio}\"}}"),
+                ),
+                post(
+                    "application/json",
+                    format!("{{\"note\": \"review\", \"v\": \"{twilio}\"}}"),
+                ),
+                &twilio[..16],
+            ),
+            (
+                "a token reversed, its prefix last",
+                get(format!("/ok?v={openrouter}")),
+                get("/ok?v=ks-ro-v1-is-not-a-key"),
+                &openrouter[..16],
+            ),
+            (
+                "a key wrapped over short lines under its name",
+                post("text/plain", format!("POSTMAN_API_KEY:\n{wrapped}")),
+                post(
+                    "text/plain",
+                    "POSTMAN_API_KEY:\nsee the vault\nfor its value\n".into(),
+                ),
+                &postman[8..16],
+            ),
+            (
+                "an object that states how to join its fields",
+                post(
+                    "application/json",
+                    format!(
+                        "{{\"a\": \"{}\", \"b\": \"{}\", \"c\": \"{}\", \"join\": \"a+b+c\"}}",
+                        &telegram[..15],
+                        &telegram[15..31],
+                        &telegram[31..]
+                    ),
+                ),
+                post(
+                    "application/json",
+                    "{\"a\": \"alpha\", \"b\": \"beta\", \"c\": \"gamma\", \"join\": \"a+b+c\"}".into(),
+                ),
+                &telegram[15..31],
+            ),
+            (
+                "a key cut into numbered query parameters",
+                get(format!(
+                    "/ok?p0={}&p1={}&p2={}",
+                    &relic[..12],
+                    &relic[12..25],
+                    &relic[25..]
+                )),
+                get("/ok?p0=alpha&p1=beta&p2=gamma"),
+                &relic[12..25],
+            ),
+            (
+                "a private key in a GraphQL request's variables",
+                post("application/json", mutation(key)),
+                post("application/json", mutation("rotate-on-friday")),
+                &key[2..26],
+            ),
+            (
+                "a MySQL user table's stored password hash",
+                post(
+                    "text/csv",
+                    "user,host,authentication_string\nroot,%,*F22B4AA0DB6196754B6014A4175A9AAA89B7FBDD\n"
+                        .into(),
+                ),
+                post(
+                    "text/csv",
+                    "user,host,plugin\nroot,%,caching_sha2_password\n".into(),
+                ),
+                "F22B4AA0DB6196754B6014A4175A9AAA89B7FBDD",
+            ),
+            (
+                "a password passed beside its name",
+                post(
+                    "text/x-php",
+                    "<?php\ndefine( 'DB_PASSWORD', 'XziyHRdJr72NfXOdSz' );\n".into(),
+                ),
+                post("text/x-php", "<?php\ndefine( 'DB_NAME', 'wordpress' );\n".into()),
+                "XziyHRdJr72NfXOdSz",
+            ),
+        ],
+    ));
+}

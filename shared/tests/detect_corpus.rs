@@ -152,8 +152,9 @@ fn evaluate(split: Split) -> Report {
 /// Trello, Twilio, Vault, Zapier and Zendesk); two cards and a French IBAN; AMQP, SMTP and
 /// wp-config passwords; MySQL and PostgreSQL hash dumps; an Ethereum private key, a DER RSA
 /// key, a WireGuard key and a Kerberos keytab; ASP.NET, Django and Laravel session cookies;
-/// Basic credentials. False positives by detector: dns-exfiltration. Spent since: its
-/// misses are dev's now, and `corpus/test/` waits for the nineteenth.
+/// Basic credentials. False positives by detector: dns-exfiltration. Spent since and fixed
+/// by class the same day (33 of its positives still missed, 1 of its negatives flagged):
+/// `corpus/test/` waits for the nineteenth.
 /// Short of both targets, hence still ignored. Run it with `cargo test -p tollgate-shared
 /// --release --test detect_corpus -- --ignored --nocapture`; it reports misses and false
 /// positives only by class, so that no rule is tuned on a single held-out case.
@@ -173,11 +174,12 @@ fn held_out_test_split_meets_recall_and_false_positive_targets() {
 /// (recall 0.7186 untuned, 121 misses in 100 classes) was spent into it on 2026-12-03 and
 /// took dev to 0.9798. Its classes were fixed the same day as far as that session reached
 /// (0.9870, 136 misses of 10,405); split 18 (0.8095 untuned, 80 misses) took it to 0.9801
-/// (215 misses of 10,825). This floor sits just under the latest figure, so that any rule
+/// (215 misses of 10,825), and its fixes the same day to 0.9852 (160 misses; 33 of split
+/// 18's). This floor sits just under the latest figure, so that any rule
 /// change that loses a caught case fails here, and it is raised to 0.99 as the rest are
 /// fixed. It is a ratchet, not the target: the README and the closing note report the
 /// target unmet.
-const DEV_RECALL_FLOOR: f64 = 0.979;
+const DEV_RECALL_FLOOR: f64 = 0.984;
 
 #[test]
 fn corpus_meets_recall_and_false_positive_targets() {
