@@ -145,25 +145,6 @@ pub(crate) fn stated_joins(data: &[u8], joins: &mut Vec<Join>) {
     }
 }
 
-/// `%XX` decoded; anything else as it is.
-fn percent_decoded(piece: &[u8]) -> Vec<u8> {
-    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-    let mut out = Vec::with_capacity(piece.len());
-    let mut i = 0;
-    while i < piece.len() {
-        if piece[i] == b'%' && i + 2 < piece.len() {
-            if let (Some(h), Some(l)) = (hex(piece[i + 1]), hex(piece[i + 2])) {
-                out.push(h << 4 | l);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(piece[i]);
-        i += 1;
-    }
-    out
-}
-
 /// A stem, where its first piece is, and its numbered pieces.
 type Group<'d> = (&'d [u8], usize, Vec<(usize, Vec<u8>)>);
 
@@ -189,7 +170,8 @@ pub(crate) fn numbered_params(data: &[u8], joins: &mut Vec<Join>) {
             continue;
         };
         let stem = stem.as_bytes();
-        let piece = percent_decoded(value.as_bytes());
+        let piece =
+            super::decode::percent::decode(value.as_bytes()).unwrap_or_else(|| value.as_bytes().to_vec());
         match groups.iter_mut().find(|(s, _, _)| *s == stem) {
             Some((_, _, pieces)) => pieces.push((n, piece)),
             None => groups.push((stem, value.start(), vec![(n, piece)])),
